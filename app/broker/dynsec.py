@@ -1,0 +1,159 @@
+"""Per-device MQTT accounts through Mosquitto 2's dynamic-security plugin.
+
+Commands go to ``$CONTROL/dynamic-security/v1`` as JSON and the answers come back on
+``.../response`` with our ``correlationData``. Each device gets an account named
+``{park_id}:{device_id}`` (``:`` is outside the identifier alphabet, so the name is unambiguous)
+and a role of its own allowing it to publish and subscribe only under
+``parks/{park_id}/devices/{device_id}/``. The broker's default ACL denies every other publish.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+
+from app.core.mqtt import MqttTarget, new_client
+
+logger = logging.getLogger(__name__)
+
+CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
+
+Command = dict[str, Any]
+
+
+class DynsecError(RuntimeError):
+    """The broker refused a dynamic-security command, or did not answer."""
+
+
+def device_username(park_id: str, device_id: str) -> str:
+    return f"{park_id}:{device_id}"
+
+
+def device_role(park_id: str, device_id: str) -> str:
+    return f"device:{park_id}:{device_id}"
+
+
+def device_prefix(park_id: str, device_id: str) -> str:
+    return f"parks/{park_id}/devices/{device_id}/#"
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class DynsecClient:
+    """A connected control client; thread-safe, one command batch at a time."""
+
+    def __init__(self, target: MqttTarget, timeout: float = 5.0) -> None:
+        self._target = target
+        self._timeout = timeout
+        self._client = new_client(target, client_id=f"parktwin-ctl-{uuid.uuid4().hex[:10]}")
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: dict[str, Command] = {}
+        self._answered = threading.Condition()
+
+    # -- connection -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; paho's loop reconnects by itself after a loss."""
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self._client.connect_async(self._target.host, self._target.port, keepalive=30)
+        self._client.loop_start()
+
+    def connect(self) -> None:
+        """Connect and wait until the broker has accepted us."""
+        self.start()
+        if not self._ready.wait(self._timeout):
+            self.close()
+            raise DynsecError(f"no answer from the broker at {self._target.redacted()}")
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def is_connected(self) -> bool:
+        return self._ready.is_set() and self._client.is_connected()
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            logger.error("broker refused the control client: %s", reason)
+            return
+        client.subscribe(RESPONSE_TOPIC, qos=1)
+        self._ready.set()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            responses = orjson.loads(message.payload).get("responses", [])
+        except (orjson.JSONDecodeError, AttributeError):
+            logger.warning("unreadable dynamic-security answer: %.200r", message.payload)
+            return
+        with self._answered:
+            for response in responses:
+                key = response.get("correlationData")
+                if key in self._pending:
+                    self._pending[key] = response
+            self._answered.notify_all()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def execute(self, commands: Iterable[Command], ignore: Iterable[str] = ()) -> list[Command]:
+        """Send ``commands`` and return their answers; raise on errors not in ``ignore``."""
+        batch = [{**c, "correlationData": uuid.uuid4().hex} for c in commands]
+        keys = [c["correlationData"] for c in batch]
+        with self._lock, self._answered:
+            self._pending.update(dict.fromkeys(keys, {}))
+            self._client.publish(CONTROL_TOPIC, orjson.dumps({"commands": batch}), qos=1)
+            done = self._answered.wait_for(lambda: all(self._pending[k] for k in keys), self._timeout)
+            answers = [self._pending.pop(k) for k in keys]
+        if not done:
+            raise DynsecError("the broker did not answer a dynamic-security command in time")
+        allowed = set(ignore)
+        for answer in answers:
+            error = answer.get("error")
+            if error and error not in allowed:
+                raise DynsecError(f"{answer.get('command')}: {error}")
+        return answers
+
+    def ensure_device(self, park_id: str, device_id: str, password: str) -> None:
+        """Create (or re-create) the device's role and account with ``password``."""
+        role = device_role(park_id, device_id)
+        topic = device_prefix(park_id, device_id)
+        answers = self.execute(
+            [
+                {"command": "createRole", "rolename": role},
+                {"command": "addRoleACL", "rolename": role, "acltype": "publishClientSend",
+                 "topic": topic, "allow": True, "priority": 0},
+                {"command": "addRoleACL", "rolename": role, "acltype": "subscribePattern",
+                 "topic": topic, "allow": True, "priority": 0},
+                {"command": "createClient", "username": device_username(park_id, device_id),
+                 "password": password, "roles": [{"rolename": role}]},
+            ],
+            ignore=("Role already exists", "ACL with this topic already exists", "Client already exists"),
+        )
+        if answers[-1].get("error") == "Client already exists":
+            self.set_password(park_id, device_id, password)
+
+    def set_password(self, park_id: str, device_id: str, password: str) -> None:
+        """New password; the broker also disconnects sessions opened with the old one."""
+        username = device_username(park_id, device_id)
+        self.execute([{"command": "setClientPassword", "username": username, "password": password}])
+
+    def delete_device(self, park_id: str, device_id: str) -> None:
+        self.execute(
+            [
+                {"command": "deleteClient", "username": device_username(park_id, device_id)},
+                {"command": "deleteRole", "rolename": device_role(park_id, device_id)},
+            ],
+            ignore=("Client not found", "Role not found"),
+        )

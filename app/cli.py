@@ -1,0 +1,127 @@
+"""The ``parktwin`` console script (../shared/CONTRACT.md section 1)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from app.core.config import Settings, get_settings
+from app.core.logging import configure_logging
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _services(args: argparse.Namespace, settings: Settings) -> int:
+    from app.embedded.install import MissingDependencies
+    from app.embedded.services import EmbeddedServices
+
+    services = EmbeddedServices.from_settings(settings)
+    try:
+        if args.action == "install":
+            services.install()
+        elif args.action == "up":
+            for name, url in services.up().items():
+                print(f"{name}={url}")
+        elif args.action == "down":
+            services.down()
+        else:
+            for name, state in services.status().items():
+                print(f"{name}: {state}")
+    except MissingDependencies as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.core.migrate import upgrade_to_head
+
+    before, after = upgrade_to_head(settings.resolved_database_url())
+    if before == after:
+        print(f"database already at {after}: nothing to do")
+    else:
+        print(f"migrated {before or 'empty database'} -> {after}")
+    return 0
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _not_yet(issue: int) -> Handler:
+    def handler(args: argparse.Namespace, _settings: Settings) -> int:
+        print(f"parktwin {args.command}: not yet (see issue {issue})", file=sys.stderr)
+        return 2
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parktwin", description="Backend for an industrial park's digital operations centre."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    services = sub.add_parser("services", help="the embedded PostgreSQL+TimescaleDB and Mosquitto")
+    services.add_argument("action", choices=("up", "down", "status", "install"))
+    services.set_defaults(handler=_services)
+
+    sub.add_parser("migrate", help="apply all database migrations").set_defaults(handler=_migrate)
+
+    api = sub.add_parser("api", help="serve the REST API (uvicorn)")
+    api.add_argument("--host", default=None, help="default: PARKTWIN_API_HOST (127.0.0.1)")
+    api.add_argument("--port", type=int, default=None, help="default: PARKTWIN_API_PORT (8000)")
+    api.set_defaults(handler=_api)
+
+    ingest = sub.add_parser("ingest", help="the MQTT ingestor")
+    ingest.add_argument("--workers", type=int, default=1)
+    ingest.set_defaults(handler=_not_yet(3))
+
+    sub.add_parser("worker", help="background jobs").set_defaults(handler=_not_yet(5))
+
+    sim = sub.add_parser("sim", help="the simulated park")
+    sim.add_argument("--park", default="demo")
+    sim.add_argument("--rate", type=float, default=100.0)
+    sim.add_argument("--duration", type=float, default=None)
+    sim.add_argument("--scenario", default=None)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--dry-run", action="store_true")
+    sim.add_argument("--count", type=int, default=None)
+    sim.add_argument("--start", default=None)
+    sim.set_defaults(handler=_not_yet(7))
+
+    seed = sub.add_parser("seed", help="load demo data")
+    seed.add_argument("what", choices=("demo",))
+    seed.set_defaults(handler=_not_yet(7))
+
+    apikey = sub.add_parser("apikey", help="manage API keys")
+    apikey.add_argument("action", choices=("create",))
+    apikey.add_argument("--role", choices=("viewer", "operator", "admin"), required=True)
+    apikey.add_argument("--park", default=None)
+    apikey.set_defaults(handler=_not_yet(4))
+
+    sub.add_parser("demo", help="everything wired together").set_defaults(handler=_not_yet(7))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    handler: Handler = args.handler
+    return handler(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Settings: environment variables with the prefix ``PARKTWIN_`` (and a ``.env`` file).
+
+Every field here is documented in the README's configuration table with its default.
+A settings object is built once at process start-up (``get_settings()`` in the CLI or the
+app factory) and passed down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PARKTWIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:pass@host:port/db; unset means the embedded cluster",
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="mqtt://user:pass@host:port; unset means the embedded Mosquitto",
+    )
+    mqtt_credentials: Literal["dynsec", "none"] = Field(
+        default="dynsec",
+        description="how device MQTT accounts are managed: Mosquitto dynamic security, or none",
+    )
+    state_dir: Path = Field(
+        default=Path(".parktwin"), description="where the embedded services keep their state"
+    )
+    embedded_pg_port: int = 55432
+    embedded_mqtt_port: int = 11883
+    db_pool_size: int = 10
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    log_level: str = "INFO"
+    ingest_max_age: timedelta = Field(default=timedelta(days=7))
+    raw_retention: timedelta = Field(default=timedelta(days=90))
+
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the explicit one, else the embedded cluster's."""
+        if self.database_url:
+            return self.database_url
+        from app.embedded.state import embedded_database_url
+
+        return embedded_database_url(self)
+
+    def resolved_mqtt_url(self) -> str:
+        """The MQTT URL in force: the explicit one, else the embedded broker's."""
+        if self.mqtt_url:
+            return self.mqtt_url
+        from app.embedded.state import embedded_mqtt_url
+
+        return embedded_mqtt_url(self)
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,67 @@
+"""Database engines and the request-scoped session.
+
+The API uses SQLAlchemy's asyncio engine on psycopg 3; engines are built in the app's lifespan
+and kept on ``app.state``, never at import time. The request's session dependency commits when
+the handler returns and rolls back when it raises: services never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class TimescaleMissing(RuntimeError):
+    """The database has no TimescaleDB extension: parktwin cannot run on it."""
+
+
+def sync_url(url: str) -> str:
+    """``postgresql://`` as SQLAlchemy's psycopg 3 dialect URL."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError("PARKTWIN_DATABASE_URL must start with postgresql://")
+
+
+def libpq_url(url: str) -> str:
+    """The plain ``postgresql://`` form that psycopg.connect() takes."""
+    return "postgresql://" + sync_url(url)[len("postgresql+psycopg://") :]
+
+
+def create_engine_for(url: str, pool_size: int) -> AsyncEngine:
+    return create_async_engine(
+        sync_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+async def check_timescaledb(engine: AsyncEngine) -> str:
+    """Return the installed TimescaleDB version, or raise TimescaleMissing with what to do."""
+    async with engine.connect() as conn:
+        version = (
+            await conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"))
+        ).scalar_one_or_none()
+    if version is None:
+        raise TimescaleMissing(
+            "the database has no timescaledb extension: run `parktwin migrate` against a "
+            "PostgreSQL with TimescaleDB in shared_preload_libraries (`parktwin services up` "
+            "provides one)"
+        )
+    return str(version)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

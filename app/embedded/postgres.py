@@ -1,0 +1,129 @@
+"""The embedded PostgreSQL cluster: initdb under the state directory, TimescaleDB preloaded,
+listening on 127.0.0.1 only (no Unix socket, so long checkout paths never matter)."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from app.embedded import install
+from app.embedded.process import (
+    as_user,
+    check_traversable,
+    chown_tree,
+    port_open,
+    require_binary,
+)
+from app.embedded.state import DB_NAME, DB_USER, StatePaths, database_url, read_or_create_secret
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_USER = "postgres"
+
+# Sized for a 2-core, 24 GiB machine that also runs the broker, the API and the ingestor.
+SERVER_SETTINGS = {
+    "listen_addresses": "'127.0.0.1'",
+    "unix_socket_directories": "''",
+    "shared_preload_libraries": "'timescaledb'",
+    "timescaledb.telemetry_level": "off",
+    "max_connections": "200",
+    "shared_buffers": "1GB",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "256MB",
+    "effective_cache_size": "8GB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+    "wal_compression": "on",
+    "max_worker_processes": "16",
+    "timescaledb.max_background_workers": "8",
+    "log_min_messages": "warning",
+}
+
+
+@dataclass
+class EmbeddedPostgres:
+    paths: StatePaths
+    port: int
+
+    @property
+    def bindir(self) -> Path:
+        return require_binary(install.pg_bindir(), "PostgreSQL")
+
+    def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = as_user(SYSTEM_USER, [str(self.bindir / argv[0]), *argv[1:]])
+        return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+    @property
+    def password(self) -> str:
+        return read_or_create_secret(self.paths.pg_password)
+
+    def url(self, database: str = DB_NAME) -> str:
+        return database_url(self.password, self.port, database)
+
+    def initialised(self) -> bool:
+        return (self.paths.pg_data / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        """initdb with a generated superuser password and scram authentication."""
+        self.paths.pg.mkdir(parents=True, exist_ok=True)
+        self.password  # noqa: B018 - creates the password file before initdb reads it
+        chown_tree(self.paths.pg, SYSTEM_USER)
+        check_traversable(self.paths.pg, SYSTEM_USER)
+        self._run(
+            "initdb", "-D", str(self.paths.pg_data), "-U", DB_USER, "-E", "UTF8", "--no-locale",
+            "--auth=scram-sha-256", f"--pwfile={self.paths.pg_password}",
+        )
+        conf = self.paths.pg_data / "postgresql.conf"
+        with conf.open("a") as fh:
+            fh.write("\ninclude_if_exists = 'parktwin.conf'\n")
+
+    def write_config(self) -> None:
+        settings = {**SERVER_SETTINGS, "port": str(self.port)}
+        text = "# written by `parktwin services up`; edits are overwritten\n" + "".join(
+            f"{key} = {value}\n" for key, value in settings.items()
+        )
+        target = self.paths.pg_data / "parktwin.conf"
+        target.write_text(text)
+        chown_tree(target, SYSTEM_USER)
+
+    def running(self) -> bool:
+        if not self.initialised():
+            return False
+        return self._run("pg_ctl", "status", "-D", str(self.paths.pg_data), check=False).returncode == 0
+
+    def start(self) -> None:
+        """Start the cluster (initialising it first when needed); a no-op when it runs."""
+        if not self.initialised():
+            self.init()
+        if self.running():
+            return
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is taken: set PARKTWIN_EMBEDDED_PG_PORT")
+        self.write_config()
+        result = self._run(
+            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.paths.pg_data),
+            "-l", str(self.paths.pg_log), check=False,
+        )
+        if result.returncode != 0:
+            tail = self.paths.pg_log.read_text()[-2000:] if self.paths.pg_log.exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start:\n{result.stderr}\n{tail}")
+        self.ensure_database(DB_NAME)
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.running():
+            self._run("pg_ctl", "stop", "-w", "-t", "60", "-m", mode, "-D", str(self.paths.pg_data))
+
+    def ensure_database(self, name: str) -> None:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

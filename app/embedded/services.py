@@ -1,0 +1,101 @@
+"""``parktwin services up|down|status``: the embedded PostgreSQL + TimescaleDB and Mosquitto.
+
+A service whose URL is set in the environment to somewhere other than the embedded port is
+left alone: ``up`` only echoes its URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from app.broker.dynsec import DynsecClient
+from app.core.config import Settings
+from app.core.mqtt import MqttTarget
+from app.embedded import install
+from app.embedded.mosquitto import EmbeddedMosquitto
+from app.embedded.postgres import EmbeddedPostgres
+from app.embedded.state import state_paths
+
+
+def _is_external(url: str | None, embedded_port: int) -> bool:
+    if not url:
+        return False
+    parts = urlsplit(url)
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return not (local and parts.port == embedded_port)
+
+
+@dataclass
+class EmbeddedServices:
+    settings: Settings
+    postgres: EmbeddedPostgres
+    mosquitto: EmbeddedMosquitto
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmbeddedServices:
+        paths = state_paths(settings)
+        return cls(
+            settings,
+            EmbeddedPostgres(paths, settings.embedded_pg_port),
+            EmbeddedMosquitto(paths, settings.embedded_mqtt_port),
+        )
+
+    @property
+    def external_db(self) -> bool:
+        return _is_external(self.settings.database_url, self.postgres.port)
+
+    @property
+    def external_mqtt(self) -> bool:
+        return _is_external(self.settings.mqtt_url, self.mosquitto.port)
+
+    def install(self) -> None:
+        install.ensure_installed(state_paths(self.settings).build)
+
+    def up(self) -> dict[str, str]:
+        """Start what is embedded and not running; return the two URLs in force."""
+        if not (self.external_db and self.external_mqtt):
+            self.install()
+        state_paths(self.settings).root.mkdir(parents=True, exist_ok=True)
+        if not self.external_db:
+            self.postgres.start()
+        if not self.external_mqtt:
+            self.mosquitto.start()
+            self.check_broker()
+        return self.urls()
+
+    def check_broker(self) -> None:
+        """Log in with the service account and talk to the dynamic-security plugin."""
+        client = DynsecClient(MqttTarget.from_url(self.mosquitto.url()))
+        client.connect()
+        try:
+            client.execute([{"command": "getDefaultACLAccess"}])
+        finally:
+            client.close()
+
+    def urls(self) -> dict[str, str]:
+        return {
+            "PARKTWIN_DATABASE_URL": self.settings.database_url
+            if self.external_db
+            else self.postgres.url(),
+            "PARKTWIN_MQTT_URL": self.settings.mqtt_url
+            if self.external_mqtt
+            else self.mosquitto.url(),
+        }
+
+    def down(self) -> None:
+        if not self.external_mqtt:
+            self.mosquitto.stop()
+        if not self.external_db:
+            self.postgres.stop()
+
+    def status(self) -> dict[str, str]:
+        def describe(external: bool, running: bool, port: int) -> str:
+            if external:
+                return "external (not managed here)"
+            return f"running on 127.0.0.1:{port}" if running else "stopped"
+
+        return {
+            "postgresql": describe(self.external_db, self.postgres.running(), self.postgres.port),
+            "mosquitto": describe(self.external_mqtt, self.mosquitto.running(), self.mosquitto.port),
+        }

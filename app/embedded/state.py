@@ -1,0 +1,124 @@
+"""Where the embedded services keep their state, and the URLs that reach them.
+
+Layout under ``PARKTWIN_STATE_DIR`` (default ``.parktwin/``)::
+
+    pg/data/            the PostgreSQL cluster (initdb)
+    pg/password         the ``parktwin`` superuser's password
+    pg/postgres.log
+    mqtt/mosquitto.conf the broker's config, written on every ``up``
+    mqtt/dynamic-security.json, mqtt/data/ (persistence), mqtt/mosquitto.log, mqtt/mosquitto.pid
+    mqtt/password       the ``parktwin`` service account's password
+    build/              TimescaleDB source build (Debian 12 only)
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from app.core.config import Settings
+
+DB_USER = "parktwin"
+DB_NAME = "parktwin"
+MQTT_SERVICE_USER = "parktwin"
+
+
+class EmbeddedStateMissing(RuntimeError):
+    """The embedded services have not been set up in this state directory."""
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    root: Path
+
+    @property
+    def pg(self) -> Path:
+        return self.root / "pg"
+
+    @property
+    def pg_data(self) -> Path:
+        return self.pg / "data"
+
+    @property
+    def pg_password(self) -> Path:
+        return self.pg / "password"
+
+    @property
+    def pg_log(self) -> Path:
+        return self.pg / "postgres.log"
+
+    @property
+    def mqtt(self) -> Path:
+        return self.root / "mqtt"
+
+    @property
+    def mqtt_conf(self) -> Path:
+        return self.mqtt / "mosquitto.conf"
+
+    @property
+    def mqtt_dynsec(self) -> Path:
+        return self.mqtt / "dynamic-security.json"
+
+    @property
+    def mqtt_data(self) -> Path:
+        return self.mqtt / "data"
+
+    @property
+    def mqtt_log(self) -> Path:
+        return self.mqtt / "mosquitto.log"
+
+    @property
+    def mqtt_pid(self) -> Path:
+        return self.mqtt / "mosquitto.pid"
+
+    @property
+    def mqtt_password(self) -> Path:
+        return self.mqtt / "password"
+
+    @property
+    def build(self) -> Path:
+        return self.root / "build"
+
+
+def state_paths(settings: Settings) -> StatePaths:
+    return StatePaths(settings.state_dir.resolve())
+
+
+def read_or_create_secret(path: Path) -> str:
+    """A random password kept in ``path`` (mode 0600), created on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(24)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+def _read_secret(path: Path, service: str) -> str:
+    if not path.exists():
+        raise EmbeddedStateMissing(
+            f"no embedded {service} in {path.parent.parent}: run `parktwin services up` "
+            f"or set PARKTWIN_{'DATABASE' if service == 'PostgreSQL' else 'MQTT'}_URL"
+        )
+    return path.read_text().strip()
+
+
+def database_url(password: str, port: int, database: str = DB_NAME) -> str:
+    return f"postgresql://{DB_USER}:{quote(password, safe='')}@127.0.0.1:{port}/{database}"
+
+
+def mqtt_url(password: str, port: int) -> str:
+    return f"mqtt://{MQTT_SERVICE_USER}:{quote(password, safe='')}@127.0.0.1:{port}"
+
+
+def embedded_database_url(settings: Settings) -> str:
+    password = _read_secret(state_paths(settings).pg_password, "PostgreSQL")
+    return database_url(password, settings.embedded_pg_port)
+
+
+def embedded_mqtt_url(settings: Settings) -> str:
+    password = _read_secret(state_paths(settings).mqtt_password, "Mosquitto")
+    return mqtt_url(password, settings.embedded_mqtt_port)

@@ -1,0 +1,60 @@
+"""The FastAPI application factory: ``create_app()`` (uvicorn runs it with ``factory=True``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app.broker.dynsec import DynsecClient
+from app.core.config import Settings, get_settings
+from app.core.db import check_timescaledb, create_engine_for
+from app.core.errors import install_error_handlers
+from app.core.health import router as health_router
+from app.core.metrics import instrument
+from app.core.mqtt import MqttTarget
+
+logger = logging.getLogger(__name__)
+
+
+def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine_for(settings.resolved_database_url(), settings.db_pool_size)
+        version = await check_timescaledb(engine)
+        logger.info("database ready, timescaledb %s", version)
+        broker = DynsecClient(MqttTarget.from_url(settings.resolved_mqtt_url()))
+        broker.start()
+        app.state.engine = engine
+        app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        app.state.broker = broker
+        try:
+            yield
+        finally:
+            broker.close()
+            await engine.dispose()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="parktwin",
+        version="0.1.0",
+        description="Digital operations backend for an industrial park (高标准数字园区): "
+        "assets, economic operation, green and low-carbon, safety and emergency.",
+        lifespan=_lifespan(settings),
+        default_response_class=ORJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.registry = CollectorRegistry()
+    instrument(app, app.state.registry)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    return app
