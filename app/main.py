@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -50,7 +49,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Digital operations backend for an industrial park (高标准数字园区): "
         "assets, economic operation, green and low-carbon, safety and emergency.",
         lifespan=_lifespan(settings),
-        default_response_class=ORJSONResponse,
     )
     app.state.settings = settings
     app.state.registry = CollectorRegistry()

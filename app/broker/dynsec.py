@@ -60,7 +60,7 @@ class DynsecClient:
         self._client.on_message = self._on_message
         self._ready = threading.Event()
         self._lock = threading.Lock()
-        self._pending: dict[str, Command] = {}
+        self._pending: dict[str, Command | None] = {}
         self._answered = threading.Condition()
 
     # -- connection -------------------------------------------------------------------------
@@ -112,10 +112,12 @@ class DynsecClient:
         batch = [{**c, "correlationData": uuid.uuid4().hex} for c in commands]
         keys = [c["correlationData"] for c in batch]
         with self._lock, self._answered:
-            self._pending.update(dict.fromkeys(keys, {}))
+            self._pending.update(dict.fromkeys(keys))
             self._client.publish(CONTROL_TOPIC, orjson.dumps({"commands": batch}), qos=1)
-            done = self._answered.wait_for(lambda: all(self._pending[k] for k in keys), self._timeout)
-            answers = [self._pending.pop(k) for k in keys]
+            done = self._answered.wait_for(
+                lambda: all(self._pending[k] for k in keys), self._timeout
+            )
+            answers = [self._pending.pop(k) or {} for k in keys]
         if not done:
             raise DynsecError("the broker did not answer a dynamic-security command in time")
         allowed = set(ignore)
@@ -132,14 +134,34 @@ class DynsecClient:
         answers = self.execute(
             [
                 {"command": "createRole", "rolename": role},
-                {"command": "addRoleACL", "rolename": role, "acltype": "publishClientSend",
-                 "topic": topic, "allow": True, "priority": 0},
-                {"command": "addRoleACL", "rolename": role, "acltype": "subscribePattern",
-                 "topic": topic, "allow": True, "priority": 0},
-                {"command": "createClient", "username": device_username(park_id, device_id),
-                 "password": password, "roles": [{"rolename": role}]},
+                {
+                    "command": "addRoleACL",
+                    "rolename": role,
+                    "acltype": "publishClientSend",
+                    "topic": topic,
+                    "allow": True,
+                    "priority": 0,
+                },
+                {
+                    "command": "addRoleACL",
+                    "rolename": role,
+                    "acltype": "subscribePattern",
+                    "topic": topic,
+                    "allow": True,
+                    "priority": 0,
+                },
+                {
+                    "command": "createClient",
+                    "username": device_username(park_id, device_id),
+                    "password": password,
+                    "roles": [{"rolename": role}],
+                },
             ],
-            ignore=("Role already exists", "ACL with this topic already exists", "Client already exists"),
+            ignore=(
+                "Role already exists",
+                "ACL with this topic already exists",
+                "Client already exists",
+            ),
         )
         if answers[-1].get("error") == "Client already exists":
             self.set_password(park_id, device_id, password)

@@ -12,7 +12,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 class TimescaleMissing(RuntimeError):
@@ -42,7 +47,9 @@ async def check_timescaledb(engine: AsyncEngine) -> str:
     """Return the installed TimescaleDB version, or raise TimescaleMissing with what to do."""
     async with engine.connect() as conn:
         version = (
-            await conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"))
+            await conn.execute(
+                text("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+            )
         ).scalar_one_or_none()
     if version is None:
         raise TimescaleMissing(

@@ -13,12 +13,16 @@ Call = Callable[[Request], Awaitable[Response]]
 
 def instrument(app: FastAPI, registry: CollectorRegistry) -> None:
     requests = Counter(
-        "parktwin_http_requests_total", "HTTP requests answered",
-        ["method", "route", "status"], registry=registry,
+        "parktwin_http_requests_total",
+        "HTTP requests answered",
+        ["method", "route", "status"],
+        registry=registry,
     )
     latency = Histogram(
-        "parktwin_http_request_duration_seconds", "HTTP request latency",
-        ["method", "route"], registry=registry,
+        "parktwin_http_request_duration_seconds",
+        "HTTP request latency",
+        ["method", "route"],
+        registry=registry,
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     )
 

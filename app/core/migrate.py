@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import migrations
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
+import migrations
 from app.core.db import sync_url
 
 

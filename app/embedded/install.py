@@ -52,7 +52,9 @@ def debian_major() -> int | None:
 
 def pg_bindir() -> Path | None:
     """The newest installed PostgreSQL server's bin directory (Debian layout), if any."""
-    candidates = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin") if Path(p, "initdb").exists()]
+    candidates = [
+        Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin") if Path(p, "initdb").exists()
+    ]
     if not candidates:
         return None
     return max(candidates, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
@@ -116,7 +118,7 @@ def _timescaledb_source_build(major: int, build_dir: Path) -> Step:
     )
     q = shlex.quote
     return Step(
-        why=f"TimescaleDB (Apache edition) for PostgreSQL {major}: build Debian 13's source package",
+        why=f"TimescaleDB (Apache edition) for PostgreSQL {major}, built from Debian 13's source",
         commands=(
             "apt-get install -y --no-install-recommends "
             f"postgresql-server-dev-{major} cmake gcc make libssl-dev dpkg-dev xz-utils",
@@ -125,7 +127,7 @@ def _timescaledb_source_build(major: int, build_dir: Path) -> Step:
             f"apt-get {opts} update",
             f"cd {q(str(build_dir))} && rm -rf timescaledb-*/ && apt-get {opts} source timescaledb",
             f"cd {q(str(build_dir))}/timescaledb-*/ && ./bootstrap {cmake_flags} "
-            "&& cd build && make -j\"$(nproc)\" && make install",
+            '&& cd build && make -j"$(nproc)" && make install',
         ),
     )
 
@@ -145,7 +147,10 @@ def plan(build_dir: Path) -> list[Step]:
     if bindir is None:
         apt("PostgreSQL server", "postgresql")
     if mosquitto_binary() is None or dynsec_plugin() is None or mosquitto_ctrl_binary() is None:
-        apt("Mosquitto broker, its dynamic-security plugin and mosquitto_ctrl", "mosquitto mosquitto-clients")
+        apt(
+            "Mosquitto broker, its dynamic-security plugin and mosquitto_ctrl",
+            "mosquitto mosquitto-clients",
+        )
     release = debian_major()
     major = pg_major(bindir) if bindir else {12: 15, 13: 17}.get(release or 0, 17)
     if not timescaledb_installed(major):

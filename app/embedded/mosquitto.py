@@ -65,8 +65,12 @@ class EmbeddedMosquitto:
         self.paths.mqtt_data.mkdir(parents=True, exist_ok=True)
         self.paths.mqtt_conf.write_text(
             CONFIG_TEMPLATE.format(
-                port=self.port, data=self.paths.mqtt_data, plugin=plugin,
-                dynsec=self.paths.mqtt_dynsec, log=self.paths.mqtt_log, pid=self.paths.mqtt_pid,
+                port=self.port,
+                data=self.paths.mqtt_data,
+                plugin=plugin,
+                dynsec=self.paths.mqtt_dynsec,
+                log=self.paths.mqtt_log,
+                pid=self.paths.mqtt_pid,
             )
         )
 
@@ -76,8 +80,16 @@ class EmbeddedMosquitto:
             return
         ctrl = require_binary(install.mosquitto_ctrl_binary(), "mosquitto_ctrl")
         subprocess.run(
-            [str(ctrl), "dynsec", "init", str(self.paths.mqtt_dynsec), MQTT_SERVICE_USER, self.password],
-            check=True, capture_output=True,
+            [
+                str(ctrl),
+                "dynsec",
+                "init",
+                str(self.paths.mqtt_dynsec),
+                MQTT_SERVICE_USER,
+                self.password,
+            ],
+            check=True,
+            capture_output=True,
         )
 
     def pid(self) -> int | None:

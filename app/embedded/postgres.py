@@ -16,8 +16,11 @@ from app.embedded.process import (
     as_user,
     check_traversable,
     chown_tree,
+    pid_alive,
     port_open,
+    read_pid,
     require_binary,
+    wait_for,
 )
 from app.embedded.state import DB_NAME, DB_USER, StatePaths, database_url, read_or_create_secret
 
@@ -75,8 +78,16 @@ class EmbeddedPostgres:
         chown_tree(self.paths.pg, SYSTEM_USER)
         check_traversable(self.paths.pg, SYSTEM_USER)
         self._run(
-            "initdb", "-D", str(self.paths.pg_data), "-U", DB_USER, "-E", "UTF8", "--no-locale",
-            "--auth=scram-sha-256", f"--pwfile={self.paths.pg_password}",
+            "initdb",
+            "-D",
+            str(self.paths.pg_data),
+            "-U",
+            DB_USER,
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--auth=scram-sha-256",
+            f"--pwfile={self.paths.pg_password}",
         )
         conf = self.paths.pg_data / "postgresql.conf"
         with conf.open("a") as fh:
@@ -94,7 +105,10 @@ class EmbeddedPostgres:
     def running(self) -> bool:
         if not self.initialised():
             return False
-        return self._run("pg_ctl", "status", "-D", str(self.paths.pg_data), check=False).returncode == 0
+        return (
+            self._run("pg_ctl", "status", "-D", str(self.paths.pg_data), check=False).returncode
+            == 0
+        )
 
     def start(self) -> None:
         """Start the cluster (initialising it first when needed); a no-op when it runs."""
@@ -106,8 +120,16 @@ class EmbeddedPostgres:
             raise RuntimeError(f"port {self.port} is taken: set PARKTWIN_EMBEDDED_PG_PORT")
         self.write_config()
         result = self._run(
-            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.paths.pg_data),
-            "-l", str(self.paths.pg_log), check=False,
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(self.paths.pg_data),
+            "-l",
+            str(self.paths.pg_log),
+            check=False,
         )
         if result.returncode != 0:
             tail = self.paths.pg_log.read_text()[-2000:] if self.paths.pg_log.exists() else ""
@@ -115,15 +137,24 @@ class EmbeddedPostgres:
         self.ensure_database(DB_NAME)
 
     def stop(self, mode: str = "fast") -> None:
-        if self.running():
-            self._run("pg_ctl", "stop", "-w", "-t", "60", "-m", mode, "-D", str(self.paths.pg_data))
+        """Stop the cluster and wait until the postmaster process itself has exited."""
+        if not self.running():
+            return
+        pid = read_pid(self.paths.pg_data / "postmaster.pid")
+        self._run("pg_ctl", "stop", "-w", "-t", "60", "-m", mode, "-D", str(self.paths.pg_data))
+        if pid is not None:
+            wait_for(lambda: not pid_alive(pid), 30, f"PostgreSQL (pid {pid}) to exit")
 
     def ensure_database(self, name: str) -> None:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -25,9 +25,9 @@ def chown_tree(path: Path, user: str) -> None:
     if os.geteuid() != 0:
         return
     entry = pwd.getpwnam(user)
-    for root, dirs, files in os.walk(path):
-        for name in (root, *(Path(root, d) for d in dirs), *(Path(root, f) for f in files)):
-            os.chown(name, entry.pw_uid, entry.pw_gid)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+    for child in path.rglob("*"):
+        os.chown(child, entry.pw_uid, entry.pw_gid)
 
 
 def check_traversable(path: Path, user: str) -> None:
@@ -62,13 +62,18 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (exited, not yet reaped by init) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" not in status
 
 
 def read_pid(path: Path) -> int | None:

@@ -74,13 +74,12 @@ class EmbeddedServices:
             client.close()
 
     def urls(self) -> dict[str, str]:
+        database, broker = self.settings.database_url, self.settings.mqtt_url
         return {
-            "PARKTWIN_DATABASE_URL": self.settings.database_url
-            if self.external_db
+            "PARKTWIN_DATABASE_URL": database
+            if database and self.external_db
             else self.postgres.url(),
-            "PARKTWIN_MQTT_URL": self.settings.mqtt_url
-            if self.external_mqtt
-            else self.mosquitto.url(),
+            "PARKTWIN_MQTT_URL": broker if broker and self.external_mqtt else self.mosquitto.url(),
         }
 
     def down(self) -> None:
@@ -97,5 +96,7 @@ class EmbeddedServices:
 
         return {
             "postgresql": describe(self.external_db, self.postgres.running(), self.postgres.port),
-            "mosquitto": describe(self.external_mqtt, self.mosquitto.running(), self.mosquitto.port),
+            "mosquitto": describe(
+                self.external_mqtt, self.mosquitto.running(), self.mosquitto.port
+            ),
         }

@@ -33,7 +33,12 @@ IDENT = "CHECK ({col} ~ '^[A-Za-z0-9_.-]{{1,64}}$')"
 # The built-in catalogue (../shared/CONTRACT.md section 4): type, domain, reporting timeout
 # in seconds (after which the device counts as offline), metrics (name, unit, kind).
 CATALOGUE = [
-    ("electricity_meter", "energy", 900, [("energy_kwh", "kWh", "counter"), ("power_kw", "kW", "gauge")]),
+    (
+        "electricity_meter",
+        "energy",
+        900,
+        [("energy_kwh", "kWh", "counter"), ("power_kw", "kW", "gauge")],
+    ),
     ("pv_inverter", "energy", 900, [("energy_kwh", "kWh", "counter"), ("power_kw", "kW", "gauge")]),
     ("gas_meter", "energy", 900, [("volume_m3", "m³", "counter")]),
     ("water_meter", "energy", 900, [("volume_m3", "m³", "counter")]),
@@ -41,7 +46,12 @@ CATALOGUE = [
     ("gas_detector", "safety", 300, [("gas_lel_pct", "%LEL", "gauge")]),
     ("toxic_gas_detector", "safety", 300, [("concentration_mg_m3", "mg/m³", "gauge")]),
     ("smoke_detector", "safety", 300, [("smoke", "", "state")]),
-    ("temperature_sensor", "safety", 600, [("temperature_c", "°C", "gauge"), ("humidity_pct", "%", "gauge")]),
+    (
+        "temperature_sensor",
+        "safety",
+        600,
+        [("temperature_c", "°C", "gauge"), ("humidity_pct", "%", "gauge")],
+    ),
     (
         "equipment_monitor",
         "asset",

@@ -1,0 +1,93 @@
+"""`parktwin services`: up is idempotent, down leaves no process, data survives a restart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from app.embedded.process import pid_alive, read_pid
+from app.embedded.services import EmbeddedServices
+
+pytestmark = pytest.mark.embedded
+
+
+def _cli(embedded: EmbeddedServices, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    s = embedded.settings
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PARKTWIN_")} | {
+        "PARKTWIN_STATE_DIR": str(s.state_dir),
+        "PARKTWIN_EMBEDDED_PG_PORT": str(s.embedded_pg_port),
+        "PARKTWIN_EMBEDDED_MQTT_PORT": str(s.embedded_mqtt_port),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def _postmaster_pid(embedded: EmbeddedServices) -> int | None:
+    return read_pid(embedded.postgres.paths.pg_data / "postmaster.pid")
+
+
+def test_up_is_idempotent_and_prints_the_urls(embedded: EmbeddedServices) -> None:
+    pg_pid, mqtt_pid = _postmaster_pid(embedded), embedded.mosquitto.pid()
+    result = _cli(embedded, "services", "up")
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert lines["PARKTWIN_DATABASE_URL"] == embedded.postgres.url()
+    assert lines["PARKTWIN_MQTT_URL"] == embedded.mosquitto.url()
+    assert (_postmaster_pid(embedded), embedded.mosquitto.pid()) == (pg_pid, mqtt_pid)
+
+
+def test_up_leaves_an_external_service_alone(embedded: EmbeddedServices) -> None:
+    elsewhere = "postgresql://someone:secret@127.0.0.1:1/elsewhere"
+    result = _cli(embedded, "services", "up", PARKTWIN_DATABASE_URL=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert f"PARKTWIN_DATABASE_URL={elsewhere}" in result.stdout.splitlines()
+    status = _cli(embedded, "services", "status", PARKTWIN_DATABASE_URL=elsewhere)
+    assert "postgresql: external" in status.stdout
+
+
+def test_down_stops_everything_and_up_keeps_the_data(embedded: EmbeddedServices) -> None:
+    url = embedded.postgres.url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS keepme (v int)")
+        conn.execute("INSERT INTO keepme VALUES (42)")
+    pids = [_postmaster_pid(embedded), embedded.mosquitto.pid()]
+    assert all(pids)
+
+    assert _cli(embedded, "services", "down").returncode == 0
+    assert not any(pid_alive(p) for p in pids if p)
+    status = _cli(embedded, "services", "status").stdout
+    assert "postgresql: stopped" in status and "mosquitto: stopped" in status
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(embedded.settings.state_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert leftovers.stdout.strip() == "", f"processes left behind: {leftovers.stdout}"
+
+    assert _cli(embedded, "services", "up").returncode == 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT v FROM keepme").fetchall() == [(42,)]
+        conn.execute("DROP TABLE keepme")
+
+
+def test_state_lives_under_the_state_dir(embedded: EmbeddedServices) -> None:
+    root = Path(embedded.settings.state_dir)
+    assert (root / "pg" / "data" / "PG_VERSION").exists()
+    conf = (root / "mqtt" / "mosquitto.conf").read_text()
+    assert "persistence true" in conf
+    assert "allow_anonymous false" in conf
+    assert "max_queued_messages 1000000" in conf
+    assert "mosquitto_dynamic_security.so" in conf
