@@ -59,6 +59,44 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Services up, migrate, then the API in the foreground; Ctrl-C stops what it started.
+
+    The ingestor, worker, simulated park and webhook receiver join with their issues (3, 5, 7).
+    """
+    from app.core.migrate import upgrade_to_head
+    from app.embedded.services import EmbeddedServices
+
+    services = EmbeddedServices.from_settings(settings)
+    was_running = services.postgres.running(), services.mosquitto.running()
+    urls = services.up()
+    for name, url in urls.items():
+        print(f"{name}={url}")
+    upgrade_to_head(urls["PARKTWIN_DATABASE_URL"])
+    demo_settings = settings.model_copy(
+        update={
+            "database_url": urls["PARKTWIN_DATABASE_URL"],
+            "mqtt_url": urls["PARKTWIN_MQTT_URL"],
+        }
+    )
+    host, port = args.host or settings.api_host, args.port or settings.api_port
+    print(f"API: http://{host}:{port}/docs (Ctrl-C stops the demo)", flush=True)
+    try:
+        _serve(demo_settings, host, port)
+    finally:
+        if not any(was_running):
+            services.down()
+    return 0
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
 def _not_yet(issue: int) -> Handler:
     def handler(args: argparse.Namespace, _settings: Settings) -> int:
         print(f"parktwin {args.command}: not yet (see issue {issue})", file=sys.stderr)
@@ -111,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     apikey.add_argument("--park", default=None)
     apikey.set_defaults(handler=_not_yet(4))
 
-    sub.add_parser("demo", help="everything wired together").set_defaults(handler=_not_yet(7))
+    demo = sub.add_parser("demo", help="everything wired together in the foreground")
+    demo.add_argument("--host", default=None)
+    demo.add_argument("--port", type=int, default=None)
+    demo.set_defaults(handler=_demo)
     return parser
 
 

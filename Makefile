@@ -1,0 +1,43 @@
+# The two set-up commands are `make demo` and `make test` (README). Both create the venv,
+# install what is missing (as root: PostgreSQL, TimescaleDB, Mosquitto) and provision the
+# services they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.parktwin-installed
+
+.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean
+
+$(STAMP): pyproject.toml scripts/bootstrap-venv.sh
+	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
+	touch $@
+
+venv: $(STAMP)
+
+install-services: venv
+	$(BIN)/parktwin services install
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv install-services
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+demo: venv
+	$(BIN)/parktwin demo
+
+services-up: venv
+	$(BIN)/parktwin services up
+
+services-down: venv
+	$(BIN)/parktwin services down
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
