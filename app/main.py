@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -41,6 +41,15 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     return lifespan
 
 
+def api_routers() -> list[APIRouter]:
+    from app.device_types.router import router as device_types
+    from app.devices.router import router as devices
+    from app.parks.router import router as parks
+    from app.telemetry.router import router as telemetry
+
+    return [parks, device_types, devices, telemetry]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -55,4 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     instrument(app, app.state.registry)
     install_error_handlers(app)
     app.include_router(health_router)
+    for router in api_routers():
+        app.include_router(router)
     return app

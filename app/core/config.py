@@ -42,7 +42,38 @@ class Settings(BaseSettings):
     api_port: int = 8000
     log_level: str = "INFO"
     ingest_max_age: timedelta = Field(default=timedelta(days=7))
+    ingest_batch_max: int = Field(
+        default=5000, ge=1, description="messages per transaction at most"
+    )
+    ingest_batch_wait_ms: int = Field(default=50, ge=0, description="longest wait to fill a batch")
+    ingest_queue_size: int = Field(default=20000, ge=1, description="paho -> writer queue bound")
+    ingest_receive_maximum: int = Field(
+        default=10000, ge=1, le=65535, description="unacknowledged QoS 1 messages in flight"
+    )
+    ingest_session_expiry: timedelta = Field(
+        default=timedelta(days=7), description="how long the broker keeps an absent worker's queue"
+    )
+    ingest_client_id: str = Field(default="parktwin-ingest", description="worker i is '{id}-{i}'")
+    ingest_share_group: str = Field(
+        default="parktwin", description="the workers' shared subscription: $share/{group}/..."
+    )
+    ingest_last_seen_resolution: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="device last_seen_at is written at most this often",
+    )
+    ingest_metrics_host: str = "127.0.0.1"
+    ingest_metrics_port: int = Field(default=9464, description="0 disables the metrics endpoint")
     raw_retention: timedelta = Field(default=timedelta(days=90))
+    hourly_rollup_retention: timedelta = Field(
+        default=timedelta(days=730), description="hourly rollups kept this long (worker)"
+    )
+    daily_rollup_retention: timedelta = Field(
+        default=timedelta(days=3650), description="daily rollups kept this long (worker)"
+    )
+    worker_interval: timedelta = Field(
+        default=timedelta(seconds=5), description="pause of the worker loop when idle"
+    )
+    rollup_batch: int = Field(default=2000, description="dirty hours recomputed per transaction")
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, else the embedded cluster's."""

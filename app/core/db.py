@@ -38,8 +38,13 @@ def libpq_url(url: str) -> str:
 
 
 def create_engine_for(url: str, pool_size: int) -> AsyncEngine:
+    # Sessions in UTC: timestamps come back as UTC datetimes and render as ``...Z``.
     return create_async_engine(
-        sync_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        sync_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=UTC"},
     )
 
 

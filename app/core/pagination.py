@@ -1,0 +1,80 @@
+"""Keyset pagination: ``{"items": [...], "next_cursor": ...}`` with ``limit`` and ``cursor``.
+
+A cursor is the sort key of the last item served, as base64url JSON: opaque to clients,
+stable under inserts, and cheap to resume from with ``WHERE (key) > (:cursor)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+import orjson
+from fastapi import Depends, Query
+from pydantic import BaseModel
+
+from app.core.errors import Unprocessable
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
+        raise Unprocessable("cursor: not a cursor this API handed out") from exc
+    if not isinstance(value, list):
+        raise Unprocessable("cursor: not a cursor this API handed out")
+    return value
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+
+    def after(self, size: int) -> list[Any] | None:
+        """The decoded cursor, checked to hold ``size`` sort-key values (or None)."""
+        if self.cursor is None:
+            return None
+        key = decode_cursor(self.cursor)
+        if len(key) != size:
+            raise Unprocessable("cursor: not a cursor for this list")
+        return key
+
+
+def page_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="items per page (default 100, max 1000)")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+    ] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def paginate(rows: Sequence[T], limit: int, key: Any) -> tuple[list[T], str | None]:
+    """Split ``limit + 1`` fetched rows into the page and the cursor of the next one."""
+    items = list(rows[:limit])
+    more = len(rows) > limit
+    return items, encode_cursor(key(items[-1])) if more and items else None

@@ -1,0 +1,107 @@
+"""Device schemas."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.types import Ident, UtcDateTime
+
+DeviceStatus = Literal["online", "offline", "unknown"]
+
+
+class Location(BaseModel):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class LatestValue(BaseModel):
+    ts: UtcDateTime
+    value: float
+
+
+CREATE_EXAMPLE: dict[str, Any] = {
+    "id": "meter-b3-01",
+    "type": "electricity_meter",
+    "name": "3号楼 总表",
+    "location": {"lon": 120.712, "lat": 31.305},
+    "building_id": "b3",
+    "enterprise_id": "acme",
+}
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CREATE_EXAMPLE]})
+
+    id: Ident
+    type: Ident
+    name: str = Field(min_length=1, max_length=200)
+    location: Location | None = None
+    building_id: Ident | None = None
+    enterprise_id: Ident | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeviceUpdate(BaseModel):
+    """Fields to change; a field left out stays, ``null`` clears it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "3号楼 总表 (新)", "building_id": "b3"}]}
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    location: Location | None = None
+    building_id: Ident | None = None
+    enterprise_id: Ident | None = None
+    attributes: dict[str, Any] | None = None
+
+
+class DeviceRead(BaseModel):
+    id: str
+    park_id: str
+    type: str
+    domain: str
+    name: str
+    location: Location | None
+    building_id: str | None
+    enterprise_id: str | None
+    attributes: dict[str, Any]
+    mqtt_username: str | None
+    status: DeviceStatus
+    last_seen_at: UtcDateTime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class DeviceTwin(DeviceRead):
+    """The device with its newest value per metric."""
+
+    latest: dict[str, LatestValue]
+
+
+class MqttCredentials(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"mqtt_username": "suzhou-sip:meter-b3-01", "mqtt_password": "s3cr3t…"}]
+        }
+    )
+
+    mqtt_username: str | None
+    mqtt_password: str | None = Field(
+        description="shown once; null when credentials are not managed here"
+    )
+
+
+class DeviceCreated(DeviceRead):
+    mqtt_password: str | None = Field(
+        description="shown once; null when PARKTWIN_MQTT_CREDENTIALS=none"
+    )
+
+
+class DeviceFilters(BaseModel):
+    type: Ident | None = None
+    domain: str | None = None
+    building_id: Ident | None = None
+    enterprise_id: Ident | None = None
+    status: DeviceStatus | None = None

@@ -1,0 +1,135 @@
+"""Devices: create (with MQTT credentials), rotate credentials, update, delete, get, list.
+
+The broker account is made after the row is written (so a duplicate id fails before the
+broker is touched) and before the request commits; if the broker refuses, the request rolls
+back and answers 503. Broker calls block, so they run in a worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.broker.dynsec import DynsecClient, DynsecError, device_username, new_password
+from app.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from app.core.pagination import Page, PageParams, paginate
+from app.devices import repository
+from app.devices.schemas import (
+    DeviceCreate,
+    DeviceCreated,
+    DeviceFilters,
+    DeviceRead,
+    DeviceTwin,
+    DeviceUpdate,
+    MqttCredentials,
+)
+from app.parks.deps import ParkContext
+from app.telemetry import repository as telemetry
+
+
+def to_read(row: RowMapping) -> dict[str, Any]:
+    values = dict(row)
+    lon, lat = values.pop("lon"), values.pop("lat")
+    values["location"] = None if lon is None else {"lon": lon, "lat": lat}
+    return values
+
+
+async def load(session: AsyncSession, ctx: ParkContext, device_id: str) -> RowMapping:
+    """The device row, or 404."""
+    row = await repository.get(session, ctx.park_id, device_id)
+    if row is None:
+        raise NotFound(f"device {device_id!r} not found in park {ctx.park_id!r}")
+    return row
+
+
+async def _broker_call(broker: DynsecClient, method: str, *args: str) -> None:
+    try:
+        await to_thread.run_sync(getattr(broker, method), *args)
+    except DynsecError as exc:
+        raise ServiceUnavailable(f"the MQTT broker did not take the change: {exc}") from exc
+
+
+async def create(
+    session: AsyncSession, *, ctx: ParkContext, data: DeviceCreate, broker: DynsecClient | None
+) -> DeviceCreated:
+    if not await repository.type_allowed(session, ctx.park_id, data.type):
+        raise Unprocessable(f"type: unknown device type {data.type!r} (see /api/v1/device-types)")
+    username = device_username(ctx.park_id, data.id) if broker else None
+    location = data.location.model_dump() if data.location else {"lon": None, "lat": None}
+    values = {
+        **data.model_dump(exclude={"location"}),
+        **location,
+        "park_id": ctx.park_id,
+        "mqtt_username": username,
+    }
+    await repository.insert(session, values)
+    password = None
+    if broker is not None:
+        password = new_password()
+        await _broker_call(broker, "ensure_device", ctx.park_id, data.id, password)
+    row = await load(session, ctx, data.id)
+    return DeviceCreated.model_validate({**to_read(row), "mqtt_password": password})
+
+
+async def rotate_credentials(
+    session: AsyncSession, *, ctx: ParkContext, device_id: str, broker: DynsecClient | None
+) -> MqttCredentials:
+    await load(session, ctx, device_id)
+    if broker is None:
+        raise Conflict(
+            "MQTT credentials are managed outside parktwin (PARKTWIN_MQTT_CREDENTIALS=none)"
+        )
+    password = new_password()
+    # ensure_device also recreates an account lost on the broker side.
+    await _broker_call(broker, "ensure_device", ctx.park_id, device_id, password)
+    return MqttCredentials(
+        mqtt_username=device_username(ctx.park_id, device_id), mqtt_password=password
+    )
+
+
+async def update(
+    session: AsyncSession, *, ctx: ParkContext, device_id: str, data: DeviceUpdate
+) -> DeviceRead:
+    await load(session, ctx, device_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise Unprocessable("name: cannot be null")
+    if "attributes" in changes and changes["attributes"] is None:
+        changes["attributes"] = {}
+    if "location" in changes:
+        location = changes.pop("location") or {"lon": None, "lat": None}
+        changes.update(location)
+    await repository.update(session, ctx.park_id, device_id, changes)
+    return DeviceRead.model_validate(to_read(await load(session, ctx, device_id)))
+
+
+async def delete(
+    session: AsyncSession, *, ctx: ParkContext, device_id: str, broker: DynsecClient | None
+) -> None:
+    await load(session, ctx, device_id)
+    await repository.delete(session, ctx.park_id, device_id)
+    if broker is not None:
+        await _broker_call(broker, "delete_device", ctx.park_id, device_id)
+
+
+async def get(session: AsyncSession, *, ctx: ParkContext, device_id: str) -> DeviceTwin:
+    row = await load(session, ctx, device_id)
+    latest = await telemetry.latest_for_device(session, ctx.park_id, device_id, None)
+    values = {r["metric"]: {"ts": r["time"], "value": r["value"]} for r in latest}
+    return DeviceTwin.model_validate({**to_read(row), "latest": values})
+
+
+async def list_(
+    session: AsyncSession, *, ctx: ParkContext, filters: DeviceFilters, page: PageParams
+) -> Page[DeviceRead]:
+    after = page.after(1)
+    rows = await repository.list_(
+        session, ctx.park_id, filters.model_dump(), after[0] if after else None, page.limit + 1
+    )
+    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    return Page[DeviceRead](
+        items=[DeviceRead.model_validate(to_read(r)) for r in items], next_cursor=cursor
+    )

@@ -1,0 +1,50 @@
+"""``park_id`` path parameters as validators: the key must see the park and it must exist.
+
+The park check comes before the role check, so a key bound to another park learns nothing
+(404), whatever it asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from app.core.auth import ApiKey, Role, current_key
+from app.core.db import SessionDep
+from app.core.errors import NotFound
+from app.core.types import IDENT_PATTERN
+from app.parks import repository
+
+ParkIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the park's id")]
+
+
+@dataclass(frozen=True)
+class ParkContext:
+    key: ApiKey
+    park_id: str
+    timezone: str
+
+
+def park_access(role: Role) -> Callable[..., Awaitable[ParkContext]]:
+    async def dependency(
+        park_id: ParkIdPath,
+        session: SessionDep,
+        key: Annotated[ApiKey, Depends(current_key)],
+    ) -> ParkContext:
+        key.check_park(park_id)
+        park = await repository.get(session, park_id)
+        if park is None:
+            raise NotFound(f"park {park_id!r} not found")
+        key.check_role(role)
+        return ParkContext(key=key, park_id=park_id, timezone=park["timezone"])
+
+    dependency.required_role = role  # type: ignore[attr-defined]
+    return dependency
+
+
+ParkViewer = Annotated[ParkContext, Depends(park_access(Role.viewer))]
+ParkOperator = Annotated[ParkContext, Depends(park_access(Role.operator))]
+ParkAdmin = Annotated[ParkContext, Depends(park_access(Role.admin))]

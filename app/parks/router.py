@@ -1,0 +1,34 @@
+"""``/api/v1/parks``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.core.auth import AdminKey, ViewerKey
+from app.core.db import SessionDep
+from app.core.http import cached_json
+from app.core.pagination import Page, PageDep
+from app.parks import service
+from app.parks.deps import ParkIdPath
+from app.parks.schemas import ParkCreate, ParkRead
+
+router = APIRouter(prefix="/api/v1/parks", tags=["parks"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a park (admin)")
+async def create_park(data: ParkCreate, session: SessionDep, key: AdminKey) -> ParkRead:
+    return await service.create(session, key=key, data=data)
+
+
+@router.get("", response_model=Page[ParkRead], summary="The parks the key may see")
+async def list_parks(
+    request: Request, session: SessionDep, key: ViewerKey, page: PageDep
+) -> Response:
+    return cached_json(request, await service.list_(session, key=key, page=page), max_age=60)
+
+
+@router.get("/{park_id}", response_model=ParkRead, summary="One park")
+async def get_park(
+    request: Request, park_id: ParkIdPath, session: SessionDep, key: ViewerKey
+) -> Response:
+    return cached_json(request, await service.get(session, key=key, park_id=park_id), max_age=60)

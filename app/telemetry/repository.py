@@ -1,0 +1,218 @@
+"""SQL of the read path: latest values, raw and bucketed series, the rejection log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.telemetry.intervals import Interval, Level
+from app.telemetry.sql import DAY_END, RAW_ROLLUP, STEP
+
+Agg = Literal["avg", "min", "max", "sum", "count", "first", "last", "delta"]
+
+
+async def latest_for_device(
+    session: AsyncSession, park_id: str, device_id: str, metrics: list[str] | None
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT s.metric, lv.time, lv.value FROM series s "
+            "JOIN latest_value lv ON lv.series_id = s.id "
+            "WHERE s.park_id = :park AND s.device_id = :device "
+            "AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics)) ORDER BY s.metric"
+        ),
+        {"park": park_id, "device": device_id, "metrics": metrics},
+    )
+    return result.mappings().all()
+
+
+async def bulk_latest(
+    session: AsyncSession,
+    park_id: str,
+    device_ids: list[str] | None,
+    metrics: list[str] | None,
+    filters: dict[str, Any],
+) -> Sequence[Any]:
+    """``(device_id, metric, time, value)`` rows; a device without values has one null row."""
+    result = await session.execute(
+        text(
+            "SELECT d.id, s.metric, lv.time, lv.value FROM device d "
+            "JOIN device_type t ON t.type = d.type "
+            "LEFT JOIN (series s JOIN latest_value lv ON lv.series_id = s.id) "
+            "ON s.park_id = d.park_id AND s.device_id = d.id "
+            "AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics)) "
+            "WHERE d.park_id = :park "
+            "AND (CAST(:devices AS text[]) IS NULL OR d.id = ANY(:devices)) "
+            "AND (CAST(:type AS text) IS NULL OR d.type = :type) "
+            "AND (CAST(:domain AS text) IS NULL OR t.domain = :domain) "
+            "AND (CAST(:building_id AS text) IS NULL OR d.building_id = :building_id) "
+            "AND (CAST(:enterprise_id AS text) IS NULL OR d.enterprise_id = :enterprise_id) "
+            "AND (CAST(:status AS text) IS NULL OR d.status = :status) "
+            "ORDER BY d.id, s.metric"
+        ),
+        {"park": park_id, "devices": device_ids, "metrics": metrics, **filters},
+    )
+    return result.all()
+
+
+async def series_info(
+    session: AsyncSession, park_id: str, device_id: str, metric: str
+) -> RowMapping | None:
+    """The metric's catalogue entry for the device's type, with its series id (None if no data)."""
+    result = await session.execute(
+        text(
+            "SELECT s.id AS series_id, m.unit, m.kind FROM device d "
+            "JOIN device_type_metric m ON m.device_type = d.type AND m.name = :metric "
+            "LEFT JOIN series s ON s.park_id = d.park_id AND s.device_id = d.id "
+            "AND s.metric = m.name WHERE d.park_id = :park AND d.id = :device"
+        ),
+        {"park": park_id, "device": device_id, "metric": metric},
+    )
+    return result.mappings().one_or_none()
+
+
+async def raw_points(
+    session: AsyncSession, series_id: int, start: datetime, end: datetime, limit: int
+) -> Sequence[Any]:
+    result = await session.execute(
+        text(
+            "SELECT time, value FROM telemetry WHERE series_id = :sid "
+            "AND time >= :start AND time < :end ORDER BY time LIMIT :limit"
+        ),
+        {"sid": series_id, "start": start, "end": end, "limit": limit},
+    )
+    return result.all()
+
+
+PREV = """prev AS (SELECT COALESCE(
+    (SELECT value FROM telemetry WHERE series_id = :sid AND time < :lo ORDER BY time DESC LIMIT 1),
+    (SELECT last_value FROM rollup_hour WHERE series_id = :sid AND bucket < :lo AND last_time < :lo
+     ORDER BY bucket DESC LIMIT 1),
+    (SELECT last_value FROM rollup_day WHERE series_id = :sid AND bucket < :lo AND last_time < :lo
+     ORDER BY bucket DESC LIMIT 1)) AS value)"""
+"""The last reading before the range: the baseline of the first bucket's ``delta``."""
+
+RAW_AGG: dict[str, str] = {
+    "avg": "avg(value)",
+    "min": "min(value)",
+    "max": "max(value)",
+    "sum": "sum(value)",
+    "count": "count(*)::float8",
+    "first": "first(value, time)",
+    "last": "last(value, time)",
+    "delta": f"sum({STEP.format(before='before', value='value')})",
+}
+
+ROLLUP_AGG: dict[str, str] = {
+    "avg": "sum(sum) / sum(count)",
+    "min": "min(min)",
+    "max": "max(max)",
+    "sum": "sum(sum)",
+    "count": "sum(count)::float8",
+    "first": "first(first_value, first_time)",
+    "last": "last(last_value, last_time)",
+    "delta": f"sum(increase + {STEP.format(before='before', value='first_value')})",
+}
+
+DIRTY_HOURS = """
+SELECT CAST(:sid AS integer) AS series_id, bucket, bucket + interval '1 hour' AS bucket_end
+FROM telemetry_dirty WHERE series_id = :sid AND bucket >= :lo AND bucket < :hi"""
+
+DIRTY_DAYS = f"""
+SELECT DISTINCT CAST(:sid AS integer) AS series_id, v.b AS bucket,
+       {DAY_END.format(b="v.b", tz="CAST(:tz AS text)")} AS bucket_end
+FROM telemetry_dirty d CROSS JOIN LATERAL (VALUES
+    (time_bucket('1 day', d.bucket, CAST(:tz AS text))),
+    (time_bucket('1 day', d.bucket + interval '1 hour' - interval '1 microsecond',
+                 CAST(:tz AS text)))
+) v(b)
+WHERE d.series_id = :sid AND d.bucket >= :lo - interval '1 day' AND d.bucket < :hi
+  AND v.b >= :lo AND v.b < :hi"""
+
+
+def _bucket(interval: Interval, column: str) -> str:
+    if interval.local:
+        return f"time_bucket(CAST(:step AS interval), {column}, CAST(:tz AS text))"
+    return f"time_bucket(CAST(:step AS interval), {column})"
+
+
+def _raw_sql(interval: Interval, agg: Agg) -> str:
+    return f"""WITH {PREV}, r AS (
+    SELECT time, value, lag(value, 1, (SELECT value FROM prev)) OVER (ORDER BY time) AS before
+    FROM telemetry WHERE series_id = :sid AND time >= :lo AND time < :hi)
+SELECT {_bucket(interval, "time")} AS ts, {RAW_AGG[agg]} AS value FROM r GROUP BY 1 ORDER BY 1"""
+
+
+def _rollup_sql(interval: Interval, agg: Agg, level: Level) -> str:
+    """Rollup rows of the range, with the buckets still queued for the worker made from raw."""
+    dirty = DIRTY_HOURS if level == "hour" else DIRTY_DAYS
+    columns = (
+        "bucket, count, sum, min, max, first_time, first_value, last_time, last_value, increase"
+    )
+    return f"""WITH {PREV}, dirty AS ({dirty}), rows AS (
+    SELECT {columns} FROM rollup_{level} r
+    WHERE series_id = :sid AND bucket >= :lo AND bucket < :hi
+      AND NOT EXISTS (SELECT 1 FROM dirty WHERE dirty.bucket = r.bucket)
+    UNION ALL
+    SELECT {columns} FROM ({RAW_ROLLUP.format(keys="dirty")}) fresh
+), r AS (
+    SELECT *, lag(last_value, 1, (SELECT value FROM prev)) OVER (ORDER BY bucket) AS before
+    FROM rows
+)
+SELECT {_bucket(interval, "bucket")} AS ts, {ROLLUP_AGG[agg]} AS value
+FROM r GROUP BY 1 ORDER BY 1"""
+
+
+async def bucketed(
+    session: AsyncSession,
+    *,
+    series_id: int,
+    lo: datetime,
+    hi: datetime,
+    interval: Interval,
+    tz: str,
+    agg: Agg,
+    level: Level | None,
+) -> Sequence[Any]:
+    """``(bucket start, value)`` per non-empty bucket of ``[lo, hi)``, from raw or a rollup."""
+    statement = _raw_sql(interval, agg) if level is None else _rollup_sql(interval, agg, level)
+    params = {"sid": series_id, "lo": lo, "hi": hi, "step": interval.sql, "tz": tz}
+    if ":tz" not in statement:
+        params.pop("tz")
+    return (await session.execute(text(statement), params)).all()
+
+
+async def rejections(
+    session: AsyncSession,
+    *,
+    park_id: str | None,
+    reason: str | None,
+    since: datetime | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT id, received_at, park_id, device_id, topic, reason, detail, payload, "
+            "payload_size FROM ingest_rejection "
+            "WHERE (CAST(:park AS text) IS NULL OR park_id = :park) "
+            "AND (CAST(:reason AS text) IS NULL OR reason = :reason) "
+            "AND (CAST(:since AS timestamptz) IS NULL OR received_at >= :since) "
+            "AND (CAST(:after_at AS timestamptz) IS NULL "
+            "OR (received_at, id) < (:after_at, :after_id)) "
+            "ORDER BY received_at DESC, id DESC LIMIT :limit"
+        ),
+        {
+            "park": park_id,
+            "reason": reason,
+            "since": since,
+            "after_at": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": limit,
+        },
+    )
+    return result.mappings().all()

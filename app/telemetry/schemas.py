@@ -1,0 +1,124 @@
+"""Schemas of the telemetry reads."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.types import Ident, UtcDateTime
+from app.devices.schemas import LatestValue
+
+Source = Literal["raw", "rollup_hour", "rollup_day"]
+
+
+class DeviceLatest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "meter-b3-01",
+                    "values": {
+                        "energy_kwh": {"ts": "2026-11-28T08:00:00Z", "value": 10234.25},
+                        "power_kw": {"ts": "2026-11-28T08:00:00Z", "value": 12.5},
+                    },
+                }
+            ]
+        }
+    )
+
+    device_id: str
+    values: dict[str, LatestValue]
+
+
+class BulkLatest(BaseModel):
+    items: list[DeviceLatest]
+
+
+class BulkLatestQuery(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"device_ids": ["meter-b3-01", "gas-b3-02"], "metrics": ["power_kw"]}]
+        }
+    )
+
+    device_ids: list[Ident] | None = Field(
+        default=None, max_length=5000, description="the devices (default: every device of the park)"
+    )
+    metrics: list[Ident] | None = Field(
+        default=None, max_length=100, description="the metrics (default: all)"
+    )
+
+
+class Point(BaseModel):
+    ts: UtcDateTime
+    value: float | None
+
+
+class SeriesRead(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "meter-b3-01",
+                    "metric": "energy_kwh",
+                    "unit": "kWh",
+                    "kind": "counter",
+                    "interval": "1h",
+                    "agg": "delta",
+                    "fill": "none",
+                    "from": "2026-11-28T00:00:00Z",
+                    "to": "2026-11-28T03:00:00Z",
+                    "source": "raw",
+                    "points": [
+                        {"ts": "2026-11-28T00:00:00Z", "value": 41.5},
+                        {"ts": "2026-11-28T01:00:00Z", "value": 39.25},
+                        {"ts": "2026-11-28T02:00:00Z", "value": 44.0},
+                    ],
+                }
+            ]
+        },
+    )
+
+    device_id: str
+    metric: str
+    unit: str
+    kind: str
+    interval: str | None = Field(description="null: raw readings")
+    agg: str | None
+    fill: str
+    from_: UtcDateTime = Field(alias="from", description="start of the first bucket (inclusive)")
+    to: UtcDateTime = Field(description="end of the last bucket (exclusive)")
+    source: Source = Field(description="where the answer came from: raw readings or a rollup")
+    points: list[Point]
+
+
+class RejectionRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 17,
+                    "received_at": "2026-11-28T08:00:01Z",
+                    "park_id": "suzhou-sip",
+                    "device_id": "meter-b3-01",
+                    "topic": "parks/suzhou-sip/devices/meter-b3-01/telemetry",
+                    "reason": "unknown_metric",
+                    "detail": "metric 'volts' is not in the catalogue of electricity_meter",
+                    "payload": '{"values": {"volts": 230}}',
+                    "payload_size": 26,
+                }
+            ]
+        }
+    )
+
+    id: int
+    received_at: UtcDateTime
+    park_id: str | None
+    device_id: str | None
+    topic: str
+    reason: str
+    detail: str
+    payload: str = Field(description="the first 64 KiB as UTF-8 text (invalid bytes as U+FFFD)")
+    payload_size: int = Field(description="the whole payload's size in bytes")

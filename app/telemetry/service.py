@@ -1,0 +1,217 @@
+"""Telemetry reads: latest values, series history (raw or bucketed), the rejection log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import ApiKey
+from app.core.errors import NotFound, Unprocessable
+from app.core.pagination import Page, PageParams, paginate
+from app.devices import repository as devices
+from app.devices.schemas import DeviceFilters
+from app.parks.deps import ParkContext
+from app.telemetry import repository
+from app.telemetry.intervals import (
+    INTERVALS,
+    Fill,
+    Interval,
+    Level,
+    bucket_starts,
+    count_buckets,
+    covered_range,
+    fill_points,
+)
+from app.telemetry.repository import Agg
+from app.telemetry.schemas import RejectionRead, SeriesRead
+
+MAX_POINTS = 10_000
+DEFAULT_RANGE = timedelta(days=1)
+ROLLUP_MIN_RANGE = timedelta(days=1)
+SourceChoice = Literal["auto", "raw", "rollup"]
+
+
+class TooManyPoints(Unprocessable):
+    slug, title = "too-many-points", "Too many points"
+
+
+async def latest(session: AsyncSession, *, ctx: ParkContext, device_id: str) -> dict[str, Any]:
+    if await devices.get(session, ctx.park_id, device_id) is None:
+        raise NotFound(f"device {device_id!r} not found in park {ctx.park_id!r}")
+    rows = await repository.latest_for_device(session, ctx.park_id, device_id, None)
+    values = {r["metric"]: {"ts": r["time"], "value": r["value"]} for r in rows}
+    return {"device_id": device_id, "values": values}
+
+
+async def bulk_latest(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    device_ids: list[str] | None,
+    metrics: list[str] | None,
+    filters: DeviceFilters,
+) -> dict[str, Any]:
+    """One item per matching device (in id order), with its newest value per metric."""
+    rows = await repository.bulk_latest(
+        session, ctx.park_id, device_ids, metrics, filters.model_dump()
+    )
+    items: list[dict[str, Any]] = []
+    for device_id, metric, ts, value in rows:
+        if not items or items[-1]["device_id"] != device_id:
+            items.append({"device_id": device_id, "values": {}})
+        if metric is not None:
+            items[-1]["values"][metric] = {"ts": ts, "value": value}
+    return {"items": items}
+
+
+def _too_many(what: str, start: datetime, interval: Interval | None, tz: str) -> TooManyPoints:
+    """The refusal, saying how far the range may reach and which interval would fit."""
+    step = interval.step if interval and interval.step else None
+    hint = ""
+    if interval is None or step is not None:
+        span = (step or timedelta(minutes=1)) * MAX_POINTS
+        hint = f"shorten the range to at most {span} (e.g. to={(start + span).isoformat()}) or "
+    return TooManyPoints(
+        f"{what} would return more than {MAX_POINTS} points: {hint}use a coarser interval "
+        f"({', '.join(INTERVALS)})",
+        max_points=MAX_POINTS,
+    )
+
+
+def _level(interval: Interval, lo: datetime, hi: datetime, source: SourceChoice) -> Level | None:
+    """Rollups serve intervals made of whole hours or local days; raw serves the rest."""
+    level = interval.level
+    if source == "rollup" and level is None:
+        raise Unprocessable(f"source=rollup: interval {interval.name} is not made of whole hours")
+    if source == "raw" or level is None:
+        return None
+    return level if source == "rollup" or hi - lo > ROLLUP_MIN_RANGE else None
+
+
+async def series(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    device_id: str,
+    metric: str,
+    start: datetime | None,
+    end: datetime | None,
+    interval_name: str | None,
+    agg: Agg | None,
+    fill: Fill,
+    source: SourceChoice,
+) -> SeriesRead:
+    info = await repository.series_info(session, ctx.park_id, device_id, metric)
+    if info is None:
+        if await devices.get(session, ctx.park_id, device_id) is None:
+            raise NotFound(f"device {device_id!r} not found in park {ctx.park_id!r}")
+        raise NotFound(f"metric {metric!r} is not in the catalogue of device {device_id!r}")
+    end = end or datetime.now(UTC)
+    start = start or end - DEFAULT_RANGE
+    if start >= end:
+        raise Unprocessable("from: must be before to")
+    base = {"device_id": device_id, "metric": metric, "unit": info["unit"], "kind": info["kind"]}
+    sid: int | None = info["series_id"]
+    if interval_name is None:
+        rows = await repository.raw_points(session, sid, start, end, MAX_POINTS + 1) if sid else []
+        if len(rows) > MAX_POINTS:
+            raise _too_many("these raw readings", start, None, ctx.timezone)
+        points = [{"ts": t, "value": v} for t, v in rows]
+        return SeriesRead.model_validate(
+            {
+                **base,
+                "interval": None,
+                "agg": None,
+                "fill": "none",
+                "from": start,
+                "to": end,
+                "source": "raw",
+                "points": points,
+            }
+        )
+    interval = INTERVALS[interval_name]
+    agg = agg or ("delta" if info["kind"] == "counter" else "avg")
+    lo, hi = covered_range(start, end, interval, ctx.timezone)
+    if count_buckets(lo, hi, interval, ctx.timezone, MAX_POINTS) > MAX_POINTS:
+        raise _too_many(f"interval={interval.name} over this range", lo, interval, ctx.timezone)
+    level = _level(interval, lo, hi, source)
+    rows = []
+    if sid is not None:
+        rows = list(
+            await repository.bucketed(
+                session,
+                series_id=sid,
+                lo=lo,
+                hi=hi,
+                interval=interval,
+                tz=ctx.timezone,
+                agg=agg,
+                level=level,
+            )
+        )
+    starts = list(bucket_starts(lo, hi, interval, ctx.timezone)) if fill != "none" else []
+    filled = fill_points([(t, v) for t, v in rows], starts, fill)
+    return SeriesRead.model_validate(
+        {
+            **base,
+            "interval": interval.name,
+            "agg": agg,
+            "fill": fill,
+            "from": lo,
+            "to": hi,
+            "source": f"rollup_{level}" if level else "raw",
+            "points": [{"ts": t, "value": v} for t, v in filled],
+        }
+    )
+
+
+def to_csv(data: SeriesRead) -> bytes:
+    lines = ["ts,value"]
+    for point in data.points:
+        ts = point.ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        lines.append(f"{ts},{'' if point.value is None else repr(point.value)}")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _rejection_cursor(after: list[Any] | None) -> tuple[datetime, int] | None:
+    if after is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(after[0])), int(after[1])
+    except (TypeError, ValueError) as exc:
+        raise Unprocessable("cursor: not a cursor for this list") from exc
+
+
+async def rejections(
+    session: AsyncSession,
+    *,
+    key: ApiKey,
+    park_id: str | None,
+    reason: str | None,
+    since: datetime | None,
+    page: PageParams,
+) -> Page[RejectionRead]:
+    """Newest first; a park-bound key sees only its park's rejections."""
+    if park_id is not None:
+        key.check_park(park_id)
+    after = page.after(2)
+    rows = await repository.rejections(
+        session,
+        park_id=park_id or key.park_id,
+        reason=reason,
+        since=since,
+        after=_rejection_cursor(after),
+        limit=page.limit + 1,
+    )
+    items, cursor = paginate(rows, page.limit, lambda r: [r["received_at"].isoformat(), r["id"]])
+    return Page[RejectionRead](
+        items=[
+            RejectionRead.model_validate(
+                {**r, "payload": bytes(r["payload"]).decode("utf-8", errors="replace")}
+            )
+            for r in items
+        ],
+        next_cursor=cursor,
+    )

@@ -1,0 +1,50 @@
+"""SQL shared by the read path (repository.py) and the rollup worker (rollup_repository.py).
+
+Every aggregate of the read API is composed from per-bucket rows of the same shape, made
+either from raw readings (``RAW_ROLLUP``) or read back from ``rollup_hour``/``rollup_day``:
+count, sum, min, max, first and last reading, and ``increase``, the counter consumption
+between consecutive readings inside the bucket. A reading below the one before it means
+the meter restarted from zero, so it counts in full.
+"""
+
+from __future__ import annotations
+
+ROLLUP_COLUMNS = (
+    "series_id, bucket, count, sum, min, max, first_time, first_value, last_time, last_value, "
+    "increase"
+)
+
+STEP = (
+    "CASE WHEN {before} IS NULL THEN 0 "
+    "WHEN {value} >= {before} THEN {value} - {before} ELSE {value} END"
+)
+"""One reading's consumption against the one before it (none before: 0)."""
+
+RAW_ROLLUP = f"""
+SELECT series_id, bucket, count(*)::int AS count, sum(value) AS sum, min(value) AS min,
+       max(value) AS max, min(time) AS first_time, first(value, time) AS first_value,
+       max(time) AS last_time, last(value, time) AS last_value,
+       sum({STEP.format(before="before", value="value")}) AS increase
+FROM (
+    SELECT k.series_id, k.bucket, t.time, t.value,
+           lag(t.value) OVER (PARTITION BY k.series_id, k.bucket ORDER BY t.time) AS before
+    FROM {{keys}} k
+    JOIN telemetry t ON t.series_id = k.series_id AND t.time >= k.bucket AND t.time < k.bucket_end
+) readings
+GROUP BY series_id, bucket
+"""
+"""Rollup rows computed from raw readings for the keys ``(series_id, bucket, bucket_end)``."""
+
+DAY_END = "((({b}) AT TIME ZONE {tz}) + interval '1 day') AT TIME ZONE {tz}"
+"""The end of the local day starting at ``b`` (23 or 25 hours on DST change days)."""
+
+DAYS_OF_HOURS = """
+SELECT DISTINCT k.series_id, time_bucket('1 day', v.h, p.timezone) AS bucket, p.timezone
+FROM {hours} k
+JOIN series s ON s.id = k.series_id
+JOIN park p ON p.id = s.park_id
+CROSS JOIN LATERAL (
+    VALUES (k.bucket), (k.bucket + interval '1 hour' - interval '1 microsecond')
+) v(h)
+"""
+"""The park-local days ``(series_id, bucket, timezone)`` that the UTC hours ``{hours}`` touch."""
