@@ -97,6 +97,30 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 
 
+def _worker(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.worker.main import main as worker_main
+
+    return worker_main(settings)
+
+
+def _apikey(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a new key as the last line of stdout; it is stored only hashed."""
+    import asyncio
+
+    from app.apikeys.cli import create_key
+    from app.core.errors import AppError
+
+    try:
+        token = asyncio.run(create_key(settings, args.role, args.park, args.name))
+    except AppError as exc:
+        print(f"parktwin apikey: {exc.detail}", file=sys.stderr)
+        return 1
+    scope = f"park {args.park}" if args.park else "every park"
+    print(f"API key created: role {args.role}, {scope}. It is shown only once:")
+    print(token)
+    return 0
+
+
 def _not_yet(issue: int) -> Handler:
     def handler(args: argparse.Namespace, _settings: Settings) -> int:
         print(f"parktwin {args.command}: not yet (see issue {issue})", file=sys.stderr)
@@ -126,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--workers", type=int, default=1)
     ingest.set_defaults(handler=_not_yet(3))
 
-    sub.add_parser("worker", help="background jobs").set_defaults(handler=_not_yet(5))
+    sub.add_parser(
+        "worker", help="background jobs: rollups and retention (until SIGTERM/SIGINT)"
+    ).set_defaults(handler=_worker)
 
     sim = sub.add_parser("sim", help="the simulated park")
     sim.add_argument("--park", default="demo")
@@ -147,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     apikey.add_argument("action", choices=("create",))
     apikey.add_argument("--role", choices=("viewer", "operator", "admin"), required=True)
     apikey.add_argument("--park", default=None)
-    apikey.set_defaults(handler=_not_yet(4))
+    apikey.add_argument("--name", default=None, help="a label for the key")
+    apikey.set_defaults(handler=_apikey)
 
     demo = sub.add_parser("demo", help="everything wired together in the foreground")
     demo.add_argument("--host", default=None)

@@ -1,0 +1,90 @@
+"""SQL of the rollup worker: claim dirty hours, recompute their hourly and daily rollups,
+and drop expired chunks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.telemetry.sql import DAY_END, DAYS_OF_HOURS, RAW_ROLLUP, ROLLUP_COLUMNS
+
+CLAIM = """
+DELETE FROM telemetry_dirty d
+USING (
+    SELECT series_id, bucket FROM telemetry_dirty
+    ORDER BY bucket, series_id LIMIT :limit FOR UPDATE SKIP LOCKED
+) claimed
+WHERE d.series_id = claimed.series_id AND d.bucket = claimed.bucket
+RETURNING d.series_id, d.bucket
+"""
+"""Take up to ``limit`` dirty hours, oldest first, skipping those another worker holds.
+
+The marks are deleted before the hours are recomputed, in the same transaction: a writer
+that marks one of these hours again (``ON CONFLICT ... DO UPDATE`` takes the row lock) waits
+for this commit and then re-inserts the mark, so rows committed after this transaction's
+snapshot are recomputed on the next pass. A crash rolls the delete back: nothing is lost.
+"""
+
+HOURS = """hours AS (
+    SELECT series_id, bucket, bucket + interval '1 hour' AS bucket_end
+    FROM unnest(CAST(:sids AS integer[]), CAST(:buckets AS timestamptz[])) AS k(series_id, bucket)
+    WHERE bucket >= :horizon
+)"""
+
+DAYS = f"""days AS (
+    SELECT series_id, bucket, {DAY_END.format(b="bucket", tz="timezone")} AS bucket_end
+    FROM ({DAYS_OF_HOURS.format(hours="hours")}) d
+)"""
+
+
+async def claim_dirty(session: AsyncSession, limit: int) -> list[tuple[int, datetime]]:
+    rows = await session.execute(text(CLAIM), {"limit": limit})
+    return [(int(r[0]), r[1]) for r in rows]
+
+
+async def recompute(
+    session: AsyncSession, hours: list[tuple[int, datetime]], horizon: datetime
+) -> None:
+    """Rebuild the hourly rollups of ``hours`` and the daily ones of the days they touch.
+
+    Hours before ``horizon`` (raw data already dropped by retention) are left as they are.
+    A bucket whose readings are all gone loses its rollup row.
+    """
+    params = {
+        "sids": [h[0] for h in hours],
+        "buckets": [h[1] for h in hours],
+        "horizon": horizon,
+    }
+    for table, keys in (("rollup_hour", "hours"), ("rollup_day", "days")):
+        ctes = f"WITH {HOURS}" + (f", {DAYS}" if keys == "days" else "")
+        await session.execute(
+            text(
+                f"{ctes} DELETE FROM {table} r USING {keys} k "
+                "WHERE r.series_id = k.series_id AND r.bucket = k.bucket"
+            ),
+            params,
+        )
+        await session.execute(
+            text(
+                f"INSERT INTO {table} ({ROLLUP_COLUMNS}) {ctes} "
+                f"SELECT {ROLLUP_COLUMNS} FROM ({RAW_ROLLUP.format(keys=keys)}) fresh"
+            ),
+            params,
+        )
+
+
+async def drop_expired(session: AsyncSession, table: str, older_than: timedelta) -> int:
+    """Drop the chunks of ``table`` entirely older than ``older_than``; return their count."""
+    result = await session.execute(
+        text("SELECT count(*) FROM drop_chunks(CAST(:table AS regclass), older_than => :age)"),
+        {"table": table, "age": older_than},
+    )
+    return int(result.scalar_one())
+
+
+async def forget_dirty_before(session: AsyncSession, horizon: datetime) -> None:
+    """Marks of hours whose raw data retention has dropped: nothing left to recompute."""
+    await session.execute(text("DELETE FROM telemetry_dirty WHERE bucket < :h"), {"h": horizon})

@@ -1,0 +1,45 @@
+"""The worker's jobs: rollups and retention (issue 4)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.telemetry import rollup_repository as rollups
+from app.worker.loop import Job
+
+logger = logging.getLogger(__name__)
+
+RETENTION_EVERY_S = 3600.0
+
+
+async def rollup(session: AsyncSession, settings: Settings) -> int:
+    """Recompute the rollups of up to ``PARKTWIN_ROLLUP_BATCH`` dirty hours."""
+    hours = await rollups.claim_dirty(session, settings.rollup_batch)
+    if hours:
+        horizon = datetime.now(UTC) - settings.raw_retention
+        await rollups.recompute(session, hours, horizon)
+    return len(hours)
+
+
+async def retention(session: AsyncSession, settings: Settings) -> int:
+    """Drop raw chunks past ``PARKTWIN_RAW_RETENTION`` and rollups past theirs."""
+    dropped = 0
+    for table, age in (
+        ("telemetry", settings.raw_retention),
+        ("rollup_hour", settings.hourly_rollup_retention),
+        ("rollup_day", settings.daily_rollup_retention),
+    ):
+        count = await rollups.drop_expired(session, table, age)
+        if count:
+            logger.info("retention: dropped %d chunk(s) of %s older than %s", count, table, age)
+        dropped += count
+    await rollups.forget_dirty_before(session, datetime.now(UTC) - settings.raw_retention)
+    return 0  # dropping chunks is not a backlog: no need to run the next round at once
+
+
+def default_jobs() -> list[Job]:
+    return [Job("rollup", rollup), Job("retention", retention, every=RETENTION_EVERY_S)]
