@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,12 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "validation", "Invalid request", f"{where}: {first['msg']}", errors=errors)
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A value PostgreSQL cannot store or compare (a NUL character, say) is the client's."""
+    logger.info("database refused a value: %s", str(exc).splitlines()[0])
+    return problem(422, "invalid-value", "Invalid value", "a value was refused by the database")
+
+
 async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return problem(500, "internal", "Internal error", "an unexpected error occurred; see the logs")
@@ -90,4 +97,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unhandled)

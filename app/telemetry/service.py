@@ -33,6 +33,22 @@ ROLLUP_MIN_RANGE = timedelta(days=1)
 SourceChoice = Literal["auto", "raw", "rollup"]
 
 
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _check_range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """``[from, to)`` with defaults (the last 24 hours), within 1970..2200 and non-empty."""
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise Unprocessable(f"{name}: must lie between 1970-01-02 and 2200-01-01")
+    end = end or datetime.now(UTC)
+    start = start or end - DEFAULT_RANGE
+    if start >= end:
+        raise Unprocessable("from: must be before to")
+    return start, end
+
+
 class TooManyPoints(Unprocessable):
     slug, title = "too-many-points", "Too many points"
 
@@ -108,10 +124,7 @@ async def series(
         if await devices.get(session, ctx.park_id, device_id) is None:
             raise NotFound(f"device {device_id!r} not found in park {ctx.park_id!r}")
         raise NotFound(f"metric {metric!r} is not in the catalogue of device {device_id!r}")
-    end = end or datetime.now(UTC)
-    start = start or end - DEFAULT_RANGE
-    if start >= end:
-        raise Unprocessable("from: must be before to")
+    start, end = _check_range(start, end)
     base = {"device_id": device_id, "metric": metric, "unit": info["unit"], "kind": info["kind"]}
     sid: int | None = info["series_id"]
     if interval_name is None:

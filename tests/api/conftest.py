@@ -71,7 +71,10 @@ def create_park(client: TestClient, admin: dict[str, str], tz: str = "Asia/Shang
 
 
 def create_device(
-    client: TestClient, admin: dict[str, str], park_id: str, device_type: str = "electricity_meter",
+    client: TestClient,
+    admin: dict[str, str],
+    park_id: str,
+    device_type: str = "electricity_meter",
     **extra: object,
 ) -> dict[str, object]:
     device_id = f"d-{uuid.uuid4().hex[:8]}"
@@ -114,7 +117,8 @@ def write_readings(
         if mark:
             cur.execute(
                 "INSERT INTO telemetry_dirty (series_id, bucket) "
-                "SELECT DISTINCT %s::int, time_bucket('1 hour', t) FROM unnest(%s::timestamptz[]) t "
+                "SELECT DISTINCT %s::int, time_bucket('1 hour', t) "
+                "FROM unnest(%s::timestamptz[]) t "
                 "ON CONFLICT (series_id, bucket) DO UPDATE SET bucket = excluded.bucket",
                 (sid, [t for t, _ in readings]),
             )

@@ -1,0 +1,33 @@
+"""Run the worker's jobs from tests, the way ``parktwin worker`` runs them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app.core.config import Settings
+from app.core.db import create_engine_for
+from app.worker.jobs import retention, rollup
+from app.worker.loop import Job, run_job
+
+
+async def _drain(settings: Settings, job: Job) -> int:
+    engine = create_engine_for(settings.resolved_database_url(), pool_size=1)
+    try:
+        maker = async_sessionmaker(engine, expire_on_commit=False)
+        total = 0
+        while done := await run_job(maker, job, settings):
+            total += done
+        return total
+    finally:
+        await engine.dispose()
+
+
+def drain_rollups(settings: Settings) -> int:
+    """Recompute every queued hour; return how many there were."""
+    return asyncio.run(_drain(settings, Job("rollup", rollup)))
+
+
+def run_retention(settings: Settings) -> None:
+    asyncio.run(_drain(settings, Job("retention", retention)))
