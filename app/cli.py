@@ -45,6 +45,13 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.supervisor import run_ingest
+
+    run_ingest(settings, args.workers)
+    return 0
+
+
 def _api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -148,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="the MQTT ingestor")
     ingest.add_argument("--workers", type=int, default=1)
-    ingest.set_defaults(handler=_not_yet(3))
+    ingest.set_defaults(handler=_ingest)
 
     sub.add_parser(
         "worker", help="background jobs: rollups and retention (until SIGTERM/SIGINT)"

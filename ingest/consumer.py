@@ -1,0 +1,141 @@
+"""The MQTT edge: paho in, a bounded queue out, acknowledgements back.
+
+- MQTT 5 persistent session (``clean_start=False`` with a session expiry) under a stable
+  client id, so the broker keeps what arrives while this worker is away.
+- ``manual_ack=True``: paho would otherwise acknowledge each QoS 1 message as soon as
+  ``on_message`` returns; we acknowledge only after the batch holding it has committed.
+- One worker subscribes plainly; several share ``$share/{group}/...``. Mosquitto 2.0 does not
+  restore shared subscriptions from its persistence file, so across a broker restart only the
+  plain subscription keeps receiving before the worker reconnects (see README).
+- ``on_message`` only enqueues. When the queue is full it blocks paho's network thread, so the
+  socket stops being read and the broker holds the rest: back-pressure without loss.
+- Each connection is a generation. A message's packet id is only meaningful on the connection
+  that delivered it, so after a reconnect the messages of the old connection are never
+  acknowledged: the broker redelivers them and the (series, time) key deduplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from app.core.mqtt import MqttTarget
+
+logger = logging.getLogger(__name__)
+
+TOPIC_FILTERS = ("parks/+/devices/+/telemetry", "parks/+/devices/+/status")
+
+
+@dataclass(slots=True)
+class Inbound:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+    received_at: datetime
+
+
+class MqttConsumer:
+    def __init__(
+        self,
+        target: MqttTarget,
+        client_id: str,
+        *,
+        queue_size: int,
+        receive_maximum: int,
+        session_expiry: timedelta,
+        share_group: str,
+        shared: bool,
+    ) -> None:
+        self.target = target
+        plain = list(TOPIC_FILTERS)
+        group = [f"$share/{share_group}/{f}" for f in TOPIC_FILTERS]
+        self.topics = group if shared else plain
+        # A persistent session keeps the subscriptions of an earlier run with another
+        # --workers count; drop them so that no message arrives twice.
+        self.stale_topics = plain if shared else group
+        self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=queue_size)
+        self.generation = 0
+        self.connected = threading.Event()
+        self._stopping = threading.Event()
+        self._receive_maximum = receive_maximum
+        self._session_expiry = int(session_expiry.total_seconds())
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
+        )
+        if target.username is not None:
+            self._client.username_pw_set(target.username, target.password)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self._session_expiry
+        props.ReceiveMaximum = self._receive_maximum
+        self._client.connect_async(
+            self.target.host, self.target.port, keepalive=60, clean_start=False, properties=props
+        )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect (the broker keeps the session and anything unacknowledged)."""
+        self._stopping.set()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def ack(self, messages: Iterable[Inbound]) -> int:
+        """Acknowledge, in arrival order, the QoS>0 messages of the current connection."""
+        generation, count = self.generation, 0
+        for message in messages:
+            if message.qos > 0 and message.generation == generation:
+                self._client.ack(message.mid, message.qos)
+                count += 1
+        return count
+
+    # -- paho callbacks (network thread): never raise ----------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            logger.error("broker %s refused the ingestor: %s", self.target.redacted(), reason)
+            return
+        self.generation += 1
+        logger.info(
+            "connected to %s (session present: %s)", self.target.redacted(), flags.session_present
+        )
+        client.unsubscribe(self.stale_topics)
+        client.subscribe([(topic, 1) for topic in self.topics])
+        self.connected.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.connected.clear()
+        if not self._stopping.is_set():
+            logger.warning("lost the broker (%s); paho reconnects", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        item = Inbound(
+            message.topic,
+            bytes(message.payload),
+            message.mid,
+            message.qos,
+            self.generation,
+            datetime.now(UTC),
+        )
+        while not self._stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue

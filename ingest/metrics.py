@@ -1,0 +1,66 @@
+"""Prometheus metrics of the ingestor. With several workers they live in prometheus_client's
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``) and the supervisor serves the sum."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True)
+class IngestMetrics:
+    received: Counter
+    stored_messages: Counter
+    stored_readings: Counter
+    duplicate_readings: Counter
+    rejected: Counter
+    batch_size: Histogram
+    flush_seconds: Histogram
+    lag_seconds: Histogram
+    queue_depth: Gauge
+    write_retries: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry = REGISTRY) -> IngestMetrics:
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(f"parktwin_ingest_{name}", doc, labels, registry=registry)
+
+        return cls(
+            received=counter("messages_received_total", "MQTT messages taken off the broker"),
+            stored_messages=counter("messages_stored_total", "telemetry messages committed"),
+            stored_readings=counter("readings_stored_total", "readings inserted"),
+            duplicate_readings=counter(
+                "readings_duplicate_total", "readings already stored (same device, metric, ts)"
+            ),
+            rejected=counter(
+                "messages_rejected_total", "messages rejected, by reason", ("reason",)
+            ),
+            batch_size=Histogram(
+                "parktwin_ingest_batch_messages",
+                "messages per committed batch",
+                buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+                registry=registry,
+            ),
+            flush_seconds=Histogram(
+                "parktwin_ingest_flush_seconds",
+                "time to write and commit one batch",
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+                registry=registry,
+            ),
+            lag_seconds=Histogram(
+                "parktwin_ingest_lag_seconds",
+                "commit time minus the reading's own ts (publish-to-commit for live devices)",
+                buckets=LAG_BUCKETS,
+                registry=registry,
+            ),
+            queue_depth=Gauge(
+                "parktwin_ingest_queue_depth",
+                "messages waiting between paho and the writer",
+                registry=registry,
+                multiprocess_mode="livesum",
+            ),
+            write_retries=counter("write_retries_total", "batch writes retried after a DB error"),
+        )

@@ -1,0 +1,316 @@
+"""One ingest worker: take a batch off the consumer's queue, parse it, resolve it against the
+registry, write it in one transaction, then acknowledge it.
+
+Faults: while the database is unreachable the batch is retried with backoff and nothing is
+acknowledged; the queue fills, paho stops reading and the broker keeps the rest. A batch that
+the database refuses for its content (not its availability) is split and written message by
+message, and a message that still fails goes to the rejection log as ``storage_error``: one bad
+message never blocks the stream, and nothing is dropped without a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from app.core.config import Settings
+from app.core.db import libpq_url
+from app.core.mqtt import MqttTarget
+from ingest.consumer import Inbound, MqttConsumer
+from ingest.metrics import IngestMetrics
+from ingest.parse import Rejection, Status, Telemetry, parse_status, parse_telemetry, split_topic
+from ingest.registry import Registry
+from ingest.writer import Batch, RejectedRow, TelemetryWriter, WriteResult
+
+logger = logging.getLogger(__name__)
+
+REGISTRY_CHANNEL = "parktwin_registry"
+Parsed = Telemetry | Status | Rejection
+
+
+class Stopping(Exception):
+    """Shutdown was requested while a batch could not be committed: leave it unacknowledged."""
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    batch_max: int
+    batch_wait: float
+    max_age: timedelta
+    last_seen_resolution: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestOptions:
+        return cls(
+            batch_max=settings.ingest_batch_max,
+            batch_wait=settings.ingest_batch_wait_ms / 1000,
+            max_age=settings.ingest_max_age,
+            last_seen_resolution=settings.ingest_last_seen_resolution,
+        )
+
+
+def parse(message: Inbound, max_age: timedelta) -> Parsed:
+    if message.topic.endswith("/status"):
+        return parse_status(message.topic, message.payload)
+    return parse_telemetry(message.topic, message.payload, message.received_at, max_age)
+
+
+def collect(source: queue.Queue[Inbound], limit: int, wait: float) -> list[Inbound]:
+    """Up to ``limit`` messages: block up to 1 s for the first, then up to ``wait`` seconds."""
+    try:
+        batch = [source.get(timeout=1.0)]
+    except queue.Empty:
+        return []
+    deadline = time.monotonic() + wait
+    while len(batch) < limit:
+        remaining = deadline - time.monotonic()
+        try:
+            batch.append(source.get_nowait() if remaining <= 0 else source.get(timeout=remaining))
+        except queue.Empty:
+            break
+    return batch
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        consumer: MqttConsumer,
+        database_url: str,
+        options: IngestOptions,
+        metrics: IngestMetrics,
+        stop: threading.Event,
+    ) -> None:
+        self.consumer = consumer
+        self.database_url = libpq_url(database_url)
+        self.options = options
+        self.metrics = metrics
+        self.stop = stop
+        self.registry = Registry()
+        self._conn: psycopg.Connection | None = None
+        self._writer: TelemetryWriter | None = None
+        self._registry_changed = False
+        self._last_seen_written: dict[tuple[str, str], datetime] = {}
+        self.received_total = 0
+
+    # -- main loop ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.consumer.start()
+        try:
+            while not self.stop.is_set():
+                self.metrics.queue_depth.set(self.consumer.queue.qsize())
+                messages = collect(
+                    self.consumer.queue, self.options.batch_max, self.options.batch_wait
+                )
+                if messages:
+                    self.process(messages)
+        except Stopping:
+            logger.info("stopping with an uncommitted batch; the broker will redeliver it")
+        finally:
+            self.consumer.stop()
+            self._close()
+            logger.info("stopped after %d messages", self.received_total)
+
+    def process(self, messages: Sequence[Inbound]) -> None:
+        self.metrics.received.inc(len(messages))
+        self.received_total += len(messages)
+        parsed = [parse(m, self.options.max_age) for m in messages]
+        started = time.perf_counter()
+        batch, result = self._store(messages, parsed)
+        self.metrics.flush_seconds.observe(time.perf_counter() - started)
+        self.metrics.batch_size.observe(len(messages))
+        self._after_commit(messages, batch, result)
+
+    # -- storing with retries ---------------------------------------------------------------
+
+    def _store(
+        self, messages: Sequence[Inbound], parsed: Sequence[Parsed]
+    ) -> tuple[Batch, WriteResult]:
+        delay = 0.2
+        while True:
+            try:
+                writer = self._connect()
+                batch = self._assemble(writer.conn, messages, parsed)
+                return batch, writer.write(batch)
+            except psycopg.errors.TransactionRollback as exc:
+                # A deadlock or serialization failure with another worker: just go again.
+                self.metrics.write_retries.inc()
+                logger.info("batch rolled back (%s); retrying", exc)
+            except psycopg.OperationalError as exc:
+                self.metrics.write_retries.inc()
+                logger.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+                self._close()
+                if self.stop.wait(delay):
+                    raise Stopping from exc
+                delay = min(delay * 2, 5.0)
+            except psycopg.Error as exc:
+                if len(messages) > 1:
+                    logger.warning("batch refused (%s); writing its messages one by one", exc)
+                    return self._store_one_by_one(messages, parsed)
+                if isinstance(parsed[0], Rejection) and parsed[0].reason == "storage_error":
+                    logger.error(
+                        "cannot store even the rejection of %s (%s); payload %.200r",
+                        messages[0].topic,
+                        exc,
+                        messages[0].payload,
+                    )
+                    return Batch(), WriteResult(0, 0)
+                parsed = [_storage_error(messages[0], exc)]
+
+    def _store_one_by_one(
+        self, messages: Sequence[Inbound], parsed: Sequence[Parsed]
+    ) -> tuple[Batch, WriteResult]:
+        self.registry.clear()
+        merged, inserted, duplicates = Batch(), 0, 0
+        for message, item in zip(messages, parsed, strict=True):
+            batch, result = self._store([message], [item])
+            merged.rows += batch.rows
+            merged.repeated += batch.repeated
+            merged.seen.update(batch.seen)
+            merged.statuses.update(batch.statuses)
+            merged.rejections += batch.rejections
+            inserted, duplicates = inserted + result.inserted, duplicates + result.duplicates
+        return merged, WriteResult(inserted, duplicates)
+
+    # -- assembling a batch against the registry ---------------------------------------------
+
+    def _assemble(
+        self, conn: psycopg.Connection, messages: Sequence[Inbound], parsed: Sequence[Parsed]
+    ) -> Batch:
+        self._poll_registry_changes(conn)
+        self.registry.load_devices(
+            conn, ((p.park_id, p.device_id) for p in parsed if isinstance(p, Telemetry | Status))
+        )
+        batch = Batch()
+        accepted: list[tuple[Inbound, Telemetry]] = []
+        for message, item in zip(messages, parsed, strict=True):
+            if isinstance(item, Telemetry):
+                problem = self.registry.check(item)
+                if problem is None:
+                    accepted.append((message, item))
+                else:
+                    batch.rejections.append(_rejected(message, problem))
+            elif isinstance(item, Status):
+                self._add_status(batch, message, item)
+            else:
+                batch.rejections.append(_rejected(message, item))
+        self._add_rows(conn, batch, accepted)
+        return batch
+
+    def _add_status(self, batch: Batch, message: Inbound, status: Status) -> None:
+        key = (status.park_id, status.device_id)
+        if not self.registry.known_device(key):
+            problem = Rejection(
+                "unknown_device", f"no device {status.device_id!r} in this park", *key
+            )
+            batch.rejections.append(_rejected(message, problem))
+            return
+        batch.statuses[key] = ("online" if status.online else "offline", message.received_at)
+        self._last_seen_written.pop(key, None)
+
+    def _add_rows(
+        self, conn: psycopg.Connection, batch: Batch, accepted: list[tuple[Inbound, Telemetry]]
+    ) -> None:
+        keys = {
+            (t.park_id, t.device_id, metric) for _m, t in accepted for _ts, metric, _v in t.readings
+        }
+        series = self.registry.series_ids(conn, keys)
+        first: set[tuple[int, datetime]] = set()
+        resolution = self.options.last_seen_resolution
+        for message, telemetry in accepted:
+            for ts, metric, value in telemetry.readings:
+                series_id = series[(telemetry.park_id, telemetry.device_id, metric)]
+                if (series_id, ts) in first:  # within a batch too, the first value wins
+                    batch.repeated += 1
+                else:
+                    first.add((series_id, ts))
+                    batch.rows.append((ts, series_id, value))
+            key = (telemetry.park_id, telemetry.device_id)
+            written = self._last_seen_written.get(key)
+            if written is None or message.received_at - written >= resolution:
+                batch.seen[key] = message.received_at
+
+    def _poll_registry_changes(self, conn: psycopg.Connection) -> None:
+        for _notify in conn.notifies(timeout=0):
+            self._registry_changed = True
+        if self._registry_changed:
+            self._registry_changed = False
+            self.registry.clear()
+
+    # -- after the commit ---------------------------------------------------------------------
+
+    def _after_commit(self, messages: Sequence[Inbound], batch: Batch, result: WriteResult) -> None:
+        self.consumer.ack(messages)
+        self._last_seen_written.update(batch.seen)
+        now = datetime.now(UTC)
+        self.metrics.stored_messages.inc(len(messages) - len(batch.rejections))
+        self.metrics.stored_readings.inc(result.inserted)
+        self.metrics.duplicate_readings.inc(result.duplicates)
+        for rejection in batch.rejections:
+            self.metrics.rejected.labels(rejection.reason).inc()
+        for ts, _series, _value in batch.rows:
+            self.metrics.lag_seconds.observe((now - ts).total_seconds())
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _connect(self) -> TelemetryWriter:
+        if self._writer is not None and not self._writer.conn.closed:
+            return self._writer
+        conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
+        conn.execute(f"LISTEN {REGISTRY_CHANNEL}")
+        self.registry.clear()  # changes may have been missed while disconnected
+        self._writer = TelemetryWriter(conn)
+        return self._writer
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.conn.close()
+            self._writer = None
+
+
+def _storage_error(message: Inbound, exc: psycopg.Error) -> Rejection:
+    where = split_topic(message.topic)
+    park, device = (where[0], where[1]) if where else (None, None)
+    return Rejection(
+        "storage_error", f"the database refused it: {str(exc).splitlines()[0][:300]}", park, device
+    )
+
+
+def _rejected(message: Inbound, rejection: Rejection) -> RejectedRow:
+    return RejectedRow(
+        message.received_at,
+        rejection.park_id,
+        rejection.device_id,
+        message.topic,
+        rejection.reason,
+        rejection.detail,
+        message.payload,
+    )
+
+
+def build_worker(
+    settings: Settings, index: int, metrics: IngestMetrics, stop: threading.Event, shared: bool
+) -> IngestWorker:
+    consumer = MqttConsumer(
+        MqttTarget.from_url(settings.resolved_mqtt_url()),
+        f"{settings.ingest_client_id}-{index}",
+        queue_size=settings.ingest_queue_size,
+        receive_maximum=settings.ingest_receive_maximum,
+        session_expiry=settings.ingest_session_expiry,
+        share_group=settings.ingest_share_group,
+        shared=shared,
+    )
+    return IngestWorker(
+        consumer,
+        settings.resolved_database_url(),
+        IngestOptions.from_settings(settings),
+        metrics,
+        stop,
+    )

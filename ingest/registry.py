@@ -1,0 +1,108 @@
+"""The ingestor's in-memory view of the registry: which parks and devices exist, which metrics
+each device's type allows, and the series id of each (device, metric).
+
+Misses are resolved in bulk, one query per batch. The cache follows registry changes: database
+triggers ``NOTIFY parktwin_registry`` on any change to parks, devices, device types or series,
+and the writer calls ``clear()`` when one arrives (changes are rare; a reload is one query).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import psycopg
+
+from ingest.parse import Rejection, Telemetry
+
+logger = logging.getLogger(__name__)
+
+DeviceKey = tuple[str, str]
+SeriesKey = tuple[str, str, str]
+
+DEVICES_SQL = """
+SELECT d.park_id, d.id, coalesce(array_agg(m.name) FILTER (WHERE m.name IS NOT NULL), '{}')
+FROM unnest(%s::text[], %s::text[]) AS k(park_id, id)
+JOIN device d ON d.park_id = k.park_id AND d.id = k.id
+LEFT JOIN device_type_metric m ON m.device_type = d.type
+GROUP BY d.park_id, d.id
+"""
+
+PARKS_SQL = "SELECT id FROM park WHERE id = ANY(%s::text[])"
+
+CREATE_SERIES_SQL = """
+INSERT INTO series (park_id, device_id, metric)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+ON CONFLICT (park_id, device_id, metric) DO NOTHING
+"""
+
+SERIES_SQL = """
+SELECT s.park_id, s.device_id, s.metric, s.id
+FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(park_id, device_id, metric)
+JOIN series s USING (park_id, device_id, metric)
+"""
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._parks: dict[str, bool] = {}
+        self._devices: dict[DeviceKey, frozenset[str] | None] = {}
+        self._series: dict[SeriesKey, int] = {}
+
+    def clear(self) -> None:
+        self._parks.clear()
+        self._devices.clear()
+        self._series.clear()
+
+    def load_devices(self, conn: psycopg.Connection, keys: Iterable[DeviceKey]) -> None:
+        """Fetch the devices (and, for missing ones, their parks) not yet cached."""
+        missing = sorted({k for k in keys if k not in self._devices})
+        if not missing:
+            return
+        rows = conn.execute(DEVICES_SQL, ([k[0] for k in missing], [k[1] for k in missing]))
+        for park_id, device_id, metrics in rows:
+            self._devices[(park_id, device_id)] = frozenset(metrics)
+            self._parks[park_id] = True
+        absent = [k for k in missing if k not in self._devices]
+        parks = sorted({k[0] for k in absent if k[0] not in self._parks})
+        if parks:
+            found = {r[0] for r in conn.execute(PARKS_SQL, (parks,))}
+            self._parks.update({p: p in found for p in parks})
+        for key in absent:
+            self._devices[key] = None
+
+    def check(self, telemetry: Telemetry) -> Rejection | None:
+        """Why this (already loaded) message cannot be stored, or None."""
+        key = (telemetry.park_id, telemetry.device_id)
+        metrics = self._devices.get(key)
+        if metrics is None:
+            if not self._parks.get(telemetry.park_id, False):
+                return Rejection("unknown_park", f"no park {telemetry.park_id!r}", *key)
+            return Rejection(
+                "unknown_device", f"no device {telemetry.device_id!r} in this park", *key
+            )
+        for _ts, metric, _value in telemetry.readings:
+            if metric not in metrics:
+                allowed = ", ".join(sorted(metrics))
+                return Rejection(
+                    "unknown_metric",
+                    f"{metric!r} is not a metric of this device's type ({allowed})",
+                    *key,
+                )
+        return None
+
+    def known_device(self, key: DeviceKey) -> bool:
+        return self._devices.get(key) is not None
+
+    def series_ids(
+        self, conn: psycopg.Connection, keys: Iterable[SeriesKey]
+    ) -> dict[SeriesKey, int]:
+        """Series ids for ``keys``, creating the series that do not exist yet (autocommit)."""
+        missing = sorted({k for k in keys if k not in self._series})
+        if missing:
+            columns = ([k[0] for k in missing], [k[1] for k in missing], [k[2] for k in missing])
+            with conn.transaction():
+                conn.execute(CREATE_SERIES_SQL, columns)
+            for park_id, device_id, metric, series_id in conn.execute(SERIES_SQL, columns):
+                self._series[(park_id, device_id, metric)] = series_id
+        return self._series

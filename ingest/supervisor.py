@@ -1,0 +1,103 @@
+"""``parktwin ingest [--workers N]``: N worker processes on one shared subscription.
+
+With one worker everything runs in this process. With more, this process supervises: it starts
+the workers (spawned, each with a stable MQTT client id ``{PARKTWIN_INGEST_CLIENT_ID}-{i}``),
+restarts one that dies, serves their summed Prometheus metrics, and on SIGTERM/SIGINT stops
+them all. Workers die with the supervisor (PR_SET_PDEATHSIG), so a killed supervisor leaves no
+orphan consuming messages.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import tempfile
+import threading
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+from app.core.config import Settings
+from app.core.logging import configure_logging
+from ingest.metrics import IngestMetrics
+from ingest.pipeline import build_worker
+
+logger = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        logger.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _serve_metrics(settings: Settings, registry: CollectorRegistry | None = None) -> None:
+    if settings.ingest_metrics_port:
+        start_http_server(
+            settings.ingest_metrics_port,
+            settings.ingest_metrics_host,
+            registry=registry if registry is not None else REGISTRY,
+        )
+        logger.info(
+            "metrics on http://%s:%d/metrics",
+            settings.ingest_metrics_host,
+            settings.ingest_metrics_port,
+        )
+
+
+def run_single(settings: Settings, index: int = 0, shared: bool = False) -> None:
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    if not shared:
+        _serve_metrics(settings)
+    build_worker(settings, index, IngestMetrics.create(), stop, shared).run()
+
+
+def _child(settings: Settings, index: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    configure_logging(settings.log_level)
+    run_single(settings, index, shared=True)
+
+
+def run_ingest(settings: Settings, workers: int) -> None:
+    if workers <= 1:
+        run_single(settings)
+        return
+    metrics_dir = tempfile.mkdtemp(prefix="parktwin-ingest-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    _serve_metrics(settings, registry)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    context = multiprocessing.get_context("spawn")
+
+    def start(index: int) -> BaseProcess:
+        process = context.Process(target=_child, args=(settings, index), name=f"ingest-{index}")
+        process.start()
+        return process
+
+    processes = {i: start(i) for i in range(workers)}
+    while not stop.wait(0.5):
+        for index, process in processes.items():
+            if not process.is_alive():
+                logger.error("worker %d exited with %s; restarting", index, process.exitcode)
+                if process.pid is not None:
+                    multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
+                processes[index] = start(index)
+    for process in processes.values():
+        process.terminate()
+    for process in processes.values():
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()

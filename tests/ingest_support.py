@@ -1,0 +1,192 @@
+"""Helpers for the ingest tests: a fixture park, device publishers, the ingestor as a process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from app.broker.dynsec import DynsecClient
+from app.core.mqtt import MqttTarget
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll until ``predicate()``; the timeout only bounds a failing test, it asserts no speed."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def scalar(database_url: str, query: str, *params: object) -> object:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(query, params).fetchone()
+    return row[0] if row else None
+
+
+def add_park(database_url: str, park_id: str, devices: dict[str, str]) -> None:
+    """A park with devices {device_id: type}, straight into the registry tables."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO park (id, name) VALUES (%s, %s)", (park_id, park_id))
+        for device_id, device_type in devices.items():
+            conn.execute(
+                "INSERT INTO device (park_id, id, type, name) VALUES (%s, %s, %s, %s)",
+                (park_id, device_id, device_type, device_id),
+            )
+
+
+class Publisher:
+    """A device: its own broker account, QoS 1, a persistent session that survives restarts."""
+
+    def __init__(
+        self, target: MqttTarget, dynsec: DynsecClient, park_id: str, device_id: str
+    ) -> None:
+        self.park_id, self.device_id = park_id, device_id
+        password = uuid.uuid4().hex
+        dynsec.ensure_device(park_id, device_id, password)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"dev-{park_id}-{device_id}-{uuid.uuid4().hex[:6]}",
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+        )
+        self.client.username_pw_set(f"{park_id}:{device_id}", password)
+        self.client.max_queued_messages_set(0)
+        self.client.max_inflight_messages_set(100)
+        self.client.reconnect_delay_set(0.2, 2)
+        self._acked = 0
+        self._lock = threading.Lock()
+        self.client.on_publish = self._on_publish
+        connected = threading.Event()
+        self.client.on_connect = lambda *_a: connected.set()
+        self.client.connect(target.host, target.port, keepalive=30)
+        self.client.loop_start()
+        assert connected.wait(10), "device could not connect"
+
+    def _on_publish(self, *_args: object) -> None:
+        with self._lock:
+            self._acked += 1
+
+    @property
+    def acked(self) -> int:
+        with self._lock:
+            return self._acked
+
+    def topic(self, kind: str = "telemetry") -> str:
+        return f"parks/{self.park_id}/devices/{self.device_id}/{kind}"
+
+    def send(self, payload: object, kind: str = "telemetry") -> None:
+        data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        self.client.publish(self.topic(kind), data, qos=1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@dataclass
+class StreamPublisher:
+    """Publishes ``count`` readings (distinct ts) at about ``rate`` per second in a thread."""
+
+    publisher: Publisher
+    count: int
+    rate: float
+    start_ms: int = field(default_factory=lambda: int(time.time() * 1000) - 60_000)
+    sent: int = 0
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        pause = 1.0 / self.rate
+        for i in range(self.count):
+            self.publisher.send({"ts": self.start_ms + i, "values": {"power_kw": float(i)}})
+            self.sent += 1
+            time.sleep(pause)
+
+    def start(self) -> StreamPublisher:
+        self.thread.start()
+        return self
+
+    def join(self) -> None:
+        self.thread.join()
+
+
+class Ingestor:
+    """``parktwin ingest`` as a child process, so tests can SIGKILL and restart it."""
+
+    def __init__(self, database_url: str, mqtt_url: str, workers: int = 1) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARKTWIN_")} | {
+            "PARKTWIN_DATABASE_URL": database_url,
+            "PARKTWIN_MQTT_URL": mqtt_url,
+            "PARKTWIN_INGEST_CLIENT_ID": f"test-ingest-{tag}",
+            "PARKTWIN_INGEST_SHARE_GROUP": f"test-{tag}",
+            "PARKTWIN_INGEST_SESSION_EXPIRY": "PT10M",
+            "PARKTWIN_INGEST_METRICS_PORT": "0",
+            "PARKTWIN_INGEST_BATCH_WAIT_MS": "20",
+        }
+        self.workers = workers
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = ROOT / ".pytest_cache" / f"ingest-{tag}.log"
+
+    def start(self) -> Ingestor:
+        self.log.parent.mkdir(exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "ingest", "--workers", str(self.workers)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        return self
+
+    def wait_subscribed(self, target: MqttTarget, probe: Publisher, database_url: str) -> None:
+        """Send status pings until one is processed: the shared subscription is live."""
+
+        def processed() -> bool:
+            probe.send(b"online", kind="status")
+            return (
+                scalar(
+                    database_url,
+                    "SELECT status FROM device WHERE park_id = %s AND id = %s",
+                    probe.park_id,
+                    probe.device_id,
+                )
+                == "online"
+            )
+
+        wait_until(processed, 30, "the ingestor to subscribe")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -1,0 +1,378 @@
+"""The ingestor end to end: a real broker, a real database, the ingestor as a process."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from app.broker.dynsec import DynsecClient
+from app.core.migrate import upgrade_to_head
+from app.core.mqtt import MqttTarget
+from app.embedded.services import EmbeddedServices
+from tests.conftest import ServiceEnv
+from tests.ingest_support import Ingestor, Publisher, StreamPublisher, add_park, scalar, wait_until
+
+DEVICES = {
+    "m1": "electricity_meter",
+    "g1": "gas_detector",
+    "s1": "smoke_detector",
+    "probe": "electricity_meter",
+}
+
+
+@pytest.fixture(scope="module")
+def ingest_db(services: ServiceEnv) -> Iterator[str]:
+    url = services.create_database("parktwin_ingest")
+    upgrade_to_head(url)
+    yield url
+    services.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def target(services: ServiceEnv) -> MqttTarget:
+    return MqttTarget.from_url(services.mqtt_url)
+
+
+@pytest.fixture(scope="module")
+def dynsec(target: MqttTarget) -> Iterator[DynsecClient]:
+    client = DynsecClient(target)
+    client.connect()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def park(ingest_db: str) -> str:
+    park_id = f"park-{uuid.uuid4().hex[:6]}"
+    add_park(ingest_db, park_id, DEVICES)
+    return park_id
+
+
+@pytest.fixture
+def devices(target: MqttTarget, dynsec: DynsecClient, park: str) -> Iterator[dict[str, Publisher]]:
+    publishers = {d: Publisher(target, dynsec, park, d) for d in DEVICES}
+    yield publishers
+    for publisher in publishers.values():
+        publisher.close()
+
+
+@pytest.fixture
+def ingestor(
+    ingest_db: str, services: ServiceEnv, target: MqttTarget, devices: dict[str, Publisher]
+) -> Iterator[Ingestor]:
+    process = Ingestor(ingest_db, services.mqtt_url).start()
+    try:
+        process.wait_subscribed(target, devices["probe"], ingest_db)
+        yield process
+    finally:
+        process.stop()
+
+
+def stored(db: str, park: str, device: str, metric: str) -> list[tuple[datetime, float]]:
+    with psycopg.connect(db) as conn:
+        return conn.execute(
+            "SELECT t.time, t.value FROM telemetry t JOIN series s ON s.id = t.series_id "
+            "WHERE s.park_id = %s AND s.device_id = %s AND s.metric = %s ORDER BY t.time",
+            (park, device, metric),
+        ).fetchall()
+
+
+def count_rows(db: str, park: str, device: str) -> int:
+    return int(
+        scalar(
+            db,
+            "SELECT count(*) FROM telemetry t JOIN series s ON s.id = t.series_id "
+            "WHERE s.park_id = %s AND s.device_id = %s",
+            park,
+            device,
+        )
+    )  # type: ignore[arg-type]
+
+
+def rejections(db: str, park: str) -> list[tuple[str, str, str, bytes]]:
+    with psycopg.connect(db) as conn:
+        return conn.execute(
+            "SELECT reason, topic, detail, payload FROM ingest_rejection "
+            "WHERE park_id = %s ORDER BY id",
+            (park,),
+        ).fetchall()
+
+
+def now_ms(offset: timedelta = timedelta(0)) -> int:
+    return int((datetime.now(UTC) + offset).timestamp() * 1000)
+
+
+def test_single_and_batch_payloads_are_stored(
+    ingest_db: str, park: str, devices: dict[str, Publisher], ingestor: Ingestor
+) -> None:
+    t0 = now_ms(-timedelta(minutes=1))
+    devices["m1"].send({"ts": t0, "values": {"power_kw": 12.5, "energy_kwh": 10234.25}})
+    shanghai = ZoneInfo("Asia/Shanghai")
+    rfc = datetime.fromtimestamp((t0 + 1000) / 1000, UTC).astimezone(shanghai).isoformat()
+    devices["g1"].send(
+        [
+            {"ts": rfc, "values": {"gas_lel_pct": 3.1}},
+            {"ts": t0 + 5000, "values": {"gas_lel_pct": 3.4}},
+        ]
+    )
+    devices["s1"].send({"ts": t0, "values": {"smoke": True}})
+    wait_until(
+        lambda: len(stored(ingest_db, park, "g1", "gas_lel_pct")) == 2, 30, "the batch payload"
+    )
+    wait_until(lambda: stored(ingest_db, park, "s1", "smoke") != [], 30, "the smoke reading")
+    base = datetime.fromtimestamp(t0 / 1000, UTC)
+    assert stored(ingest_db, park, "m1", "power_kw") == [(base, 12.5)]
+    assert stored(ingest_db, park, "m1", "energy_kwh") == [(base, 10234.25)]
+    assert stored(ingest_db, park, "g1", "gas_lel_pct") == [
+        (base + timedelta(seconds=1), 3.1),
+        (base + timedelta(seconds=5), 3.4),
+    ]
+    assert stored(ingest_db, park, "s1", "smoke") == [(base, 1.0)]
+    latest = scalar(
+        ingest_db,
+        "SELECT l.value FROM latest_value l JOIN series s ON s.id = l.series_id "
+        "WHERE s.park_id = %s AND s.device_id = 'g1'",
+        park,
+    )
+    assert latest == 3.4
+    with psycopg.connect(ingest_db) as conn:
+        row = conn.execute(
+            "SELECT status, last_seen_at FROM device WHERE park_id = %s AND id = 'm1'", (park,)
+        ).fetchone()
+    assert row is not None
+    status, seen = row
+    assert status == "online" and seen is not None
+
+
+def test_message_without_ts_uses_receipt_time(
+    ingest_db: str, park: str, devices: dict[str, Publisher], ingestor: Ingestor
+) -> None:
+    before = datetime.now(UTC)
+    devices["g1"].send({"values": {"gas_lel_pct": 1.0}})
+    wait_until(lambda: stored(ingest_db, park, "g1", "gas_lel_pct") != [], 30, "the reading")
+    ((ts, value),) = stored(ingest_db, park, "g1", "gas_lel_pct")
+    assert value == 1.0 and before - timedelta(seconds=1) <= ts <= datetime.now(UTC)
+
+
+def test_duplicates_are_stored_once_and_the_first_value_wins(
+    ingest_db: str, park: str, devices: dict[str, Publisher], ingestor: Ingestor
+) -> None:
+    t0 = now_ms(-timedelta(minutes=2))
+    devices["g1"].send({"ts": t0, "values": {"gas_lel_pct": 1.0}})
+    devices["g1"].send(
+        [{"ts": t0, "values": {"gas_lel_pct": 2.0}}, {"ts": t0, "values": {"gas_lel_pct": 3.0}}]
+    )
+    devices["g1"].send({"ts": t0, "values": {"gas_lel_pct": 4.0}})
+    devices["g1"].send({"ts": t0 + 1, "values": {"gas_lel_pct": 5.0}})  # the marker: last in
+    wait_until(lambda: len(stored(ingest_db, park, "g1", "gas_lel_pct")) == 2, 30, "the marker")
+    base = datetime.fromtimestamp(t0 / 1000, UTC)
+    assert stored(ingest_db, park, "g1", "gas_lel_pct") == [
+        (base, 1.0),
+        (base + timedelta(milliseconds=1), 5.0),
+    ]
+
+
+REJECTS = [
+    ("malformed_json", b'{"ts": 1, "values": {'),
+    ("malformed_json", b"\xff\xfe not utf-8"),
+    ("invalid_schema", b'{"values": {}}'),
+    ("invalid_schema", b'{"ts": 1.5, "values": {"power_kw": 1}}'),
+    ("invalid_schema", b'{"ts": "2026-11-28T16:00:00", "values": {"power_kw": 1}}'),
+    ("invalid_schema", b'{"values": {"power_kw": "high"}}'),
+    ("invalid_schema", b"[]"),
+    ("non_finite_value", b'{"values": {"power_kw": NaN}}'),
+    ("non_finite_value", b'{"values": {"power_kw": 1e999}}'),
+    ("unknown_metric", b'{"values": {"gas_lel_pct": 1}}'),
+    ("timestamp_out_of_range", b'{"ts": 1000, "values": {"power_kw": 1}}'),
+    ("timestamp_out_of_range", b'{"ts": "2099-01-01T00:00:00Z", "values": {"power_kw": 1}}'),
+    ("payload_too_large", b'{"values": {"power_kw": 1}, "pad": "' + b"x" * 300_000 + b'"}'),
+]
+
+
+def test_every_rejection_is_logged_with_its_reason(
+    ingest_db: str,
+    park: str,
+    target: MqttTarget,
+    dynsec: DynsecClient,
+    devices: dict[str, Publisher],
+    ingestor: Ingestor,
+) -> None:
+    for _reason, payload in REJECTS:
+        devices["m1"].send(payload)
+    stranger = Publisher(target, dynsec, park, "not-registered")
+    ghost_park = f"ghost-{uuid.uuid4().hex[:6]}"
+    ghost = Publisher(target, dynsec, ghost_park, "d1")
+    try:
+        stranger.send({"values": {"power_kw": 1}})
+        ghost.send({"values": {"power_kw": 1}})
+        wait_until(
+            lambda: len(rejections(ingest_db, park)) == len(REJECTS) + 1, 30, "the rejections"
+        )
+        wait_until(
+            lambda: (
+                scalar(
+                    ingest_db,
+                    "SELECT count(*) FROM ingest_rejection WHERE park_id = %s",
+                    ghost_park,
+                )
+                == 1
+            ),
+            30,
+            "the unknown park",
+        )
+    finally:
+        stranger.close()
+        ghost.close()
+    logged = rejections(ingest_db, park)
+    by_topic = [r for r in logged if r[1].endswith("/m1/telemetry")]
+    assert [r[0] for r in by_topic] == [reason for reason, _ in REJECTS]
+    for (reason, payload), (_r, topic, detail, kept) in zip(REJECTS, by_topic, strict=True):
+        assert topic == f"parks/{park}/devices/m1/telemetry"
+        assert detail, f"{reason} without a detail"
+        assert kept == payload[: 64 * 1024]
+    assert [r[0] for r in logged if "not-registered" in r[1]] == ["unknown_device"]
+    assert (
+        scalar(ingest_db, "SELECT reason FROM ingest_rejection WHERE park_id = %s", ghost_park)
+        == "unknown_park"
+    )
+    assert count_rows(ingest_db, park, "m1") == 0
+
+
+def test_status_topic_sets_device_status(
+    ingest_db: str, park: str, devices: dict[str, Publisher], ingestor: Ingestor
+) -> None:
+    devices["s1"].send(b"offline", kind="status")
+    query = "SELECT status FROM device WHERE park_id = %s AND id = 's1'"
+    wait_until(lambda: scalar(ingest_db, query, park) == "offline", 30, "offline")
+    devices["s1"].send(b"online", kind="status")
+    wait_until(lambda: scalar(ingest_db, query, park) == "online", 30, "online")
+
+
+def test_a_device_registered_later_is_accepted_at_once(
+    ingest_db: str,
+    park: str,
+    target: MqttTarget,
+    dynsec: DynsecClient,
+    devices: dict[str, Publisher],
+    ingestor: Ingestor,
+) -> None:
+    late = Publisher(target, dynsec, park, "late")
+    try:
+        late.send({"values": {"gas_lel_pct": 1}})
+        wait_until(
+            lambda: any("late" in r[1] for r in rejections(ingest_db, park)), 30, "the rejection"
+        )
+        with psycopg.connect(ingest_db, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO device (park_id, id, type, name) "
+                "VALUES (%s, 'late', 'gas_detector', 'Late')",
+                (park,),
+            )
+        late.send({"values": {"gas_lel_pct": 2}})
+        wait_until(
+            lambda: count_rows(ingest_db, park, "late") == 1, 30, "the late device's reading"
+        )
+    finally:
+        late.close()
+
+
+def _stream_through(
+    fault: Callable[[], None],
+    ingest_db: str,
+    park: str,
+    devices: dict[str, Publisher],
+    count: int = 3000,
+) -> None:
+    """Stream ``count`` readings while ``fault()`` runs, then check each is stored exactly once."""
+    stream = StreamPublisher(devices["m1"], count=count, rate=300).start()
+    wait_until(lambda: count_rows(ingest_db, park, "m1") > 200, 60, "the stream to start landing")
+    fault()
+    stream.join()
+    try:
+        wait_until(lambda: count_rows(ingest_db, park, "m1") >= count, 120, f"all {count} readings")
+    except AssertionError:
+        got = {int(v) for _t, v in stored(ingest_db, park, "m1", "power_kw")}
+        missing = sorted(set(range(count)) - got)
+        print(
+            "DEBUG missing", len(missing), missing[:5], missing[-5:], "acked", devices["m1"].acked
+        )
+        raise
+    values = [v for _t, v in stored(ingest_db, park, "m1", "power_kw")]
+    assert values == [float(i) for i in range(count)], "lost or doubled readings"
+
+
+@pytest.mark.embedded
+def test_postgres_down_for_20_s_loses_nothing(
+    ingest_db: str,
+    park: str,
+    devices: dict[str, Publisher],
+    ingestor: Ingestor,
+    embedded: EmbeddedServices,
+) -> None:
+    def outage() -> None:
+        embedded.postgres.stop()
+        time.sleep(20)
+        embedded.postgres.start()
+
+    _stream_through(outage, ingest_db, park, devices)
+    assert "database unavailable" in ingestor.output()
+
+
+@pytest.mark.embedded
+def test_ingestor_sigkill_loses_and_doubles_nothing(
+    ingest_db: str, park: str, devices: dict[str, Publisher], ingestor: Ingestor
+) -> None:
+    def crash() -> None:
+        ingestor.kill()
+        time.sleep(2)
+        ingestor.start()
+
+    _stream_through(crash, ingest_db, park, devices)
+
+
+@pytest.mark.embedded
+def test_broker_restart_loses_nothing(
+    ingest_db: str,
+    park: str,
+    devices: dict[str, Publisher],
+    ingestor: Ingestor,
+    embedded: EmbeddedServices,
+) -> None:
+    def restart() -> None:
+        embedded.mosquitto.stop()
+        time.sleep(2)
+        embedded.mosquitto.start()
+
+    _stream_through(restart, ingest_db, park, devices)
+
+
+def test_two_workers_share_the_load(
+    ingest_db: str,
+    services: ServiceEnv,
+    park: str,
+    target: MqttTarget,
+    devices: dict[str, Publisher],
+) -> None:
+    process = Ingestor(ingest_db, services.mqtt_url, workers=2).start()
+    try:
+        wait_until(lambda: process.output().count("connected to") == 2, 60, "both workers")
+        process.wait_subscribed(target, devices["probe"], ingest_db)
+        t0 = now_ms(-timedelta(minutes=3))
+        for i in range(400):
+            devices["g1"].send({"ts": t0 + i, "values": {"gas_lel_pct": float(i)}})
+        wait_until(lambda: count_rows(ingest_db, park, "g1") == 400, 60, "400 readings")
+    finally:
+        process.stop()
+    shares = [
+        int(line.split("stopped after ")[1].split()[0])
+        for line in process.output().splitlines()
+        if "stopped after" in line
+    ]
+    assert len(shares) == 2, process.output()
+    assert all(share > 0 for share in shares), f"a worker got nothing: {shares}"
