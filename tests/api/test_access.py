@@ -1,0 +1,187 @@
+"""The role-and-park access matrix, generated from the app's route list.
+
+Every ``/api/v1`` route must declare the role it needs (a dependency built by
+``require_role`` or ``park_access``); each route is then called with no key, a bad key, a
+revoked key, every role, and keys bound to this park or to another one, and the answer is
+checked against the declaration: 401, 403, 404 for another park, or admitted.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from app.core.auth import Role
+from app.main import create_app
+from tests.api.conftest import Park, auth, create_device, create_park, make_key
+
+
+def required_role(dependant: Any) -> Role | None:
+    """The role declared by a route's dependencies, if any."""
+    stack: list[Any] = [dependant]
+    while stack:
+        current = stack.pop()
+        role = getattr(current.call, "required_role", None)
+        if role is not None:
+            return Role(role)
+        stack.extend(current.dependencies)
+    return None
+
+
+def api_routes() -> list[tuple[str, str, Role | None]]:
+    """(method, path, declared role) of every /api/v1 route, however FastAPI nests them."""
+    found = []
+    for route in create_app().routes:
+        contexts = (
+            route.effective_route_contexts()
+            if hasattr(route, "effective_route_contexts")
+            else [route]
+            if isinstance(route, APIRoute)
+            else []
+        )
+        for ctx in contexts:
+            if ctx.path.startswith("/api/v1"):
+                for method in sorted(ctx.methods):
+                    found.append((method, ctx.path, required_role(ctx.dependant)))
+    return found
+
+
+ROUTES = api_routes()
+MUTATIONS_BY_VIEWERS = {("POST", "/api/v1/parks/{park_id}/latest/query")}  # a read in a body
+
+
+def test_every_api_route_declares_a_role() -> None:
+    assert ROUTES, "no routes found"
+    for method, path, role in ROUTES:
+        assert role is not None, f"{method} {path} declares no role"
+        expected = (
+            Role.viewer if method == "GET" or (method, path) in MUTATIONS_BY_VIEWERS else Role.admin
+        )
+        assert role == expected, f"{method} {path}: {role.name}, expected {expected.name}"
+
+
+@dataclass
+class World:
+    park: Park
+    other: Park
+    device_id: str
+    keys: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def world(client: TestClient, admin: dict[str, str], database_url: str) -> World:
+    park, other = create_park(client, admin), create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    revoked = make_key(database_url, "admin")
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE api_key SET revoked_at = now() WHERE id = %s", (revoked.split("_")[1],)
+        )
+    keys = {
+        "none": {},
+        "malformed": {"Authorization": "Bearer nonsense"},
+        "wrong-secret": {"Authorization": f"Bearer {make_key(database_url, 'admin')[:-4]}abcd"},
+        "revoked": auth(revoked),
+        "basic": {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        **{role: auth(make_key(database_url, role)) for role in ("viewer", "operator", "admin")},
+        "viewer@park": auth(make_key(database_url, "viewer", park.id)),
+        "admin@park": auth(make_key(database_url, "admin", park.id)),
+        "admin@other": auth(make_key(database_url, "admin", other.id)),
+    }
+    return World(park, other, str(device["id"]), keys)
+
+
+def _url(path: str, world: World, device_id: str) -> str:
+    values = {"park_id": world.park.id, "device_id": device_id, "metric": "energy_kwh"}
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+def _call(
+    client: TestClient, admin: dict[str, str], world: World, method: str, path: str, key: str
+) -> int:
+    """One request; a mutation of a device gets a fresh device so the matrix can repeat."""
+    device_id = world.device_id
+    if method != "GET" and "{device_id}" in path:
+        device_id = str(create_device(client, admin, world.park.id)["id"])
+    body: dict[str, str] | None = {} if method in ("POST", "PATCH", "PUT") else None
+    if (method, path) == ("POST", "/api/v1/parks"):
+        body = {"id": f"p-{uuid.uuid4().hex[:8]}", "name": "matrix"}
+    response = client.request(
+        method, _url(path, world, device_id), json=body, headers=world.keys[key]
+    )
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == "application/problem+json", response.text
+    return response.status_code
+
+
+def _expected(key: str, role: Role, path: str, method: str) -> set[int] | None:
+    """The statuses allowed for this key, or None for 'admitted' (anything but 401/403/404)."""
+    if key in ("none", "malformed", "wrong-secret", "revoked", "basic"):
+        return {401}
+    name, _, bound = key.partition("@")
+    if bound == "other" and "{park_id}" in path:
+        return {404}
+    if bound and method == "POST" and path == "/api/v1/parks":
+        return {403}  # a park-bound key cannot create parks
+    return {403} if Role[name] < role else None
+
+
+KEYS = [
+    "none",
+    "malformed",
+    "wrong-secret",
+    "revoked",
+    "basic",
+    "viewer",
+    "operator",
+    "admin",
+    "viewer@park",
+    "admin@park",
+    "admin@other",
+]
+
+
+def _cases() -> Iterator[Any]:
+    for method, path, role in ROUTES:
+        for key in KEYS:
+            yield pytest.param(method, path, role, key, id=f"{method} {path} [{key}]")
+
+
+@pytest.mark.parametrize(("method", "path", "role", "key"), list(_cases()))
+def test_access_matrix(
+    client: TestClient,
+    admin: dict[str, str],
+    world: World,
+    method: str,
+    path: str,
+    role: Role,
+    key: str,
+) -> None:
+    status = _call(client, admin, world, method, path, key)
+    expected = _expected(key, role, path, method)
+    if expected is None:
+        assert status not in (401, 403, 404), f"{key} was refused ({status})"
+    else:
+        assert status in expected, f"{key}: got {status}, expected {expected}"
+
+
+def test_a_bound_key_lists_only_its_park(client: TestClient, world: World) -> None:
+    body = client.get("/api/v1/parks", headers=world.keys["viewer@park"]).json()
+    assert [p["id"] for p in body["items"]] == [world.park.id]
+    seen = client.get("/api/v1/parks", headers=world.keys["viewer"]).json()
+    assert world.other.id in [p["id"] for p in seen["items"]] or seen["next_cursor"]
+
+
+def test_a_bound_key_cannot_read_other_parks_rejections(client: TestClient, world: World) -> None:
+    url = "/api/v1/ingest/rejections"
+    response = client.get(url, params={"park_id": world.other.id}, headers=world.keys["admin@park"])
+    assert response.status_code == 404
+    assert client.get(url, headers=world.keys["admin@park"]).status_code == 200
