@@ -1,0 +1,142 @@
+"""The worker: its loop (one transaction per job, errors logged and survived, stop on a
+signal), ``parktwin worker`` as a process, and the retention job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.core.db import create_engine_for
+from app.worker.loop import Job, run_loop
+from tests.api.conftest import create_device, create_park, series_id, write_readings
+from tests.api.worker_util import run_retention
+
+
+def test_the_loop_survives_a_failing_job_and_rolls_it_back(
+    settings: Settings, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str] = []
+    marker = f"worker-test-{time.time_ns()}"
+
+    async def failing(session: AsyncSession, _s: Settings) -> int:
+        await session.execute(
+            text(
+                "INSERT INTO ingest_rejection (topic, reason, detail, payload, payload_size) "
+                "VALUES (:t, 'test', 'x', '', 0)"
+            ),
+            {"t": marker},
+        )
+        calls.append("failing")
+        raise RuntimeError("boom")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        async def counting(_session: AsyncSession, _s: Settings) -> int:
+            calls.append("counting")
+            if calls.count("counting") == 3:
+                stop.set()
+            return 0
+
+        engine = create_engine_for(database_url, pool_size=1)
+        fast = settings.model_copy(update={"worker_interval": timedelta(milliseconds=10)})
+        try:
+            maker = async_sessionmaker(engine, expire_on_commit=False)
+            await run_loop(maker, [Job("failing", failing), Job("counting", counting)], fast, stop)
+        finally:
+            await engine.dispose()
+
+    with caplog.at_level(logging.ERROR, logger="app.worker.loop"):
+        asyncio.run(main())
+    assert calls.count("failing") == 3 and calls.count("counting") == 3
+    assert "job failing failed" in caplog.text
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM ingest_rejection WHERE topic = %s", (marker,))
+        assert row.fetchone() == (0,)
+
+
+def _dirty(database_url: str, sid: int) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM telemetry_dirty WHERE series_id = %s", (sid,))
+        return int(row.fetchone()[0])  # type: ignore[index]
+
+
+def test_parktwin_worker_rolls_up_and_stops_on_sigterm(
+    client: TestClient, admin: dict[str, str], database_url: str
+) -> None:
+    park = create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
+    now = datetime.now(UTC).replace(microsecond=0)
+    write_readings(
+        database_url, sid, [(now - timedelta(hours=h), float(100 - h)) for h in range(5)]
+    )
+    env = {**os.environ, "PARKTWIN_DATABASE_URL": database_url, "PARKTWIN_WORKER_INTERVAL": "PT0.2S"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while _dirty(database_url, sid):
+            assert worker.poll() is None, worker.communicate()[0]
+            assert time.monotonic() < deadline, "the worker never drained the queue"
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, output
+    assert "worker stopped" in output
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM rollup_hour WHERE series_id = %s", (sid,))
+        assert row.fetchone() == (5,)
+
+
+def test_retention_drops_old_raw_chunks_and_keeps_rollups(
+    client: TestClient, admin: dict[str, str], database_url: str, settings: Settings
+) -> None:
+    park = create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
+    old = datetime.now(UTC).replace(microsecond=0) - timedelta(days=200)
+    recent = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    write_readings(database_url, sid, [(old, 1.0), (recent, 2.0)], mark=False)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO rollup_hour (series_id, bucket, count, sum, min, max, first_time, "
+            "first_value, last_time, last_value, increase) VALUES "
+            "(%s, time_bucket('1 hour', %s::timestamptz), 1, 1, 1, 1, %s, 1, %s, 1, 0)",
+            (sid, old, old, old),
+        )
+        conn.execute(
+            "INSERT INTO telemetry_dirty VALUES (%s, time_bucket('1 hour', %s::timestamptz))",
+            (sid, old),
+        )
+    run_retention(settings)
+    with psycopg.connect(database_url) as conn:
+        raw = conn.execute(
+            "SELECT value FROM telemetry WHERE series_id = %s ORDER BY time", (sid,)
+        ).fetchall()
+        hourly = conn.execute("SELECT count(*) FROM rollup_hour WHERE series_id = %s", (sid,))
+        assert hourly.fetchone() == (1,)
+    assert raw == [(2.0,)]
+    assert _dirty(database_url, sid) == 0
