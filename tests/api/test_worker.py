@@ -85,7 +85,11 @@ def test_parktwin_worker_rolls_up_and_stops_on_sigterm(
     write_readings(
         database_url, sid, [(now - timedelta(hours=h), float(100 - h)) for h in range(5)]
     )
-    env = {**os.environ, "PARKTWIN_DATABASE_URL": database_url, "PARKTWIN_WORKER_INTERVAL": "PT0.2S"}
+    env = {
+        **os.environ,
+        "PARKTWIN_DATABASE_URL": database_url,
+        "PARKTWIN_WORKER_INTERVAL": "PT0.2S",
+    }
     worker = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "worker"],
         env=env,
