@@ -1,0 +1,1 @@
+"""The read API benchmark: ``.venv/bin/python -m bench.api`` (see README, docs/benchmarks.md)."""

@@ -1,0 +1,276 @@
+"""``.venv/bin/python -m bench.api``: the read API under 50 concurrent dashboard pollers.
+
+1. The embedded services (``parktwin services up``), a database ``parktwin_bench`` migrated to
+   head and loaded once (bench/api/load.py: 1,000 meters x 30 days of minute data).
+2. ``parktwin api`` in a subprocess, as deployed (one uvicorn process).
+3. Four scenarios, each by 50 pollers over keep-alive connections: first paced (each poller
+   asks once a second, as a dashboard does: 50 requests/s offered), then flat out (each asks
+   again as soon as it has its answer: the most the API serves). Every answer must be a 200.
+   - bulk latest: ``GET /parks/bench/latest``, 1,000 devices x 2 metrics (1,000 tiles)
+   - 24-hour minute series: raw readings of one random meter (1,440 points)
+   - 30-day hourly series (``interval=1h&agg=delta``, 720 points) from the rollups, then the
+     same from raw readings (``source=raw``), in the same run
+4. p50/p99 latency and requests/s, written under "## API (bench/api)" in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+import psycopg
+from psycopg import sql
+
+from app.core.auth import generate_key
+from app.core.config import get_settings
+from app.core.migrate import upgrade_to_head
+from app.embedded.process import free_port
+from app.embedded.services import EmbeddedServices
+from bench.api.load import DEVICES, load, loaded
+
+POLLERS = 50
+PACED_S = 10.0
+FLAT_OUT_S = 10.0
+WARMUP_S = 2.0
+RESULTS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+HEADING = "## API (bench/api)"
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: object  # a callable returning the next URL
+    points: int | None
+
+
+@dataclass
+class Result:
+    name: str
+    mode: str
+    count: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.count / self.seconds
+
+
+def bench_database(admin_url: str) -> str:
+    parts = urlsplit(admin_url)
+    url = urlunsplit(parts._replace(path="/parktwin_bench"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = 'parktwin_bench'"
+        ).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier("parktwin_bench")))
+    return url
+
+
+def viewer_key(url: str) -> str:
+    key = generate_key()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO api_key (id, secret_hash, role, name) VALUES (%s, %s, 'viewer', 'bench')",
+            (key.id, key.secret_hash),
+        )
+    return key.token
+
+
+def start_api(db_url: str, mqtt_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PARKTWIN_DATABASE_URL": db_url,
+        "PARKTWIN_MQTT_URL": mqtt_url,
+        "PARKTWIN_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], env=env)
+
+
+def wait_ready(base: str, api: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if api.poll() is not None:
+            raise SystemExit("the API exited")
+        try:
+            if httpx2.get(base + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the API did not become ready")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def poll(
+    client: httpx2.AsyncClient, scenario: Scenario, until: float, paced: bool, out: list[float]
+) -> None:
+    if paced:
+        await asyncio.sleep(random.random())
+    while (started := time.perf_counter()) < until:
+        response = await client.get(scenario.path())  # type: ignore[operator]
+        if response.status_code != 200:
+            raise SystemExit(f"{scenario.name}: {response.status_code} {response.text[:300]}")
+        out.append(time.perf_counter() - started)
+        if paced:
+            await asyncio.sleep(max(0.0, started + 1.0 - time.perf_counter()))
+
+
+async def run_mode(
+    client: httpx2.AsyncClient, scenario: Scenario, seconds: float, paced: bool
+) -> Result:
+    latencies: list[float] = []
+    began = time.perf_counter()
+    until = began + seconds
+    await asyncio.gather(*(poll(client, scenario, until, paced, latencies) for _ in range(POLLERS)))
+    elapsed = time.perf_counter() - began
+    return Result(
+        scenario.name,
+        "paced 1/s" if paced else "flat out",
+        len(latencies),
+        elapsed,
+        percentile(latencies, 0.5) * 1000,
+        percentile(latencies, 0.99) * 1000,
+    )
+
+
+async def run_all(base: str, token: str, end: datetime) -> tuple[list[Result], dict[str, str]]:
+    def device() -> str:
+        return f"m{random.randint(1, DEVICES)}"
+
+    def series(params: str) -> object:
+        return lambda: f"/api/v1/parks/bench/devices/{device()}/series/energy_kwh?{params}"
+
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    day = f"from={(end - timedelta(days=1)).strftime(iso)}&to={end.strftime(iso)}"
+    month = f"from={(end - timedelta(days=30)).strftime(iso)}&to={end.strftime(iso)}"
+    scenarios = [
+        Scenario("bulk latest, 1,000 devices", lambda: "/api/v1/parks/bench/latest", None),
+        Scenario("24 h of minute readings (raw)", series(day), 1440),
+        Scenario("30 d hourly delta from rollups", series(month + "&interval=1h&agg=delta"), 720),
+        Scenario(
+            "30 d hourly delta from raw", series(month + "&interval=1h&agg=delta&source=raw"), 720
+        ),
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx2.Limits(max_connections=POLLERS, max_keepalive_connections=POLLERS)
+    results: list[Result] = []
+    checks: dict[str, str] = {}
+    async with httpx2.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=60
+    ) as client:
+        for scenario in scenarios:
+            first = (await client.get(scenario.path())).json()  # type: ignore[operator]
+            size = len(first["items"]) if scenario.points is None else len(first["points"])
+            checks[scenario.name] = f"{size} {'devices' if scenario.points is None else 'points'}"
+            await run_mode(client, scenario, WARMUP_S, paced=False)
+            results.append(await run_mode(client, scenario, PACED_S, paced=True))
+            results.append(await run_mode(client, scenario, FLAT_OUT_S, paced=False))
+        path = f"/api/v1/parks/bench/devices/m7/series/energy_kwh?{month}&interval=1h&agg=delta"
+        rolled = (await client.get(path)).json()
+        raw = (await client.get(path + "&source=raw")).json()
+        same = rolled["points"] == raw["points"] and rolled["source"] == "rollup_hour"
+        checks["rollups == raw (m7, 30 d hourly delta)"] = "yes" if same else "NO"
+    return results, checks
+
+
+def report(results: list[Result], checks: dict[str, str], end: datetime, load_s: float) -> str:
+    by = {(r.name, r.mode): r for r in results}
+    ratio_p50 = (
+        by[("30 d hourly delta from raw", "paced 1/s")].p50_ms
+        / by[("30 d hourly delta from rollups", "paced 1/s")].p50_ms
+    )
+    ratio_rps = (
+        by[("30 d hourly delta from rollups", "flat out")].rps
+        / by[("30 d hourly delta from raw", "flat out")].rps
+    )
+    lines = [
+        HEADING,
+        "",
+        f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC with "
+        "`.venv/bin/python -m bench.api` "
+        f"on this machine ({os.cpu_count()} cores, shared; PostgreSQL, the API and the pollers on "
+        "the same cores). Park `bench`: 1,000 electricity meters, 30 days of one-minute "
+        f"`energy_kwh` readings each (43.2 M rows, ending {end.strftime('%Y-%m-%d %H:%M')} UTC), "
+        "hourly and daily rollups; one `parktwin api` process (uvicorn). 50 pollers on keep-alive "
+        f"connections, {PACED_S:.0f} s per mode: *paced*, each poller asks once a second (50 "
+        "requests/s offered, like 50 dashboards); *flat out*, each asks again as soon as it has "
+        "its answer (the most the API serves; latency there is mostly queueing). Every answer "
+        f"was a 200; a data set already loaded is reused (this run's load: {load_s:.0f} s).",
+        "",
+        "| scenario | mode | requests | req/s | p50 ms | p99 ms |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.name} | {r.mode} | {r.count} | {r.rps:.1f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} |"
+        for r in results
+    ]
+    lines += [
+        "",
+        f"30-day hourly series, rollups vs raw: p50 {ratio_p50:.1f}x faster (paced), "
+        f"{ratio_rps:.1f}x the requests/s (flat out).",
+        "",
+        "Checks: " + "; ".join(f"{k}: {v}" for k, v in checks.items()) + ".",
+        "",
+        "Targets (issue 4): p99 <= 50 ms for bulk latest and <= 100 ms for the 30-day series, "
+        "read at the paced load.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str) -> None:
+    """Replace only our section of docs/benchmarks.md (others write theirs there)."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
+    start = text.find(HEADING)
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        nxt = text.find("\n## ", start + len(HEADING))
+        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
+    RESULTS.write_text(text)
+
+
+def main() -> int:
+    settings = get_settings()
+    urls = EmbeddedServices.from_settings(settings).up()
+    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"])
+    upgrade_to_head(db_url)
+    began = time.monotonic()
+    end = loaded(db_url)
+    if end is None:
+        print("loading the data set (once)...", flush=True)
+        end = load(db_url)
+    load_s = time.monotonic() - began
+    token = viewer_key(db_url)
+    port = free_port()
+    api = start_api(db_url, urls["PARKTWIN_MQTT_URL"], port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, api)
+        results, checks = asyncio.run(run_all(base, token, end))
+    finally:
+        api.terminate()
+        api.wait(30)
+    section = report(results, checks, end, load_s)
+    print(section)
+    write_section(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
