@@ -1,7 +1,10 @@
 """The MQTT edge: paho in, a bounded queue out, acknowledgements back.
 
-- MQTT 5 persistent session (``clean_start=False`` with a session expiry) under a stable
-  client id, so the broker keeps what arrives while this worker is away.
+- A persistent session under a stable client id, so the broker keeps what arrives while this
+  worker is away: MQTT 3.1.1 ``clean_session=False`` by default (paho parses it much faster;
+  the broker's ``max_inflight_messages`` must then exceed a batch, as in our config), or MQTT 5
+  ``clean_start=False`` with a session expiry and a Receive Maximum
+  (``PARKTWIN_INGEST_MQTT_PROTOCOL=5``).
 - ``manual_ack=True``: paho would otherwise acknowledge each QoS 1 message as soon as
   ``on_message`` returns; we acknowledge only after the batch holding it has committed.
 - One worker subscribes plainly; several share ``$share/{group}/...``. Mosquitto 2.0 does not
@@ -30,6 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from app.core.mqtt import MqttTarget
+from ingest.fastpaho import BufferedClient
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class MqttConsumer:
         session_expiry: timedelta,
         share_group: str,
         shared: bool,
+        protocol: str = "3.1.1",
     ) -> None:
         self.target = target
         plain = list(TOPIC_FILTERS)
@@ -71,8 +76,13 @@ class MqttConsumer:
         self._stopping = threading.Event()
         self._receive_maximum = receive_maximum
         self._session_expiry = int(session_expiry.total_seconds())
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
+        self._v5 = protocol == "5"
+        self._client = BufferedClient(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
+            clean_session=None if self._v5 else False,
+            manual_ack=True,
         )
         if target.username is not None:
             self._client.username_pw_set(target.username, target.password)
@@ -82,12 +92,19 @@ class MqttConsumer:
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self._session_expiry
-        props.ReceiveMaximum = self._receive_maximum
-        self._client.connect_async(
-            self.target.host, self.target.port, keepalive=60, clean_start=False, properties=props
-        )
+        if self._v5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = self._session_expiry
+            props.ReceiveMaximum = self._receive_maximum
+            self._client.connect_async(
+                self.target.host,
+                self.target.port,
+                keepalive=60,
+                clean_start=False,
+                properties=props,
+            )
+        else:
+            self._client.connect_async(self.target.host, self.target.port, keepalive=60)
         self._client.loop_start()
 
     def stop(self) -> None:

@@ -25,9 +25,17 @@ from app.core.db import libpq_url
 from app.core.mqtt import MqttTarget
 from ingest.consumer import Inbound, MqttConsumer
 from ingest.metrics import IngestMetrics
-from ingest.parse import Rejection, Status, Telemetry, parse_status, parse_telemetry, split_topic
+from ingest.parse import (
+    Rejection,
+    Status,
+    Telemetry,
+    parse_status,
+    parse_telemetry,
+    split_topic,
+    to_us,
+)
 from ingest.registry import Registry
-from ingest.writer import Batch, RejectedRow, TelemetryWriter, WriteResult
+from ingest.writer import HOUR_US, Batch, RejectedRow, TelemetryWriter, WriteResult
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +181,7 @@ class IngestWorker:
             batch, result = self._store([message], [item])
             merged.rows += batch.rows
             merged.repeated += batch.repeated
+            merged.newest_us += batch.newest_us
             merged.seen.update(batch.seen)
             merged.statuses.update(batch.statuses)
             merged.rejections += batch.rejections
@@ -218,24 +227,33 @@ class IngestWorker:
     def _add_rows(
         self, conn: psycopg.Connection, batch: Batch, accepted: list[tuple[Inbound, Telemetry]]
     ) -> None:
-        keys = {
-            (t.park_id, t.device_id, metric) for _m, t in accepted for _ts, metric, _v in t.readings
-        }
+        keys = {(t.park_id, t.device_id, m) for _m, t in accepted for _ts, m, _v in t.readings}
         series = self.registry.series_ids(conn, keys)
-        first: set[tuple[int, datetime]] = set()
-        resolution = self.options.last_seen_resolution
+        first: set[tuple[int, int]] = set()
+        latest, hours, rows = batch.latest, batch.hours, batch.rows
         for message, telemetry in accepted:
-            for ts, metric, value in telemetry.readings:
-                series_id = series[(telemetry.park_id, telemetry.device_id, metric)]
-                if (series_id, ts) in first:  # within a batch too, the first value wins
+            park_id, device_id = telemetry.park_id, telemetry.device_id
+            newest = 0
+            for us, metric, value in telemetry.readings:
+                series_id = series[(park_id, device_id, metric)]
+                key = (series_id, us)
+                if key in first:  # within a batch too, the first value wins
                     batch.repeated += 1
-                else:
-                    first.add((series_id, ts))
-                    batch.rows.append((ts, series_id, value))
-            key = (telemetry.park_id, telemetry.device_id)
-            written = self._last_seen_written.get(key)
-            if written is None or message.received_at - written >= resolution:
-                batch.seen[key] = message.received_at
+                    continue
+                first.add(key)
+                rows.append((us, series_id, value))
+                hours.add((series_id, us - us % HOUR_US))
+                known = latest.get(series_id)
+                if known is None or known[0] < us:
+                    latest[series_id] = (us, value)
+                newest = max(newest, us)
+            batch.newest_us.append(newest)
+            self._note_seen(batch, (park_id, device_id), message.received_at)
+
+    def _note_seen(self, batch: Batch, key: tuple[str, str], received_at: datetime) -> None:
+        written = self._last_seen_written.get(key)
+        if written is None or received_at - written >= self.options.last_seen_resolution:
+            batch.seen[key] = received_at
 
     def _poll_registry_changes(self, conn: psycopg.Connection) -> None:
         for _notify in conn.notifies(timeout=0):
@@ -255,8 +273,10 @@ class IngestWorker:
         self.metrics.duplicate_readings.inc(result.duplicates)
         for rejection in batch.rejections:
             self.metrics.rejected.labels(rejection.reason).inc()
-        for ts, _series, _value in batch.rows:
-            self.metrics.lag_seconds.observe((now - ts).total_seconds())
+        now_us = to_us(now)
+        for newest in batch.newest_us:
+            if newest:
+                self.metrics.lag_seconds.observe((now_us - newest) / 1_000_000)
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -306,6 +326,7 @@ def build_worker(
         session_expiry=settings.ingest_session_expiry,
         share_group=settings.ingest_share_group,
         shared=shared,
+        protocol=settings.ingest_mqtt_protocol,
     )
     return IngestWorker(
         consumer,

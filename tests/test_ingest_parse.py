@@ -18,10 +18,13 @@ from ingest.parse import (
     parse_status,
     parse_telemetry,
     split_topic,
+    to_us,
 )
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
+NOW_US = to_us(NOW)
+SECOND_US = 1_000_000
 WEEK = timedelta(days=7)
 TOPIC = "parks/p1/devices/m1/telemetry"
 
@@ -40,7 +43,9 @@ def reason(payload: bytes | object, topic: str = TOPIC) -> str:
 
 def test_single_reading_with_epoch_ms() -> None:
     result = parse({"ts": NOW_MS, "values": {"power_kw": 12.5, "energy_kwh": 10234.25}})
-    assert result == Telemetry("p1", "m1", [(NOW, "power_kw", 12.5), (NOW, "energy_kwh", 10234.25)])
+    assert result == Telemetry(
+        "p1", "m1", [(NOW_US, "power_kw", 12.5), (NOW_US, "energy_kwh", 10234.25)]
+    )
 
 
 def test_array_with_rfc3339_offsets_and_booleans() -> None:
@@ -52,15 +57,15 @@ def test_array_with_rfc3339_offsets_and_booleans() -> None:
     )
     assert isinstance(result, Telemetry)
     assert result.readings == [
-        (NOW, "gas_lel_pct", 3.1),
-        (NOW + timedelta(seconds=5), "smoke", 1.0),
-        (NOW + timedelta(seconds=5), "alarm", 0.0),
+        (NOW_US, "gas_lel_pct", 3.1),
+        (NOW_US + 5 * SECOND_US, "smoke", 1.0),
+        (NOW_US + 5 * SECOND_US, "alarm", 0.0),
     ]
 
 
 def test_missing_ts_means_time_of_receipt() -> None:
     result = parse({"values": {"power_kw": 1}})
-    assert isinstance(result, Telemetry) and result.readings == [(NOW, "power_kw", 1.0)]
+    assert isinstance(result, Telemetry) and result.readings == [(NOW_US, "power_kw", 1.0)]
 
 
 @pytest.mark.parametrize(
@@ -154,7 +159,7 @@ def test_every_valid_document_round_trips(readings: list[tuple[int, dict[str, ob
     result = parse(doc)
     assert isinstance(result, Telemetry)
     expected = [
-        (NOW + timedelta(milliseconds=offset), name, float(v))
+        (NOW_US + offset * 1000, name, float(v))
         for offset, vals in readings
         for name, v in vals.items()
     ]

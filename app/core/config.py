@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         default=timedelta(days=7), description="how long the broker keeps an absent worker's queue"
     )
     ingest_client_id: str = Field(default="parktwin-ingest", description="worker i is '{id}-{i}'")
+    ingest_mqtt_protocol: Literal["3.1.1", "5"] = Field(
+        default="3.1.1", description="the ingestor's MQTT version (persistent session either way)"
+    )
     ingest_share_group: str = Field(
         default="parktwin", description="the workers' shared subscription: $share/{group}/..."
     )

@@ -25,6 +25,8 @@ SYSTEM_USER = "mosquitto"
 # max_queued_messages: the default (1000) silently drops bursts for a slow or offline
 # persistent-session subscriber such as a restarting ingestor; we keep a million and no byte cap.
 # max_inflight_messages: with manual acks the ingestor holds a whole batch unacknowledged.
+# persistent_client_expiration: MQTT 3.1.1 sessions (the ingestor's default) expire like the
+# MQTT 5 session expiry would, so an abandoned session does not queue forever.
 CONFIG_TEMPLATE = """\
 # written by `parktwin services up`; edits are overwritten
 per_listener_settings false
@@ -37,6 +39,7 @@ max_queued_messages 1000000
 max_queued_bytes 0
 max_inflight_messages 10000
 max_keepalive 600
+persistent_client_expiration 7d
 plugin {plugin}
 plugin_opt_config_file {dynsec}
 log_dest file {log}

@@ -1,0 +1,48 @@
+"""A paho client that reads the socket in large chunks.
+
+Stock paho 2.x reads every packet with three ``recv()`` calls (command byte, length bytes,
+body) and handles a single packet per ``select()`` round when no QoS 2 traffic is pending. With
+thousands of small messages a second those system calls are most of a subscriber's cost. This
+subclass serves paho's small reads from a 256 KiB buffer and keeps handling packets while the
+buffer holds data, which doubles the receive rate on our benchmark machine (docs/benchmarks.md).
+
+It overrides three methods of paho's private API (``_sock_recv``, ``loop_read``, ``reconnect``),
+so paho is pinned below 2.3 in pyproject.toml and tests/test_fastpaho.py checks the behaviour.
+"""
+
+from __future__ import annotations
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+
+READ_CHUNK = 256 * 1024
+
+
+class BufferedClient(mqtt.Client):
+    _rbuf: bytes = b""
+    _rpos: int = 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._rpos >= len(self._rbuf):
+            self._rbuf = super()._sock_recv(READ_CHUNK)  # may raise BlockingIOError
+            self._rpos = 0
+            if not self._rbuf:
+                return b""  # the peer closed the connection
+        end = self._rpos + bufsize
+        chunk = self._rbuf[self._rpos : end]
+        self._rpos = min(end, len(self._rbuf))
+        return chunk
+
+    def _buffered(self) -> bool:
+        return self._rpos < len(self._rbuf)
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        # select() cannot see bytes already in our buffer: handle them all now.
+        rc = super().loop_read(max_packets)
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._buffered() and self._sock is not None:
+            rc = super().loop_read(max_packets)
+        return rc
+
+    def reconnect(self) -> MQTTErrorCode:
+        self._rbuf, self._rpos = b"", 0  # bytes of the old connection mean nothing now
+        return super().reconnect()

@@ -1,0 +1,114 @@
+"""The chunked-read paho client receives exactly what stock paho would, across reconnects."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from app.core.mqtt import MqttTarget
+from app.embedded.services import EmbeddedServices
+from ingest.fastpaho import READ_CHUNK, BufferedClient
+from tests.conftest import ServiceEnv
+
+
+class Recorder:
+    def __init__(self, target: MqttTarget, topic: str) -> None:
+        self.payloads: list[bytes] = []
+        self.cond = threading.Condition()
+        self.client = BufferedClient(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"fast-{uuid.uuid4().hex[:6]}",
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+        )
+        self.client.username_pw_set(target.username, target.password)
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_connect = lambda c, *_a: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *_a: subscribed.set()
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect(target.host, target.port)
+        self.client.loop_start()
+        assert subscribed.wait(10)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        with self.cond:
+            self.payloads.append(message.payload)
+            self.cond.notify_all()
+
+    def wait_for(self, count: int) -> list[bytes]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.payloads) >= count, 60), len(self.payloads)
+            return list(self.payloads)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _publisher(target: MqttTarget) -> mqtt.Client:
+    from app.broker.dynsec import DynsecClient
+
+    password = uuid.uuid4().hex
+    admin = DynsecClient(target)
+    admin.connect()
+    admin.ensure_device("fast", "d1", password)
+    admin.close()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fastpub-{uuid.uuid4().hex[:6]}")
+    client.username_pw_set("fast:d1", password)
+    client.max_queued_messages_set(0)
+    client.connect(target.host, target.port)
+    client.loop_start()
+    return client
+
+
+@pytest.fixture
+def target(services: ServiceEnv) -> MqttTarget:
+    return MqttTarget.from_url(services.mqtt_url)
+
+
+def test_small_and_chunk_spanning_messages_arrive_whole_and_in_order(target: MqttTarget) -> None:
+    topic = "parks/fast/devices/d1/telemetry"
+    recorder = Recorder(target, topic)
+    publisher = _publisher(target)
+    try:
+        sent = [f"small-{i}".encode() for i in range(3000)]
+        sent.insert(1500, b"x" * (READ_CHUNK + 12345))  # one body larger than a read chunk
+        for payload in sent:
+            publisher.publish(topic, payload, qos=1)
+        assert recorder.wait_for(len(sent)) == sent
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+        recorder.close()
+
+
+@pytest.mark.embedded
+def test_a_reconnect_drops_the_old_connections_bytes(
+    target: MqttTarget, embedded: EmbeddedServices
+) -> None:
+    topic = "parks/fast/devices/d1/telemetry"
+    recorder = Recorder(target, topic)
+    publisher = _publisher(target)
+    try:
+        for i in range(500):
+            publisher.publish(topic, f"before-{i}".encode(), qos=1).wait_for_publish(10)
+        recorder.wait_for(500)
+        embedded.mosquitto.stop()
+        embedded.mosquitto.start()
+        publisher.reconnect()
+        for i in range(500):
+            publisher.publish(topic, f"after-{i}".encode(), qos=1)
+        got = recorder.wait_for(1000)
+        assert [p for p in got if p.startswith(b"after-")] == [
+            f"after-{i}".encode() for i in range(500)
+        ]
+        assert len(set(got)) == len(got) == 1000
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+        recorder.close()
