@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -38,6 +38,22 @@ from ingest.fastpaho import BufferedClient
 logger = logging.getLogger(__name__)
 
 TOPIC_FILTERS = ("parks/+/devices/+/telemetry", "parks/+/devices/+/status")
+
+
+SubscriptionMode = Literal["plain", "shared", "retire"]
+
+
+def subscriptions(share_group: str, mode: SubscriptionMode) -> tuple[list[str], list[str]]:
+    """What to subscribe and what to unsubscribe on every connect. A persistent session keeps
+    the subscriptions of an earlier run with another --workers count: dropping them means no
+    message arrives twice. A retiring session subscribes nothing and only drains its queue."""
+    plain = list(TOPIC_FILTERS)
+    group = [f"$share/{share_group}/{f}" for f in TOPIC_FILTERS]
+    if mode == "plain":
+        return plain, group
+    if mode == "shared":
+        return group, plain
+    return [], plain + group
 
 
 @dataclass(slots=True)
@@ -60,16 +76,11 @@ class MqttConsumer:
         receive_maximum: int,
         session_expiry: timedelta,
         share_group: str,
-        shared: bool,
+        mode: SubscriptionMode,
         protocol: str = "3.1.1",
     ) -> None:
         self.target = target
-        plain = list(TOPIC_FILTERS)
-        group = [f"$share/{share_group}/{f}" for f in TOPIC_FILTERS]
-        self.topics = group if shared else plain
-        # A persistent session keeps the subscriptions of an earlier run with another
-        # --workers count; drop them so that no message arrives twice.
-        self.stale_topics = plain if shared else group
+        self.topics, self.stale_topics = subscriptions(share_group, mode)
         self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=queue_size)
         self.generation = 0
         self.connected = threading.Event()
@@ -133,7 +144,8 @@ class MqttConsumer:
             "connected to %s (session present: %s)", self.target.redacted(), flags.session_present
         )
         client.unsubscribe(self.stale_topics)
-        client.subscribe([(topic, 1) for topic in self.topics])
+        if self.topics:
+            client.subscribe([(topic, 1) for topic in self.topics])
         self.connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:

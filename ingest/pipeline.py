@@ -23,7 +23,7 @@ import psycopg
 from app.core.config import Settings
 from app.core.db import libpq_url
 from app.core.mqtt import MqttTarget
-from ingest.consumer import Inbound, MqttConsumer
+from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
 from ingest.metrics import IngestMetrics
 from ingest.parse import (
     Rejection,
@@ -316,7 +316,11 @@ def _rejected(message: Inbound, rejection: Rejection) -> RejectedRow:
 
 
 def build_worker(
-    settings: Settings, index: int, metrics: IngestMetrics, stop: threading.Event, shared: bool
+    settings: Settings,
+    index: int,
+    metrics: IngestMetrics,
+    stop: threading.Event,
+    mode: SubscriptionMode,
 ) -> IngestWorker:
     consumer = MqttConsumer(
         MqttTarget.from_url(settings.resolved_mqtt_url()),
@@ -325,7 +329,7 @@ def build_worker(
         receive_maximum=settings.ingest_receive_maximum,
         session_expiry=settings.ingest_session_expiry,
         share_group=settings.ingest_share_group,
-        shared=shared,
+        mode=mode,
         protocol=settings.ingest_mqtt_protocol,
     )
     return IngestWorker(

@@ -25,6 +25,7 @@ from app.core.config import Settings
 from app.core.logging import configure_logging
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import build_worker
+from ingest.retire import retire_stale_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,11 @@ def _serve_metrics(settings: Settings, registry: CollectorRegistry | None = None
 def run_single(settings: Settings, index: int = 0, shared: bool = False) -> None:
     stop = threading.Event()
     _stop_on_signals(stop)
+    metrics = IngestMetrics.create()
     if not shared:
         _serve_metrics(settings)
-    build_worker(settings, index, IngestMetrics.create(), stop, shared).run()
+        retire_stale_sessions(settings, 1, metrics)
+    build_worker(settings, index, metrics, stop, "shared" if shared else "plain").run()
 
 
 def _child(settings: Settings, index: int) -> None:
@@ -67,6 +70,13 @@ def _child(settings: Settings, index: int) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     configure_logging(settings.log_level)
     run_single(settings, index, shared=True)
+
+
+def _retire_child(settings: Settings, first_unused: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    configure_logging(settings.log_level)
+    retire_stale_sessions(settings, first_unused, IngestMetrics.create())
 
 
 def run_ingest(settings: Settings, workers: int) -> None:
@@ -88,6 +98,8 @@ def run_ingest(settings: Settings, workers: int) -> None:
         return process
 
     processes = {i: start(i) for i in range(workers)}
+    retirer = context.Process(target=_retire_child, args=(settings, workers), name="ingest-retire")
+    retirer.start()
     while not stop.wait(0.5):
         for index, process in processes.items():
             if not process.is_alive():
@@ -95,9 +107,9 @@ def run_ingest(settings: Settings, workers: int) -> None:
                 if process.pid is not None:
                     multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
                 processes[index] = start(index)
-    for process in processes.values():
+    for process in [*processes.values(), retirer]:
         process.terminate()
-    for process in processes.values():
+    for process in [*processes.values(), retirer]:
         process.join(timeout=30)
         if process.is_alive():
             process.kill()

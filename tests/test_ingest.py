@@ -376,3 +376,31 @@ def test_two_workers_share_the_load(
     ]
     assert len(shares) == 2, process.output()
     assert all(share > 0 for share in shares), f"a worker got nothing: {shares}"
+
+
+def test_scaling_down_drains_and_retires_the_removed_workers_sessions(
+    ingest_db: str,
+    services: ServiceEnv,
+    park: str,
+    target: MqttTarget,
+    devices: dict[str, Publisher],
+) -> None:
+    two = Ingestor(ingest_db, services.mqtt_url, workers=2).start()
+    wait_until(lambda: two.output().count("connected to") == 2, 60, "both workers")
+    two.stop()
+    t0 = now_ms(-timedelta(minutes=4))
+    for i in range(300):  # queued while no worker runs, shared between the two sessions
+        devices["g1"].send({"ts": t0 + i, "values": {"gas_lel_pct": float(i)}})
+    wait_until(lambda: devices["g1"].acked >= 300, 30, "the broker to accept them")
+    one = Ingestor(ingest_db, services.mqtt_url, workers=1)
+    one.env = two.env  # same client ids and share group as the two-worker run
+    one.log = two.log
+    one.start()
+    try:
+        wait_until(lambda: count_rows(ingest_db, park, "g1") == 300, 60, "both sessions' queues")
+        assert "draining the session of retired worker" in one.output()
+        for i in range(300, 400):  # from now on worker 0 alone receives everything
+            devices["g1"].send({"ts": t0 + i, "values": {"gas_lel_pct": float(i)}})
+        wait_until(lambda: count_rows(ingest_db, park, "g1") == 400, 60, "the new messages")
+    finally:
+        one.stop()

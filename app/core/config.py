@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     ingest_share_group: str = Field(
         default="parktwin", description="the workers' shared subscription: $share/{group}/..."
     )
+    ingest_retire_ids: int = Field(
+        default=8, ge=0, description="worker ids past the last one whose sessions are retired"
+    )
     ingest_last_seen_resolution: timedelta = Field(
         default=timedelta(seconds=10),
         description="device last_seen_at is written at most this often",
