@@ -27,7 +27,7 @@ def test_console_script_is_installed() -> None:
     assert "migrate" in result.stdout
 
 
-@pytest.mark.parametrize(("argv", "issue"), [(["ingest"], 3), (["worker"], 5)])
+@pytest.mark.parametrize(("argv", "issue"), [(["sim"], 7), (["seed", "demo"], 7)])
 def test_unbuilt_commands_say_not_yet(
     argv: list[str], issue: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
