@@ -57,3 +57,36 @@ def cached_response(
 
 def cached_json(request: Request, content: Any, *, max_age: int = 5) -> Response:
     return cached_response(request, dump_json(content), max_age=max_age)
+
+
+def _problem(status: int, slug: str, title: str, detail: str) -> dict[str, Any]:
+    example = {
+        "type": f"https://parktwin.dev/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    schema = {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+        },
+        "additionalProperties": True,
+    }
+    return {
+        "description": title,
+        "content": {"application/problem+json": {"schema": schema, "example": example}},
+    }
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: _problem(401, "unauthorized", "Unauthorized", "unknown or revoked API key"),
+    403: _problem(403, "forbidden", "Forbidden", "this needs the admin role; the key has viewer"),
+    404: _problem(404, "not-found", "Not found", "park 'suzhou-sip' not found"),
+    422: _problem(422, "validation", "Invalid request", "query.limit: less than or equal to 1000"),
+}
+"""The problem+json answers every ``/api/v1`` route may give, for the OpenAPI schema."""

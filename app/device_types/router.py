@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request, Response
 
 from app.core.auth import ViewerKey
 from app.core.db import SessionDep
-from app.core.http import cached_json
+from app.core.http import PROBLEMS, cached_json
 from app.device_types import service
 from app.device_types.schemas import DeviceTypeList
 
-router = APIRouter(prefix="/api/v1/device-types", tags=["devices"])
+router = APIRouter(prefix="/api/v1/device-types", tags=["devices"], responses=PROBLEMS)
 
 
 @router.get(

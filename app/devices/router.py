@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from app.broker.dynsec import DynsecClient
 from app.core.db import SessionDep
-from app.core.http import cached_json
+from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
 from app.devices import service
@@ -23,7 +23,7 @@ from app.devices.schemas import (
 )
 from app.parks.deps import ParkAdmin, ParkViewer
 
-router = APIRouter(prefix="/api/v1/parks/{park_id}/devices", tags=["devices"])
+router = APIRouter(prefix="/api/v1/parks/{park_id}/devices", tags=["devices"], responses=PROBLEMS)
 
 DeviceIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the device's id")]
 

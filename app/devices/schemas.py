@@ -57,7 +57,22 @@ class DeviceUpdate(BaseModel):
     attributes: dict[str, Any] | None = None
 
 
+READ_EXAMPLE: dict[str, Any] = {
+    **CREATE_EXAMPLE,
+    "park_id": "suzhou-sip",
+    "domain": "energy",
+    "attributes": {},
+    "mqtt_username": "suzhou-sip:meter-b3-01",
+    "status": "online",
+    "last_seen_at": "2026-11-28T08:00:00Z",
+    "created_at": "2026-11-20T02:00:00Z",
+    "updated_at": "2026-11-20T02:00:00Z",
+}
+
+
 class DeviceRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [READ_EXAMPLE]})
+
     id: str
     park_id: str
     type: str
@@ -77,6 +92,20 @@ class DeviceRead(BaseModel):
 class DeviceTwin(DeviceRead):
     """The device with its newest value per metric."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **READ_EXAMPLE,
+                    "latest": {
+                        "energy_kwh": {"ts": "2026-11-28T08:00:00Z", "value": 10234.25},
+                        "power_kw": {"ts": "2026-11-28T08:00:00Z", "value": 12.5},
+                    },
+                }
+            ]
+        }
+    )
+
     latest: dict[str, LatestValue]
 
 
@@ -94,6 +123,10 @@ class MqttCredentials(BaseModel):
 
 
 class DeviceCreated(DeviceRead):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**READ_EXAMPLE, "mqtt_password": "Jq2cX4pR8vLm0sTt-Ab3"}]}
+    )
+
     mqtt_password: str | None = Field(
         description="shown once; null when PARKTWIN_MQTT_CREDENTIALS=none"
     )

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.core.auth import AdminKey, ViewerKey
 from app.core.db import SessionDep
-from app.core.http import cached_json
+from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
 from app.parks import service
 from app.parks.deps import ParkIdPath
 from app.parks.schemas import ParkCreate, ParkRead
 
-router = APIRouter(prefix="/api/v1/parks", tags=["parks"])
+router = APIRouter(prefix="/api/v1/parks", tags=["parks"], responses=PROBLEMS)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a park (admin)")

@@ -87,6 +87,21 @@ class ParkCreate(BaseModel):
 
 
 class ParkRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "suzhou-sip",
+                    "name": "苏州工业园区 示范园",
+                    "timezone": "Asia/Shanghai",
+                    "boundary": None,
+                    "created_at": "2026-11-28T08:00:00Z",
+                    "updated_at": "2026-11-28T08:00:00Z",
+                }
+            ]
+        }
+    )
+
     id: str
     name: str
     timezone: str

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.core.auth import ViewerKey
 from app.core.db import SessionDep
-from app.core.http import cached_json, cached_response
+from app.core.http import PROBLEMS, cached_json, cached_response
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN, UtcDateTime
 from app.devices.schemas import DeviceFilters
@@ -25,7 +25,7 @@ from app.telemetry.schemas import (
 )
 from app.telemetry.service import SourceChoice
 
-router = APIRouter(tags=["telemetry"])
+router = APIRouter(tags=["telemetry"], responses=PROBLEMS)
 
 DeviceIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the device's id")]
 MetricPath = Annotated[
