@@ -162,15 +162,19 @@ def _check_metric_name(metric: str) -> None:
 
 
 def _reading(item: Any, window: Window, out: list[Reading]) -> None:
-    if not isinstance(item, dict):
+    if type(item) is not dict:
         raise _Invalid("invalid_schema", "a reading must be an object")
-    if item.keys() - _ALLOWED_KEYS:
+    values = item.get("values")
+    raw_ts = item.get("ts")
+    if len(item) != 1 + (raw_ts is not None or "ts" in item) and item.keys() - _ALLOWED_KEYS:
         extra = sorted(item.keys() - _ALLOWED_KEYS)[0]
         raise _Invalid("invalid_schema", f"unexpected key {extra!r} in a reading")
-    values = item.get("values")
-    if not isinstance(values, dict) or not values:
+    if type(values) is not dict or not values:
         raise _Invalid("invalid_schema", "values must be a non-empty object")
-    ts = _timestamp(item.get("ts"), window)
+    if type(raw_ts) is int and window.earliest_us <= raw_ts * US_PER_MS <= window.latest_us:
+        ts = raw_ts * US_PER_MS  # the common case, checked inline
+    else:
+        ts = _timestamp(raw_ts, window)
     append, good, isfinite = out.append, _good_metric_names, math.isfinite
     for metric, raw in values.items():  # the hot loop: plain floats take the short path
         if metric not in good:

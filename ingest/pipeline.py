@@ -35,7 +35,8 @@ from ingest.parse import (
     to_us,
 )
 from ingest.registry import Registry
-from ingest.writer import HOUR_US, Batch, RejectedRow, TelemetryWriter, WriteResult
+from ingest.rows import RowBuilder
+from ingest.writer import Batch, RejectedRow, TelemetryWriter, WriteResult
 
 logger = logging.getLogger(__name__)
 
@@ -227,28 +228,17 @@ class IngestWorker:
     def _add_rows(
         self, conn: psycopg.Connection, batch: Batch, accepted: list[tuple[Inbound, Telemetry]]
     ) -> None:
-        keys = {(t.park_id, t.device_id, m) for _m, t in accepted for _ts, m, _v in t.readings}
-        series = self.registry.series_ids(conn, keys)
-        first: set[tuple[int, int]] = set()
-        latest, hours, rows = batch.latest, batch.hours, batch.rows
+        needed: dict[tuple[str, str], set[str]] = {}
+        for _m, t in accepted:
+            needed.setdefault((t.park_id, t.device_id), set()).update(m for _u, m, _v in t.readings)
+        series = self.registry.series_ids(conn, needed)
+        builder = RowBuilder()
         for message, telemetry in accepted:
-            park_id, device_id = telemetry.park_id, telemetry.device_id
-            newest = 0
-            for us, metric, value in telemetry.readings:
-                series_id = series[(park_id, device_id, metric)]
-                key = (series_id, us)
-                if key in first:  # within a batch too, the first value wins
-                    batch.repeated += 1
-                    continue
-                first.add(key)
-                rows.append((us, series_id, value))
-                hours.add((series_id, us - us % HOUR_US))
-                known = latest.get(series_id)
-                if known is None or known[0] < us:
-                    latest[series_id] = (us, value)
-                newest = max(newest, us)
-            batch.newest_us.append(newest)
-            self._note_seen(batch, (park_id, device_id), message.received_at)
+            key = (telemetry.park_id, telemetry.device_id)
+            batch.newest_us.append(builder.add_readings(series[key], telemetry.readings))
+            self._note_seen(batch, key, message.received_at)
+        batch.rows, batch.hours, batch.repeated = builder.rows, builder.hours, builder.repeated
+        batch.latest = builder.latest()
 
     def _note_seen(self, batch: Batch, key: tuple[str, str], received_at: datetime) -> None:
         written = self._last_seen_written.get(key)

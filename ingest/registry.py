@@ -47,7 +47,7 @@ class Registry:
     def __init__(self) -> None:
         self._parks: dict[str, bool] = {}
         self._devices: dict[DeviceKey, frozenset[str] | None] = {}
-        self._series: dict[SeriesKey, int] = {}
+        self._series: dict[DeviceKey, dict[str, int]] = {}
 
     def clear(self) -> None:
         self._parks.clear()
@@ -95,14 +95,19 @@ class Registry:
         return self._devices.get(key) is not None
 
     def series_ids(
-        self, conn: psycopg.Connection, keys: Iterable[SeriesKey]
-    ) -> dict[SeriesKey, int]:
-        """Series ids for ``keys``, creating the series that do not exist yet (autocommit)."""
-        missing = sorted({k for k in keys if k not in self._series})
+        self, conn: psycopg.Connection, needed: dict[DeviceKey, set[str]]
+    ) -> dict[DeviceKey, dict[str, int]]:
+        """Series ids (device -> metric -> id) covering ``needed``, creating the series that do
+        not exist yet (in a transaction of their own: series are never rolled back)."""
+        missing = sorted(
+            (park, device, metric)
+            for (park, device), metrics in needed.items()
+            for metric in metrics - self._series.get((park, device), {}).keys()
+        )
         if missing:
             columns = ([k[0] for k in missing], [k[1] for k in missing], [k[2] for k in missing])
             with conn.transaction():
                 conn.execute(CREATE_SERIES_SQL, columns)
             for park_id, device_id, metric, series_id in conn.execute(SERIES_SQL, columns):
-                self._series[(park_id, device_id, metric)] = series_id
+                self._series.setdefault((park_id, device_id), {})[metric] = series_id
         return self._series

@@ -27,6 +27,8 @@ from datetime import datetime
 
 import psycopg
 
+from ingest.rows import Row
+
 logger = logging.getLogger(__name__)
 
 STAGE_DDL = """
@@ -89,7 +91,6 @@ COPY_REJECTIONS = (
 REJECTION_TYPES = ["timestamptz", "text", "text", "text", "text", "text", "bytea", "int4"]
 
 REJECTED_PAYLOAD_BYTES = 64 * 1024
-HOUR_US = 3_600_000_000
 
 # Binary COPY: a header, then per row a field count and (length, bytes) per field:
 # timestamptz as int64 microseconds since 2000-01-01, int4, float8; then a -1 trailer.
@@ -97,8 +98,6 @@ COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 COPY_TRAILER = struct.pack(">h", -1)
 COPY_ROW = struct.Struct(">hiqiiid")
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
-
-Row = tuple[int, int, float]  # (microseconds since the Unix epoch, series id, value)
 
 
 def encode_copy(rows: list[Row]) -> bytes:
