@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean
+.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -41,3 +41,8 @@ services-down: venv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# Ingest throughput and latency against the bare-paho ceiling and a naive ingestor
+# (about 3 minutes; writes docs/benchmarks.md).
+bench-ingest: venv install-services
+	$(BIN)/python -m bench.ingest

@@ -404,3 +404,24 @@ def test_scaling_down_drains_and_retires_the_removed_workers_sessions(
         wait_until(lambda: count_rows(ingest_db, park, "g1") == 400, 60, "the new messages")
     finally:
         one.stop()
+
+
+def test_a_message_the_database_refuses_is_logged_and_the_rest_stored(
+    ingest_db: str, park: str, devices: dict[str, Publisher], ingestor: Ingestor
+) -> None:
+    """A constraint the parser knows nothing about stands in for any content error."""
+    with psycopg.connect(ingest_db, autocommit=True) as conn:
+        conn.execute("ALTER TABLE telemetry ADD CONSTRAINT test_refuse CHECK (value <> -42)")
+    try:
+        t0 = now_ms(-timedelta(minutes=5))
+        devices["g1"].send([{"ts": t0 + i, "values": {"gas_lel_pct": float(i)}} for i in range(5)])
+        devices["g1"].send({"ts": t0 + 10, "values": {"gas_lel_pct": -42.0}})
+        devices["g1"].send({"ts": t0 + 11, "values": {"gas_lel_pct": 11.0}})
+        wait_until(lambda: count_rows(ingest_db, park, "g1") == 6, 30, "the good readings")
+        wait_until(lambda: len(rejections(ingest_db, park)) == 1, 30, "the refused one")
+    finally:
+        with psycopg.connect(ingest_db, autocommit=True) as conn:
+            conn.execute("ALTER TABLE telemetry DROP CONSTRAINT test_refuse")
+    ((reason, topic, detail, payload),) = rejections(ingest_db, park)
+    assert reason == "storage_error" and "test_refuse" in detail
+    assert topic.endswith("/g1/telemetry") and b"-42" in payload
