@@ -21,8 +21,13 @@ async def find_active(
         )
     ).one_or_none()
     if row is not None and row.stale:
+        # SKIP LOCKED: concurrent requests with the same key never queue behind each other.
         await session.execute(
-            text("UPDATE api_key SET last_used_at = now() WHERE id = :id"), {"id": key_id}
+            text(
+                "UPDATE api_key SET last_used_at = now() WHERE id = ("
+                "SELECT id FROM api_key WHERE id = :id FOR UPDATE SKIP LOCKED)"
+            ),
+            {"id": key_id},
         )
     return row
 
