@@ -1,0 +1,103 @@
+"""The alarm state machine for one (device, metric, rule): pure, no I/O.
+
+A rule has up to two levels (level 1 below level 2), each with a severity and a threshold, a
+direction (``above``: the value rising past a threshold alarms; ``below``: falling past it), a
+deadband for hysteresis (to step down from a level the value must be back past its threshold by
+the deadband), and on/off delays (a change of level takes effect only once it has held that
+long). A ``state`` rule is a threshold rule at 0.5 on a 0/1 value.
+
+``step()`` feeds one reading (in time order) and returns the new state with the changes that
+took effect; ``expire()`` applies a delay that has run out without a new reading (the worker's
+timer job calls it). Effective level changes become alarm transitions in the service layer:
+0 -> n raises, n -> m > n escalates, n -> 0 returns to normal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Direction = Literal["above", "below"]
+
+
+@dataclass(frozen=True)
+class Level:
+    severity: str
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Rule:
+    levels: tuple[Level, ...]  # ordered from level 1 up
+    direction: Direction = "above"
+    deadband: float = 0.0
+    on_delay_us: int = 0
+    off_delay_us: int = 0
+    latch: bool = False
+
+    def past(self, value: float, threshold: float, margin: float = 0.0) -> bool:
+        """Is ``value`` on the alarming side of ``threshold`` (moved back by ``margin``)?"""
+        if self.direction == "above":
+            return value >= threshold - margin
+        return value <= threshold + margin
+
+    def raw_level(self, value: float, current: int) -> int:
+        """The level ``value`` asks for, with hysteresis around the current level."""
+        level = 0
+        for index, spec in enumerate(self.levels, start=1):
+            margin = self.deadband if index <= current else 0.0
+            if self.past(value, spec.threshold, margin):
+                level = index
+        return level
+
+
+@dataclass(frozen=True)
+class State:
+    level: int = 0  # the effective level
+    pending: int = 0  # a level asked for but still inside its delay
+    pending_since_us: int | None = None
+    last_us: int | None = None  # the newest reading evaluated
+    last_value: float | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    before: int
+    after: int
+    at_us: int
+    value: float | None
+
+
+def _delay(rule: Rule, before: int, after: int) -> int:
+    return rule.on_delay_us if after > before else rule.off_delay_us
+
+
+def step(rule: Rule, state: State, at_us: int, value: float) -> tuple[State, Change | None]:
+    """Feed one reading. Readings older than the newest evaluated one are ignored."""
+    if state.last_us is not None and at_us <= state.last_us:
+        return state, None
+    wanted = rule.raw_level(value, state.level)
+    seen = replace(state, last_us=at_us, last_value=value)
+    if wanted == state.level:
+        return replace(seen, pending=state.level, pending_since_us=None), None
+    since = state.pending_since_us if state.pending == wanted and state.pending_since_us else at_us
+    if at_us - since >= _delay(rule, state.level, wanted):
+        change = Change(state.level, wanted, at_us, value)
+        return replace(seen, level=wanted, pending=wanted, pending_since_us=None), change
+    return replace(seen, pending=wanted, pending_since_us=since), None
+
+
+def due_us(rule: Rule, state: State) -> int | None:
+    """When a pending level takes effect without another reading, or None."""
+    if state.pending_since_us is None or state.pending == state.level:
+        return None
+    return state.pending_since_us + _delay(rule, state.level, state.pending)
+
+
+def expire(rule: Rule, state: State, now_us: int) -> tuple[State, Change | None]:
+    """Apply a pending level whose delay has run out by ``now_us``."""
+    due = due_us(rule, state)
+    if due is None or now_us < due:
+        return state, None
+    change = Change(state.level, state.pending, due, state.last_value)
+    return replace(state, level=state.pending, pending_since_us=None), change

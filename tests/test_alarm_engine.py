@@ -1,0 +1,99 @@
+"""The alarm state machine: thresholds, hysteresis and delays, as properties."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.alarms.engine import Level, Rule, State, expire, step
+
+GAS = Rule(levels=(Level("major", 25), Level("critical", 50)), deadband=2.0, latch=True)
+SECOND = 1_000_000
+
+values = st.lists(st.floats(0, 100, allow_nan=False), min_size=1, max_size=60)
+
+
+def run(
+    rule: Rule, readings: list[float], spacing_us: int = SECOND
+) -> tuple[State, list[tuple[int, int]]]:
+    state, changes = State(), []
+    for i, value in enumerate(readings):
+        state, change = step(rule, state, (i + 1) * spacing_us, value)
+        if change:
+            changes.append((change.before, change.after))
+    return state, changes
+
+
+def plain_level(value: float) -> int:
+    return 2 if value >= 50 else 1 if value >= 25 else 0
+
+
+def test_gas_levels_by_hand() -> None:
+    _state, changes = run(GAS, [3.0, 26.0, 51.0, 49.0, 24.0, 22.9, 60.0])
+    # 49 is within the 2 %LEL deadband of 50: still level 2; 24 is below 48 but within the
+    # deadband of 25: level 1; 22.9 is out of both: normal
+    assert changes == [(0, 1), (1, 2), (2, 1), (1, 0), (0, 2)]
+
+
+@given(values)
+def test_without_deadband_or_delay_the_level_follows_the_value(readings: list[float]) -> None:
+    rule = Rule(levels=GAS.levels)
+    state = State()
+    for i, value in enumerate(readings):
+        state, _change = step(rule, state, (i + 1) * SECOND, value)
+        assert state.level == plain_level(value)
+
+
+@given(values)
+def test_the_deadband_only_delays_stepping_down(readings: list[float]) -> None:
+    plain, banded = Rule(levels=GAS.levels), GAS
+    s1, s2 = State(), State()
+    for i, value in enumerate(readings):
+        s1, _ = step(plain, s1, (i + 1) * SECOND, value)
+        s2, _ = step(banded, s2, (i + 1) * SECOND, value)
+        assert s2.level >= s1.level  # hysteresis holds a level, never invents a higher one
+        assert s2.level <= plain_level(value + 2.0)
+
+
+@given(st.floats(23.1, 24.9), st.integers(2, 40))
+def test_chatter_inside_the_deadband_raises_once(low: float, flips: int) -> None:
+    _state, changes = run(GAS, [26.0, low] * flips)
+    assert changes == [(0, 1)]
+
+
+@given(st.integers(1, 29))
+def test_a_condition_shorter_than_the_on_delay_never_raises(seconds: int) -> None:
+    rule = Rule(levels=GAS.levels, on_delay_us=30 * SECOND)
+    readings = [30.0] * seconds + [0.0]
+    state, changes = run(rule, readings)
+    assert changes == [] and state.level == 0
+
+
+def test_the_on_delay_raises_once_it_has_held() -> None:
+    rule = Rule(levels=GAS.levels, on_delay_us=30 * SECOND)
+    _state, changes = run(rule, [30.0] * 32)
+    assert changes == [(0, 1)]
+
+
+def test_a_timer_applies_a_pending_level_without_new_readings() -> None:
+    rule = Rule(levels=GAS.levels, on_delay_us=30 * SECOND)
+    state, change = step(rule, State(), SECOND, 30.0)
+    assert change is None and state.pending == 1
+    early, nothing = expire(rule, state, 20 * SECOND)
+    assert nothing is None and early.level == 0
+    later, change = expire(rule, state, 31 * SECOND)
+    assert change is not None and (change.before, change.after, change.at_us) == (0, 1, 31 * SECOND)
+    assert later.level == 1
+
+
+@given(values)
+def test_old_readings_never_change_the_state(readings: list[float]) -> None:
+    state, _ = run(GAS, readings)
+    again, change = step(GAS, state, SECOND // 2, 99.0)
+    assert again == state and change is None
+
+
+def test_below_rules_alarm_on_low_values() -> None:
+    oxygen = Rule(levels=(Level("major", 19.5),), direction="below", deadband=0.2)
+    _state, changes = run(oxygen, [20.9, 19.4, 19.6, 19.8])
+    assert changes == [(0, 1), (1, 0)]
