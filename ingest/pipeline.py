@@ -23,6 +23,7 @@ import psycopg
 from app.core.config import Settings
 from app.core.db import libpq_url
 from app.core.mqtt import MqttTarget
+from ingest.alarms import RuleBook
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
 from ingest.metrics import IngestMetrics
 from ingest.parse import (
@@ -102,6 +103,7 @@ class IngestWorker:
         self.metrics = metrics
         self.stop = stop
         self.registry = Registry()
+        self.rules = RuleBook()
         self._conn: psycopg.Connection | None = None
         self._writer: TelemetryWriter | None = None
         self._registry_changed = False
@@ -212,6 +214,7 @@ class IngestWorker:
             else:
                 batch.rejections.append(_rejected(message, item))
         self._add_rows(conn, batch, accepted)
+        self._add_alarm_readings(conn, batch, accepted)
         return batch
 
     def _add_status(self, batch: Batch, message: Inbound, status: Status) -> None:
@@ -240,6 +243,27 @@ class IngestWorker:
         batch.rows, batch.hours, batch.repeated = builder.rows, builder.hours, builder.repeated
         batch.latest = builder.latest()
 
+    def _add_alarm_readings(
+        self, conn: psycopg.Connection, batch: Batch, accepted: list[tuple[Inbound, Telemetry]]
+    ) -> None:
+        """The readings some alarm rule watches, per (device, metric, rule)."""
+        self.rules.load(conn)
+        watched_by_type: dict[str, frozenset[str]] = {}
+        for _message, telemetry in accepted:
+            key = (telemetry.park_id, telemetry.device_id)
+            device_type = self.registry.device_type(key)
+            watched = watched_by_type.get(device_type)
+            if watched is None:
+                watched = watched_by_type[device_type] = self.rules.watched_metrics(device_type)
+            if not watched:
+                continue
+            for us, metric, value in telemetry.readings:
+                if metric in watched:
+                    for rule in self.rules.for_reading(*key, device_type, metric):
+                        batch.alarm_readings.setdefault((*key, metric, rule.id), []).append(
+                            (us, value)
+                        )
+
     def _note_seen(self, batch: Batch, key: tuple[str, str], received_at: datetime) -> None:
         written = self._last_seen_written.get(key)
         if written is None or received_at - written >= self.options.last_seen_resolution:
@@ -251,6 +275,7 @@ class IngestWorker:
         if self._registry_changed:
             self._registry_changed = False
             self.registry.clear()
+            self.rules.clear()
 
     # -- after the commit ---------------------------------------------------------------------
 
@@ -276,7 +301,8 @@ class IngestWorker:
         conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=5)
         conn.execute(f"LISTEN {REGISTRY_CHANNEL}")
         self.registry.clear()  # changes may have been missed while disconnected
-        self._writer = TelemetryWriter(conn)
+        self.rules.clear()
+        self._writer = TelemetryWriter(conn, self.rules)
         return self._writer
 
     def _close(self) -> None:

@@ -21,11 +21,12 @@ DeviceKey = tuple[str, str]
 SeriesKey = tuple[str, str, str]
 
 DEVICES_SQL = """
-SELECT d.park_id, d.id, coalesce(array_agg(m.name) FILTER (WHERE m.name IS NOT NULL), '{}')
+SELECT d.park_id, d.id, coalesce(array_agg(m.name) FILTER (WHERE m.name IS NOT NULL), '{}'),
+       d.type
 FROM unnest(%s::text[], %s::text[]) AS k(park_id, id)
 JOIN device d ON d.park_id = k.park_id AND d.id = k.id
 LEFT JOIN device_type_metric m ON m.device_type = d.type
-GROUP BY d.park_id, d.id
+GROUP BY d.park_id, d.id, d.type
 """
 
 PARKS_SQL = "SELECT id FROM park WHERE id = ANY(%s::text[])"
@@ -47,11 +48,13 @@ class Registry:
     def __init__(self) -> None:
         self._parks: dict[str, bool] = {}
         self._devices: dict[DeviceKey, frozenset[str] | None] = {}
+        self._types: dict[DeviceKey, str] = {}
         self._series: dict[DeviceKey, dict[str, int]] = {}
 
     def clear(self) -> None:
         self._parks.clear()
         self._devices.clear()
+        self._types.clear()
         self._series.clear()
 
     def load_devices(self, conn: psycopg.Connection, keys: Iterable[DeviceKey]) -> None:
@@ -60,8 +63,9 @@ class Registry:
         if not missing:
             return
         rows = conn.execute(DEVICES_SQL, ([k[0] for k in missing], [k[1] for k in missing]))
-        for park_id, device_id, metrics in rows:
+        for park_id, device_id, metrics, device_type in rows:
             self._devices[(park_id, device_id)] = frozenset(metrics)
+            self._types[(park_id, device_id)] = device_type
             self._parks[park_id] = True
         absent = [k for k in missing if k not in self._devices]
         parks = sorted({k[0] for k in absent if k[0] not in self._parks})
@@ -90,6 +94,9 @@ class Registry:
                     *key,
                 )
         return None
+
+    def device_type(self, key: DeviceKey) -> str:
+        return self._types[key]
 
     def known_device(self, key: DeviceKey) -> bool:
         return self._devices.get(key) is not None

@@ -27,6 +27,8 @@ from datetime import datetime
 
 import psycopg
 
+from ingest.alarms import AlarmWriter, RuleBook
+from ingest.alarms import Key as AlarmKey
 from ingest.rows import Row
 
 logger = logging.getLogger(__name__)
@@ -139,6 +141,7 @@ class Batch:
     latest: dict[int, tuple[int, float]] = field(default_factory=dict)  # series -> (us, value)
     hours: set[tuple[int, int]] = field(default_factory=set)  # (series, UTC hour start in us)
     newest_us: list[int] = field(default_factory=list)  # per stored message, its newest reading
+    alarm_readings: dict[AlarmKey, list[tuple[int, float]]] = field(default_factory=dict)
     seen: dict[tuple[str, str], datetime] = field(default_factory=dict)
     statuses: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
     rejections: list[RejectedRow] = field(default_factory=list)
@@ -153,8 +156,9 @@ class WriteResult:
 class TelemetryWriter:
     """Writes batches through one connection (autocommit; each batch is one transaction)."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, rules: RuleBook) -> None:
         self.conn = conn
+        self.alarms = AlarmWriter(conn, rules)
         conn.execute(STAGE_DDL)
         found = conn.execute("SELECT to_regclass('telemetry_dirty') IS NOT NULL").fetchone()
         self._rollups = bool(found and found[0])
@@ -164,6 +168,8 @@ class TelemetryWriter:
         with self.conn.transaction():
             if batch.rows:
                 inserted = self._write_rows(batch)
+            if batch.alarm_readings:
+                self.alarms.apply(batch.alarm_readings)
             if batch.seen:
                 self._touch_devices(batch.seen)
             if batch.statuses:

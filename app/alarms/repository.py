@@ -1,0 +1,149 @@
+"""SQL for alarms and their audit trail (the evaluation itself lives in ingest/alarms.py)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+STATUS_FILTER = {
+    "active": "a.active",
+    "cleared": "NOT a.active",
+    "all": "true",
+}
+
+
+async def list_(
+    session: AsyncSession,
+    park_id: str,
+    status: str,
+    severity: str | None,
+    device_id: str | None,
+    after: list[Any] | None,
+    limit: int,
+) -> Sequence[RowMapping]:
+    where = STATUS_FILTER[status]
+    sql = text(
+        "SELECT a.* FROM alarm a WHERE a.park_id = :park AND " + where + " "
+        "AND (CAST(:severity AS text) IS NULL OR a.severity = :severity) "
+        "AND (CAST(:device AS text) IS NULL OR a.device_id = :device) "
+        "AND (CAST(:after_at AS timestamptz) IS NULL "
+        "     OR (a.raised_at, a.id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))) "
+        "ORDER BY a.raised_at DESC, a.id DESC LIMIT :limit"
+    )
+    params = {
+        "park": park_id,
+        "severity": severity,
+        "device": device_id,
+        "limit": limit + 1,
+        "after_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+    }
+    return (await session.execute(sql, params)).mappings().all()
+
+
+async def get(
+    session: AsyncSession, park_id: str, alarm_id: uuid.UUID, lock: bool = False
+) -> RowMapping | None:
+    sql = "SELECT * FROM alarm WHERE park_id = :park AND id = :id" + (" FOR UPDATE" if lock else "")
+    return (
+        (await session.execute(text(sql), {"park": park_id, "id": alarm_id}))
+        .mappings()
+        .one_or_none()
+    )
+
+
+async def events(session: AsyncSession, alarm_id: uuid.UUID) -> Sequence[RowMapping]:
+    sql = text("SELECT * FROM alarm_event WHERE alarm_id = :id ORDER BY id")
+    return (await session.execute(sql, {"id": alarm_id})).mappings().all()
+
+
+ACK = text(
+    """
+    UPDATE alarm SET acknowledged = true, acknowledged_at = now(), acknowledged_by = :actor,
+        active = active AND NOT normal,
+        cleared_at = CASE WHEN active AND normal THEN now() ELSE cleared_at END,
+        closed_at = CASE WHEN NOT active OR normal THEN now() END,
+        updated_at = now()
+    WHERE park_id = :park AND id = :id AND NOT acknowledged
+    RETURNING *
+    """
+)
+
+
+async def acknowledge(
+    session: AsyncSession, park_id: str, alarm_id: uuid.UUID, actor: str
+) -> RowMapping | None:
+    """Acknowledge; a latched alarm already back to normal clears with it. None when it was
+    acknowledged before."""
+    params = {"park": park_id, "id": alarm_id, "actor": actor}
+    return (await session.execute(ACK, params)).mappings().one_or_none()
+
+
+async def add_event(
+    session: AsyncSession,
+    alarm_id: uuid.UUID,
+    action: str,
+    *,
+    severity: str | None = None,
+    value: float | None = None,
+    actor: str | None = None,
+    comment: str | None = None,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO alarm_event (alarm_id, action, severity, value, actor, comment) "
+            "VALUES (:id, :action, :severity, :value, :actor, :comment)"
+        ),
+        {
+            "id": alarm_id,
+            "action": action,
+            "severity": severity,
+            "value": value,
+            "actor": actor,
+            "comment": comment,
+        },
+    )
+
+
+async def outbox_exists(session: AsyncSession) -> bool:
+    return bool(
+        (await session.execute(text("SELECT to_regclass('event_outbox') IS NOT NULL"))).scalar()
+    )
+
+
+async def enqueue(
+    session: AsyncSession, park_id: str, type_: str, severity: str | None, data: dict[str, Any]
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO event_outbox (id, park_id, type, severity, data, created_at) "
+            "VALUES (:id, :park, :type, :severity, CAST(:data AS jsonb), clock_timestamp())"
+        ),
+        {
+            "id": uuid.uuid4(),
+            "park": park_id,
+            "type": type_,
+            "severity": severity,
+            "data": orjson.dumps(data).decode(),
+        },
+    )
+
+
+SUMMARY = text(
+    """
+    SELECT d.building_id, a.severity, count(*) AS n,
+           count(*) FILTER (WHERE NOT a.acknowledged) AS unacked
+    FROM alarm a JOIN device d ON d.park_id = a.park_id AND d.id = a.device_id
+    WHERE a.park_id = :park AND a.active
+    GROUP BY d.building_id, a.severity
+    """
+)
+
+
+async def summary(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    return (await session.execute(SUMMARY, {"park": park_id})).mappings().all()

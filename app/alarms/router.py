@@ -1,0 +1,79 @@
+"""``/api/v1/parks/{park_id}/alarms``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.alarms import service
+from app.alarms.schemas import (
+    AlarmAck,
+    AlarmComment,
+    AlarmDetail,
+    AlarmRead,
+    AlarmSummary,
+    Severity,
+)
+from app.core.db import SessionDep
+from app.core.http import PROBLEMS, cached_json
+from app.core.pagination import Page, PageDep
+from app.core.types import IDENT_PATTERN
+from app.parks.deps import ParkOperator, ParkViewer
+
+router = APIRouter(prefix="/api/v1/parks/{park_id}/alarms", tags=["alarms"], responses=PROBLEMS)
+
+
+@router.get("", response_model=Page[AlarmRead], summary="List alarms, newest first")
+async def list_alarms(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    page: PageDep,
+    status: Annotated[
+        Literal["active", "cleared", "all"], Query(description="default: active")
+    ] = "active",
+    severity: Severity | None = None,
+    device_id: Annotated[str | None, Query(pattern=IDENT_PATTERN)] = None,
+) -> Response:
+    result = await service.list_(
+        session, ctx=ctx, status=status, severity=severity, device_id=device_id, page=page
+    )
+    return cached_json(request, result)
+
+
+@router.get(
+    "/summary",
+    response_model=AlarmSummary,
+    summary="Active alarms by severity, for the park and per building",
+)
+async def alarm_summary(request: Request, session: SessionDep, ctx: ParkViewer) -> Response:
+    return cached_json(request, await service.summary(session, ctx=ctx))
+
+
+@router.get("/{alarm_id}", response_model=AlarmDetail, summary="One alarm with its audit trail")
+async def get_alarm(
+    request: Request, alarm_id: uuid.UUID, session: SessionDep, ctx: ParkViewer
+) -> Response:
+    return cached_json(request, await service.get(session, ctx=ctx, alarm_id=alarm_id))
+
+
+@router.post(
+    "/{alarm_id}/ack",
+    summary="Acknowledge (operator)",
+    description="A latched alarm whose value is back to normal clears with its acknowledgement. "
+    "Acknowledging twice changes nothing.",
+)
+async def acknowledge_alarm(
+    alarm_id: uuid.UUID, session: SessionDep, ctx: ParkOperator, body: AlarmAck | None = None
+) -> AlarmRead:
+    comment = body.comment if body else None
+    return await service.acknowledge(session, ctx=ctx, alarm_id=alarm_id, comment=comment)
+
+
+@router.post("/{alarm_id}/comments", summary="Add a comment to the audit trail (operator)")
+async def comment_alarm(
+    alarm_id: uuid.UUID, body: AlarmComment, session: SessionDep, ctx: ParkOperator
+) -> AlarmDetail:
+    return await service.comment(session, ctx=ctx, alarm_id=alarm_id, text=body.comment)

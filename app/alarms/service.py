@@ -1,0 +1,108 @@
+"""Alarm reads and operator actions. Webhook events go to the outbox in the request's
+transaction, so the change and its announcement commit together."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alarms import repository
+from app.alarms.document import alarm_document
+from app.alarms.schemas import (
+    AlarmDetail,
+    AlarmEventRead,
+    AlarmRead,
+    AlarmSummary,
+    BuildingSummary,
+    SeverityCounts,
+)
+from app.core.errors import NotFound
+from app.core.pagination import Page, PageParams, paginate
+from app.parks.deps import ParkContext
+
+
+def _read(row: Any) -> AlarmRead:
+    return AlarmRead.model_validate(alarm_document(row))
+
+
+async def list_(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    status: str,
+    severity: str | None,
+    device_id: str | None,
+    page: PageParams,
+) -> Page[AlarmRead]:
+    rows = await repository.list_(
+        session, ctx.park_id, status, severity, device_id, page.after(2), page.limit
+    )
+    items, cursor = paginate(rows, page.limit, lambda r: [r["raised_at"].isoformat(), str(r["id"])])
+    return Page[AlarmRead](items=[_read(r) for r in items], next_cursor=cursor)
+
+
+async def get(session: AsyncSession, *, ctx: ParkContext, alarm_id: uuid.UUID) -> AlarmDetail:
+    row = await repository.get(session, ctx.park_id, alarm_id)
+    if row is None:
+        raise NotFound(f"alarm {alarm_id} not found in park {ctx.park_id!r}")
+    events = [
+        AlarmEventRead.model_validate(dict(e)) for e in await repository.events(session, alarm_id)
+    ]
+    return AlarmDetail(**_read(row).model_dump(), events=events)
+
+
+async def acknowledge(
+    session: AsyncSession, *, ctx: ParkContext, alarm_id: uuid.UUID, comment: str | None
+) -> AlarmRead:
+    before = await repository.get(session, ctx.park_id, alarm_id, lock=True)
+    if before is None:
+        raise NotFound(f"alarm {alarm_id} not found in park {ctx.park_id!r}")
+    row = await repository.acknowledge(session, ctx.park_id, alarm_id, ctx.key.id)
+    if row is None:  # acknowledged before: nothing changes, the answer is the same
+        return _read(before)
+    await repository.add_event(
+        session,
+        alarm_id,
+        "acknowledged",
+        severity=row["severity"],
+        actor=ctx.key.id,
+        comment=comment,
+    )
+    events = [("alarm.acknowledged", row)]
+    if before["active"] and not row["active"]:
+        await repository.add_event(
+            session, alarm_id, "cleared", severity=row["severity"], actor=ctx.key.id
+        )
+        events.append(("alarm.cleared", row))
+    if await repository.outbox_exists(session):
+        for type_, alarm in events:
+            await repository.enqueue(
+                session, ctx.park_id, type_, alarm["severity"], alarm_document(alarm)
+            )
+    return _read(row)
+
+
+async def comment(
+    session: AsyncSession, *, ctx: ParkContext, alarm_id: uuid.UUID, text: str
+) -> AlarmDetail:
+    if await repository.get(session, ctx.park_id, alarm_id) is None:
+        raise NotFound(f"alarm {alarm_id} not found in park {ctx.park_id!r}")
+    await repository.add_event(session, alarm_id, "comment", actor=ctx.key.id, comment=text)
+    return await get(session, ctx=ctx, alarm_id=alarm_id)
+
+
+async def summary(session: AsyncSession, *, ctx: ParkContext) -> AlarmSummary:
+    park = SeverityCounts()
+    buildings: dict[str | None, BuildingSummary] = {}
+    unacked = 0
+    for row in await repository.summary(session, ctx.park_id):
+        setattr(park, row["severity"], getattr(park, row["severity"]) + row["n"])
+        entry = buildings.setdefault(
+            row["building_id"], BuildingSummary(building_id=row["building_id"])
+        )
+        setattr(entry, row["severity"], getattr(entry, row["severity"]) + row["n"])
+        unacked += row["unacked"]
+    ordered = sorted(buildings.values(), key=lambda b: (b.building_id is None, b.building_id or ""))
+    return AlarmSummary(park=park, unacknowledged=unacked, buildings=ordered)

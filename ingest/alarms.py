@@ -1,0 +1,288 @@
+"""Alarm evaluation inside the ingest transaction, so a batch's rows, the alarms they raise and
+the webhook events announcing them commit together (or not at all).
+
+Per batch: the evaluation states of the (device, metric, rule) keys that got readings are
+created if missing and locked (``FOR UPDATE``, in key order, so racing workers serialise per
+key instead of deadlocking), each key's readings go through the pure state machine
+(``app.alarms.engine``) in time order, and every change of effective level becomes an alarm
+transition: raise (or re-raise: ``count + 1``), escalate, return to normal (a latched alarm stays
+active until acknowledged), clear. At most one open alarm per (device, metric, type) is
+guaranteed by the database (a unique index over open alarms), not by this code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.rows import dict_row
+
+from app.alarms.document import alarm_document
+from app.alarms.engine import Change, Level, Rule, State, due_us, step
+from ingest.parse import from_us, to_us
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, str, str, int]  # park, device, metric, rule id
+
+
+@dataclass(frozen=True)
+class StoredRule:
+    id: int
+    type: str
+    rule: Rule
+
+
+RULES_SQL = """
+SELECT id, park_id, device_type, device_id, metric, type, direction, levels, deadband,
+       on_delay_s, off_delay_s, latch
+FROM alarm_rule WHERE enabled
+"""
+
+ENSURE_STATES = """
+INSERT INTO alarm_state (park_id, device_id, metric, rule_id)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int8[]) ORDER BY 1, 2, 3, 4
+ON CONFLICT DO NOTHING
+"""
+
+LOCK_STATES = """
+SELECT s.park_id, s.device_id, s.metric, s.rule_id, s.level, s.pending, s.pending_since,
+       s.last_at, s.last_value
+FROM alarm_state s
+JOIN unnest(%s::text[], %s::text[], %s::text[], %s::int8[])
+  AS k(park_id, device_id, metric, rule_id) USING (park_id, device_id, metric, rule_id)
+ORDER BY 1, 2, 3, 4
+FOR UPDATE OF s
+"""
+
+SAVE_STATE = """
+UPDATE alarm_state SET level = %s, pending = %s, pending_since = %s, due_at = %s,
+       last_at = %s, last_value = %s
+WHERE park_id = %s AND device_id = %s AND metric = %s AND rule_id = %s
+"""
+
+RAISE = """
+INSERT INTO alarm AS a (id, park_id, device_id, metric, type, rule_id, severity, latched,
+                        raised_at, value, peak_value, threshold)
+VALUES (%(id)s, %(park)s, %(device)s, %(metric)s, %(type)s, %(rule)s, %(severity)s, %(latch)s,
+        %(at)s, %(value)s, %(value)s, %(threshold)s)
+ON CONFLICT (park_id, device_id, metric, type) WHERE closed_at IS NULL DO UPDATE SET
+    active = true, normal = false, cleared_at = NULL, count = a.count + 1,
+    severity = CASE WHEN array_position(%(ranks)s::text[], excluded.severity)
+                       > array_position(%(ranks)s::text[], a.severity)
+                    THEN excluded.severity ELSE a.severity END,
+    threshold = excluded.threshold, value = excluded.value,
+    peak_value = CASE WHEN %(above)s THEN greatest(a.peak_value, excluded.value)
+                      ELSE least(a.peak_value, excluded.value) END,
+    updated_at = now()
+RETURNING *
+"""
+
+ESCALATE = """
+UPDATE alarm SET severity = %(severity)s, threshold = %(threshold)s, value = %(value)s,
+    peak_value = CASE WHEN %(above)s THEN greatest(peak_value, %(value)s)
+                      ELSE least(peak_value, %(value)s) END,
+    normal = false, updated_at = now()
+WHERE park_id = %(park)s AND device_id = %(device)s AND metric = %(metric)s
+  AND type = %(type)s AND closed_at IS NULL
+RETURNING *
+"""
+
+NORMAL = """
+UPDATE alarm SET normal = true, value = %(value)s, updated_at = now(),
+    active = latched AND NOT acknowledged,
+    cleared_at = CASE WHEN latched AND NOT acknowledged THEN NULL ELSE %(at)s END,
+    closed_at = CASE WHEN acknowledged THEN %(at)s END
+WHERE park_id = %(park)s AND device_id = %(device)s AND metric = %(metric)s
+  AND type = %(type)s AND closed_at IS NULL AND active
+RETURNING *
+"""
+
+AUDIT = """
+INSERT INTO alarm_event (alarm_id, at, action, severity, value) VALUES (%s, %s, %s, %s, %s)
+"""
+
+# clock_timestamp(), not now(): events of one transaction keep their order.
+OUTBOX = """
+INSERT INTO event_outbox (id, park_id, type, severity, data, created_at)
+VALUES (%s, %s, %s, %s, %s, clock_timestamp())
+"""
+
+RANKS = ["warning", "minor", "major", "critical"]
+
+
+def build_rule(row: dict[str, Any]) -> StoredRule:
+    levels = row["levels"] if isinstance(row["levels"], list) else json.loads(row["levels"])
+    return StoredRule(
+        id=row["id"],
+        type=row["type"],
+        rule=Rule(
+            levels=tuple(Level(lv["severity"], float(lv["threshold"])) for lv in levels),
+            direction=row["direction"],
+            deadband=row["deadband"],
+            on_delay_us=int(row["on_delay_s"] * 1_000_000),
+            off_delay_us=int(row["off_delay_s"] * 1_000_000),
+            latch=row["latch"],
+        ),
+    )
+
+
+class RuleBook:
+    """The enabled rules, most specific first: a device's, then its park's, then the default."""
+
+    def __init__(self) -> None:
+        self._rules: dict[tuple[str | None, str, str | None, str], list[StoredRule]] | None = None
+        self.by_id: dict[int, StoredRule] = {}
+
+    def clear(self) -> None:
+        self._rules = None
+
+    def load(self, conn: psycopg.Connection) -> None:
+        if self._rules is not None:
+            return
+        rules: dict[tuple[str | None, str, str | None, str], list[StoredRule]] = defaultdict(list)
+        found = conn.execute("SELECT to_regclass('alarm_rule') IS NOT NULL").fetchone()
+        if not (found and found[0]):  # a database migrated before alarms existed
+            self._rules = {}
+            return
+        with conn.cursor(row_factory=dict_row) as cur:
+            for row in cur.execute(RULES_SQL):
+                stored = build_rule(row)
+                self.by_id[stored.id] = stored
+                rules[(row["park_id"], row["device_type"], row["device_id"], row["metric"])].append(
+                    stored
+                )
+        self._rules = dict(rules)
+
+    def for_reading(
+        self, park: str, device: str, device_type: str, metric: str
+    ) -> list[StoredRule]:
+        assert self._rules is not None
+        chosen: dict[str, StoredRule] = {}
+        for scope in (
+            (park, device_type, device, metric),
+            (park, device_type, None, metric),
+            (None, device_type, None, metric),
+        ):
+            for stored in self._rules.get(scope, ()):
+                chosen.setdefault(stored.type, stored)
+        return list(chosen.values())
+
+    def watched_metrics(self, device_type: str) -> frozenset[str]:
+        """The metrics of this device type that some rule watches (a cheap pre-filter)."""
+        assert self._rules is not None
+        return frozenset(k[3] for k in self._rules if k[1] == device_type)
+
+
+class AlarmWriter:
+    """Applies a batch's alarm readings inside the caller's transaction."""
+
+    def __init__(self, conn: psycopg.Connection, rules: RuleBook) -> None:
+        self.conn = conn
+        self.rules = rules
+        found = conn.execute("SELECT to_regclass('event_outbox') IS NOT NULL").fetchone()
+        self._outbox = bool(found and found[0])
+
+    def apply(self, readings: dict[Key, list[tuple[int, float]]]) -> int:
+        """Evaluate; return how many alarm transitions happened."""
+        if not readings:
+            return 0
+        keys = sorted(readings)
+        columns = tuple([k[i] for k in keys] for i in range(4))
+        self.conn.execute(ENSURE_STATES, columns)
+        transitions = 0
+        with self.conn.cursor() as cur:
+            for row in cur.execute(LOCK_STATES, columns).fetchall():
+                key: Key = (row[0], row[1], row[2], row[3])
+                state = State(
+                    level=row[4],
+                    pending=row[5],
+                    pending_since_us=to_us(row[6]) if row[6] else None,
+                    last_us=to_us(row[7]) if row[7] else None,
+                    last_value=row[8],
+                )
+                transitions += self._evaluate(key, state, sorted(readings[key]))
+        return transitions
+
+    def _evaluate(self, key: Key, state: State, readings: list[tuple[int, float]]) -> int:
+        stored = self.rules.by_id.get(key[3])
+        if stored is None:
+            return 0
+        changes: list[Change] = []
+        before = state
+        for us, value in readings:
+            state, change = step(stored.rule, state, us, value)
+            if change is not None:
+                changes.append(change)
+        if state != before:
+            self._save(key, stored, state)
+        for change in changes:
+            self._transition(key, stored, change)
+        return len(changes)
+
+    def _save(self, key: Key, stored: StoredRule, state: State) -> None:
+        due = due_us(stored.rule, state)
+        self.conn.execute(
+            SAVE_STATE,
+            (
+                state.level,
+                state.pending,
+                from_us(state.pending_since_us) if state.pending_since_us else None,
+                from_us(due) if due else None,
+                from_us(state.last_us) if state.last_us else None,
+                state.last_value,
+                *key,
+            ),
+        )
+
+    def _transition(self, key: Key, stored: StoredRule, change: Change) -> None:
+        park, device, metric, rule_id = key
+        rule = stored.rule
+        level = rule.levels[change.after - 1] if change.after else None
+        params = {
+            "id": uuid.uuid4(),
+            "park": park,
+            "device": device,
+            "metric": metric,
+            "type": stored.type,
+            "rule": rule_id,
+            "latch": rule.latch,
+            "at": from_us(change.at_us),
+            "value": change.value,
+            "ranks": RANKS,
+            "above": rule.direction == "above",
+            "severity": level.severity if level else None,
+            "threshold": level.threshold if level else None,
+        }
+        if change.before == 0:
+            sql, action = RAISE, "raised"
+        elif change.after > change.before:
+            sql, action = ESCALATE, "escalated"
+        elif change.after == 0:
+            sql, action = NORMAL, "returned_to_normal"
+        else:
+            return  # stepping down between two alarm levels keeps the alarm's severity
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            alarm = cur.execute(sql, params).fetchone()
+        if alarm is None:
+            return
+        if action == "returned_to_normal" and not alarm["active"]:
+            action = "cleared"
+        self.conn.execute(
+            AUDIT, (alarm["id"], params["at"], action, alarm["severity"], change.value)
+        )
+        if action != "returned_to_normal":
+            self.event(park, f"alarm.{action}", alarm["severity"], alarm_document(alarm))
+
+    def event(self, park: str, type_: str, severity: str | None, data: dict[str, Any]) -> None:
+        """Queue a webhook event in this transaction (when the outbox exists)."""
+        if self._outbox:
+            self.conn.execute(
+                OUTBOX, (uuid.uuid4(), park, type_, severity, orjson.dumps(data).decode())
+            )

@@ -1,0 +1,259 @@
+"""Alarms end to end: devices made through the API publish over MQTT, the ingestor evaluates the
+rules in its transaction, operators read and acknowledge through the API, and every change is in
+the webhook outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
+
+from app.core.mqtt import MqttTarget
+from tests.api.conftest import auth, create_device, create_park, make_key
+from tests.conftest import ServiceEnv
+from tests.ingest_support import Ingestor, wait_until
+
+
+class Device:
+    """A device publishing with the credentials the API gave it."""
+
+    def __init__(self, target: MqttTarget, park_id: str, created: dict[str, Any]) -> None:
+        self.park_id, self.id = park_id, str(created["id"])
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"alarm-{uuid.uuid4().hex[:8]}"
+        )
+        self.client.username_pw_set(str(created["mqtt_username"]), str(created["mqtt_password"]))
+        self.client.connect(target.host, target.port)
+        self.client.loop_start()
+        self.t0 = int((datetime.now(UTC) - timedelta(minutes=10)).timestamp() * 1000)
+        self.n = 0
+
+    def send(self, **values: float | bool) -> None:
+        self.n += 1
+        payload = orjson.dumps({"ts": self.t0 + self.n * 1000, "values": values})
+        self.client.publish(
+            f"parks/{self.park_id}/devices/{self.id}/telemetry", payload, qos=1
+        ).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def operator(database_url: str) -> dict[str, str]:
+    return auth(make_key(database_url, "operator"))
+
+
+@pytest.fixture
+def target(services: ServiceEnv) -> MqttTarget:
+    return MqttTarget.from_url(services.mqtt_url)
+
+
+@pytest.fixture
+def ingestor(database_url: str, services: ServiceEnv) -> Iterator[Ingestor]:
+    process = Ingestor(database_url, services.mqtt_url).start()
+    wait_until(lambda: "connected to" in process.output(), 30, "the ingestor to connect")
+    yield process
+    process.stop()
+
+
+def alarms(
+    client: TestClient, headers: dict[str, str], park_id: str, status: str = "all"
+) -> list[dict[str, Any]]:
+    response = client.get(
+        f"/api/v1/parks/{park_id}/alarms", params={"status": status}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def outbox(database_url: str, park_id: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT type, severity, data FROM event_outbox WHERE park_id = %s "
+            "ORDER BY created_at, id",
+            (park_id,),
+        ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _types(database_url: str, park_id: str) -> list[str]:
+    return [t for t, _s, _d in outbox(database_url, park_id)]
+
+
+def test_gas_leak_raises_escalates_latches_and_clears_on_acknowledgement(
+    client: TestClient,
+    admin: dict[str, str],
+    operator: dict[str, str],
+    database_url: str,
+    target: MqttTarget,
+    ingestor: Ingestor,
+) -> None:
+    park = create_park(client, admin)
+    detector = Device(target, park.id, create_device(client, admin, park.id, "gas_detector"))
+    try:
+        detector.send(gas_lel_pct=3.0)
+        detector.send(gas_lel_pct=30.0)
+        wait_until(lambda: len(alarms(client, admin, park.id)) == 1, 30, "the alarm")
+        (alarm,) = alarms(client, admin, park.id)
+        assert (alarm["severity"], alarm["color"], alarm["active"], alarm["type"]) == (
+            "major",
+            "orange",
+            True,
+            "threshold",
+        )
+        assert (alarm["metric"], alarm["threshold"], alarm["value"], alarm["count"]) == (
+            "gas_lel_pct",
+            25.0,
+            30.0,
+            1,
+        )
+
+        detector.send(gas_lel_pct=55.0)
+        detector.send(gas_lel_pct=4.0)  # back to normal, but gas alarms latch
+        wait_until(
+            lambda: (
+                _types(database_url, park.id)[-1:] == ["alarm.escalated"]
+                and alarms(client, admin, park.id)[0]["value"] == 4.0
+            ),
+            30,
+            "escalation and return",
+        )
+        (alarm,) = alarms(client, admin, park.id, "active")
+        assert (alarm["severity"], alarm["color"], alarm["peak_value"], alarm["active"]) == (
+            "critical",
+            "red",
+            55.0,
+            True,
+        )
+
+        viewer = auth(make_key(database_url, "viewer"))
+        assert (
+            client.post(
+                f"/api/v1/parks/{park.id}/alarms/{alarm['id']}/ack", headers=viewer
+            ).status_code
+            == 403
+        )
+        acked = client.post(
+            f"/api/v1/parks/{park.id}/alarms/{alarm['id']}/ack",
+            json={"comment": "vented"},
+            headers=operator,
+        )
+        assert acked.status_code == 200, acked.text
+        assert (acked.json()["acknowledged"], acked.json()["active"]) == (True, False)
+        assert alarms(client, admin, park.id, "active") == []
+        assert _types(database_url, park.id) == [
+            "alarm.raised",
+            "alarm.escalated",
+            "alarm.acknowledged",
+            "alarm.cleared",
+        ]
+
+        detail = client.get(f"/api/v1/parks/{park.id}/alarms/{alarm['id']}", headers=admin).json()
+        actions = [e["action"] for e in detail["events"]]
+        assert actions == ["raised", "escalated", "returned_to_normal", "acknowledged", "cleared"]
+        assert detail["events"][3]["comment"] == "vented" and detail["events"][3]["actor"]
+        again = client.post(f"/api/v1/parks/{park.id}/alarms/{alarm['id']}/ack", headers=operator)
+        assert again.status_code == 200 and len(outbox(database_url, park.id)) == 4  # idempotent
+    finally:
+        detector.close()
+
+
+def test_a_new_leak_after_closing_opens_a_new_alarm_and_repeats_count(
+    client: TestClient,
+    admin: dict[str, str],
+    operator: dict[str, str],
+    database_url: str,
+    target: MqttTarget,
+    ingestor: Ingestor,
+) -> None:
+    park = create_park(client, admin)
+    created = create_device(client, admin, park.id, "temperature_sensor")
+    with psycopg.connect(database_url) as conn:  # a park rule that does not latch
+        conn.execute(
+            "INSERT INTO alarm_rule (park_id, device_type, metric, type, levels, deadband) "
+            "VALUES (%s, 'temperature_sensor', 'temperature_c', 'threshold', "
+            '\'[{"severity": "warning", "threshold": 60}]\', 1)',
+            (park.id,),
+        )
+    sensor = Device(target, park.id, created)
+    try:
+        for value in (20.0, 65.0, 58.0, 70.0):  # raise, clear (non-latching), raise again
+            sensor.send(temperature_c=value)
+        wait_until(
+            lambda: (
+                _types(database_url, park.id) == ["alarm.raised", "alarm.cleared", "alarm.raised"]
+            ),
+            30,
+            "three events",
+        )
+        (alarm,) = alarms(client, admin, park.id)
+        assert (alarm["count"], alarm["active"], alarm["acknowledged"], alarm["severity"]) == (
+            2,
+            True,
+            False,
+            "warning",
+        )
+        summary = client.get(f"/api/v1/parks/{park.id}/alarms/summary", headers=admin).json()
+        assert summary["park"]["warning"] == 1 and summary["unacknowledged"] == 1
+    finally:
+        sensor.close()
+
+
+def test_smoke_is_critical(
+    client: TestClient,
+    admin: dict[str, str],
+    database_url: str,
+    target: MqttTarget,
+    ingestor: Ingestor,
+) -> None:
+    park = create_park(client, admin)
+    smoke = Device(target, park.id, create_device(client, admin, park.id, "smoke_detector"))
+    try:
+        smoke.send(smoke=False)
+        smoke.send(smoke=True)
+        wait_until(lambda: len(alarms(client, admin, park.id)) == 1, 30, "the smoke alarm")
+        (alarm,) = alarms(client, admin, park.id)
+        assert (alarm["severity"], alarm["type"], alarm["latched"]) == ("critical", "state", True)
+        (event,) = outbox(database_url, park.id)
+        assert (
+            event[0] == "alarm.raised" and event[1] == "critical" and event[2]["id"] == alarm["id"]
+        )
+    finally:
+        smoke.close()
+
+
+def test_two_workers_racing_on_one_detector_open_one_alarm(
+    client: TestClient,
+    admin: dict[str, str],
+    database_url: str,
+    services: ServiceEnv,
+    target: MqttTarget,
+) -> None:
+    park = create_park(client, admin)
+    detector = Device(target, park.id, create_device(client, admin, park.id, "gas_detector"))
+    workers = Ingestor(database_url, services.mqtt_url, workers=2).start()
+    try:
+        wait_until(lambda: workers.output().count("connected to") == 2, 60, "both workers")
+        for _ in range(40):  # every reading alarming; the messages land on both workers
+            detector.send(gas_lel_pct=30.0)
+        wait_until(lambda: len(alarms(client, admin, park.id)) >= 1, 30, "the alarm")
+        with psycopg.connect(database_url) as conn:
+            open_alarms = conn.execute(
+                "SELECT count(*) FROM alarm WHERE park_id = %s AND closed_at IS NULL", (park.id,)
+            ).fetchone()
+        assert open_alarms == (1,)
+        assert _types(database_url, park.id) == ["alarm.raised"]
+    finally:
+        workers.stop()
+        detector.close()
