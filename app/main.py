@@ -46,8 +46,9 @@ def api_routers() -> list[APIRouter]:
     from app.devices.router import router as devices
     from app.parks.router import router as parks
     from app.telemetry.router import router as telemetry
+    from app.webhooks.router import router as webhooks
 
-    return [parks, device_types, devices, telemetry]
+    return [parks, device_types, devices, telemetry, webhooks]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -80,6 +80,29 @@ class Settings(BaseSettings):
         default=timedelta(seconds=5), description="pause of the worker loop when idle"
     )
     rollup_batch: int = Field(default=2000, description="dirty hours recomputed per transaction")
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="allow webhook URLs whose host resolves to private or loopback addresses",
+    )
+    webhook_timeout: timedelta = Field(
+        default=timedelta(seconds=10), description="longest wait for a webhook receiver's answer"
+    )
+    webhook_retry_schedule: list[timedelta] = Field(
+        default=[
+            timedelta(seconds=s)
+            for s in (5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
+        ],
+        min_length=1,
+        description="waits before each retry of a failed delivery; after the last: dead",
+    )
+    webhook_lease: timedelta = Field(
+        default=timedelta(seconds=60),
+        description="an attempt in flight is retried after this long if its worker vanished",
+    )
+    webhook_batch: int = Field(default=100, ge=1, description="deliveries in flight per worker")
+    webhook_retention: timedelta = Field(
+        default=timedelta(days=30), description="events and their delivery logs kept this long"
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, else the embedded cluster's."""

@@ -1,4 +1,4 @@
-"""The worker's jobs: rollups and retention (issue 4)."""
+"""The worker's jobs: webhook delivery (issue 5), rollups and retention (issue 4)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.telemetry import rollup_repository as rollups
+from app.webhooks.delivery import WebhookDispatcher
+from app.webhooks.delivery import purge as webhook_retention
 from app.worker.loop import Job
 
 logger = logging.getLogger(__name__)
@@ -42,4 +44,10 @@ async def retention(session: AsyncSession, settings: Settings) -> int:
 
 
 def default_jobs() -> list[Job]:
-    return [Job("rollup", rollup), Job("retention", retention, every=RETENTION_EVERY_S)]
+    # Webhooks first: a safety event must not wait behind a round of rollups.
+    return [
+        Job("webhooks", WebhookDispatcher()),
+        Job("rollup", rollup),
+        Job("retention", retention, every=RETENTION_EVERY_S),
+        Job("webhook_retention", webhook_retention, every=RETENTION_EVERY_S),
+    ]

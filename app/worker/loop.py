@@ -4,7 +4,9 @@ Each job run is one transaction (its session commits when the job returns, rolls
 raises). A job that fails is logged and the loop carries on. A job returns how much work it
 did; the loop sleeps ``PARKTWIN_WORKER_INTERVAL`` only when a whole round found nothing to do,
 so a backlog drains at full speed. Later jobs (webhook delivery, offline detection) are added to
-``default_jobs``.
+``default_jobs``. A ``NOTIFY`` on one of ``WAKE_CHANNELS`` (``parktwin_outbox``: a new webhook
+event) ends the idle sleep at once (``app/worker/wakeup.py``). A job whose ``run`` has an
+``aclose()`` coroutine method is closed when the loop stops.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.worker.wakeup import listen
 
 logger = logging.getLogger(__name__)
 
 JobFn = Callable[[AsyncSession, Settings], Awaitable[int]]
+WAKE_CHANNELS = ("parktwin_outbox",)
 
 
 @dataclass
@@ -68,14 +72,43 @@ async def run_loop(
     jobs: Sequence[Job],
     settings: Settings,
     stop: asyncio.Event,
+    wake_channels: Sequence[str] = WAKE_CHANNELS,
 ) -> None:
     idle = settings.worker_interval.total_seconds()
+    wake = asyncio.Event()
+    listener = asyncio.create_task(listen(settings.resolved_database_url(), wake_channels, wake))
     logger.info("worker started: %s", ", ".join(j.name for j in jobs))
-    while not stop.is_set():
-        if await run_round(maker, jobs, settings) == 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=idle)
+    try:
+        while not stop.is_set():
+            wake.clear()  # before the round: a NOTIFY during the round means "go again"
+            if await run_round(maker, jobs, settings) == 0:
+                await _idle(stop, wake, idle)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await _close_jobs(jobs)
     logger.info("worker stopped")
+
+
+async def _idle(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if stopped or woken by a notification."""
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def _close_jobs(jobs: Sequence[Job]) -> None:
+    for job in jobs:
+        close = getattr(job.run, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:
+                logger.exception("closing job %s failed", job.name)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

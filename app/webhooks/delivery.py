@@ -1,0 +1,169 @@
+"""The webhook job of ``parktwin worker``: fan out, claim, POST, record.
+
+Each run fans new outbox events out to the matching subscriptions and claims due deliveries in
+one short transaction of its own, which commits before any HTTP request is made. Each claimed
+delivery is then POSTed in a background task (so a slow receiver never holds the worker's loop
+or a row lock) and its answer recorded in another short transaction. At most
+``PARKTWIN_WEBHOOK_BATCH`` attempts are in flight per worker. A worker killed mid-delivery
+loses nothing: the claim's lease runs out and another run sends the event again, with the same
+``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+import httpx
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.core.config import Settings
+from app.core.http import JSON_OPTIONS
+from app.webhooks import queue
+from app.webhooks.guard import UnsafeUrl, check_url
+from app.webhooks.queue import Claimed, Result
+from app.webhooks.signing import headers
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_KEEP = 1024  # bytes of a receiver's answer kept in the attempt log
+LEASE_MARGIN = timedelta(seconds=5)
+FAN_OUT_BATCH = 500
+
+
+def body_of(claimed: Claimed) -> bytes:
+    """The JSON body: ``{"id", "type", "created_at", "park_id", "data"}``."""
+    return orjson.dumps(
+        {
+            "id": str(claimed.event_id),
+            "type": claimed.type,
+            "created_at": claimed.created_at,
+            "park_id": claimed.park_id,
+            "data": claimed.data,
+        },
+        option=JSON_OPTIONS,
+    )
+
+
+def lease_for(settings: Settings) -> timedelta:
+    """The claim's lease: never shorter than the timeout plus a margin."""
+    return max(settings.webhook_lease, settings.webhook_timeout + LEASE_MARGIN)
+
+
+async def post(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) -> Result:
+    """One signed POST; any error is returned as a Result, never raised."""
+    started = time.perf_counter()
+    timeout = settings.webhook_timeout.total_seconds()
+    status: int | None = None
+    answer: str | None = None
+    error: str | None = None
+    try:
+        await check_url(claimed.url, allow_private=settings.webhook_allow_private)
+        body = body_of(claimed)
+        sent = headers(claimed.secrets, str(claimed.event_id), int(time.time()), body)
+        async with asyncio.timeout(timeout):
+            request = client.build_request("POST", claimed.url, content=body, headers=sent)
+            response = await client.send(request, stream=True)
+            try:
+                status = response.status_code
+                answer = (await _head(response)).decode("utf-8", errors="replace")
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        error = f"timeout: no answer within {timeout:g} s"
+    except UnsafeUrl as exc:
+        error = f"refused: {exc}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+    duration_ms = (time.perf_counter() - started) * 1000
+    return Result(status, error, answer, duration_ms)
+
+
+async def _head(response: httpx.Response) -> bytes:
+    kept = b""
+    async for chunk in response.aiter_bytes():
+        kept += chunk
+        if len(kept) >= RESPONSE_KEEP:
+            break
+    return kept[:RESPONSE_KEEP]
+
+
+class WebhookDispatcher:
+    """The ``webhooks`` job. One per worker process: it owns the HTTP client and the tasks."""
+
+    def __init__(self) -> None:
+        self._client: httpx.AsyncClient | None = None
+        self._maker: async_sessionmaker[AsyncSession] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, session: AsyncSession, settings: Settings) -> int:
+        """Fan out and claim (in a transaction that commits now), then POST in the background.
+
+        Returns the events fanned out plus the attempts started: nonzero keeps the loop busy.
+        """
+        maker = self._sessions(session)
+        room = settings.webhook_batch - len(self._tasks)
+        async with maker() as own, own.begin():
+            events, _queued = await queue.fan_out(own, FAN_OUT_BATCH)
+            claimed = await queue.claim(own, room, lease_for(settings)) if room > 0 else []
+        for item in claimed:
+            task = asyncio.create_task(self._deliver(item, settings))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return events + len(claimed)
+
+    def _sessions(self, session: AsyncSession) -> async_sessionmaker[AsyncSession]:
+        """A sessionmaker on the job session's engine, for transactions that commit early."""
+        if self._maker is None:
+            engine = session.bind
+            assert isinstance(engine, AsyncEngine)
+            self._maker = async_sessionmaker(engine, expire_on_commit=False)
+        return self._maker
+
+    def _http(self, settings: Settings) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=settings.webhook_timeout.total_seconds(),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        return self._client
+
+    async def _deliver(self, claimed: Claimed, settings: Settings) -> None:
+        result = await post(self._http(settings), claimed, settings)
+        log = logger.info if result.ok else logger.warning
+        log(
+            "webhook %s event %s attempt %d: %s",
+            claimed.url.split("?", 1)[0][:200],
+            claimed.event_id,
+            claimed.attempt,
+            result.status_code if result.error is None else result.error,
+        )
+        try:
+            assert self._maker is not None
+            async with self._maker() as own, own.begin():
+                await queue.record(own, claimed, result, settings.webhook_retry_schedule)
+        except Exception:
+            # The lease runs out and the event is sent again: at least once, never lost.
+            logger.exception("could not record attempt %d of %s", claimed.attempt, claimed.id)
+
+    async def aclose(self) -> None:
+        """Let attempts in flight finish (each is bounded by the timeout), then close."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+            self._client = None
+
+
+async def purge(session: AsyncSession, settings: Settings) -> int:
+    """The ``webhook_retention`` job: forget settled events past ``PARKTWIN_WEBHOOK_RETENTION``."""
+    count = await queue.purge(session, settings.webhook_retention)
+    if count:
+        logger.info("webhook retention: deleted %d settled event(s)", count)
+    return 0

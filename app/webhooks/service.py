@@ -1,0 +1,153 @@
+"""Webhook subscriptions: create, get, list, update, delete; secrets; test pings; redelivery."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.errors import NotFound, Unprocessable
+from app.core.pagination import Page, PageParams, encode_cursor
+from app.parks.deps import ParkContext
+from app.webhooks import repository
+from app.webhooks.guard import UnsafeUrl, check_url
+from app.webhooks.schemas import (
+    AttemptRead,
+    EventQueued,
+    RedeliverAll,
+    Requeued,
+    SecretRotate,
+    SecretRotated,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookRead,
+    WebhookUpdate,
+)
+from app.webhooks.signing import new_secret
+
+
+async def _check_url(url: str, settings: Settings) -> None:
+    try:
+        await check_url(url, allow_private=settings.webhook_allow_private)
+    except UnsafeUrl as exc:
+        raise Unprocessable(f"url: {exc}") from exc
+
+
+async def create(
+    session: AsyncSession, *, ctx: ParkContext, data: WebhookCreate, settings: Settings
+) -> WebhookCreated:
+    await _check_url(data.url, settings)
+    secret = new_secret()
+    row = await repository.insert(
+        session, {**data.model_dump(), "park_id": ctx.park_id, "secret": secret}
+    )
+    return WebhookCreated.model_validate({**row, "secret": secret})
+
+
+async def get(session: AsyncSession, *, ctx: ParkContext, webhook_id: uuid.UUID) -> WebhookRead:
+    row = await repository.get(session, ctx.park_id, webhook_id)
+    if row is None:
+        raise NotFound(f"webhook {webhook_id} not found")
+    return WebhookRead.model_validate(dict(row))
+
+
+async def list_(session: AsyncSession, *, ctx: ParkContext, page: PageParams) -> Page[WebhookRead]:
+    after = page.after(1)
+    rows = await repository.list_(
+        session, ctx.park_id, after=str(after[0]) if after else None, limit=page.limit + 1
+    )
+    items = [WebhookRead.model_validate(dict(r)) for r in rows[: page.limit]]
+    more = len(rows) > page.limit and items
+    return Page[WebhookRead](
+        items=items, next_cursor=encode_cursor([str(items[-1].id)]) if more else None
+    )
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    webhook_id: uuid.UUID,
+    data: WebhookUpdate,
+    settings: Settings,
+) -> WebhookRead:
+    values: dict[str, Any] = data.model_dump(exclude_unset=True)
+    for name in ("url", "event_types", "active"):
+        if name in values and values[name] is None:
+            raise Unprocessable(f"{name}: may be changed but not cleared")
+    if "url" in values:
+        await _check_url(values["url"], settings)
+    if not values:
+        return await get(session, ctx=ctx, webhook_id=webhook_id)
+    row = await repository.update(session, ctx.park_id, webhook_id, values)
+    if row is None:
+        raise NotFound(f"webhook {webhook_id} not found")
+    return WebhookRead.model_validate(dict(row))
+
+
+async def delete(session: AsyncSession, *, ctx: ParkContext, webhook_id: uuid.UUID) -> None:
+    if not await repository.delete(session, ctx.park_id, webhook_id):
+        raise NotFound(f"webhook {webhook_id} not found")
+
+
+async def rotate_secret(
+    session: AsyncSession, *, ctx: ParkContext, webhook_id: uuid.UUID, data: SecretRotate
+) -> SecretRotated:
+    await get(session, ctx=ctx, webhook_id=webhook_id)
+    secret = new_secret()
+    expires = await repository.rotate_secret(session, webhook_id, secret, data.previous_valid_for_s)
+    return SecretRotated(secret=secret, previous_secret_expires_at=expires)
+
+
+async def send_test(
+    session: AsyncSession, *, ctx: ParkContext, webhook_id: uuid.UUID
+) -> EventQueued:
+    await get(session, ctx=ctx, webhook_id=webhook_id)
+    event_id = await repository.queue_test_event(session, ctx.park_id, webhook_id)
+    return EventQueued(event_id=event_id)
+
+
+async def redeliver(
+    session: AsyncSession, *, ctx: ParkContext, webhook_id: uuid.UUID, event_id: uuid.UUID
+) -> EventQueued:
+    await get(session, ctx=ctx, webhook_id=webhook_id)
+    if not await repository.redeliver(session, webhook_id, event_id):
+        raise NotFound(f"event {event_id} was never queued for webhook {webhook_id}")
+    return EventQueued(event_id=event_id)
+
+
+async def redeliver_dead(
+    session: AsyncSession, *, ctx: ParkContext, webhook_id: uuid.UUID, data: RedeliverAll
+) -> Requeued:
+    await get(session, ctx=ctx, webhook_id=webhook_id)
+    return Requeued(requeued=await repository.redeliver_dead(session, webhook_id, data.since))
+
+
+async def attempts(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    webhook_id: uuid.UUID,
+    event_id: uuid.UUID | None,
+    delivery_status: str | None,
+    page: PageParams,
+) -> Page[AttemptRead]:
+    await get(session, ctx=ctx, webhook_id=webhook_id)
+    before = page.after(1)
+    if before is not None and not isinstance(before[0], int):
+        raise Unprocessable("cursor: not a cursor for this list")
+    rows = await repository.attempts(
+        session,
+        webhook_id,
+        event_id=event_id,
+        delivery_status=delivery_status,
+        before=before[0] if before else None,
+        limit=page.limit + 1,
+    )
+    items = [AttemptRead.model_validate(dict(r)) for r in rows[: page.limit]]
+    more = len(rows) > page.limit and items
+    return Page[AttemptRead](
+        items=items, next_cursor=encode_cursor([items[-1].id]) if more else None
+    )

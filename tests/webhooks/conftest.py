@@ -1,0 +1,239 @@
+"""Webhook test fixtures: an app that allows private URLs, a real HTTP receiver on 127.0.0.1,
+``parktwin worker`` as a real process, and events written into ``event_outbox`` with plain SQL,
+as the alarm code and the ingestor write them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.api.conftest import auth, create_park, make_key
+from tests.conftest import ServiceEnv
+
+WAIT_S = 45.0
+
+
+@pytest.fixture(scope="session")
+def wh_settings(services: ServiceEnv, database_url: str) -> Settings:
+    return services.settings(database_url, webhook_allow_private=True)
+
+
+@pytest.fixture(scope="session")
+def wh_client(wh_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(wh_settings)) as client:
+        deadline = time.monotonic() + 15
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the app never became ready"
+            time.sleep(0.1)
+        yield client
+
+
+@pytest.fixture(scope="session")
+def wh_admin(database_url: str) -> dict[str, str]:
+    return auth(make_key(database_url, "admin"))
+
+
+@pytest.fixture
+def park_id(wh_client: TestClient, wh_admin: dict[str, str]) -> str:
+    return create_park(wh_client, wh_admin).id
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def id(self) -> str:
+        return self.headers["webhook-id"]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver: records every POST, answers from ``responses`` (then 200), and
+    holds the requests for the ids in ``hold`` until ``release`` is set."""
+
+    port: int = 0
+    requests: list[Received] = field(default_factory=list)
+    responses: deque[int] = field(default_factory=deque)
+    hold: set[str] = field(default_factory=set)
+    release: threading.Event = field(default_factory=threading.Event)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                item = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                with receiver.cond:
+                    receiver.requests.append(item)
+                    status = receiver.responses.popleft() if receiver.responses else 200
+                    receiver.cond.notify_all()
+                if item.headers.get("webhook-id") in receiver.hold:
+                    receiver.release.wait(WAIT_S)
+                with contextlib.suppress(OSError):
+                    self.send_response(status)
+                    self.send_header("content-length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def wait_for(self, predicate: Callable[[list[Received]], bool], what: str) -> None:
+        with self.cond:
+            assert self.cond.wait_for(lambda: predicate(self.requests), WAIT_S), what
+
+    def ids(self) -> list[str]:
+        with self.cond:
+            return [r.id for r in self.requests]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    yield receiver
+    receiver.release.set()
+    receiver.stop()
+
+
+def create_webhook(
+    client: TestClient, admin: dict[str, str], park_id: str, url: str, **body: Any
+) -> dict[str, Any]:
+    response = client.post(
+        f"/api/v1/parks/{park_id}/webhooks",
+        json={"url": url, "event_types": ["*"], **body},
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def insert_event(
+    database_url: str,
+    park_id: str,
+    type_: str = "alarm.raised",
+    severity: str | None = "critical",
+    data: dict[str, Any] | None = None,
+) -> str:
+    """Write an event as the alarm code does: plain SQL in its own transaction."""
+    event_id = uuid.uuid4()
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO event_outbox (id, park_id, type, severity, data) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb)",
+            (event_id, park_id, type_, severity, json.dumps(data or {"n": 1})),
+        )
+    return str(event_id)
+
+
+def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def wait_until(check: Callable[[], bool], what: str) -> None:
+    """Poll a database condition (the worker is another process: nothing to wait on)."""
+    deadline = time.monotonic() + WAIT_S
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def delivery_states(database_url: str, webhook_id: str) -> dict[str, str]:
+    rows = query(
+        database_url,
+        "SELECT event_id::text, status FROM webhook_delivery WHERE webhook_id = %s",
+        webhook_id,
+    )
+    return {str(event_id): str(status) for event_id, status in rows}
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+FAST_SCHEDULE = "[0.2, 0.5, 1, 1, 1, 1, 1, 1, 1, 1]"
+
+
+def start_worker(database_url: str, **settings: str) -> Worker:
+    """``parktwin worker`` as a process, with fast test settings unless overridden."""
+    env = {
+        **os.environ,
+        "PARKTWIN_DATABASE_URL": database_url,
+        "PARKTWIN_WORKER_INTERVAL": "PT0.2S",
+        "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true",
+        "PARKTWIN_WEBHOOK_RETRY_SCHEDULE": FAST_SCHEDULE,
+        "PARKTWIN_LOG_LEVEL": "INFO",
+        **{f"PARKTWIN_{k.upper()}": v for k, v in settings.items()},
+    }
+    fd, name = tempfile.mkstemp(prefix="parktwin-worker-", suffix=".log")
+    with os.fdopen(fd, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker"], env=env, stdout=log, stderr=log
+        )
+    return Worker(process, Path(name))
