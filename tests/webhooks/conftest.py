@@ -95,7 +95,10 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-request: a real receiver sees no request
                 item = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with receiver.cond:
                     receiver.requests.append(item)
