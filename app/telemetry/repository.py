@@ -158,7 +158,7 @@ def _rollup_sql(interval: Interval, agg: Agg, level: Level) -> str:
     WHERE series_id = :sid AND bucket >= :lo AND bucket < :hi
       AND NOT EXISTS (SELECT 1 FROM dirty WHERE dirty.bucket = r.bucket)
     UNION ALL
-    SELECT {columns} FROM ({RAW_ROLLUP.format(keys="dirty")}) fresh
+    SELECT {columns} FROM ({RAW_ROLLUP.format(keys="dirty", lo=":lo", hi=":hi")}) fresh
 ), r AS (
     SELECT *, lag(last_value, 1, (SELECT value FROM prev)) OVER (ORDER BY bucket) AS before
     FROM rows

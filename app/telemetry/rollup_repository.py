@@ -53,10 +53,14 @@ async def recompute(
     Hours before ``horizon`` (raw data already dropped by retention) are left as they are.
     A bucket whose readings are all gone loses its rollup row.
     """
+    buckets = [h[1] for h in hours]
     params = {
         "sids": [h[0] for h in hours],
-        "buckets": [h[1] for h in hours],
+        "buckets": buckets,
         "horizon": horizon,
+        # Every local day touching these hours lies within two days of them.
+        "tmin": min(buckets) - timedelta(days=2),
+        "tmax": max(buckets) + timedelta(days=2),
     }
     for table, keys in (("rollup_hour", "hours"), ("rollup_day", "days")):
         ctes = f"WITH {HOURS}" + (f", {DAYS}" if keys == "days" else "")
@@ -70,7 +74,8 @@ async def recompute(
         await session.execute(
             text(
                 f"INSERT INTO {table} ({ROLLUP_COLUMNS}) {ctes} "
-                f"SELECT {ROLLUP_COLUMNS} FROM ({RAW_ROLLUP.format(keys=keys)}) fresh"
+                f"SELECT {ROLLUP_COLUMNS} "
+                f"FROM ({RAW_ROLLUP.format(keys=keys, lo=':tmin', hi=':tmax')}) fresh"
             ),
             params,
         )

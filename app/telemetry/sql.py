@@ -30,10 +30,15 @@ FROM (
            lag(t.value) OVER (PARTITION BY k.series_id, k.bucket ORDER BY t.time) AS before
     FROM {{keys}} k
     JOIN telemetry t ON t.series_id = k.series_id AND t.time >= k.bucket AND t.time < k.bucket_end
+    WHERE t.time >= {{lo}} AND t.time < {{hi}}
 ) readings
 GROUP BY series_id, bucket
 """
-"""Rollup rows computed from raw readings for the keys ``(series_id, bucket, bucket_end)``."""
+"""Rollup rows computed from raw readings for the keys ``(series_id, bucket, bucket_end)``.
+
+``{lo}`` and ``{hi}`` bound every key's bucket by constants (bound parameters): TimescaleDB can
+then skip the chunks outside them, which it cannot do from the join's bounds alone.
+"""
 
 DAY_END = "((({b}) AT TIME ZONE {tz}) + interval '1 day') AT TIME ZONE {tz}"
 """The end of the local day starting at ``b`` (23 or 25 hours on DST change days)."""

@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from app.telemetry.intervals import INTERVALS, bucket_floor
-from app.telemetry.sql import DAY_END, RAW_ROLLUP, ROLLUP_COLUMNS
+from app.telemetry.sql import ROLLUP_COLUMNS, STEP
 
 PARK = "bench"
 DEVICES = 1000
@@ -36,45 +35,58 @@ CROSS JOIN (SELECT id, substr(device_id, 2)::int AS n FROM series
             WHERE park_id = 'bench' AND metric = 'energy_kwh') s
 """
 
-HOUR_ROLLUPS = f"""
-INSERT INTO rollup_hour ({ROLLUP_COLUMNS})
-WITH hours AS (
-    SELECT s.id AS series_id, h AS bucket, h + interval '1 hour' AS bucket_end
-    FROM series s CROSS JOIN generate_series(%(day)s::timestamptz,
-        %(day)s::timestamptz + interval '23 hours', interval '1 hour') h
-    WHERE s.park_id = 'bench' AND s.metric = 'energy_kwh'
-)
-SELECT {ROLLUP_COLUMNS} FROM ({RAW_ROLLUP.format(keys="hours")}) fresh
+AGGREGATES = f"""
+SELECT series_id, bucket, count(*)::int, sum(value), min(value), max(value), min(time),
+       first(value, time), max(time), last(value, time),
+       sum({STEP.format(before="before", value="value")})
+FROM (
+    SELECT series_id, {{bucket}} AS bucket, time, value,
+           lag(value) OVER (PARTITION BY series_id, {{bucket}} ORDER BY time) AS before
+    FROM telemetry
+    WHERE time >= %(lo)s AND time < %(hi)s
+      AND series_id IN (SELECT id FROM series WHERE park_id = 'bench' AND metric = 'energy_kwh')
+) readings
+GROUP BY series_id, bucket
 """
+"""The rollup rows of the worker (app/telemetry/sql.py RAW_ROLLUP), as one GROUP BY over a
+range: the same aggregates, computed in bulk (the worker's keyed form is made for small
+batches). The bench checks at the end that rollups and raw readings still agree."""
 
+HOUR_ROLLUPS = f"INSERT INTO rollup_hour ({ROLLUP_COLUMNS}) " + AGGREGATES.format(
+    bucket="time_bucket('1 hour', time)"
+)
 DAY_ROLLUPS = f"""
 INSERT INTO rollup_day ({ROLLUP_COLUMNS})
-WITH days AS (
-    SELECT s.id AS series_id, d AS bucket,
-           {DAY_END.format(b="d", tz="'Asia/Shanghai'")} AS bucket_end
-    FROM series s CROSS JOIN generate_series(%(first)s::timestamptz, %(last)s::timestamptz,
-        interval '1 day') d
-    WHERE s.park_id = 'bench' AND s.metric = 'energy_kwh'
-)
-SELECT {ROLLUP_COLUMNS} FROM ({RAW_ROLLUP.format(keys="days")}) fresh
+SELECT series_id, day, sum(count)::int, sum(sum), min(min), max(max), min(first_time),
+       first(first_value, first_time), max(last_time), last(last_value, last_time),
+       sum(increase + {STEP.format(before="before", value="first_value")})
+FROM (
+    SELECT h.*, time_bucket('1 day', bucket, 'Asia/Shanghai') AS day,
+           lag(last_value) OVER (PARTITION BY series_id, time_bucket('1 day', bucket,
+               'Asia/Shanghai') ORDER BY bucket) AS before
+    FROM rollup_hour h
+    WHERE series_id IN (SELECT id FROM series WHERE park_id = 'bench' AND metric = 'energy_kwh')
+) hours
+GROUP BY series_id, day
 """
-"""Daily rollups for the local (Asia/Shanghai: no DST) days ``first`` .. ``last``."""
+"""Daily rollups composed from the hourly ones (Asia/Shanghai days are 24 whole UTC hours)."""
+
+
+def _meta(conn: psycopg.Connection[tuple[object, ...]], key: str) -> str | None:
+    if conn.execute("SELECT to_regclass('bench_meta')").fetchone() == (None,):
+        return None
+    row = conn.execute("SELECT value FROM bench_meta WHERE key = %s", (key,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def loaded(url: str) -> datetime | None:
-    """The end of the loaded data, or None when the data set is not (completely) there."""
+    """The end of the data when the whole data set is there, else None."""
     with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM device WHERE park_id = 'bench'), "
-            "(SELECT value FROM bench_meta WHERE key = 'end') "
-            "FROM (SELECT to_regclass('bench_meta') IS NOT NULL AS ok) m WHERE m.ok"
-        ).fetchone()
-    if row is None or row[0] != DEVICES or row[1] is None:
-        return None
-    return datetime.fromisoformat(row[1])
+        end, done = _meta(conn, "end"), _meta(conn, "complete")
+    return datetime.fromisoformat(end) if end and done else None
 
 
-def _registry(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def _registry(conn: psycopg.Connection[tuple[object, ...]], end: datetime) -> None:
     conn.execute("DELETE FROM park WHERE id = 'bench'")
     conn.execute("INSERT INTO park (id, name, timezone) VALUES ('bench', 'bench', 'Asia/Shanghai')")
     conn.execute(
@@ -88,41 +100,64 @@ def _registry(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         "FROM device d JOIN device_type_metric m ON m.device_type = d.type "
         "WHERE d.park_id = 'bench' ORDER BY d.id, m.name"
     )
+    conn.execute("TRUNCATE telemetry, rollup_hour, rollup_day, latest_value, telemetry_dirty")
+    conn.execute("DROP TABLE IF EXISTS bench_meta")
+    conn.execute("CREATE TABLE bench_meta (key text PRIMARY KEY, value text)")
+    conn.execute("INSERT INTO bench_meta VALUES ('end', %s)", (end.isoformat(),))
 
 
-def _day(url: str, statement: str, params: dict[str, object]) -> None:
+def _run(url: str, statement: str, params: dict[str, object]) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")
+        conn.execute("SET jit = off")
+        conn.execute("SET work_mem = '256MB'")
         conn.execute(statement, params)
 
 
+def _missing_days(url: str, days: list[datetime]) -> list[datetime]:
+    """Days whose readings are not there yet (a day is one statement: all or nothing)."""
+    with psycopg.connect(url) as conn:
+        sid = conn.execute(
+            "SELECT min(id) FROM series WHERE park_id = 'bench' AND metric = 'energy_kwh'"
+        ).fetchone()
+        return [
+            d
+            for d in days
+            if not conn.execute(
+                "SELECT 1 FROM telemetry WHERE series_id = %s AND time >= %s AND time < %s LIMIT 1",
+                (sid[0] if sid else None, d, d + timedelta(days=1)),
+            ).fetchone()
+        ]
+
+
+def _parallel(url: str, statement: str, params: list[dict[str, object]]) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda p: _run(url, statement, p), params))
+
+
 def load(url: str, log: object = print) -> datetime:
-    """Load the data set; return the end of the data (the last minute + 1)."""
-    end = datetime.now(UTC).replace(second=0, microsecond=0, minute=0) + timedelta(hours=1)
-    start = end - timedelta(days=DAYS)
+    """Load (or finish loading) the data set; return the end of the data."""
     started = time.monotonic()
     with psycopg.connect(url) as conn:
-        conn.execute("DROP TABLE IF EXISTS bench_meta")
-        _registry(conn)
-        conn.execute("CREATE TABLE bench_meta (key text PRIMARY KEY, value text)")
+        stored = _meta(conn, "end")
+        if stored is None:
+            end = datetime.now(UTC).replace(second=0, microsecond=0, minute=0)
+            _registry(conn, end)
+        else:
+            end = datetime.fromisoformat(stored)
+    start = end - timedelta(days=DAYS)
     days = [start + timedelta(days=i) for i in range(DAYS)]
     reset = start + timedelta(days=10)
-    with ThreadPoolExecutor(2) as pool:
-        list(
-            pool.map(
-                lambda d: _day(url, READINGS, {"day": d, "start": start, "reset": reset}), days
-            )
-        )
-    log(f"  readings: {time.monotonic() - started:.0f} s")  # type: ignore[operator]
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda d: _day(url, HOUR_ROLLUPS, {"day": d}), days))
-    first = bucket_floor(start, INTERVALS["1d"], "Asia/Shanghai")
-    local_days = [first + timedelta(days=i) for i in range((end - first).days + 1)]
-    weeks = [(w[0], w[-1]) for w in (local_days[i : i + 8] for i in range(0, len(local_days), 8))]
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda w: _day(url, DAY_ROLLUPS, {"first": w[0], "last": w[1]}), weeks))
+    todo = _missing_days(url, days)
+    _parallel(url, READINGS, [{"day": d, "start": start, "reset": reset} for d in todo])
+    log(f"  readings ({len(todo)} days): {time.monotonic() - started:.0f} s")  # type: ignore[operator]
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE rollup_hour, rollup_day")
+    _parallel(url, HOUR_ROLLUPS, [{"lo": d, "hi": d + timedelta(days=1)} for d in days])
+    _run(url, DAY_ROLLUPS, {})
     log(f"  rollups: {time.monotonic() - started:.0f} s")  # type: ignore[operator]
     with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE latest_value, telemetry_dirty")
         conn.execute(
             "INSERT INTO latest_value (series_id, time, value) "
             "SELECT DISTINCT ON (series_id) series_id, time, value FROM telemetry "
@@ -134,8 +169,8 @@ def load(url: str, log: object = print) -> datetime:
             "FROM series WHERE park_id = 'bench' AND metric = 'power_kw'",
             (end - timedelta(minutes=1),),
         )
-        conn.execute("DELETE FROM telemetry_dirty")
-        conn.execute("ANALYZE")
-        conn.execute("INSERT INTO bench_meta VALUES ('end', %s)", (end.isoformat(),))
+        conn.execute("INSERT INTO bench_meta VALUES ('complete', 'yes')")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
     log(f"  loaded in {time.monotonic() - started:.0f} s")  # type: ignore[operator]
     return end
