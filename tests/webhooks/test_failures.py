@@ -93,3 +93,28 @@ def test_dead_letters_and_redelivering_them(
     log = wh_client.get(f"{base}/deliveries", params={"limit": 2}, headers=wh_admin).json()
     assert [a["outcome"] for a in log["items"]] == ["succeeded", "succeeded"]
     assert log["next_cursor"] is not None
+
+
+def test_a_notify_wakes_an_idle_worker(
+    wh_client: TestClient, wh_admin: dict[str, str], park_id: str, receiver: Receiver
+) -> None:
+    """With a 10-minute idle interval, only the NOTIFY from the outbox trigger can wake the
+    worker in time for the event to arrive."""
+    db = wh_client.app.state.settings.database_url
+    create_webhook(wh_client, wh_admin, park_id, receiver.url)
+    worker = start_worker(db, worker_interval="PT600S")
+    try:
+        warm_up = insert_event(db, park_id)
+        receiver.wait_for(lambda rs: warm_up in {r.id for r in rs}, "the first event")
+        wait_until(
+            lambda: (
+                query(db, "SELECT status FROM webhook_delivery WHERE event_id = %s", warm_up)
+                == [("delivered",)]
+            ),
+            "the first delivery recorded",
+        )
+        woken = insert_event(db, park_id, "device.offline", "minor")
+        receiver.wait_for(lambda rs: woken in {r.id for r in rs}, "the event after the NOTIFY")
+    finally:
+        worker.stop()
+    assert worker.process.returncode == 0, worker.output()
