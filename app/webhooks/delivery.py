@@ -77,8 +77,8 @@ async def post(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) 
         error = f"timeout: no answer within {timeout:g} s"
     except UnsafeUrl as exc:
         error = f"refused: {exc}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+    except Exception as exc:  # any failure of this attempt is the receiver's: log it, retry
+        error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = (time.perf_counter() - started) * 1000
     return Result(status, error, answer, duration_ms)
 

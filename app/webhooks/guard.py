@@ -44,7 +44,7 @@ async def resolve(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         raise UnsafeUrl(f"the host {host!r} does not resolve") from exc
     return sorted({str(info[4][0]) for info in infos})
 
