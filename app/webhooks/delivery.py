@@ -7,6 +7,10 @@ or a row lock) and its answer recorded in another short transaction. At most
 ``PARKTWIN_WEBHOOK_BATCH`` attempts are in flight per worker. A worker killed mid-delivery
 loses nothing: the claim's lease runs out and another run sends the event again, with the same
 ``webhook-id``.
+
+Latency: besides its turns in the worker's loop (which also catch retries as they fall due),
+the dispatcher runs a pump of its own that LISTENs on ``parktwin_outbox`` and dispatches the
+moment an event is committed, so a safety event never waits behind a long rollup round.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from app.webhooks import queue
 from app.webhooks.guard import UnsafeUrl, check_url
 from app.webhooks.queue import Claimed, Result
 from app.webhooks.signing import headers
+from app.worker.wakeup import listen
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +104,41 @@ class WebhookDispatcher:
         self._client: httpx.AsyncClient | None = None
         self._maker: async_sessionmaker[AsyncSession] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pump: asyncio.Task[None] | None = None
 
     async def __call__(self, session: AsyncSession, settings: Settings) -> int:
         """Fan out and claim (in a transaction that commits now), then POST in the background.
 
         Returns the events fanned out plus the attempts started: nonzero keeps the loop busy.
         """
-        maker = self._sessions(session)
+        self._sessions(session)
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._run_pump(settings))
+        return await self._dispatch(settings)
+
+    async def _run_pump(self, settings: Settings) -> None:
+        """Dispatch on every NOTIFY from the outbox, until cancelled."""
+        wake = asyncio.Event()
+        listener = asyncio.create_task(
+            listen(settings.resolved_database_url(), ("parktwin_outbox",), wake)
+        )
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                try:
+                    while await self._dispatch(settings):
+                        pass
+                except Exception:
+                    logger.exception("webhook dispatch failed; the worker's loop carries on")
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _dispatch(self, settings: Settings) -> int:
+        assert self._maker is not None
+        maker = self._maker
         room = settings.webhook_batch - len(self._tasks)
         async with maker() as own, own.begin():
             events, _queued = await queue.fan_out(own, FAN_OUT_BATCH)
@@ -153,6 +186,11 @@ class WebhookDispatcher:
 
     async def aclose(self) -> None:
         """Let attempts in flight finish (each is bounded by the timeout), then close."""
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._client is not None:
