@@ -67,10 +67,10 @@ async def post(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) 
     answer: str | None = None
     error: str | None = None
     try:
-        await check_url(claimed.url, allow_private=settings.webhook_allow_private)
         body = body_of(claimed)
         sent = headers(claimed.secrets, str(claimed.event_id), int(time.time()), body)
         async with asyncio.timeout(timeout):
+            await check_url(claimed.url, allow_private=settings.webhook_allow_private)
             request = client.build_request("POST", claimed.url, content=body, headers=sent)
             response = await client.send(request, stream=True)
             try:
