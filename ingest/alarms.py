@@ -104,6 +104,14 @@ WHERE park_id = %(park)s AND device_id = %(device)s AND metric = %(metric)s
 RETURNING *
 """
 
+# A device heard from again: its device_offline alarm clears (it does not latch).
+CLEAR_OFFLINE = """
+UPDATE alarm SET active = false, normal = true, cleared_at = now(), updated_at = now(),
+    closed_at = CASE WHEN acknowledged THEN now() END
+WHERE park_id = %s AND device_id = %s AND type = 'device_offline' AND closed_at IS NULL AND active
+RETURNING *
+"""
+
 AUDIT = """
 INSERT INTO alarm_event (alarm_id, at, action, severity, value) VALUES (%s, %s, %s, %s, %s)
 """
@@ -279,6 +287,26 @@ class AlarmWriter:
         )
         if action != "returned_to_normal":
             self.event(park, f"alarm.{action}", alarm["severity"], alarm_document(alarm))
+
+    def status_changes(self, changed: list[tuple[str, str, str, str]]) -> None:
+        """Events for devices whose status changed (park, device, before, after); a device back
+        online also clears its device_offline alarm. 'unknown' -> online is a first contact,
+        not news."""
+        for park, device, before, after in changed:
+            if after == "online" and before == "offline":
+                self._clear_offline(park, device)
+                self.event(park, "device.online", None, {"device_id": device, "status": after})
+            elif after == "offline":
+                self.event(park, "device.offline", None, {"device_id": device, "status": after})
+
+    def _clear_offline(self, park: str, device: str) -> None:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            alarm = cur.execute(CLEAR_OFFLINE, (park, device)).fetchone()
+        if alarm is not None:
+            self.conn.execute(
+                AUDIT, (alarm["id"], alarm["cleared_at"], "cleared", alarm["severity"], None)
+            )
+            self.event(park, "alarm.cleared", alarm["severity"], alarm_document(alarm))
 
     def event(self, park: str, type_: str, severity: str | None, data: dict[str, Any]) -> None:
         """Queue a webhook event in this transaction (when the outbox exists)."""

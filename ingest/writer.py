@@ -69,21 +69,43 @@ ORDER BY 1, 2
 ON CONFLICT (series_id, bucket) DO UPDATE SET bucket = excluded.bucket
 """
 
+# Both lock the device rows in key order first (``prev``), then update them; they answer
+# which devices changed status, with the status they had (for device.online/offline events).
 TOUCH_DEVICES = """
-UPDATE device d SET
-    last_seen_at = greatest(d.last_seen_at, u.seen),
-    status = 'online',
-    status_changed_at = CASE WHEN d.status = 'online' THEN d.status_changed_at ELSE u.seen END
-FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS u(park_id, id, seen)
-WHERE d.park_id = u.park_id AND d.id = u.id
+WITH u AS (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS u(park_id, id, seen)),
+prev AS (
+    SELECT d.park_id, d.id, d.status FROM device d JOIN u USING (park_id, id)
+    ORDER BY 1, 2 FOR UPDATE OF d
+),
+upd AS (
+    UPDATE device d SET
+        last_seen_at = greatest(d.last_seen_at, u.seen),
+        status = 'online',
+        status_changed_at = CASE WHEN d.status = 'online' THEN d.status_changed_at ELSE u.seen END
+    FROM u WHERE d.park_id = u.park_id AND d.id = u.id
+    RETURNING d.park_id
+)
+SELECT prev.park_id, prev.id, prev.status, 'online' FROM prev WHERE prev.status <> 'online'
 """
 
 SET_STATUS = """
-UPDATE device d SET status = u.status, status_changed_at = u.at,
-    last_seen_at = CASE WHEN u.status = 'online' THEN greatest(d.last_seen_at, u.at)
-                        ELSE d.last_seen_at END
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[]) AS u(park_id, id, status, at)
-WHERE d.park_id = u.park_id AND d.id = u.id AND d.status IS DISTINCT FROM u.status
+WITH u AS (
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])
+    AS u(park_id, id, status, at)
+),
+prev AS (
+    SELECT d.park_id, d.id, d.status FROM device d JOIN u USING (park_id, id)
+    ORDER BY 1, 2 FOR UPDATE OF d
+),
+upd AS (
+    UPDATE device d SET status = u.status, status_changed_at = u.at,
+        last_seen_at = CASE WHEN u.status = 'online' THEN greatest(d.last_seen_at, u.at)
+                            ELSE d.last_seen_at END
+    FROM u WHERE d.park_id = u.park_id AND d.id = u.id AND d.status IS DISTINCT FROM u.status
+    RETURNING d.park_id
+)
+SELECT prev.park_id, prev.id, prev.status, u.status FROM prev JOIN u USING (park_id, id)
+WHERE prev.status IS DISTINCT FROM u.status
 """
 
 COPY_REJECTIONS = (
@@ -200,13 +222,14 @@ class TelemetryWriter:
 
     def _touch_devices(self, seen: dict[tuple[str, str], datetime]) -> None:
         keys = sorted(seen)
-        self.conn.execute(
+        changed = self.conn.execute(
             TOUCH_DEVICES, ([k[0] for k in keys], [k[1] for k in keys], [seen[k] for k in keys])
-        )
+        ).fetchall()
+        self.alarms.status_changes(changed)
 
     def _set_statuses(self, statuses: dict[tuple[str, str], tuple[str, datetime]]) -> None:
         keys = sorted(statuses)
-        self.conn.execute(
+        changed = self.conn.execute(
             SET_STATUS,
             (
                 [k[0] for k in keys],
@@ -214,7 +237,8 @@ class TelemetryWriter:
                 [statuses[k][0] for k in keys],
                 [statuses[k][1] for k in keys],
             ),
-        )
+        ).fetchall()
+        self.alarms.status_changes(changed)
 
     def _write_rejections(self, rejections: list[RejectedRow]) -> None:
         with self.conn.cursor() as cur, cur.copy(COPY_REJECTIONS) as copy:

@@ -56,6 +56,10 @@ def api_routes() -> list[tuple[str, str, Role | None]]:
 
 ROUTES = api_routes()
 MUTATIONS_BY_VIEWERS = {("POST", "/api/v1/parks/{park_id}/latest/query")}  # a read in a body
+MUTATIONS_BY_OPERATORS = {
+    ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/ack"),
+    ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/comments"),
+}
 
 
 def test_every_api_route_declares_a_role() -> None:
@@ -63,7 +67,13 @@ def test_every_api_route_declares_a_role() -> None:
     for method, path, role in ROUTES:
         assert role is not None, f"{method} {path} declares no role"
         expected = (
-            Role.viewer if method == "GET" or (method, path) in MUTATIONS_BY_VIEWERS else Role.admin
+            Role.admin
+            if "/webhooks" in path  # subscriptions hold secrets and receiver URLs: admin only
+            else Role.viewer
+            if method == "GET" or (method, path) in MUTATIONS_BY_VIEWERS
+            else Role.operator
+            if (method, path) in MUTATIONS_BY_OPERATORS
+            else Role.admin
         )
         assert role == expected, f"{method} {path}: {role.name}, expected {expected.name}"
 
@@ -74,6 +84,32 @@ class World:
     other: Park
     device_id: str
     keys: dict[str, dict[str, str]]
+    alarm_id: str
+    webhook_id: str
+    event_id: str
+    database_url: str
+
+
+def make_webhook(database_url: str, park_id: str) -> tuple[str, str]:
+    """An inactive webhook (never sent to) with one dead delivery, straight into the tables."""
+    webhook_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO webhook (id, park_id, url, event_types, secret, active) "
+            "VALUES (%s, %s, 'http://127.0.0.1:9/', '{*}', "
+            "'whsec_c2VjcmV0c2VjcmV0c2VjcmV0', false)",
+            (webhook_id, park_id),
+        )
+        conn.execute(
+            "INSERT INTO event_outbox (id, park_id, type, data) "
+            "VALUES (%s, %s, 'webhook.test', '{}')",
+            (event_id, park_id),
+        )
+        conn.execute(
+            "INSERT INTO webhook_delivery (webhook_id, event_id, status) VALUES (%s, %s, 'dead')",
+            (webhook_id, event_id),
+        )
+    return webhook_id, event_id
 
 
 @pytest.fixture(scope="module")
@@ -96,26 +132,44 @@ def world(client: TestClient, admin: dict[str, str], database_url: str) -> World
         "admin@park": auth(make_key(database_url, "admin", park.id)),
         "admin@other": auth(make_key(database_url, "admin", other.id)),
     }
-    return World(park, other, str(device["id"]), keys)
+    alarm_id = str(uuid.uuid4())
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO alarm (id, park_id, device_id, metric, type, severity, raised_at) "
+            "VALUES (%s, %s, %s, '', 'device_offline', 'minor', now())",
+            (alarm_id, park.id, device["id"]),
+        )
+    webhook_id, event_id = make_webhook(database_url, park.id)
+    return World(park, other, str(device["id"]), keys, alarm_id, webhook_id, event_id, database_url)
 
 
-def _url(path: str, world: World, device_id: str) -> str:
-    values = {"park_id": world.park.id, "device_id": device_id, "metric": "energy_kwh"}
+def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> str:
+    values = {
+        "park_id": world.park.id,
+        "device_id": device_id,
+        "metric": "energy_kwh",
+        "alarm_id": world.alarm_id,
+        "webhook_id": webhook[0],
+        "event_id": webhook[1],
+    }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
 def _call(
     client: TestClient, admin: dict[str, str], world: World, method: str, path: str, key: str
 ) -> int:
-    """One request; a mutation of a device gets a fresh device so the matrix can repeat."""
-    device_id = world.device_id
+    """One request; a mutation of a device or webhook gets a fresh one so the matrix can
+    repeat."""
+    device_id, webhook = world.device_id, (world.webhook_id, world.event_id)
     if method != "GET" and "{device_id}" in path:
         device_id = str(create_device(client, admin, world.park.id)["id"])
+    if method != "GET" and "{webhook_id}" in path:
+        webhook = make_webhook(world.database_url, world.park.id)
     body: dict[str, str] | None = {} if method in ("POST", "PATCH", "PUT") else None
     if (method, path) == ("POST", "/api/v1/parks"):
         body = {"id": f"p-{uuid.uuid4().hex[:8]}", "name": "matrix"}
     response = client.request(
-        method, _url(path, world, device_id), json=body, headers=world.keys[key]
+        method, _url(path, world, device_id, webhook), json=body, headers=world.keys[key]
     )
     if response.status_code >= 400:
         assert response.headers["content-type"] == "application/problem+json", response.text

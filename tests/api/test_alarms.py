@@ -4,6 +4,9 @@ the webhook outbox."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from app.core.mqtt import MqttTarget
 from tests.api.conftest import auth, create_device, create_park, make_key
 from tests.conftest import ServiceEnv
-from tests.ingest_support import Ingestor, wait_until
+from tests.ingest_support import ROOT, Ingestor, wait_until
 
 
 class Device:
@@ -59,11 +62,28 @@ def target(services: ServiceEnv) -> MqttTarget:
 
 
 @pytest.fixture
-def ingestor(database_url: str, services: ServiceEnv) -> Iterator[Ingestor]:
+def ingestor(
+    client: TestClient,
+    admin: dict[str, str],
+    database_url: str,
+    services: ServiceEnv,
+    target: MqttTarget,
+) -> Iterator[Ingestor]:
     process = Ingestor(database_url, services.mqtt_url).start()
-    wait_until(lambda: "connected to" in process.output(), 30, "the ingestor to connect")
-    yield process
-    process.stop()
+    park = create_park(client, admin)
+    probe = Device(target, park.id, create_device(client, admin, park.id))
+    url = f"/api/v1/parks/{park.id}/devices/{probe.id}"
+
+    def subscribed() -> bool:  # resend until a reading lands: the subscription is live
+        probe.send(power_kw=1.0)
+        return client.get(url, headers=admin).json()["status"] == "online"
+
+    try:
+        wait_until(subscribed, 30, "the ingestor to subscribe")
+        yield process
+    finally:
+        probe.close()
+        process.stop()
 
 
 def alarms(
@@ -257,3 +277,61 @@ def test_two_workers_racing_on_one_detector_open_one_alarm(
     finally:
         workers.stop()
         detector.close()
+
+
+def test_a_silent_device_goes_offline_and_comes_back(
+    client: TestClient,
+    admin: dict[str, str],
+    database_url: str,
+    services: ServiceEnv,
+    target: MqttTarget,
+) -> None:
+    park = create_park(client, admin)
+    meter = Device(target, park.id, create_device(client, admin, park.id))
+    ingest = Ingestor(database_url, services.mqtt_url)
+    # last_seen_at written on every batch, so the faked silence below is seen at once
+    ingest.env["PARKTWIN_INGEST_LAST_SEEN_RESOLUTION"] = "PT0S"
+    ingest.start()
+    env = {k: v for k, v in ingest.env.items() if not k.startswith("PARKTWIN_INGEST")}
+    worker: subprocess.Popen[bytes] | None = None
+    device_url = f"/api/v1/parks/{park.id}/devices/{meter.id}"
+    try:
+
+        def heard() -> bool:  # resend until the new ingestor has subscribed
+            meter.send(power_kw=1.0)
+            return client.get(device_url, headers=admin).json()["status"] == "online"
+
+        wait_until(heard, 30, "online")
+        with psycopg.connect(database_url) as conn:  # silent for an hour: past its 15 minutes
+            conn.execute(
+                "UPDATE device SET last_seen_at = now() - interval '1 hour' "
+                "WHERE park_id = %s AND id = %s",
+                (park.id, meter.id),
+            )
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, cwd=ROOT)
+        wait_until(
+            lambda: _types(database_url, park.id) == ["device.offline", "alarm.raised"],
+            60,
+            "offline",
+        )
+        (alarm,) = alarms(client, admin, park.id, "active")
+        assert (alarm["type"], alarm["severity"], alarm["color"], alarm["metric"]) == (
+            "device_offline",
+            "minor",
+            "yellow",
+            None,
+        )
+        assert client.get(device_url, headers=admin).json()["status"] == "offline"
+        meter.send(power_kw=2.0)
+        wait_until(
+            lambda: _types(database_url, park.id)[2:] == ["alarm.cleared", "device.online"],
+            30,
+            "back online",
+        )
+        assert alarms(client, admin, park.id, "active") == []
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+        ingest.stop()
+        meter.close()

@@ -1,0 +1,93 @@
+"""Worker jobs of the alarm module: offline detection.
+
+A device silent for longer than its type's ``reporting_timeout_s`` gets a ``device_offline``
+alarm (minor) and, if it was not marked offline already (a last will does that), the status
+``offline`` and a ``device.offline`` event. The ingestor clears the alarm when the device is heard
+from again. The job works from ``last_seen_at`` in the database, so a worker restart loses no
+timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alarms import repository
+from app.alarms.document import alarm_document
+from app.core.config import Settings
+
+logger = logging.getLogger(__name__)
+
+STALE = text(
+    """
+    WITH stale AS (
+        SELECT d.park_id, d.id, d.status, t.reporting_timeout_s,
+               extract(epoch FROM now() - d.last_seen_at) AS silent_s
+        FROM device d JOIN device_type t ON t.type = d.type
+        WHERE d.last_seen_at < now() - make_interval(secs => t.reporting_timeout_s)
+          AND NOT EXISTS (
+              SELECT 1 FROM alarm a
+              WHERE a.park_id = d.park_id AND a.device_id = d.id AND a.type = 'device_offline'
+                AND a.closed_at IS NULL AND a.active)
+        ORDER BY d.park_id, d.id
+        LIMIT :limit
+        FOR UPDATE OF d SKIP LOCKED
+    ),
+    marked AS (
+        UPDATE device d SET status = 'offline', status_changed_at = now()
+        FROM stale s WHERE d.park_id = s.park_id AND d.id = s.id AND d.status <> 'offline'
+        RETURNING d.park_id, d.id
+    )
+    SELECT s.park_id, s.id, s.reporting_timeout_s, s.silent_s, (m.id IS NOT NULL) AS went_offline
+    FROM stale s LEFT JOIN marked m ON m.park_id = s.park_id AND m.id = s.id
+    """
+)
+
+RAISE_OFFLINE = text(
+    """
+    INSERT INTO alarm AS a (id, park_id, device_id, metric, type, severity, raised_at, value,
+                            peak_value, threshold)
+    VALUES (:id, :park, :device, '', 'device_offline', 'minor', now(), :silent, :silent, :timeout)
+    ON CONFLICT (park_id, device_id, metric, type) WHERE closed_at IS NULL DO UPDATE SET
+        active = true, normal = false, cleared_at = NULL, count = a.count + 1,
+        value = excluded.value, peak_value = greatest(a.peak_value, excluded.value),
+        updated_at = now()
+    RETURNING *
+    """
+)
+
+
+async def detect_offline(session: AsyncSession, settings: Settings) -> int:
+    """Raise device_offline for up to 500 silent devices; return how many."""
+    stale = (await session.execute(STALE, {"limit": 500})).mappings().all()
+    outbox = bool(stale) and await repository.outbox_exists(session)
+    for device in stale:
+        params = {
+            "id": uuid.uuid4(),
+            "park": device["park_id"],
+            "device": device["id"],
+            "silent": float(device["silent_s"]),
+            "timeout": float(device["reporting_timeout_s"]),
+        }
+        alarm = (await session.execute(RAISE_OFFLINE, params)).mappings().one()
+        await repository.add_event(
+            session, alarm["id"], "raised", severity="minor", value=params["silent"]
+        )
+        if outbox:
+            if device["went_offline"]:
+                await repository.enqueue(
+                    session,
+                    device["park_id"],
+                    "device.offline",
+                    None,
+                    {"device_id": device["id"], "status": "offline"},
+                )
+            await repository.enqueue(
+                session, device["park_id"], "alarm.raised", "minor", alarm_document(alarm)
+            )
+    if stale:
+        logger.info("offline detection: %d device(s) silent past their timeout", len(stale))
+    return len(stale)
