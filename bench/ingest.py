@@ -47,13 +47,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.broker.dynsec import DynsecClient
+from app.core.clock import from_us
 from app.core.config import Settings
 from app.core.migrate import upgrade_to_head
 from app.core.mqtt import MqttTarget
 from app.embedded.process import free_port
 from app.embedded.services import EmbeddedServices
 from ingest.fastpaho import BufferedClient
-from ingest.parse import Telemetry, from_us, parse_telemetry
+from ingest.parse import Telemetry, parse_telemetry
 
 ROOT = Path(__file__).resolve().parent.parent
 PARK = "bench"

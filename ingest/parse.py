@@ -11,31 +11,23 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+
+from app.core.clock import from_us, to_us
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_READINGS = 1000
 MAX_FUTURE = timedelta(minutes=5)
 IDENT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 US_PER_MS = 1000
 # A reading: (time as integer microseconds since the Unix epoch, UTC; metric; value). Integers
 # rather than datetimes: cheaper to check, deduplicate, bucket and encode for COPY.
 Reading = tuple[int, str, float]
 _ALLOWED_KEYS = frozenset(("ts", "values"))
-
-
-def to_us(moment: datetime) -> int:
-    """A timezone-aware datetime as integer microseconds since the Unix epoch."""
-    return (moment - EPOCH) // timedelta(microseconds=1)
-
-
-def from_us(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
 
 
 @dataclass(frozen=True, slots=True)

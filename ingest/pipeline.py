@@ -20,10 +20,11 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from app.alarms.evaluator import RuleBook
+from app.core.clock import to_us
 from app.core.config import Settings
 from app.core.db import libpq_url
 from app.core.mqtt import MqttTarget
-from ingest.alarms import RuleBook
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
 from ingest.metrics import IngestMetrics
 from ingest.parse import (
@@ -33,7 +34,6 @@ from ingest.parse import (
     parse_status,
     parse_telemetry,
     split_topic,
-    to_us,
 )
 from ingest.registry import Registry
 from ingest.rows import RowBuilder

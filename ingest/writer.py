@@ -27,8 +27,8 @@ from datetime import datetime
 
 import psycopg
 
-from ingest.alarms import AlarmWriter, RuleBook
-from ingest.alarms import Key as AlarmKey
+from app.alarms.evaluator import AlarmWriter, RuleBook
+from app.alarms.evaluator import Key as AlarmKey
 from ingest.rows import Row
 
 logger = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.core.clock import to_us
 from ingest.parse import (
     MAX_PAYLOAD_BYTES,
     Rejection,
@@ -18,7 +19,6 @@ from ingest.parse import (
     parse_status,
     parse_telemetry,
     split_topic,
-    to_us,
 )
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Worker jobs of the alarm module: offline detection.
+"""Worker jobs of the alarm module: offline detection and alarm timers.
 
 A device silent for longer than its type's ``reporting_timeout_s`` gets a ``device_offline``
 alarm (minor) and, if it was not marked offline already (a last will does that), the status
@@ -9,15 +9,21 @@ timer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from datetime import UTC, datetime
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms import repository
 from app.alarms.document import alarm_document
+from app.alarms.evaluator import AlarmWriter, RuleBook
+from app.core.clock import to_us
 from app.core.config import Settings
+from app.core.db import libpq_url
 
 logger = logging.getLogger(__name__)
 
@@ -91,3 +97,18 @@ async def detect_offline(session: AsyncSession, settings: Settings) -> int:
     if stale:
         logger.info("offline detection: %d device(s) silent past their timeout", len(stale))
     return len(stale)
+
+
+def _expire_due(database_url: str) -> int:
+    """One transaction of the timer job, on the same synchronous code the ingestor runs."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        rules = RuleBook()
+        rules.load(conn)
+        with conn.transaction():
+            return AlarmWriter(conn, rules).expire_due(to_us(datetime.now(UTC)))
+
+
+async def run_timers(_session: AsyncSession, settings: Settings) -> int:
+    """On- and off-delays that ran out with no newer reading take effect here; their due times
+    live in ``alarm_state``, so a restart loses none."""
+    return await asyncio.to_thread(_expire_due, settings.resolved_database_url())

@@ -335,3 +335,45 @@ def test_a_silent_device_goes_offline_and_comes_back(
             worker.wait(30)
         ingest.stop()
         meter.close()
+
+
+def test_an_on_delay_runs_out_in_the_worker_without_another_reading(
+    client: TestClient,
+    admin: dict[str, str],
+    database_url: str,
+    target: MqttTarget,
+    ingestor: Ingestor,
+) -> None:
+    park = create_park(client, admin)
+    created = create_device(client, admin, park.id, "temperature_sensor")
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO alarm_rule (park_id, device_type, metric, type, levels, on_delay_s) "
+            "VALUES (%s, 'temperature_sensor', 'temperature_c', 'threshold', "
+            '\'[{"severity": "major", "threshold": 60}]\', 2)',
+            (park.id,),
+        )
+    sensor = Device(target, park.id, created)
+    env = {k: v for k, v in ingestor.env.items() if not k.startswith("PARKTWIN_INGEST")}
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        sensor.send(temperature_c=65.0)  # over the threshold, but the delay has not run out
+        wait_until(lambda: _pending(database_url, park.id) == 1, 30, "the pending level")
+        assert alarms(client, admin, park.id) == []
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, cwd=ROOT)
+        wait_until(lambda: len(alarms(client, admin, park.id)) == 1, 60, "the timer")
+        (alarm,) = alarms(client, admin, park.id)
+        assert (alarm["severity"], alarm["value"], alarm["active"]) == ("major", 65.0, True)
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+        sensor.close()
+
+
+def _pending(database_url: str, park_id: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT pending FROM alarm_state WHERE park_id = %s AND due_at IS NOT NULL", (park_id,)
+        ).fetchone()
+    return int(row[0]) if row else 0

@@ -1,5 +1,6 @@
-"""Alarm evaluation inside the ingest transaction, so a batch's rows, the alarms they raise and
-the webhook events announcing them commit together (or not at all).
+"""Alarm evaluation inside the ingest transaction (and the worker's timer job), so a batch's
+rows, the alarms they raise and the webhook events announcing them commit together (or not at
+all).
 
 Per batch: the evaluation states of the (device, metric, rule) keys that got readings are
 created if missing and locked (``FOR UPDATE``, in key order, so racing workers serialise per
@@ -24,8 +25,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from app.alarms.document import alarm_document
-from app.alarms.engine import Change, Level, Rule, State, due_us, step
-from ingest.parse import from_us, to_us
+from app.alarms.engine import Change, Level, Rule, State, due_us, expire, step
+from app.core.clock import from_us, to_us
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,13 @@ JOIN unnest(%s::text[], %s::text[], %s::text[], %s::int8[])
   AS k(park_id, device_id, metric, rule_id) USING (park_id, device_id, metric, rule_id)
 ORDER BY 1, 2, 3, 4
 FOR UPDATE OF s
+"""
+
+DUE_STATES = """
+SELECT park_id, device_id, metric, rule_id, level, pending, pending_since, last_at, last_value
+FROM alarm_state WHERE due_at <= now()
+ORDER BY due_at LIMIT %s
+FOR UPDATE SKIP LOCKED
 """
 
 SAVE_STATE = """
@@ -123,6 +131,18 @@ VALUES (%s, %s, %s, %s, %s, clock_timestamp())
 """
 
 RANKS = ["warning", "minor", "major", "critical"]
+
+
+def _state_of(row: tuple[Any, ...]) -> tuple[Key, State]:
+    key: Key = (row[0], row[1], row[2], row[3])
+    state = State(
+        level=row[4],
+        pending=row[5],
+        pending_since_us=to_us(row[6]) if row[6] else None,
+        last_us=to_us(row[7]) if row[7] else None,
+        last_value=row[8],
+    )
+    return key, state
 
 
 def build_rule(row: dict[str, Any]) -> StoredRule:
@@ -207,15 +227,24 @@ class AlarmWriter:
         transitions = 0
         with self.conn.cursor() as cur:
             for row in cur.execute(LOCK_STATES, columns).fetchall():
-                key: Key = (row[0], row[1], row[2], row[3])
-                state = State(
-                    level=row[4],
-                    pending=row[5],
-                    pending_since_us=to_us(row[6]) if row[6] else None,
-                    last_us=to_us(row[7]) if row[7] else None,
-                    last_value=row[8],
-                )
+                key, state = _state_of(row)
                 transitions += self._evaluate(key, state, sorted(readings[key]))
+        return transitions
+
+    def expire_due(self, now_us: int, limit: int = 500) -> int:
+        """Apply the on/off delays that ran out with no newer reading (the timer job)."""
+        transitions = 0
+        with self.conn.cursor() as cur:
+            for row in cur.execute(DUE_STATES, (limit,)).fetchall():
+                key, state = _state_of(row)
+                stored = self.rules.by_id.get(key[3])
+                if stored is None:
+                    continue
+                after, change = expire(stored.rule, state, now_us)
+                self._save(key, stored, after)
+                if change is not None:
+                    self._transition(key, stored, change)
+                    transitions += 1
         return transitions
 
     def _evaluate(self, key: Key, state: State, readings: list[tuple[int, float]]) -> int:
