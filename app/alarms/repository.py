@@ -147,3 +147,46 @@ SUMMARY = text(
 
 async def summary(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
     return (await session.execute(SUMMARY, {"park": park_id})).mappings().all()
+
+
+RULE_COLUMNS = (
+    "id, park_id, device_type, device_id, metric, type, direction, levels, deadband, "
+    "on_delay_s, off_delay_s, latch, enabled, source"
+)
+
+
+async def list_rules(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    sql = text(
+        f"SELECT {RULE_COLUMNS} FROM alarm_rule WHERE park_id IS NULL OR park_id = :park "
+        "ORDER BY park_id NULLS FIRST, device_type, metric, device_id NULLS FIRST, id"
+    )
+    return (await session.execute(sql, {"park": park_id})).mappings().all()
+
+
+async def metric_of_type(session: AsyncSession, device_type: str, metric: str) -> bool:
+    sql = text("SELECT 1 FROM device_type_metric WHERE device_type = :t AND name = :m")
+    return (await session.execute(sql, {"t": device_type, "m": metric})).first() is not None
+
+
+async def device_type_of(session: AsyncSession, park_id: str, device_id: str) -> str | None:
+    sql = text("SELECT type FROM device WHERE park_id = :park AND id = :id")
+    return (await session.execute(sql, {"park": park_id, "id": device_id})).scalar_one_or_none()
+
+
+async def create_rule(
+    session: AsyncSession, park_id: str, data: dict[str, Any]
+) -> RowMapping | None:
+    """The new rule, or None when the park already has one for the same scope."""
+    sql = text(
+        "INSERT INTO alarm_rule (park_id, device_type, device_id, metric, type, direction, levels, "
+        "deadband, on_delay_s, off_delay_s, latch, enabled) VALUES (:park, :device_type, "
+        ":device_id, :metric, :type, :direction, CAST(:levels AS jsonb), :deadband, :on_delay_s, "
+        ":off_delay_s, :latch, :enabled) ON CONFLICT DO NOTHING RETURNING " + RULE_COLUMNS
+    )
+    params = {**data, "park": park_id, "levels": orjson.dumps(data["levels"]).decode()}
+    return (await session.execute(sql, params)).mappings().one_or_none()
+
+
+async def delete_rule(session: AsyncSession, park_id: str, rule_id: int) -> bool:
+    sql = text("DELETE FROM alarm_rule WHERE park_id = :park AND id = :id RETURNING id")
+    return (await session.execute(sql, {"park": park_id, "id": rule_id})).first() is not None

@@ -13,6 +13,8 @@ from app.alarms.schemas import (
     AlarmComment,
     AlarmDetail,
     AlarmRead,
+    AlarmRuleCreate,
+    AlarmRuleRead,
     AlarmSummary,
     Severity,
 )
@@ -20,7 +22,7 @@ from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
-from app.parks.deps import ParkOperator, ParkViewer
+from app.parks.deps import ParkAdmin, ParkOperator, ParkViewer
 
 router = APIRouter(prefix="/api/v1/parks/{park_id}/alarms", tags=["alarms"], responses=PROBLEMS)
 
@@ -77,3 +79,31 @@ async def comment_alarm(
     alarm_id: uuid.UUID, body: AlarmComment, session: SessionDep, ctx: ParkOperator
 ) -> AlarmDetail:
     return await service.comment(session, ctx=ctx, alarm_id=alarm_id, text=body.comment)
+
+
+rules_router = APIRouter(
+    prefix="/api/v1/parks/{park_id}/alarm-rules", tags=["alarms"], responses=PROBLEMS
+)
+
+
+@rules_router.get(
+    "",
+    response_model=list[AlarmRuleRead],
+    summary="The alarm rules in force: built-in defaults and the park's own",
+    description="For a device, its own rule wins over its park's rule for the same device type, "
+    "metric and type, which wins over the built-in default.",
+)
+async def list_rules(request: Request, session: SessionDep, ctx: ParkViewer) -> Response:
+    rules = await service.list_rules(session, ctx=ctx)
+    return cached_json(request, [rule.model_dump() for rule in rules])
+
+
+@rules_router.post("", status_code=201, summary="Add a park or device rule (admin)")
+async def create_rule(data: AlarmRuleCreate, session: SessionDep, ctx: ParkAdmin) -> AlarmRuleRead:
+    return await service.create_rule(session, ctx=ctx, data=data)
+
+
+@rules_router.delete("/{rule_id}", status_code=204, summary="Delete a park or device rule (admin)")
+async def delete_rule(rule_id: int, session: SessionDep, ctx: ParkAdmin) -> Response:
+    await service.delete_rule(session, ctx=ctx, rule_id=rule_id)
+    return Response(status_code=204)

@@ -70,3 +70,53 @@ class AlarmSummary(BaseModel):
     park: SeverityCounts
     unacknowledged: int
     buildings: list[BuildingSummary]
+
+
+class RuleLevel(BaseModel):
+    severity: Severity
+    threshold: float = Field(allow_inf_nan=False)
+
+
+class AlarmRuleCreate(BaseModel):
+    device_type: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    device_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="set: this device only; unset: every device of the type in the park",
+    )
+    metric: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    type: Literal["threshold", "state"] = "threshold"
+    direction: Literal["above", "below"] = "above"
+    levels: list[RuleLevel] = Field(
+        min_length=1,
+        max_length=2,
+        description="level 1 first; level 2 further past it and more severe",
+    )
+    deadband: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    on_delay_s: float = Field(default=0.0, ge=0, le=86400)
+    off_delay_s: float = Field(default=0.0, ge=0, le=86400)
+    latch: bool = False
+    enabled: bool = True
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "device_type": "toxic_gas_detector",
+                    "metric": "concentration_mg_m3",
+                    "levels": [
+                        {"severity": "major", "threshold": 10},
+                        {"severity": "critical", "threshold": 20},
+                    ],
+                    "deadband": 1,
+                    "latch": True,
+                }
+            ]
+        }
+    }
+
+
+class AlarmRuleRead(AlarmRuleCreate):
+    id: int
+    park_id: str | None = Field(description="null: a built-in default for every park")
+    source: str | None

@@ -9,16 +9,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms import repository
-from app.alarms.document import alarm_document
+from app.alarms.document import alarm_document, severity_rank
 from app.alarms.schemas import (
     AlarmDetail,
     AlarmEventRead,
     AlarmRead,
+    AlarmRuleCreate,
+    AlarmRuleRead,
     AlarmSummary,
     BuildingSummary,
     SeverityCounts,
 )
-from app.core.errors import NotFound
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
 
@@ -106,3 +108,55 @@ async def summary(session: AsyncSession, *, ctx: ParkContext) -> AlarmSummary:
         unacked += row["unacked"]
     ordered = sorted(buildings.values(), key=lambda b: (b.building_id is None, b.building_id or ""))
     return AlarmSummary(park=park, unacknowledged=unacked, buildings=ordered)
+
+
+async def list_rules(session: AsyncSession, *, ctx: ParkContext) -> list[AlarmRuleRead]:
+    return [
+        AlarmRuleRead.model_validate(dict(r))
+        for r in await repository.list_rules(session, ctx.park_id)
+    ]
+
+
+def _check_levels(data: AlarmRuleCreate) -> None:
+    if len(data.levels) == 2:
+        first, second = data.levels
+        further = (
+            second.threshold > first.threshold
+            if data.direction == "above"
+            else second.threshold < first.threshold
+        )
+        if not further:
+            raise Unprocessable(f"levels: level 2 must lie {data.direction} level 1")
+        if severity_rank(second.severity) <= severity_rank(first.severity):
+            raise Unprocessable("levels: level 2 must be more severe than level 1")
+
+
+async def create_rule(
+    session: AsyncSession, *, ctx: ParkContext, data: AlarmRuleCreate
+) -> AlarmRuleRead:
+    _check_levels(data)
+    if not await repository.metric_of_type(session, data.device_type, data.metric):
+        raise Unprocessable(
+            f"metric: {data.metric!r} is not a metric of device type {data.device_type!r}"
+        )
+    if data.device_id is not None:
+        device_type = await repository.device_type_of(session, ctx.park_id, data.device_id)
+        if device_type is None:
+            raise Unprocessable(f"device_id: no device {data.device_id!r} in park {ctx.park_id!r}")
+        if device_type != data.device_type:
+            raise Unprocessable(
+                f"device_id: {data.device_id!r} is a {device_type}, not a {data.device_type}"
+            )
+    row = await repository.create_rule(session, ctx.park_id, data.model_dump())
+    if row is None:
+        raise Conflict(
+            "this park already has a rule for that device type or device, metric and type"
+        )
+    return AlarmRuleRead.model_validate(dict(row))
+
+
+async def delete_rule(session: AsyncSession, *, ctx: ParkContext, rule_id: int) -> None:
+    if not await repository.delete_rule(session, ctx.park_id, rule_id):
+        raise NotFound(
+            f"no rule {rule_id} of park {ctx.park_id!r} (built-in rules cannot be deleted)"
+        )

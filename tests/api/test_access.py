@@ -90,6 +90,19 @@ class World:
     database_url: str
 
 
+def make_rule(database_url: str, park_id: str) -> str:
+    """A park alarm rule of its own scope (a device id nobody has), to be deleted."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "INSERT INTO alarm_rule (park_id, device_type, device_id, metric, type, levels) "
+            "VALUES (%s, 'gas_detector', %s, 'gas_lel_pct', 'threshold', "
+            '\'[{"severity": "major", "threshold": 10}]\') RETURNING id',
+            (park_id, f"x-{uuid.uuid4().hex[:8]}"),
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 def make_webhook(database_url: str, park_id: str) -> tuple[str, str]:
     """An inactive webhook (never sent to) with one dead delivery, straight into the tables."""
     webhook_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -151,6 +164,7 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
         "alarm_id": world.alarm_id,
         "webhook_id": webhook[0],
         "event_id": webhook[1],
+        "rule_id": make_rule(world.database_url, world.park.id) if "{rule_id}" in path else "",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

@@ -377,3 +377,55 @@ def _pending(database_url: str, park_id: str) -> int:
             "SELECT pending FROM alarm_state WHERE park_id = %s AND due_at IS NOT NULL", (park_id,)
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def test_rules_api(client: TestClient, admin: dict[str, str], database_url: str) -> None:
+    park = create_park(client, admin)
+    url = f"/api/v1/parks/{park.id}/alarm-rules"
+    defaults = client.get(url, headers=admin).json()
+    gas = next(r for r in defaults if r["device_type"] == "gas_detector")
+    assert gas["park_id"] is None and gas["latch"] is True
+    assert [lv["threshold"] for lv in gas["levels"]] == [25.0, 50.0]
+
+    toxic = {
+        "device_type": "toxic_gas_detector",
+        "metric": "concentration_mg_m3",
+        "levels": [
+            {"severity": "major", "threshold": 10},
+            {"severity": "critical", "threshold": 20},
+        ],
+        "latch": True,
+    }
+    created = client.post(url, json=toxic, headers=admin)
+    assert created.status_code == 201, created.text
+    assert client.post(url, json=toxic, headers=admin).status_code == 409
+    operator = auth(make_key(database_url, "operator"))
+    assert client.post(url, json=toxic, headers=operator).status_code == 403
+
+    def refused(body: dict[str, Any]) -> str:
+        response = client.post(url, json={**toxic, **body}, headers=admin)
+        assert response.status_code == 422, response.text
+        return str(response.json()["detail"])
+
+    assert "level 2 must lie above" in refused(
+        {
+            "levels": [
+                {"severity": "major", "threshold": 20},
+                {"severity": "critical", "threshold": 10},
+            ]
+        }
+    )
+    assert "more severe" in refused(
+        {
+            "levels": [
+                {"severity": "critical", "threshold": 10},
+                {"severity": "major", "threshold": 20},
+            ]
+        }
+    )
+    assert "not a metric" in refused({"metric": "gas_lel_pct"})
+    assert "no device" in refused({"device_id": "ghost"})
+
+    rule_id = created.json()["id"]
+    assert client.delete(f"{url}/{rule_id}", headers=admin).status_code == 204
+    assert client.delete(f"{url}/{gas['id']}", headers=admin).status_code == 404  # built-in
