@@ -67,10 +67,16 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Services up, migrate, then the API in the foreground; Ctrl-C stops what it started.
+    """Services up, migrate, an admin key, the ingestor and the worker as child processes, the
+    API in the foreground; Ctrl-C stops everything it started.
 
-    The ingestor, worker, simulated park and webhook receiver join with their issues (3, 5, 7).
+    The simulated park and a local webhook receiver join with issue 7.
     """
+    import asyncio
+    import os
+    import subprocess
+
+    from app.apikeys.cli import create_key
     from app.core.migrate import upgrade_to_head
     from app.embedded.services import EmbeddedServices
 
@@ -84,13 +90,25 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         update={
             "database_url": urls["PARKTWIN_DATABASE_URL"],
             "mqtt_url": urls["PARKTWIN_MQTT_URL"],
+            "webhook_allow_private": True,  # the demo's receivers are local
         }
     )
+    token = asyncio.run(create_key(demo_settings, "admin", None, "demo"))
+    env = {**os.environ, **urls, "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true"}
+    children = [
+        subprocess.Popen([sys.executable, "-m", "app.cli", command], env=env)
+        for command in ("ingest", "worker")
+    ]
     host, port = args.host or settings.api_host, args.port or settings.api_port
+    print(f"admin API key: {token}")
     print(f"API: http://{host}:{port}/docs (Ctrl-C stops the demo)", flush=True)
     try:
         _serve(demo_settings, host, port)
     finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(30)
         if not any(was_running):
             services.down()
     return 0
