@@ -12,12 +12,14 @@ import enum
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
@@ -81,18 +83,65 @@ def parse_token(token: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
+CACHE_TTL_S = 10.0
+
+
+class TtlCache:
+    """A small per-process cache of recent lookups (keys, parks), each kept ``ttl`` seconds.
+
+    Dashboards poll with the same key all day: this spares a database round trip per request.
+    A revoked key stops working within ``ttl``.
+    """
+
+    def __init__(self, ttl: float = CACHE_TTL_S, size: int = 10_000) -> None:
+        self._ttl, self._size = ttl, size
+        self._items: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str) -> Any | None:
+        hit = self._items.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: str, value: Any) -> None:
+        if len(self._items) >= self._size:
+            self._items.clear()
+        self._items[key] = (time.monotonic() + self._ttl, value)
+
+
+def request_cache(request: Request, name: str) -> TtlCache:
+    """The app's cache ``name``, made on first use."""
+    cache = getattr(request.app.state, name, None)
+    if not isinstance(cache, TtlCache):
+        cache = TtlCache()
+        setattr(request.app.state, name, cache)
+    return cache
+
+
 bearer = HTTPBearer(auto_error=False, description="an API key from `parktwin apikey create`")
 
 
 async def current_key(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> ApiKey:
-    from app.apikeys.repository import find_active
-
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send an API key as `Authorization: Bearer <key>`")
-    parsed = parse_token(credentials.credentials)
+    cache = request_cache(request, "api_keys")
+    token_hash = hash_secret(credentials.credentials).hex()
+    key = cache.get(token_hash)
+    if key is None:
+        key = await _lookup(session, credentials.credentials)
+        cache.put(token_hash, key)
+    assert isinstance(key, ApiKey)
+    return key
+
+
+async def _lookup(session: AsyncSession, token: str) -> ApiKey:
+    from app.apikeys.repository import find_active
+
+    parsed = parse_token(token)
     row = await find_active(session, parsed[0]) if parsed else None
     if (
         parsed is None

@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import ApiKey, Role, current_key
+from app.core.auth import ApiKey, Role, current_key, request_cache
 from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.core.types import IDENT_PATTERN
@@ -28,18 +29,30 @@ class ParkContext:
     timezone: str
 
 
+async def _timezone(request: Request, session: AsyncSession, park_id: str) -> str:
+    """The park's timezone (cached a few seconds: it never changes), or 404."""
+    cache = request_cache(request, "park_timezones")
+    timezone = cache.get(park_id)
+    if timezone is None:
+        park = await repository.get(session, park_id)
+        if park is None:
+            raise NotFound(f"park {park_id!r} not found")
+        timezone = park["timezone"]
+        cache.put(park_id, timezone)
+    return str(timezone)
+
+
 def park_access(role: Role) -> Callable[..., Awaitable[ParkContext]]:
     async def dependency(
+        request: Request,
         park_id: ParkIdPath,
         session: SessionDep,
         key: Annotated[ApiKey, Depends(current_key)],
     ) -> ParkContext:
         key.check_park(park_id)
-        park = await repository.get(session, park_id)
-        if park is None:
-            raise NotFound(f"park {park_id!r} not found")
+        timezone = await _timezone(request, session, park_id)
         key.check_role(role)
-        return ParkContext(key=key, park_id=park_id, timezone=park["timezone"])
+        return ParkContext(key=key, park_id=park_id, timezone=timezone)
 
     dependency.required_role = role  # type: ignore[attr-defined]
     return dependency

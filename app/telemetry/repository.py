@@ -30,33 +30,51 @@ async def latest_for_device(
     return result.mappings().all()
 
 
+UTC_TEXT = (
+    "CASE WHEN extract(microseconds FROM {t})::int % 1000000 = 0 "
+    "THEN to_char({t} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "ELSE to_char({t} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END"
+)
+"""RFC 3339 UTC text of a timestamptz, as the API renders times elsewhere."""
+
+BULK_LATEST = f"""
+SELECT coalesce(json_agg(json_build_object('device_id', d.id, 'values', coalesce(v.values, '{{}}'))
+                         ORDER BY d.id), '[]')::text
+FROM device d
+JOIN device_type t ON t.type = d.type
+LEFT JOIN LATERAL (
+    SELECT json_object_agg(
+               s.metric,
+               json_build_object('ts', {UTC_TEXT.format(t="lv.time")}, 'value', lv.value)
+               ORDER BY s.metric
+           ) AS values
+    FROM series s JOIN latest_value lv ON lv.series_id = s.id
+    WHERE s.park_id = d.park_id AND s.device_id = d.id
+      AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics))
+) v ON true
+WHERE d.park_id = :park
+  AND (CAST(:devices AS text[]) IS NULL OR d.id = ANY(:devices))
+  AND (CAST(:type AS text) IS NULL OR d.type = :type)
+  AND (CAST(:domain AS text) IS NULL OR t.domain = :domain)
+  AND (CAST(:building_id AS text) IS NULL OR d.building_id = :building_id)
+  AND (CAST(:enterprise_id AS text) IS NULL OR d.enterprise_id = :enterprise_id)
+  AND (CAST(:status AS text) IS NULL OR d.status = :status)
+"""
+
+
 async def bulk_latest(
     session: AsyncSession,
     park_id: str,
     device_ids: list[str] | None,
     metrics: list[str] | None,
     filters: dict[str, Any],
-) -> Sequence[Any]:
-    """``(device_id, metric, time, value)`` rows; a device without values has one null row."""
+) -> str:
+    """The JSON array of ``{"device_id", "values"}`` items, built by PostgreSQL in one go
+    (a wall of 1,000 tiles is one row, not 2,000 rows to turn into objects)."""
     result = await session.execute(
-        text(
-            "SELECT d.id, s.metric, lv.time, lv.value FROM device d "
-            "JOIN device_type t ON t.type = d.type "
-            "LEFT JOIN (series s JOIN latest_value lv ON lv.series_id = s.id) "
-            "ON s.park_id = d.park_id AND s.device_id = d.id "
-            "AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics)) "
-            "WHERE d.park_id = :park "
-            "AND (CAST(:devices AS text[]) IS NULL OR d.id = ANY(:devices)) "
-            "AND (CAST(:type AS text) IS NULL OR d.type = :type) "
-            "AND (CAST(:domain AS text) IS NULL OR t.domain = :domain) "
-            "AND (CAST(:building_id AS text) IS NULL OR d.building_id = :building_id) "
-            "AND (CAST(:enterprise_id AS text) IS NULL OR d.enterprise_id = :enterprise_id) "
-            "AND (CAST(:status AS text) IS NULL OR d.status = :status) "
-            "ORDER BY d.id, s.metric"
-        ),
-        {"park": park_id, "devices": device_ids, "metrics": metrics, **filters},
+        text(BULK_LATEST), {"park": park_id, "devices": device_ids, "metrics": metrics, **filters}
     )
-    return result.all()
+    return str(result.scalar_one())
 
 
 async def series_info(

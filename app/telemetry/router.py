@@ -65,7 +65,7 @@ async def bulk_latest(
     result = await service.bulk_latest(
         session, ctx=ctx, device_ids=device_id, metrics=metric, filters=filters
     )
-    return cached_json(request, result)
+    return cached_response(request, result)
 
 
 @router.post(
@@ -85,7 +85,7 @@ async def bulk_latest_query(
         metrics=query.metrics,
         filters=DeviceFilters(),
     )
-    return cached_json(request, result)
+    return cached_response(request, result)
 
 
 CSV_EXAMPLE = "ts,value\r\n2026-11-28T00:00:00Z,41.5\r\n2026-11-28T01:00:00Z,39.25\r\n"
