@@ -4,7 +4,6 @@ the webhook outbox."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import uuid
@@ -22,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from app.core.mqtt import MqttTarget
 from tests.api.conftest import auth, create_device, create_park, make_key
 from tests.conftest import ServiceEnv
-from tests.ingest_support import ROOT, Ingestor, wait_until
+from tests.ingest_support import ROOT, Ingestor, stop_process, wait_until
 
 
 class Device:
@@ -302,6 +301,10 @@ def test_a_silent_device_goes_offline_and_comes_back(
             return client.get(device_url, headers=admin).json()["status"] == "online"
 
         wait_until(heard, 30, "online")
+        # the last reading sent is stored (one worker keeps order): none can land after the
+        # faked silence below
+        last = datetime.fromtimestamp((meter.t0 + meter.n * 1000) / 1000, UTC)
+        wait_until(lambda: _newest(database_url, park.id, meter.id) == last, 30, "the last reading")
         with psycopg.connect(database_url) as conn:  # silent for an hour: past its 15 minutes
             conn.execute(
                 "UPDATE device SET last_seen_at = now() - interval '1 hour' "
@@ -331,8 +334,7 @@ def test_a_silent_device_goes_offline_and_comes_back(
         assert alarms(client, admin, park.id, "active") == []
     finally:
         if worker is not None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(30)
+            stop_process(worker)
         ingest.stop()
         meter.close()
 
@@ -366,9 +368,18 @@ def test_an_on_delay_runs_out_in_the_worker_without_another_reading(
         assert (alarm["severity"], alarm["value"], alarm["active"]) == ("major", 65.0, True)
     finally:
         if worker is not None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(30)
+            stop_process(worker)
         sensor.close()
+
+
+def _newest(database_url: str, park_id: str, device_id: str) -> datetime | None:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT max(t.time) FROM telemetry t JOIN series s ON s.id = t.series_id "
+            "WHERE s.park_id = %s AND s.device_id = %s",
+            (park_id, device_id),
+        ).fetchone()
+    return row[0] if row else None
 
 
 def _pending(database_url: str, park_id: str) -> int:

@@ -30,6 +30,8 @@ from app.core.config import Settings
 from app.main import create_app
 from tests.api.conftest import auth, create_park, make_key
 from tests.conftest import ServiceEnv
+from tests.ingest_support import stop_process
+from tests.ingest_support import wait_until as poll_until
 
 WAIT_S = 45.0
 
@@ -183,10 +185,7 @@ def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 
 def wait_until(check: Callable[[], bool], what: str) -> None:
     """Poll a database condition (the worker is another process: nothing to wait on)."""
-    deadline = time.monotonic() + WAIT_S
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    poll_until(check, WAIT_S, what)
 
 
 def delivery_states(database_url: str, webhook_id: str) -> dict[str, str]:
@@ -207,13 +206,7 @@ class Worker:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
