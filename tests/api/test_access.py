@@ -16,12 +16,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from app.core.auth import Role
-from app.main import create_app
 from tests.api.conftest import Park, auth, create_device, create_park, make_key
+from tests.routes import app_routes
 
 
 def required_role(dependant: Any) -> Role | None:
@@ -37,21 +36,12 @@ def required_role(dependant: Any) -> Role | None:
 
 
 def api_routes() -> list[tuple[str, str, Role | None]]:
-    """(method, path, declared role) of every /api/v1 route, however FastAPI nests them."""
-    found = []
-    for route in create_app().routes:
-        contexts = (
-            route.effective_route_contexts()
-            if hasattr(route, "effective_route_contexts")
-            else [route]
-            if isinstance(route, APIRoute)
-            else []
-        )
-        for ctx in contexts:
-            if ctx.path.startswith("/api/v1"):
-                for method in sorted(ctx.methods):
-                    found.append((method, ctx.path, required_role(ctx.dependant)))
-    return found
+    """(method, path, declared role) of every /api/v1 route."""
+    return [
+        (method, path, required_role(dependant))
+        for method, path, dependant in app_routes()
+        if path.startswith("/api/v1")
+    ]
 
 
 ROUTES = api_routes()

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
 from tests.api.conftest import auth, create_park, make_key
+from tests.routes import app_routes
 from tests.webhooks.conftest import create_webhook, query
 
 HOOK = "http://127.0.0.1:9/hook"  # the discard port: nothing is delivered in this module
@@ -123,20 +123,8 @@ def test_a_public_address_is_accepted_and_patching_to_a_private_one_is_refused(
 
 
 def webhook_routes() -> list[tuple[str, str]]:
-    """(method, path) of every webhook route, however FastAPI nests them."""
-    found = []
-    for route in create_app().routes:
-        contexts = (
-            route.effective_route_contexts()
-            if hasattr(route, "effective_route_contexts")
-            else [route]
-            if isinstance(route, APIRoute)
-            else []
-        )
-        for ctx in contexts:
-            if "/webhooks" in ctx.path:
-                found.extend((method, ctx.path) for method in sorted(ctx.methods))
-    return found
+    """(method, path) of every webhook route."""
+    return [(method, path) for method, path, _d in app_routes() if "/webhooks" in path]
 
 
 ROUTES = webhook_routes()
