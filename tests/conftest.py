@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from psycopg import sql
 
 from app.core.config import Settings
@@ -115,3 +117,12 @@ def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     with psycopg.connect(database_url) as conn:
         yield conn
         conn.rollback()
+
+
+def wait_ready(client: TestClient, timeout: float = 15) -> None:
+    """Poll /readyz until it answers 200 (the broker link connects in the background)."""
+    deadline = time.monotonic() + timeout
+    while client.get("/readyz").status_code != 200:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not ready: {client.get('/readyz').json()}")
+        time.sleep(0.1)

@@ -11,22 +11,14 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
+from tests.conftest import wait_ready
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
-        _wait_ready(client)
+        wait_ready(client)
         yield client
-
-
-def _wait_ready(client: TestClient, timeout: float = 15) -> None:
-    """Poll /readyz until it answers 200 (the broker link connects in the background)."""
-    deadline = time.monotonic() + timeout
-    while client.get("/readyz").status_code != 200:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not ready: {client.get('/readyz').json()}")
-        time.sleep(0.1)
 
 
 def test_healthz(client: TestClient) -> None:
@@ -73,7 +65,7 @@ def test_readyz_is_503_while_the_broker_is_down(
         assert client.get("/healthz").status_code == 200
     finally:
         embedded.mosquitto.start()
-    _wait_ready(client, timeout=30)
+    wait_ready(client, timeout=30)
 
 
 @pytest.mark.embedded
@@ -87,4 +79,4 @@ def test_readyz_is_503_while_the_database_is_down(
         assert response.json()["checks"]["database"] == "down"
     finally:
         embedded.postgres.start()
-    _wait_ready(client)
+    wait_ready(client)

@@ -214,8 +214,6 @@ class AlarmWriter:
     def __init__(self, conn: psycopg.Connection, rules: RuleBook) -> None:
         self.conn = conn
         self.rules = rules
-        found = conn.execute("SELECT to_regclass('event_outbox') IS NOT NULL").fetchone()
-        self._outbox = bool(found and found[0])
 
     def apply(self, readings: dict[Key, list[tuple[int, float]]]) -> int:
         """Evaluate; return how many alarm transitions happened."""
@@ -338,8 +336,7 @@ class AlarmWriter:
             self.event(park, "alarm.cleared", alarm["severity"], alarm_document(alarm))
 
     def event(self, park: str, type_: str, severity: str | None, data: dict[str, Any]) -> None:
-        """Queue a webhook event in this transaction (when the outbox exists)."""
-        if self._outbox:
-            self.conn.execute(
-                OUTBOX, (uuid.uuid4(), park, type_, severity, orjson.dumps(data).decode())
-            )
+        """Queue a webhook event in this transaction (app/webhooks/outbox.py, psycopg form)."""
+        self.conn.execute(
+            OUTBOX, (uuid.uuid4(), park, type_, severity, orjson.dumps(data).decode())
+        )

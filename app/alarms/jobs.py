@@ -24,6 +24,7 @@ from app.alarms.evaluator import AlarmWriter, RuleBook
 from app.core.clock import to_us
 from app.core.config import Settings
 from app.core.db import libpq_url
+from app.webhooks import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,6 @@ RAISE_OFFLINE = text(
 async def detect_offline(session: AsyncSession, settings: Settings) -> int:
     """Raise device_offline for up to 500 silent devices; return how many."""
     stale = (await session.execute(STALE, {"limit": 500})).mappings().all()
-    outbox = bool(stale) and await repository.outbox_exists(session)
     for device in stale:
         params = {
             "id": uuid.uuid4(),
@@ -82,18 +82,21 @@ async def detect_offline(session: AsyncSession, settings: Settings) -> int:
         await repository.add_event(
             session, alarm["id"], "raised", severity="minor", value=params["silent"]
         )
-        if outbox:
-            if device["went_offline"]:
-                await repository.enqueue(
-                    session,
-                    device["park_id"],
-                    "device.offline",
-                    None,
-                    {"device_id": device["id"], "status": "offline"},
-                )
-            await repository.enqueue(
-                session, device["park_id"], "alarm.raised", "minor", alarm_document(alarm)
+        if device["went_offline"]:
+            await outbox.enqueue(
+                session,
+                park_id=device["park_id"],
+                type="device.offline",
+                severity=None,
+                data={"device_id": device["id"], "status": "offline"},
             )
+        await outbox.enqueue(
+            session,
+            park_id=device["park_id"],
+            type="alarm.raised",
+            severity="minor",
+            data=alarm_document(alarm),
+        )
     if stale:
         logger.info("offline detection: %d device(s) silent past their timeout", len(stale))
     return len(stale)

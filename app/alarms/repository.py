@@ -110,30 +110,6 @@ async def add_event(
     )
 
 
-async def outbox_exists(session: AsyncSession) -> bool:
-    return bool(
-        (await session.execute(text("SELECT to_regclass('event_outbox') IS NOT NULL"))).scalar()
-    )
-
-
-async def enqueue(
-    session: AsyncSession, park_id: str, type_: str, severity: str | None, data: dict[str, Any]
-) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO event_outbox (id, park_id, type, severity, data, created_at) "
-            "VALUES (:id, :park, :type, :severity, CAST(:data AS jsonb), clock_timestamp())"
-        ),
-        {
-            "id": uuid.uuid4(),
-            "park": park_id,
-            "type": type_,
-            "severity": severity,
-            "data": orjson.dumps(data).decode(),
-        },
-    )
-
-
 SUMMARY = text(
     """
     SELECT d.building_id, a.severity, count(*) AS n,

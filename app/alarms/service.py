@@ -23,6 +23,7 @@ from app.alarms.schemas import (
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
+from app.webhooks import outbox
 
 
 def _read(row: Any) -> AlarmRead:
@@ -78,11 +79,14 @@ async def acknowledge(
             session, alarm_id, "cleared", severity=row["severity"], actor=ctx.key.id
         )
         events.append(("alarm.cleared", row))
-    if await repository.outbox_exists(session):
-        for type_, alarm in events:
-            await repository.enqueue(
-                session, ctx.park_id, type_, alarm["severity"], alarm_document(alarm)
-            )
+    for type_, alarm in events:
+        await outbox.enqueue(
+            session,
+            park_id=ctx.park_id,
+            type=type_,
+            severity=alarm["severity"],
+            data=alarm_document(alarm),
+        )
     return _read(row)
 
 

@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.http import JSON_OPTIONS
 
+# clock_timestamp(), not the default now(): several events of one transaction keep their order.
 INSERT_EVENT = (
-    "INSERT INTO event_outbox (id, park_id, type, severity, data) "
-    "VALUES (:id, :park_id, :type, :severity, CAST(:data AS jsonb))"
+    "INSERT INTO event_outbox (id, park_id, type, severity, data, created_at) "
+    "VALUES (:id, :park_id, :type, :severity, CAST(:data AS jsonb), clock_timestamp())"
 )
 """The insert, with SQLAlchemy named parameters (psycopg form in the module docstring)."""
 

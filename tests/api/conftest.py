@@ -6,7 +6,6 @@ telemetry is written with SQL, as the ingestor would.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,15 +18,13 @@ from fastapi.testclient import TestClient
 from app.core.auth import generate_key
 from app.core.config import Settings
 from app.main import create_app
+from tests.conftest import wait_ready
 
 
 @pytest.fixture(scope="session")
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "the app never became ready"
-            time.sleep(0.1)
+        wait_ready(client)
         yield client
 
 

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from tests.api.conftest import auth, create_park, make_key
-from tests.conftest import ServiceEnv
+from tests.conftest import ServiceEnv, wait_ready
 from tests.ingest_support import stop_process
 from tests.ingest_support import wait_until as poll_until
 
@@ -44,10 +43,7 @@ def wh_settings(services: ServiceEnv, database_url: str) -> Settings:
 @pytest.fixture(scope="session")
 def wh_client(wh_settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(wh_settings)) as client:
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "the app never became ready"
-            time.sleep(0.1)
+        wait_ready(client)
         yield client
 
 
