@@ -80,9 +80,12 @@ class MqttConsumer:
         protocol: str = "3.1.1",
     ) -> None:
         self.target = target
+        self.client_id = client_id
         self.topics, self.stale_topics = subscriptions(share_group, mode)
+        self.retiring = mode == "retire"
         self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=queue_size)
         self.generation = 0
+        self.session_present: bool | None = None  # as the broker said at the last connect
         self.connected = threading.Event()
         self._stopping = threading.Event()
         self._receive_maximum = receive_maximum
@@ -140,8 +143,14 @@ class MqttConsumer:
             logger.error("broker %s refused the ingestor: %s", self.target.redacted(), reason)
             return
         self.generation += 1
-        logger.info(
-            "connected to %s (session present: %s)", self.target.redacted(), flags.session_present
+        self.session_present = bool(flags.session_present)
+        # Probing an unused worker id for a leftover session is routine: only news is logged.
+        quiet = self.retiring and not self.session_present
+        logger.log(
+            logging.DEBUG if quiet else logging.INFO,
+            "connected to %s (session present: %s)",
+            self.target.redacted(),
+            flags.session_present,
         )
         client.unsubscribe(self.stale_topics)
         if self.topics:

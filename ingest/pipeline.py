@@ -73,9 +73,10 @@ def parse(message: Inbound, max_age: timedelta) -> Parsed:
 
 
 def collect(source: queue.Queue[Inbound], limit: int, wait: float) -> list[Inbound]:
-    """Up to ``limit`` messages: block up to 1 s for the first, then up to ``wait`` seconds."""
+    """Up to ``limit`` messages: block up to 0.25 s for the first (so a stop is noticed soon),
+    then up to ``wait`` seconds."""
     try:
-        batch = [source.get(timeout=1.0)]
+        batch = [source.get(timeout=0.25)]
     except queue.Empty:
         return []
     deadline = time.monotonic() + wait
@@ -127,7 +128,9 @@ class IngestWorker:
         finally:
             self.consumer.stop()
             self._close()
-            logger.info("stopped after %d messages", self.received_total)
+            quiet = self.consumer.retiring and self.received_total == 0
+            level = logging.DEBUG if quiet else logging.INFO
+            logger.log(level, "stopped after %d messages", self.received_total)
 
     def process(self, messages: Sequence[Inbound]) -> None:
         self.metrics.received.inc(len(messages))

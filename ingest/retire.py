@@ -3,9 +3,9 @@
 A broker keeps routing a share group's messages to every member session, connected or not, until
 the session expires. After ``--workers`` goes down from N to M, the sessions ``{id}-M`` ..
 ``{id}-(N-1)`` would silently hold back part of the stream for days. At start-up the ingestor
-therefore probes the next few ids past its own: a session that exists is drained through a
-normal worker (its queued messages are stored, not dropped) until it has been idle for a moment,
-then unsubscribed and deleted.
+therefore connects as each of the next few ids past its own, through a normal worker that
+subscribes to nothing: when the broker had a session for the id, its queued messages are stored
+(not dropped) until the connection has been idle for a while; then the session is deleted.
 """
 
 from __future__ import annotations
@@ -24,50 +24,46 @@ from ingest.pipeline import IngestWorker, build_worker
 
 logger = logging.getLogger(__name__)
 
-IDLE_SECONDS = 3.0
+IDLE_SECONDS = 5.0
+CONNECT_TIMEOUT_S = 60.0
 
 
-def _connect_once(target: MqttTarget, client_id: str, clean: bool) -> bool:
-    """Connect as ``client_id`` (3.1.1), disconnect, and tell whether a session was present.
-    Without ``clean`` an absent session is created (and must be deleted after); with it, any
-    session is deleted."""
-    answer: list[bool] = []
+def _delete_session(target: MqttTarget, client_id: str) -> None:
+    """Connect as ``client_id`` with a clean session (3.1.1), which deletes the broker's."""
     done = threading.Event()
-
-    def on_connect(
-        _c: mqtt.Client, _u: object, flags: mqtt.ConnectFlags, _r: object, _p: object
-    ) -> None:
-        answer.append(bool(flags.session_present))
-        done.set()
-
     client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=mqtt.MQTTv311,
-        clean_session=clean,
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True
     )
     if target.username is not None:
         client.username_pw_set(target.username, target.password)
-    client.on_connect = on_connect
+    client.on_connect = lambda *_a: done.set()
     client.connect(target.host, target.port)
     client.loop_start()
     done.wait(10)
     client.disconnect()
     client.loop_stop()
-    return bool(answer and answer[0])
 
 
-def _drain(worker: IngestWorker) -> None:
-    """Run ``worker`` until nothing has arrived for IDLE_SECONDS, then stop it."""
+def _drain(worker: IngestWorker) -> bool:
+    """Run ``worker`` until its connection has been idle for IDLE_SECONDS; return whether the
+    broker had a session for it. The idle clock starts only once connected, so a slow broker
+    cannot end the drain before anything arrived."""
     thread = threading.Thread(target=worker.run, name="retire", daemon=True)
     thread.start()
+    connected = worker.consumer.connected.wait(CONNECT_TIMEOUT_S)
+    existed = bool(worker.consumer.session_present)
     last, quiet_since = -1, time.monotonic()
-    while thread.is_alive():
+    while connected and existed and thread.is_alive():
         if worker.received_total != last:
             last, quiet_since = worker.received_total, time.monotonic()
         elif time.monotonic() - quiet_since > IDLE_SECONDS and worker.consumer.queue.empty():
-            worker.stop.set()
+            break
         time.sleep(0.2)
+    worker.stop.set()
+    thread.join()
+    if not connected:
+        raise TimeoutError(f"could not reach the broker as {worker.consumer.client_id}")
+    return existed
 
 
 def retire_stale_sessions(settings: Settings, first_unused: int, metrics: IngestMetrics) -> int:
@@ -77,10 +73,9 @@ def retire_stale_sessions(settings: Settings, first_unused: int, metrics: Ingest
     retired = 0
     for index in range(first_unused, first_unused + settings.ingest_retire_ids):
         client_id = f"{settings.ingest_client_id}-{index}"
-        if _connect_once(target, client_id, clean=False):
-            logger.warning("draining the session of retired worker %s", client_id)
-            worker = build_worker(settings, index, metrics, threading.Event(), mode="retire")
-            _drain(worker)
+        worker = build_worker(settings, index, metrics, threading.Event(), mode="retire")
+        if _drain(worker):
+            logger.warning("drained the session of retired worker %s", client_id)
             retired += 1
-        _connect_once(target, client_id, clean=True)
+        _delete_session(target, client_id)
     return retired

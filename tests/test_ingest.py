@@ -398,7 +398,7 @@ def test_scaling_down_drains_and_retires_the_removed_workers_sessions(
     one.start()
     try:
         wait_until(lambda: count_rows(ingest_db, park, "g1") == 300, 120, "both sessions' queues")
-        assert "draining the session of retired worker" in one.output()
+        assert "drained the session of retired worker" in one.output()
         for i in range(300, 400):  # from now on worker 0 alone receives everything
             devices["g1"].send({"ts": t0 + i, "values": {"gas_lel_pct": float(i)}})
         wait_until(lambda: count_rows(ingest_db, park, "g1") == 400, 60, "the new messages")
