@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets import geo
 from app.core.auth import ApiKey
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.parks import repository
 from app.parks.schemas import ParkCreate, ParkRead
+
+
+def check_boundary(boundary: dict[str, Any]) -> None:
+    """422 unless the boundary is a valid polygon (parcels and buildings must lie inside it)."""
+    try:
+        geo.polygon(boundary)
+    except geo.GeometryError as exc:
+        raise Unprocessable(f"boundary: {exc}", field="boundary") from exc
 
 
 async def create(session: AsyncSession, *, key: ApiKey, data: ParkCreate) -> ParkRead:
     if key.park_id is not None:
         raise Forbidden("a key bound to a park cannot create parks")
     values = data.model_dump()
+    if values["boundary"] is not None:
+        check_boundary(values["boundary"])
     row = await repository.insert(session, values)
     return ParkRead.model_validate(dict(row))
 

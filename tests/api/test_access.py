@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -146,6 +147,39 @@ def world(client: TestClient, admin: dict[str, str], database_url: str) -> World
     return World(park, other, str(device["id"]), keys, alarm_id, webhook_id, event_id, database_url)
 
 
+LAND_PARAMS = {"{parcel_id}", "{building_id}", "{space_id}", "{number}"}
+
+
+def make_land(database_url: str, park_id: str) -> dict[str, str]:
+    """A fresh parcel with a building, its floor 1 and a space, straight into the tables."""
+    suffix = uuid.uuid4().hex[:8]
+    ids = {"parcel_id": f"pa-{suffix}", "building_id": f"b-{suffix}", "space_id": f"s-{suffix}"}
+    x = 100 + int(suffix, 16) % 10_000 / 1000  # a 0.0005° square of its own
+    ring = [[x, 30], [x + 0.0005, 30], [x + 0.0005, 30.0005], [x, 30.0005], [x, 30]]
+    square = orjson.dumps({"type": "Polygon", "coordinates": [ring]}).decode()
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO parcel (park_id, id, name, geometry, area_m2) "
+            "VALUES (%s, %s, 'p', %s, 2500)",
+            (park_id, ids["parcel_id"], square),
+        )
+        conn.execute(
+            "INSERT INTO building (park_id, id, name, parcel_id, footprint, floors, area_m2) "
+            "VALUES (%s, %s, 'b', %s, %s, 2, 2500)",
+            (park_id, ids["building_id"], ids["parcel_id"], square),
+        )
+        conn.execute(
+            "INSERT INTO floor (park_id, building_id, number) VALUES (%s, %s, 1)",
+            (park_id, ids["building_id"]),
+        )
+        conn.execute(
+            "INSERT INTO space (park_id, id, building_id, floor, name, area_m2) "
+            "VALUES (%s, %s, %s, 1, 's', 100)",
+            (park_id, ids["space_id"], ids["building_id"]),
+        )
+    return {**ids, "number": "1"}
+
+
 def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> str:
     values = {
         "park_id": world.park.id,
@@ -155,6 +189,9 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
         "webhook_id": webhook[0],
         "event_id": webhook[1],
         "rule_id": make_rule(world.database_url, world.park.id) if "{rule_id}" in path else "",
+        **(
+            make_land(world.database_url, world.park.id) if LAND_PARAMS & {*path.split("/")} else {}
+        ),
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
