@@ -45,13 +45,14 @@ def api_routers() -> list[APIRouter]:
     from app.alarms.router import router as alarms
     from app.alarms.router import rules_router as alarm_rules
     from app.assets.land.router import router as land
+    from app.assets.tenancy.router import router as tenancy
     from app.device_types.router import router as device_types
     from app.devices.router import router as devices
     from app.parks.router import router as parks
     from app.telemetry.router import router as telemetry
     from app.webhooks.router import router as webhooks
 
-    return [parks, device_types, devices, telemetry, alarms, alarm_rules, webhooks, land]
+    return [parks, device_types, devices, telemetry, alarms, alarm_rules, webhooks, land, tenancy]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from app.assets.credit_code import check_character
 from app.core.auth import Role
 from tests.api.conftest import Park, auth, create_device, create_park, make_key
 from tests.routes import app_routes
@@ -180,6 +181,27 @@ def make_land(database_url: str, park_id: str) -> dict[str, str]:
     return {**ids, "number": "1"}
 
 
+TENANCY_PARAMS = {"{enterprise_id}", "{lease_id}"}
+
+
+def make_tenancy(database_url: str, park_id: str) -> dict[str, str]:
+    """A fresh enterprise leasing a fresh parcel, straight into the tables."""
+    land, suffix = make_land(database_url, park_id), uuid.uuid4().hex[:8]
+    ids = {"enterprise_id": f"e-{suffix}", "lease_id": f"l-{suffix}"}
+    code = "91350100" + suffix.upper().translate(str.maketrans("IOSVZ", "12345")) + "0"
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO enterprise (park_id, id, name, credit_code) VALUES (%s, %s, 'e', %s)",
+            (park_id, ids["enterprise_id"], code + check_character(code)),
+        )
+        conn.execute(
+            "INSERT INTO lease (park_id, id, enterprise_id, parcel_id, area_m2, start_date, "
+            "end_date) VALUES (%s, %s, %s, %s, 100, '2026-01-01', '2026-12-31')",
+            (park_id, ids["lease_id"], ids["enterprise_id"], land["parcel_id"]),
+        )
+    return ids
+
+
 def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> str:
     values = {
         "park_id": world.park.id,
@@ -191,6 +213,11 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
         "rule_id": make_rule(world.database_url, world.park.id) if "{rule_id}" in path else "",
         **(
             make_land(world.database_url, world.park.id) if LAND_PARAMS & {*path.split("/")} else {}
+        ),
+        **(
+            make_tenancy(world.database_url, world.park.id)
+            if TENANCY_PARAMS & {*path.split("/")}
+            else {}
         ),
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)

@@ -1,0 +1,166 @@
+"""``/api/v1/parks/{park_id}/enterprises``, ``.../leases``, ``.../occupancy``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from app.assets.tenancy import enterprises, leases, occupancy
+from app.assets.tenancy.schemas import (
+    EnterpriseCreate,
+    EnterpriseFilters,
+    EnterpriseRead,
+    EnterpriseUpdate,
+    ExpiringLease,
+    LeaseCreate,
+    LeaseFilters,
+    LeaseRead,
+    LeaseUpdate,
+    Occupancy,
+)
+from app.core.db import SessionDep
+from app.core.http import PROBLEMS, cached_json
+from app.core.pagination import Page, PageDep
+from app.core.types import IDENT_PATTERN
+from app.parks.deps import ParkAdmin, ParkViewer
+
+router = APIRouter(prefix="/api/v1/parks/{park_id}", tags=["tenancy"], responses=PROBLEMS)
+
+EnterpriseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the enterprise's id")]
+LeaseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the lease's id")]
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+@router.post(
+    "/enterprises",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register an enterprise (admin)",
+    description="422 when the 统一社会信用代码 fails its GB 32100-2015 check character; 409 when "
+    "the id or the credit code is already taken in the park.",
+)
+async def create_enterprise(
+    data: EnterpriseCreate, session: SessionDep, ctx: ParkAdmin
+) -> EnterpriseRead:
+    return await enterprises.create(session, ctx=ctx, data=data)
+
+
+@router.get("/enterprises", response_model=Page[EnterpriseRead], summary="List enterprises")
+async def list_enterprises(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    page: PageDep,
+    filters: Annotated[EnterpriseFilters, Query()],
+) -> Response:
+    result = await enterprises.list_(session, ctx=ctx, filters=filters, page=page)
+    return cached_json(request, result)
+
+
+@router.get("/enterprises/{enterprise_id}", response_model=EnterpriseRead, summary="An enterprise")
+async def get_enterprise(
+    request: Request, enterprise_id: EnterpriseIdPath, session: SessionDep, ctx: ParkViewer
+) -> Response:
+    result = await enterprises.get(session, ctx=ctx, enterprise_id=enterprise_id)
+    return cached_json(request, result)
+
+
+@router.patch("/enterprises/{enterprise_id}", summary="Change an enterprise (admin)")
+async def update_enterprise(
+    enterprise_id: EnterpriseIdPath, data: EnterpriseUpdate, session: SessionDep, ctx: ParkAdmin
+) -> EnterpriseRead:
+    return await enterprises.update(session, ctx=ctx, enterprise_id=enterprise_id, data=data)
+
+
+@router.delete(
+    "/enterprises/{enterprise_id}",
+    status_code=NO_CONTENT,
+    summary="Delete an enterprise (admin)",
+    description="409 while it holds leases.",
+)
+async def delete_enterprise(
+    enterprise_id: EnterpriseIdPath, session: SessionDep, ctx: ParkAdmin
+) -> Response:
+    await enterprises.delete(session, ctx=ctx, enterprise_id=enterprise_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.post(
+    "/leases",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a lease (admin)",
+    description="Exactly one of `space_id`, `building_id`, `parcel_id`; dates inclusive. 409 "
+    "when it shares a day with a lease of the same space, building or parcel (a building "
+    "lease also with leases of its spaces).",
+)
+async def create_lease(data: LeaseCreate, session: SessionDep, ctx: ParkAdmin) -> LeaseRead:
+    return await leases.create(session, ctx=ctx, data=data)
+
+
+@router.get("/leases", response_model=Page[LeaseRead], summary="List leases")
+async def list_leases(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    page: PageDep,
+    filters: Annotated[LeaseFilters, Query()],
+) -> Response:
+    return cached_json(request, await leases.list_(session, ctx=ctx, filters=filters, page=page))
+
+
+@router.get(
+    "/leases/expiring",
+    response_model=Page[ExpiringLease],
+    summary="Leases expiring in the next N days",
+    description="Leases whose last day is between `date` (default: today in the park's "
+    "timezone) and `date` + `days`, soonest first, with the tenant's name and `days_left`.",
+)
+async def expiring_leases(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    page: PageDep,
+    days: Annotated[int, Query(ge=0, le=3660, description="the window, in days")] = 30,
+    on: Annotated[date | None, Query(alias="date", description="default: today")] = None,
+) -> Response:
+    result = await occupancy.expiring(session, ctx=ctx, days=days, on=on, page=page)
+    return cached_json(request, result)
+
+
+@router.get("/leases/{lease_id}", response_model=LeaseRead, summary="A lease")
+async def get_lease(
+    request: Request, lease_id: LeaseIdPath, session: SessionDep, ctx: ParkViewer
+) -> Response:
+    return cached_json(request, await leases.get(session, ctx=ctx, lease_id=lease_id))
+
+
+@router.patch("/leases/{lease_id}", summary="Change a lease (admin)")
+async def update_lease(
+    lease_id: LeaseIdPath, data: LeaseUpdate, session: SessionDep, ctx: ParkAdmin
+) -> LeaseRead:
+    return await leases.update(session, ctx=ctx, lease_id=lease_id, data=data)
+
+
+@router.delete("/leases/{lease_id}", status_code=NO_CONTENT, summary="Delete a lease (admin)")
+async def delete_lease(lease_id: LeaseIdPath, session: SessionDep, ctx: ParkAdmin) -> Response:
+    await leases.delete(session, ctx=ctx, lease_id=lease_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get(
+    "/occupancy",
+    response_model=Occupancy,
+    summary="Occupancy (出租率, 空置率) per building and park at a date",
+    description="Leased and leasable area on `date` (default: today in the park's timezone): "
+    "a space is leased on a day when a lease of it or of its whole building runs that day; "
+    "`not_leasable` spaces count in neither area; a building without spaces counts its floor "
+    "area. Parcel (land) leases are not in the rate.",
+)
+async def get_occupancy(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    on: Annotated[date | None, Query(alias="date", description="default: today")] = None,
+) -> Response:
+    return cached_json(request, await occupancy.occupancy(session, ctx=ctx, on=on))
