@@ -97,3 +97,39 @@ def test_below_rules_alarm_on_low_values() -> None:
     oxygen = Rule(levels=(Level("major", 19.5),), direction="below", deadband=0.2)
     _state, changes = run(oxygen, [20.9, 19.4, 19.6, 19.8])
     assert changes == [(0, 1), (1, 0)]
+
+
+# Rate of change: temperature rising 5 °C/min is major, 10 °C/min critical (a fire's signature).
+RISE = Rule(levels=(Level("major", 5.0), Level("critical", 10.0)), rate=True)
+MINUTE = 60 * SECOND
+
+
+def test_rate_of_change_by_hand() -> None:
+    # one reading a minute: +1, +6, +12, +3 °C/min; the first reading has no rate yet
+    _state, changes = run(RISE, [20.0, 21.0, 27.0, 39.0, 42.0], spacing_us=MINUTE)
+    assert changes == [(0, 1), (1, 2), (2, 0)]
+
+
+def test_a_rate_is_per_minute_whatever_the_spacing() -> None:
+    state, change = step(RISE, State(), 0, 20.0)
+    assert change is None and state.level == 0
+    state, change = step(RISE, state, 10 * SECOND, 21.0)  # +1 °C in 10 s = 6 °C/min
+    assert change is not None and change.after == 1
+    assert change.value is not None and abs(change.value - 6.0) < 1e-9
+
+
+def test_a_falling_rate_rule_alarms_on_drops_only() -> None:
+    drop = Rule(levels=(Level("warning", 2.0),), direction="below", rate=True)
+    _state, changes = run(drop, [50.0, 60.0, 70.0, 65.0, 64.5], spacing_us=MINUTE)
+    assert changes == [(0, 1), (1, 0)]  # -5/min alarms; +10/min never did; -0.5/min clears
+
+
+@given(st.lists(st.floats(-1000, 1000, allow_nan=False), min_size=2, max_size=40))
+def test_a_rate_rule_matches_the_difference_quotient(readings: list[float]) -> None:
+    rule = Rule(levels=(Level("major", 5.0),), rate=True)
+    state = State()
+    for i, value in enumerate(readings):
+        state, _ = step(rule, state, (i + 1) * MINUTE, value)
+        diff = value - readings[i - 1] if i else 0.0
+        if i and abs(diff - 5.0) > 1e-6:  # away from the threshold's last bit of rounding
+            assert state.level == (1 if diff > 5.0 else 0)

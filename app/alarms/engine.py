@@ -4,7 +4,10 @@ A rule has up to two levels (level 1 below level 2), each with a severity and a 
 direction (``above``: the value rising past a threshold alarms; ``below``: falling past it), a
 deadband for hysteresis (to step down from a level the value must be back past its threshold by
 the deadband), and on/off delays (a change of level takes effect only once it has held that
-long). A ``state`` rule is a threshold rule at 0.5 on a 0/1 value.
+long). A ``state`` rule is a threshold rule at 0.5 on a 0/1 value. A rate-of-change rule
+(``rate``) judges the change per minute between consecutive readings instead of the reading:
+``above`` alarms when it rises at least that fast, ``below`` when it falls at least that fast
+(thresholds are positive speeds either way).
 
 ``step()`` feeds one reading (in time order) and returns the new state with the changes that
 took effect; ``expire()`` applies a delay that has run out without a new reading (the worker's
@@ -34,10 +37,11 @@ class Rule:
     on_delay_us: int = 0
     off_delay_us: int = 0
     latch: bool = False
+    rate: bool = False
 
     def past(self, value: float, threshold: float, margin: float = 0.0) -> bool:
         """Is ``value`` on the alarming side of ``threshold`` (moved back by ``margin``)?"""
-        if self.direction == "above":
+        if self.direction == "above" or self.rate:
             return value >= threshold - margin
         return value <= threshold + margin
 
@@ -72,17 +76,35 @@ def _delay(rule: Rule, before: int, after: int) -> int:
     return rule.on_delay_us if after > before else rule.off_delay_us
 
 
+US_PER_MINUTE = 60_000_000
+
+
+def measure(rule: Rule, state: State, at_us: int, value: float) -> float | None:
+    """What the rule judges: the reading itself, or for a rate rule its change per minute since
+    the previous reading (negated for ``below``, so falling faster is larger); None for a rate
+    rule's first reading."""
+    if not rule.rate:
+        return value
+    if state.last_us is None or state.last_value is None:
+        return None
+    per_minute = (value - state.last_value) * US_PER_MINUTE / (at_us - state.last_us)
+    return per_minute if rule.direction == "above" else -per_minute
+
+
 def step(rule: Rule, state: State, at_us: int, value: float) -> tuple[State, Change | None]:
     """Feed one reading. Readings older than the newest evaluated one are ignored."""
     if state.last_us is not None and at_us <= state.last_us:
         return state, None
-    wanted = rule.raw_level(value, state.level)
     seen = replace(state, last_us=at_us, last_value=value)
+    judged = measure(rule, state, at_us, value)
+    if judged is None:
+        return seen, None
+    wanted = rule.raw_level(judged, state.level)
     if wanted == state.level:
         return replace(seen, pending=state.level, pending_since_us=None), None
     since = state.pending_since_us if state.pending == wanted and state.pending_since_us else at_us
     if at_us - since >= _delay(rule, state.level, wanted):
-        change = Change(state.level, wanted, at_us, value)
+        change = Change(state.level, wanted, at_us, judged)
         return replace(seen, level=wanted, pending=wanted, pending_since_us=None), change
     return replace(seen, pending=wanted, pending_since_us=since), None
 
@@ -99,5 +121,6 @@ def expire(rule: Rule, state: State, now_us: int) -> tuple[State, Change | None]
     due = due_us(rule, state)
     if due is None or now_us < due:
         return state, None
-    change = Change(state.level, state.pending, due, state.last_value)
+    # A rate rule's last_value is a reading, not a rate: its delayed change carries no value.
+    change = Change(state.level, state.pending, due, None if rule.rate else state.last_value)
     return replace(state, level=state.pending, pending_since_us=None), change

@@ -157,6 +157,7 @@ def build_rule(row: dict[str, Any]) -> StoredRule:
             on_delay_us=int(row["on_delay_s"] * 1_000_000),
             off_delay_us=int(row["off_delay_s"] * 1_000_000),
             latch=row["latch"],
+            rate=row["type"] == "rate_of_change",
         ),
     )
 
@@ -291,7 +292,7 @@ class AlarmWriter:
             "at": from_us(change.at_us),
             "value": change.value,
             "ranks": RANKS,
-            "above": rule.direction == "above",
+            "above": rule.direction == "above" or rule.rate,  # a rate alarm's value is a speed
             "severity": level.severity if level else None,
             "threshold": level.threshold if level else None,
         }

@@ -1,4 +1,5 @@
-"""Worker jobs of the alarm module: offline detection and alarm timers.
+"""Worker jobs of the alarm module: offline detection, alarm timers, shelving that runs out and
+the end of alarm floods.
 
 A device silent for longer than its type's ``reporting_timeout_s`` gets a ``device_offline``
 alarm (minor) and, if it was not marked offline already (a last will does that), the status
@@ -18,8 +19,8 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alarms import repository
-from app.alarms.document import alarm_document
+from app.alarms import repository, service
+from app.alarms.document import alarm_document, rfc3339
 from app.alarms.evaluator import AlarmWriter, RuleBook
 from app.core.clock import to_us
 from app.core.config import Settings
@@ -115,3 +116,34 @@ async def run_timers(_session: AsyncSession, settings: Settings) -> int:
     """On- and off-delays that ran out with no newer reading take effect here; their due times
     live in ``alarm_state``, so a restart loses none."""
     return await asyncio.to_thread(_expire_due, settings.resolved_database_url())
+
+
+async def unshelve_expired(session: AsyncSession, _settings: Settings) -> int:
+    """Shelving that ran out ends (``alarm.unshelved``)."""
+    return await service.unshelve_expired(session)
+
+
+async def end_floods(session: AsyncSession, settings: Settings) -> int:
+    """Floods whose window has calmed down end with ``alarm.flood_ended`` (how many alarms were
+    raised during the flood and how many notifications were held back). Floods start in the
+    webhook fan-out (app/webhooks/queue.py), which sees every raise as it goes out."""
+    window = settings.alarm_flood_window.total_seconds()
+    ended = await repository.end_floods(session, settings.alarm_flood_threshold, window)
+    for flood in ended:
+        data = {
+            "park_id": flood["park_id"],
+            "started_at": rfc3339(flood["started_at"]),
+            "ended_at": rfc3339(flood["ended_at"]),
+            "raised": flood["raised"],
+            "held_back": flood["held_back"],
+        }
+        await outbox.enqueue(
+            session, park_id=flood["park_id"], type="alarm.flood_ended", severity=None, data=data
+        )
+        logger.info(
+            "alarm flood in park %s ended: %d raised, %d held back",
+            flood["park_id"],
+            flood["raised"],
+            flood["held_back"],
+        )
+    return 0  # nothing queued behind it: the job waits for its next round

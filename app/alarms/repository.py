@@ -17,16 +17,24 @@ STATUS_FILTER = {
 }
 
 
+SHELVED_FILTER = {
+    "include": "true",
+    "exclude": "a.shelved_until IS NULL",
+    "only": "a.shelved_until IS NOT NULL",
+}
+
+
 async def list_(
     session: AsyncSession,
     park_id: str,
     status: str,
+    shelved: str,
     severity: str | None,
     device_id: str | None,
     after: list[Any] | None,
     limit: int,
 ) -> Sequence[RowMapping]:
-    where = STATUS_FILTER[status]
+    where = f"{STATUS_FILTER[status]} AND {SHELVED_FILTER[shelved]}"
     sql = text(
         "SELECT a.* FROM alarm a WHERE a.park_id = :park AND " + where + " "
         "AND (CAST(:severity AS text) IS NULL OR a.severity = :severity) "
@@ -112,17 +120,70 @@ async def add_event(
 
 SUMMARY = text(
     """
-    SELECT d.building_id, a.severity, count(*) AS n,
+    SELECT d.building_id, a.severity, a.shelved_until IS NOT NULL AS shelved, count(*) AS n,
            count(*) FILTER (WHERE NOT a.acknowledged) AS unacked
     FROM alarm a JOIN device d ON d.park_id = a.park_id AND d.id = a.device_id
     WHERE a.park_id = :park AND a.active
-    GROUP BY d.building_id, a.severity
+    GROUP BY d.building_id, a.severity, shelved
     """
 )
 
 
 async def summary(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
     return (await session.execute(SUMMARY, {"park": park_id})).mappings().all()
+
+
+async def open_flood(session: AsyncSession, park_id: str) -> RowMapping | None:
+    sql = text("SELECT * FROM alarm_flood WHERE park_id = :park AND ended_at IS NULL")
+    return (await session.execute(sql, {"park": park_id})).mappings().one_or_none()
+
+
+SHELVE = text(
+    """
+    UPDATE alarm SET shelved_until = now() + make_interval(secs => :seconds),
+        shelved_by = :actor, shelved_at = now(), updated_at = now()
+    WHERE park_id = :park AND id = :id
+    RETURNING *
+    """
+)
+
+UNSHELVE = text(
+    """
+    UPDATE alarm SET shelved_until = NULL, shelved_by = NULL, shelved_at = NULL,
+        updated_at = now()
+    WHERE park_id = :park AND id = :id AND shelved_until IS NOT NULL
+    RETURNING *
+    """
+)
+
+# Shelving that ran out, oldest first; SKIP LOCKED so several workers share the job.
+UNSHELVE_EXPIRED = text(
+    """
+    UPDATE alarm a SET shelved_until = NULL, shelved_by = NULL, shelved_at = NULL,
+        updated_at = now()
+    FROM (SELECT id FROM alarm WHERE shelved_until <= now() ORDER BY shelved_until
+          LIMIT :limit FOR UPDATE SKIP LOCKED) due
+    WHERE a.id = due.id
+    RETURNING a.*
+    """
+)
+
+
+async def shelve(
+    session: AsyncSession, park_id: str, alarm_id: uuid.UUID, seconds: float, actor: str
+) -> RowMapping:
+    params = {"park": park_id, "id": alarm_id, "seconds": seconds, "actor": actor}
+    return (await session.execute(SHELVE, params)).mappings().one()
+
+
+async def unshelve(session: AsyncSession, park_id: str, alarm_id: uuid.UUID) -> RowMapping | None:
+    """The alarm unshelved, or None when it was not shelved."""
+    params = {"park": park_id, "id": alarm_id}
+    return (await session.execute(UNSHELVE, params)).mappings().one_or_none()
+
+
+async def unshelve_expired(session: AsyncSession, limit: int) -> Sequence[RowMapping]:
+    return (await session.execute(UNSHELVE_EXPIRED, {"limit": limit})).mappings().all()
 
 
 RULE_COLUMNS = (
@@ -166,3 +227,25 @@ async def create_rule(
 async def delete_rule(session: AsyncSession, park_id: str, rule_id: int) -> bool:
     sql = text("DELETE FROM alarm_rule WHERE park_id = :park AND id = :id RETURNING id")
     return (await session.execute(sql, {"park": park_id, "id": rule_id})).first() is not None
+
+
+# A flood ends once the raises within the window are back at or under the threshold.
+END_FLOODS = text(
+    """
+    UPDATE alarm_flood f SET ended_at = now(),
+        raised = (SELECT count(*) FROM event_outbox r WHERE r.park_id = f.park_id
+                  AND r.type = 'alarm.raised' AND r.created_at >= f.started_at)
+    WHERE f.ended_at IS NULL AND (
+        SELECT count(*) FROM event_outbox r WHERE r.park_id = f.park_id
+        AND r.type = 'alarm.raised' AND r.created_at > now() - make_interval(secs => :window_s)
+    ) <= :threshold
+    RETURNING *
+    """
+)
+
+
+async def end_floods(
+    session: AsyncSession, threshold: int, window_s: float
+) -> Sequence[RowMapping]:
+    params = {"threshold": threshold, "window_s": window_s}
+    return (await session.execute(END_FLOODS, params)).mappings().all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -15,11 +16,12 @@ from app.alarms.schemas import (
     AlarmRead,
     AlarmRuleCreate,
     AlarmRuleRead,
+    AlarmShelve,
     AlarmSummary,
     Severity,
 )
 from app.core.db import SessionDep
-from app.core.http import PROBLEMS, cached_json
+from app.core.http import PROBLEMS, SettingsDep, cached_json
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
 from app.parks.deps import ParkAdmin, ParkOperator, ParkViewer
@@ -36,11 +38,21 @@ async def list_alarms(
     status: Annotated[
         Literal["active", "cleared", "all"], Query(description="default: active")
     ] = "active",
+    shelved: Annotated[
+        Literal["include", "exclude", "only"],
+        Query(description="shelved alarms: listed (default), left out, or the only ones"),
+    ] = "include",
     severity: Severity | None = None,
     device_id: Annotated[str | None, Query(pattern=IDENT_PATTERN)] = None,
 ) -> Response:
     result = await service.list_(
-        session, ctx=ctx, status=status, severity=severity, device_id=device_id, page=page
+        session,
+        ctx=ctx,
+        status=status,
+        shelved=shelved,
+        severity=severity,
+        device_id=device_id,
+        page=page,
     )
     return cached_json(request, result)
 
@@ -72,6 +84,36 @@ async def acknowledge_alarm(
 ) -> AlarmRead:
     comment = body.comment if body else None
     return await service.acknowledge(session, ctx=ctx, alarm_id=alarm_id, comment=comment)
+
+
+@router.post(
+    "/{alarm_id}/shelve",
+    summary="Shelve for a while (operator)",
+    description="A shelved alarm is still evaluated and recorded; its webhook notifications "
+    "(raised, escalated, cleared) are held back until the shelving runs out (the worker then "
+    "sends `alarm.unshelved`) or `/unshelve` ends it. At most PARKTWIN_ALARM_SHELVE_MAX "
+    "(default 8 h). Gas and fire alarms latch and cannot be shelved (409).",
+)
+async def shelve_alarm(
+    alarm_id: uuid.UUID,
+    body: AlarmShelve,
+    session: SessionDep,
+    ctx: ParkOperator,
+    settings: SettingsDep,
+) -> AlarmRead:
+    return await service.shelve(
+        session,
+        ctx=ctx,
+        alarm_id=alarm_id,
+        duration=timedelta(seconds=body.duration_s),
+        longest=settings.alarm_shelve_max,
+        comment=body.comment,
+    )
+
+
+@router.post("/{alarm_id}/unshelve", summary="End a shelving now (operator)")
+async def unshelve_alarm(alarm_id: uuid.UUID, session: SessionDep, ctx: ParkOperator) -> AlarmRead:
+    return await service.unshelve(session, ctx=ctx, alarm_id=alarm_id)
 
 
 @router.post("/{alarm_id}/comments", summary="Add a comment to the audit trail (operator)")

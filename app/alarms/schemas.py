@@ -16,7 +16,10 @@ class AlarmRead(BaseModel):
     park_id: str
     device_id: str
     metric: str | None
-    type: str = Field(description="`threshold`, `state` or `device_offline`")
+    type: str = Field(
+        description="`threshold`, `state`, `rate_of_change` (value: the speed per minute) "
+        "or `device_offline` (value: seconds silent)"
+    )
     severity: Severity
     color: Literal["red", "orange", "yellow", "blue"]
     active: bool
@@ -29,13 +32,18 @@ class AlarmRead(BaseModel):
     threshold: float | None
     count: int = Field(description="how often the condition was raised while this alarm was open")
     latched: bool = Field(description="stays active until back to normal and acknowledged")
-    shelved_until: UtcDateTime | None = None
+    shelved_until: UtcDateTime | None = Field(
+        default=None,
+        description="shelved by an operator until then: still evaluated and recorded, its "
+        "webhook notifications held back",
+    )
 
 
 class AlarmEventRead(BaseModel):
     at: UtcDateTime
     action: str = Field(
-        description="raised, escalated, returned_to_normal, cleared, acknowledged, comment"
+        description="raised, escalated, returned_to_normal, cleared, acknowledged, comment, "
+        "shelved, unshelved"
     )
     severity: str | None
     value: float | None
@@ -49,6 +57,15 @@ class AlarmDetail(AlarmRead):
 
 class AlarmAck(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
+
+
+class AlarmShelve(BaseModel):
+    duration_s: float = Field(
+        gt=0,
+        description="how long, in seconds; at most PARKTWIN_ALARM_SHELVE_MAX (default 8 h)",
+        examples=[3600],
+    )
+    comment: str = Field(min_length=1, max_length=2000, description="why (kept in the audit)")
 
 
 class AlarmComment(BaseModel):
@@ -66,9 +83,19 @@ class BuildingSummary(SeverityCounts):
     building_id: str | None
 
 
+class FloodState(BaseModel):
+    active: bool = Field(description="more alarms raised in the window than the flood threshold")
+    started_at: UtcDateTime | None = None
+    held_back: int = Field(
+        default=0, description="notifications of non-latching alarms held back in this flood"
+    )
+
+
 class AlarmSummary(BaseModel):
-    park: SeverityCounts
+    park: SeverityCounts = Field(description="active, unshelved alarms by severity")
     unacknowledged: int
+    shelved: int = Field(default=0, description="active alarms an operator has shelved")
+    flood: FloodState = Field(default_factory=lambda: FloodState(active=False))
     buildings: list[BuildingSummary]
 
 
@@ -85,7 +112,11 @@ class AlarmRuleCreate(BaseModel):
         description="set: this device only; unset: every device of the type in the park",
     )
     metric: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    type: Literal["threshold", "state"] = "threshold"
+    type: Literal["threshold", "state", "rate_of_change"] = Field(
+        default="threshold",
+        description="`rate_of_change`: thresholds are speeds in the metric's unit per minute "
+        "between consecutive readings (`above`: rising that fast, `below`: falling that fast)",
+    )
     direction: Literal["above", "below"] = "above"
     levels: list[RuleLevel] = Field(
         min_length=1,

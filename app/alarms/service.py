@@ -4,6 +4,7 @@ transaction, so the change and its announcement commit together."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from app.alarms.schemas import (
     AlarmRuleRead,
     AlarmSummary,
     BuildingSummary,
+    FloodState,
     SeverityCounts,
 )
 from app.core.errors import Conflict, NotFound, Unprocessable
@@ -35,12 +37,13 @@ async def list_(
     *,
     ctx: ParkContext,
     status: str,
+    shelved: str,
     severity: str | None,
     device_id: str | None,
     page: PageParams,
 ) -> Page[AlarmRead]:
     rows = await repository.list_(
-        session, ctx.park_id, status, severity, device_id, page.after(2), page.limit
+        session, ctx.park_id, status, shelved, severity, device_id, page.after(2), page.limit
     )
     items, cursor = paginate(rows, page.limit, lambda r: [r["raised_at"].isoformat(), str(r["id"])])
     return Page[AlarmRead](items=[_read(r) for r in items], next_cursor=cursor)
@@ -90,6 +93,80 @@ async def acknowledge(
     return _read(row)
 
 
+async def _announce(session: AsyncSession, type_: str, alarm: Any) -> None:
+    await outbox.enqueue(
+        session,
+        park_id=alarm["park_id"],
+        type=type_,
+        severity=alarm["severity"],
+        data=alarm_document(alarm),
+    )
+
+
+async def shelve(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    alarm_id: uuid.UUID,
+    duration: timedelta,
+    longest: timedelta,
+    comment: str,
+) -> AlarmRead:
+    """Shelve an open alarm for a while (ISA-18.2): it is still evaluated and recorded, its
+    notifications are held back until the shelving runs out or an operator unshelves it.
+    Latched alarms (gas, fire) cannot be shelved: they stay in front of the operator."""
+    before = await repository.get(session, ctx.park_id, alarm_id, lock=True)
+    if before is None:
+        raise NotFound(f"alarm {alarm_id} not found in park {ctx.park_id!r}")
+    if before["closed_at"] is not None:
+        raise Conflict("this alarm is closed; there is nothing to shelve")
+    if before["latched"]:
+        raise Conflict(
+            "gas and fire alarms latch and are never shelved: acknowledge it instead "
+            "(it clears once its value is back to normal)"
+        )
+    if duration > longest:
+        raise Unprocessable(
+            f"duration_s: at most {longest.total_seconds():.0f} s (PARKTWIN_ALARM_SHELVE_MAX)",
+            field="duration_s",
+        )
+    row = await repository.shelve(
+        session, ctx.park_id, alarm_id, duration.total_seconds(), ctx.key.id
+    )
+    await repository.add_event(
+        session, alarm_id, "shelved", severity=row["severity"], actor=ctx.key.id, comment=comment
+    )
+    await _announce(session, "alarm.shelved", row)
+    return _read(row)
+
+
+async def unshelve(session: AsyncSession, *, ctx: ParkContext, alarm_id: uuid.UUID) -> AlarmRead:
+    """End a shelving early; an alarm not shelved is answered as it is."""
+    before = await repository.get(session, ctx.park_id, alarm_id, lock=True)
+    if before is None:
+        raise NotFound(f"alarm {alarm_id} not found in park {ctx.park_id!r}")
+    row = await repository.unshelve(session, ctx.park_id, alarm_id)
+    if row is None:
+        return _read(before)
+    await repository.add_event(
+        session, alarm_id, "unshelved", severity=row["severity"], actor=ctx.key.id
+    )
+    await _announce(session, "alarm.unshelved", row)
+    return _read(row)
+
+
+async def unshelve_expired(session: AsyncSession, limit: int = 500) -> int:
+    """The worker's job: shelving that ran out ends, recorded and announced (an alarm still
+    active comes back in front of the operator)."""
+    rows = await repository.unshelve_expired(session, limit)
+    for row in rows:
+        await repository.add_event(
+            session, row["id"], "unshelved", severity=row["severity"], comment="shelving ran out"
+        )
+        await _announce(session, "alarm.unshelved", row)
+    return len(rows)
+
+
 async def comment(
     session: AsyncSession, *, ctx: ParkContext, alarm_id: uuid.UUID, text: str
 ) -> AlarmDetail:
@@ -102,8 +179,11 @@ async def comment(
 async def summary(session: AsyncSession, *, ctx: ParkContext) -> AlarmSummary:
     park = SeverityCounts()
     buildings: dict[str | None, BuildingSummary] = {}
-    unacked = 0
+    unacked = shelved = 0
     for row in await repository.summary(session, ctx.park_id):
+        if row["shelved"]:
+            shelved += row["n"]
+            continue
         setattr(park, row["severity"], getattr(park, row["severity"]) + row["n"])
         entry = buildings.setdefault(
             row["building_id"], BuildingSummary(building_id=row["building_id"])
@@ -111,7 +191,18 @@ async def summary(session: AsyncSession, *, ctx: ParkContext) -> AlarmSummary:
         setattr(entry, row["severity"], getattr(entry, row["severity"]) + row["n"])
         unacked += row["unacked"]
     ordered = sorted(buildings.values(), key=lambda b: (b.building_id is None, b.building_id or ""))
-    return AlarmSummary(park=park, unacknowledged=unacked, buildings=ordered)
+    flood = await repository.open_flood(session, ctx.park_id)
+    return AlarmSummary(
+        park=park,
+        unacknowledged=unacked,
+        shelved=shelved,
+        flood=FloodState(
+            active=flood is not None,
+            started_at=flood["started_at"] if flood else None,
+            held_back=flood["held_back"] if flood else 0,
+        ),
+        buildings=ordered,
+    )
 
 
 async def list_rules(session: AsyncSession, *, ctx: ParkContext) -> list[AlarmRuleRead]:
@@ -122,11 +213,18 @@ async def list_rules(session: AsyncSession, *, ctx: ParkContext) -> list[AlarmRu
 
 
 def _check_levels(data: AlarmRuleCreate) -> None:
+    rate = data.type == "rate_of_change"
+    if rate and any(level.threshold <= 0 for level in data.levels):
+        raise Unprocessable(
+            "levels: a rate of change threshold is a positive speed per minute "
+            "(direction says rising or falling)",
+            field="levels",
+        )
     if len(data.levels) == 2:
         first, second = data.levels
         further = (
             second.threshold > first.threshold
-            if data.direction == "above"
+            if data.direction == "above" or rate
             else second.threshold < first.threshold
         )
         if not further:

@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     webhook_retention: timedelta = Field(
         default=timedelta(days=30), description="events and their delivery logs kept this long"
     )
+    alarm_shelve_max: timedelta = Field(
+        default=timedelta(hours=8), description="the longest an operator may shelve an alarm"
+    )
+    alarm_flood_threshold: int = Field(
+        default=10,
+        ge=1,
+        description="an alarm flood: more raises than this in one park within the flood window "
+        "(ISA-18.2: 10 in 10 minutes)",
+    )
+    alarm_flood_window: timedelta = Field(
+        default=timedelta(minutes=10), description="the alarm flood window"
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, else the embedded cluster's."""

@@ -7,11 +7,13 @@ The ETag is a hash of the body, so it changes exactly when the answer does.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel
+
+from app.core.config import Settings
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY
 
@@ -90,3 +92,12 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: _problem(422, "validation", "Invalid request", "query.limit: less than or equal to 1000"),
 }
 """The problem+json answers every ``/api/v1`` route may give, for the OpenAPI schema."""
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings (built once in ``create_app``), as a dependency."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

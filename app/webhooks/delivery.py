@@ -141,7 +141,9 @@ class WebhookDispatcher:
         maker = self._maker
         room = settings.webhook_batch - len(self._tasks)
         async with maker() as own, own.begin():
-            events, _queued = await queue.fan_out(own, FAN_OUT_BATCH)
+            events, _queued = await queue.fan_out(
+                own, FAN_OUT_BATCH, settings.alarm_flood_threshold, settings.alarm_flood_window
+            )
             claimed = await queue.claim(own, room, lease_for(settings)) if room > 0 else []
         for item in claimed:
             task = asyncio.create_task(self._deliver(item, settings))

@@ -24,17 +24,37 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# An event is held back (no delivery queued, ``held_back`` says why) when
+# - it announces a raise, escalation or clear of an alarm shelved at the time (an escalation to
+#   critical always goes out), or
+# - it is an ``alarm.raised`` of an alarm that does not latch during an alarm flood: more raises
+#   in the event's park within the flood window up to and including it than the threshold
+#   (ISA-18.2: 10 in 10 minutes per operator; here per park). Gas and fire alarms latch and
+#   are never held back.
+# A flood's first held event opens an ``alarm_flood`` row and queues ``alarm.flood_started``;
+# the worker's ``alarm_floods`` job ends it (``alarm.flood_ended``, with the count held back).
 FAN_OUT = text(
     "WITH events AS ("
-    " SELECT id, park_id, type, severity, created_at FROM event_outbox"
-    " WHERE fanned_out_at IS NULL ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+    " SELECT id, park_id, type, severity, created_at, over,"
+    " CASE WHEN type IN ('alarm.raised', 'alarm.escalated', 'alarm.cleared')"
+    "       AND CAST(data->>'shelved_until' AS timestamptz) > created_at"
+    "       AND NOT (type = 'alarm.escalated' AND severity = 'critical') THEN 'shelved'"
+    "      WHEN over AND NOT coalesce(CAST(data->>'latched' AS boolean), false) THEN 'flood'"
+    " END AS held"
+    " FROM (SELECT o.*, o.type = 'alarm.raised' AND ("
+    "   SELECT count(*) FROM event_outbox r WHERE r.park_id = o.park_id"
+    "   AND r.type = 'alarm.raised' AND r.created_at <= o.created_at"
+    "   AND r.created_at > o.created_at - make_interval(secs => :flood_window_s)"
+    "   ) > :flood_threshold AS over"
+    "  FROM event_outbox o WHERE o.fanned_out_at IS NULL ORDER BY o.created_at LIMIT :limit"
+    "  FOR UPDATE OF o SKIP LOCKED) taken"
     "), marked AS ("
-    " UPDATE event_outbox o SET fanned_out_at = now() FROM events e WHERE o.id = e.id"
-    " RETURNING o.id"
+    " UPDATE event_outbox o SET fanned_out_at = now(), held_back = e.held"
+    " FROM events e WHERE o.id = e.id RETURNING o.id"
     "), queued AS ("
     " INSERT INTO webhook_delivery (webhook_id, event_id)"
     " SELECT w.id, e.id FROM events e JOIN webhook w ON w.park_id = e.park_id AND w.active"
-    " WHERE w.created_at <= e.created_at"
+    " WHERE e.held IS NULL AND w.created_at <= e.created_at"
     " AND (e.type = ANY (w.event_types) OR '*' = ANY (w.event_types)"
     "      OR split_part(e.type, '.', 1) || '.*' = ANY (w.event_types))"
     " AND (e.severity IS NULL OR w.min_severity IS NULL"
@@ -42,7 +62,21 @@ FAN_OUT = text(
     "      >= array_position(ARRAY['warning', 'minor', 'major', 'critical'], w.min_severity))"
     " ORDER BY e.created_at"
     " ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING 1"
-    ") SELECT (SELECT count(*) FROM marked) AS events, (SELECT count(*) FROM queued) AS queued"
+    "), floods AS ("
+    " INSERT INTO alarm_flood AS f (park_id, started_at, held_back)"
+    " SELECT park_id, min(created_at), count(*) FILTER (WHERE held = 'flood')"
+    " FROM events WHERE over GROUP BY park_id"
+    " ON CONFLICT (park_id) WHERE ended_at IS NULL"
+    " DO UPDATE SET held_back = f.held_back + excluded.held_back"
+    " RETURNING park_id, started_at, xmax = 0 AS opened"
+    "), announced AS ("
+    " INSERT INTO event_outbox (park_id, type, data, created_at)"
+    " SELECT park_id, 'alarm.flood_started', jsonb_build_object('park_id', park_id,"
+    "  'started_at', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+    "  'threshold', CAST(:flood_threshold AS int), 'window_s', CAST(:flood_window_s AS float8)),"
+    "  clock_timestamp() FROM floods WHERE opened RETURNING 1"
+    ") SELECT (SELECT count(*) FROM marked) AS events, (SELECT count(*) FROM queued) AS queued,"
+    " (SELECT count(*) FROM announced) AS floods"
 )
 
 CLAIM = text(
@@ -143,9 +177,16 @@ class Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def fan_out(session: AsyncSession, limit: int) -> tuple[int, int]:
+async def fan_out(
+    session: AsyncSession, limit: int, flood_threshold: int, flood_window: timedelta
+) -> tuple[int, int]:
     """(events taken, deliveries queued)."""
-    row = (await session.execute(FAN_OUT, {"limit": limit})).one()
+    params = {
+        "limit": limit,
+        "flood_threshold": flood_threshold,
+        "flood_window_s": flood_window.total_seconds(),
+    }
+    row = (await session.execute(FAN_OUT, params)).one()
     return int(row.events), int(row.queued)
 
 

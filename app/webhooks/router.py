@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
-from app.core.config import Settings
 from app.core.db import SessionDep
-from app.core.http import PROBLEMS
+from app.core.http import PROBLEMS, SettingsDep
 from app.core.pagination import Page, PageDep
 from app.parks.deps import ParkAdmin
 from app.webhooks import service
@@ -31,14 +30,6 @@ router = APIRouter(prefix="/api/v1/parks/{park_id}/webhooks", tags=["webhooks"],
 
 WebhookIdPath = Annotated[uuid.UUID, Path(description="the webhook's id")]
 EventIdPath = Annotated[uuid.UUID, Path(description="the event's id (its `webhook-id`)")]
-
-
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 @router.post(

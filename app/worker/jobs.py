@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alarms.jobs import detect_offline, run_timers
+from app.alarms.jobs import detect_offline, end_floods, run_timers, unshelve_expired
 from app.core.config import Settings
 from app.telemetry import rollup_repository as rollups
 from app.webhooks.delivery import WebhookDispatcher
@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 RETENTION_EVERY_S = 3600.0
 OFFLINE_EVERY_S = 10.0
 TIMERS_EVERY_S = 1.0
+SHELVING_EVERY_S = 5.0
+FLOODS_EVERY_S = 10.0
 
 
 async def rollup(session: AsyncSession, settings: Settings) -> int:
@@ -53,6 +55,8 @@ def default_jobs() -> list[Job]:
         Job("rollup", rollup),
         Job("offline", detect_offline, every=OFFLINE_EVERY_S),
         Job("alarm_timers", run_timers, every=TIMERS_EVERY_S),
+        Job("alarm_shelving", unshelve_expired, every=SHELVING_EVERY_S),
+        Job("alarm_floods", end_floods, every=FLOODS_EVERY_S),
         Job("retention", retention, every=RETENTION_EVERY_S),
         Job("webhook_retention", webhook_retention, every=RETENTION_EVERY_S),
     ]

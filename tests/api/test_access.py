@@ -51,6 +51,8 @@ MUTATIONS_BY_VIEWERS = {("POST", "/api/v1/parks/{park_id}/latest/query")}  # a r
 MUTATIONS_BY_OPERATORS = {
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/ack"),
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/comments"),
+    ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/shelve"),
+    ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/unshelve"),
 }
 
 

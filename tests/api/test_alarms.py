@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from app.core.mqtt import MqttTarget
 from tests.api.conftest import auth, create_device, create_park, make_key
+from tests.api.worker_util import run_shelving
 from tests.conftest import ServiceEnv
 from tests.ingest_support import ROOT, Ingestor, stop_process, wait_until
 
@@ -440,3 +442,119 @@ def test_rules_api(client: TestClient, admin: dict[str, str], database_url: str)
     rule_id = created.json()["id"]
     assert client.delete(f"{url}/{rule_id}", headers=admin).status_code == 204
     assert client.delete(f"{url}/{gas['id']}", headers=admin).status_code == 404  # built-in
+
+
+def _rule(
+    database_url: str, park_id: str, device_type: str, metric: str, kind: str, levels: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO alarm_rule (park_id, device_type, metric, type, levels) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb)",
+            (park_id, device_type, metric, kind, levels),
+        )
+
+
+def _audit(client: TestClient, headers: dict[str, str], park_id: str, alarm_id: str) -> list[str]:
+    detail = client.get(f"/api/v1/parks/{park_id}/alarms/{alarm_id}", headers=headers).json()
+    return [event["action"] for event in detail["events"]]
+
+
+def test_rate_of_change_and_shelving(
+    client: TestClient,
+    admin: dict[str, str],
+    operator: dict[str, str],
+    database_url: str,
+    target: MqttTarget,
+    ingestor: Ingestor,
+) -> None:
+    park = create_park(client, admin)
+    url = f"/api/v1/parks/{park.id}/alarm-rules"
+    rule = {
+        "device_type": "temperature_sensor",
+        "metric": "temperature_c",
+        "type": "rate_of_change",
+        "levels": [{"severity": "minor", "threshold": 30}],  # °C per minute
+    }
+    assert client.post(url, json=rule, headers=admin).status_code == 201
+    negative = {**rule, "levels": [{"severity": "minor", "threshold": -3}]}
+    refused = client.post(url, json=negative, headers=admin)
+    assert refused.status_code == 422 and "positive speed" in refused.json()["detail"]
+    sensor = Device(target, park.id, create_device(client, admin, park.id, "temperature_sensor"))
+    try:
+        sensor.send(temperature_c=20.0)
+        sensor.send(temperature_c=20.2)  # +0.2 °C in a second: 12 °C/min, no alarm
+        sensor.send(temperature_c=21.0)  # +0.8 °C in a second: 48 °C/min
+        wait_until(lambda: len(alarms(client, admin, park.id)) == 1, 30, "the rate alarm")
+    finally:
+        sensor.close()
+    (alarm,) = alarms(client, admin, park.id)
+    assert (alarm["type"], alarm["severity"], alarm["latched"]) == (
+        "rate_of_change",
+        "minor",
+        False,
+    )
+    assert abs(alarm["value"] - 48.0) < 1e-6 and alarm["threshold"] == 30.0
+
+    base = f"/api/v1/parks/{park.id}/alarms"
+    shelve = {"duration_s": 3600, "comment": "sensor next to the oven door, checked"}
+    too_long = client.post(
+        f"{base}/{alarm['id']}/shelve", json={**shelve, "duration_s": 9 * 3600}, headers=operator
+    )
+    assert too_long.status_code == 422 and too_long.json()["field"] == "duration_s"
+    shelved = client.post(f"{base}/{alarm['id']}/shelve", json=shelve, headers=operator)
+    assert shelved.status_code == 200, shelved.text
+    assert shelved.json()["shelved_until"] is not None and shelved.json()["active"] is True
+    listed = client.get(base, params={"shelved": "exclude"}, headers=admin).json()["items"]
+    assert listed == []
+    only = client.get(base, params={"shelved": "only"}, headers=admin).json()["items"]
+    assert [a["id"] for a in only] == [alarm["id"]]
+    summary = client.get(f"{base}/summary", headers=admin).json()
+    assert summary["shelved"] == 1 and summary["park"]["minor"] == 0
+    assert summary["flood"] == {"active": False, "started_at": None, "held_back": 0}
+
+    unshelved = client.post(f"{base}/{alarm['id']}/unshelve", headers=operator)
+    assert unshelved.status_code == 200 and unshelved.json()["shelved_until"] is None
+    assert _audit(client, admin, park.id, alarm["id"]) == ["raised", "shelved", "unshelved"]
+    assert _types(database_url, park.id) == ["alarm.raised", "alarm.shelved", "alarm.unshelved"]
+
+
+def test_latched_alarms_cannot_be_shelved_and_shelving_runs_out(
+    client: TestClient,
+    admin: dict[str, str],
+    operator: dict[str, str],
+    database_url: str,
+    target: MqttTarget,
+    ingestor: Ingestor,
+) -> None:
+    park = create_park(client, admin)
+    gas = Device(target, park.id, create_device(client, admin, park.id, "gas_detector"))
+    humid_rule = '[{"severity": "warning", "threshold": 90}]'
+    _rule(database_url, park.id, "temperature_sensor", "humidity_pct", "threshold", humid_rule)
+    wet = Device(target, park.id, create_device(client, admin, park.id, "temperature_sensor"))
+    try:
+        gas.send(gas_lel_pct=30.0)
+        wet.send(humidity_pct=95.0)
+        wait_until(lambda: len(alarms(client, admin, park.id)) == 2, 30, "both alarms")
+    finally:
+        gas.close()
+        wet.close()
+    by_type = {a["metric"]: a for a in alarms(client, admin, park.id)}
+    base = f"/api/v1/parks/{park.id}/alarms"
+    body = {"duration_s": 1, "comment": "testing"}
+    refused = client.post(
+        f"{base}/{by_type['gas_lel_pct']['id']}/shelve", json=body, headers=operator
+    )
+    assert refused.status_code == 409 and "never shelved" in refused.json()["detail"]
+    viewer = auth(make_key(database_url, "viewer"))
+    humid = by_type["humidity_pct"]["id"]
+    assert client.post(f"{base}/{humid}/shelve", json=body, headers=viewer).status_code == 403
+    assert client.post(f"{base}/{humid}/shelve", json=body, headers=operator).status_code == 200
+
+    time.sleep(1.1)  # let the one-second shelving run out: the job ends only expired ones
+    assert run_shelving(client.app.state.settings) >= 1
+    after = client.get(f"{base}/{humid}", headers=admin).json()
+    assert after["shelved_until"] is None
+    assert [e["action"] for e in after["events"]] == ["raised", "shelved", "unshelved"]
+    assert after["events"][-1]["comment"] == "shelving ran out"
+    assert _types(database_url, park.id)[-1] == "alarm.unshelved"

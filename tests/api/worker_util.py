@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from app.alarms.jobs import unshelve_expired
 from app.core.config import Settings
 from app.core.db import create_engine_for
 from app.worker.jobs import retention, rollup
@@ -31,3 +32,8 @@ def drain_rollups(settings: Settings) -> int:
 
 def run_retention(settings: Settings) -> None:
     asyncio.run(_drain(settings, Job("retention", retention)))
+
+
+def run_shelving(settings: Settings) -> int:
+    """End every shelving that has run out; return how many."""
+    return asyncio.run(_drain(settings, Job("alarm_shelving", unshelve_expired)))
