@@ -44,6 +44,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
 def api_routers() -> list[APIRouter]:
     from app.alarms.router import router as alarms
     from app.alarms.router import rules_router as alarm_rules
+    from app.assets.equipment.router import router as equipment
     from app.assets.land.router import router as land
     from app.assets.tenancy.router import router as tenancy
     from app.device_types.router import router as device_types
@@ -52,7 +53,18 @@ def api_routers() -> list[APIRouter]:
     from app.telemetry.router import router as telemetry
     from app.webhooks.router import router as webhooks
 
-    return [parks, device_types, devices, telemetry, alarms, alarm_rules, webhooks, land, tenancy]
+    return [
+        parks,
+        device_types,
+        devices,
+        telemetry,
+        alarms,
+        alarm_rules,
+        webhooks,
+        land,
+        tenancy,
+        equipment,
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

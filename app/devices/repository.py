@@ -15,7 +15,8 @@ from app.core.errors import Conflict
 
 SELECT = (
     "SELECT d.id, d.park_id, d.type, t.domain, d.name, d.lon, d.lat, d.building_id, "
-    "d.enterprise_id, d.attributes, d.mqtt_username, d.status, d.last_seen_at, "
+    "d.enterprise_id, d.space_id, d.parent_meter_id, d.attributes, d.mqtt_username, d.status, "
+    "d.last_seen_at, "
     "d.created_at, d.updated_at FROM device d JOIN device_type t ON t.type = d.type "
 )
 
@@ -24,6 +25,8 @@ FILTERS = (
     "AND (CAST(:domain AS text) IS NULL OR t.domain = :domain) "
     "AND (CAST(:building_id AS text) IS NULL OR d.building_id = :building_id) "
     "AND (CAST(:enterprise_id AS text) IS NULL OR d.enterprise_id = :enterprise_id) "
+    "AND (CAST(:space_id AS text) IS NULL OR d.space_id = :space_id) "
+    "AND (CAST(:parent_meter_id AS text) IS NULL OR d.parent_meter_id = :parent_meter_id) "
     "AND (CAST(:status AS text) IS NULL OR d.status = :status) "
 )
 
@@ -64,8 +67,8 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> None:
     """The device and one series per metric of its type."""
     statement = text(
         "INSERT INTO device (park_id, id, type, name, lon, lat, building_id, enterprise_id, "
-        "attributes, mqtt_username) VALUES (:park_id, :id, :type, :name, :lon, :lat, "
-        ":building_id, :enterprise_id, :attributes, :mqtt_username)"
+        "space_id, attributes, mqtt_username) VALUES (:park_id, :id, :type, :name, :lon, :lat, "
+        ":building_id, :enterprise_id, :space_id, :attributes, :mqtt_username)"
     ).bindparams(bindparam("attributes", type_=JSONB))
     try:
         async with session.begin_nested():
@@ -84,7 +87,10 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> None:
 async def update(
     session: AsyncSession, park_id: str, device_id: str, changes: dict[str, Any]
 ) -> None:
-    allowed = {"name", "lon", "lat", "building_id", "enterprise_id", "attributes"}
+    allowed = {
+        "name", "lon", "lat", "building_id", "enterprise_id", "space_id", "parent_meter_id",
+        "attributes",
+    }  # fmt: skip
     sets = "".join(f"{c} = :{c}, " for c in changes if c in allowed)
     statement = text(
         f"UPDATE device SET {sets}updated_at = now() WHERE park_id = :park AND id = :id"

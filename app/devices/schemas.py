@@ -28,6 +28,8 @@ CREATE_EXAMPLE: dict[str, Any] = {
     "location": {"lon": 120.712, "lat": 31.305},
     "building_id": "b3",
     "enterprise_id": "acme",
+    "space_id": "b3-101",
+    "parent_meter_id": "meter-main",
 }
 
 
@@ -40,6 +42,12 @@ class DeviceCreate(BaseModel):
     location: Location | None = None
     building_id: Ident | None = None
     enterprise_id: Ident | None = None
+    space_id: Ident | None = Field(
+        default=None, description="the room or unit it is in; fills in its building"
+    )
+    parent_meter_id: Ident | None = Field(
+        default=None, description="for a sub-meter: its main meter (meter tree)"
+    )
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -54,6 +62,8 @@ class DeviceUpdate(BaseModel):
     location: Location | None = None
     building_id: Ident | None = None
     enterprise_id: Ident | None = None
+    space_id: Ident | None = None
+    parent_meter_id: Ident | None = None
     attributes: dict[str, Any] | None = None
 
 
@@ -81,6 +91,8 @@ class DeviceRead(BaseModel):
     location: Location | None
     building_id: str | None
     enterprise_id: str | None
+    space_id: str | None
+    parent_meter_id: str | None
     attributes: dict[str, Any]
     mqtt_username: str | None
     status: DeviceStatus
@@ -137,4 +149,6 @@ class DeviceFilters(BaseModel):
     domain: str | None = None
     building_id: Ident | None = None
     enterprise_id: Ident | None = None
+    space_id: Ident | None = None
+    parent_meter_id: Ident | None = Field(default=None, description="sub-meters of this meter")
     status: DeviceStatus | None = None

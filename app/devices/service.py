@@ -13,6 +13,7 @@ from anyio import to_thread
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets.equipment import links
 from app.broker.dynsec import DynsecClient, DynsecError, device_username, new_password
 from app.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
@@ -65,7 +66,13 @@ async def create(
         "park_id": ctx.park_id,
         "mqtt_username": username,
     }
+    await links.check_place(session, ctx, values, building_must_exist=False)
     await repository.insert(session, values)
+    if data.parent_meter_id is not None:  # checked against the stored row: its type's counters
+        await links.check_parent_meter(session, ctx, data.id, data.parent_meter_id)
+        await repository.update(
+            session, ctx.park_id, data.id, {"parent_meter_id": data.parent_meter_id}
+        )
     password = None
     if broker is not None:
         password = new_password()
@@ -93,10 +100,11 @@ async def rotate_credentials(
 async def update(
     session: AsyncSession, *, ctx: ParkContext, device_id: str, data: DeviceUpdate
 ) -> DeviceRead:
-    await load(session, ctx, device_id)
+    row = await load(session, ctx, device_id)
     changes = data.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
         raise Unprocessable("name: cannot be null")
+    await _check_links(session, ctx, device_id, row, changes)
     if "attributes" in changes and changes["attributes"] is None:
         changes["attributes"] = {}
     if "location" in changes:
@@ -104,6 +112,28 @@ async def update(
         changes.update(location)
     await repository.update(session, ctx.park_id, device_id, changes)
     return DeviceRead.model_validate(to_read(await load(session, ctx, device_id)))
+
+
+async def _check_links(
+    session: AsyncSession,
+    ctx: ParkContext,
+    device_id: str,
+    row: RowMapping,
+    changes: dict[str, Any],
+) -> None:
+    """A new space fills in (or must agree with) the building; a new parent meter must be a
+    meter of the same kind, not below this one."""
+    if changes.get("space_id") is not None:
+        place = {"space_id": changes["space_id"], "building_id": changes.get("building_id")}
+        await links.check_place(session, ctx, place, building_must_exist=False)
+        changes["building_id"] = place["building_id"]
+    elif (
+        "space_id" not in changes
+        and changes.get("building_id", row["building_id"]) != row["building_id"]
+    ):
+        changes["space_id"] = None  # moving to another building leaves the room
+    if changes.get("parent_meter_id") is not None:
+        await links.check_parent_meter(session, ctx, device_id, changes["parent_meter_id"])
 
 
 async def delete(

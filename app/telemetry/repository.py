@@ -58,6 +58,8 @@ WHERE d.park_id = :park
   AND (CAST(:domain AS text) IS NULL OR t.domain = :domain)
   AND (CAST(:building_id AS text) IS NULL OR d.building_id = :building_id)
   AND (CAST(:enterprise_id AS text) IS NULL OR d.enterprise_id = :enterprise_id)
+  AND (CAST(:space_id AS text) IS NULL OR d.space_id = :space_id)
+  AND (CAST(:parent_meter_id AS text) IS NULL OR d.parent_meter_id = :parent_meter_id)
   AND (CAST(:status AS text) IS NULL OR d.status = :status)
 """
 

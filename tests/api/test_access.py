@@ -183,13 +183,13 @@ def make_land(database_url: str, park_id: str) -> dict[str, str]:
     return {**ids, "number": "1"}
 
 
-TENANCY_PARAMS = {"{enterprise_id}", "{lease_id}"}
+TENANCY_PARAMS = {"{enterprise_id}", "{lease_id}", "{equipment_id}"}
 
 
 def make_tenancy(database_url: str, park_id: str) -> dict[str, str]:
-    """A fresh enterprise leasing a fresh parcel, straight into the tables."""
+    """A fresh enterprise leasing a fresh parcel, and equipment, straight into the tables."""
     land, suffix = make_land(database_url, park_id), uuid.uuid4().hex[:8]
-    ids = {"enterprise_id": f"e-{suffix}", "lease_id": f"l-{suffix}"}
+    ids = {"enterprise_id": f"e-{suffix}", "lease_id": f"l-{suffix}", "equipment_id": suffix}
     code = "91350100" + suffix.upper().translate(str.maketrans("IOSVZ", "12345")) + "0"
     with psycopg.connect(database_url) as conn:
         conn.execute(
@@ -200,6 +200,10 @@ def make_tenancy(database_url: str, park_id: str) -> dict[str, str]:
             "INSERT INTO lease (park_id, id, enterprise_id, parcel_id, area_m2, start_date, "
             "end_date) VALUES (%s, %s, %s, %s, 100, '2026-01-01', '2026-12-31')",
             (park_id, ids["lease_id"], ids["enterprise_id"], land["parcel_id"]),
+        )
+        conn.execute(
+            "INSERT INTO equipment (park_id, id, name, category) VALUES (%s, %s, 'q', 'pump')",
+            (park_id, ids["equipment_id"]),
         )
     return ids
 

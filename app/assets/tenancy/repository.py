@@ -39,13 +39,13 @@ def _integrity_error(exc: IntegrityError, what: str) -> AppError:
         )
     if state == "23505":
         return Conflict(f"{what} already exists in this park", field="id")
-    if state == "23503":
-        field = next((c for c in LEASE_COLUMNS if c in constraint and c != "id"), None)
+    if state == "23503":  # constraint names are {table}_park_id_{column}_fkey
+        field = constraint.partition("_park_id_")[2].removesuffix("_fkey") or None
         return Unprocessable(f"{what}: {field or 'a reference'} names nothing", field=field)
     return Unprocessable(f"{what}: refused by the database ({constraint or state})")
 
 
-async def _write(session: AsyncSession, sql: str, values: dict[str, Any], what: str) -> None:
+async def write_row(session: AsyncSession, sql: str, values: dict[str, Any], what: str) -> None:
     statement = text(sql)
     for column in JSON_COLUMNS:
         if column in values:
@@ -57,15 +57,15 @@ async def _write(session: AsyncSession, sql: str, values: dict[str, Any], what: 
         raise _integrity_error(exc, what) from exc
 
 
-async def _insert(session: AsyncSession, table: str, values: dict[str, Any], what: str) -> None:
+async def insert_row(session: AsyncSession, table: str, values: dict[str, Any], what: str) -> None:
     columns = ["park_id", *values.keys() - {"park_id"}]
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
     )
-    await _write(session, sql, values, what)
+    await write_row(session, sql, values, what)
 
 
-async def _update(
+async def update_row(
     session: AsyncSession,
     table: str,
     allowed: Sequence[str],
@@ -76,10 +76,12 @@ async def _update(
     changes = {c: v for c, v in changes.items() if c in allowed and c != "id"}
     sets = "".join(f"{c} = :{c}, " for c in changes)
     sql = f"UPDATE {table} SET {sets}updated_at = now() WHERE park_id = :park AND id = :id"
-    await _write(session, sql, {**changes, "park": key[0], "id": key[1]}, what)
+    await write_row(session, sql, {**changes, "park": key[0], "id": key[1]}, what)
 
 
-async def _get(session: AsyncSession, table: str, park_id: str, row_id: str) -> RowMapping | None:
+async def get_row(
+    session: AsyncSession, table: str, park_id: str, row_id: str
+) -> RowMapping | None:
     result = await session.execute(
         text(f"SELECT * FROM {table} WHERE park_id = :park AND id = :id"),
         {"park": park_id, "id": row_id},
@@ -87,7 +89,7 @@ async def _get(session: AsyncSession, table: str, park_id: str, row_id: str) -> 
     return result.mappings().one_or_none()
 
 
-async def _delete(session: AsyncSession, table: str, park_id: str, row_id: str) -> None:
+async def delete_row(session: AsyncSession, table: str, park_id: str, row_id: str) -> None:
     await session.execute(
         text(f"DELETE FROM {table} WHERE park_id = :park AND id = :id"),
         {"park": park_id, "id": row_id},
@@ -98,12 +100,12 @@ async def _delete(session: AsyncSession, table: str, park_id: str, row_id: str) 
 
 
 async def get_enterprise(session: AsyncSession, park_id: str, ent_id: str) -> RowMapping | None:
-    return await _get(session, "enterprise", park_id, ent_id)
+    return await get_row(session, "enterprise", park_id, ent_id)
 
 
 async def existing_ids(session: AsyncSession, table: str, park_id: str, ids: list[str]) -> set[str]:
-    """Which of ``ids`` are rows of ``table`` (enterprise or lease) in the park."""
-    assert table in ("enterprise", "lease")
+    """Which of ``ids`` are rows of ``table`` (enterprise, lease, equipment) in the park."""
+    assert table in ("enterprise", "lease", "equipment")
     result = await session.execute(
         text(f"SELECT id FROM {table} WHERE park_id = :park AND id = ANY(:ids)"),
         {"park": park_id, "ids": ids},
@@ -128,18 +130,18 @@ async def list_enterprises(
 
 
 async def insert_enterprise(session: AsyncSession, values: dict[str, Any]) -> None:
-    await _insert(session, "enterprise", values, f"enterprise {values['id']!r}")
+    await insert_row(session, "enterprise", values, f"enterprise {values['id']!r}")
 
 
 async def update_enterprise(
     session: AsyncSession, park_id: str, ent_id: str, changes: dict[str, Any]
 ) -> None:
     what = f"enterprise {ent_id!r}"
-    await _update(session, "enterprise", ENTERPRISE_COLUMNS, (park_id, ent_id), changes, what)
+    await update_row(session, "enterprise", ENTERPRISE_COLUMNS, (park_id, ent_id), changes, what)
 
 
 async def delete_enterprise(session: AsyncSession, park_id: str, ent_id: str) -> None:
-    await _delete(session, "enterprise", park_id, ent_id)
+    await delete_row(session, "enterprise", park_id, ent_id)
 
 
 async def lease_ids_of_enterprise(
@@ -159,7 +161,7 @@ async def lease_ids_of_enterprise(
 
 
 async def get_lease(session: AsyncSession, park_id: str, lease_id: str) -> RowMapping | None:
-    return await _get(session, "lease", park_id, lease_id)
+    return await get_row(session, "lease", park_id, lease_id)
 
 
 async def list_leases(
@@ -184,18 +186,18 @@ async def list_leases(
 
 
 async def insert_lease(session: AsyncSession, values: dict[str, Any]) -> None:
-    await _insert(session, "lease", values, f"lease {values['id']!r}")
+    await insert_row(session, "lease", values, f"lease {values['id']!r}")
 
 
 async def update_lease(
     session: AsyncSession, park_id: str, lease_id: str, changes: dict[str, Any]
 ) -> None:
     what = f"lease {lease_id!r}"
-    await _update(session, "lease", LEASE_COLUMNS, (park_id, lease_id), changes, what)
+    await update_row(session, "lease", LEASE_COLUMNS, (park_id, lease_id), changes, what)
 
 
 async def delete_lease(session: AsyncSession, park_id: str, lease_id: str) -> None:
-    await _delete(session, "lease", park_id, lease_id)
+    await delete_row(session, "lease", park_id, lease_id)
 
 
 OVERLAPS = """
