@@ -47,6 +47,7 @@ def api_routers() -> list[APIRouter]:
     from app.assets.equipment.router import router as equipment
     from app.assets.land.router import router as land
     from app.assets.tenancy.router import router as tenancy
+    from app.assets.twin.router import router as twin
     from app.device_types.router import router as device_types
     from app.devices.router import router as devices
     from app.parks.router import router as parks
@@ -62,6 +63,7 @@ def api_routers() -> list[APIRouter]:
         alarm_rules,
         webhooks,
         land,
+        twin,
         tenancy,
         equipment,
     ]

@@ -1,0 +1,166 @@
+"""SQL of the twin: the leaves and their statuses, the rows of the spatial index and their
+fingerprint, latest values of a set of devices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+UNDER_MAINTENANCE = "('under_maintenance', 'faulty')"
+
+LEAVES = f"""
+WITH open_alarm AS (
+    SELECT device_id,
+           min(CASE severity WHEN 'critical' THEN 1 WHEN 'major' THEN 2
+                             WHEN 'minor' THEN 3 ELSE 4 END) AS rank
+    FROM alarm WHERE park_id = :park AND closed_at IS NULL GROUP BY device_id
+), watched AS (
+    SELECT device_id, bool_or(maintenance_status IN {UNDER_MAINTENANCE}) AS maintenance
+    FROM equipment WHERE park_id = :park AND device_id IS NOT NULL GROUP BY device_id
+), leaf AS (
+    SELECT 'device' AS kind, d.id, d.name, d.type, d.lon, d.lat,
+           coalesce(s.building_id, d.building_id) AS building_id, d.space_id,
+           CASE WHEN o.rank IS NOT NULL
+                THEN (ARRAY['critical', 'major', 'minor', 'warning'])[o.rank]
+                WHEN d.status = 'offline' THEN 'offline'
+                WHEN w.maintenance THEN 'maintenance'
+                ELSE 'normal' END AS status,
+           d.status AS connectivity, d.last_seen_at
+    FROM device d
+    LEFT JOIN open_alarm o ON o.device_id = d.id
+    LEFT JOIN watched w ON w.device_id = d.id
+    LEFT JOIN space s ON s.park_id = d.park_id AND s.id = d.space_id
+    WHERE d.park_id = :park
+    UNION ALL
+    SELECT 'equipment', e.id, e.name, e.category, e.lon, e.lat,
+           coalesce(s.building_id, e.building_id), e.space_id,
+           CASE WHEN e.maintenance_status IN {UNDER_MAINTENANCE} THEN 'maintenance'
+                ELSE 'normal' END,
+           NULL, NULL
+    FROM equipment e
+    LEFT JOIN space s ON s.park_id = e.park_id AND s.id = e.space_id
+    WHERE e.park_id = :park AND e.device_id IS NULL AND e.maintenance_status <> 'retired'
+    UNION ALL
+    SELECT 'space', id, name, NULL, NULL, NULL, building_id, id, 'maintenance', NULL, NULL
+    FROM space WHERE park_id = :park AND status = 'maintenance'
+)
+SELECT * FROM leaf
+WHERE CAST(:building AS text) IS NULL OR building_id = :building
+ORDER BY kind, id
+"""
+
+
+async def leaves(
+    session: AsyncSession, park_id: str, building_id: str | None = None
+) -> Sequence[RowMapping]:
+    """Devices, unwatched equipment and spaces under maintenance, each with its status and
+    its building (a device or equipment in a space is in that space's building)."""
+    result = await session.execute(text(LEAVES), {"park": park_id, "building": building_id})
+    return result.mappings().all()
+
+
+FINGERPRINT_PARTS = [
+    "SELECT count(*) || ':' || coalesce(sum(hashtext(id || updated_at::text)), 0) "
+    f"FROM {table} WHERE park_id = :park"
+    for table in ("parcel", "building", "space", "device", "enterprise", "lease")
+]
+FINGERPRINT = "SELECT " + " || '|' || ".join(f"({part})" for part in FINGERPRINT_PARTS)
+
+
+async def fingerprint(session: AsyncSession, park_id: str) -> str:
+    """A checksum of the rows the spatial index is built from: it changes with any insert,
+    update (``updated_at``) or delete of them."""
+    result = await session.execute(text(FINGERPRINT), {"park": park_id})
+    return str(result.scalar_one())
+
+
+async def parcels(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT id, name, land_use, geometry, area_m2 FROM parcel "
+            "WHERE park_id = :park ORDER BY id"
+        ),
+        {"park": park_id},
+    )
+    return result.mappings().all()
+
+
+async def buildings(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT id, name, parcel_id, footprint, floors, use, area_m2 FROM building "
+            "WHERE park_id = :park ORDER BY id"
+        ),
+        {"park": park_id},
+    )
+    return result.mappings().all()
+
+
+async def spaces(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT id, name, building_id, floor, area_m2, status FROM space "
+            "WHERE park_id = :park ORDER BY id"
+        ),
+        {"park": park_id},
+    )
+    return result.mappings().all()
+
+
+async def located_devices(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT id, name, type, building_id, space_id, enterprise_id, lon, lat FROM device "
+            "WHERE park_id = :park AND lon IS NOT NULL ORDER BY id"
+        ),
+        {"park": park_id},
+    )
+    return result.mappings().all()
+
+
+async def enterprise_pieces(session: AsyncSession, park_id: str, day: date) -> Sequence[RowMapping]:
+    """Per lease in force on ``day``: the enterprise and the geometry it holds (a space's
+    building footprint, a building's footprint, or a parcel)."""
+    result = await session.execute(
+        text(
+            "SELECT e.id, e.name, e.credit_code, l.id AS lease_id, "
+            "coalesce(sb.footprint, b.footprint, p.geometry) AS geometry "
+            "FROM lease l JOIN enterprise e ON e.park_id = l.park_id AND e.id = l.enterprise_id "
+            "LEFT JOIN space s ON s.park_id = l.park_id AND s.id = l.space_id "
+            "LEFT JOIN building sb ON sb.park_id = s.park_id AND sb.id = s.building_id "
+            "LEFT JOIN building b ON b.park_id = l.park_id AND b.id = l.building_id "
+            "LEFT JOIN parcel p ON p.park_id = l.park_id AND p.id = l.parcel_id "
+            "WHERE l.park_id = :park AND :day BETWEEN l.start_date AND l.end_date "
+            "ORDER BY e.id, l.id"
+        ),
+        {"park": park_id, "day": day},
+    )
+    return result.mappings().all()
+
+
+async def latest_values(
+    session: AsyncSession, park_id: str, device_ids: list[str]
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT s.device_id, s.metric, lv.time, lv.value FROM series s "
+            "JOIN latest_value lv ON lv.series_id = s.id "
+            "WHERE s.park_id = :park AND s.device_id = ANY(:ids) ORDER BY s.device_id, s.metric"
+        ),
+        {"park": park_id, "ids": device_ids},
+    )
+    return result.mappings().all()
+
+
+async def floors(session: AsyncSession, park_id: str, building_id: str) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT number, name, area_m2 FROM floor "
+            "WHERE park_id = :park AND building_id = :building ORDER BY number"
+        ),
+        {"park": park_id, "building": building_id},
+    )
+    return result.mappings().all()

@@ -1,0 +1,208 @@
+"""The twin: status roll-up of the park, its parcels and buildings; the dashboard map; the
+building view (floors, spaces, devices and their newest values in one answer).
+
+Statuses are read live (open alarms, device connectivity, equipment under maintenance);
+geometry comes from the park's spatial index. A leaf is in a building when it names the
+building or a space of it; a parcel holds its buildings' leaves and the located leaves in no
+building whose point falls inside it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assets.land import checks
+from app.assets.land import repository as land
+from app.assets.land.repository import SPACE
+from app.assets.twin import repository, spatial
+from app.assets.twin.index import IndexCache, ParkIndex
+from app.assets.twin.schemas import (
+    AssetStatus,
+    BuildingTwin,
+    ParkTwin,
+    TwinFloor,
+    TwinLeaf,
+    TwinSpace,
+)
+from app.assets.twin.status import Rollup, rollup
+from app.parks.deps import ParkContext
+
+
+def parcels_of(index: ParkIndex, leaves: Sequence[RowMapping]) -> list[str | None]:
+    """The parcel each leaf is in: its building's, or else the one holding its point."""
+    buildings, parcels = index.layer("building"), index.layer("parcel")
+    result: list[str | None] = []
+    loose: list[int] = []
+    for n, leaf in enumerate(leaves):
+        at = buildings.positions.get(leaf["building_id"])
+        result.append(None if at is None else buildings.props[at]["parcel_id"])
+        if at is None and leaf["lon"] is not None:
+            loose.append(n)
+    held = parcels.containing_many(
+        [leaves[n]["lon"] for n in loose], [leaves[n]["lat"] for n in loose]
+    )
+    for position, item in held.items():
+        result[loose[position]] = parcels.ids[item]
+    return result
+
+
+def rollups(
+    index: ParkIndex, leaves: Sequence[RowMapping]
+) -> tuple[Rollup, dict[str, Rollup], dict[str, Rollup]]:
+    """The park's, each parcel's and each building's roll-up."""
+    park = Rollup()
+    parcels: dict[str, Rollup] = defaultdict(Rollup)
+    buildings: dict[str, Rollup] = defaultdict(Rollup)
+    known = index.layer("building").positions
+    for leaf, parcel_id in zip(leaves, parcels_of(index, leaves), strict=True):
+        park.add(leaf["status"])
+        if leaf["building_id"] in known:
+            buildings[leaf["building_id"]].add(leaf["status"])
+        if parcel_id is not None:
+            parcels[parcel_id].add(leaf["status"])
+    return park, parcels, buildings
+
+
+async def _state(
+    session: AsyncSession, ctx: ParkContext, cache: IndexCache
+) -> tuple[ParkIndex, Sequence[RowMapping], Rollup, dict[str, Rollup], dict[str, Rollup]]:
+    index = await spatial.index_for(session, ctx, cache)
+    leaves = await repository.leaves(session, ctx.park_id)
+    return index, leaves, *rollups(index, leaves)
+
+
+async def park_twin(session: AsyncSession, *, ctx: ParkContext, cache: IndexCache) -> ParkTwin:
+    index, _leaves, park, parcels, buildings = await _state(session, ctx, cache)
+
+    def statuses(kind: str, rolled: dict[str, Rollup]) -> list[AssetStatus]:
+        layer = index.layer(kind)
+        return [
+            AssetStatus(
+                id=i,
+                name=p["name"],
+                parcel_id=p.get("parcel_id"),
+                **rolled.get(i, Rollup()).as_dict(),
+            )
+            for i, p in zip(layer.ids, layer.props, strict=True)
+        ]
+
+    return ParkTwin(
+        park_id=ctx.park_id,
+        parcels=statuses("parcel", parcels),
+        buildings=statuses("building", buildings),
+        **park.as_dict(),
+    )
+
+
+def _feature(geometry: dict[str, Any] | None, **properties: Any) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+
+async def map_(session: AsyncSession, *, ctx: ParkContext, cache: IndexCache) -> dict[str, Any]:
+    """GeoJSON FeatureCollection: the park's boundary, parcels, buildings and located devices,
+    each with ``properties.kind`` and ``properties.status``."""
+    index, leaves, park, parcels, buildings = await _state(session, ctx, cache)
+    boundary = await land.park_boundary(session, ctx.park_id)
+    features = [_feature(boundary, kind="park", id=ctx.park_id, **park.as_dict())]
+    for kind, rolled in (("parcel", parcels), ("building", buildings)):
+        layer = index.layer(kind)
+        for item, props in zip(layer.ids, layer.props, strict=True):
+            extra = {k: v for k, v in props.items() if k != "geometry"}
+            summary = rolled.get(item, Rollup()).as_dict()
+            features.append(_feature(props["geometry"], kind=kind, id=item, **extra, **summary))
+    for leaf in leaves:
+        if leaf["kind"] == "device" and leaf["lon"] is not None:
+            point = {"type": "Point", "coordinates": [leaf["lon"], leaf["lat"]]}
+            features.append(
+                _feature(
+                    point,
+                    kind="device",
+                    id=leaf["id"],
+                    name=leaf["name"],
+                    type=leaf["type"],
+                    building_id=leaf["building_id"],
+                    status=leaf["status"],
+                    connectivity=leaf["connectivity"],
+                )
+            )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _leaf(row: RowMapping, latest: dict[str, dict[str, Any]]) -> TwinLeaf:
+    return TwinLeaf.model_validate(
+        {
+            **{k: row[k] for k in ("kind", "id", "name", "type", "status", "connectivity")},
+            "last_seen_at": row["last_seen_at"],
+            "space_id": row["space_id"] if row["kind"] != "space" else None,
+            "latest": latest.get(row["id"], {}) if row["kind"] == "device" else {},
+        }
+    )
+
+
+def _floor_numbers(floors: Sequence[RowMapping], spaces: Iterable[RowMapping]) -> list[int | None]:
+    numbers: set[int | None] = {f["number"] for f in floors} | {s["floor"] for s in spaces}
+    return sorted(numbers, key=lambda n: (n is None, n or 0))
+
+
+async def building_twin(
+    session: AsyncSession, *, ctx: ParkContext, building_id: str
+) -> BuildingTwin:
+    building = await checks.building(session, ctx, building_id)
+    leaves = await repository.leaves(session, ctx.park_id, building_id)
+    spaces = await land.list_all(session, SPACE, ctx.park_id, building_id=building_id)
+    floors = await repository.floors(session, ctx.park_id, building_id)
+    device_ids = [r["id"] for r in leaves if r["kind"] == "device"]
+    latest: dict[str, dict[str, Any]] = defaultdict(dict)
+    for r in await repository.latest_values(session, ctx.park_id, device_ids):
+        latest[r["device_id"]][r["metric"]] = {"ts": r["time"], "value": r["value"]}
+
+    by_space: dict[str | None, list[RowMapping]] = defaultdict(list)
+    for leaf in leaves:
+        by_space[leaf["space_id"]].append(leaf)
+
+    def space_twin(space: RowMapping) -> TwinSpace:
+        own = by_space.get(space["id"], [])
+        return TwinSpace(
+            id=space["id"],
+            name=space["name"],
+            floor=space["floor"],
+            area_m2=space["area_m2"],
+            space_status=space["status"],
+            devices=[_leaf(r, latest) for r in own if r["kind"] != "space"],
+            **rollup(r["status"] for r in own).as_dict(),
+        )
+
+    floor_rows = {f["number"]: f for f in floors}
+    twin_floors = []
+    for number in _floor_numbers(floors, spaces):
+        on_floor = [s for s in spaces if s["floor"] == number]
+        row = floor_rows.get(number) if number is not None else None
+        statuses = [r["status"] for s in on_floor for r in by_space.get(s["id"], [])]
+        twin_floors.append(
+            TwinFloor(
+                number=number,
+                name=row["name"] if row else None,
+                area_m2=row["area_m2"] if row else None,
+                spaces=[space_twin(s) for s in on_floor],
+                **rollup(statuses).as_dict(),
+            )
+        )
+    space_ids = {s["id"] for s in spaces}
+    loose = [r for r in leaves if r["kind"] != "space" and r["space_id"] not in space_ids]
+    return BuildingTwin(
+        id=building["id"],
+        name=building["name"],
+        parcel_id=building["parcel_id"],
+        floors_above_ground=building["floors"],
+        use=building["use"],
+        area_m2=building["area_m2"],
+        footprint=building["footprint"],
+        floors=twin_floors,
+        devices=[_leaf(r, latest) for r in loose],
+        **rollup(r["status"] for r in leaves).as_dict(),
+    )
