@@ -16,6 +16,7 @@ from app.core.db import check_timescaledb, create_engine_for
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.metrics import instrument
+from app.core.microcache import MicroCache
 from app.core.mqtt import MqttTarget
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan(settings),
     )
     app.state.settings = settings
+    app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
     app.state.registry = CollectorRegistry()
     instrument(app, app.state.registry)
     install_error_handlers(app)

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     webhook_retention: timedelta = Field(
         default=timedelta(days=30), description="events and their delivery logs kept this long"
     )
+    latest_cache_ttl: timedelta = Field(
+        default=timedelta(seconds=1),
+        description="identical bulk-latest reads within this long share one answer (per API "
+        "process); 0 turns it off",
+    )
     alarm_shelve_max: timedelta = Field(
         default=timedelta(hours=8), description="the longest an operator may shelve an alarm"
     )

