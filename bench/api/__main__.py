@@ -2,11 +2,13 @@
 
 1. The embedded services (``parktwin services up``), a database ``parktwin_bench`` migrated to
    head and loaded once (bench/api/load.py: 1,000 meters x 30 days of minute data).
-2. ``parktwin api`` in a subprocess, as deployed (one uvicorn process).
-3. Four scenarios, each by 50 pollers over keep-alive connections: first paced (each poller
+2. ``parktwin api`` in a subprocess, as deployed (one uvicorn process), and a second one with
+   the bulk-latest answer cache turned off (``PARKTWIN_LATEST_CACHE_TTL=0``): the baseline.
+3. Five scenarios, each by 50 pollers over keep-alive connections: first paced (each poller
    asks once a second, as a dashboard does: 50 requests/s offered), then flat out (each asks
    again as soon as it has its answer: the most the API serves). Every answer must be a 200.
-   - bulk latest: ``GET /parks/bench/latest``, 1,000 devices x 2 metrics (1,000 tiles)
+   - bulk latest: ``GET /parks/bench/latest``, 1,000 devices x 2 metrics (1,000 tiles), as
+     deployed and from the API without the cache (every request a query)
    - 24-hour minute series: raw readings of one random meter (1,440 points)
    - 30-day hourly series (``interval=1h&agg=delta``, 720 points) from the rollups, then the
      same from raw readings (``source=raw``), in the same run
@@ -88,12 +90,13 @@ def viewer_key(url: str) -> str:
     return key.token
 
 
-def start_api(db_url: str, mqtt_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_api(db_url: str, mqtt_url: str, port: int, **settings: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PARKTWIN_DATABASE_URL": db_url,
         "PARKTWIN_MQTT_URL": mqtt_url,
         "PARKTWIN_LOG_LEVEL": "WARNING",
+        **{f"PARKTWIN_{k.upper()}": v for k, v in settings.items()},
     }
     return subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], env=env)
 
@@ -154,7 +157,13 @@ async def run_mode(
     )
 
 
-async def run_all(base: str, token: str, end: datetime) -> tuple[list[Result], dict[str, str]]:
+UNCACHED = "bulk latest, 1,000 devices, cache off"
+CACHED = "bulk latest, 1,000 devices"
+
+
+async def run_all(
+    base: str, uncached_base: str, token: str, end: datetime
+) -> tuple[list[Result], dict[str, str]]:
     def device() -> str:
         return f"m{random.randint(1, DEVICES)}"
 
@@ -165,7 +174,8 @@ async def run_all(base: str, token: str, end: datetime) -> tuple[list[Result], d
     day = f"from={(end - timedelta(days=1)).strftime(iso)}&to={end.strftime(iso)}"
     month = f"from={(end - timedelta(days=30)).strftime(iso)}&to={end.strftime(iso)}"
     scenarios = [
-        Scenario("bulk latest, 1,000 devices", lambda: "/api/v1/parks/bench/latest", None),
+        Scenario(CACHED, lambda: "/api/v1/parks/bench/latest", None),
+        Scenario(UNCACHED, lambda: uncached_base + "/api/v1/parks/bench/latest", None),
         Scenario("24 h of minute readings (raw)", series(day), 1440),
         Scenario("30 d hourly delta from rollups", series(month + "&interval=1h&agg=delta"), 720),
         Scenario(
@@ -229,10 +239,17 @@ def report(
         f"| {r.name} | {r.mode} | {r.count} | {r.rps:.1f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} |"
         for r in results
     ]
+    cache_p99 = by[(UNCACHED, "paced 1/1s")].p99_ms / by[(CACHED, "paced 1/1s")].p99_ms
+    cache_rps = by[(CACHED, "flat out")].rps / by[(UNCACHED, "flat out")].rps
     lines += [
         "",
         f"30-day hourly series, rollups vs raw: p50 {ratio_p50:.1f}x faster (paced 1/1s), "
         f"{ratio_rps:.1f}x the requests/s (flat out).",
+        "",
+        f"Bulk latest, shared answer (PARKTWIN_LATEST_CACHE_TTL=1s) vs cache off: p99 "
+        f"{cache_p99:.1f}x lower (paced 1/1s), {cache_rps:.1f}x the requests/s (flat out). "
+        "The cache helps when pollers ask the same wall (an operations centre's screens); "
+        "the cache-off rows are the cost of a wall nobody else is asking for.",
         "",
         "Checks: " + "; ".join(f"{k}: {v}" for k, v in checks.items()) + ".",
         "",
@@ -271,15 +288,18 @@ def main() -> int:
     load_s = time.monotonic() - began
     before = os.getloadavg()[0]
     token = viewer_key(db_url)
-    port = free_port()
+    port, uncached_port = free_port(), free_port()
     api = start_api(db_url, urls["PARKTWIN_MQTT_URL"], port)
+    uncached = start_api(db_url, urls["PARKTWIN_MQTT_URL"], uncached_port, latest_cache_ttl="PT0S")
     try:
-        base = f"http://127.0.0.1:{port}"
+        base, uncached_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{uncached_port}"
         wait_ready(base, api)
-        results, checks = asyncio.run(run_all(base, token, end))
+        wait_ready(uncached_base, uncached)
+        results, checks = asyncio.run(run_all(base, uncached_base, token, end))
     finally:
-        api.terminate()
-        api.wait(30)
+        for process in (api, uncached):
+            process.terminate()
+            process.wait(30)
     loadavg = f"{before:.1f} and {os.getloadavg()[0]:.1f}"
     section = report(results, checks, end, load_s, loadavg)
     print(section)
