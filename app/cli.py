@@ -67,51 +67,13 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Services up, migrate, an admin key, the ingestor and the worker as child processes, the
-    API in the foreground; Ctrl-C stops everything it started.
+    """Services up, migrate, the demo park seeded, an admin key, a local webhook receiver, the
+    ingestor, the worker and the simulator as child processes, the API in the foreground;
+    Ctrl-C stops everything it started (sensors_sim/demo.py)."""
+    from sensors_sim.demo import SIM_RATE, run_demo
 
-    The simulated park and a local webhook receiver join with issue 7.
-    """
-    import asyncio
-    import os
-    import subprocess
-
-    from app.apikeys.cli import create_key
-    from app.core.migrate import upgrade_to_head
-    from app.embedded.services import EmbeddedServices
-
-    services = EmbeddedServices.from_settings(settings)
-    was_running = services.postgres.running(), services.mosquitto.running()
-    urls = services.up()
-    for name, url in urls.items():
-        print(f"{name}={url}")
-    upgrade_to_head(urls["PARKTWIN_DATABASE_URL"])
-    demo_settings = settings.model_copy(
-        update={
-            "database_url": urls["PARKTWIN_DATABASE_URL"],
-            "mqtt_url": urls["PARKTWIN_MQTT_URL"],
-            "webhook_allow_private": True,  # the demo's receivers are local
-        }
-    )
-    token = asyncio.run(create_key(demo_settings, "admin", None, "demo"))
-    env = {**os.environ, **urls, "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true"}
-    children = [
-        subprocess.Popen([sys.executable, "-m", "app.cli", command], env=env)
-        for command in ("ingest", "worker")
-    ]
     host, port = args.host or settings.api_host, args.port or settings.api_port
-    print(f"admin API key: {token}")
-    print(f"API: http://{host}:{port}/docs (Ctrl-C stops the demo)", flush=True)
-    try:
-        _serve(demo_settings, host, port)
-    finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(30)
-        if not any(was_running):
-            services.down()
-    return 0
+    return run_demo(settings, host, port, _serve, args.rate or SIM_RATE)
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -144,6 +106,18 @@ def _apikey(args: argparse.Namespace, settings: Settings) -> int:
     print(f"API key created: role {args.role}, {scope}. It is shown only once:")
     print(token)
     return 0
+
+
+def _sim(args: argparse.Namespace, settings: Settings) -> int:
+    from sensors_sim.cli import run_sim
+
+    return run_sim(args, settings)
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> int:
+    from sensors_sim.cli import run_seed
+
+    return run_seed(args, settings)
 
 
 def _not_yet(issue: int) -> Handler:
@@ -179,20 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="background jobs: rollups and retention (until SIGTERM/SIGINT)"
     ).set_defaults(handler=_worker)
 
-    sim = sub.add_parser("sim", help="the simulated park")
-    sim.add_argument("--park", default="demo")
-    sim.add_argument("--rate", type=float, default=100.0)
-    sim.add_argument("--duration", type=float, default=None)
-    sim.add_argument("--scenario", default=None)
-    sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--dry-run", action="store_true")
-    sim.add_argument("--count", type=int, default=None)
-    sim.add_argument("--start", default=None)
-    sim.set_defaults(handler=_not_yet(7))
+    from sensors_sim.cli import add_seed_arguments, add_sim_arguments
 
-    seed = sub.add_parser("seed", help="load demo data")
-    seed.add_argument("what", choices=("demo",))
-    seed.set_defaults(handler=_not_yet(7))
+    sim = sub.add_parser("sim", help="the simulated park (sensors_sim)")
+    add_sim_arguments(sim)
+    sim.set_defaults(handler=_sim)
+
+    seed = sub.add_parser("seed", help="create the demo park, its assets and devices")
+    add_seed_arguments(seed)
+    seed.set_defaults(handler=_seed)
 
     apikey = sub.add_parser("apikey", help="manage API keys")
     apikey.add_argument("action", choices=("create",))
@@ -204,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="everything wired together in the foreground")
     demo.add_argument("--host", default=None)
     demo.add_argument("--port", type=int, default=None)
+    demo.add_argument("--rate", type=float, default=None, help="simulator msg/s (100)")
     demo.set_defaults(handler=_demo)
     return parser
 

@@ -27,9 +27,8 @@ def test_console_script_is_installed() -> None:
     assert "migrate" in result.stdout
 
 
-@pytest.mark.parametrize(("argv", "issue"), [(["sim"], 7), (["seed", "demo"], 7)])
-def test_unbuilt_commands_say_not_yet(
-    argv: list[str], issue: int, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(argv) == 2
-    assert f"not yet (see issue {issue})" in capsys.readouterr().err
+def test_sim_dry_run_prints_count_lines(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    argv = ["sim", "--dry-run", "--count", "3", "--start", "2026-11-28T08:00:00+08:00"]
+    assert main(argv) == 0
+    lines = capsysbinary.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(line.startswith(b"parks/demo/devices/") for line in lines)

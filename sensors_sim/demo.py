@@ -1,0 +1,137 @@
+"""``parktwin demo``: services, migrations, the demo park, the ingestor, the worker, the
+simulator at a gentle rate, a local webhook receiver and the API, in the foreground.
+
+Ctrl-C (SIGINT) or SIGTERM stops the API; then the children get SIGTERM and are waited for,
+the receiver shuts down, and the embedded services stop if this command started them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.db import create_engine_for
+from app.webhooks import repository as webhooks
+from app.webhooks import service as webhook_service
+from app.webhooks.schemas import WebhookCreate
+from sensors_sim.receiver import Receiver
+from sensors_sim.seed import admin_context, seed_park
+
+PARK = "demo"
+SIM_RATE = 100.0  # messages per second: every device about every 20 s
+EVENT_TYPES = ["alarm.*", "device.offline"]
+
+
+def _webhook_file(state_dir: Path) -> Path:
+    return state_dir / "sim" / f"{PARK}.webhook.json"
+
+
+async def ensure_webhook(settings: Settings, url: str) -> str:
+    """Subscribe ``url`` to the demo park's alarm events; return the signing secret. The
+    subscription of the previous demo run (another port) is deleted."""
+    path = _webhook_file(settings.state_dir)
+    engine = create_engine_for(settings.resolved_database_url(), pool_size=1)
+    ctx = admin_context(PARK)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            if path.exists():
+                previous = orjson.loads(path.read_bytes())
+                await webhooks.delete(session, PARK, uuid.UUID(previous["id"]))
+            created = await webhook_service.create(
+                session,
+                ctx=ctx,
+                data=WebhookCreate.model_validate({"url": url, "event_types": EVENT_TYPES}),
+                settings=settings,
+            )
+    finally:
+        await engine.dispose()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(orjson.dumps({"id": str(created.id), "url": url, "secret": created.secret}))
+    return created.secret
+
+
+def _children(env: dict[str, str], rate: float) -> list[subprocess.Popen[bytes]]:
+    commands = [
+        ["ingest"],
+        ["worker"],
+        ["sim", "--park", PARK, "--rate", str(rate)],
+    ]
+    return [subprocess.Popen([sys.executable, "-m", "app.cli", *c], env=env) for c in commands]
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def run_demo(
+    settings: Settings,
+    host: str,
+    port: int,
+    serve: Callable[[Settings, str, int], None],
+    rate: float = SIM_RATE,
+) -> int:
+    from app.apikeys.cli import create_key
+    from app.core.migrate import upgrade_to_head
+    from app.embedded.services import EmbeddedServices
+
+    started = time.monotonic()
+    services = EmbeddedServices.from_settings(settings)
+    was_running = services.postgres.running(), services.mosquitto.running()
+    urls = services.up()
+    for name, url in urls.items():
+        print(f"{name}={url}")
+    upgrade_to_head(urls["PARKTWIN_DATABASE_URL"])
+    demo_settings = settings.model_copy(
+        update={
+            "database_url": urls["PARKTWIN_DATABASE_URL"],
+            "mqtt_url": urls["PARKTWIN_MQTT_URL"],
+            "webhook_allow_private": True,  # the demo's receiver is local
+        }
+    )
+    print("seeding the demo park (the first time takes a minute or two)...", flush=True)
+    result = asyncio.run(seed_park(demo_settings, PARK))
+    print(f"park {PARK!r}: {result.devices} devices, credentials in {result.credentials_file}")
+    token = asyncio.run(create_key(demo_settings, "admin", None, "demo"))
+    receiver = Receiver().start()
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        receiver.secret = asyncio.run(ensure_webhook(demo_settings, receiver.url))
+        env = {**os.environ, **urls, "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true"}
+        env["PARKTWIN_STATE_DIR"] = str(settings.state_dir)
+        children = _children(env, rate)
+        print(f"admin API key: {token}")
+        print(f"webhook receiver: {receiver.url} (events are logged here)")
+        print(f"simulator: park {PARK!r}, {rate:g} msg/s")
+        print(
+            f"API: http://{host}:{port}/docs, e.g. curl -H 'Authorization: Bearer {token}' "
+            f"http://{host}:{port}/api/v1/parks/{PARK}/latest"
+        )
+        print(f"ready in {time.monotonic() - started:.0f} s (Ctrl-C stops the demo)", flush=True)
+        serve(demo_settings, host, port)
+    finally:
+        _stop(children)
+        receiver.stop()
+        if not any(was_running):
+            services.down()
+    return 0

@@ -1,0 +1,294 @@
+"""Live publishing: the stream paced in wall time, sent over each device's own connection.
+
+With ``processes`` > 1 the devices are split by index (device ``i`` goes to process
+``i mod processes``) and each process paces its share of the rate; all use the same start.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import resource
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sensors_sim.layout import generate
+from sensors_sim.mqtt import PINGREQ, Connection, Transport, topic_field
+from sensors_sim.scenarios import DeviceOffline
+from sensors_sim.stream import Faults, Stream
+
+logger = logging.getLogger(__name__)
+
+FLUSH_S = 0.1  # longest a message waits in its buffer when the publisher runs behind
+FLUSH_MESSAGES = 50_000
+CONNECT_TIMEOUT_S = 30.0
+ACK_WAIT_S = 10.0
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    park_id: str = "demo"
+    layout_seed: int = 1
+    devices: int = 2000
+    seed: int = 1
+    rate: float = 100.0
+    duration: float | None = None  # wall seconds; None: until stopped
+    start: float | None = None  # epoch seconds of simulated time at the start; None: now
+    speed: float = 1.0
+    scenario: str | None = None
+    scenario_at: float = 60.0
+    scenario_duration: float = 300.0
+    faults: bool = True
+    qos: int = 1
+    processes: int = 1
+    keepalive: int = 60
+
+    def stream(self, start: float, part: int = 0) -> Stream:
+        park = generate(self.park_id, self.layout_seed, self.devices)
+        indices = [i for i in range(len(park.devices)) if i % self.processes == part]
+        return Stream(
+            park,
+            seed=self.seed,
+            start=start,
+            rate=self.rate / self.processes,
+            speed=self.speed,
+            scenario=self.scenario,
+            scenario_at=self.scenario_at,
+            scenario_duration=self.scenario_duration,
+            faults=Faults() if self.faults else Faults.none(),
+            devices=indices,
+        )
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    acked: int = 0
+    unsent: int = 0  # messages of devices without a connection
+    connected: int = 0
+    refused: int = 0
+    closed: int = 0
+    seconds: float = 0.0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Report) -> None:
+        for name in ("sent", "acked", "unsent", "connected", "refused", "closed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.seconds = max(self.seconds, other.seconds)
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+
+def raise_open_files_limit() -> None:
+    """Allow one socket per device, up to the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Publisher:
+    def __init__(
+        self, options: SimOptions, host: str, port: int, credentials: dict[str, str], part: int
+    ) -> None:
+        self.options, self.part = options, part
+        self.transport = Transport(host, port)
+        self.credentials = credentials
+        self.conns: dict[int, Connection] = {}
+        self.report = Report()
+        self.next_ping = time.monotonic() + max(1, options.keepalive // 2)
+
+    def connect(self, stream: Stream, stop: StopFlag) -> None:
+        park = stream.park
+        for index in stream.order:
+            device = park.devices[index]
+            password = self.credentials.get(device.id)
+            if password is None:
+                continue
+            prefix = f"parks/{park.id}/devices/{device.id}"
+            conn = Connection(
+                index,
+                f"sim-{park.id}-{device.id}",
+                f"{park.id}:{device.id}",
+                password,
+                f"{prefix}/status",
+            )
+            self.conns[index] = conn
+            self.transport.open(conn, self.options.keepalive)
+            self.transport.flush(conn)
+        missing = len(stream.order) - len(self.conns)
+        if missing:
+            logger.warning(
+                "%d devices have no stored credentials: run `parktwin seed demo`", missing
+            )
+        self._await_connacks(stop)
+        for conn in self.conns.values():
+            if conn.connected:
+                conn.queue_publish(topic_field(conn.status_topic), b"online", 1, retain=True)
+                self.transport.flush(conn)
+
+    def _await_connacks(self, stop: StopFlag) -> None:
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while (
+            any(c.sock and not c.connected for c in self.conns.values())
+            and time.monotonic() < deadline
+            and not stop.is_set()
+        ):
+            self.transport.poll(0.05)
+        self.report.connected = sum(c.connected for c in self.conns.values())
+        self.report.refused = sum(bool(c.refused) for c in self.conns.values())
+        logger.info(
+            "%d devices connected, %d refused (part %d)",
+            self.report.connected,
+            self.report.refused,
+            self.part,
+        )
+
+    def run(self, stream: Stream, stop: StopFlag) -> Report:
+        """Send each message when it is due. When behind, writes are batched (every
+        ``FLUSH_S`` or ``FLUSH_MESSAGES``), so a socket gets several messages per write."""
+        options, transport, conns = self.options, self.transport, self.conns
+        topics = {i: topic_field(stream.topics[i]) for i in conns}
+        dirty: set[Connection] = set()
+        offline = stream.scenario if isinstance(stream.scenario, DeviceOffline) else None
+        started = time.monotonic()
+        end = started + options.duration if options.duration is not None else float("inf")
+        housekeeping, next_flush, pending = started + 1.0, started + FLUSH_S, 0
+        for message in stream:
+            now = time.monotonic()
+            due = started + message.due
+            if due > now or now >= next_flush or pending >= FLUSH_MESSAGES:
+                self._flush(dirty)
+                next_flush, pending = now + FLUSH_S, 0
+                if stop.is_set() or now >= end or due >= end:
+                    break
+                while (wait := due - time.monotonic()) > 0 and not stop.is_set():
+                    transport.poll(min(wait, 0.05))
+                transport.poll(0)
+                if now >= housekeeping:
+                    housekeeping = now + 1.0
+                    self._housekeeping(offline, message.due * options.speed)
+            conn = conns.get(message.device)
+            if conn is None or not conn.connected:
+                self.report.unsent += 1
+                continue
+            conn.queue_publish(topics[message.device], message.payload, options.qos)
+            self.report.sent += 1
+            pending += 1
+            dirty.add(conn)
+        self._flush(dirty)
+        self.report.seconds = time.monotonic() - started
+        self._finish()
+        return self.report
+
+    def _flush(self, dirty: set[Connection]) -> None:
+        for conn in dirty:
+            self.transport.flush(conn)
+            while len(conn.out) > (4 << 20):  # the broker is behind: wait for it
+                self.transport.poll(0.01)
+        dirty.clear()
+
+    def _housekeeping(self, offline: DeviceOffline | None, s: float) -> None:
+        if offline is not None and s >= offline.at:
+            for index in offline.targets & set(self.conns):
+                self.transport.drop(self.conns.pop(index))  # no DISCONNECT: the will fires
+        if time.monotonic() >= self.next_ping:
+            self.next_ping = time.monotonic() + max(1, self.options.keepalive // 2)
+            for conn in self.conns.values():
+                if conn.connected:
+                    conn.out += PINGREQ
+                    self.transport.flush(conn)
+
+    def _finish(self) -> None:
+        """Wait for outstanding QoS 1 acknowledgements, then disconnect cleanly."""
+        deadline = time.monotonic() + ACK_WAIT_S
+        while time.monotonic() < deadline and any(
+            c.unacked > 0 or c.out for c in self.conns.values() if c.sock is not None
+        ):
+            for conn in self.conns.values():
+                self.transport.flush(conn)
+            self.transport.poll(0.05)
+        for conn in self.conns.values():
+            self.report.acked += conn.acked
+            self.transport.drop(conn, goodbye=True)
+        self.report.closed = self.transport.closed
+
+
+def run_part(
+    options: SimOptions,
+    host: str,
+    port: int,
+    credentials: dict[str, str],
+    start: float,
+    part: int,
+    stop: StopFlag,
+) -> Report:
+    raise_open_files_limit()
+    stream = options.stream(start, part)
+    publisher = Publisher(options, host, port, credentials, part)
+    publisher.connect(stream, stop)
+    return publisher.run(stream, stop)
+
+
+def _child(
+    options: SimOptions,
+    host: str,
+    port: int,
+    credentials: dict[str, str],
+    start: float,
+    part: int,
+    stop: StopFlag,
+    results: Any,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    results.put(run_part(options, host, port, credentials, start, part, stop))
+
+
+def publish(
+    options: SimOptions,
+    host: str,
+    port: int,
+    credentials: dict[str, str],
+    stop: StopFlag,
+    on_started: Callable[[], None] | None = None,
+) -> Report:
+    """Publish until the duration ends or ``stop`` is set; the totals of every process."""
+    start = options.start if options.start is not None else time.time()
+    if options.processes <= 1:
+        return run_part(options, host, port, credentials, start, 0, stop)
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    shared_stop = ctx.Event()
+    children = [
+        ctx.Process(
+            target=_child,
+            args=(options, host, port, credentials, start, p, shared_stop, results),
+        )
+        for p in range(options.processes)
+    ]
+    for child in children:
+        child.start()
+    if on_started:
+        on_started()
+    total, received = Report(), 0
+    while received < len(children):
+        if stop.is_set():
+            shared_stop.set()
+        try:
+            total.add(results.get(timeout=0.2))
+            received += 1
+        except queue.Empty:
+            if not any(c.is_alive() for c in children) and results.empty():
+                break
+    for child in children:
+        child.join()
+    return total

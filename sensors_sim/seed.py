@@ -1,0 +1,218 @@
+"""``parktwin seed demo``: the generated park loaded through the same paths users have.
+
+Assets and devices go through the asset bulk import (``app.assets.imports.service.
+import_features``, the code behind ``POST /api/v1/parks/{park_id}/import/{kind}``). Where that
+module is not installed, the devices go through the device service (``POST .../devices``)
+and the other assets are skipped. Either way each new device gets its broker account, and its
+password, shown only then, is stored for the simulator (sensors_sim/credentials.py); a device
+that exists but whose password is not stored gets new credentials. Running it again changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.broker.dynsec import DynsecClient
+from app.core.auth import ApiKey, Role
+from app.core.config import Settings
+from app.core.db import create_engine_for
+from app.core.mqtt import MqttTarget
+from app.devices import service as devices
+from app.devices.schemas import DeviceCreate
+from app.parks import repository as parks
+from app.parks.deps import ParkContext
+from sensors_sim import credentials
+from sensors_sim.features import KINDS, features
+from sensors_sim.layout import Park, generate
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 250  # devices per transaction
+TIMEZONE = "Asia/Shanghai"
+
+ImportFeatures = Callable[..., Awaitable[Any]]
+
+
+@dataclass
+class SeedResult:
+    park_id: str
+    created_park: bool
+    devices: int
+    new_passwords: int
+    rotated: int
+    assets_imported: bool
+    credentials_file: str
+
+
+def find_importer() -> ImportFeatures | None:
+    """The asset bulk import, when this checkout has it."""
+    try:
+        module = importlib.import_module("app.assets.imports.service")
+    except ImportError:
+        return None
+    importer: ImportFeatures | None = getattr(module, "import_features", None)
+    return importer
+
+
+def admin_context(park_id: str) -> ParkContext:
+    return ParkContext(key=ApiKey("seed", Role.admin, None), park_id=park_id, timezone=TIMEZONE)
+
+
+async def _ensure_park(engine: AsyncEngine, park: Park) -> bool:
+    async with AsyncSession(engine) as session, session.begin():
+        if await parks.get(session, park.id) is not None:
+            return False
+        boundary = {"type": "Polygon", "coordinates": [park.boundary]}
+        await parks.insert(
+            session, {"id": park.id, "name": park.name, "timezone": TIMEZONE, "boundary": boundary}
+        )
+        return True
+
+
+async def _existing_devices(engine: AsyncEngine, park_id: str) -> set[str]:
+    async with AsyncSession(engine) as session:
+        rows = await session.execute(
+            text("SELECT id FROM device WHERE park_id = :park"), {"park": park_id}
+        )
+        return {row[0] for row in rows}
+
+
+def passwords_from(result: Any) -> dict[str, str]:
+    """Device id -> password from whatever the bulk import answers for devices: a list (or an
+    object with ``items``/``created``/``credentials``) of dicts or objects carrying ``id`` or
+    ``device_id`` and ``mqtt_password``."""
+    if result is None:
+        return {}
+    if isinstance(result, dict):
+        for key in ("credentials", "created", "items"):
+            if key in result:
+                return passwords_from(result[key])
+        return {k: v for k, v in result.items() if isinstance(v, str)}
+    for attribute in ("credentials", "created", "items"):
+        if hasattr(result, attribute):
+            return passwords_from(getattr(result, attribute))
+    found: dict[str, str] = {}
+    for item in result if isinstance(result, Iterable) else ():
+        get = item.get if isinstance(item, dict) else lambda k, i=item: getattr(i, k, None)
+        device_id = get("device_id") or get("id")
+        password = get("mqtt_password")
+        if device_id and password:
+            found[str(device_id)] = str(password)
+    return found
+
+
+async def _import(
+    engine: AsyncEngine, park: Park, importer: ImportFeatures, existing: set[str]
+) -> dict[str, str]:
+    ctx = admin_context(park.id)
+    new: dict[str, str] = {}
+    for kind in KINDS:
+        items = features(park, kind)
+        if kind == "devices":
+            items = [f for f in items if f["properties"]["id"] not in existing]
+        for i in range(0, len(items), CHUNK):
+            async with AsyncSession(engine) as session, session.begin():
+                result = await importer(session, ctx=ctx, kind=kind, features=items[i : i + CHUNK])
+            if kind == "devices":
+                new.update(passwords_from(result))
+        logger.info("imported %d %s", len(items), kind)
+    return new
+
+
+async def _create_devices(
+    engine: AsyncEngine, park: Park, broker: DynsecClient | None, existing: set[str]
+) -> dict[str, str]:
+    ctx = admin_context(park.id)
+    new: dict[str, str] = {}
+    todo = [d for d in park.devices if d.id not in existing]
+    for i in range(0, len(todo), CHUNK):
+        async with AsyncSession(engine) as session, session.begin():
+            for d in todo[i : i + CHUNK]:
+                lon, lat = d.lonlat
+                data = DeviceCreate.model_validate(
+                    {
+                        "id": d.id,
+                        "type": d.type,
+                        "name": d.name,
+                        "location": {"lon": lon, "lat": lat},
+                        "building_id": d.building_id,
+                        "enterprise_id": d.enterprise_id,
+                        "attributes": {
+                            "floor": d.floor,
+                            "space_id": d.space_id,
+                            "parent_meter_id": d.parent_meter_id,
+                            **d.attributes,
+                        },
+                    }
+                )
+                created = await devices.create(session, ctx=ctx, data=data, broker=broker)
+                if created.mqtt_password:
+                    new[d.id] = created.mqtt_password
+        logger.info("created %d of %d devices", min(i + CHUNK, len(todo)), len(todo))
+    return new
+
+
+async def _rotate(
+    engine: AsyncEngine, park_id: str, broker: DynsecClient | None, device_ids: list[str]
+) -> dict[str, str]:
+    ctx = admin_context(park_id)
+    new: dict[str, str] = {}
+    if broker is None:
+        return new
+    for device_id in device_ids:
+        async with AsyncSession(engine) as session, session.begin():
+            answer = await devices.rotate_credentials(
+                session, ctx=ctx, device_id=device_id, broker=broker
+            )
+        if answer.mqtt_password:
+            new[device_id] = answer.mqtt_password
+    return new
+
+
+async def seed_park(
+    settings: Settings, park_id: str = "demo", layout_seed: int = 1, device_count: int = 2000
+) -> SeedResult:
+    park = generate(park_id, layout_seed, device_count)
+    engine = create_engine_for(settings.resolved_database_url(), pool_size=2)
+    broker = None
+    if settings.mqtt_credentials == "dynsec":
+        broker = DynsecClient(MqttTarget.from_url(settings.resolved_mqtt_url()), timeout=30)
+        await to_thread.run_sync(broker.connect)
+    try:
+        created = await _ensure_park(engine, park)
+        existing = await _existing_devices(engine, park.id)
+        stored = credentials.load(settings.state_dir, park.id)
+        creds = stored or credentials.ParkCredentials(park.id, layout_seed, device_count)
+        creds.layout_seed, creds.devices = layout_seed, device_count
+        importer = find_importer()
+        if importer is not None:
+            new = await _import(engine, park, importer, existing)
+        else:
+            new = await _create_devices(engine, park, broker, existing)
+        creds.passwords.update(new)
+        missing = [d.id for d in park.devices if d.id not in creds.passwords]
+        rotated = await _rotate(engine, park.id, broker, missing)
+        creds.passwords.update(rotated)
+        path = credentials.save(settings.state_dir, creds)
+    finally:
+        if broker is not None:
+            await to_thread.run_sync(broker.close)
+        await engine.dispose()
+    return SeedResult(
+        park.id,
+        created,
+        len(park.devices),
+        len(new),
+        len(rotated),
+        importer is not None,
+        str(path),
+    )
