@@ -26,7 +26,9 @@ def add_sim_arguments(sim: argparse.ArgumentParser) -> None:
     sim.add_argument("--scenario", default=None, choices=sorted(SCENARIOS))
     sim.add_argument("--seed", type=int, default=1, help="seed of the signals and faults")
     sim.add_argument("--dry-run", action="store_true", help="print messages instead of sending")
-    sim.add_argument("--count", type=int, default=100, help="messages to print with --dry-run")
+    sim.add_argument(
+        "--count", type=int, default=None, help="messages to print (dry run: 100) or send"
+    )
     sim.add_argument("--start", default=None, help="ISO time the simulation starts at (now)")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     sim.add_argument("--scenario-at", type=float, default=60.0, help="scenario start, sim s")
@@ -68,7 +70,7 @@ def _dry_run(args: argparse.Namespace) -> int:
         faults=Faults.none() if args.no_faults else None,
     )
     out = sys.stdout.buffer
-    for line in dry_run_lines(stream, args.count):
+    for line in dry_run_lines(stream, 100 if args.count is None else args.count):
         out.write(line)
     out.flush()
     return 0
@@ -99,6 +101,7 @@ def run_sim(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         rate=args.rate,
         duration=args.duration,
+        count=args.count,
         start=_start(args.start) if args.start else None,
         speed=args.speed,
         scenario=args.scenario,

@@ -41,6 +41,7 @@ class SimOptions:
     seed: int = 1
     rate: float = 100.0
     duration: float | None = None  # wall seconds; None: until stopped
+    count: int | None = None  # messages taken from the stream (per process); None: no limit
     start: float | None = None  # epoch seconds of simulated time at the start; None: now
     speed: float = 1.0
     scenario: str | None = None
@@ -163,7 +164,11 @@ class Publisher:
         started = time.monotonic()
         end = started + options.duration if options.duration is not None else float("inf")
         housekeeping, next_flush, pending = started + 1.0, started + FLUSH_S, 0
+        limit = options.count if options.count is not None else -1
         for message in stream:
+            if limit == 0:
+                break
+            limit -= 1
             now = time.monotonic()
             due = started + message.due
             if due > now or now >= next_flush or pending >= FLUSH_MESSAGES:

@@ -111,7 +111,11 @@ def passwords_from(result: Any) -> dict[str, str]:
 
 
 async def _import(
-    engine: AsyncEngine, park: Park, importer: ImportFeatures, existing: set[str]
+    engine: AsyncEngine,
+    park: Park,
+    importer: ImportFeatures,
+    broker: DynsecClient | None,
+    existing: set[str],
 ) -> dict[str, str]:
     ctx = admin_context(park.id)
     new: dict[str, str] = {}
@@ -121,7 +125,9 @@ async def _import(
             items = [f for f in items if f["properties"]["id"] not in existing]
         for i in range(0, len(items), CHUNK):
             async with AsyncSession(engine) as session, session.begin():
-                result = await importer(session, ctx=ctx, kind=kind, features=items[i : i + CHUNK])
+                result = await importer(
+                    session, ctx=ctx, kind=kind, features=items[i : i + CHUNK], broker=broker
+                )
             if kind == "devices":
                 new.update(passwords_from(result))
         logger.info("imported %d %s", len(items), kind)
@@ -195,7 +201,7 @@ async def seed_park(
         creds.layout_seed, creds.devices = layout_seed, device_count
         importer = find_importer()
         if importer is not None:
-            new = await _import(engine, park, importer, existing)
+            new = await _import(engine, park, importer, broker, existing)
         else:
             new = await _create_devices(engine, park, broker, existing)
         creds.passwords.update(new)
