@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm
+.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -51,3 +51,8 @@ bench-ingest: venv install-services
 # readings (about 2 minutes; writes docs/benchmarks.md).
 bench-alarm: venv install-services
 	$(BIN)/python -m bench.alarm_latency
+
+# Spatial queries over 5,000 devices and 500 buildings through the API, STRtree index against
+# a linear scan (about a minute; writes docs/benchmarks.md).
+bench-spatial: venv install-services
+	$(BIN)/python -m bench.spatial

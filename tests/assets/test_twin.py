@@ -316,3 +316,29 @@ def test_the_brute_force_baseline_gives_the_same_answers(
         client.app.state.spatial_brute_force = False  # type: ignore[attr-defined]
     assert scanned == indexed
     assert all(indexed)
+
+
+def version(database_url: str, park: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT version FROM asset_version WHERE park_id = %s", (park,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_the_asset_version_moves_with_assets_not_with_readings(
+    client: TestClient, admin: dict[str, str], database_url: str, site: Site
+) -> None:
+    start = version(database_url, site.park)
+    sql(
+        database_url,
+        "UPDATE device SET status = 'offline', last_seen_at = now() WHERE park_id = %s",
+        site.park,
+    )
+    assert version(database_url, site.park) == start
+    sql(database_url, "UPDATE device SET lon = lon + 0.0001 WHERE id = %s", site.outside)
+    assert version(database_url, site.park) == start + 1
+    client.patch(
+        f"/api/v1/parks/{site.park}/parcels/{site.parcel['id']}", json={"name": "x"}, headers=admin
+    )
+    assert version(database_url, site.park) == start + 2

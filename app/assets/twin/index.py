@@ -11,10 +11,11 @@ whole layer: the N nearest within a radius holding at least N items are the N ne
 
 ``brute_force`` skips the tree and measures every item, the baseline of bench/spatial.py.
 
-``IndexCache`` keeps one index per park, keyed by a fingerprint of the rows it was built
-from (``repository.fingerprint``): any insert, update or delete of a parcel, building,
-space, device, enterprise or lease, by this process or another, changes the fingerprint and
-the next query rebuilds the index.
+``IndexCache`` keeps one index per park, keyed by the park's asset version (a counter that
+triggers bump on any insert, update or delete of a parcel, building, space, enterprise or
+lease, and on a device added, removed, moved or relinked; migration 0009) and the day: a
+change by this process or another, through the API, an import or plain SQL, is seen by the
+next query, for one primary-key lookup per query.
 """
 
 from __future__ import annotations
@@ -104,9 +105,12 @@ class Layer:
             radius *= 4
         return self.within(lon, lat, None, brute_force=True)[:n]
 
-    def containing(self, lon: float, lat: float) -> list[int]:
+    def containing(self, lon: float, lat: float, *, brute_force: bool = False) -> list[int]:
         """The items whose geometry holds the point (on the edge counts)."""
-        idx = self.tree.query(Point(lon, lat), predicate="intersects")
+        if brute_force:
+            idx = np.flatnonzero(shapely.intersects_xy(self.geometries, lon, lat))
+        else:
+            idx = self.tree.query(Point(lon, lat), predicate="intersects")
         return sorted(int(i) for i in idx)
 
     def containing_many(self, lons: list[float], lats: list[float]) -> dict[int, int]:

@@ -1,5 +1,5 @@
-"""SQL of the twin: the leaves and their statuses, the rows of the spatial index and their
-fingerprint, latest values of a set of devices."""
+"""SQL of the twin: the leaves and their statuses, the rows of the spatial index, the park's
+asset version, latest values of a set of devices."""
 
 from __future__ import annotations
 
@@ -62,19 +62,13 @@ async def leaves(
     return result.mappings().all()
 
 
-FINGERPRINT_PARTS = [
-    "SELECT count(*) || ':' || coalesce(sum(hashtext(id || updated_at::text)), 0) "
-    f"FROM {table} WHERE park_id = :park"
-    for table in ("parcel", "building", "space", "device", "enterprise", "lease")
-]
-FINGERPRINT = "SELECT " + " || '|' || ".join(f"({part})" for part in FINGERPRINT_PARTS)
-
-
-async def fingerprint(session: AsyncSession, park_id: str) -> str:
-    """A checksum of the rows the spatial index is built from: it changes with any insert,
-    update (``updated_at``) or delete of them."""
-    result = await session.execute(text(FINGERPRINT), {"park": park_id})
-    return str(result.scalar_one())
+async def asset_version(session: AsyncSession, park_id: str) -> int:
+    """The park's asset version: triggers bump it on every change of a parcel, building,
+    space, enterprise or lease, and on a device added, removed, moved or relinked (0009)."""
+    result = await session.execute(
+        text("SELECT version FROM asset_version WHERE park_id = :park"), {"park": park_id}
+    )
+    return int(result.scalar_one_or_none() or 0)
 
 
 async def parcels(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:

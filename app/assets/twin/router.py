@@ -84,7 +84,9 @@ async def building_twin(
 async def containing(
     request: Request, lon: Lon, lat: Lat, session: SessionDep, ctx: ParkViewer, cache: CacheDep
 ) -> Response:
-    result = await spatial.containing(session, ctx=ctx, cache=cache, lon=lon, lat=lat)
+    result = await spatial.containing(
+        session, ctx=ctx, cache=cache, lon=lon, lat=lat, brute_force=brute_force(request)
+    )
     return cached_json(request, result)
 
 

@@ -27,9 +27,9 @@ def today(ctx: ParkContext) -> date:
 
 
 async def index_for(session: AsyncSession, ctx: ParkContext, cache: IndexCache) -> ParkIndex:
-    """The park's index, rebuilt when its rows (or the day, for leases) have changed."""
+    """The park's index, rebuilt when its asset version (or the day, for leases) moved."""
     day = today(ctx)
-    fingerprint = f"{await repository.fingerprint(session, ctx.park_id)}|{day.isoformat()}"
+    fingerprint = f"{await repository.asset_version(session, ctx.park_id)}|{day.isoformat()}"
     index = cache.get(ctx.park_id, fingerprint)
     if index is None:
         index = await build(session, ctx.park_id, day)
@@ -119,13 +119,19 @@ def _smallest(layer: Layer, hits: list[int]) -> Found | None:
 
 
 async def containing(
-    session: AsyncSession, *, ctx: ParkContext, cache: IndexCache, lon: float, lat: float
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    cache: IndexCache,
+    lon: float,
+    lat: float,
+    brute_force: bool = False,
 ) -> Containing:
     index = await index_for(session, ctx, cache)
     parcels, buildings = index.layer("parcel"), index.layer("building")
     return Containing(
-        parcel=_smallest(parcels, parcels.containing(lon, lat)),
-        building=_smallest(buildings, buildings.containing(lon, lat)),
+        parcel=_smallest(parcels, parcels.containing(lon, lat, brute_force=brute_force)),
+        building=_smallest(buildings, buildings.containing(lon, lat, brute_force=brute_force)),
     )
 
 
