@@ -46,6 +46,7 @@ def api_routers() -> list[APIRouter]:
     from app.alarms.router import router as alarms
     from app.alarms.router import rules_router as alarm_rules
     from app.assets.equipment.router import router as equipment
+    from app.assets.imports.router import router as imports
     from app.assets.land.router import router as land
     from app.assets.tenancy.router import router as tenancy
     from app.assets.twin.router import router as twin
@@ -67,6 +68,7 @@ def api_routers() -> list[APIRouter]:
         twin,
         tenancy,
         equipment,
+        imports,
     ]
 
 

@@ -129,42 +129,32 @@ class DynsecClient:
 
     def ensure_device(self, park_id: str, device_id: str, password: str) -> None:
         """Create (or re-create) the device's role and account with ``password``."""
-        role = device_role(park_id, device_id)
-        topic = device_prefix(park_id, device_id)
-        answers = self.execute(
-            [
-                {"command": "createRole", "rolename": role},
-                {
-                    "command": "addRoleACL",
-                    "rolename": role,
-                    "acltype": "publishClientSend",
-                    "topic": topic,
-                    "allow": True,
-                    "priority": 0,
-                },
-                {
-                    "command": "addRoleACL",
-                    "rolename": role,
-                    "acltype": "subscribePattern",
-                    "topic": topic,
-                    "allow": True,
-                    "priority": 0,
-                },
-                {
-                    "command": "createClient",
-                    "username": device_username(park_id, device_id),
-                    "password": password,
-                    "roles": [{"rolename": role}],
-                },
-            ],
-            ignore=(
-                "Role already exists",
-                "ACL with this topic already exists",
-                "Client already exists",
-            ),
-        )
-        if answers[-1].get("error") == "Client already exists":
-            self.set_password(park_id, device_id, password)
+        self.ensure_devices(park_id, [(device_id, password)])
+
+    def ensure_devices(self, park_id: str, accounts: Iterable[tuple[str, str]]) -> None:
+        """``ensure_device`` for many (device id, password) pairs in one command batch.
+
+        Two commands per device (a role created with its ACLs, an account created with its
+        role): the plugin saves its whole configuration after every command, so with
+        thousands of devices each command costs more than the one before it."""
+        accounts = list(accounts)
+        commands: list[Command] = []
+        for device_id, password in accounts:
+            commands.extend(_device_commands(park_id, device_id, password))
+        answers = self.execute(commands, ignore=("Role already exists", "Client already exists"))
+        repairs: list[Command] = []
+        for (device_id, password), role, client in zip(
+            accounts, answers[0::2], answers[1::2], strict=True
+        ):
+            if role.get("error") == "Role already exists":  # its ACLs may be missing
+                repairs.extend(_role_acls(park_id, device_id, command="addRoleACL"))
+            if client.get("error") == "Client already exists":
+                username = device_username(park_id, device_id)
+                repairs.append(
+                    {"command": "setClientPassword", "username": username, "password": password}
+                )
+        if repairs:
+            self.execute(repairs, ignore=("ACL with this topic already exists",))
 
     def set_password(self, park_id: str, device_id: str, password: str) -> None:
         """New password; the broker also disconnects sessions opened with the old one."""
@@ -179,3 +169,25 @@ class DynsecClient:
             ],
             ignore=("Client not found", "Role not found"),
         )
+
+
+def _role_acls(park_id: str, device_id: str, command: str | None = None) -> list[Command]:
+    """The device role's two ACLs: publish and subscribe under the device's own prefix."""
+    acl: Command = {"topic": device_prefix(park_id, device_id), "allow": True, "priority": 0}
+    if command is not None:
+        acl = {**acl, "command": command, "rolename": device_role(park_id, device_id)}
+    return [{**acl, "acltype": "publishClientSend"}, {**acl, "acltype": "subscribePattern"}]
+
+
+def _device_commands(park_id: str, device_id: str, password: str) -> list[Command]:
+    """A device's role (with its ACLs) and account (with that role)."""
+    role = device_role(park_id, device_id)
+    return [
+        {"command": "createRole", "rolename": role, "acls": _role_acls(park_id, device_id)},
+        {
+            "command": "createClient",
+            "username": device_username(park_id, device_id),
+            "password": password,
+            "roles": [{"rolename": role}],
+        },
+    ]

@@ -7,7 +7,7 @@ back and answers 503. Broker calls block, so they run in a worker thread.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from anyio import to_thread
 from sqlalchemy import RowMapping
@@ -31,6 +31,13 @@ from app.parks.deps import ParkContext
 from app.telemetry import repository as telemetry
 
 
+class Accounts(Protocol):
+    """What device creation needs of the broker: the DynsecClient, or a stand-in that
+    collects the accounts to make them in one batch (the bulk import)."""
+
+    def ensure_device(self, park_id: str, device_id: str, password: str) -> None: ...
+
+
 def to_read(row: RowMapping) -> dict[str, Any]:
     values = dict(row)
     lon, lat = values.pop("lon"), values.pop("lat")
@@ -46,7 +53,7 @@ async def load(session: AsyncSession, ctx: ParkContext, device_id: str) -> RowMa
     return row
 
 
-async def _broker_call(broker: DynsecClient, method: str, *args: str) -> None:
+async def _broker_call(broker: DynsecClient | Accounts, method: str, *args: str) -> None:
     try:
         await to_thread.run_sync(getattr(broker, method), *args)
     except DynsecError as exc:
@@ -54,7 +61,7 @@ async def _broker_call(broker: DynsecClient, method: str, *args: str) -> None:
 
 
 async def create(
-    session: AsyncSession, *, ctx: ParkContext, data: DeviceCreate, broker: DynsecClient | None
+    session: AsyncSession, *, ctx: ParkContext, data: DeviceCreate, broker: Accounts | None
 ) -> DeviceCreated:
     if not await repository.type_allowed(session, ctx.park_id, data.type):
         raise Unprocessable(f"type: unknown device type {data.type!r} (see /api/v1/device-types)")

@@ -217,6 +217,7 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
         "webhook_id": webhook[0],
         "event_id": webhook[1],
         "rule_id": make_rule(world.database_url, world.park.id) if "{rule_id}" in path else "",
+        "kind": "enterprises",  # bulk import
         **(
             make_land(world.database_url, world.park.id) if LAND_PARAMS & {*path.split("/")} else {}
         ),
