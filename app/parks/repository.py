@@ -37,6 +37,29 @@ async def list_(
     return result.mappings().all()
 
 
+async def update(session: AsyncSession, park_id: str, changes: dict[str, Any]) -> None:
+    sets = "".join(f"{c} = :{c}, " for c in changes if c in ("name", "boundary"))
+    statement = text(f"UPDATE park SET {sets}updated_at = now() WHERE id = :id")
+    if "boundary" in changes:
+        statement = statement.bindparams(bindparam("boundary", type_=JSONB))
+    await session.execute(statement, {**changes, "id": park_id})
+
+
+async def land_polygons(
+    session: AsyncSession, park_id: str
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, id, polygon) of the park's parcels and building footprints."""
+    result = await session.execute(
+        text(
+            "SELECT 'parcel', id, geometry FROM parcel WHERE park_id = :park "
+            "UNION ALL SELECT 'building', id, footprint FROM building WHERE park_id = :park "
+            "ORDER BY 1 DESC, 2"
+        ),
+        {"park": park_id},
+    )
+    return [(str(k), str(i), dict(g)) for k, i, g in result.all()]
+
+
 async def insert(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
     statement = text(
         f"INSERT INTO park (id, name, timezone, boundary) "

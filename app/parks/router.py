@@ -9,8 +9,8 @@ from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
 from app.parks import service
-from app.parks.deps import ParkIdPath
-from app.parks.schemas import ParkCreate, ParkRead
+from app.parks.deps import ParkAdmin, ParkIdPath
+from app.parks.schemas import ParkCreate, ParkRead, ParkUpdate
 
 router = APIRouter(prefix="/api/v1/parks", tags=["parks"], responses=PROBLEMS)
 
@@ -32,3 +32,13 @@ async def get_park(
     request: Request, park_id: ParkIdPath, session: SessionDep, key: ViewerKey
 ) -> Response:
     return cached_json(request, await service.get(session, key=key, park_id=park_id), max_age=60)
+
+
+@router.patch(
+    "/{park_id}",
+    summary="Rename a park or change its boundary (admin)",
+    description="422 when the new boundary is not a valid polygon or would leave a parcel or "
+    "building outside; `null` removes the boundary. The timezone cannot change.",
+)
+async def update_park(data: ParkUpdate, session: SessionDep, ctx: ParkAdmin) -> ParkRead:
+    return await service.update(session, ctx=ctx, data=data)

@@ -86,6 +86,18 @@ class ParkCreate(BaseModel):
     _tz = field_validator("timezone")(check_timezone)
 
 
+class ParkUpdate(BaseModel):
+    """Fields to change; a field left out stays, a ``null`` boundary removes it. The timezone
+    cannot change: daily rollups are cut in it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "苏州工业园区 示范园 二期"}]}
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    boundary: Polygon | None = None
+
+
 class ParkRead(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

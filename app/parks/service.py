@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shapely.geometry import Polygon
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets import geo
@@ -11,13 +12,14 @@ from app.core.auth import ApiKey
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.parks import repository
-from app.parks.schemas import ParkCreate, ParkRead
+from app.parks.deps import ParkContext
+from app.parks.schemas import ParkCreate, ParkRead, ParkUpdate
 
 
-def check_boundary(boundary: dict[str, Any]) -> None:
-    """422 unless the boundary is a valid polygon (parcels and buildings must lie inside it)."""
+def check_boundary(boundary: dict[str, Any]) -> Polygon:
+    """The boundary as a polygon, or 422 unless it is a valid one."""
     try:
-        geo.polygon(boundary)
+        return geo.polygon(boundary)
     except geo.GeometryError as exc:
         raise Unprocessable(f"boundary: {exc}", field="boundary") from exc
 
@@ -49,3 +51,20 @@ async def list_(session: AsyncSession, *, key: ApiKey, page: PageParams) -> Page
     return Page[ParkRead](
         items=[ParkRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )
+
+
+async def update(session: AsyncSession, *, ctx: ParkContext, data: ParkUpdate) -> ParkRead:
+    """Rename the park or change its boundary; a new boundary must hold every parcel and
+    building footprint of the park."""
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise Unprocessable("name: cannot be null", field="name")
+    if changes.get("boundary") is not None:
+        shape = check_boundary(changes["boundary"])
+        for kind, item, polygon in await repository.land_polygons(session, ctx.park_id):
+            if not geo.covers(shape, geo.polygon(polygon)):
+                raise Unprocessable(
+                    f"boundary: {kind} {item!r} would lie outside the park", field="boundary"
+                )
+    await repository.update(session, ctx.park_id, changes)
+    return await get(session, key=ctx.key, park_id=ctx.park_id)

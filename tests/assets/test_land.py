@@ -230,3 +230,29 @@ def test_lists_page_and_updates_keep_what_is_left_out(
     )
     nulled = client.patch(f"{url}/{target['id']}", json={"footprint": None}, headers=admin)
     assert nulled.status_code == 422
+
+
+def test_a_new_park_boundary_must_hold_its_parcels_and_buildings(
+    client: TestClient, admin: dict[str, str], park: str
+) -> None:
+    land = parcel(client, admin, park, square(WEST + 0.012, SOUTH + 0.012, 0.004))
+    url = f"/api/v1/parks/{park}"
+    smaller = client.patch(url, json={"boundary": square(WEST, SOUTH, 0.01)}, headers=admin)
+    assert smaller.status_code == 422
+    assert smaller.json()["field"] == "boundary"
+    assert f"parcel {land['id']!r} would lie outside" in smaller.json()["detail"]
+    bowtie = [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]
+    invalid = client.patch(
+        url, json={"boundary": {"type": "Polygon", "coordinates": bowtie}}, headers=admin
+    )
+    assert invalid.status_code == 422
+    larger = client.patch(
+        url,
+        json={"name": "扩区", "boundary": square(WEST - 0.01, SOUTH - 0.01, 0.04)},
+        headers=admin,
+    )
+    assert larger.status_code == 200, larger.text
+    assert larger.json()["name"] == "扩区"
+    assert larger.json()["boundary"]["coordinates"][0][0] == [WEST - 0.01, SOUTH - 0.01]
+    outside_old = square(WEST - 0.005, SOUTH - 0.005, 0.002)
+    parcel(client, admin, park, outside_old)  # inside the new boundary only
