@@ -192,6 +192,8 @@ def test_lease_shape_and_references(
     )
     assert land.status_code == 201, land.text
     assert (land.json()["area_m2"], land.json()["rent_yuan"]) == (10_000.0, "12000.50")
+    lease_url = f"/api/v1/parks/{park_id}/leases/{land.json()['id']}"
+    assert client.get(lease_url, headers=admin).json()["rent_yuan"] == "12000.50"
     url = f"/api/v1/parks/{park_id}/enterprises/{ent}"
     held = client.delete(url, headers=admin)
     assert held.status_code == 409 and held.json()["leases"] == [land.json()["id"]]

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from app.assets import credit_code
 from app.core.types import Ident, UtcDateTime
@@ -135,6 +135,10 @@ LEASE_EXAMPLE: dict[str, Any] = {
 }
 
 Rent = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+RentOut = Annotated[
+    Decimal, PlainSerializer(str, return_type=str), Field(description="rent per month, yuan")
+]
+"""Money as a decimal string ("25200.00"), exact, in every answer (cached ones too)."""
 
 
 class LeaseCreate(BaseModel):
@@ -218,7 +222,7 @@ class LeaseRead(BaseModel):
     area_m2: float
     start_date: date
     end_date: date
-    rent_yuan: Decimal | None
+    rent_yuan: RentOut | None
     attributes: dict[str, Any]
     created_at: UtcDateTime
     updated_at: UtcDateTime
