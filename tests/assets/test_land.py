@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -256,3 +257,32 @@ def test_a_new_park_boundary_must_hold_its_parcels_and_buildings(
     assert larger.json()["boundary"]["coordinates"][0][0] == [WEST - 0.01, SOUTH - 0.01]
     outside_old = square(WEST - 0.005, SOUTH - 0.005, 0.002)
     parcel(client, admin, park, outside_old)  # inside the new boundary only
+
+
+def test_leased_land_cannot_be_deleted(
+    client: TestClient, admin: dict[str, str], park: str, database_url: str
+) -> None:
+    b = building(client, admin, park, square(WEST + 0.006, SOUTH + 0.016, 0.001), floors=1)
+    space_id = new_id("s")
+    post(
+        client,
+        admin,
+        f"/api/v1/parks/{park}/spaces",
+        {"id": space_id, "building_id": b["id"], "name": "101", "area_m2": 50},
+    )
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO enterprise (park_id, id, name, credit_code) "
+            "VALUES (%s, 'acme', 'Acme', '91320594MA1MXXXXX0')",
+            (park,),
+        )
+        conn.execute(
+            "INSERT INTO lease (park_id, id, enterprise_id, space_id, area_m2, start_date, "
+            "end_date) VALUES (%s, 'l1', 'acme', %s, 50, '2026-01-01', '2026-12-31')",
+            (park, space_id),
+        )
+    for url in (f"/spaces/{space_id}", f"/buildings/{b['id']}"):
+        response = client.delete(f"/api/v1/parks/{park}{url}", headers=admin)
+        assert response.status_code == 409, response.text
+        assert "lease" in response.json()["detail"]
+    assert client.get(f"/api/v1/parks/{park}/spaces/{space_id}", headers=admin).status_code == 200
