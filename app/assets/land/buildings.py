@@ -36,6 +36,7 @@ async def _area(session: AsyncSession, ctx: ParkContext, values: dict[str, Any])
     await checks.inside_park(session, ctx.park_id, shape, "footprint")
     parcel_id = values.get("parcel_id")
     if parcel_id is not None:
+        await repository.lock_parcels(session, ctx.park_id)  # the parcel may be changing
         parcel = await repository.get(session, PARCEL, {"park_id": ctx.park_id, "id": parcel_id})
         if parcel is None:
             raise Unprocessable(f"parcel_id: parcel {parcel_id!r} not found", field="parcel_id")

@@ -39,6 +39,7 @@ async def _checked(
 ) -> Polygon:
     shape = checks.polygon(geojson, "geometry")
     await checks.inside_park(session, ctx.park_id, shape, "geometry")
+    await repository.lock_parcels(session, ctx.park_id)
     for other in await repository.list_all(session, PARCEL, ctx.park_id):
         if other["id"] != parcel_id and geo.interiors_overlap(
             shape, geo.polygon(other["geometry"])

@@ -146,6 +146,15 @@ async def delete(session: AsyncSession, table: Table, key: dict[str, Any], what:
         raise Conflict(f"{what} is still referred to by rows of {table_name}") from exc
 
 
+async def lock_parcels(session: AsyncSession, park_id: str) -> None:
+    """Serialise parcel writes of one park until the transaction ends, so that two parcels
+    written at once cannot both pass the overlap check."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('parktwin.parcel:' || :park))"),
+        {"park": park_id},
+    )
+
+
 async def count_buildings_on(session: AsyncSession, park_id: str, parcel_id: str) -> int:
     result = await session.execute(
         text("SELECT count(*) FROM building WHERE park_id = :park AND parcel_id = :parcel"),
