@@ -284,6 +284,11 @@ def test_bodies_that_are_not_imports(client: TestClient, admin: dict[str, str]) 
     assert client.post(f"{url}/villas", json=collection(), headers=admin).status_code == 422
     empty = client.post(f"{url}/spaces", content=b"", headers={**admin, **CSV})
     assert empty.status_code == 422 and "header" in empty.json()["detail"]
+    torn = client.post(f"{url}/spaces", content=b'id,"name\n\x00', headers={**admin, **CSV})
+    assert torn.status_code == 422 and "CSV line" in torn.json()["detail"]
+    windows = b"id,building_id,name,area_m2\r\nS1,ghost,x,1\r\n"
+    crlf = client.post(f"{url}/spaces", content=windows, headers={**admin, **CSV})
+    assert crlf.json()["errors"][0]["field"] == "building_id"  # parsed: row 1 reached the service
     floors = collection(feature({"building_id": "B", "number": 1}, point(WEST, SOUTH)))
     no_geometry = client.post(f"{url}/floors", json=floors, headers=admin)
     assert no_geometry.json()["errors"][0]["reason"] == "this kind takes no geometry"

@@ -62,11 +62,11 @@ def csv_rows(body: bytes) -> list[Any]:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BodyError(f"CSV must be UTF-8: {exc}") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise BodyError("CSV without a header row")
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     rows: list[Any] = []
     try:
+        if not reader.fieldnames:
+            raise BodyError("CSV without a header row")
         for raw in reader:
             row: dict[str | None, Any] = {}
             for key, value in raw.items():
