@@ -9,9 +9,13 @@ from typing import Any
 
 import psycopg
 import pytest
+import shapely
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.assets import geo
+from app.assets.twin.index import Layer
 from app.assets.twin.status import rollup, worst
 from tests.api.conftest import create_device, series_id, write_readings
 from tests.assets.land_util import (
@@ -342,3 +346,40 @@ def test_the_asset_version_moves_with_assets_not_with_readings(
         f"/api/v1/parks/{site.park}/parcels/{site.parcel['id']}", json={"name": "x"}, headers=admin
     )
     assert version(database_url, site.park) == start + 2
+
+
+points_st = st.lists(
+    st.tuples(st.floats(120.70, 120.72), st.floats(31.30, 31.32)), min_size=1, max_size=60
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    items=points_st,
+    boxes=st.lists(
+        st.tuples(st.floats(120.70, 120.72), st.floats(31.30, 31.32), st.floats(1e-5, 2e-3)),
+        min_size=1,
+        max_size=20,
+    ),
+    at=st.tuples(st.floats(120.69, 120.73), st.floats(31.29, 31.33)),
+    radius=st.floats(1, 3000),
+    n=st.integers(1, 10),
+)
+def test_the_index_answers_as_a_scan_does(
+    items: list[tuple[float, float]],
+    boxes: list[tuple[float, float, float]],
+    at: tuple[float, float],
+    radius: float,
+    n: int,
+) -> None:
+    devices = Layer.build(
+        "device", [(f"d{i}", {}, shapely.Point(x, y)) for i, (x, y) in enumerate(items)]
+    )
+    buildings = Layer.build(
+        "building",
+        [(f"b{i}", {}, shapely.box(x, y, x + s, y + s)) for i, (x, y, s) in enumerate(boxes)],
+    )
+    for layer in (devices, buildings):
+        assert layer.within(*at, radius) == layer.within(*at, radius, brute_force=True)
+        assert layer.nearest(*at, n) == layer.nearest(*at, n, brute_force=True)
+        assert layer.containing(*at) == layer.containing(*at, brute_force=True)
