@@ -54,8 +54,12 @@ async def load(session: AsyncSession, ctx: ParkContext, device_id: str) -> RowMa
 
 
 async def _broker_call(broker: DynsecClient | Accounts, method: str, *args: str) -> None:
+    call = getattr(broker, method)
     try:
-        await to_thread.run_sync(getattr(broker, method), *args)
+        if isinstance(broker, DynsecClient):  # blocks on the broker's answer
+            await to_thread.run_sync(call, *args)
+        else:
+            call(*args)
     except DynsecError as exc:
         raise ServiceUnavailable(f"the MQTT broker did not take the change: {exc}") from exc
 
