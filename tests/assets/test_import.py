@@ -326,3 +326,36 @@ def test_import_features_from_python(
         }
     ]
     assert count(database_url, "enterprise", park_id) == 4
+
+
+def test_import_features_makes_accounts_from_the_settings(
+    client: TestClient,
+    admin: dict[str, str],
+    database_url: str,
+    services: ServiceEnv,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Called as the seed calls it (no broker given): the broker comes from the settings."""
+    monkeypatch.setenv("PARKTWIN_MQTT_URL", services.mqtt_url)
+    monkeypatch.setenv("PARKTWIN_MQTT_CREDENTIALS", "dynsec")
+    park_id = park_with_boundary(client, admin)
+    ctx = ParkContext(key=ApiKey("test", Role.admin, None), park_id=park_id, timezone="UTC")
+    devices = [feature({"id": "m1", "type": "water_meter", "name": "水表"}, point(WEST, SOUTH))]
+
+    async def run() -> Any:
+        engine = create_engine_for(database_url, 1)
+        try:
+            async with AsyncSession(engine) as session, session.begin():
+                return await import_features(session, ctx=ctx, kind="devices", features=devices)
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(run())
+    (made,) = result.credentials
+    assert made.device_id == "m1" and made.mqtt_username == f"{park_id}:m1"
+    mqtt_client, reason = _connect(
+        MqttTarget.from_url(services.mqtt_url), made.mqtt_username, made.mqtt_password
+    )
+    assert reason == "Success"
+    mqtt_client.disconnect()
+    mqtt_client.loop_stop()
