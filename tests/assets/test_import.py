@@ -152,6 +152,11 @@ def test_every_kind_imports_and_a_rerun_changes_nothing(
         kind: (0, n) for kind, n in sizes.items()
     }
     assert again["devices"]["credentials"] == []
+    retyped = collection(feature({"id": "sub", "type": "water_meter", "name": "分表"}))
+    refused = post(client, admin, park_id, "devices", retyped)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "type"
+    assert "'electricity_meter'" in refused.json()["errors"][0]["reason"]
     assert again["parcels"]["ignored_fields"] == ["OBJECTID"]
     assert count(database_url, "lease", park_id) == 2
 

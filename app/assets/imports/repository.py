@@ -31,3 +31,16 @@ async def existing_keys(
         params = {"park": park_id, "a": [k[0] for k in keys], "b": [k[1] for k in keys]}
     result = await session.execute(text(sql), params)
     return {tuple(row) for row in result.all()}
+
+
+async def stored_values(
+    session: AsyncSession, table: str, park_id: str, row_id: str, columns: list[str]
+) -> dict[str, Any]:
+    """Some columns of a row keyed by ``id`` (the columns are schema field names)."""
+    assert table in TABLES and all(c.isidentifier() for c in columns)
+    result = await session.execute(
+        text(f"SELECT {', '.join(columns)} FROM {table} WHERE park_id = :park AND id = :id"),
+        {"park": park_id, "id": row_id},
+    )
+    row = result.mappings().one_or_none()
+    return dict(row) if row else {}

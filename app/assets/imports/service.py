@@ -100,11 +100,29 @@ def check_rows(kind: Kind, features: Sequence[Any]) -> Checked:
     return checked
 
 
-def _as_update(kind: Kind, data: BaseModel) -> BaseModel:
-    """The create fields given, minus the key, as the kind's update."""
+def _as_update(kind: Kind, data: BaseModel) -> tuple[BaseModel, dict[str, Any]]:
+    """The create fields given, minus the key, as the kind's update; and the fields given
+    that no update can change (a device's type)."""
     given = data.model_dump(exclude_unset=True, exclude=set(kind.key))
     fields = kind.update_schema.model_fields
-    return kind.update_schema.model_validate({k: v for k, v in given.items() if k in fields})
+    update = kind.update_schema.model_validate({k: v for k, v in given.items() if k in fields})
+    return update, {k: v for k, v in given.items() if k not in fields}
+
+
+async def _check_fixed(
+    session: AsyncSession, ctx: ParkContext, kind: Kind, key: Key, fixed: dict[str, Any]
+) -> None:
+    """Refuse a row that would change a field its kind keeps (rather than ignore it)."""
+    if not fixed:
+        return
+    stored = await repository.stored_values(session, kind.table, ctx.park_id, key[0], [*fixed])
+    for name, value in fixed.items():
+        if stored.get(name) != value:
+            raise Unprocessable(
+                f"{name}: {kind.name} keep their {name} ({stored.get(name)!r}); delete "
+                f"{key[0]!r} first to import it as {value!r}",
+                field=name,
+            )
 
 
 @dataclass
@@ -124,7 +142,9 @@ async def _apply_row(
     existing, accounts, applied = context
     key = kind.key_of(data.model_dump())
     if key in existing:
-        await kind.update(session, ctx, key, _as_update(kind, data))
+        update, fixed = _as_update(kind, data)
+        await _check_fixed(session, ctx, kind, key, fixed)
+        await kind.update(session, ctx, key, update)
         applied.updated += 1
         return
     result = await kind.create(session, ctx, data, accounts)
