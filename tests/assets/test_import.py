@@ -11,8 +11,11 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets.imports import parse
 from app.assets.imports.service import ImportRejected, import_features
 from app.core.auth import ApiKey, Role
 from app.core.db import create_engine_for
@@ -364,3 +367,56 @@ def test_import_features_makes_accounts_from_the_settings(
     assert reason == "Success"
     mqtt_client.disconnect()
     mqtt_client.loop_stop()
+
+
+# --- parsing (pure) ----------------------------------------------------------------------------
+
+
+def test_records_from_features() -> None:
+    parcel = {"type": "Feature", "id": "A", "properties": {"name": "a"}, "geometry": {"x": 1}}
+    assert parse.record(parcel, "geometry") == {"id": "A", "name": "a", "geometry": {"x": 1}}
+    given_too = feature({"id": "B", "footprint": {"y": 2}}, {"x": 1})
+    assert parse.record(given_too, "footprint")["footprint"] == {"y": 2}  # the property wins
+    assert parse.record(feature({"id": "d"}, point(1.5, 2.5)), "location") == {
+        "id": "d",
+        "location": {"lon": 1.5, "lat": 2.5},
+    }
+    with pytest.raises(parse.RowError, match="a Point is needed"):
+        parse.record(feature({"id": "d"}, square(0, 0, 1)), "location")
+    with pytest.raises(parse.RowError, match="lon and lat go together"):
+        parse.record({"id": "d", "lon": "1"}, "location")
+    with pytest.raises(parse.RowError, match="must be an object"):
+        parse.record(["not", "a", "row"], None)
+
+
+def test_csv_cells() -> None:
+    rows = parse.csv_rows(
+        b'id,geometry,attributes,name\r\nB1,"{""type"": ""Polygon""}","[1, 2]",\r\n'
+    )
+    assert rows == [{"id": "B1", "geometry": {"type": "Polygon"}, "attributes": [1, 2]}]
+    assert parse.record(rows[0], "footprint") == {
+        "id": "B1",
+        "attributes": [1, 2],
+        "footprint": {"type": "Polygon"},
+    }
+    assert parse.csv_rows("\ufeffid\nx\n".encode()) == [{"id": "x"}]  # a BOM is not a name
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["id", "name", "area_m2"]),
+            st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1).filter(
+                lambda v: v.strip() == v and v[0] not in "{["
+            ),
+            min_size=3,
+            max_size=3,
+        ),
+        max_size=5,
+    )
+)
+def test_csv_round_trip(rows: list[dict[str, str]]) -> None:
+    """What a spreadsheet writes (quotes, commas, CJK) comes back cell for cell."""
+    if not rows:
+        return
+    assert parse.csv_rows(to_csv(rows).encode()) == rows

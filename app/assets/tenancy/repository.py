@@ -291,17 +291,19 @@ WITH active AS (
     SELECT space_id, building_id, area_m2 FROM lease
     WHERE park_id = :park AND :on BETWEEN start_date AND end_date
       AND (space_id IS NOT NULL OR building_id IS NOT NULL)
+), leased_space AS (
+    SELECT space_id AS id FROM active WHERE space_id IS NOT NULL
+    UNION
+    SELECT s.id FROM space s JOIN active a ON a.building_id = s.building_id
+    WHERE s.park_id = :park
 ), spaces AS (
-    SELECT s.building_id, count(*) AS n_all,
+    SELECT s.building_id,
            count(*) FILTER (WHERE s.status <> 'not_leasable') AS n,
            coalesce(sum(s.area_m2) FILTER (WHERE s.status <> 'not_leasable'), 0) AS leasable,
-           count(*) FILTER (WHERE s.status <> 'not_leasable' AND l.leased) AS n_leased,
-           coalesce(sum(s.area_m2) FILTER (WHERE s.status <> 'not_leasable' AND l.leased), 0)
-               AS leased
-    FROM space s
-    CROSS JOIN LATERAL (SELECT EXISTS (
-        SELECT 1 FROM active a WHERE a.space_id = s.id OR a.building_id = s.building_id
-    ) AS leased) l
+           count(*) FILTER (WHERE s.status <> 'not_leasable' AND l.id IS NOT NULL) AS n_leased,
+           coalesce(sum(s.area_m2) FILTER (
+               WHERE s.status <> 'not_leasable' AND l.id IS NOT NULL), 0) AS leased
+    FROM space s LEFT JOIN leased_space l ON l.id = s.id
     WHERE s.park_id = :park
     GROUP BY s.building_id
 ), floors AS (
