@@ -280,9 +280,15 @@ def test_dry_run_checks_everything_and_keeps_nothing(
     assert refused.status_code == 422 and refused.json()["errors"][0]["row"] == 1
 
 
-def test_bodies_that_are_not_imports(client: TestClient, admin: dict[str, str]) -> None:
+def test_bodies_that_are_not_imports(
+    client: TestClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     park_id = park_with_boundary(client, admin)
     url = f"/api/v1/parks/{park_id}/import"
+    monkeypatch.setattr("app.assets.imports.router.MAX_BODY", 100)
+    big = client.post(f"{url}/spaces", content=b"id\n" + b"x\n" * 60, headers={**admin, **CSV})
+    assert big.status_code == 413 and big.headers["content-type"] == "application/problem+json"
+    monkeypatch.undo()
     not_fc = client.post(f"{url}/parcels", json={"type": "Feature"}, headers=admin)
     assert not_fc.status_code == 422 and "FeatureCollection" in not_fc.json()["detail"]
     xml = client.post(

@@ -158,6 +158,14 @@ def test_building_and_space_leases_may_not_overlap(
     assert whole.status_code == 201, whole.text
     part = post_lease(client, admin, park_id, enterprise_id=ent, space_id=space, **dates)
     assert part.status_code == 409 and part.json()["field"] == "space_id"
+    later = post_lease(
+        client, admin, park_id, enterprise_id=ent, space_id=space,
+        start_date="2027-01-01", end_date="2027-12-31",
+    )  # fmt: skip
+    assert later.status_code == 201
+    url = f"/api/v1/parks/{park_id}/leases"
+    listed = client.get(url, params={"building_id": building}, headers=admin).json()["items"]
+    assert {lease["id"] for lease in listed} == {whole.json()["id"], later.json()["id"]}
 
 
 def test_lease_shape_and_references(

@@ -17,6 +17,7 @@ from app.parks.deps import ParkAdmin
 router = APIRouter(prefix="/api/v1/parks/{park_id}", tags=["import"], responses=PROBLEMS)
 
 GEOJSON_TYPES = ("application/geo+json", "application/json", "")
+MAX_BODY = 64 * 1024 * 1024  # bytes: a park's worth of features, with room to spare
 EXAMPLE_CSV = (
     "id,name,building_id,floor,area_m2,status\nB3-201,201,B3,2,320,available\n"
     "B3-202,202,B3,2,280,leased\n"
@@ -57,6 +58,21 @@ class UnsupportedMediaType(AppError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
+class ContentTooLarge(AppError):
+    status, slug, title = 413, "content-too-large", "Content too large"
+
+
+async def _body(request: Request) -> bytes:
+    """The body, refused (413) as soon as it passes MAX_BODY."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ContentTooLarge(f"an import may hold at most {MAX_BODY // 2**20} MiB: split it")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _rows(content_type: str, body: bytes) -> list[Any]:
     media = content_type.split(";")[0].strip().lower()
     try:
@@ -95,7 +111,7 @@ async def import_assets(
     broker: BrokerDep,
     dry_run: Annotated[bool, Query(description="validate only; change nothing")] = False,
 ) -> ImportResult:
-    rows = _rows(request.headers.get("content-type", ""), await request.body())
+    rows = _rows(request.headers.get("content-type", ""), await _body(request))
     return await service.import_features(
         session, ctx=ctx, kind=kind, features=rows, dry_run=dry_run, broker=broker
     )
