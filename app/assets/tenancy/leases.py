@@ -3,8 +3,9 @@
 A lease holds exactly one space, building or parcel from ``start_date`` to ``end_date`` (both
 inclusive). Two leases may not share a day on the same space, the same parcel, or the same
 building, and a whole-building lease may not share a day with a lease of one of its spaces.
-The service finds the lease in the way and names it; the database's exclusion constraints
-refuse same-target overlaps even when two requests race.
+The service finds the lease in the way and names it, holding a per-park lock so two requests
+cannot both pass; the database's exclusion constraints refuse same-target overlaps whatever
+writes them.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ async def _check_references(
 
 
 async def _check_overlap(session: AsyncSession, ctx: ParkContext, values: dict[str, Any]) -> None:
+    await repository.lock_leases(session, ctx.park_id)
     target = target_of(values)
     other = await repository.first_overlap(session, ctx.park_id, values, target)
     if other is not None:

@@ -200,6 +200,15 @@ async def delete_lease(session: AsyncSession, park_id: str, lease_id: str) -> No
     await delete_row(session, "lease", park_id, lease_id)
 
 
+async def lock_leases(session: AsyncSession, park_id: str) -> None:
+    """Serialise lease writes of a park until the transaction ends: the check that a
+    building lease and its spaces' leases do not overlap spans rows no constraint covers."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('parktwin.lease:' || :park))"),
+        {"park": park_id},
+    )
+
+
 OVERLAPS = """
 SELECT l.id, l.start_date, l.end_date,
        CASE WHEN l.space_id IS NOT NULL THEN 'space ' || l.space_id
