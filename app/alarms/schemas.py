@@ -62,6 +62,7 @@ class AlarmAck(BaseModel):
 class AlarmShelve(BaseModel):
     duration_s: float = Field(
         gt=0,
+        le=31 * 86400,
         description="how long, in seconds; at most PARKTWIN_ALARM_SHELVE_MAX (default 8 h)",
         examples=[3600],
     )
