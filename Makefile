@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial
+.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -56,3 +56,8 @@ bench-alarm: venv install-services
 # a linear scan (about a minute; writes docs/benchmarks.md).
 bench-spatial: venv install-services
 	$(BIN)/python -m bench.spatial
+
+# How fast `parktwin sim` publishes against bare paho (about 2 minutes; writes
+# docs/benchmarks.md).
+bench-sim: venv install-services
+	$(BIN)/python -m bench.sim_publish

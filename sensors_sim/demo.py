@@ -63,12 +63,13 @@ async def ensure_webhook(settings: Settings, url: str) -> str:
     return created.secret
 
 
-def _children(env: dict[str, str], rate: float) -> list[subprocess.Popen[bytes]]:
-    commands = [
-        ["ingest"],
-        ["worker"],
-        ["sim", "--park", PARK, "--rate", str(rate)],
-    ]
+def _children(
+    env: dict[str, str], rate: float, scenario: str | None
+) -> list[subprocess.Popen[bytes]]:
+    sim = ["sim", "--park", PARK, "--rate", str(rate)]
+    if scenario:
+        sim += ["--scenario", scenario]
+    commands = [["ingest"], ["worker"], sim]
     return [subprocess.Popen([sys.executable, "-m", "app.cli", *c], env=env) for c in commands]
 
 
@@ -90,6 +91,7 @@ def run_demo(
     port: int,
     serve: Callable[[Settings, str, int], None],
     rate: float = SIM_RATE,
+    scenario: str | None = None,
 ) -> int:
     from app.apikeys.cli import create_key
     from app.core.migrate import upgrade_to_head
@@ -119,10 +121,10 @@ def run_demo(
         receiver.secret = asyncio.run(ensure_webhook(demo_settings, receiver.url))
         env = {**os.environ, **urls, "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true"}
         env["PARKTWIN_STATE_DIR"] = str(settings.state_dir)
-        children = _children(env, rate)
+        children = _children(env, rate, scenario)
         print(f"admin API key: {token}")
         print(f"webhook receiver: {receiver.url} (events are logged here)")
-        print(f"simulator: park {PARK!r}, {rate:g} msg/s")
+        print(f"simulator: park {PARK!r}, {rate:g} msg/s, scenario {scenario or 'none'}")
         print(
             f"API: http://{host}:{port}/docs, e.g. curl -H 'Authorization: Bearer {token}' "
             f"http://{host}:{port}/api/v1/parks/{PARK}/latest"

@@ -6,7 +6,7 @@ starts (wall time). So every device reports every ``n * speed / rate`` simulated
 the same (park, seed, start, rate, speed, scenario) always gives the same bytes.
 
 Faults, all seeded: timestamp jitter (at most a third of a device's period, so a device's
-readings keep their order), dropped readings, store-and-forward batches (a device keeps 5-30
+readings keep their order), dropped readings, store-and-forward batches (a device keeps 3-12
 readings and sends them late as one array), and a small share of malformed messages (bad
 JSON, unknown metrics, wrong shapes, timestamps out of range), which the ingestor rejects.
 """
@@ -32,7 +32,7 @@ class Faults:
     jitter_ms: int = 250
     drop: float = 0.002  # share of readings lost
     late: float = 0.0005  # chance per reading that a device starts storing and forwarding
-    late_readings: tuple[int, int] = (5, 30)
+    late_readings: tuple[int, int] = (3, 12)
     malformed: float = 0.001  # share of messages that break the contract
 
     @classmethod
