@@ -211,6 +211,9 @@ class Transport:
                     logger.warning("broker refused device %s: code %s", conn.username, conn.refused)
                     self.drop(conn)
                     return
+                status = topic_field(conn.status_topic)
+                conn.queue_publish(status, b"online", 1, retain=True)  # the will's counterpart
+                self.flush(conn)
 
     def _lost(self, conn: Connection) -> None:
         if conn.connected:

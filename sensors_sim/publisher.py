@@ -14,7 +14,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sensors_sim.layout import generate
@@ -28,6 +28,7 @@ FLUSH_S = 0.1  # longest a message waits in its buffer when the publisher runs b
 FLUSH_MESSAGES = 50_000
 CONNECT_TIMEOUT_S = 30.0
 ACK_WAIT_S = 10.0
+RECONNECT_S = 5.0
 
 
 class StopFlag(Protocol):
@@ -79,7 +80,6 @@ class Report:
     refused: int = 0
     closed: int = 0
     seconds: float = 0.0
-    extra: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Report) -> None:
         for name in ("sent", "acked", "unsent", "connected", "refused", "closed"):
@@ -109,6 +109,7 @@ class Publisher:
         self.report = Report()
         self.tag = uuid.uuid4().hex[:8]  # client ids unique per run: two sims never clash
         self.next_ping = time.monotonic() + max(1, options.keepalive // 2)
+        self.next_reconnect = time.monotonic() + RECONNECT_S
 
     def connect(self, stream: Stream, stop: StopFlag) -> None:
         park = stream.park
@@ -134,10 +135,6 @@ class Publisher:
                 "%d devices have no stored credentials: run `parktwin seed demo`", missing
             )
         self._await_connacks(stop)
-        for conn in self.conns.values():
-            if conn.connected:
-                conn.queue_publish(topic_field(conn.status_topic), b"online", 1, retain=True)
-                self.transport.flush(conn)
 
     def _await_connacks(self, stop: StopFlag) -> None:
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
@@ -208,12 +205,25 @@ class Publisher:
         if offline is not None and s >= offline.at:
             for index in offline.targets & set(self.conns):
                 self.transport.drop(self.conns.pop(index))  # no DISCONNECT: the will fires
+        if time.monotonic() >= self.next_reconnect:
+            self.next_reconnect = time.monotonic() + RECONNECT_S
+            self._reconnect()
         if time.monotonic() >= self.next_ping:
             self.next_ping = time.monotonic() + max(1, self.options.keepalive // 2)
             for conn in self.conns.values():
                 if conn.connected:
                     conn.out += PINGREQ
                     self.transport.flush(conn)
+
+    def _reconnect(self) -> None:
+        """Open again the connections the broker closed (not those it refused)."""
+        for conn in self.conns.values():
+            if conn.sock is None and not conn.refused:
+                try:
+                    self.transport.open(conn, self.options.keepalive)
+                except OSError:
+                    return  # the broker is still away: try again later
+                self.transport.flush(conn)
 
     def _finish(self) -> None:
         """Wait for outstanding QoS 1 acknowledgements, then disconnect cleanly."""
