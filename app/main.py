@@ -50,6 +50,7 @@ def api_routers() -> list[APIRouter]:
     from app.assets.land.router import router as land
     from app.assets.tenancy.router import router as tenancy
     from app.assets.twin.router import router as twin
+    from app.carbon.router import router as carbon
     from app.device_types.router import router as device_types
     from app.devices.router import router as devices
     from app.parks.router import router as parks
@@ -69,6 +70,7 @@ def api_routers() -> list[APIRouter]:
         tenancy,
         equipment,
         imports,
+        carbon,
     ]
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.jobs import detect_offline, end_floods, run_timers, unshelve_expired
+from app.carbon.budgets import check as carbon_budgets
 from app.core.config import Settings
 from app.telemetry import rollup_repository as rollups
 from app.webhooks.delivery import WebhookDispatcher
@@ -21,6 +22,7 @@ OFFLINE_EVERY_S = 10.0
 TIMERS_EVERY_S = 1.0
 SHELVING_EVERY_S = 5.0
 FLOODS_EVERY_S = 10.0
+CARBON_BUDGETS_EVERY_S = 300.0
 
 
 async def rollup(session: AsyncSession, settings: Settings) -> int:
@@ -57,6 +59,7 @@ def default_jobs() -> list[Job]:
         Job("alarm_timers", run_timers, every=TIMERS_EVERY_S),
         Job("alarm_shelving", unshelve_expired, every=SHELVING_EVERY_S),
         Job("alarm_floods", end_floods, every=FLOODS_EVERY_S),
+        Job("carbon_budgets", carbon_budgets, every=CARBON_BUDGETS_EVERY_S),
         Job("retention", retention, every=RETENTION_EVERY_S),
         Job("webhook_retention", webhook_retention, every=RETENTION_EVERY_S),
     ]

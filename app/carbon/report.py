@@ -1,0 +1,182 @@
+"""The annual carbon report of the park or one enterprise: totals, months, and the audit
+lines (quantity x each coefficient and factor version, with its source), as JSON, CSV or a
+printable HTML page."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.assets.tenancy.enterprises import load as load_enterprise
+from app.carbon import ledger, repository, summary
+from app.carbon.ledger import Ledger, Line
+from app.parks.deps import ParkContext
+
+AuditKey = tuple[str, int | None, int | None, int | None, int | None]
+
+
+async def build(
+    session: AsyncSession, *, ctx: ParkContext, year: int, enterprise_id: str | None
+) -> dict[str, Any]:
+    if enterprise_id is not None:
+        await load_enterprise(session, ctx, enterprise_id)
+    group_by = "park" if enterprise_id is None else "enterprise"
+    group = enterprise_id or ctx.park_id
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    book = await ledger.build(
+        session, park_id=ctx.park_id, tz=ctx.timezone, days=(start, end), group_by=group_by,
+        step="month",
+    )  # fmt: skip
+    book.lines = [x for x in book.lines if x.group == group]
+    months = {date(year, m, 1) for m in range(1, 13)}
+    value_added = summary.value_added(book, group_by, group, months)
+    green = [dict(v) for (g, _), v in sorted(book.green.items()) if g == group]
+    return {
+        "park_id": ctx.park_id,
+        "enterprise_id": enterprise_id,
+        "year": year,
+        "timezone": ctx.timezone,
+        "grid_region": await repository.region(session, ctx.park_id),
+        "generated_at": datetime.now(UTC),
+        "totals": summary.totals(book, book.lines, value_added),
+        "carriers": summary.carrier_rows(book, book.lines),
+        "months": summary.rows(book, group_by=group_by, interval="month", start=start),
+        "audit": audit_lines(book),
+        "green_power": [
+            {"month": g["month"], "kwh": g["kwh"], "certificates": g["certificates"] or []}
+            for g in green
+        ],
+        "method": METHOD,
+    }
+
+
+METHOD = (
+    "tce = quantity x coefficient (kgce/unit) / 1000, 当量值 and 等价值; "
+    "location tCO2 = quantity x factor (kgCO2/unit) / 1000; market tCO2 (grid) = (quantity - "
+    "green_kwh) x market factor / 1000 (the location factor where none is published); fuel "
+    "factors = NCV x carbon content x oxidation x 44/12; self-consumed PV counts 0; exported PV "
+    "is not deducted. Each audit line names the versions in force on its days."
+)
+
+
+def _version(table: dict[int, Any], row_id: int | None) -> dict[str, Any] | None:
+    if row_id is None:
+        return None
+    row = dict(table[row_id])
+    for key in ("value", "ncv", "carbon_content", "oxidation"):
+        if row.get(key) is not None:
+            row[key] = float(row[key])
+    return row
+
+
+def audit_lines(book: Ledger) -> list[dict[str, Any]]:
+    grouped: dict[AuditKey, list[Line]] = defaultdict(list)
+    for x in book.lines:
+        key = (x.carrier, x.coefficient_equivalent, x.coefficient_equal_value,
+               x.factor_location, x.factor_market)  # fmt: skip
+        grouped[key].append(x)
+    out = []
+    for key, lines in sorted(grouped.items(), key=lambda kv: (kv[0][0], str(kv[0][1:]))):
+        carrier = key[0]
+        row = summary.carrier_rows(book, lines)[0]
+        scoped = book.carriers[carrier]["scope"] is not None
+        out.append({
+            **row,
+            "coefficient_equivalent": _version(book.coefficients, key[1]),
+            "coefficient_equal_value": _version(book.coefficients, key[2]),
+            "factor_location": _version(book.factors, key[3]) if scoped else None,
+            "factor_market": _version(book.factors, key[4]) if scoped else None,
+        })  # fmt: skip
+    return out
+
+
+CSV_COLUMNS = [
+    "carrier", "unit", "scope", "quantity", "coef_equivalent_kgce", "coef_equivalent_source",
+    "coef_equal_value_kgce", "coef_equal_value_source", "tce_equivalent", "tce_equal_value",
+    "factor_location_kgco2", "factor_location_valid_from", "factor_location_source",
+    "factor_market_kgco2", "factor_market_valid_from", "factor_market_source", "green_kwh",
+    "location_t", "market_t",
+]  # fmt: skip
+
+
+def _part(version: dict[str, Any] | None, field: str) -> Any:
+    return "" if version is None else version[field]
+
+
+def csv_text(report: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["# park", report["park_id"], "enterprise", report["enterprise_id"] or "",
+                     "year", report["year"], "grid_region", report["grid_region"]])  # fmt: skip
+    writer.writerow(CSV_COLUMNS)
+    for line in report["audit"]:
+        ceq, cev = line["coefficient_equivalent"], line["coefficient_equal_value"]
+        loc, mkt = line["factor_location"], line["factor_market"]
+        writer.writerow([
+            line["carrier"], line["unit"], line["scope"] or "", line["quantity"],
+            _part(ceq, "value"), _part(ceq, "source"), _part(cev, "value"), _part(cev, "source"),
+            line["tce_equivalent"], line["tce_equal_value"],
+            _part(loc, "value"), _part(loc, "valid_from"), _part(loc, "source"),
+            _part(mkt, "value"), _part(mkt, "valid_from"), _part(mkt, "source"),
+            line["green_kwh"], line["location_t"], line["market_t"],
+        ])  # fmt: skip
+    writer.writerow([])
+    for name, value in report["totals"].items():
+        writer.writerow([f"# total {name}", "" if value is None else value])
+    return out.getvalue()
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row)
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+STYLE = (
+    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0;"
+    "font-size:90%}td,th{border:1px solid #999;padding:2px 6px;text-align:right}"
+    "@media print{body{margin:0}}"
+)
+
+
+def html_page(report: dict[str, Any]) -> str:
+    title = f"Carbon report {report['year']}: {report['enterprise_id'] or report['park_id']}"
+    lines = list(csv.reader(io.StringIO(csv_text(report))))
+    audit = [r for r in lines[2:] if r and not r[0].startswith("#")]
+    totals = [[k, v] for k, v in report["totals"].items()]
+    months = [[m["period"], m["tce_equivalent"], m["tce_equal_value"], m["scope1_t"],
+               m["scope2_location_t"], m["scope2_market_t"]] for m in report["months"]]  # fmt: skip
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>Park {html.escape(report['park_id'])}, timezone {html.escape(report['timezone'])}, "
+        f"grid region {html.escape(report['grid_region'])}, generated "
+        f"{report['generated_at']:%Y-%m-%d %H:%M} UTC.</p><h2>Totals</h2>"
+        + _table(["indicator", "value"], totals)
+        + "<h2>Months</h2>"
+        + _table(
+            [
+                "month",
+                "tce 当量值",
+                "tce 等价值",
+                "Scope 1 t",
+                "Scope 2 location t",
+                "Scope 2 market t",
+            ],
+            months,
+        )
+        + "<h2>Audit lines (every coefficient and factor with its source)</h2>"
+        + _table(CSV_COLUMNS, audit)
+        + f"<h2>Method</h2><p>{html.escape(METHOD)}</p></body></html>"
+    )

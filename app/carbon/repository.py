@@ -1,0 +1,280 @@
+"""SQL of the green and low-carbon module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.carbon.sql import energy_sql, gaps_sql
+
+
+async def region(session: AsyncSession, park_id: str) -> str:
+    result = await session.execute(
+        text("SELECT grid_region FROM carbon_setting WHERE park_id = :park"), {"park": park_id}
+    )
+    return str(result.scalar_one_or_none() or "national")
+
+
+async def set_region(session: AsyncSession, park_id: str, grid_region: str) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO carbon_setting (park_id, grid_region) VALUES (:park, :region) "
+            "ON CONFLICT (park_id) DO UPDATE SET grid_region = excluded.grid_region, "
+            "updated_at = now()"
+        ),
+        {"park": park_id, "region": grid_region},
+    )
+
+
+async def quantities(
+    session: AsyncSession,
+    *,
+    park_id: str,
+    tz: str,
+    span: tuple[datetime, datetime, date, date],
+    group_by: str,
+    step: str,
+    grid_region: str,
+) -> Sequence[RowMapping]:
+    lo, hi, lo_day, hi_day = span
+    params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "lo_day": lo_day,
+              "hi_day": hi_day, "region": grid_region}  # fmt: skip
+    return (await session.execute(text(energy_sql(group_by, step)), params)).mappings().all()
+
+
+async def gaps(
+    session: AsyncSession, *, park_id: str, tz: str, lo: datetime, hi: datetime
+) -> Sequence[RowMapping]:
+    params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi}
+    return (await session.execute(text(gaps_sql()), params)).mappings().all()
+
+
+async def carriers(session: AsyncSession) -> Sequence[RowMapping]:
+    result = await session.execute(text("SELECT * FROM carbon_carrier ORDER BY carrier"))
+    return result.mappings().all()
+
+
+async def coefficients(
+    session: AsyncSession, park_id: str, ids: list[int] | None = None
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT id, park_id, carrier, basis, valid_from, value, source, verify "
+            "FROM carbon_coefficient WHERE (park_id = :park OR park_id IS NULL) "
+            "AND (CAST(:ids AS bigint[]) IS NULL OR id = ANY(:ids)) "
+            "ORDER BY carrier, basis, valid_from, park_id NULLS FIRST"
+        ),
+        {"park": park_id, "ids": ids},
+    )
+    return result.mappings().all()
+
+
+async def factors(
+    session: AsyncSession, park_id: str, ids: list[int] | None = None
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT id, park_id, carrier, method, region, valid_from, value, ncv, "
+            "carbon_content, oxidation, source, verify FROM carbon_factor "
+            "WHERE (park_id = :park OR park_id IS NULL) "
+            "AND (CAST(:ids AS bigint[]) IS NULL OR id = ANY(:ids)) "
+            "ORDER BY carrier, method, region, valid_from, park_id NULLS FIRST"
+        ),
+        {"park": park_id, "ids": ids},
+    )
+    return result.mappings().all()
+
+
+async def insert_coefficient(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """The new row's id, or None when the park already has one for that key and date."""
+    return await _insert(
+        session,
+        "INSERT INTO carbon_coefficient (park_id, carrier, basis, valid_from, value, source, "
+        "verify) VALUES (:park_id, :carrier, :basis, :valid_from, :value, :source, :verify) "
+        "RETURNING id",
+        values,
+    )
+
+
+async def insert_factor(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    return await _insert(
+        session,
+        "INSERT INTO carbon_factor (park_id, carrier, method, region, valid_from, value, ncv, "
+        "carbon_content, oxidation, source, verify) VALUES (:park_id, :carrier, :method, "
+        ":region, :valid_from, :value, :ncv, :carbon_content, :oxidation, :source, :verify) "
+        "RETURNING id",
+        values,
+    )
+
+
+async def _insert(session: AsyncSession, statement: str, values: dict[str, Any]) -> int | None:
+    try:
+        async with session.begin_nested():
+            return int((await session.execute(text(statement), values)).scalar_one())
+    except IntegrityError:
+        return None
+
+
+async def insert_manual(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
+    result = await session.execute(
+        text(
+            "INSERT INTO carbon_manual_entry (park_id, enterprise_id, building_id, carrier, day, "
+            "quantity, note) VALUES (:park_id, :enterprise_id, :building_id, :carrier, :day, "
+            ":quantity, :note) RETURNING *"
+        ),
+        values,
+    )
+    return result.mappings().one()
+
+
+async def list_manual(
+    session: AsyncSession, park_id: str, after: tuple[date, str] | None, limit: int
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT * FROM carbon_manual_entry WHERE park_id = :park "
+            "AND (CAST(:day AS date) IS NULL OR (day, id::text) > (:day, :id)) "
+            "ORDER BY day, id::text LIMIT :limit"
+        ),
+        {
+            "park": park_id,
+            "day": after[0] if after else None,
+            "id": after[1] if after else None,
+            "limit": limit,
+        },
+    )
+    return result.mappings().all()
+
+
+async def insert_green(session: AsyncSession, rows: list[dict[str, Any]]) -> bool:
+    """Insert every row or none; False when a certificate id was used already."""
+    try:
+        async with session.begin_nested():
+            for row in rows:
+                await session.execute(
+                    text(
+                        "INSERT INTO carbon_green_power (id, park_id, enterprise_id, kind, "
+                        "certificate_id, month, kwh, reference) VALUES (:id, :park_id, "
+                        ":enterprise_id, :kind, :certificate_id, :month, coalesce(:kwh, "
+                        "(SELECT value FROM carbon_constant WHERE name = 'certificate_kwh')), "
+                        ":reference)"
+                    ),
+                    row,
+                )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def used_certificates(session: AsyncSession, ids: list[str]) -> list[str]:
+    result = await session.execute(
+        text(
+            "SELECT certificate_id FROM carbon_green_power WHERE certificate_id = ANY(:ids) "
+            "ORDER BY 1"
+        ),
+        {"ids": ids},
+    )
+    return [str(r[0]) for r in result]
+
+
+async def list_green(
+    session: AsyncSession, park_id: str, after: tuple[date, str] | None, limit: int
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT * FROM carbon_green_power WHERE park_id = :park "
+            "AND (CAST(:month AS date) IS NULL OR (month, id::text) > (:month, :id)) "
+            "ORDER BY month, id::text LIMIT :limit"
+        ),
+        {
+            "park": park_id,
+            "month": after[0] if after else None,
+            "id": after[1] if after else None,
+            "limit": limit,
+        },
+    )
+    return result.mappings().all()
+
+
+async def green_by_month(
+    session: AsyncSession, park_id: str, group_by: str, months: tuple[date, date]
+) -> Sequence[RowMapping]:
+    """Green kWh per (group, month): the park gets all, an enterprise its own."""
+    key = "park_id" if group_by in ("park", "carrier") else "enterprise_id"
+    result = await session.execute(
+        text(
+            f"SELECT {key} AS group_key, month, sum(kwh) AS kwh, "
+            "array_agg(certificate_id ORDER BY certificate_id) "
+            "FILTER (WHERE certificate_id IS NOT NULL) AS certificates "
+            "FROM carbon_green_power WHERE park_id = :park AND month >= :lo AND month < :hi "
+            f"AND {key} IS NOT NULL GROUP BY 1, 2"
+        ),
+        {"park": park_id, "lo": months[0], "hi": months[1]},
+    )
+    return result.mappings().all()
+
+
+async def value_added(
+    session: AsyncSession, park_id: str, months: tuple[date, date]
+) -> Sequence[RowMapping]:
+    """Value added (10⁴ yuan) per enterprise and month, from the economy module if present."""
+    present = await session.execute(text("SELECT to_regclass('economy_report') IS NOT NULL"))
+    if not present.scalar_one():
+        return []
+    result = await session.execute(
+        text(
+            "SELECT enterprise_id, month, value_added FROM economy_report "
+            "WHERE park_id = :park AND month >= :lo AND month < :hi"
+        ),
+        {"park": park_id, "lo": months[0], "hi": months[1]},
+    )
+    return result.mappings().all()
+
+
+async def upsert_budget(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
+    result = await session.execute(
+        text(
+            "INSERT INTO carbon_budget (park_id, enterprise_id, year, metric, cap) "
+            "VALUES (:park_id, :enterprise_id, :year, :metric, :cap) "
+            "ON CONFLICT (park_id, coalesce(enterprise_id, ''), year, metric) "
+            "DO UPDATE SET cap = excluded.cap, updated_at = now() RETURNING *"
+        ),
+        values,
+    )
+    return result.mappings().one()
+
+
+async def budgets(
+    session: AsyncSession, park_id: str | None, year: int | None
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT b.*, p.timezone, coalesce(array_agg(a.threshold ORDER BY a.threshold) "
+            "FILTER (WHERE a.threshold IS NOT NULL), '{}') AS announced "
+            "FROM carbon_budget b JOIN park p ON p.id = b.park_id "
+            "LEFT JOIN carbon_budget_announcement a ON a.budget_id = b.id "
+            "WHERE (CAST(:park AS text) IS NULL OR b.park_id = :park) "
+            "AND (CAST(:year AS integer) IS NULL OR b.year = :year) "
+            "GROUP BY b.id, p.timezone ORDER BY b.park_id, b.year, b.enterprise_id NULLS FIRST, "
+            "b.metric"
+        ),
+        {"park": park_id, "year": year},
+    )
+    return result.mappings().all()
+
+
+async def announce(session: AsyncSession, budget_id: Any, threshold: int, value: float) -> bool:
+    """Record that ``threshold`` was announced for the budget; False if it was already."""
+    result = await session.execute(
+        text(
+            "INSERT INTO carbon_budget_announcement (budget_id, threshold, value) "
+            "VALUES (:id, :threshold, :value) ON CONFLICT DO NOTHING RETURNING 1"
+        ),
+        {"id": budget_id, "threshold": threshold, "value": value},
+    )
+    return result.scalar_one_or_none() is not None

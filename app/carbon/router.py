@@ -1,0 +1,167 @@
+"""``/api/v1/parks/{park_id}/carbon/...``: the green and low-carbon module (绿色低碳)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.carbon import budgets, report, service
+from app.carbon.schemas import (
+    BudgetPut,
+    BudgetRead,
+    CoefficientCreate,
+    FactorCreate,
+    GreenPowerCreate,
+    GreenPowerRead,
+    GroupBy,
+    Interval,
+    LedgerAnswer,
+    ManualEntryCreate,
+    ManualEntryRead,
+    Settings,
+)
+from app.core.db import SessionDep
+from app.core.http import PROBLEMS, cached_json, cached_response
+from app.core.pagination import Page, PageDep
+from app.core.types import IDENT_PATTERN
+from app.parks.deps import ParkAdmin, ParkViewer
+
+router = APIRouter(prefix="/api/v1/parks/{park_id}/carbon", tags=["carbon"], responses=PROBLEMS)
+
+From = Annotated[date | None, Query(alias="from", description="first local day (default: "
+                                    "the 1st of this month)")]  # fmt: skip
+To = Annotated[date | None, Query(description="last local day, inclusive (default: today)")]
+GroupByQuery = Annotated[GroupBy, Query()]
+IntervalQuery = Annotated[
+    Interval, Query(description="periods in the park's calendar; all: one row per group")
+]
+LEDGER = (
+    "Metered quantities (counter deltas from the daily rollups, resets counted) plus manual "
+    "entries, per group and period; a sub-meter counts only when its parent meter is not in "
+    "the same group. Every carrier row carries its tce (当量值 and 等价值) and tCO₂."
+)
+
+
+@router.get(
+    "/energy",
+    response_model=LedgerAnswer,
+    summary="Energy per carrier in tce",
+    description=LEDGER + " `meter_gaps`: main − Σ sub (损耗/未计量) per meter tree.",
+)
+async def energy(
+    request: Request, session: SessionDep, ctx: ParkViewer, from_: From = None, to: To = None,
+    group_by: GroupByQuery = "park", interval: IntervalQuery = "all",
+) -> Response:  # fmt: skip
+    answer = await service.ledger_answer(
+        session, ctx=ctx, start=from_, end=to, group_by=group_by, interval=interval, gaps=True
+    )
+    return cached_json(request, answer)
+
+
+@router.get("/emissions", response_model=LedgerAnswer, summary="Scope 1 and 2 emissions",
+            description=LEDGER + " Scope 2 both location-based and market-based.")  # fmt: skip
+async def emissions(
+    request: Request, session: SessionDep, ctx: ParkViewer, from_: From = None, to: To = None,
+    group_by: GroupByQuery = "park", interval: IntervalQuery = "all",
+) -> Response:  # fmt: skip
+    answer = await service.ledger_answer(
+        session, ctx=ctx, start=from_, end=to, group_by=group_by, interval=interval
+    )
+    return cached_json(request, answer)
+
+
+@router.get("/factors", summary="Carriers, coefficients and emission factors",
+            description="Every version (defaults and the park's own), with sources, valid-from "
+            "dates, `verify` (a default to be confirmed) and `in_force` today.")  # fmt: skip
+async def factor_tables(request: Request, session: SessionDep, ctx: ParkViewer) -> Response:
+    return cached_json(request, await service.factor_tables(session, ctx=ctx))
+
+
+@router.post("/coefficients", status_code=status.HTTP_201_CREATED,
+             summary="Add a standard-coal coefficient version for the park (admin)")  # fmt: skip
+async def add_coefficient(
+    data: CoefficientCreate, session: SessionDep, ctx: ParkAdmin
+) -> dict[str, Any]:
+    return await service.add_coefficient(session, ctx=ctx, data=data)
+
+
+@router.post("/factors", status_code=status.HTTP_201_CREATED,
+             summary="Add an emission factor version for the park (admin)",
+             description="Applies from `valid_from` on; earlier days keep the versions in force "
+             "then.")  # fmt: skip
+async def add_factor(data: FactorCreate, session: SessionDep, ctx: ParkAdmin) -> dict[str, Any]:
+    return await service.add_factor(session, ctx=ctx, data=data)
+
+
+@router.put("/settings", summary="The park's grid region (admin)")
+async def put_settings(data: Settings, session: SessionDep, ctx: ParkAdmin) -> Settings:
+    return await service.set_settings(session, ctx=ctx, data=data)
+
+
+@router.post("/manual-entries", status_code=status.HTTP_201_CREATED,
+             summary="Enter a quantity by hand (admin)",
+             description="Diesel, gasoline, LPG, coal, heat and other carriers without "
+             "meters, per day, for an enterprise and/or building or the park.")  # fmt: skip
+async def create_manual(
+    data: ManualEntryCreate, session: SessionDep, ctx: ParkAdmin
+) -> ManualEntryRead:
+    return await service.create_manual(session, ctx=ctx, data=data)
+
+
+@router.get("/manual-entries", response_model=Page[ManualEntryRead], summary="Manual entries")
+async def list_manual(
+    request: Request, session: SessionDep, ctx: ParkViewer, page: PageDep
+) -> Response:
+    return cached_json(request, await service.list_manual(session, ctx=ctx, page=page))
+
+
+@router.post("/green-power", status_code=status.HTTP_201_CREATED,
+             summary="Record a green-power contract or 绿证 (admin)",
+             description="409 when a certificate id was used before (in any park).")  # fmt: skip
+async def create_green(
+    data: GreenPowerCreate, session: SessionDep, ctx: ParkAdmin
+) -> list[GreenPowerRead]:
+    return await service.create_green(session, ctx=ctx, data=data)
+
+
+@router.get("/green-power", response_model=Page[GreenPowerRead], summary="Green power")
+async def list_green(
+    request: Request, session: SessionDep, ctx: ParkViewer, page: PageDep
+) -> Response:
+    return cached_json(request, await service.list_green(session, ctx=ctx, page=page))
+
+
+@router.put("/budgets", summary="Set an annual budget or intensity target (admin)")
+async def put_budget(data: BudgetPut, session: SessionDep, ctx: ParkAdmin) -> BudgetRead:
+    return await budgets.put(session, ctx=ctx, data=data)
+
+
+@router.get("/budgets", response_model=list[BudgetRead],
+            summary="Budgets with their year-to-date position and forecast")  # fmt: skip
+async def list_budgets(
+    request: Request, session: SessionDep, ctx: ParkViewer,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> Response:  # fmt: skip
+    found = await budgets.list_(session, ctx=ctx, year=year)
+    return cached_json(request, [b.model_dump() for b in found])
+
+
+@router.get("/report", summary="The annual carbon report",
+            description="JSON; `Accept: text/csv` or `text/html` for the audit table or a "
+            "printable page.")  # fmt: skip
+async def annual_report(
+    request: Request, session: SessionDep, ctx: ParkViewer,
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    enterprise_id: Annotated[str | None, Query(pattern=IDENT_PATTERN)] = None,
+) -> Response:  # fmt: skip
+    content = await report.build(session, ctx=ctx, year=year, enterprise_id=enterprise_id)
+    accept = request.headers.get("accept", "")
+    if "text/csv" in accept:
+        body = report.csv_text(content).encode()
+        return cached_response(request, body, media_type="text/csv; charset=utf-8")
+    if "text/html" in accept:
+        body = report.html_page(content).encode()
+        return cached_response(request, body, media_type="text/html; charset=utf-8")
+    return cached_json(request, content)

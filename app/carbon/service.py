@@ -1,0 +1,197 @@
+"""Green and low-carbon services: energy and emissions ledgers, factor tables, manual
+entries, green power, budgets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.carbon import factors as calc
+from app.carbon import ledger, repository, summary
+from app.carbon.schemas import (
+    CoefficientCreate,
+    FactorCreate,
+    GreenPowerCreate,
+    GreenPowerRead,
+    ManualEntryCreate,
+    ManualEntryRead,
+    Settings,
+)
+from app.core.errors import Conflict, Unprocessable
+from app.core.pagination import Page, PageParams, paginate
+from app.parks.deps import ParkContext
+
+MAX_DAYS = 3660
+
+
+def today(tz: str) -> date:
+    return datetime.now(ZoneInfo(tz)).date()
+
+
+def _days(ctx: ParkContext, start: date | None, end: date | None) -> tuple[date, date]:
+    end = end or today(ctx.timezone)
+    start = start or end.replace(day=1)
+    if end < start:
+        raise Unprocessable("to: before from", field="to")
+    if (end - start).days >= MAX_DAYS:
+        raise Unprocessable(f"the period may span at most {MAX_DAYS} days", field="from")
+    return start, end
+
+
+async def ledger_answer(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    start: date | None,
+    end: date | None,
+    group_by: str,
+    interval: str,
+    gaps: bool = False,
+) -> dict[str, Any]:
+    """The rows of ``/carbon/energy`` and ``/carbon/emissions`` (the same ledger)."""
+    days = _days(ctx, start, end)
+    book = await ledger.build(
+        session, park_id=ctx.park_id, tz=ctx.timezone, days=days, group_by=group_by,
+        step="day" if interval == "day" else "month",
+    )  # fmt: skip
+    rows = summary.rows(book, group_by=group_by, interval=interval, start=days[0])
+    answer = {"from": days[0], "to": days[1], "group_by": group_by, "interval": interval,
+              "rows": rows, "meter_gaps": []}  # fmt: skip
+    if gaps:
+        lo, hi, _, _ = ledger.span(ctx.timezone, *days)
+        found = await repository.gaps(session, park_id=ctx.park_id, tz=ctx.timezone, lo=lo, hi=hi)
+        answer["meter_gaps"] = [dict(r) for r in found]
+    return answer
+
+
+def _number(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: float(v) if k in ("value", "ncv", "carbon_content", "oxidation") and v is not None
+            else v for k, v in row.items()}  # fmt: skip
+
+
+def _in_force(rows: list[dict[str, Any]], key: tuple[str, ...], on: date) -> None:
+    """Mark the row of each key in force on ``on``: a park's own rows first, then the newest."""
+    best: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        row["in_force"] = False
+        if row["valid_from"] > on:
+            continue
+        k = tuple(row[x] for x in key)
+        rank = (row["park_id"] is not None, row["valid_from"])
+        current = best.get(k)
+        if current is None or rank > (current["park_id"] is not None, current["valid_from"]):
+            best[k] = row
+    for row in best.values():
+        row["in_force"] = True
+
+
+async def factor_tables(session: AsyncSession, *, ctx: ParkContext) -> dict[str, Any]:
+    on = today(ctx.timezone)
+    coefficients = [_number(dict(r)) for r in await repository.coefficients(session, ctx.park_id)]
+    emission = [_number(dict(r)) for r in await repository.factors(session, ctx.park_id)]
+    _in_force(coefficients, ("carrier", "basis"), on)
+    _in_force(emission, ("carrier", "method", "region"), on)
+    return {
+        "as_of": on,
+        "grid_region": await repository.region(session, ctx.park_id),
+        "carriers": [dict(r) for r in await repository.carriers(session)],
+        "coefficients": coefficients,
+        "factors": emission,
+    }
+
+
+async def _check_carrier(session: AsyncSession, carrier: str) -> None:
+    known = {r["carrier"] for r in await repository.carriers(session)}
+    if carrier not in known:
+        raise Unprocessable(f"unknown carrier {carrier!r}", field="carrier")
+
+
+async def add_coefficient(
+    session: AsyncSession, *, ctx: ParkContext, data: CoefficientCreate
+) -> dict[str, Any]:
+    await _check_carrier(session, data.carrier)
+    values = {**data.model_dump(), "park_id": ctx.park_id}
+    row_id = await repository.insert_coefficient(session, values)
+    if row_id is None:
+        raise Conflict("the park already has this coefficient from that date")
+    return {"id": row_id, **values}
+
+
+async def add_factor(
+    session: AsyncSession, *, ctx: ParkContext, data: FactorCreate
+) -> dict[str, Any]:
+    await _check_carrier(session, data.carrier)
+    values = {**data.model_dump(), "park_id": ctx.park_id}
+    if data.value is None:
+        assert data.ncv and data.carbon_content and data.oxidation  # checked by the schema
+        values["value"] = calc.combustion_factor(data.ncv, data.carbon_content, data.oxidation)
+    row_id = await repository.insert_factor(session, values)
+    if row_id is None:
+        raise Conflict("the park already has this factor from that date")
+    return {"id": row_id, **values}
+
+
+async def set_settings(session: AsyncSession, *, ctx: ParkContext, data: Settings) -> Settings:
+    await repository.set_region(session, ctx.park_id, data.grid_region)
+    return data
+
+
+async def create_manual(
+    session: AsyncSession, *, ctx: ParkContext, data: ManualEntryCreate
+) -> ManualEntryRead:
+    await _check_carrier(session, data.carrier)
+    row = await repository.insert_manual(session, {**data.model_dump(), "park_id": ctx.park_id})
+    return ManualEntryRead.model_validate(dict(row))
+
+
+async def list_manual(
+    session: AsyncSession, *, ctx: ParkContext, page: PageParams
+) -> Page[ManualEntryRead]:
+    after = page.after(2)
+    key = (date.fromisoformat(after[0]), str(after[1])) if after else None
+    rows = await repository.list_manual(session, ctx.park_id, key, page.limit + 1)
+    items, cursor = paginate(rows, page.limit, lambda r: [r["day"].isoformat(), str(r["id"])])
+    return Page[ManualEntryRead](
+        items=[ManualEntryRead.model_validate(dict(r)) for r in items], next_cursor=cursor
+    )
+
+
+async def create_green(
+    session: AsyncSession, *, ctx: ParkContext, data: GreenPowerCreate
+) -> list[GreenPowerRead]:
+    """Record a green-power contract or 绿证; 409 when any certificate was used before."""
+    base = {"park_id": ctx.park_id, "enterprise_id": data.enterprise_id, "kind": data.kind,
+            "month": data.month.replace(day=1), "reference": data.reference}  # fmt: skip
+    if data.kind == "contract":
+        rows = [{**base, "id": uuid.uuid4(), "certificate_id": None, "kwh": data.kwh}]
+    else:
+        rows = [{**base, "id": uuid.uuid4(), "certificate_id": c, "kwh": None}
+                for c in data.certificate_ids]  # fmt: skip
+    if not await repository.insert_green(session, rows):
+        used = await repository.used_certificates(session, data.certificate_ids)
+        raise Conflict(f"certificate(s) already used: {', '.join(used)}", certificates=used)
+    return await _green_rows(session, ctx, [uuid.UUID(str(r["id"])) for r in rows])
+
+
+async def _green_rows(
+    session: AsyncSession, ctx: ParkContext, ids: list[uuid.UUID]
+) -> list[GreenPowerRead]:
+    wanted = set(ids)
+    rows = await repository.list_green(session, ctx.park_id, None, 1_000_000)
+    return [GreenPowerRead.model_validate(dict(r)) for r in rows if r["id"] in wanted]
+
+
+async def list_green(
+    session: AsyncSession, *, ctx: ParkContext, page: PageParams
+) -> Page[GreenPowerRead]:
+    after = page.after(2)
+    key = (date.fromisoformat(after[0]), str(after[1])) if after else None
+    rows = await repository.list_green(session, ctx.park_id, key, page.limit + 1)
+    items, cursor = paginate(rows, page.limit, lambda r: [r["month"].isoformat(), str(r["id"])])
+    return Page[GreenPowerRead](
+        items=[GreenPowerRead.model_validate(dict(r)) for r in items], next_cursor=cursor
+    )

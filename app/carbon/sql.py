@@ -1,0 +1,171 @@
+"""The energy-accounting query: metered and hand-entered quantities per group, carrier and
+day (or month), each with the coefficient and factor versions in force that day.
+
+Meter consumption is read from ``rollup_day`` (the park's local days) exactly as the telemetry
+read path does it: a day's ``delta`` is its ``increase`` plus its first reading against the
+day before's last one (a drop counts in full: the meter restarted), days still queued for
+the rollup worker are made from raw readings with the same SQL (``RAW_ROLLUP``), and the
+first day's baseline is the last reading before the range (raw, else the last daily rollup).
+
+How a device's carrier is known (README "Green and low-carbon"): ``attributes.carbon_carrier``
+if set (``pv_export`` for the meter of PV fed to the grid, ``none`` to leave a check meter
+out), else by type: electricity_meter → ``electricity_grid``, pv_inverter → PV generation,
+gas_meter → ``natural_gas``, steam_meter → ``steam`` (t → kg), water_meter → ``water``.
+A meter counts in a group when its parent meter is not in the same group (park: a root meter;
+enterprise/building: its parent belongs to another one or none), so sub-meters never count twice.
+Self-consumed PV per group and day = max(generation − export, 0).
+"""
+
+from __future__ import annotations
+
+from app.telemetry.sql import DAY_END, RAW_ROLLUP, STEP
+
+CARRIER_OF_DEVICE = """coalesce(d.attributes->>'carbon_carrier', CASE d.type
+    WHEN 'electricity_meter' THEN 'electricity_grid' WHEN 'pv_inverter' THEN 'pv_generation'
+    WHEN 'gas_meter' THEN 'natural_gas' WHEN 'steam_meter' THEN 'steam'
+    WHEN 'water_meter' THEN 'water' END)"""
+
+METRIC_OF_DEVICE = """CASE d.type WHEN 'steam_meter' THEN 'mass_t'
+    WHEN 'gas_meter' THEN 'volume_m3' WHEN 'water_meter' THEN 'volume_m3' ELSE 'energy_kwh' END"""
+
+GROUP_KEY = {
+    "park": "CASE WHEN d.parent_meter_id IS NULL THEN d.park_id END",
+    "enterprise": "CASE WHEN d.enterprise_id IS DISTINCT FROM p.enterprise_id "
+    "THEN d.enterprise_id END",
+    "building": "CASE WHEN d.building_id IS DISTINCT FROM p.building_id THEN d.building_id END",
+}
+GROUP_KEY["carrier"] = GROUP_KEY["park"]  # the park's total, split by carrier
+"""The group a meter counts in (NULL: none), by ``group_by``."""
+
+MANUAL_KEY = {"park": "park_id", "enterprise": "enterprise_id", "building": "building_id",
+              "carrier": "park_id"}  # fmt: skip
+
+METERS = """meters AS (
+    SELECT s.id AS series_id, d.id AS device_id, d.parent_meter_id, {group_key} AS group_key,
+           {carrier} AS carrier, CASE d.type WHEN 'steam_meter' THEN 1000.0 ELSE 1.0 END AS scale
+    FROM device d
+    JOIN series s ON s.park_id = d.park_id AND s.device_id = d.id AND s.metric = {metric}
+    LEFT JOIN device p ON p.park_id = d.park_id AND p.id = d.parent_meter_id
+    WHERE d.park_id = :park
+      AND d.type IN ('electricity_meter', 'pv_inverter', 'gas_meter', 'steam_meter', 'water_meter')
+)"""
+
+DAILY = f"""keys AS (SELECT DISTINCT series_id FROM meters),
+dirty AS (
+    SELECT DISTINCT d.series_id, v.b AS bucket,
+           {DAY_END.format(b="v.b", tz="CAST(:tz AS text)")} AS bucket_end
+    FROM telemetry_dirty d JOIN keys k ON k.series_id = d.series_id
+    CROSS JOIN LATERAL (VALUES
+        (time_bucket('1 day', d.bucket, CAST(:tz AS text))),
+        (time_bucket('1 day', d.bucket + interval '1 hour' - interval '1 microsecond',
+                     CAST(:tz AS text)))
+    ) v(b)
+    WHERE d.bucket >= CAST(:lo AS timestamptz) - interval '1 day' AND d.bucket < :hi
+      AND v.b >= :lo AND v.b < :hi
+),
+rows AS (
+    SELECT r.series_id, r.bucket, r.first_value, r.last_value, r.increase
+    FROM rollup_day r JOIN keys k ON k.series_id = r.series_id
+    WHERE r.bucket >= :lo AND r.bucket < :hi
+      AND NOT EXISTS (SELECT 1 FROM dirty x
+                      WHERE x.series_id = r.series_id AND x.bucket = r.bucket)
+    UNION ALL
+    SELECT series_id, bucket, first_value, last_value, increase
+    FROM ({RAW_ROLLUP.format(keys="dirty", lo=":lo", hi=":hi")}) fresh
+    UNION ALL
+    SELECT k.series_id, CAST(:lo AS timestamptz) - interval '1 day', b.value, b.value, 0
+    FROM keys k CROSS JOIN LATERAL (SELECT coalesce(
+        (SELECT t.value FROM telemetry t WHERE t.series_id = k.series_id AND t.time < :lo
+         ORDER BY t.time DESC LIMIT 1),
+        (SELECT r.last_value FROM rollup_day r WHERE r.series_id = k.series_id
+           AND r.bucket < :lo ORDER BY r.bucket DESC LIMIT 1)) AS value) b
+    WHERE b.value IS NOT NULL
+),
+daily AS (
+    SELECT series_id, bucket,
+           increase + {STEP.format(before="before", value="first_value")} AS qty
+    FROM (SELECT *, lag(last_value) OVER (PARTITION BY series_id ORDER BY bucket) AS before
+          FROM rows) x
+    WHERE bucket >= :lo
+)"""  # noqa: S608 (fixed SQL; values are bound parameters)
+"""Per series and local day of ``[lo, hi)``: the counter's consumption (reset aware)."""
+
+QUANTITIES = """measured AS (
+    SELECT m.group_key, m.carrier, (d.bucket AT TIME ZONE CAST(:tz AS text))::date AS day,
+           sum(d.qty * m.scale) AS qty
+    FROM daily d JOIN meters m ON m.series_id = d.series_id
+    WHERE m.group_key IS NOT NULL AND m.carrier <> 'none'
+    GROUP BY 1, 2, 3
+),
+manual AS (
+    SELECT {manual_key} AS group_key, carrier, day, sum(quantity) AS qty
+    FROM carbon_manual_entry
+    WHERE park_id = :park AND day >= :lo_day AND day < :hi_day AND {manual_key} IS NOT NULL
+    GROUP BY 1, 2, 3
+),
+combined AS (SELECT * FROM measured UNION ALL SELECT * FROM manual),
+pv AS (
+    SELECT group_key, day,
+           sum(qty) FILTER (WHERE carrier = 'pv_generation') AS generated,
+           coalesce(sum(qty) FILTER (WHERE carrier = 'pv_export'), 0) AS exported
+    FROM combined WHERE carrier IN ('pv_generation', 'pv_export') GROUP BY 1, 2
+),
+quantities AS (
+    SELECT group_key, carrier, day, qty FROM combined WHERE carrier <> 'pv_generation'
+    UNION ALL
+    SELECT group_key, 'pv_self', day, greatest(generated - exported, 0) FROM pv
+    WHERE generated IS NOT NULL
+)"""
+
+VERSION = """(SELECT k.id FROM carbon_coefficient k
+     WHERE k.carrier = c.carrier AND k.basis = '{basis}' AND k.valid_from <= c.day
+       AND (k.park_id = :park OR k.park_id IS NULL)
+     ORDER BY k.park_id NULLS LAST, k.valid_from DESC LIMIT 1)"""
+
+FACTOR = """(SELECT f.id FROM carbon_factor f
+     WHERE f.carrier = c.carrier AND f.method IN ({methods}) AND f.valid_from <= c.day
+       AND f.region IN (:region, 'national', '') AND (f.park_id = :park OR f.park_id IS NULL)
+     ORDER BY f.park_id NULLS LAST, (f.region = :region) DESC, f.valid_from DESC LIMIT 1)"""
+
+VERSIONS = f"""versions AS (
+    SELECT c.carrier, c.day,
+           {VERSION.format(basis="equivalent")} AS coefficient_equivalent,
+           {VERSION.format(basis="equal_value")} AS coefficient_equal_value,
+           {FACTOR.format(methods="'location', 'combustion', 'heat'")} AS factor_location,
+           {FACTOR.format(methods="'market'")} AS factor_market
+    FROM (SELECT DISTINCT carrier, day FROM quantities) c
+)"""  # noqa: S608
+
+
+def energy_sql(group_by: str, step: str) -> str:
+    """Quantities per (bucket, group, carrier, versions); ``step`` is ``day`` or ``month``."""
+    meters = METERS.format(
+        group_key=GROUP_KEY[group_by], carrier=CARRIER_OF_DEVICE, metric=METRIC_OF_DEVICE
+    )
+    quantities = QUANTITIES.format(manual_key=MANUAL_KEY[group_by])
+    return f"""WITH {meters}, {DAILY}, {quantities}, {VERSIONS}
+SELECT date_trunc('{step}', q.day)::date AS bucket, q.group_key, q.carrier,
+       v.coefficient_equivalent, v.coefficient_equal_value, v.factor_location, v.factor_market,
+       sum(q.qty) AS quantity
+FROM quantities q JOIN versions v ON v.carrier = q.carrier AND v.day = q.day
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+ORDER BY 1, 2, 3"""  # noqa: S608 (group_by and step are checked literals)
+
+
+GAPS = f"""WITH {{meters}}, {DAILY},
+totals AS (SELECT series_id, sum(qty) AS qty FROM daily GROUP BY 1),
+per_meter AS (
+    SELECT m.device_id, m.parent_meter_id, m.carrier, t.qty * m.scale AS qty
+    FROM meters m JOIN totals t ON t.series_id = m.series_id
+)
+SELECT parent.device_id AS meter_id, parent.carrier, parent.qty AS consumption,
+       sum(child.qty) AS children_sum, parent.qty - sum(child.qty) AS unmetered
+FROM per_meter parent JOIN per_meter child ON child.parent_meter_id = parent.device_id
+GROUP BY parent.device_id, parent.carrier, parent.qty
+ORDER BY parent.device_id"""  # noqa: S608
+"""The meter tree's gap (损耗/未计量 = main − Σ sub) over the period, per meter with sub-meters."""
+
+
+def gaps_sql() -> str:
+    meters = METERS.format(group_key="NULL", carrier=CARRIER_OF_DEVICE, metric=METRIC_OF_DEVICE)
+    return GAPS.format(meters=meters)

@@ -1,0 +1,58 @@
+"""Budgets: the year-to-date position, and each threshold event fired once."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.carbon.service import today
+from app.core.config import Settings
+from tests.api.conftest import create_park
+from tests.carbon.support import build_rollups, events, meter, run_budget_check
+
+
+def test_budget_events_fire_once_each(
+    client: TestClient,
+    admin: dict[str, str],
+    viewer: dict[str, str],
+    database_url: str,
+    settings: Settings,
+) -> None:
+    year = today("Asia/Shanghai").year
+    park = create_park(client, admin)
+    # 1000 kWh on 2 January: 0.5306 t (national 2023 factor)
+    readings = [(f"{year}-01-01 12:00", 0), (f"{year}-01-02 12:00", 1000)]
+    meter(client, admin, database_url, park.id, readings)
+    build_rollups(settings)
+    url = f"/api/v1/parks/{park.id}/carbon/budgets"
+    body = {"year": year, "metric": "carbon_t", "cap": 0.6}
+    put = client.put(url, json=body, headers=admin)
+    assert put.status_code == 200, put.text
+    position = put.json()
+    assert position["to_date"] == pytest.approx(0.5306)
+    assert position["share"] == pytest.approx(0.5306 / 0.6)
+    elapsed = (today("Asia/Shanghai") - date(year, 1, 1)).days + 1
+    days = (date(year, 12, 31) - date(year, 1, 1)).days + 1
+    assert position["forecast"] == pytest.approx(0.5306 * days / elapsed)
+
+    run_budget_check(settings)
+    run_budget_check(settings)
+    assert [t for t, _ in events(database_url, park.id)] == ["carbon.budget_warning"]
+
+    meter(
+        client,
+        admin,
+        database_url,
+        park.id,
+        [(f"{year}-01-03 12:00", 100), (f"{year}-01-04 12:00", 300)],
+    )
+    build_rollups(settings)
+    run_budget_check(settings)
+    run_budget_check(settings)
+    fired = events(database_url, park.id)
+    assert [t for t, _ in fired] == ["carbon.budget_warning", "carbon.budget_exceeded"]
+    assert fired[1][1]["threshold_pct"] == 100 and fired[1][1]["cap"] == 0.6
+    listed = client.get(url, params={"year": year}, headers=viewer).json()
+    assert listed[0]["announced"] == [80, 100]

@@ -1,0 +1,261 @@
+"""Energy and emissions against a hand-computed month, factor versions by date, 绿证 used
+once, the annual report in three formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from tests.api.conftest import create_park
+from tests.assets.support import make_enterprise
+from tests.carbon.support import build_rollups, meter
+
+KG = 0.0005  # tonnes: equal to the kilogram
+
+
+def carbon(client: TestClient, headers: dict[str, str], park_id: str, path: str, **q: Any) -> Any:
+    response = client.get(f"/api/v1/parks/{park_id}/carbon/{path}", params=q, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def month(client: TestClient, admin: dict[str, str], database_url: str) -> dict[str, str]:
+    """May 2026 of one enterprise (Shanghai time), computed by hand:
+
+    grid meter: 1000 (30 Apr) → 1100 → 5000, reset → 200 → 700: 100 + 3900 + 200 + 500 = 4700 kWh
+    PV inverter 10000 → 10800 (10 May) → 12000 (31 May): 2000 kWh generated
+    PV export meter 0 → 500 (31 May): 500 kWh exported, so 1500 kWh self-consumed
+    gas meter 100 → 1100: 1000 m³; diesel entered by hand: 200 kg; 2 绿证: 2000 kWh
+    """
+    park = create_park(client, admin)
+    enterprise = make_enterprise(client, admin, park.id)
+    base: dict[str, Any] = {"enterprise_id": enterprise}
+    grid = [
+        ("2026-04-30 23:00", 1000),
+        ("2026-05-01 00:30", 1100),
+        ("2026-05-15 12:00", 5000),
+        ("2026-05-20 08:00", 200),
+        ("2026-05-31 23:30", 700),
+        ("2026-06-01 00:30", 900),
+    ]
+    meter(client, admin, database_url, park.id, grid, **base)
+    pv = [("2026-04-30 20:00", 10000), ("2026-05-10 12:00", 10800), ("2026-05-31 18:00", 12000)]
+    meter(client, admin, database_url, park.id, pv, "pv_inverter", **base)
+    export = [("2026-04-30 20:00", 0), ("2026-05-31 18:00", 500)]
+    meter(
+        client,
+        admin,
+        database_url,
+        park.id,
+        export,
+        attributes={"carbon_carrier": "pv_export"},
+        **base,
+    )
+    gas = [("2026-04-30 20:00", 100), ("2026-05-31 20:00", 1100)]
+    meter(client, admin, database_url, park.id, gas, "gas_meter", **base)
+    url = f"/api/v1/parks/{park.id}/carbon"
+    entry = {"carrier": "diesel", "day": "2026-05-12", "quantity": 200, **base}
+    assert client.post(f"{url}/manual-entries", json=entry, headers=admin).status_code == 201
+    certificates = [f"GEC-{uuid.uuid4().hex}" for _ in range(2)]
+    green = {"kind": "certificate", "month": "2026-05-01", "certificate_ids": certificates, **base}
+    assert client.post(f"{url}/green-power", json=green, headers=admin).status_code == 201
+    return {"park": park.id, "enterprise": enterprise}
+
+
+EXPECTED = {
+    # kgce: 4700 x 0.1229 + 1500 x 0.1229 + 1000 x 1.2143 + 200 x 1.4571 = 2267.70
+    "tce_equivalent": 2.26770,
+    # kgce: 4700 x 0.30 + 1500 x 0.1229 + 1000 x 1.2143 + 200 x 1.4571 = 3100.07
+    "tce_equal_value": 3.10007,
+    "scope1_t": 2.78138,  # 1000 x 2.1622 + 200 x 3.0959 = 2781.38 kg
+    "scope2_location_t": 2.49382,  # 4700 x 0.5306 (national 2023, in force in 2026)
+    "scope2_market_t": 1.64592,  # (4700 − 2000) x 0.6096
+}
+
+
+def _check(row: dict[str, Any]) -> None:
+    for name, value in EXPECTED.items():
+        assert row[name] == pytest.approx(value, abs=KG), name
+    quantities = {c["carrier"]: c["quantity"] for c in row["carriers"]}
+    assert quantities == pytest.approx(
+        {
+            "electricity_grid": 4700,
+            "pv_self": 1500,
+            "pv_export": 500,
+            "natural_gas": 1000,
+            "diesel": 200,
+        }
+    )
+    assert row["co2_per_tce"] == pytest.approx((2.78138 + 2.49382) / 3.10007, rel=1e-6)
+    assert row["value_added"] is None and row["tce_per_value_added"] is None
+
+
+@pytest.mark.parametrize("group_by", ["enterprise", "park"])
+def test_a_hand_computed_month(
+    client: TestClient,
+    viewer: dict[str, str],
+    month: dict[str, str],
+    settings: Settings,
+    group_by: str,
+) -> None:
+    q = {"from": "2026-05-01", "to": "2026-05-31", "group_by": group_by}
+    before = carbon(client, viewer, month["park"], "emissions", **q)  # days still queued: raw
+    build_rollups(settings)
+    after = carbon(client, viewer, month["park"], "emissions", **q)  # from the daily rollups
+    assert before["rows"] == after["rows"]
+    [row] = after["rows"]
+    assert row["group"] == month["enterprise" if group_by == "enterprise" else "park"]
+    _check(row)
+    energy = carbon(client, viewer, month["park"], "energy", **q)
+    assert energy["rows"][0]["tce_equal_value"] == pytest.approx(3.10007, abs=KG)
+
+
+def test_by_carrier_and_by_day(
+    client: TestClient, viewer: dict[str, str], month: dict[str, str]
+) -> None:
+    q = {"from": "2026-05-01", "to": "2026-05-31", "group_by": "carrier"}
+    rows = carbon(client, viewer, month["park"], "energy", **q)["rows"]
+    by = {r["group"]: r for r in rows}
+    assert by["natural_gas"]["tce_equivalent"] == pytest.approx(1.2143, abs=1e-6)
+    assert by["pv_self"]["scope2_location_t"] == 0
+    days = carbon(
+        client,
+        viewer,
+        month["park"],
+        "emissions",
+        interval="day",
+        **{"from": "2026-05-01", "to": "2026-05-31"},
+    )["rows"]
+    assert sum(r["scope2_location_t"] for r in days) == pytest.approx(2.49382, abs=KG)
+    assert sum(r["scope2_market_t"] for r in days) == pytest.approx(1.64592, abs=KG)
+    may15 = next(r for r in days if r["period"] == "2026-05-15")
+    assert may15["carriers"][0]["quantity"] == pytest.approx(3900)
+
+
+def test_a_certificate_used_twice_is_refused(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], month: dict[str, str]
+) -> None:
+    url = f"/api/v1/parks/{month['park']}/carbon/green-power"
+    first, again = f"GEC-{uuid.uuid4().hex}", f"GEC-{uuid.uuid4().hex}"
+    body = {"kind": "certificate", "month": "2026-06-01", "certificate_ids": [first]}
+    assert client.post(url, json=body, headers=admin).status_code == 201
+    twice = client.post(url, json={**body, "certificate_ids": [again, first]}, headers=admin)
+    assert twice.status_code == 409, twice.text
+    assert twice.json()["certificates"] == [first]
+    other = create_park(client, admin)
+    elsewhere = client.post(
+        f"/api/v1/parks/{other.id}/carbon/green-power", json=body, headers=admin
+    )
+    assert elsewhere.status_code == 409  # a certificate counts once, in any park
+    stored = client.get(url, params={"limit": 1000}, headers=viewer).json()["items"]
+    ids = {g["certificate_id"] for g in stored}
+    assert first in ids and again not in ids  # all or nothing
+    assert all(g["kwh"] == 1000 for g in stored)
+    dup = {**body, "certificate_ids": [again, again]}
+    assert client.post(url, json=dup, headers=admin).status_code == 422
+
+
+def test_a_factor_change_applies_from_its_date(
+    client: TestClient,
+    admin: dict[str, str],
+    viewer: dict[str, str],
+    database_url: str,
+    settings: Settings,
+) -> None:
+    park = create_park(client, admin)
+    readings = [("2026-06-29 23:00", 0), ("2026-06-30 12:00", 100), ("2026-07-01 12:00", 300)]
+    meter(client, admin, database_url, park.id, readings)
+    build_rollups(settings)
+    factor = {
+        "carrier": "electricity_grid",
+        "method": "location",
+        "region": "national",
+        "valid_from": "2026-07-01",
+        "value": 0.5,
+        "source": "test: a mid-year update",
+    }
+    url = f"/api/v1/parks/{park.id}/carbon/factors"
+    assert client.post(url, json=factor, headers=admin).status_code == 201
+    assert client.post(url, json=factor, headers=admin).status_code == 409
+    q = {"from": "2026-06-01", "to": "2026-07-31", "interval": "month"}
+    rows = carbon(client, viewer, park.id, "emissions", **q)["rows"]
+    assert [r["scope2_location_t"] for r in rows] == pytest.approx([0.05306, 0.1], abs=1e-9)
+    tables = carbon(client, viewer, park.id, "factors")
+    ours = [f for f in tables["factors"] if f["park_id"] == park.id]
+    assert ours[0]["value"] == 0.5 and ours[0]["source"].startswith("test")
+    report = carbon(client, viewer, park.id, "report", year=2026)
+    used = sorted(a["factor_location"]["value"] for a in report["audit"])
+    assert used == [0.5, 0.5306]
+    assert report["totals"]["scope2_location_t"] == pytest.approx(0.15306, abs=1e-9)
+
+
+def test_fuel_factor_from_its_parts(client: TestClient, admin: dict[str, str]) -> None:
+    park = create_park(client, admin)
+    body = {
+        "carrier": "diesel",
+        "method": "combustion",
+        "valid_from": "2027-01-01",
+        "ncv": 0.042652,
+        "carbon_content": 20.2,
+        "oxidation": 0.98,
+        "source": "test",
+    }
+    response = client.post(f"/api/v1/parks/{park.id}/carbon/factors", json=body, headers=admin)
+    assert response.status_code == 201, response.text
+    assert response.json()["value"] == pytest.approx(3.0959, abs=5e-5)
+    missing = {**body, "oxidation": None}
+    bad = client.post(f"/api/v1/parks/{park.id}/carbon/factors", json=missing, headers=admin)
+    assert bad.status_code == 422
+
+
+def test_seeded_fuel_factors_match_their_parts(
+    client: TestClient, viewer: dict[str, str], month: dict[str, str]
+) -> None:
+    tables = carbon(client, viewer, month["park"], "factors")
+    fuels = [f for f in tables["factors"] if f["method"] == "combustion"]
+    assert {f["carrier"] for f in fuels} >= {"natural_gas", "diesel", "gasoline", "raw_coal"}
+    for f in fuels:
+        parts = f["ncv"] * f["carbon_content"] * f["oxidation"] * 44 / 12
+        assert f["value"] == pytest.approx(parts, rel=2e-4), f["carrier"]
+    assert any(c["verify"] for c in tables["coefficients"] if c["carrier"] == "electricity_grid")
+
+
+def test_the_annual_report(
+    client: TestClient, viewer: dict[str, str], month: dict[str, str], settings: Settings
+) -> None:
+    build_rollups(settings)
+    url = f"/api/v1/parks/{month['park']}/carbon/report"
+    q = {"year": 2026, "enterprise_id": month["enterprise"]}
+    report = client.get(url, params=q, headers=viewer).json()
+    june = {  # the year adds 1 June's 200 kWh (900 − 700), with no green power that month
+        "tce_equivalent": EXPECTED["tce_equivalent"] + 200 * 0.1229 / 1000,
+        "tce_equal_value": EXPECTED["tce_equal_value"] + 200 * 0.30 / 1000,
+        "scope1_t": EXPECTED["scope1_t"],
+        "scope2_location_t": EXPECTED["scope2_location_t"] + 200 * 0.5306 / 1000,
+        "scope2_market_t": EXPECTED["scope2_market_t"] + 200 * 0.6096 / 1000,
+    }
+    for name, value in june.items():
+        assert report["totals"][name] == pytest.approx(value, abs=KG), name
+    used = [m["period"] for m in report["months"] if m["tce_equivalent"]]
+    assert used == ["2026-05-01", "2026-06-01"]  # April: the readings that set the baseline
+    for line in report["audit"]:  # recompute every line from the factors it shows
+        if line["factor_location"] is not None:
+            kg = line["quantity"] * line["factor_location"]["value"]
+            assert line["location_t"] * 1000 == pytest.approx(kg, abs=0.5)
+        assert line["coefficient_equal_value"]["source"]
+    assert report["green_power"][0]["kwh"] == 2000
+    text = client.get(url, params=q, headers={**viewer, "Accept": "text/csv"})
+    assert text.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(text.text)))
+    assert rows[1][0] == "carrier" and {r[0] for r in rows[2:7]} >= {"diesel", "natural_gas"}
+    page = client.get(url, params=q, headers={**viewer, "Accept": "text/html"})
+    assert page.headers["content-type"].startswith("text/html") and "<table>" in page.text
+    missing = client.get(url, params={"year": 2026, "enterprise_id": "nobody"}, headers=viewer)
+    assert missing.status_code == 404
