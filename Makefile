@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim
+.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-carbon
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -61,3 +61,9 @@ bench-spatial: venv install-services
 # docs/benchmarks.md).
 bench-sim: venv install-services
 	$(BIN)/python -m bench.sim_publish
+
+# The park's annual carbon report over a year of hourly readings of 2,000 meters, from the
+# daily rollups against the same report from raw readings (first run loads the data, several
+# minutes; writes docs/benchmarks.md).
+bench-carbon: venv install-services
+	$(BIN)/python -m bench.carbon

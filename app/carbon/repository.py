@@ -201,6 +201,17 @@ async def list_green(
     return result.mappings().all()
 
 
+async def green_by_ids(session: AsyncSession, park_id: str, ids: list[Any]) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT * FROM carbon_green_power WHERE park_id = :park AND id = ANY(:ids) "
+            "ORDER BY certificate_id NULLS FIRST"
+        ),
+        {"park": park_id, "ids": ids},
+    )
+    return result.mappings().all()
+
+
 async def green_by_month(
     session: AsyncSession, park_id: str, group_by: str, months: tuple[date, date]
 ) -> Sequence[RowMapping]:

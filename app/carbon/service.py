@@ -180,9 +180,8 @@ async def create_green(
 async def _green_rows(
     session: AsyncSession, ctx: ParkContext, ids: list[uuid.UUID]
 ) -> list[GreenPowerRead]:
-    wanted = set(ids)
-    rows = await repository.list_green(session, ctx.park_id, None, 1_000_000)
-    return [GreenPowerRead.model_validate(dict(r)) for r in rows if r["id"] in wanted]
+    rows = await repository.green_by_ids(session, ctx.park_id, ids)
+    return [GreenPowerRead.model_validate(dict(r)) for r in rows]
 
 
 async def list_green(

@@ -8,6 +8,7 @@ import io
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -259,3 +260,59 @@ def test_the_annual_report(
     assert page.headers["content-type"].startswith("text/html") and "<table>" in page.text
     missing = client.get(url, params={"year": 2026, "enterprise_id": "nobody"}, headers=viewer)
     assert missing.status_code == 404
+
+
+def test_the_meter_tree_gap_and_sub_meters_count_once(
+    client: TestClient,
+    admin: dict[str, str],
+    viewer: dict[str, str],
+    database_url: str,
+    settings: Settings,
+) -> None:
+    park = create_park(client, admin)
+    enterprise = make_enterprise(client, admin, park.id)
+    main = meter(
+        client, admin, database_url, park.id, [("2026-03-01 01:00", 0), ("2026-03-02 01:00", 1000)]
+    )
+    meter(
+        client,
+        admin,
+        database_url,
+        park.id,
+        [("2026-03-01 01:00", 0), ("2026-03-02 01:00", 700)],
+        parent_meter_id=main,
+        enterprise_id=enterprise,
+    )
+    build_rollups(settings)
+    q = {"from": "2026-03-01", "to": "2026-03-31"}
+    energy = carbon(client, viewer, park.id, "energy", **q)
+    [row] = energy["rows"]
+    assert row["carriers"][0]["quantity"] == 1000  # the main meter only
+    [gap] = energy["meter_gaps"]
+    assert (gap["meter_id"], gap["consumption"], gap["children_sum"], gap["unmetered"]) == (
+        main,
+        1000,
+        700,
+        300,
+    )
+    [mine] = carbon(client, viewer, park.id, "energy", group_by="enterprise", **q)["rows"]
+    assert (mine["group"], mine["carriers"][0]["quantity"]) == (enterprise, 700)
+
+
+def test_intensities_from_the_economy_module(
+    client: TestClient, viewer: dict[str, str], month: dict[str, str], database_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        if conn.execute("SELECT to_regclass('economy_report')").fetchone() == (None,):
+            pytest.skip("the economy module's table is not there")
+        conn.execute(
+            "INSERT INTO economy_report (park_id, enterprise_id, month, output_value, "
+            "value_added, revenue, tax, employees, rd_spend) "
+            "VALUES (%s, %s, '2026-05-01', 100, 50, 100, 5, 10, 1)",
+            (month["park"], month["enterprise"]),
+        )
+    q = {"from": "2026-05-01", "to": "2026-05-31", "group_by": "enterprise"}
+    [row] = carbon(client, viewer, month["park"], "emissions", **q)["rows"]
+    assert row["value_added"] == 50
+    assert row["tce_per_value_added"] == pytest.approx(3.10007 / 50, abs=1e-5)
+    assert row["co2_per_value_added"] == pytest.approx((2.78138 + 2.49382) / 50, abs=1e-5)
