@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alarms.jobs import detect_offline, end_floods, run_timers, unshelve_expired
 from app.carbon.budgets import check as carbon_budgets
 from app.core.config import Settings
+from app.economy.power import detect_anomalies as economy_anomalies
 from app.telemetry import rollup_repository as rollups
 from app.webhooks.delivery import WebhookDispatcher
 from app.webhooks.delivery import purge as webhook_retention
@@ -22,6 +23,7 @@ OFFLINE_EVERY_S = 10.0
 TIMERS_EVERY_S = 1.0
 SHELVING_EVERY_S = 5.0
 FLOODS_EVERY_S = 10.0
+ECONOMY_ANOMALIES_EVERY_S = 3600.0
 CARBON_BUDGETS_EVERY_S = 300.0
 
 
@@ -60,6 +62,7 @@ def default_jobs() -> list[Job]:
         Job("alarm_shelving", unshelve_expired, every=SHELVING_EVERY_S),
         Job("alarm_floods", end_floods, every=FLOODS_EVERY_S),
         Job("carbon_budgets", carbon_budgets, every=CARBON_BUDGETS_EVERY_S),
+        Job("economy_anomalies", economy_anomalies, every=ECONOMY_ANOMALIES_EVERY_S),
         Job("retention", retention, every=RETENTION_EVERY_S),
         Job("webhook_retention", webhook_retention, every=RETENTION_EVERY_S),
     ]

@@ -208,6 +208,16 @@ def make_tenancy(database_url: str, park_id: str) -> dict[str, str]:
     return ids
 
 
+def make_report(database_url: str, park_id: str, enterprise_id: str, month: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO economy_report (park_id, enterprise_id, month, output_value, "
+            "value_added, revenue, tax, employees, rd_spend) "
+            "VALUES (%s, %s, %s, 1, 1, 1, 1, 1, 1)",
+            (park_id, enterprise_id, f"{month}-01"),
+        )
+
+
 def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> str:
     values = {
         "park_id": world.park.id,
@@ -218,6 +228,7 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
         "event_id": webhook[1],
         "rule_id": make_rule(world.database_url, world.park.id) if "{rule_id}" in path else "",
         "kind": "enterprises",  # bulk import
+        "month": "2026-01",  # economy reports
         **(
             make_land(world.database_url, world.park.id) if LAND_PARAMS & {*path.split("/")} else {}
         ),
@@ -227,6 +238,8 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
             else {}
         ),
     }
+    if "{month}" in path:  # an economy report of the fresh enterprise, to read or replace
+        make_report(world.database_url, world.park.id, values["enterprise_id"], values["month"])
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

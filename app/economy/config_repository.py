@@ -1,0 +1,56 @@
+"""SQL of the module's figures: parameters, 亩均 benchmarks and grade cut-offs.
+
+Each is looked up for a park and a date or year: the park's own rows when it has any, else
+the defaults (``park_id`` NULL); among those, the newest version in force.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+PARAMETERS = """
+SELECT DISTINCT ON (name) name, value, valid_from, unit, source, verify, park_id
+FROM economy_parameter
+WHERE (park_id = :park OR park_id IS NULL) AND valid_from <= :on
+ORDER BY name, park_id IS NULL, valid_from DESC
+"""
+
+BY_YEAR = """
+WITH scope AS (
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM {table} WHERE park_id = :park)
+                THEN CAST(:park AS text) END AS park
+), pick AS (
+    SELECT coalesce(max(year) FILTER (WHERE year <= :year), min(year)) AS year
+    FROM {table}, scope WHERE park_id IS NOT DISTINCT FROM scope.park
+)
+SELECT t.* FROM {table} t, scope, pick
+WHERE t.park_id IS NOT DISTINCT FROM scope.park AND t.year = pick.year
+ORDER BY {order}
+"""
+
+
+async def parameters(session: AsyncSession, park_id: str, on: date) -> dict[str, RowMapping]:
+    rows = await session.execute(text(PARAMETERS), {"park": park_id, "on": on})
+    return {r["name"]: r for r in rows.mappings()}
+
+
+async def benchmarks(session: AsyncSession, park_id: str, year: int) -> Sequence[RowMapping]:
+    statement = BY_YEAR.format(table="economy_benchmark", order="t.firm_class, t.id")
+    rows = await session.execute(text(statement), {"park": park_id, "year": year})
+    return rows.mappings().all()
+
+
+async def cutoffs(session: AsyncSession, park_id: str, year: int) -> Sequence[RowMapping]:
+    statement = BY_YEAR.format(table="economy_grade_cutoff", order="t.upper_pct")
+    rows = await session.execute(text(statement), {"park": park_id, "year": year})
+    return rows.mappings().all()
+
+
+def value(params: dict[str, RowMapping], name: str) -> Any:
+    """A parameter's value (its JSON), or KeyError naming it when the table lacks it."""
+    return params[name]["value"]

@@ -1,0 +1,110 @@
+"""SQL of the park overview for a month: totals and by industry, with the comparable bases
+of 同比 and 环比, and the 规上 counts and coverage indicators."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.economy import gb4754
+from app.economy.calc import shift_month
+from app.economy.power_repository import SECTION
+
+INDICATORS = (
+    "output_value",
+    "value_added",
+    "revenue",
+    "tax",
+    "employees",
+    "rd_spend",
+    "emissions",
+    "energy_tce",
+)
+
+
+def _pivot() -> str:
+    parts = []
+    for x in INDICATORS:
+        parts += [
+            f"sum({x}) FILTER (WHERE month = :t) AS cur_{x}",
+            f"sum({x}) FILTER (WHERE month = :t1) AS mom_{x}",
+            f"sum({x}) FILTER (WHERE month = :t12) AS yoy_{x}",
+        ]
+    return ",\n       ".join(parts)
+
+
+def _sums() -> str:
+    parts = []
+    for x in INDICATORS:
+        parts += [
+            f"sum(cur_{x}) AS {x}",
+            f"sum(cur_{x}) FILTER (WHERE has_t1) AS mom_cur_{x}",
+            f"sum(mom_{x}) FILTER (WHERE has_t) AS mom_base_{x}",
+            f"sum(cur_{x}) FILTER (WHERE has_t12) AS yoy_cur_{x}",
+            f"sum(yoy_{x}) FILTER (WHERE has_t) AS yoy_base_{x}",
+        ]
+    return ",\n       ".join(parts)
+
+
+OVERVIEW = f"""
+WITH r AS (
+    SELECT r.*, {SECTION} AS section
+    FROM economy_report r JOIN enterprise e ON e.park_id = r.park_id AND e.id = r.enterprise_id
+    WHERE r.park_id = :park AND r.month IN (:t, :t1, :t12)
+), p AS (
+    SELECT enterprise_id, section,
+       bool_or(month = :t) AS has_t, bool_or(month = :t1) AS has_t1,
+       bool_or(month = :t12) AS has_t12,
+       {_pivot()}
+    FROM r GROUP BY enterprise_id, section
+)
+SELECT section, grouping(section) = 0 AS by_section,
+       count(*) FILTER (WHERE has_t) AS enterprises,
+       count(*) FILTER (WHERE has_t AND has_t1) AS mom_comparable,
+       count(*) FILTER (WHERE has_t AND has_t12) AS yoy_comparable,
+       {_sums()}
+FROM p GROUP BY GROUPING SETS ((), (section))
+ORDER BY by_section, section
+"""  # noqa: S608 (column lists generated from INDICATORS)
+"""同比/环比 on a comparable basis: only enterprises that reported in both months count in
+either side, so a firm that joined or skipped a month does not read as growth or decline."""
+
+
+async def overview(session: AsyncSession, park_id: str, month: date) -> Sequence[RowMapping]:
+    params = {
+        "park": park_id,
+        "t": month,
+        "t1": shift_month(month, -1),
+        "t12": shift_month(month, -12),
+        **gb4754.sql_ranges(),
+    }
+    return (await session.execute(text(OVERVIEW), params)).mappings().all()
+
+
+SCALE = """
+WITH status AS (
+    SELECT DISTINCT ON (enterprise_id) enterprise_id, above_scale FROM economy_scale_status
+    WHERE park_id = :park AND month <= :t AND month > :t - interval '12 months'
+    ORDER BY enterprise_id, month DESC
+), digital AS (
+    SELECT DISTINCT ON (enterprise_id) enterprise_id, digital_transformed, digital_services
+    FROM economy_report
+    WHERE park_id = :park AND month <= :t
+      AND (digital_transformed IS NOT NULL OR digital_services IS NOT NULL)
+    ORDER BY enterprise_id, month DESC
+)
+SELECT count(*) FILTER (WHERE s.above_scale) AS above_scale,
+       count(*) FILTER (WHERE s.above_scale AND d.digital_transformed) AS digital_transformed,
+       count(*) FILTER (WHERE s.above_scale AND d.digital_services) AS digital_services
+FROM status s LEFT JOIN digital d ON d.enterprise_id = s.enterprise_id
+"""
+"""规上 firms at the month (their latest status within the trailing year) and how many of
+them the park records as digitally transformed or using digital producer services."""
+
+
+async def scale_counts(session: AsyncSession, park_id: str, month: date) -> RowMapping:
+    result = await session.execute(text(SCALE), {"park": park_id, "t": month})
+    return result.mappings().one()

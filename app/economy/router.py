@@ -1,0 +1,256 @@
+"""``/api/v1/parks/{park_id}/economy/...``: 经济运行监测.
+
+Report writes need the admin role: they are the park's official statistics, entered by the
+administration (as assets are), not by the operators on shift. Every table a park official
+hands on answers ``format=csv`` or ``format=xlsx`` as a download (default JSON).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from app.core.db import SessionDep
+from app.core.http import PROBLEMS, cached_json
+from app.core.pagination import Page, PageDep
+from app.core.types import IDENT_PATTERN
+from app.economy import overview, permu, power, reports, tables
+from app.economy.schemas import (
+    MONTH_PATTERN,
+    Anomaly,
+    ExportFormat,
+    ImportResult,
+    Overview,
+    PerMu,
+    PowerIndex,
+    ReportFilters,
+    ReportRead,
+    ReportWrite,
+    Revision,
+    ScaleChange,
+)
+from app.parks.deps import ParkAdmin, ParkViewer
+
+router = APIRouter(prefix="/api/v1/parks/{park_id}/economy", tags=["economy"], responses=PROBLEMS)
+
+EnterpriseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the enterprise's id")]
+MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")]
+Format = Annotated[ExportFormat, Query(description="json, or a csv/xlsx download")]
+EXPORTS = "`format=csv` or `format=xlsx` answers the table as a download."
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "enterprise_id,month,output_value,value_added,revenue,tax,employees,"
+                "rd_spend,emissions\nacme,2026-10,3120.5,812,2980,96.4,312,95,0.42\n",
+            },
+            tables.XLSX: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _dump(items: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    return [item.model_dump() for item in items]
+
+
+@router.put(
+    "/reports/{enterprise_id}/{month}",
+    summary="Enter or correct an enterprise's monthly report (admin)",
+    description="Creates or replaces the report; every changed field of an existing one is "
+    "kept as a revision (old and new value, who, when). The enterprise's 规上 status is "
+    "derived again from its trailing-12-month main revenue.",
+)
+async def put_report(
+    enterprise_id: EnterpriseIdPath,
+    month: MonthPath,
+    data: ReportWrite,
+    session: SessionDep,
+    ctx: ParkAdmin,
+) -> ReportRead:
+    return await reports.put(session, ctx=ctx, enterprise_id=enterprise_id, month=month, data=data)
+
+
+@router.get(
+    "/reports", response_model=Page[ReportRead], summary="List monthly reports", description=EXPORTS
+)
+async def list_reports(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    page: PageDep,
+    filters: Annotated[ReportFilters, Query()],
+    format: Format = "json",
+) -> Response:
+    result = await reports.list_(session, ctx=ctx, filters=filters, page=page)
+    if format != "json":
+        columns = list(ReportRead.model_fields)
+        rows = [[getattr(r, c) for c in columns] for r in result.items]
+        return tables.export(format, "economy-reports", columns, rows)
+    return cached_json(request, result)
+
+
+@router.post(
+    "/reports/import",
+    response_model=ImportResult,
+    summary="Import monthly reports from CSV or XLSX (admin)",
+    description="Header: `enterprise_id`, `month` (YYYY-MM) and the report's fields. Every "
+    "row is checked first; any bad row answers 422 with `errors` (`row`, `field`, `reason` "
+    "for each) and nothing is stored. Existing reports are replaced, with revisions. "
+    "`dry_run=true` checks and stores nothing.",
+    openapi_extra=IMPORT_BODY,
+)
+async def import_reports(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkAdmin,
+    dry_run: Annotated[bool, Query(description="validate only")] = False,
+) -> ImportResult:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    rows = reports.rows_of_body(media, await request.body())
+    return await reports.import_reports(session, ctx=ctx, rows=rows, dry_run=dry_run)
+
+
+@router.get(
+    "/reports/{enterprise_id}/{month}", response_model=ReportRead, summary="A monthly report"
+)
+async def get_report(
+    request: Request,
+    enterprise_id: EnterpriseIdPath,
+    month: MonthPath,
+    session: SessionDep,
+    ctx: ParkViewer,
+) -> Response:
+    result = await reports.get(session, ctx=ctx, enterprise_id=enterprise_id, month=month)
+    return cached_json(request, result)
+
+
+@router.get(
+    "/reports/{enterprise_id}/{month}/revisions",
+    response_model=list[Revision],
+    summary="The revisions of a monthly report, oldest first",
+)
+async def report_revisions(
+    request: Request,
+    enterprise_id: EnterpriseIdPath,
+    month: MonthPath,
+    session: SessionDep,
+    ctx: ParkViewer,
+) -> Response:
+    result = await reports.revisions(session, ctx=ctx, enterprise_id=enterprise_id, month=month)
+    return cached_json(request, _dump(result))
+
+
+@router.get(
+    "/scale/{enterprise_id}",
+    response_model=list[ScaleChange],
+    summary="An enterprise's 规上 status changes",
+    description="The months where its derived 规上 status (trailing-12-month main revenue "
+    "against `above_scale_revenue`) is first known or changes.",
+)
+async def scale_history(
+    request: Request, enterprise_id: EnterpriseIdPath, session: SessionDep, ctx: ParkViewer
+) -> Response:
+    result = await reports.scale_history(session, ctx=ctx, enterprise_id=enterprise_id)
+    return cached_json(request, _dump(result))
+
+
+@router.get(
+    "/overview",
+    response_model=Overview,
+    summary="Park economy for a month: totals, 同比, 环比, by industry, 规上 counts",
+    description="同比 and 环比 compare only the enterprises that reported in both months. "
+    + EXPORTS,
+)
+async def get_overview(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
+    format: Format = "json",
+) -> Response:
+    result = await overview.get(session, ctx=ctx, month=month)
+    if format != "json":
+        return tables.export(format, f"economy-overview-{month}", *overview.table(result))
+    return cached_json(request, result)
+
+
+@router.get(
+    "/power-index",
+    response_model=PowerIndex,
+    summary="电力看经济: daily kWh, 开工率 and the electricity index",
+    description="`from` and `to` are park-local dates, both included (at most 400 days). "
+    "`format=csv`/`xlsx` answers the days table (`table=enterprises`: one row per "
+    "enterprise and day).",
+)
+async def get_power_index(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    first: Annotated[date, Query(alias="from", description="first day")],
+    last: Annotated[date, Query(alias="to", description="last day (included)")],
+    base_month: Annotated[
+        str | None, Query(pattern=MONTH_PATTERN, description="default: the park's parameter")
+    ] = None,
+    format: Format = "json",
+    table: Annotated[str, Query(pattern="^(days|enterprises)$")] = "days",
+) -> Response:
+    result = await power.power_index(
+        session, ctx=ctx, first=first, last=last, base_month=base_month
+    )
+    if format == "json":
+        return cached_json(request, result)
+    if table == "enterprises":
+        columns = ["enterprise_id", "section", "baseline_kwh", "date", "kwh", "operating"]
+        rows = [
+            [e.enterprise_id, e.section, e.baseline_kwh, d.date, d.kwh, d.operating]
+            for e in result.enterprises
+            for d in e.days
+        ]
+        return tables.export(format, "economy-power-enterprises", columns, rows)
+    columns = ["date", "kwh", "monitored", "operating", "operating_rate", "index"]
+    rows = [[getattr(d, c) for c in columns] for d in result.days]
+    return tables.export(format, "economy-power-index", columns, rows)
+
+
+@router.get(
+    "/anomalies",
+    response_model=list[Anomaly],
+    summary="电力看经济 anomaly flags (sudden drop, long zero load)",
+)
+async def get_anomalies(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    first: Annotated[date, Query(alias="from")],
+    last: Annotated[date, Query(alias="to")],
+) -> Response:
+    result = await power.list_anomalies(session, ctx=ctx, first=first, last=last)
+    return cached_json(request, _dump(result))
+
+
+@router.get(
+    "/per-mu",
+    response_model=PerMu,
+    summary="亩均效益评价 for a year",
+    description="Every enterprise with its land (亩), each indicator with its benchmark, "
+    "weight and points, its score, rank and grade (A-D, T: not evaluated, with the reason). "
+    + EXPORTS,
+)
+async def get_per_mu(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    year: Annotated[int, Query(ge=2000, le=2999)],
+    format: Format = "json",
+) -> Response:
+    result = await permu.evaluate_year(session, ctx=ctx, year=year)
+    if format != "json":
+        return tables.export(format, f"economy-per-mu-{year}", *permu.table(result))
+    return cached_json(request, result)

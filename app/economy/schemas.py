@@ -1,0 +1,208 @@
+"""Schemas of the economy module: reports, overview, 电力看经济, 亩均效益评价."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.types import UtcDateTime
+
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+Month = Annotated[str, Field(pattern=MONTH_PATTERN, description="YYYY-MM", examples=["2026-10"])]
+Amount = Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e12)]
+Signed = Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)]
+ExportFormat = Literal["json", "csv", "xlsx"]
+
+REPORT_EXAMPLE: dict[str, Any] = {
+    "output_value": 3120.5,
+    "value_added": 812.0,
+    "revenue": 2980.0,
+    "tax": 96.4,
+    "employees": 312,
+    "rd_spend": 95.0,
+    "emissions": 0.42,
+}
+
+
+class ReportWrite(BaseModel):
+    """One enterprise's month, in 10⁴ yuan (people for ``employees``). PUT replaces the
+    whole report: an optional field left out is stored as unknown (null)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": REPORT_EXAMPLE})
+
+    output_value: Amount = Field(description="工业总产值, 10⁴ yuan")
+    value_added: Signed = Field(description="工业增加值, 10⁴ yuan (may be negative)")
+    revenue: Amount = Field(description="营业收入 (main business), 10⁴ yuan")
+    tax: Signed = Field(description="税收 (taxes paid, net of refunds), 10⁴ yuan")
+    employees: Amount = Field(description="average employees in the month, people")
+    rd_spend: Amount = Field(description="R&D spend, 10⁴ yuan")
+    emissions: Amount | None = Field(
+        default=None, description="main pollutant emissions, t (null: no data)"
+    )
+    energy_tce: Amount | None = Field(
+        default=None,
+        description="energy use, tce 等价值 (null: taken from the meters' kWh x the "
+        "`electricity_tce_per_kwh` parameter in the 亩均 evaluation)",
+    )
+    digital_transformed: bool | None = Field(
+        default=None, description="数字化转型 done (the guide's coverage indicator)"
+    )
+    digital_services: bool | None = Field(
+        default=None, description="uses digital producer services (the guide's indicator)"
+    )
+
+
+class ReportRead(ReportWrite):
+    model_config = ConfigDict(extra="ignore")
+
+    enterprise_id: str
+    month: Month
+    created_at: UtcDateTime
+    created_by: str | None
+    updated_at: UtcDateTime
+    updated_by: str | None
+
+
+class ReportFilters(BaseModel):
+    month: Month | None = Field(default=None, description="one month")
+    year: int | None = Field(default=None, ge=1900, le=2999, description="one year")
+    enterprise_id: str | None = Field(default=None, max_length=64)
+
+
+class Revision(BaseModel):
+    id: int
+    field: str
+    old_value: Any
+    new_value: Any
+    source: Literal["api", "import"]
+    changed_at: UtcDateTime
+    changed_by: str | None
+
+
+class ScaleChange(BaseModel):
+    month: Month
+    above_scale: bool
+    previous: bool | None = Field(description="the status the month before (null: first known)")
+    trailing_revenue: float = Field(description="main revenue of the 12 months to this one")
+    months_reported: int
+
+
+class ImportError_(BaseModel):
+    row: int | None
+    field: str | None
+    reason: str
+
+
+class ImportResult(BaseModel):
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+
+
+class Totals(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class IndustryRow(BaseModel):
+    section: str | None = Field(description="GB/T 4754 门类 (null: no or unknown code)")
+    name: str | None
+    enterprises: int
+    totals: dict[str, float | None]
+    yoy: dict[str, float | None]
+    mom: dict[str, float | None]
+
+
+class Coverage(BaseModel):
+    numerator: int
+    denominator: int
+    rate: float | None
+
+
+class Overview(BaseModel):
+    month: Month
+    enterprises: int = Field(description="enterprises that reported for the month")
+    totals: dict[str, float | None]
+    yoy: dict[str, float | None] = Field(
+        description="同比 on a comparable basis (enterprises that reported in both months); "
+        "null when none did or the base is 0"
+    )
+    mom: dict[str, float | None] = Field(description="环比, on the same basis")
+    yoy_comparable: int
+    mom_comparable: int
+    by_industry: list[IndustryRow]
+    above_scale_count: int
+    coverage: dict[str, Coverage]
+
+
+class PowerDay(BaseModel):
+    date: date
+    kwh: float
+    monitored: int = Field(description="enterprises with a positive baseline")
+    operating: int
+    operating_rate: float | None = Field(description="开工率 = operating / monitored")
+    index: float | None = Field(description="park electricity index, base period = 100")
+    by_industry: dict[str, float | None] = Field(description="index per GB/T 4754 section")
+
+
+class PowerEnterpriseDay(BaseModel):
+    date: date
+    kwh: float
+    operating: bool | None
+
+
+class PowerEnterprise(BaseModel):
+    enterprise_id: str
+    section: str | None
+    baseline_kwh: float = Field(description="baseline daily kWh (base month average)")
+    kwh: float
+    operating_days: int
+    days: list[PowerEnterpriseDay]
+
+
+class PowerIndex(BaseModel):
+    base_month: Month
+    operating_ratio: float
+    days: list[PowerDay]
+    enterprises: list[PowerEnterprise]
+
+
+class Anomaly(BaseModel):
+    id: int
+    enterprise_id: str
+    date: date
+    kind: Literal["sudden_drop", "zero_load"]
+    detail: dict[str, Any]
+    detected_at: UtcDateTime
+
+
+class IndicatorScore(BaseModel):
+    value: float | None
+    unit: str | None
+    benchmark: float
+    weight: float
+    points: float | None
+    rule: str | None = Field(description="how a missing value was scored, if it was")
+
+
+class PerMuItem(BaseModel):
+    enterprise_id: str
+    name: str
+    firm_class: Literal["above_scale", "small"]
+    land_mu: float
+    indicators: dict[str, IndicatorScore]
+    score: float | None
+    rank: int | None
+    grade: Literal["A", "B", "C", "D", "T"]
+    reason: str | None = Field(description="why the firm is not evaluated (grade T)")
+
+
+class PerMu(BaseModel):
+    year: int
+    benchmark_year: int | None
+    region: str | None
+    cutoffs: dict[str, float]
+    items: list[PerMuItem]

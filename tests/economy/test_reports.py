@@ -1,0 +1,182 @@
+"""Monthly reports: put and revisions, the derived 规上 status, the all-or-nothing import,
+exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import psycopg
+from fastapi.testclient import TestClient
+from openpyxl import Workbook, load_workbook
+
+from tests.api.conftest import create_park
+from tests.economy.support import make_enterprise, put_report, report
+
+
+def test_put_get_and_revisions(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    park = create_park(client, admin)
+    e = make_enterprise(database_url, park.id)
+    base = f"/api/v1/parks/{park.id}/economy/reports/{e}/2026-03"
+    first = put_report(client, admin, park.id, e, "2026-03", emissions=1.5)
+    assert first["month"] == "2026-03" and first["emissions"] == 1.5
+    assert client.get(f"{base}/revisions", headers=viewer).json() == []
+    put_report(client, admin, park.id, e, "2026-03", tax=7.5)  # emissions left out: unknown
+    put_report(client, admin, park.id, e, "2026-03", tax=7.5)  # no change: no revision
+    got = client.get(base, headers=viewer)
+    assert got.status_code == 200 and got.json()["tax"] == 7.5 and got.json()["emissions"] is None
+    revisions = client.get(f"{base}/revisions", headers=viewer).json()
+    assert [(r["field"], r["old_value"], r["new_value"]) for r in revisions] == [
+        ("tax", 5.0, 7.5),
+        ("emissions", 1.5, None),
+    ]
+    assert all(r["source"] == "api" and r["changed_by"] for r in revisions)
+    assert client.put(base, json=report(), headers=viewer).status_code == 403
+    missing = f"/api/v1/parks/{park.id}/economy/reports/nobody/2026-03"
+    assert client.put(missing, json=report(), headers=admin).status_code == 404
+    bad = client.put(base, json=report(revenue=-1), headers=admin)
+    assert bad.status_code == 422
+    assert (
+        client.put(base.replace("2026-03", "2026-13"), json=report(), headers=admin).status_code
+        == 422
+    )
+
+
+def test_above_scale_transitions(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    """Trailing-12-month main revenue >= 2,000 (10⁴ yuan): 规上 from the month it is reached,
+    not any more when the window's total falls below."""
+    park = create_park(client, admin)
+    e = make_enterprise(database_url, park.id)
+    # 2025-01..2025-12 at 150 a month: trailing totals 150, 300, ... 1,800 by December.
+    for m in range(1, 13):
+        put_report(client, admin, park.id, e, f"2025-{m:02d}", revenue=150)
+    # 2026-01 at 400: 1,650 + 400 = 2,050 -> 规上. 2026-02 at 0: 2,050 - 150 = 1,900 -> not.
+    put_report(client, admin, park.id, e, "2026-01", revenue=400)
+    put_report(client, admin, park.id, e, "2026-02", revenue=0)
+    history = client.get(f"/api/v1/parks/{park.id}/economy/scale/{e}", headers=viewer).json()
+    assert [(h["month"], h["above_scale"], h["previous"]) for h in history] == [
+        ("2025-01", False, None),
+        ("2026-01", True, False),
+        ("2026-02", False, True),
+    ]
+    assert history[1]["trailing_revenue"] == 2050 and history[1]["months_reported"] == 12
+    assert history[2]["trailing_revenue"] == 1900
+    with psycopg.connect(database_url) as conn:
+        flag = conn.execute(
+            "SELECT above_scale FROM enterprise WHERE park_id = %s AND id = %s", (park.id, e)
+        ).fetchone()
+    assert flag == (False,)
+    # A correction of February makes the firm 规上 again (and the enterprise's flag follows).
+    put_report(client, admin, park.id, e, "2026-02", revenue=200)
+    history = client.get(f"/api/v1/parks/{park.id}/economy/scale/{e}", headers=viewer).json()
+    assert [(h["month"], h["above_scale"]) for h in history] == [
+        ("2025-01", False),
+        ("2026-01", True),
+    ]
+    with psycopg.connect(database_url) as conn:
+        flag = conn.execute(
+            "SELECT above_scale FROM enterprise WHERE park_id = %s AND id = %s", (park.id, e)
+        ).fetchone()
+    assert flag == (True,)
+
+
+def _csv(rows: list[dict[str, object]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _snapshot(database_url: str, park_id: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT enterprise_id, month, revenue, tax, updated_at FROM economy_report "
+            "WHERE park_id = %s ORDER BY 1, 2",
+            (park_id,),
+        ).fetchall()
+
+
+def test_import_with_bad_rows_changes_nothing(
+    client: TestClient, admin: dict[str, str], database_url: str
+) -> None:
+    park = create_park(client, admin)
+    e1, e2 = make_enterprise(database_url, park.id), make_enterprise(database_url, park.id)
+    put_report(client, admin, park.id, e1, "2026-01")
+    before = _snapshot(database_url, park.id)
+    good = {"enterprise_id": e1, "month": "2026-01", **report(tax=9)}
+    rows = [
+        good,
+        {"enterprise_id": e2, "month": "2026-01", **report()},
+        {"enterprise_id": "ghost", "month": "2026-01", **report()},
+        {"enterprise_id": e2, "month": "2026-1", **report()},
+        {"enterprise_id": e2, "month": "2026-02", **report(revenue="lots")},
+        {"enterprise_id": e2, "month": "2026-01", **report()},
+    ]
+    url = f"/api/v1/parks/{park.id}/economy/reports/import"
+    response = client.post(url, content=_csv(rows), headers={**admin, "Content-Type": "text/csv"})
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["row"], e["field"]) for e in errors] == [
+        (3, "enterprise_id"),
+        (4, "month"),
+        (5, "revenue"),
+        (6, None),
+    ]
+    assert _snapshot(database_url, park.id) == before
+    # The good rows alone: a dry run stores nothing, then the import stores both.
+    body = _csv(rows[:2])
+    dry = client.post(
+        f"{url}?dry_run=true", content=body, headers={**admin, "Content-Type": "text/csv"}
+    )
+    assert dry.status_code == 200 and dry.json()["updated"] == 1
+    assert _snapshot(database_url, park.id) == before
+    done = client.post(url, content=body, headers={**admin, "Content-Type": "text/csv"})
+    assert done.json() == {"dry_run": False, "rows": 2, "created": 1, "updated": 1, "unchanged": 0}
+    with psycopg.connect(database_url) as conn:
+        source = conn.execute(
+            "SELECT field, source FROM economy_report_revision WHERE park_id = %s", (park.id,)
+        ).fetchall()
+    assert source == [("tax", "import")]
+
+
+def test_import_xlsx_and_export(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    park = create_park(client, admin)
+    e = make_enterprise(database_url, park.id)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    fields = list(report())
+    sheet.append(["enterprise_id", "month", *fields])
+    sheet.append([e, "2026-04", *report().values()])
+    sheet.append([e, "2026-05", *report(tax=6).values()])
+    out = io.BytesIO()
+    book.save(out)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    url = f"/api/v1/parks/{park.id}/economy/reports/import"
+    response = client.post(url, content=out.getvalue(), headers={**admin, "Content-Type": xlsx})
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 2
+    listed = client.get(f"/api/v1/parks/{park.id}/economy/reports?year=2026", headers=viewer)
+    assert [r["month"] for r in listed.json()["items"]] == ["2026-04", "2026-05"]
+    exported = client.get(
+        f"/api/v1/parks/{park.id}/economy/reports?year=2026&format=csv", headers=viewer
+    )
+    assert exported.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [(r["month"], r["tax"]) for r in table] == [("2026-04", "5.0"), ("2026-05", "6.0")]
+    exported = client.get(
+        f"/api/v1/parks/{park.id}/economy/reports?year=2026&format=xlsx", headers=viewer
+    )
+    rows = list(
+        load_workbook(io.BytesIO(exported.content)).worksheets[0].iter_rows(values_only=True)
+    )
+    assert rows[0][:2] == ("output_value", "value_added") and len(rows) == 3
+    junk = client.post(url, content=b"PK\x03\x04junk", headers={**admin, "Content-Type": xlsx})
+    assert junk.status_code == 422
