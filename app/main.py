@@ -54,6 +54,7 @@ def api_routers() -> list[APIRouter]:
     from app.device_types.router import router as device_types
     from app.devices.router import router as devices
     from app.economy.router import router as economy
+    from app.emergency.router import router as emergency
     from app.parks.router import router as parks
     from app.telemetry.router import router as telemetry
     from app.webhooks.router import router as webhooks
@@ -71,8 +72,9 @@ def api_routers() -> list[APIRouter]:
         tenancy,
         equipment,
         imports,
-        economy,
         carbon,
+        emergency,
+        economy,
     ]
 
 

@@ -11,6 +11,7 @@ from app.alarms.jobs import detect_offline, end_floods, run_timers, unshelve_exp
 from app.carbon.budgets import check as carbon_budgets
 from app.core.config import Settings
 from app.economy.power import detect_anomalies as economy_anomalies
+from app.emergency.jobs import open_from_alarms, report_reminders
 from app.telemetry import rollup_repository as rollups
 from app.webhooks.delivery import WebhookDispatcher
 from app.webhooks.delivery import purge as webhook_retention
@@ -25,6 +26,7 @@ SHELVING_EVERY_S = 5.0
 FLOODS_EVERY_S = 10.0
 ECONOMY_ANOMALIES_EVERY_S = 3600.0
 CARBON_BUDGETS_EVERY_S = 300.0
+REPORT_REMINDERS_EVERY_S = 5.0
 
 
 async def rollup(session: AsyncSession, settings: Settings) -> int:
@@ -56,6 +58,8 @@ def default_jobs() -> list[Job]:
     # Webhooks first: a safety event must not wait behind a round of rollups.
     return [
         Job("webhooks", WebhookDispatcher()),
+        Job("incidents", open_from_alarms),  # every round: the alarm's NOTIFY wakes the loop
+        Job("incident_reports", report_reminders, every=REPORT_REMINDERS_EVERY_S),
         Job("rollup", rollup),
         Job("offline", detect_offline, every=OFFLINE_EVERY_S),
         Job("alarm_timers", run_timers, every=TIMERS_EVERY_S),

@@ -53,6 +53,13 @@ MUTATIONS_BY_OPERATORS = {
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/comments"),
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/shelve"),
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/unshelve"),
+    ("POST", "/api/v1/parks/{park_id}/incidents"),
+    ("PATCH", "/api/v1/parks/{park_id}/incidents/{incident_id}"),
+    ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/status"),
+    ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/report"),
+    ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/comments"),
+    ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/tasks"),
+    ("PATCH", "/api/v1/parks/{park_id}/incidents/{incident_id}/tasks/{task_id}"),
 }
 
 
@@ -208,6 +215,43 @@ def make_tenancy(database_url: str, park_id: str) -> dict[str, str]:
     return ids
 
 
+EMERGENCY_PARAMS = {"{incident_id}", "{task_id}", "{resource_id}", "{entry_id}"}
+
+
+def make_emergency(database_url: str, park_id: str) -> dict[str, str]:
+    """A fresh incident with a task, a resource and a roster entry, straight into the tables."""
+    suffix = uuid.uuid4().hex[:8]
+    with psycopg.connect(database_url) as conn:
+        incident = conn.execute(
+            "INSERT INTO incident (park_id, type, level, source, lon, lat, report_due_at, "
+            "report_warn_at) VALUES (%s, 'gas_leak', 'orange', 'operator', 120.7, 31.3, "
+            "now() + interval '1 hour', now() + interval '45 minutes') RETURNING id",
+            (park_id,),
+        ).fetchone()
+        assert incident is not None
+        task = conn.execute(
+            "INSERT INTO incident_task (incident_id, title) VALUES (%s, 't') RETURNING id",
+            (incident[0],),
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO emergency_resource (park_id, id, kind, name, lon, lat) "
+            "VALUES (%s, %s, 'aed', 'aed', 120.7, 31.3)",
+            (park_id, f"r-{suffix}"),
+        )
+        entry = conn.execute(
+            "INSERT INTO duty_roster (park_id, name, role, starts_at, ends_at) "
+            "VALUES (%s, 'n', 'r', now(), now() + interval '1 hour') RETURNING id",
+            (park_id,),
+        ).fetchone()
+    assert task is not None and entry is not None
+    return {
+        "incident_id": str(incident[0]),
+        "task_id": str(task[0]),
+        "resource_id": f"r-{suffix}",
+        "entry_id": str(entry[0]),
+    }
+
+
 def make_report(database_url: str, park_id: str, enterprise_id: str, month: str) -> None:
     with psycopg.connect(database_url) as conn:
         conn.execute(
@@ -235,6 +279,11 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
         **(
             make_tenancy(world.database_url, world.park.id)
             if TENANCY_PARAMS & {*path.split("/")}
+            else {}
+        ),
+        **(
+            make_emergency(world.database_url, world.park.id)
+            if EMERGENCY_PARAMS & {*path.split("/")}
             else {}
         ),
     }

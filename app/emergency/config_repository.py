@@ -1,0 +1,183 @@
+"""SQL of the emergency settings and map data: the per-type rules and response plans in force
+(a park's own newest row not in the future wins over the built-in default), the duty roster,
+resources, the wind and the people data of the impact analysis."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+RULES_IN_FORCE = """
+SELECT DISTINCT ON (incident_type) * FROM incident_type_rule
+WHERE (park_id IS NULL OR park_id = :park) AND valid_from <= now()
+  AND (CAST(:type AS text) IS NULL OR incident_type = :type)
+ORDER BY incident_type, park_id NULLS LAST, valid_from DESC
+"""
+
+
+async def rules(session: AsyncSession, park_id: str, type_: str | None = None) -> list[RowMapping]:
+    result = await session.execute(text(RULES_IN_FORCE), {"park": park_id, "type": type_})
+    return list(result.mappings().all())
+
+
+async def rule(session: AsyncSession, park_id: str, type_: str) -> RowMapping | None:
+    found = await rules(session, park_id, type_)
+    return found[0] if found else None
+
+
+async def insert_rule(session: AsyncSession, park_id: str, values: dict[str, Any]) -> RowMapping:
+    columns = ", ".join(values)
+    params = ", ".join(f":{c}" for c in values)
+    sql = text(
+        f"INSERT INTO incident_type_rule (park_id, valid_from, source, {columns}) "
+        f"VALUES (:park, clock_timestamp(), 'park', {params}) RETURNING *"
+    )
+    return (await session.execute(sql, {**values, "park": park_id})).mappings().one()
+
+
+PLANS_IN_FORCE = """
+SELECT DISTINCT ON (incident_type, level) * FROM response_plan
+WHERE (park_id IS NULL OR park_id = :park) AND valid_from <= now()
+ORDER BY incident_type, level, park_id NULLS LAST, valid_from DESC
+"""
+
+
+async def plans(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    return (await session.execute(text(PLANS_IN_FORCE), {"park": park_id})).mappings().all()
+
+
+async def plan_for(
+    session: AsyncSession, park_id: str, type_: str, level: str
+) -> RowMapping | None:
+    """The plan in force for the type at this level, else the type's any-level plan."""
+    sql = text(
+        "SELECT * FROM (" + PLANS_IN_FORCE + ") p WHERE incident_type = :type "
+        "AND (level = :level OR level IS NULL) ORDER BY level NULLS LAST LIMIT 1"
+    )
+    params = {"park": park_id, "type": type_, "level": level}
+    return (await session.execute(sql, params)).mappings().one_or_none()
+
+
+async def insert_plan(
+    session: AsyncSession, park_id: str, type_: str, level: str | None, name: str, tasks: Any
+) -> RowMapping:
+    sql = text(
+        "INSERT INTO response_plan (park_id, incident_type, level, name, tasks, valid_from) "
+        "VALUES (:park, :type, :level, :name, CAST(:tasks AS jsonb), clock_timestamp()) "
+        "RETURNING *"
+    )
+    params = {
+        "park": park_id,
+        "type": type_,
+        "level": level,
+        "name": name,
+        "tasks": json.dumps(tasks),
+    }
+    return (await session.execute(sql, params)).mappings().one()
+
+
+async def on_duty(session: AsyncSession, park_id: str, at: datetime) -> Sequence[RowMapping]:
+    sql = text(
+        "SELECT * FROM duty_roster WHERE park_id = :park AND starts_at <= :at AND ends_at > :at "
+        "ORDER BY starts_at, id"
+    )
+    return (await session.execute(sql, {"park": park_id, "at": at})).mappings().all()
+
+
+async def roster(
+    session: AsyncSession, park_id: str, since: datetime | None
+) -> Sequence[RowMapping]:
+    sql = text(
+        "SELECT * FROM duty_roster WHERE park_id = :park "
+        "AND (CAST(:since AS timestamptz) IS NULL OR ends_at > :since) ORDER BY starts_at, id"
+    )
+    return (await session.execute(sql, {"park": park_id, "since": since})).mappings().all()
+
+
+async def insert_roster(session: AsyncSession, park_id: str, values: dict[str, Any]) -> RowMapping:
+    sql = text(
+        "INSERT INTO duty_roster (park_id, name, role, phone, starts_at, ends_at) "
+        "VALUES (:park, :name, :role, :phone, :starts_at, :ends_at) RETURNING *"
+    )
+    return (await session.execute(sql, {**values, "park": park_id})).mappings().one()
+
+
+async def delete_roster(session: AsyncSession, park_id: str, entry_id: int) -> bool:
+    sql = text("DELETE FROM duty_roster WHERE park_id = :park AND id = :id RETURNING id")
+    return (await session.execute(sql, {"park": park_id, "id": entry_id})).first() is not None
+
+
+async def insert_resource(
+    session: AsyncSession, park_id: str, values: dict[str, Any]
+) -> RowMapping | None:
+    """The new resource, or None when the id is taken."""
+    sql = text(
+        "INSERT INTO emergency_resource (park_id, id, kind, name, lon, lat, capacity, contact, "
+        "attributes) VALUES (:park, :id, :kind, :name, :lon, :lat, :capacity, :contact, "
+        "CAST(:attributes AS jsonb)) ON CONFLICT DO NOTHING RETURNING *"
+    )
+    params = {**values, "park": park_id, "attributes": json.dumps(values["attributes"])}
+    return (await session.execute(sql, params)).mappings().one_or_none()
+
+
+async def resources(
+    session: AsyncSession, park_id: str, kind: str | None = None, attributes: bool = True
+) -> Sequence[RowMapping]:
+    """The park's resources (without ``attributes`` when not asked: the map needs none)."""
+    columns = "*" if attributes else "id, kind, name, lon, lat, capacity, contact"
+    sql = text(
+        f"SELECT {columns} FROM emergency_resource WHERE park_id = :park "
+        "AND (CAST(:kind AS text) IS NULL OR kind = :kind) ORDER BY id"
+    )
+    return (await session.execute(sql, {"park": park_id, "kind": kind})).mappings().all()
+
+
+async def resource(session: AsyncSession, park_id: str, resource_id: str) -> RowMapping | None:
+    sql = text("SELECT * FROM emergency_resource WHERE park_id = :park AND id = :id")
+    result = await session.execute(sql, {"park": park_id, "id": resource_id})
+    return result.mappings().one_or_none()
+
+
+async def delete_resource(session: AsyncSession, park_id: str, resource_id: str) -> bool:
+    sql = text("DELETE FROM emergency_resource WHERE park_id = :park AND id = :id RETURNING id")
+    return (await session.execute(sql, {"park": park_id, "id": resource_id})).first() is not None
+
+
+async def wind(
+    session: AsyncSession, park_id: str, metric: str, since: datetime
+) -> RowMapping | None:
+    """The park's newest wind direction reading since ``since`` (any device reporting it)."""
+    sql = text(
+        "SELECT s.device_id, lv.time, lv.value FROM series s "
+        "JOIN latest_value lv ON lv.series_id = s.id "
+        "WHERE s.park_id = :park AND s.metric = :metric AND lv.time >= :since "
+        "ORDER BY lv.time DESC, s.device_id LIMIT 1"
+    )
+    params = {"park": park_id, "metric": metric, "since": since}
+    return (await session.execute(sql, params)).mappings().one_or_none()
+
+
+PEOPLE = text(
+    """
+    SELECT e.id, e.name, l.area_m2,
+           CASE WHEN jsonb_typeof(e.attributes -> 'employees') = 'number'
+                THEN (e.attributes ->> 'employees')::double precision END AS employees,
+           coalesce(s.building_id, l.building_id) AS building_id, l.parcel_id
+    FROM lease l
+    JOIN enterprise e ON e.park_id = l.park_id AND e.id = l.enterprise_id
+    LEFT JOIN space s ON s.park_id = l.park_id AND s.id = l.space_id
+    WHERE l.park_id = :park AND :day BETWEEN l.start_date AND l.end_date
+    ORDER BY e.id, l.id
+    """
+)
+
+
+async def people_pieces(session: AsyncSession, park_id: str, day: date) -> Sequence[RowMapping]:
+    """Per lease in force on ``day``: the enterprise, its head count (the ``employees``
+    attribute), the lease's area and the building or parcel it is on."""
+    return (await session.execute(PEOPLE, {"park": park_id, "day": day})).mappings().all()
