@@ -73,7 +73,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from sensors_sim.demo import SIM_RATE, run_demo
 
     host, port = args.host or settings.api_host, args.port or settings.api_port
-    return run_demo(settings, host, port, _serve, args.rate or SIM_RATE, args.scenario)
+    rate = args.rate or SIM_RATE
+    return run_demo(settings, host, port, _serve, rate, args.scenario, args.devices)
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -175,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=None)
     demo.add_argument("--rate", type=float, default=None, help="simulator msg/s (100)")
     demo.add_argument("--scenario", default=None, help="a simulator scenario, 60 s in")
+    demo.add_argument("--devices", type=int, default=2000, help="devices of the demo park")
     demo.set_defaults(handler=_demo)
     return parser
 

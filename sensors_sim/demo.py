@@ -92,6 +92,7 @@ def run_demo(
     serve: Callable[[Settings, str, int], None],
     rate: float = SIM_RATE,
     scenario: str | None = None,
+    devices: int = 2000,
 ) -> int:
     from app.apikeys.cli import create_key
     from app.core.migrate import upgrade_to_head
@@ -112,7 +113,7 @@ def run_demo(
         }
     )
     print("seeding the demo park (the first time takes a minute or two)...", flush=True)
-    result = asyncio.run(seed_park(demo_settings, PARK))
+    result = asyncio.run(seed_park(demo_settings, PARK, device_count=devices))
     print(f"park {PARK!r}: {result.devices} devices, credentials in {result.credentials_file}")
     token = asyncio.run(create_key(demo_settings, "admin", None, "demo"))
     receiver = Receiver().start()
