@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.carbon import factors as calc
 from app.carbon import ledger, repository, summary
 from app.carbon.schemas import BudgetPut, BudgetRead
-from app.carbon.service import today
+from app.carbon.service import check_links, today
 from app.core.config import Settings
 from app.parks.deps import ParkContext
 from app.webhooks.outbox import enqueue
@@ -35,6 +35,7 @@ EVENTS = {80: ("carbon.budget_warning", "warning"), 100: ("carbon.budget_exceede
 
 
 async def put(session: AsyncSession, *, ctx: ParkContext, data: BudgetPut) -> BudgetRead:
+    await check_links(session, ctx, data.enterprise_id, None)
     row = await repository.upsert_budget(session, {**data.model_dump(), "park_id": ctx.park_id})
     found = await list_(session, ctx=ctx, year=data.year)
     return next(b for b in found if b.id == row["id"])

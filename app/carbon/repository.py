@@ -54,6 +54,15 @@ async def gaps(
     return (await session.execute(text(gaps_sql()), params)).mappings().all()
 
 
+async def exists(session: AsyncSession, table: str, park_id: str, row_id: str) -> bool:
+    assert table in ("enterprise", "building")
+    result = await session.execute(
+        text(f"SELECT 1 FROM {table} WHERE park_id = :park AND id = :id"),
+        {"park": park_id, "id": row_id},
+    )
+    return result.first() is not None
+
+
 async def carriers(session: AsyncSession) -> Sequence[RowMapping]:
     result = await session.execute(text("SELECT * FROM carbon_carrier ORDER BY carrier"))
     return result.mappings().all()
@@ -215,7 +224,10 @@ async def green_by_ids(session: AsyncSession, park_id: str, ids: list[Any]) -> S
 async def green_by_month(
     session: AsyncSession, park_id: str, group_by: str, months: tuple[date, date]
 ) -> Sequence[RowMapping]:
-    """Green kWh per (group, month): the park gets all, an enterprise its own."""
+    """Green kWh per (group, month): the park gets all, an enterprise its own, a building
+    none (green power is bought by enterprises or the park)."""
+    if group_by == "building":
+        return []
     key = "park_id" if group_by in ("park", "carrier") else "enterprise_id"
     result = await session.execute(
         text(

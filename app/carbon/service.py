@@ -110,6 +110,15 @@ async def _check_carrier(session: AsyncSession, carrier: str) -> None:
         raise Unprocessable(f"unknown carrier {carrier!r}", field="carrier")
 
 
+async def check_links(
+    session: AsyncSession, ctx: ParkContext, enterprise_id: str | None, building_id: str | None
+) -> None:
+    """422 when the enterprise or building named in a body is not in the park."""
+    for table, row_id in (("enterprise", enterprise_id), ("building", building_id)):
+        if row_id is not None and not await repository.exists(session, table, ctx.park_id, row_id):
+            raise Unprocessable(f"{table} {row_id!r} not found in the park", field=f"{table}_id")
+
+
 async def add_coefficient(
     session: AsyncSession, *, ctx: ParkContext, data: CoefficientCreate
 ) -> dict[str, Any]:
@@ -144,6 +153,7 @@ async def create_manual(
     session: AsyncSession, *, ctx: ParkContext, data: ManualEntryCreate
 ) -> ManualEntryRead:
     await _check_carrier(session, data.carrier)
+    await check_links(session, ctx, data.enterprise_id, data.building_id)
     row = await repository.insert_manual(session, {**data.model_dump(), "park_id": ctx.park_id})
     return ManualEntryRead.model_validate(dict(row))
 
@@ -164,6 +174,7 @@ async def create_green(
     session: AsyncSession, *, ctx: ParkContext, data: GreenPowerCreate
 ) -> list[GreenPowerRead]:
     """Record a green-power contract or 绿证; 409 when any certificate was used before."""
+    await check_links(session, ctx, data.enterprise_id, None)
     base = {"park_id": ctx.park_id, "enterprise_id": data.enterprise_id, "kind": data.kind,
             "month": data.month.replace(day=1), "reference": data.reference}  # fmt: skip
     if data.kind == "contract":

@@ -316,3 +316,16 @@ def test_intensities_from_the_economy_module(
     assert row["value_added"] == 50
     assert row["tce_per_value_added"] == pytest.approx(3.10007 / 50, abs=1e-5)
     assert row["co2_per_value_added"] == pytest.approx((2.78138 + 2.49382) / 50, abs=1e-5)
+
+
+def test_links_in_bodies_must_be_in_the_park(
+    client: TestClient, admin: dict[str, str], month: dict[str, str]
+) -> None:
+    url = f"/api/v1/parks/{month['park']}/carbon"
+    entry = {"carrier": "diesel", "day": "2026-05-12", "quantity": 1, "enterprise_id": "ghost"}
+    response = client.post(f"{url}/manual-entries", json=entry, headers=admin)
+    assert response.status_code == 422 and response.json()["field"] == "enterprise_id"
+    unknown = {**entry, "enterprise_id": None, "carrier": "moonshine"}
+    assert client.post(f"{url}/manual-entries", json=unknown, headers=admin).status_code == 422
+    budget = {"year": 2026, "metric": "carbon_t", "cap": 1, "enterprise_id": "ghost"}
+    assert client.put(f"{url}/budgets", json=budget, headers=admin).status_code == 422
