@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.emergency import calc, repository
 from app.emergency import config_repository as config
-from app.emergency.service import WORKER, announce, open_incident
+from app.emergency.service import WORKER, announce, on_duty, open_incident
 
 logger = logging.getLogger(__name__)
 
@@ -127,9 +127,9 @@ async def report_reminders(session: AsyncSession, settings: Settings) -> int:
     del settings
     rows = await repository.claim_due_reports(session, BATCH)
     for row in rows:
-        left = calc.seconds_left(row["report_due_at"], row["report_due_sent_at"])
-        await repository.add_event(
-            session, row["id"], "report_due", WORKER, {"seconds_left": round(left, 1)}
-        )
-        await announce(session, "incident.report_due", row, seconds_left=round(left, 1))
+        left = round(calc.seconds_left(row["report_due_at"], row["report_due_sent_at"]), 1)
+        duty = await on_duty(session, row["park_id"], row["report_due_sent_at"])
+        detail = {"seconds_left": left, "on_duty": duty}
+        await repository.add_event(session, row["id"], "report_due", WORKER, detail)
+        await announce(session, "incident.report_due", row, **detail)
     return len(rows)

@@ -80,6 +80,14 @@ async def announce(
     return data
 
 
+async def on_duty(session: AsyncSession, park_id: str, at: datetime) -> list[dict[str, Any]]:
+    """The contacts on duty at ``at``, as the events carry them."""
+    return [
+        {"name": d["name"], "role": d["role"], "phone": d["phone"]}
+        for d in await config.on_duty(session, park_id, at)
+    ]
+
+
 async def open_incident(
     session: AsyncSession,
     *,
@@ -117,10 +125,7 @@ async def open_incident(
     tasks = await repository.add_tasks(
         session, row["id"], plan["tasks"] if plan else [], plan["id"] if plan else None
     )
-    duty = [
-        {"name": d["name"], "role": d["role"], "phone": d["phone"]}
-        for d in await config.on_duty(session, park_id, now)
-    ]
+    duty = await on_duty(session, park_id, now)
     detail = {
         "source": source,
         "level": row["level"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -283,3 +284,19 @@ def test_unknown_type_and_bad_bodies_are_refused(
     viewer = auth(make_key(database_url, "viewer"))
     body = {"type": "gas_leak", "location": {"lon": LON, "lat": LAT}}
     assert client.post(url, json=body, headers=viewer).status_code == 403
+
+
+def test_a_park_held_by_another_worker_is_left_to_it(
+    client: TestClient, viewer: dict[str, str], park: FixturePark, settings: Settings
+) -> None:
+    """Two workers never group one park at once: while another transaction holds the park's
+    advisory lock, the job leaves its alarms; once released, the next round takes them."""
+    alarm = park.alarm(park.device("gas_detector", 0, 0), "gas_lel_pct", datetime.now(UTC))
+    with psycopg.connect(park.database_url) as other:
+        other.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('incident:' || %s, 0))", (park.id,)
+        )
+        run_incident_job(settings)
+        assert incidents(client, viewer, park.id) == []
+    run_incident_job(settings)
+    assert [i["alarm_ids"] for i in incidents(client, viewer, park.id)] == [[alarm]]
