@@ -1,9 +1,11 @@
-"""``parktwin sim`` and ``parktwin seed``: argument handling around the simulator."""
+"""``parktwin sim`` and ``parktwin seed``: argument handling around the simulator.
+
+Imports are made inside the handlers: the parser is built for every ``parktwin`` command.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 import threading
@@ -11,12 +13,7 @@ import time
 from datetime import datetime
 
 from app.core.config import Settings
-from app.core.mqtt import MqttTarget
-from sensors_sim import credentials
-from sensors_sim.layout import generate
-from sensors_sim.publisher import SimOptions, publish
 from sensors_sim.scenarios import SCENARIOS
-from sensors_sim.stream import Faults, Stream, dry_run_lines
 
 
 def add_sim_arguments(sim: argparse.ArgumentParser) -> None:
@@ -57,6 +54,9 @@ def _start(value: str | None) -> float:
 
 
 def _dry_run(args: argparse.Namespace) -> int:
+    from sensors_sim.layout import generate
+    from sensors_sim.stream import Faults, Stream, dry_run_lines
+
     park = generate(args.park, args.layout_seed or 1, args.devices or 2000)
     stream = Stream(
         park,
@@ -86,6 +86,10 @@ def _stop_on_signals() -> threading.Event:
 def run_sim(args: argparse.Namespace, settings: Settings) -> int:
     if args.dry_run:
         return _dry_run(args)
+    from app.core.mqtt import MqttTarget
+    from sensors_sim import credentials
+    from sensors_sim.publisher import SimOptions, publish
+
     stored = credentials.load(settings.state_dir, args.park)
     if stored is None:
         print(
@@ -123,6 +127,8 @@ def run_sim(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_seed(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from sensors_sim.seed import seed_park
 
     result = asyncio.run(seed_park(settings, args.park, args.layout_seed, args.devices))

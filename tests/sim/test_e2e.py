@@ -120,6 +120,15 @@ def alarms(database_url: str, park_id: str) -> list[tuple[object, ...]]:
     )
 
 
+def rejections(database_url: str, park_id: str) -> int:
+    rows = query(
+        database_url,
+        "SELECT count(*) FROM ingest_rejection WHERE topic LIKE %s",
+        f"parks/{park_id}/%",
+    )
+    return int(rows[0][0])  # type: ignore[call-overload]
+
+
 def events(database_url: str, park_id: str) -> list[str]:
     rows = query(
         database_url,
@@ -167,11 +176,7 @@ def test_gas_leak_raises_then_escalates(
     assert [(m, t, s) for _d, m, t, s, _p in found] == [("gas_lel_pct", "threshold", "critical")]
     assert float(found[0][4]) >= 50  # type: ignore[arg-type]
     assert events(database_url, park_id)[:2] == ["alarm.raised", "alarm.escalated"]
-    assert query(
-        database_url,
-        "SELECT count(*) FROM ingest_rejection WHERE topic LIKE %s",
-        f"parks/{park_id}/%",
-    ) == [(0,)]
+    assert rejections(database_url, park_id) == 0
 
 
 def test_fire_raises_smoke_alarms(
@@ -215,7 +220,7 @@ def test_power_outage_zeroes_a_building(
         rows = readings(database_url, park_id, meter, "power_kw")
         assert any(v > 0 for t, v in rows if t.timestamp() < start + AT - 1)
         assert all(v == 0 for t, v in rows if t.timestamp() > during)
-    assert alarms(database_url, park_id) == []
+    assert alarms(database_url, park_id) == [] and rejections(database_url, park_id) == 0
 
 
 def test_meter_reset_drops_a_counter_once(
@@ -235,6 +240,7 @@ def test_meter_reset_drops_a_counter_once(
             return sum(b < a for a, b in itertools.pairwise(values))
 
         wait_until(lambda d=drops: d() == 1, 60, f"the reset of {meter}")  # type: ignore[misc]
+    assert alarms(database_url, park_id) == [] and rejections(database_url, park_id) == 0
 
 
 def test_burst_replays_the_backlog(
@@ -273,6 +279,7 @@ def test_burst_replays_the_backlog(
         return int(row[0])  # type: ignore[call-overload]
 
     wait_until(lambda: stored() == held, 60, f"{held} backlog readings")
+    assert alarms(database_url, park_id) == [] and rejections(database_url, park_id) == 0
 
 
 def test_device_offline_wills_and_alarms(
