@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon
+.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-economy
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -72,3 +72,8 @@ bench-emergency: venv install-services
 # minutes; writes docs/benchmarks.md).
 bench-carbon: venv install-services
 	$(BIN)/python -m bench.carbon
+
+# The economy reads (亩均效益评价, 电力看经济, the month's overview) over the demo park's simulated
+# year through the API (first run loads the data, about a minute; writes docs/benchmarks.md).
+bench-economy: venv install-services
+	$(BIN)/python -m bench.economy
