@@ -78,11 +78,13 @@ async def build(
     days: tuple[date, date],
     group_by: str,
     step: str,
+    only: str | None = None,
 ) -> Ledger:
+    """The ledger of every group (or of the group ``only``) over the local ``days``."""
     grid_region = await repository.region(session, park_id)
     rows = await repository.quantities(
         session, park_id=park_id, tz=tz, span=span(tz, *days), group_by=group_by, step=step,
-        grid_region=grid_region,
+        grid_region=grid_region, only=only,
     )  # fmt: skip
     lines = [_line(row) for row in rows]
     ids = {name: sorted({getattr(x, name) for x in lines} - {None}) for name in

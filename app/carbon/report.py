@@ -31,7 +31,7 @@ async def build(
     start, end = date(year, 1, 1), date(year, 12, 31)
     book = await ledger.build(
         session, park_id=ctx.park_id, tz=ctx.timezone, days=(start, end), group_by=group_by,
-        step="month",
+        step="month", only=group,
     )  # fmt: skip
     book.lines = [x for x in book.lines if x.group == group]
     months = {date(year, m, 1) for m in range(1, 13)}

@@ -40,17 +40,18 @@ async def quantities(
     group_by: str,
     step: str,
     grid_region: str,
+    only: str | None = None,
 ) -> Sequence[RowMapping]:
     lo, hi, lo_day, hi_day = span
     params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "lo_day": lo_day,
-              "hi_day": hi_day, "region": grid_region}  # fmt: skip
+              "hi_day": hi_day, "region": grid_region, "only": only}  # fmt: skip
     return (await session.execute(text(energy_sql(group_by, step)), params)).mappings().all()
 
 
 async def gaps(
     session: AsyncSession, *, park_id: str, tz: str, lo: datetime, hi: datetime
 ) -> Sequence[RowMapping]:
-    params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi}
+    params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "only": None}
     return (await session.execute(text(gaps_sql()), params)).mappings().all()
 
 

@@ -50,7 +50,11 @@ METERS = """meters AS (
       AND d.type IN ('electricity_meter', 'pv_inverter', 'gas_meter', 'steam_meter', 'water_meter')
 )"""
 
-DAILY = f"""keys AS (SELECT DISTINCT series_id FROM meters),
+DAILY = f"""keys AS (
+    SELECT DISTINCT series_id FROM meters
+    WHERE group_key IS NOT NULL AND carrier <> 'none'
+      AND (CAST(:only AS text) IS NULL OR group_key = :only)
+),
 dirty AS (
     SELECT DISTINCT d.series_id, v.b AS bucket,
            {DAY_END.format(b="v.b", tz="CAST(:tz AS text)")} AS bucket_end
@@ -88,19 +92,23 @@ daily AS (
           FROM rows) x
     WHERE bucket >= :lo
 )"""  # noqa: S608 (fixed SQL; values are bound parameters)
-"""Per series and local day of ``[lo, hi)``: the counter's consumption (reset aware)."""
+"""Per series and local day of ``[lo, hi)``: the counter's consumption (reset aware), for
+the meters that count in a group (only those of group ``:only`` when given: one
+enterprise's report reads only its own meters)."""
 
 QUANTITIES = """measured AS (
     SELECT m.group_key, m.carrier, (d.bucket AT TIME ZONE CAST(:tz AS text))::date AS day,
            sum(d.qty * m.scale) AS qty
     FROM daily d JOIN meters m ON m.series_id = d.series_id
     WHERE m.group_key IS NOT NULL AND m.carrier <> 'none'
+      AND (CAST(:only AS text) IS NULL OR m.group_key = :only)
     GROUP BY 1, 2, 3
 ),
 manual AS (
     SELECT {manual_key} AS group_key, carrier, day, sum(quantity) AS qty
     FROM carbon_manual_entry
     WHERE park_id = :park AND day >= :lo_day AND day < :hi_day AND {manual_key} IS NOT NULL
+      AND (CAST(:only AS text) IS NULL OR {manual_key} = :only)
     GROUP BY 1, 2, 3
 ),
 combined AS (SELECT * FROM measured UNION ALL SELECT * FROM manual),
@@ -167,5 +175,7 @@ ORDER BY parent.device_id"""  # noqa: S608
 
 
 def gaps_sql() -> str:
-    meters = METERS.format(group_key="NULL", carrier=CARRIER_OF_DEVICE, metric=METRIC_OF_DEVICE)
+    meters = METERS.format(
+        group_key="d.park_id", carrier=CARRIER_OF_DEVICE, metric=METRIC_OF_DEVICE
+    )
     return GAPS.format(meters=meters)
