@@ -351,3 +351,26 @@ def test_malformed_messages_are_rejected_with_their_reasons(
         return Counter(str(r[0]) for r in rows)
 
     wait_until(lambda: rejected() == expected, 60, f"rejections {dict(expected)}")
+
+
+def test_two_processes_share_the_devices(
+    settings: Settings, database_url: str, ingestor: Ingestor
+) -> None:
+    park_id = seeded(settings, "procs")
+    report = sim(
+        settings, park_id, "--processes", "2", "--count", "100", "--rate", "400",
+        "--start", iso(time.time() - 600), "--no-faults",
+    )  # fmt: skip
+    # 100 messages per process, plus each device's retained "online", all acknowledged
+    assert "200 messages" in report and f"{200 + DEVICES} acknowledged" in report, report
+
+    def devices_heard() -> int:
+        rows = query(
+            database_url,
+            "SELECT count(DISTINCT s.device_id) FROM telemetry t "
+            "JOIN series s ON s.id = t.series_id WHERE s.park_id = %s",
+            park_id,
+        )
+        return int(rows[0][0])  # type: ignore[call-overload]
+
+    wait_until(lambda: devices_heard() == DEVICES, 60, "readings from every device")
