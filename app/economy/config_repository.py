@@ -13,12 +13,16 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Conflict
+
 PARAMETERS = """
 SELECT DISTINCT ON (name) name, value, valid_from, unit, source, verify, park_id
 FROM economy_parameter
-WHERE (park_id = :park OR park_id IS NULL) AND valid_from <= :on
-ORDER BY name, park_id IS NULL, valid_from DESC
+WHERE park_id = :park OR park_id IS NULL
+ORDER BY name, park_id IS NULL, valid_from <= :on DESC,
+         CASE WHEN valid_from <= :on THEN valid_from END DESC, valid_from
 """
+"""The version in force on ``on``; before the first version, the first one."""
 
 BY_YEAR = """
 WITH scope AS (
@@ -52,5 +56,7 @@ async def cutoffs(session: AsyncSession, park_id: str, year: int) -> Sequence[Ro
 
 
 def value(params: dict[str, RowMapping], name: str) -> Any:
-    """A parameter's value (its JSON), or KeyError naming it when the table lacks it."""
+    """A parameter's value (its JSON); 409 naming it when the table has none."""
+    if name not in params:
+        raise Conflict(f"the economy parameter {name!r} is not configured (economy_parameter)")
     return params[name]["value"]

@@ -93,6 +93,8 @@ async def power_index(
     last: date,
     base_month: str | None,
 ) -> PowerIndex:
+    if first.year < 1901 or last.year > 2998:
+        raise Unprocessable("from, to: dates between 1901 and 2998", field="from")
     if last < first or (last - first).days >= MAX_DAYS:
         raise Unprocessable(f"to: from 1 to {MAX_DAYS} days after from", field="to")
     params = await config_repository.parameters(session, ctx.park_id, first)

@@ -9,8 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.types import UtcDateTime
 
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-Month = Annotated[str, Field(pattern=MONTH_PATTERN, description="YYYY-MM", examples=["2026-10"])]
+MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+Month = Annotated[
+    str, Field(pattern=MONTH_PATTERN, description="YYYY-MM (1900-2999)", examples=["2026-10"])
+]
 Amount = Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e12)]
 Signed = Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)]
 ExportFormat = Literal["json", "csv", "xlsx"]

@@ -40,9 +40,11 @@ def _csv_rows(body: bytes) -> list[dict[str, Any]]:
     return rows
 
 
-def _cell(value: Any) -> Any:
+def _cell(header: str, value: Any) -> Any:
     if isinstance(value, str):
         return value.strip()
+    if header == "month" and isinstance(value, datetime):  # a date cell: its month
+        return value.strftime("%Y-%m")
     return value
 
 
@@ -60,7 +62,7 @@ def _xlsx_rows(body: bytes) -> list[dict[str, Any]]:
         raise TableError("no header row")
     header = [str(h).strip() if h is not None else "" for h in rows[0]]
     return [
-        {h: _cell(v) for h, v in zip(header, row, strict=False) if h}
+        {h: _cell(h, v) for h, v in zip(header, row, strict=False) if h}
         for row in rows[1:]
         if any(v not in (None, "") for v in row)
     ]

@@ -205,3 +205,41 @@ def test_export(client: TestClient, viewer: dict[str, str], world: dict[str, str
     response = client.get(url, headers=viewer)
     assert response.status_code == 200
     assert "economy-per-mu-2026.xlsx" in response.headers["content-disposition"]
+
+
+def test_land_from_leases(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    """A parcel lease for half the year counts half its land; a building lease a share of the
+    parcel by floor area (footprint x floors when no floor areas are recorded)."""
+    park = create_park(client, admin)
+    half, share = make_enterprise(database_url, park.id), make_enterprise(database_url, park.id)
+    with psycopg.connect(database_url) as conn:
+        for parcel, area in (("pa", 10 * MU), ("pb", 30 * MU)):
+            conn.execute(
+                "INSERT INTO parcel (park_id, id, name, geometry, area_m2) "
+                "VALUES (%s, %s, 'p', %s, %s)",
+                (park.id, parcel, json.dumps(SQUARE), area),
+            )
+        for building, footprint, floors in (("b1", 1000, 2), ("b2", 1000, 1)):
+            conn.execute(
+                "INSERT INTO building (park_id, id, name, parcel_id, footprint, floors, area_m2) "
+                "VALUES (%s, %s, 'b', 'pb', %s, %s, %s)",
+                (park.id, building, json.dumps(SQUARE), floors, footprint),
+            )
+        conn.execute(
+            "INSERT INTO lease (park_id, id, enterprise_id, parcel_id, area_m2, start_date, "
+            "end_date) VALUES (%s, 'l1', %s, 'pa', 1, '2026-01-01', '2026-06-30')",
+            (park.id, half),
+        )
+        conn.execute(
+            "INSERT INTO lease (park_id, id, enterprise_id, building_id, area_m2, start_date, "
+            "end_date) VALUES (%s, 'l2', %s, 'b1', 2000, '2020-01-01', '2030-12-31')",
+            (park.id, share),
+        )
+    body = client.get(f"/api/v1/parks/{park.id}/economy/per-mu?year=2026", headers=viewer).json()
+    land = {i["enterprise_id"]: i["land_mu"] for i in body["items"]}
+    assert land[half] == pytest.approx(10 * 181 / 365)
+    assert land[share] == pytest.approx(30 * 2000 / 3000)
+    early = client.get(f"/api/v1/parks/{park.id}/economy/per-mu?year=2005", headers=viewer)
+    assert early.status_code == 200  # before the first 规上 threshold version: the first one

@@ -189,3 +189,25 @@ def test_anomalies_raise_webhook_events_once(
         ("economy.anomaly", "warning", world["c"], "zero_load"),
         ("economy.anomaly", "warning", world["a"], "sudden_drop"),
     ]
+
+
+def test_a_parks_own_parameters_win(
+    client: TestClient, viewer: dict[str, str], world: dict[str, str], database_url: str
+) -> None:
+    """The park's own operating ratio and base month replace the defaults."""
+    park = world["park"]
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO economy_parameter (park_id, name, valid_from, value) VALUES "
+            "(%s, 'operating_ratio', '2025-01-01', '0.6')",
+            (park,),
+        )
+    body = _index(client, viewer, park)
+    firms = {e["enterprise_id"]: e for e in body["enterprises"]}  # type: ignore[attr-defined]
+    assert body["operating_ratio"] == 0.6
+    assert [d["operating"] for d in firms[world["a"]]["days"]] == [True, False, False, False, False]
+    url = f"/api/v1/parks/{park}/economy/power-index?from=2026-01-01&to=2026-01-05"
+    other_base = client.get(url + "&base_month=2026-01", headers=viewer).json()
+    a = next(e for e in other_base["enterprises"] if e["enterprise_id"] == world["a"])
+    assert other_base["base_month"] == "2026-01"
+    assert a["baseline_kwh"] == pytest.approx((100 + 20 + 50 + 31 + 30) / 31)
