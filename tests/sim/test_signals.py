@@ -119,3 +119,18 @@ def test_gas_detectors_read_near_zero() -> None:
         if PARK.devices[message.device].type == "gas_detector":
             values.append(_readings(message.payload)[0]["values"]["gas_lel_pct"])  # type: ignore[index]
     assert values and max(values) < 5 and min(values) >= 0
+
+
+def test_main_meters_read_their_sub_meters_plus_losses() -> None:
+    from sensors_sim.signals import MainMeter
+
+    signals = build_all(PARK, 1, 1.7958e9)
+    mains = [s for s in signals if isinstance(s, MainMeter) and s.subs]
+    assert mains
+    rng = random.Random(0)
+    for main in mains:
+        t = 1.7958e9
+        drawn = sum(m.peak_kw * main.env.load(m.industry, t) for m in main.subs)
+        power = main.values(t, rng)["power_kw"]
+        assert isinstance(power, float)
+        assert 1.0 * drawn <= power <= 1.1 * drawn
