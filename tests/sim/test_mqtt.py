@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sensors_sim.mqtt import Connection, connect_packet, encode_length, publish_packet, topic_field
@@ -26,6 +26,7 @@ def test_remaining_length_round_trips(n: int) -> None:
     assert len(encoded) <= 4 and decode_length(encoded) == (n, len(encoded))
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=70_000), st.sampled_from([0, 1]), st.integers(1, 65_535))
 def test_publish_packets_parse_back(payload: bytes, qos: int, packet_id: int) -> None:
     topic = "parks/demo/devices/b07-gd0003/telemetry"
