@@ -19,10 +19,11 @@ PARAMETERS = """
 SELECT DISTINCT ON (name) name, value, valid_from, unit, source, verify, park_id
 FROM economy_parameter
 WHERE park_id = :park OR park_id IS NULL
-ORDER BY name, park_id IS NULL, valid_from <= :on DESC,
+ORDER BY name, valid_from <= :on DESC, park_id IS NULL,
          CASE WHEN valid_from <= :on THEN valid_from END DESC, valid_from
 """
-"""The version in force on ``on``; before the first version, the first one."""
+"""The version in force on ``on`` (the park's own before the default); before the first
+version of a name, its first one."""
 
 BY_YEAR = """
 WITH scope AS (
@@ -60,3 +61,49 @@ def value(params: dict[str, RowMapping], name: str) -> Any:
     if name not in params:
         raise Conflict(f"the economy parameter {name!r} is not configured (economy_parameter)")
     return params[name]["value"]
+
+
+async def insert_parameter(session: AsyncSession, park_id: str, values: dict[str, Any]) -> bool:
+    """Add a park's version of a parameter; False when that version date is taken."""
+    result = await session.execute(
+        text(
+            "INSERT INTO economy_parameter (park_id, name, valid_from, value, unit, source) "
+            "VALUES (:park, :name, :valid_from, CAST(:value AS jsonb), :unit, :source) "
+            "ON CONFLICT (park_id, name, valid_from) DO NOTHING RETURNING id"
+        ),
+        {"park": park_id, **values},
+    )
+    return result.first() is not None
+
+
+async def replace_benchmarks(
+    session: AsyncSession,
+    park_id: str,
+    year: int,
+    region: str,
+    items: list[dict[str, Any]],
+    cutoffs: list[dict[str, Any]],
+) -> None:
+    """The park's benchmark set and grade cut-offs for ``year``, replacing any before."""
+    params = {"park": park_id, "year": year}
+    await session.execute(
+        text("DELETE FROM economy_benchmark WHERE park_id = :park AND year = :year"), params
+    )
+    await session.execute(
+        text("DELETE FROM economy_grade_cutoff WHERE park_id = :park AND year = :year"), params
+    )
+    await session.execute(
+        text(
+            "INSERT INTO economy_benchmark (park_id, year, region, firm_class, indicator, "
+            "benchmark, weight, when_missing, unit, source) VALUES (:park, :year, :region, "
+            ":firm_class, :indicator, :benchmark, :weight, :when_missing, :unit, :source)"
+        ),
+        [{**params, "region": region, **item} for item in items],
+    )
+    await session.execute(
+        text(
+            "INSERT INTO economy_grade_cutoff (park_id, year, grade, upper_pct, source) "
+            "VALUES (:park, :year, :grade, :upper_pct, :source)"
+        ),
+        [{**params, **c} for c in cutoffs],
+    )

@@ -18,13 +18,16 @@ from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
-from app.economy import overview, permu, power, reports, tables
+from app.economy import overview, permu, power, reports, settings, tables
 from app.economy.schemas import (
     MONTH_PATTERN,
     Anomaly,
+    BenchmarkSet,
     ExportFormat,
     ImportResult,
     Overview,
+    ParameterCreate,
+    ParameterRead,
     PerMu,
     PowerIndex,
     ReportFilters,
@@ -32,6 +35,7 @@ from app.economy.schemas import (
     ReportWrite,
     Revision,
     ScaleChange,
+    Settings,
 )
 from app.parks.deps import ParkAdmin, ParkViewer
 
@@ -254,3 +258,49 @@ async def get_per_mu(
     if format != "json":
         return tables.export(format, f"economy-per-mu-{year}", *permu.table(result))
     return cached_json(request, result)
+
+
+@router.get(
+    "/settings",
+    response_model=Settings,
+    summary="The figures in force: parameters, 亩均 benchmarks and grade cut-offs",
+    description="Parameters in force on `on` (default today), benchmarks and cut-offs used for "
+    "`year` (default this year): the park's own versions where it has them, else the "
+    "defaults; `verify` marks defaults to be confirmed.",
+)
+async def get_settings(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    on: Annotated[date | None, Query(description="default: today")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2999)] = None,
+) -> Response:
+    day = on or date.today()
+    result = await settings.get(session, ctx=ctx, on=day, year=year or day.year)
+    return cached_json(request, result)
+
+
+@router.post(
+    "/parameters",
+    status_code=201,
+    response_model=ParameterRead,
+    summary="A park's own version of a parameter from a date (admin)",
+    description="409 when the park already has a version of it from that date.",
+)
+async def add_parameter(
+    data: ParameterCreate, session: SessionDep, ctx: ParkAdmin
+) -> ParameterRead:
+    return await settings.add_parameter(session, ctx=ctx, data=data)
+
+
+@router.put(
+    "/benchmarks",
+    response_model=Settings,
+    summary="The park's 亩均 benchmarks, weights and cut-offs for a year (admin)",
+    description="Replaces the park's own set for `year`; years after it use it until a later "
+    "set exists. Indicators: 规上 `tax_per_mu`, `value_added_per_mu`, "
+    "`value_added_per_energy`, `value_added_per_emission`, `labour_productivity`, "
+    "`rd_ratio`; small firms `tax_per_mu`, `tax_per_kwh`.",
+)
+async def put_benchmarks(data: BenchmarkSet, session: SessionDep, ctx: ParkAdmin) -> Settings:
+    return await settings.put_benchmarks(session, ctx=ctx, data=data)

@@ -208,3 +208,105 @@ class PerMu(BaseModel):
     region: str | None
     cutoffs: dict[str, float]
     items: list[PerMuItem]
+
+
+PARAMETER_NAMES = (
+    "above_scale_revenue",
+    "operating_ratio",
+    "power_base_month",
+    "anomaly_drop_ratio",
+    "anomaly_drop_window_days",
+    "anomaly_zero_days",
+    "anomaly_zero_kwh",
+    "min_age_years",
+    "electricity_tce_per_kwh",
+)
+INDICATORS = {
+    "above_scale": (
+        "tax_per_mu",
+        "value_added_per_mu",
+        "value_added_per_energy",
+        "value_added_per_emission",
+        "labour_productivity",
+        "rd_ratio",
+    ),
+    "small": ("tax_per_mu", "tax_per_kwh"),
+}
+
+
+class ParameterRead(BaseModel):
+    name: str
+    valid_from: date
+    value: Any
+    unit: str | None
+    source: str | None
+    verify: bool
+    park_id: str | None = Field(description="null: the default of every park")
+
+
+class ParameterCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Literal[PARAMETER_NAMES]  # type: ignore[valid-type]
+    valid_from: date
+    value: float | str | None = Field(
+        description="a number; `power_base_month` takes YYYY-MM or null"
+    )
+    unit: str | None = Field(default=None, max_length=100)
+    source: str | None = Field(default=None, max_length=500)
+
+
+class BenchmarkItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    firm_class: Literal["above_scale", "small"]
+    indicator: str = Field(max_length=64)
+    benchmark: float = Field(gt=0, allow_inf_nan=False)
+    weight: float = Field(ge=0, le=1000, allow_inf_nan=False)
+    when_missing: Literal["average", "zero", "not_evaluated"] = "not_evaluated"
+    unit: str | None = Field(default=None, max_length=100)
+    source: str | None = Field(default=None, max_length=500)
+
+
+class CutoffItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grade: Literal["A", "B", "C", "D"]
+    upper_pct: float = Field(gt=0, le=1)
+    source: str | None = Field(default=None, max_length=500)
+
+
+class BenchmarkSet(BaseModel):
+    """A park's 亩均 benchmarks, weights and grade cut-offs for a year (replacing its own set
+    for that year; the defaults are left as they are)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    year: int = Field(ge=2000, le=2999)
+    region: str = Field(min_length=1, max_length=200)
+    items: list[BenchmarkItem] = Field(min_length=1, max_length=50)
+    cutoffs: list[CutoffItem] = Field(min_length=4, max_length=4)
+
+
+class BenchmarkRead(BenchmarkItem):
+    model_config = ConfigDict(extra="ignore")
+
+    year: int
+    region: str
+    verify: bool
+    park_id: str | None
+
+
+class CutoffRead(CutoffItem):
+    model_config = ConfigDict(extra="ignore")
+
+    year: int
+    park_id: str | None
+
+
+class Settings(BaseModel):
+    on: date
+    year: int
+    parameters: list[ParameterRead]
+    benchmarks: list[BenchmarkRead]
+    cutoffs: list[CutoffRead]
