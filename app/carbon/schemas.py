@@ -82,7 +82,7 @@ class CoefficientCreate(Strict):
     carrier: Carrier
     basis: Literal["equivalent", "equal_value"]
     valid_from: date
-    value: float = Field(ge=0, description="kgce per unit of the carrier")
+    value: float = Field(ge=0, le=1e6, description="kgce per unit of the carrier")
     source: str = Field(min_length=1, max_length=500)
     verify: bool = False
 
@@ -92,9 +92,11 @@ class FactorCreate(Strict):
     method: Literal["location", "market", "combustion", "heat"]
     region: str = Field("", max_length=64)
     valid_from: date
-    value: float | None = Field(None, ge=0, description="kgCO₂ per unit; or give ncv, cc, ox")
-    ncv: float | None = Field(None, gt=0, description="GJ per unit")
-    carbon_content: float | None = Field(None, gt=0, description="tC/TJ")
+    value: float | None = Field(
+        None, ge=0, le=1e6, description="kgCO₂ per unit; or give ncv, cc, ox"
+    )
+    ncv: float | None = Field(None, gt=0, le=1e3, description="GJ per unit")
+    carbon_content: float | None = Field(None, gt=0, le=1e3, description="tC/TJ")
     oxidation: float | None = Field(None, gt=0, le=1)
     source: str = Field(min_length=1, max_length=500)
     verify: bool = False
@@ -117,7 +119,9 @@ class Settings(Strict):
 class ManualEntryCreate(Strict):
     carrier: Carrier
     day: date
-    quantity: float = Field(ge=0, description="in the carrier's unit (GET .../carbon/factors)")
+    quantity: float = Field(
+        ge=0, le=1e12, description="in the carrier's unit (GET .../carbon/factors)"
+    )
     enterprise_id: Ident | None = None
     building_id: Ident | None = None
     note: str | None = Field(None, max_length=500)
@@ -138,7 +142,7 @@ class GreenPowerCreate(Strict):
     kind: Literal["contract", "certificate"]
     month: date = Field(description="the month the green power covers (any day of it)")
     enterprise_id: Ident | None = None
-    kwh: float | None = Field(None, gt=0, description="a contract's kWh")
+    kwh: float | None = Field(None, gt=0, le=1e12, description="a contract's kWh")
     certificate_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
         default_factory=list, max_length=10000, description="绿证 ids, 1,000 kWh each"
     )
@@ -169,7 +173,9 @@ class GreenPowerRead(BaseModel):
 class BudgetPut(Strict):
     year: int = Field(ge=2000, le=2100)
     metric: Metric
-    cap: float = Field(gt=0, description="tce (等价值), tCO₂ (location), or per 10⁴ yuan")
+    cap: float = Field(
+        gt=1e-9, le=1e12, description="tce (等价值), tCO₂ (location), or per 10⁴ yuan"
+    )
     enterprise_id: Ident | None = None
 
 

@@ -26,6 +26,7 @@ from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
 
 MAX_DAYS = 3660
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2998, 12, 31)
 
 
 def today(tz: str) -> date:
@@ -37,6 +38,9 @@ def _days(ctx: ParkContext, start: date | None, end: date | None) -> tuple[date,
     start = start or end.replace(day=1)
     if end < start:
         raise Unprocessable("to: before from", field="to")
+    for name, day in (("from", start), ("to", end)):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise Unprocessable(f"{name}: outside {FIRST_DAY}..{LAST_DAY}", field=name)
     if (end - start).days >= MAX_DAYS:
         raise Unprocessable(f"the period may span at most {MAX_DAYS} days", field="from")
     return start, end

@@ -329,3 +329,16 @@ def test_links_in_bodies_must_be_in_the_park(
     assert client.post(f"{url}/manual-entries", json=unknown, headers=admin).status_code == 422
     budget = {"year": 2026, "metric": "carbon_t", "cap": 1, "enterprise_id": "ghost"}
     assert client.put(f"{url}/budgets", json=budget, headers=admin).status_code == 422
+
+
+def test_periods_are_bounded(
+    client: TestClient, viewer: dict[str, str], month: dict[str, str]
+) -> None:
+    url = f"/api/v1/parks/{month['park']}/carbon/energy"
+    for q in (
+        {"from": "9999-12-01", "to": "9999-12-31"},
+        {"from": "1000-01-01", "to": "1000-01-02"},
+        {"from": "2026-05-02", "to": "2026-05-01"},
+    ):
+        response = client.get(url, params=q, headers=viewer)
+        assert response.status_code == 422, response.text
