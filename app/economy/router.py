@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
@@ -62,6 +63,23 @@ IMPORT_BODY: dict[str, Any] = {
 
 def _dump(items: Sequence[BaseModel]) -> list[dict[str, Any]]:
     return [item.model_dump() for item in items]
+
+
+def _answer(
+    request: Request, items: Sequence[BaseModel], fmt: str, name: str, model: type[BaseModel]
+) -> Response:
+    """A list as JSON, or as a CSV/XLSX download (JSON cells as JSON text)."""
+    if fmt == "json":
+        return cached_json(request, _dump(items))
+    columns = list(model.model_fields)
+    rows = [[_cell(getattr(item, c)) for c in columns] for item in items]
+    return tables.export(fmt, name, columns, rows)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
 
 
 @router.put(
@@ -146,9 +164,10 @@ async def report_revisions(
     month: MonthPath,
     session: SessionDep,
     ctx: ParkViewer,
+    format: Format = "json",
 ) -> Response:
     result = await reports.revisions(session, ctx=ctx, enterprise_id=enterprise_id, month=month)
-    return cached_json(request, _dump(result))
+    return _answer(request, result, format, f"economy-revisions-{enterprise_id}-{month}", Revision)
 
 
 @router.get(
@@ -159,10 +178,14 @@ async def report_revisions(
     "against `above_scale_revenue`) is first known or changes.",
 )
 async def scale_history(
-    request: Request, enterprise_id: EnterpriseIdPath, session: SessionDep, ctx: ParkViewer
+    request: Request,
+    enterprise_id: EnterpriseIdPath,
+    session: SessionDep,
+    ctx: ParkViewer,
+    format: Format = "json",
 ) -> Response:
     result = await reports.scale_history(session, ctx=ctx, enterprise_id=enterprise_id)
-    return cached_json(request, _dump(result))
+    return _answer(request, result, format, f"economy-scale-{enterprise_id}", ScaleChange)
 
 
 @router.get(
@@ -234,9 +257,10 @@ async def get_anomalies(
     ctx: ParkViewer,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
+    format: Format = "json",
 ) -> Response:
     result = await power.list_anomalies(session, ctx=ctx, first=first, last=last)
-    return cached_json(request, _dump(result))
+    return _answer(request, result, format, f"economy-anomalies-{first}-{last}", Anomaly)
 
 
 @router.get(

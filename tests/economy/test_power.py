@@ -178,6 +178,9 @@ def test_anomalies_raise_webhook_events_once(
         (world["c"], "2026-01-03", "zero_load"),
         (world["a"], "2026-01-04", "sudden_drop"),
     ]
+    exported = client.get(url + "&format=csv", headers=viewer).content.decode("utf-8-sig")
+    assert exported.splitlines()[0] == "id,enterprise_id,date,kind,detail,detected_at"
+    assert len(exported.splitlines()) == 4
     with psycopg.connect(database_url) as conn:
         events = conn.execute(
             "SELECT type, severity, data->>'enterprise_id', data->>'kind' FROM event_outbox "

@@ -33,6 +33,9 @@ def test_put_get_and_revisions(
         ("emissions", 1.5, None),
     ]
     assert all(r["source"] == "api" and r["changed_by"] for r in revisions)
+    exported = client.get(f"{base}/revisions?format=xlsx", headers=viewer)
+    sheet = load_workbook(io.BytesIO(exported.content)).worksheets[0]
+    assert [row[1] for row in sheet.iter_rows(values_only=True)] == ["field", "tax", "emissions"]
     assert client.put(base, json=report(), headers=viewer).status_code == 403
     missing = f"/api/v1/parks/{park.id}/economy/reports/nobody/2026-03"
     assert client.put(missing, json=report(), headers=admin).status_code == 404
