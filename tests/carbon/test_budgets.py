@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from app.carbon.service import today
 from app.core.config import Settings
 from tests.api.conftest import create_park
+from tests.assets.support import make_enterprise
 from tests.carbon.support import build_rollups, events, meter, run_budget_check
 
 
@@ -56,3 +58,37 @@ def test_budget_events_fire_once_each(
     assert fired[1][1]["threshold_pct"] == 100 and fired[1][1]["cap"] == 0.6
     listed = client.get(url, params={"year": year}, headers=viewer).json()
     assert listed[0]["announced"] == [80, 100]
+
+
+def test_an_enterprise_intensity_target(
+    client: TestClient,
+    admin: dict[str, str],
+    database_url: str,
+    settings: Settings,
+) -> None:
+    year = today("Asia/Shanghai").year
+    park = create_park(client, admin)
+    enterprise = make_enterprise(client, admin, park.id)
+    readings = [(f"{year}-01-01 12:00", 0), (f"{year}-01-02 12:00", 1000)]
+    meter(client, admin, database_url, park.id, readings, enterprise_id=enterprise)
+    build_rollups(settings)
+    with psycopg.connect(database_url) as conn:
+        if conn.execute("SELECT to_regclass('economy_report')").fetchone() == (None,):
+            pytest.skip("the economy module's table is not there")
+        conn.execute(
+            "INSERT INTO economy_report (park_id, enterprise_id, month, output_value, "
+            "value_added, revenue, tax, employees, rd_spend) "
+            "VALUES (%s, %s, %s, 10, 2, 10, 1, 1, 0)",
+            (park.id, enterprise, date(year, 1, 1)),
+        )
+    url = f"/api/v1/parks/{park.id}/carbon/budgets"
+    body = {"year": year, "metric": "co2_per_value_added", "cap": 0.2, "enterprise_id": enterprise}
+    position = client.put(url, json=body, headers=admin).json()
+    assert position["to_date"] == pytest.approx(0.5306 / 2)  # tCO₂ per 10⁴ yuan
+    assert position["forecast"] == position["to_date"]  # a ratio: no straight line
+    run_budget_check(settings)
+    fired = events(database_url, park.id)
+    assert [(t, d["enterprise_id"]) for t, d in fired] == [
+        ("carbon.budget_warning", enterprise),
+        ("carbon.budget_exceeded", enterprise),
+    ]

@@ -96,6 +96,9 @@ def _check(row: dict[str, Any]) -> None:
     )
     assert row["co2_per_tce"] == pytest.approx((2.78138 + 2.49382) / 3.10007, rel=1e-6)
     assert row["value_added"] is None and row["tce_per_value_added"] is None
+    # clean: self-consumed PV (1500 x 0.1229) and the green share of the grid (2000 x 0.1229)
+    assert row["clean_energy_share"] == pytest.approx(3500 * 0.1229 / 2267.70, abs=1e-6)
+    assert row["green_kwh"] == pytest.approx(2000)
 
 
 @pytest.mark.parametrize("group_by", ["enterprise", "park"])
