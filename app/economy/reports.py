@@ -31,6 +31,7 @@ from app.economy.schemas import (
 from app.parks.deps import ParkContext
 
 MAX_IMPORT_ROWS = 100_000
+IGNORED = ("credit_code", "name")  # columns that identify the firm for people, not the report
 
 
 def parse_month(month: str) -> date:
@@ -125,10 +126,11 @@ async def scale_history(
 def _record(
     index: int, raw: dict[str, Any], errors: list[dict[str, Any]]
 ) -> tuple[str, str, ReportWrite] | None:
-    cells = {k: v for k, v in raw.items() if v not in (None, "")}
+    cells = {k: v for k, v in raw.items() if v not in (None, "") and k not in IGNORED}
     enterprise_id, month = cells.pop("enterprise_id", None), cells.pop("month", None)
+    unresolved = cells.pop("_unresolved", False)
     for name, value in (("enterprise_id", enterprise_id), ("month", month)):
-        if value is None:
+        if value is None and not (unresolved and name == "enterprise_id"):
             errors.append({"row": index, "field": name, "reason": "missing"})
     if month is not None and not re.match(MONTH_PATTERN, str(month)):
         errors.append({"row": index, "field": "month", "reason": f"{month!r} is not YYYY-MM"})
@@ -163,13 +165,41 @@ def _validate(rows: list[dict[str, Any]]) -> tuple[list[Record], list[dict[str, 
     return records, errors
 
 
+async def _resolve_credit_codes(
+    session: AsyncSession, ctx: ParkContext, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows naming the firm by 统一社会信用代码 alone get its ``enterprise_id``."""
+    wanted = {
+        str(r["credit_code"]).strip().upper()
+        for r in rows
+        if r.get("credit_code") and not r.get("enterprise_id")
+    }
+    if not wanted:
+        return []
+    known = await repository.ids_by_credit_code(session, ctx.park_id, sorted(wanted))
+    errors = []
+    for index, row in enumerate(rows, start=1):
+        if row.get("credit_code") and not row.get("enterprise_id"):
+            code = str(row["credit_code"]).strip().upper()
+            if code in known:
+                row["enterprise_id"] = known[code]
+            else:
+                reason = f"no enterprise with credit code {code!r} in the park"
+                errors.append({"row": index, "field": "credit_code", "reason": reason})
+                row["enterprise_id"] = None
+                row["_unresolved"] = True
+    return errors
+
+
 async def import_reports(
     session: AsyncSession, *, ctx: ParkContext, rows: list[dict[str, Any]], dry_run: bool
 ) -> ImportResult:
     """Every row checked before anything is written; any bad row: 422 listing them all."""
     if len(rows) > MAX_IMPORT_ROWS:
         raise Unprocessable(f"at most {MAX_IMPORT_ROWS} rows per import")
-    records, errors = _validate(rows)
+    errors = await _resolve_credit_codes(session, ctx, rows)
+    records, more = _validate(rows)
+    errors += more
     ids = sorted({r[1] for r in records})
     known = await repository.enterprise_ids(session, ctx.park_id, ids)
     errors += [

@@ -38,6 +38,19 @@ async def enterprise_ids(session: AsyncSession, park_id: str, ids: list[str]) ->
     return {r[0] for r in rows}
 
 
+async def ids_by_credit_code(
+    session: AsyncSession, park_id: str, codes: list[str]
+) -> dict[str, str]:
+    rows = await session.execute(
+        text(
+            "SELECT credit_code, id FROM enterprise "
+            "WHERE park_id = :park AND credit_code = ANY(:codes)"
+        ),
+        {"park": park_id, "codes": codes},
+    )
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
 async def lock_report(
     session: AsyncSession, park_id: str, enterprise_id: str, month: date
 ) -> RowMapping | None:

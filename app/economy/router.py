@@ -122,7 +122,8 @@ async def list_reports(
     "/reports/import",
     response_model=ImportResult,
     summary="Import monthly reports from CSV or XLSX (admin)",
-    description="Header: `enterprise_id`, `month` (YYYY-MM) and the report's fields. Every "
+    description="Header: `enterprise_id` (or `credit_code`, the 统一社会信用代码), `month` "
+    "(YYYY-MM) and the report's fields (a `name` column is ignored). Every "
     "row is checked first; any bad row answers 422 with `errors` (`row`, `field`, `reason` "
     "for each) and nothing is stored. Existing reports are replaced, with revisions. "
     "`dry_run=true` checks and stores nothing.",

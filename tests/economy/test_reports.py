@@ -183,3 +183,29 @@ def test_import_xlsx_and_export(
     assert rows[0][:2] == ("output_value", "value_added") and len(rows) == 3
     junk = client.post(url, content=b"PK\x03\x04junk", headers={**admin, "Content-Type": xlsx})
     assert junk.status_code == 422
+
+
+def test_import_by_credit_code(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    """Statistics often name firms by 统一社会信用代码: a row may give it instead of the id."""
+    park = create_park(client, admin)
+    e = make_enterprise(database_url, park.id)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT credit_code FROM enterprise WHERE park_id = %s AND id = %s", (park.id, e)
+        ).fetchone()
+    assert row is not None
+    url = f"/api/v1/parks/{park.id}/economy/reports/import"
+    headers = {**admin, "Content-Type": "text/csv"}
+    unknown = [
+        {"credit_code": "91350100M000100Y43", "name": "某公司", "month": "2026-07", **report()}
+    ]
+    refused = client.post(url, content=_csv(unknown), headers=headers)
+    assert refused.status_code == 422
+    assert [(x["row"], x["field"]) for x in refused.json()["errors"]] == [(1, "credit_code")]
+    rows = [{"credit_code": row[0].lower(), "name": "某公司", "month": "2026-07", **report()}]
+    done = client.post(url, content=_csv(rows), headers=headers)
+    assert done.status_code == 200, done.text
+    got = client.get(f"/api/v1/parks/{park.id}/economy/reports/{e}/2026-07", headers=viewer)
+    assert got.status_code == 200
