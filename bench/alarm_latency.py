@@ -527,6 +527,35 @@ def _row(phase: Phase) -> str:
     )
 
 
+def reading(idle: Phase, loaded: Phase, args: argparse.Namespace) -> str:
+    """What the stage split says, in words, from this run's numbers."""
+    total, il = percentile(loaded.latencies, 0.5), loaded.ingest
+    ingest = percentile(loaded.stages.get("ingest", []), 0.5)
+    worker = sum(percentile(loaded.stages.get(k, []), 0.5) for k in ("handover", "delivery"))
+    window = Settings().ingest_batch_wait_ms
+    text = (
+        f"Reading: under load the ingest stage is {ingest / total:.0%} of the median latency "
+        f"({ingest * 1000:.0f} of {total * 1000:.0f} ms). A gas reading waits in the same FIFO "
+        "as the meter readings (the broker's session queue, then the ingestor's paho -> writer "
+        f"queue, {il['queue_mean']:,.0f} messages on average here, about "
+        f"{il['queue_mean'] / max(il['received'], 1.0):.2f} s at {il['received']:,.0f} msg/s), so "
+        "it is as late as any reading: the ingestor's own publish-to-commit lag was p50 "
+        f"{il['lag_p50'] * 1000:.0f} ms. The worker's part (hand-over + delivery) is p50 "
+        f"{worker * 1000:.0f} ms. Idle, the ingest stage's p50 of "
+        f"{percentile(idle.stages.get('ingest', []), 0.5) * 1000:.0f} ms is mostly the batch "
+        f"collect window: a lone message waits the whole `PARKTWIN_INGEST_BATCH_WAIT_MS` "
+        f"({window} ms) for company before its batch is written."
+    )
+    if il["received"] < 0.95 * args.rate:
+        text += (
+            f" The ingestor received {il['received']:,.0f} msg/s of the {args.rate:,.0f} offered: "
+            "it did not keep up in this run, so its queue (bounded by "
+            "`PARKTWIN_INGEST_QUEUE_SIZE` per worker) filled, the broker held the rest, and the "
+            "latency grew with the backlog."
+        )
+    return text
+
+
 def report_lines(
     idle: Phase, loaded: Phase, args: argparse.Namespace, load_before: float, load_after: float
 ) -> list[str]:
@@ -597,6 +626,8 @@ def report_lines(
             f"| {Summary.of(loaded.stages.get(key, [])).ms()} |"
             for key, label in stage_names.items()
         ),
+        "",
+        reading(idle, loaded, args),
         "",
         f"Machine load (1-minute average) before and after the run: {load_before:.1f} and "
         f"{load_after:.1f}; the table gives it at the end of each phase.",
