@@ -1,19 +1,21 @@
 """``.venv/bin/python -m bench.carbon``: the park's annual carbon report over a year of hourly
-readings of 2,000 meters, from the daily rollups, against the same report from raw readings.
+readings, from the daily rollups, against the same report from raw readings.
 
 1. The embedded services (``parktwin services up``) and a database ``parktwin_bench_carbon``
-   migrated to head, loaded once: park ``carbon`` (Asia/Shanghai) shaped like the demo park:
-   20 buildings, 100 enterprises, 2,000 energy devices (1,560 electricity meters, 20 of them
-   building main meters with the others as their sub-meters and one PV export meter per
-   building, 200 gas meters, 100 water meters, 40 steam meters, 100 PV inverters), one
-   reading an hour for the calendar year 2025 (17.5 M rows, made server-side with
-   ``generate_series``, a month per statement, two at a time), one meter in 50 reset to zero
-   in June; ``rollup_day`` built from the raw rows with the worker's aggregates (``STEP``,
-   park-local days); 24 绿证 and a diesel entry.
+   migrated to head, loaded once with two parks (Asia/Shanghai), calendar year 2025:
+   - ``demo``: the simulator's demo park (``sensors_sim.layout``, seed 1, 2,000 devices, as
+     ``parktwin seed demo`` registers them, with its meter tree); hourly counter readings for
+     its 794 energy meters (7.0 M rows);
+   - ``carbon``: 2,000 energy devices (1,560 electricity meters, 20 of them main meters with
+     the others below them and one PV export meter per building, 200 gas, 100 water, 40 steam,
+     100 PV inverters; 17.5 M rows), 24 绿证 and a diesel entry.
+   Readings are made server-side with ``generate_series`` (a month per statement, two at a
+   time), one meter in 50 reset to zero in June; ``rollup_day`` is built from them with the
+   worker's aggregates (``STEP``, park-local days).
 2. The app in this process under Starlette's TestClient (auth, park check, the query, JSON):
-   ``GET /carbon/report?year=2025`` ``RUNS`` times; then the same report with the ledger's
-   daily CTE swapped for one that computes every day's delta from raw readings (the baseline),
-   ``BASELINE_RUNS`` times. The two answers' totals must agree.
+   ``GET /carbon/report?year=2025`` ``RUNS`` times per park; then the same report with the
+   ledger's daily CTE swapped for one that computes every day's delta from raw readings of
+   the same meters (the baseline), ``BASELINE_RUNS`` times. The two answers' totals must agree.
 3. Results under "## Carbon report (bench/carbon)" in docs/benchmarks.md, with the target
    (< 3 s) and the machine's load average.
 """
