@@ -128,7 +128,7 @@ def pick_incident(
     return None if best is None else best[1]
 
 
-def people_shares(employees: int | None, areas: Sequence[float]) -> list[float]:
+def people_shares(employees: float | None, areas: Sequence[float]) -> list[float]:
     """An enterprise's head count spread over its leased pieces in proportion to their area
     (equally when no piece has an area)."""
     if not employees or not areas:

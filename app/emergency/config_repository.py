@@ -165,12 +165,18 @@ async def wind(
 PEOPLE = text(
     """
     SELECT e.id, e.name, l.area_m2,
-           CASE WHEN jsonb_typeof(e.attributes -> 'employees') = 'number'
-                THEN (e.attributes ->> 'employees')::double precision END AS employees,
+           coalesce(CASE WHEN jsonb_typeof(e.attributes -> 'employees') = 'number'
+                         THEN (e.attributes ->> 'employees')::double precision END,
+                    reported.employees) AS employees,
            coalesce(s.building_id, l.building_id) AS building_id, l.parcel_id
     FROM lease l
     JOIN enterprise e ON e.park_id = l.park_id AND e.id = l.enterprise_id
     LEFT JOIN space s ON s.park_id = l.park_id AND s.id = l.space_id
+    LEFT JOIN LATERAL (
+        SELECT avg(r.employees) AS employees FROM economy_report r
+        WHERE r.park_id = e.park_id AND r.enterprise_id = e.id
+          AND r.month > CAST(:day AS date) - interval '12 months' AND r.month <= :day
+    ) reported ON true
     WHERE l.park_id = :park AND :day BETWEEN l.start_date AND l.end_date
     ORDER BY e.id, l.id
     """
@@ -179,5 +185,6 @@ PEOPLE = text(
 
 async def people_pieces(session: AsyncSession, park_id: str, day: date) -> Sequence[RowMapping]:
     """Per lease in force on ``day``: the enterprise, its head count (the ``employees``
-    attribute), the lease's area and the building or parcel it is on."""
+    attribute, else the mean ``employees`` of its economy reports of the 12 months up to
+    ``day``), the lease's area and the building or parcel it is on."""
     return (await session.execute(PEOPLE, {"park": park_id, "day": day})).mappings().all()

@@ -8,9 +8,10 @@ geodesic azimuth and distance (``calc.reaches``), a building or parcel by inters
 zone's geodesic outline (``calc.zone_polygon``, 72 points).
 
 People: each enterprise's head count is its ``employees`` attribute (``attributes.employees``,
-a number, set through the enterprise API or the import), spread over its leases in force by
-leased area; a lease counts in a zone when its building (or its space's building) or its
-parcel meets the zone. An enterprise with no ``employees`` counts 0 people (and is listed).
+a number, set through the enterprise API or the import), else the mean ``employees`` of its
+economy reports (issue 8) of the last 12 months, spread over its leases in force by leased
+area; a lease counts in a zone when its building (or its space's building) or its parcel meets
+the zone. An enterprise with neither counts 0 people (and is listed).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def pieces_with_people(rows: list[RowMapping]) -> list[_Piece]:
     pieces = []
     for enterprise_id, own in by_enterprise.items():
         shares = calc.people_shares(
-            int(own[0]["employees"] or 0), [float(p["area_m2"]) for p in own]
+            float(own[0]["employees"] or 0), [float(p["area_m2"]) for p in own]
         )
         pieces += [
             _Piece(enterprise_id, p["name"], share, p["building_id"], p["parcel_id"])

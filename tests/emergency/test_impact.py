@@ -4,7 +4,7 @@ nearest resources against hand-computed distances; the STRtree answer equals a l
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -165,3 +165,31 @@ def test_resources_are_managed_by_admins(
     assert client.get(f"{url}/t1", headers=viewer).status_code == 404
     bad = {**body, "id": "t2", "kind": "helicopter"}
     assert client.post(url, json=bad, headers=admin).status_code == 422
+
+
+def test_head_count_from_economy_reports_when_no_attribute(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], park: FixturePark
+) -> None:
+    """E4 has no ``employees`` attribute: the mean of its reports of the last 12 months (30
+    and 50; one from two years ago is left out) counts, all in its space in A."""
+    today = datetime.now(UTC).date().replace(day=1)
+    months = [
+        today,
+        (today - timedelta(days=40)).replace(day=1),
+        today.replace(year=today.year - 2),
+    ]
+    for month, employees in zip(months, (30, 50, 900), strict=True):
+        park.sql(
+            "INSERT INTO economy_report (park_id, enterprise_id, month, output_value, "
+            "value_added, revenue, tax, employees, rd_spend) "
+            "VALUES (%s, %s, %s, 1, 1, 1, 1, %s, 0)",
+            park.id,
+            park.enterprises["E4"],
+            month,
+            employees,
+        )
+    iid = open_incident(client, admin, park.id)["id"]
+    inner = impact(client, viewer, park, iid)["zones"][0]
+    people = {e["id"]: e["people"] for e in inner["enterprises"]}
+    assert people[park.enterprises["E4"]] == 40
+    assert inner["people"] == 160  # E1's 120 and E4's 40
