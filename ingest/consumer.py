@@ -10,8 +10,9 @@
 - One worker subscribes plainly; several share ``$share/{group}/...``. Mosquitto 2.0 does not
   restore shared subscriptions from its persistence file, so across a broker restart only the
   plain subscription keeps receiving before the worker reconnects (see README).
-- ``on_message`` only enqueues. When the queue is full it blocks paho's network thread, so the
-  socket stops being read and the broker holds the rest: back-pressure without loss.
+- ``on_message`` only enqueues, in the urgent lane when ``is_urgent(topic)`` says an alarm rule
+  watches the device (ingest/lanes.py). When the queue is full it blocks paho's network thread,
+  so the socket stops being read and the broker holds the rest: back-pressure without loss.
 - Each connection is a generation. A message's packet id is only meaningful on the connection
   that delivered it, so after a reconnect the messages of the old connection are never
   acknowledged: the broker redelivers them and the (series, time) key deduplicates.
@@ -20,9 +21,8 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -34,6 +34,7 @@ from paho.mqtt.properties import Properties
 
 from app.core.mqtt import MqttTarget
 from ingest.fastpaho import BufferedClient
+from ingest.lanes import Lanes
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ class MqttConsumer:
         self.client_id = client_id
         self.topics, self.stale_topics = subscriptions(share_group, mode)
         self.retiring = mode == "retire"
-        self.queue: queue.Queue[Inbound] = queue.Queue(maxsize=queue_size)
+        self.queue: Lanes[Inbound] = Lanes(queue_size)
+        self.is_urgent: Callable[[str], bool] = lambda _topic: False
         self.generation = 0
         self.session_present: bool | None = None  # as the broker said at the last connect
         self.connected = threading.Event()
@@ -171,9 +173,7 @@ class MqttConsumer:
             self.generation,
             datetime.now(UTC),
         )
+        urgent = self.is_urgent(message.topic)
         while not self._stopping.is_set():
-            try:
-                self.queue.put(item, timeout=0.5)
+            if self.queue.put(item, urgent, timeout=0.5):
                 return
-            except queue.Full:
-                continue

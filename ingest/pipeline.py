@@ -11,7 +11,6 @@ message never blocks the stream, and nothing is dropped without a trace.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from app.core.config import Settings
 from app.core.db import libpq_url
 from app.core.mqtt import MqttTarget
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
+from ingest.lanes import Lanes
 from ingest.metrics import IngestMetrics
 from ingest.parse import (
     Rejection,
@@ -72,21 +72,18 @@ def parse(message: Inbound, max_age: timedelta) -> Parsed:
     return parse_telemetry(message.topic, message.payload, message.received_at, max_age)
 
 
-def collect(source: queue.Queue[Inbound], limit: int, wait: float) -> list[Inbound]:
-    """Up to ``limit`` messages: block up to 0.25 s for the first (so a stop is noticed soon),
-    then up to ``wait`` seconds."""
-    try:
-        batch = [source.get(timeout=0.25)]
-    except queue.Empty:
-        return []
-    deadline = time.monotonic() + wait
-    while len(batch) < limit:
-        remaining = deadline - time.monotonic()
-        try:
-            batch.append(source.get_nowait() if remaining <= 0 else source.get(timeout=remaining))
-        except queue.Empty:
-            break
-    return batch
+def collect(source: Lanes[Inbound], limit: int, wait: float) -> list[Inbound]:
+    """Up to ``limit`` messages: the waiting urgent ones alone, else normal ones; block up to
+    0.25 s for the first (so a stop is noticed soon), then up to ``wait`` seconds."""
+    return source.take(limit, 0.25, wait)
+
+
+def device_of(topic: str) -> tuple[str, str] | None:
+    """(park, device) of a telemetry topic, else None (cheap: paho's thread calls it)."""
+    parts = topic.split("/")
+    if len(parts) == 5 and parts[4] == "telemetry":
+        return parts[1], parts[3]
+    return None
 
 
 class IngestWorker:
@@ -110,6 +107,13 @@ class IngestWorker:
         self._registry_changed = False
         self._last_seen_written: dict[tuple[str, str], datetime] = {}
         self.received_total = 0
+        # Devices some alarm rule watches: their messages take the queue's urgent lane. Grows
+        # as devices are heard from (read by paho's thread: membership tests only).
+        self.urgent_devices: set[tuple[str, str]] = set()
+        consumer.is_urgent = self.is_urgent
+
+    def is_urgent(self, topic: str) -> bool:
+        return device_of(topic) in self.urgent_devices
 
     # -- main loop ------------------------------------------------------------------------
 
@@ -260,6 +264,7 @@ class IngestWorker:
                 watched = watched_by_type[device_type] = self.rules.watched_metrics(device_type)
             if not watched:
                 continue
+            self.urgent_devices.add(key)
             for us, metric, value in telemetry.readings:
                 if metric in watched:
                     for rule in self.rules.for_reading(*key, device_type, metric):
