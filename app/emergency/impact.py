@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.assets import geo
 from app.assets.twin import repository as twin_repository
 from app.assets.twin import spatial
-from app.assets.twin.index import IndexCache, Layer
+from app.assets.twin.index import IndexCache, Layer, ParkIndex
 from app.core.errors import NotFound, Unprocessable
 from app.emergency import calc, repository
 from app.emergency import config_repository as config
@@ -102,10 +102,13 @@ def nearest_resources(
 class _Source:
     """The incident's source and its zones' shape parameters."""
 
-    def __init__(self, row: RowMapping, rule: RowMapping, downwind: float | None) -> None:
+    def __init__(self, row: RowMapping, rule: RowMapping, wind: Wind | None) -> None:
+        self.incident_id, self.type = str(row["id"]), str(row["type"])
         self.lon, self.lat = float(row["lon"]), float(row["lat"])
         self.radii = sorted(float(r) for r in rule["radii_m"])
-        self.downwind, self.stretch = downwind, float(rule["downwind_stretch"])
+        self.wind = wind
+        self.downwind = wind.downwind_deg if wind else None
+        self.stretch = float(rule["downwind_stretch"])
 
     def reaches(self, radius: float, lons: Any, lats: Any) -> Any:
         inside, _dist = calc.reaches(
@@ -178,6 +181,61 @@ def _people(
     return found, sum(people.values())
 
 
+@dataclass
+class _Scene:
+    """What one analysis measures: the park's index, the located devices near the source
+    (distance, position in the device layer) with their latest readings, and the people."""
+
+    index: ParkIndex
+    source: _Source
+    hits: list[tuple[float, int]]
+    latest: dict[str, dict[str, Any]]
+    pieces: list[_Piece]
+    brute_force: bool
+
+    def zone(self, radius: float, mask: Any) -> Zone:
+        buildings, parcels = self.index.layer("building"), self.index.layer("parcel")
+        devices = self.index.layer("device")
+        polygon = self.source.polygon(radius)
+        in_buildings = _meeting(buildings, polygon, self.brute_force)
+        in_parcels = {parcels.ids[i] for i in _meeting(parcels, polygon, self.brute_force)}
+        enterprises, people = _people(
+            self.pieces, {buildings.ids[i] for i in in_buildings}, in_parcels
+        )
+        return Zone(
+            radius_m=radius,
+            downwind_reach_m=calc.max_reach_m(radius, self.source.downwind, self.source.stretch),
+            geometry=geo.to_geojson(polygon),
+            buildings=[
+                ZoneBuilding(id=buildings.ids[i], name=buildings.props[i]["name"])
+                for i in in_buildings
+            ],
+            enterprises=enterprises,
+            people=round(people, 2),
+            devices=[
+                ZoneDevice(
+                    id=devices.ids[i],
+                    type=devices.props[i]["type"],
+                    distance_m=round(d, 2),
+                    latest=self.latest.get(devices.ids[i], {}),
+                )
+                for (d, i), keep in zip(self.hits, mask, strict=True)
+                if keep
+            ],
+        )
+
+
+async def _source(session: AsyncSession, ctx: ParkContext, incident_id: uuid.UUID) -> _Source:
+    """The incident's source, with the settings in force and the wind now."""
+    row = await repository.get(session, ctx.park_id, incident_id)
+    if row is None:
+        raise NotFound(f"incident {incident_id} not found in park {ctx.park_id!r}")
+    rule = await config.rule(session, ctx.park_id, row["type"])
+    if rule is None:
+        raise Unprocessable(f"no zone settings for incident type {row['type']!r}")
+    return _Source(row, rule, await _wind(session, ctx.park_id, rule))
+
+
 async def impact(
     session: AsyncSession,
     *,
@@ -187,15 +245,8 @@ async def impact(
     n: int,
     brute_force: bool = False,
 ) -> Impact:
-    row = await repository.get(session, ctx.park_id, incident_id)
-    if row is None:
-        raise NotFound(f"incident {incident_id} not found in park {ctx.park_id!r}")
-    rule = await config.rule(session, ctx.park_id, row["type"])
-    if rule is None:
-        raise Unprocessable(f"no zone settings for incident type {row['type']!r}")
+    source = await _source(session, ctx, incident_id)
     index = await spatial.index_for(session, ctx, cache)
-    wind = await _wind(session, ctx.park_id, rule)
-    source = _Source(row, rule, wind.downwind_deg if wind else None)
     devices = index.layer("device")
     hits = devices.within(source.lon, source.lat, source.outer_reach(), brute_force=brute_force)
     locs = [devices.props[i]["location"] for _d, i in hits]
@@ -205,45 +256,15 @@ async def impact(
     latest: dict[str, dict[str, Any]] = defaultdict(dict)
     for r in await twin_repository.latest_values(session, ctx.park_id, ids):
         latest[r["device_id"]][r["metric"]] = {"ts": r["time"], "value": r["value"]}
-    pieces = pieces_with_people(
-        list(await config.people_pieces(session, ctx.park_id, spatial.today(ctx)))
-    )
-    buildings, parcels = index.layer("building"), index.layer("parcel")
-    zones = []
-    for radius, mask in zip(source.radii, masks, strict=True):
-        polygon = source.polygon(radius)
-        in_buildings = _meeting(buildings, polygon, brute_force)
-        in_parcels = {parcels.ids[i] for i in _meeting(parcels, polygon, brute_force)}
-        enterprises, people = _people(pieces, {buildings.ids[i] for i in in_buildings}, in_parcels)
-        zones.append(
-            Zone(
-                radius_m=radius,
-                downwind_reach_m=calc.max_reach_m(radius, source.downwind, source.stretch),
-                geometry=geo.to_geojson(polygon),
-                buildings=[
-                    ZoneBuilding(id=buildings.ids[i], name=buildings.props[i]["name"])
-                    for i in in_buildings
-                ],
-                enterprises=enterprises,
-                people=round(people, 2),
-                devices=[
-                    ZoneDevice(
-                        id=devices.ids[i],
-                        type=devices.props[i]["type"],
-                        distance_m=round(d, 2),
-                        latest=latest.get(devices.ids[i], {}),
-                    )
-                    for (d, i), keep in zip(hits, mask, strict=True)
-                    if keep
-                ],
-            )
-        )
+    rows = await config.people_pieces(session, ctx.park_id, spatial.today(ctx))
+    scene = _Scene(index, source, hits, latest, pieces_with_people(list(rows)), brute_force)
+    zones = [scene.zone(r, mask) for r, mask in zip(source.radii, masks, strict=True)]
     resources = list(await config.resources(session, ctx.park_id, attributes=False))
     return Impact(
-        incident_id=str(row["id"]),
-        type=row["type"],
+        incident_id=source.incident_id,
+        type=source.type,
         location={"lon": source.lon, "lat": source.lat},
-        wind=wind,
+        wind=source.wind,
         zones=zones,
         nearest_resources=nearest_resources(resources, source.lon, source.lat, n),
         shelter_capacity=_shelters(source, resources, zones[-1].people),
