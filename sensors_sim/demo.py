@@ -30,7 +30,7 @@ from sensors_sim.seed import admin_context, seed_park
 
 PARK = "demo"
 SIM_RATE = 100.0  # messages per second: every device about every 20 s
-EVENT_TYPES = ["alarm.*", "device.offline"]
+EVENT_TYPES = ["alarm.*", "device.offline", "incident.*"]
 
 
 def _webhook_file(state_dir: Path) -> Path:

@@ -88,6 +88,7 @@ def enterprises(park: Park) -> list[Feature]:
                 "above_scale": e.above_scale,
                 "founded_on": e.founded_on.isoformat(),
                 "contacts": e.contacts,
+                "attributes": {"employees": e.employees},
             }
         )
         for e in park.enterprises
