@@ -25,7 +25,11 @@ logger = logging.getLogger(__name__)
 def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine_for(settings.resolved_database_url(), settings.db_pool_size)
+        engine = create_engine_for(
+            settings.resolved_database_url(),
+            settings.db_pool_size,
+            statement_timeout=settings.api_statement_timeout,
+        )
         version = await check_timescaledb(engine)
         logger.info("database ready, timescaledb %s", version)
         broker = DynsecClient(MqttTarget.from_url(settings.resolved_mqtt_url()))

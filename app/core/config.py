@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     webhook_retention: timedelta = Field(
         default=timedelta(days=30), description="events and their delivery logs kept this long"
     )
+    api_statement_timeout: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="the API's longest SQL statement; a longer one is cancelled and answered 503",
+    )
     latest_cache_ttl: timedelta = Field(
         default=timedelta(seconds=1),
         description="identical bulk-latest reads within this long share one answer (per API "

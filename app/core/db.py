@@ -8,6 +8,7 @@ the handler returns and rolls back when it raises: services never commit.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -37,14 +38,21 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + sync_url(url)[len("postgresql+psycopg://") :]
 
 
-def create_engine_for(url: str, pool_size: int) -> AsyncEngine:
-    # Sessions in UTC: timestamps come back as UTC datetimes and render as ``...Z``.
+def create_engine_for(
+    url: str, pool_size: int, statement_timeout: timedelta | None = None
+) -> AsyncEngine:
+    """An engine whose sessions are in UTC (timestamps come back as UTC datetimes and render
+    as ``...Z``); with ``statement_timeout``, PostgreSQL cancels a statement that runs longer
+    (the API's: a dashboard request must not hold a connection for minutes)."""
+    options = "-c timezone=UTC"
+    if statement_timeout is not None:
+        options += f" -c statement_timeout={int(statement_timeout.total_seconds() * 1000)}"
     return create_async_engine(
         sync_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"options": "-c timezone=UTC"},
+        connect_args={"options": options},
     )
 
 

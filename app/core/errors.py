@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from psycopg.errors import QueryCanceled
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -88,6 +90,32 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "invalid-value", "Invalid value", "a value was refused by the database")
 
 
+async def _pool_timeout(_request: Request, exc: Exception) -> JSONResponse:
+    """Every connection of the pool stayed busy past the pool's timeout: overload, not a bug."""
+    logger.warning("database connections exhausted: %s", str(exc).splitlines()[0])
+    response = problem(
+        503, "busy", "Busy", "every database connection is in use; retry in a moment"
+    )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+async def _operational(_request: Request, exc: Exception) -> JSONResponse:
+    """A statement cancelled by ``PARKTWIN_API_STATEMENT_TIMEOUT``, or the database gone."""
+    assert isinstance(exc, OperationalError)
+    if isinstance(exc.orig, QueryCanceled):
+        logger.warning("statement cancelled: %s", str(exc.orig).splitlines()[0])
+        detail = (
+            "the query ran past PARKTWIN_API_STATEMENT_TIMEOUT: narrow the range or use a "
+            "coarser interval (served from rollups)"
+        )
+        return problem(503, "query-timeout", "Query took too long", detail)
+    logger.warning("database unavailable: %s", str(exc).splitlines()[0])
+    response = problem(503, "unavailable", "Database unavailable", "retry in a moment")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return problem(500, "internal", "Internal error", "an unexpected error occurred; see the logs")
@@ -98,4 +126,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(PoolTimeout, _pool_timeout)
+    app.add_exception_handler(OperationalError, _operational)
     app.add_exception_handler(Exception, _unhandled)
