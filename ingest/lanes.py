@@ -7,8 +7,9 @@ receiver within a second even while the park's meters flood in. So the queue has
 which commits in milliseconds, while the normal lane is taken in big batches for throughput.
 A normal batch being filled stops early when an urgent message arrives.
 
-Both lanes share one bound: when it is reached, :meth:`Lanes.put` blocks paho's thread, the
-socket is no longer read and the broker holds the rest (back-pressure without loss).
+Each lane has the bound: when a lane is full, :meth:`Lanes.put` blocks paho's thread, the
+socket is no longer read and the broker holds the rest (back-pressure without loss). The
+lanes are bounded apart so that a backlog of meter readings never blocks a gas reading.
 
 Order: within a lane, arrival order. A device's urgent and normal messages never mix (a device
 is urgent or not), except while it becomes urgent; alarm evaluation ignores a reading older
@@ -39,11 +40,13 @@ class Lanes(Generic[T]):
         return self.qsize() == 0
 
     def put(self, item: T, urgent: bool = False, timeout: float | None = None) -> bool:
-        """Add ``item``; wait up to ``timeout`` for room. False when there was none."""
+        """Add ``item``; wait up to ``timeout`` for room in its lane. False when there was
+        none."""
+        lane = self._urgent if urgent else self._normal
         with self._changed:
-            if not self._changed.wait_for(lambda: self.qsize() < self.maxsize, timeout):
+            if not self._changed.wait_for(lambda: len(lane) < self.maxsize, timeout):
                 return False
-            (self._urgent if urgent else self._normal).append(item)
+            lane.append(item)
             self._changed.notify_all()
             return True
 

@@ -1,5 +1,5 @@
 """The ingest queue's urgent lane: alarm-watched readings go ahead of bulk meter readings, in
-batches of their own, under one shared bound."""
+batches of their own, each lane under its own bound."""
 
 from __future__ import annotations
 
@@ -43,12 +43,13 @@ def test_filling_a_normal_batch_stops_when_an_urgent_message_arrives() -> None:
     assert lanes.take(1000, 1.0, 0.0) == ["gas-1"]
 
 
-def test_the_bound_is_shared_and_a_full_queue_refuses_after_its_timeout() -> None:
+def test_each_lane_is_bounded_apart_so_a_meter_backlog_never_blocks_a_gas_reading() -> None:
     lanes: Lanes[str] = Lanes(2)
-    assert lanes.put("a") and lanes.put("b", urgent=True)
-    assert not lanes.put("c", timeout=0.01)
-    assert not lanes.put("d", urgent=True, timeout=0.01)
-    assert lanes.qsize() == 2
+    assert lanes.put("meter-1") and lanes.put("meter-2")
+    assert not lanes.put("meter-3", timeout=0.01)  # full: paho's thread would wait here
+    assert lanes.put("gas-1", urgent=True, timeout=0.01)
+    assert lanes.put("gas-2", urgent=True) and not lanes.put("gas-3", urgent=True, timeout=0.01)
+    assert lanes.qsize() == 4
 
 
 def test_taking_makes_room_for_a_blocked_put() -> None:
