@@ -121,14 +121,6 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     return run_seed(args, settings)
 
 
-def _not_yet(issue: int) -> Handler:
-    def handler(args: argparse.Namespace, _settings: Settings) -> int:
-        print(f"parktwin {args.command}: not yet (see issue {issue})", file=sys.stderr)
-        return 2
-
-    return handler
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parktwin", description="Backend for an industrial park's digital operations centre."
