@@ -61,13 +61,13 @@ from bench.ingest import (
     PARK,
     ROOT,
     IngestProcess,
-    _replace_section,
     embedded_services,
     lag_percentiles,
     make_database,
     publish_live,
     publisher_account,
 )
+from bench.report import replace_section
 
 HEADING = "## Alarm latency (bench/alarm_latency)"
 GAS_NORMAL = 2.0  # %LEL
@@ -654,7 +654,7 @@ def main() -> None:
     lines = report_lines(idle, loaded, args, load_before, load_after)
     print("\n".join(lines[2:]))
     if not args.no_report:
-        _replace_section(ROOT / "docs" / "benchmarks.md", HEADING, lines)
+        replace_section(HEADING, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,6 +44,7 @@ from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
 from app.telemetry.sql import ROLLUP_COLUMNS, STEP
+from bench.report import replace_section
 from sensors_sim import layout
 
 PARK = "carbon"
@@ -54,7 +54,6 @@ DEVICES = 2000
 RUNS = 5
 BASELINE_RUNS = 1
 TARGET_S = 3.0
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 HEADING = "## Carbon report (bench/carbon)"
 
 # n: 1..2000. 1-20 building main meters, 21-40 PV export meters, 41-1560 sub-meters,
@@ -335,18 +334,6 @@ def report(runs: list[Run], load_avg: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    """Replace only our section of docs/benchmarks.md (others write theirs there)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    start = text.find(HEADING)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
-    RESULTS.write_text(text)
-
-
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     keys = ("tce_equal_value", "total_location_t", "scope2_market_t")
     return all(abs(a[k] - b[k]) <= 1e-6 * max(1.0, abs(a[k])) for k in keys)
@@ -396,7 +383,7 @@ def main() -> int:
     load_avg = f"{before:.1f} before, {os.getloadavg()[0]:.1f} after"
     section = report(runs, load_avg)
     print(section)
-    write_section(section)
+    replace_section(HEADING, section)
     return 0
 
 

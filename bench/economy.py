@@ -22,7 +22,6 @@ import random
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,6 +37,7 @@ from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
 from app.telemetry.sql import ROLLUP_COLUMNS, STEP
+from bench.report import replace_section
 from sensors_sim.layout import Park, generate, polygon
 from sensors_sim.signals import TZ_OFFSET_S, Environment
 
@@ -46,7 +46,6 @@ YEAR = 2025
 SEED = 1
 RUNS = {"per-mu": 20, "power-index": 5, "overview": 20}
 TARGET_S = 2.0
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 HEADING = "## Economy (bench/economy)"
 
 HOUR_ROLLUPS = f"""
@@ -318,18 +317,6 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace only our section of docs/benchmarks.md (others write theirs there)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    start = text.find(HEADING)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
-    RESULTS.write_text(text)
-
-
 def main() -> int:
     settings = get_settings()
     urls = EmbeddedServices.from_settings(settings).up()
@@ -351,7 +338,7 @@ def main() -> int:
     loadavg = f"{before:.1f} before, {os.getloadavg()[0]:.1f} after"
     section = report(results, facts, loadavg, meters)
     print(section)
-    write_section(section)
+    replace_section(HEADING, section)
     return 0
 
 

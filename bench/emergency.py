@@ -34,7 +34,8 @@ from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
-from bench.spatial import PARK, SIZE, SOUTH, WEST, Result, load, loaded, viewer_key, write_section
+from bench.report import replace_section
+from bench.spatial import PARK, SIZE, SOUTH, WEST, Result, load, loaded, viewer_key
 
 DATABASE = "parktwin_bench_emergency"
 INCIDENTS = 40
@@ -236,19 +237,8 @@ def main() -> int:
     loadavg = f"{before:.1f} before, {os.getloadavg()[0]:.1f} after"
     section = report(result, extra, loadavg)
     print(section)
-    write_section_as(section)
+    replace_section(HEADING, section)
     return 0
-
-
-def write_section_as(section: str) -> None:
-    """Replace only our section of docs/benchmarks.md (bench/spatial's writer, our heading)."""
-    import bench.spatial as spatial
-
-    heading, spatial.HEADING = spatial.HEADING, HEADING
-    try:
-        write_section(section)
-    finally:
-        spatial.HEADING = heading
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from app.core.migrate import upgrade_to_head
 from app.core.mqtt import MqttTarget
 from app.embedded.process import free_port
 from app.embedded.services import EmbeddedServices
+from bench.report import replace_section
 from ingest.fastpaho import BufferedClient
 from ingest.parse import Telemetry, parse_telemetry
 
@@ -550,23 +551,7 @@ def write_report(
         "rate and 120,000 readings/s. Run it on an otherwise idle machine.",
         "",
     ]
-    _replace_section(ROOT / "docs" / "benchmarks.md", "## Ingest (bench/ingest)", section)
-
-
-def _replace_section(path: Path, heading: str, lines: list[str]) -> None:
-    text = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nLatest results of the one-command benchmarks in bench/.\n"
-    )
-    parts = text.split("\n## ")
-    head, sections = parts[0], ["## " + p for p in parts[1:]]
-    body = "\n".join(lines).rstrip() + "\n"
-    replaced = [body if s.startswith(heading) else s.rstrip() + "\n" for s in sections]
-    if not any(s.startswith(heading) for s in sections):
-        replaced.append(body)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(head.rstrip() + "\n\n" + "\n".join(replaced))
+    replace_section("## Ingest (bench/ingest)", "\n".join(section))
 
 
 def main() -> None:

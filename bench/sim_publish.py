@@ -35,7 +35,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from app.core.config import Settings
 from app.core.migrate import upgrade_to_head
 from app.core.mqtt import MqttTarget
-from bench.ingest import ROOT, _replace_section, embedded_services, publisher_account
+from bench.ingest import ROOT, embedded_services, publisher_account
+from bench.report import replace_section
 from sensors_sim.layout import generate
 from sensors_sim.seed import seed_park
 from sensors_sim.stream import Stream
@@ -160,7 +161,7 @@ def write_report(rows: list[tuple[str, float]], args: argparse.Namespace) -> Non
     best = max(rate for name, rate in rows if name.startswith("parktwin"))
     verdict = "met" if best >= 50_000 else "not met on this run"
     lines += ["", f"Target >= 50,000 msg/s: {verdict} (best {best:,.0f} msg/s).", ""]
-    _replace_section(ROOT / "docs" / "benchmarks.md", HEADING, lines)
+    replace_section(HEADING, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,6 +38,7 @@ from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
+from bench.report import replace_section
 
 PARK = "spatial"
 WEST, SOUTH, SIZE = 120.65, 31.25, 0.1
@@ -50,7 +50,6 @@ ENTERPRISES = 200
 REQUESTS = 400
 WARMUP = 20
 TARGET_P99_MS = 20.0
-RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 HEADING = "## Spatial queries (bench/spatial)"
 SCENARIOS: list[tuple[str, str, dict[str, Any]]] = [
     ("devices within 100 m", "nearby", {"kind": "device", "radius_m": 100}),
@@ -346,18 +345,6 @@ def report(results: list[Result], extra: dict[str, float], loadavg: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace only our section of docs/benchmarks.md (others write theirs there)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    start = text.find(HEADING)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
-    RESULTS.write_text(text)
-
-
 def main() -> int:
     settings = get_settings()
     urls = EmbeddedServices.from_settings(settings).up()
@@ -376,7 +363,7 @@ def main() -> int:
     loadavg = f"{before:.1f} before, {os.getloadavg()[0]:.1f} after"
     section = report(results, extra, loadavg)
     print(section)
-    write_section(section)
+    replace_section(HEADING, section)
     return 0
 
 

@@ -26,7 +26,6 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
@@ -39,13 +38,13 @@ from app.core.migrate import upgrade_to_head
 from app.embedded.process import free_port
 from app.embedded.services import EmbeddedServices
 from bench.api.load import DEVICES, load, loaded
+from bench.report import replace_section
 
 POLLERS = 50
 PERIODS = (5.0, 1.0, 0.0)  # every 5 s (10 req/s offered), every second (50 req/s), flat out
 PACED_S = 10.0
 FLAT_OUT_S = 10.0
 WARMUP_S = 2.0
-RESULTS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 HEADING = "## API (bench/api)"
 
 
@@ -279,18 +278,6 @@ def report(
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    """Replace only our section of docs/benchmarks.md (others write theirs there)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    start = text.find(HEADING)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
-    RESULTS.write_text(text)
-
-
 def main() -> int:
     settings = get_settings()
     urls = EmbeddedServices.from_settings(settings).up()
@@ -319,7 +306,7 @@ def main() -> int:
     loadavg = f"{before:.1f} and {os.getloadavg()[0]:.1f}"
     section = report(results, checks, end, load_s, loadavg)
     print(section)
-    write_section(section)
+    replace_section(HEADING, section)
     return 0
 
 
