@@ -30,21 +30,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 import app.carbon.sql as ledger_sql
-from app.core.auth import generate_key
 from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
 from app.telemetry.sql import ROLLUP_COLUMNS, STEP
+from bench.common import bench_database
 from bench.report import replace_section
+from bench.spatial import viewer_key
 from sensors_sim import layout
 
 PARK = "carbon"
@@ -132,15 +131,6 @@ daily AS (
 )"""
 """The baseline: every day's consumption from the raw readings of the same meters (the last
 reading before the year is the first one's baseline)."""
-
-
-def bench_database(admin_url: str) -> str:
-    name = "parktwin_bench_carbon"
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return url
 
 
 def loaded(url: str, marker: str = "bench_carbon_done") -> bool:
@@ -266,16 +256,6 @@ def load_demo(url: str) -> None:
     print(f"  demo park loaded in {time.monotonic() - started:.0f} s", flush=True)
 
 
-def viewer_key(url: str) -> str:
-    key = generate_key()
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "INSERT INTO api_key (id, secret_hash, role, name) VALUES (%s, %s, 'viewer', 'bench')",
-            (key.id, key.secret_hash),
-        )
-    return key.token
-
-
 def timed(
     client: TestClient, headers: dict[str, str], park: str, runs: int
 ) -> tuple[list[float], Any]:
@@ -363,7 +343,7 @@ def measure(client: TestClient, headers: dict[str, str], park: str, description:
 def main() -> int:
     settings = get_settings()
     urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"])
+    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], "parktwin_bench_carbon")
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the park (once)...", flush=True)

@@ -23,21 +23,20 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 from app.assets import geo
-from app.core.auth import generate_key
 from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
 from app.telemetry.sql import ROLLUP_COLUMNS, STEP
+from bench.common import bench_database
 from bench.report import replace_section
+from bench.spatial import viewer_key
 from sensors_sim.layout import Park, generate, polygon
 from sensors_sim.signals import TZ_OFFSET_S, Environment
 
@@ -76,15 +75,6 @@ FROM (
 ) hours
 GROUP BY series_id, day
 """
-
-
-def bench_database(admin_url: str) -> str:
-    name = "parktwin_bench_economy"
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return url
 
 
 def loaded(url: str) -> bool:
@@ -228,16 +218,6 @@ def load(url: str) -> None:
     print(f"  rollups: {time.monotonic() - started:.0f} s", flush=True)
 
 
-def viewer_key(url: str) -> str:
-    key = generate_key()
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "INSERT INTO api_key (id, secret_hash, role, name) VALUES (%s, %s, 'viewer', 'bench')",
-            (key.id, key.secret_hash),
-        )
-    return key.token
-
-
 def timed(
     client: TestClient, url: str, headers: dict[str, str], runs: int
 ) -> tuple[list[float], Any]:
@@ -320,7 +300,7 @@ def report(
 def main() -> int:
     settings = get_settings()
     urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"])
+    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], "parktwin_bench_economy")
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the demo park's year (once)...", flush=True)

@@ -24,16 +24,15 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
+from bench.common import bench_database
 from bench.report import replace_section
 from bench.spatial import PARK, SIZE, SOUTH, WEST, Result, load, loaded, viewer_key
 
@@ -44,14 +43,6 @@ WARMUP = 20
 TARGET_P99_MS = 100.0
 HEADING = "## Emergency impact analysis (bench/emergency)"
 RESOURCES = {"shelter": 50, "hydrant": 200, "aed": 50, "team": 10, "supplies": 20}
-
-
-def bench_database(admin_url: str) -> str:
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{DATABASE}"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-    return url
 
 
 def point(rng: random.Random) -> tuple[float, float]:
@@ -221,7 +212,7 @@ def report(result: Result, extra: dict[str, float], loadavg: str) -> str:
 def main() -> int:
     settings = get_settings()
     urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"])
+    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], DATABASE)
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the park (once)...", flush=True)
