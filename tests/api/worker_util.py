@@ -25,6 +25,11 @@ async def _drain(settings: Settings, job: Job) -> int:
         await engine.dispose()
 
 
+def drain(settings: Settings, job: Job) -> int:
+    """Run ``job`` until it has nothing left to do; return how much it did."""
+    return asyncio.run(_drain(settings, job))
+
+
 def drain_rollups(settings: Settings) -> int:
     """Recompute every queued hour; return how many there were."""
     return asyncio.run(_drain(settings, Job("rollup", rollup)))

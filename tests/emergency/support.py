@@ -4,7 +4,6 @@ in-process, the way ``parktwin worker`` runs them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -13,15 +12,14 @@ from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.assets.credit_code import check_character
 from app.assets.geo import GEOD
 from app.core.config import Settings
-from app.core.db import create_engine_for
 from app.emergency.jobs import open_from_alarms, report_reminders
-from app.worker.loop import Job, run_job
+from app.worker.loop import Job
 from tests.api.conftest import create_park, write_readings
+from tests.api.worker_util import drain
 
 LON, LAT = 120.70, 31.30
 """The source point of the fixture park's gas leak."""
@@ -195,25 +193,13 @@ def fixture_park(client: TestClient, admin: dict[str, str], database_url: str) -
     return park
 
 
-async def _drain(settings: Settings, job: Job) -> int:
-    engine = create_engine_for(settings.resolved_database_url(), pool_size=1)
-    try:
-        maker = async_sessionmaker(engine, expire_on_commit=False)
-        total = 0
-        while done := await run_job(maker, job, settings):
-            total += done
-        return total
-    finally:
-        await engine.dispose()
-
-
 def run_incident_job(settings: Settings) -> int:
     """Link every waiting critical alarm to an incident; return how many."""
-    return asyncio.run(_drain(settings, Job("incidents", open_from_alarms)))
+    return drain(settings, Job("incidents", open_from_alarms))
 
 
 def run_report_job(settings: Settings) -> int:
-    return asyncio.run(_drain(settings, Job("incident_reports", report_reminders)))
+    return drain(settings, Job("incident_reports", report_reminders))
 
 
 def incidents(
