@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
+
+from tests.assets.land_util import new_id
 
 SQUARE = {
     "type": "Polygon",
@@ -16,9 +17,7 @@ SQUARE = {
                      [120.70, 31.30]]],
 }  # fmt: skip
 
-
-def uid(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+uid = new_id
 
 
 def make_parcel(database_url: str, park_id: str, area_m2: float = 10_000.0) -> str:

@@ -18,7 +18,8 @@ from app.assets.equipment.schemas import (
     EquipmentRead,
     EquipmentUpdate,
 )
-from app.core.errors import NotFound, Unprocessable
+from app.assets.land import checks
+from app.core.errors import NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
 
@@ -80,12 +81,7 @@ async def update(
     session: AsyncSession, *, ctx: ParkContext, equipment_id: str, data: EquipmentUpdate
 ) -> EquipmentRead:
     row = await load(session, ctx, equipment_id)
-    changes = _flat(data.model_dump(exclude_unset=True))
-    for field in REQUIRED:
-        if field in changes and changes[field] is None:
-            raise Unprocessable(f"{field}: cannot be null", field=field)
-    if "attributes" in changes and changes["attributes"] is None:
-        changes["attributes"] = {}
+    changes = checks.patch(_flat(data.model_dump(exclude_unset=True)), *REQUIRED)
     if "space_id" in changes and "building_id" not in changes and changes["space_id"]:
         changes["building_id"] = None  # taken from the new space
     merged = {**dict(row), **changes}

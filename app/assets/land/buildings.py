@@ -96,10 +96,7 @@ async def update(
     session: AsyncSession, *, ctx: ParkContext, building_id: str, data: BuildingUpdate
 ) -> BuildingRead:
     row = await load(session, ctx, building_id)
-    changes = data.model_dump(exclude_unset=True)
-    checks.not_null(changes, "name", "footprint", "floors")
-    if changes.get("attributes", {}) is None:
-        changes["attributes"] = {}
+    changes = checks.patch(data.model_dump(exclude_unset=True), "name", "footprint", "floors")
     if "footprint" in changes or "parcel_id" in changes:
         changes["area_m2"] = await _area(session, ctx, {**dict(row), **changes})
     if "floors" in changes:

@@ -1,4 +1,4 @@
-"""Checks shared by the land services: readable polygons, inside the park, fields not null."""
+"""Checks shared by the asset services: readable polygons, inside the park, a PATCH's changes."""
 
 from __future__ import annotations
 
@@ -32,10 +32,14 @@ async def inside_park(session: AsyncSession, park_id: str, shape: Polygon, field
         raise Unprocessable(f"{field}: the polygon is not inside the park's boundary", field=field)
 
 
-def not_null(changes: dict[str, Any], *fields: str) -> None:
-    for field in fields:
+def patch(changes: dict[str, Any], *required: str) -> dict[str, Any]:
+    """A PATCH's changes: 422 when a required field is set to null; null attributes are {}."""
+    for field in required:
         if field in changes and changes[field] is None:
             raise Unprocessable(f"{field}: cannot be null", field=field)
+    if changes.get("attributes", {}) is None:
+        changes["attributes"] = {}
+    return changes
 
 
 async def building(

@@ -88,10 +88,7 @@ async def update(
     session: AsyncSession, *, ctx: ParkContext, parcel_id: str, data: ParcelUpdate
 ) -> ParcelRead:
     await load(session, ctx, parcel_id)
-    changes = data.model_dump(exclude_unset=True)
-    checks.not_null(changes, "name", "geometry")
-    if changes.get("attributes", {}) is None:
-        changes["attributes"] = {}
+    changes = checks.patch(data.model_dump(exclude_unset=True), "name", "geometry")
     if "geometry" in changes:
         shape = await _checked(session, ctx, changes["geometry"], parcel_id)
         changes["area_m2"] = geo.area_m2(shape)

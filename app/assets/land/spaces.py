@@ -60,10 +60,9 @@ async def update(
     session: AsyncSession, *, ctx: ParkContext, space_id: str, data: SpaceUpdate
 ) -> SpaceRead:
     row = await load(session, ctx, space_id)
-    changes = data.model_dump(exclude_unset=True)
-    checks.not_null(changes, "building_id", "name", "area_m2", "status")
-    if changes.get("attributes", {}) is None:
-        changes["attributes"] = {}
+    changes = checks.patch(
+        data.model_dump(exclude_unset=True), "building_id", "name", "area_m2", "status"
+    )
     if "building_id" in changes or "floor" in changes:
         merged = {**dict(row), **changes}
         building = await checks.building(session, ctx, merged["building_id"], "building_id")

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets.land import checks
 from app.assets.tenancy import repository
 from app.assets.tenancy.schemas import (
     EnterpriseCreate,
@@ -18,7 +19,7 @@ from app.assets.tenancy.schemas import (
     EnterpriseRead,
     EnterpriseUpdate,
 )
-from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound
 from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
 
@@ -59,12 +60,7 @@ async def list_(
 
 
 def _changes(data: EnterpriseUpdate) -> dict[str, Any]:
-    changes = data.model_dump(mode="json", exclude_unset=True)
-    for field in REQUIRED:
-        if field in changes and changes[field] is None:
-            raise Unprocessable(f"{field}: cannot be null", field=field)
-    if "attributes" in changes and changes["attributes"] is None:
-        changes["attributes"] = {}
+    changes = checks.patch(data.model_dump(mode="json", exclude_unset=True), *REQUIRED)
     if "founded_on" in changes:
         changes["founded_on"] = data.founded_on
     return changes

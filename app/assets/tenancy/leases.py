@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets.land import checks
 from app.assets.tenancy import repository
 from app.assets.tenancy.schemas import (
     TARGETS,
@@ -109,14 +110,9 @@ async def list_(
 
 def _merged(row: RowMapping, data: LeaseUpdate) -> dict[str, Any]:
     """The lease as it would be after the change, checked for shape."""
-    changes = data.model_dump(exclude_unset=True)
-    for field in REQUIRED:
-        if field in changes and changes[field] is None:
-            raise Unprocessable(f"{field}: cannot be null", field=field)
+    changes = checks.patch(data.model_dump(exclude_unset=True), *REQUIRED)
     if any(changes.get(t) is not None for t in TARGETS):
         changes = {**dict.fromkeys(TARGETS), **changes}
-    if "attributes" in changes and changes["attributes"] is None:
-        changes["attributes"] = {}
     merged = {**dict(row), **changes}
     try:
         check_lease_shape(merged)
