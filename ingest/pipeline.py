@@ -79,11 +79,9 @@ def collect(source: Lanes[Inbound], limit: int, wait: float) -> list[Inbound]:
 
 
 def device_of(topic: str) -> tuple[str, str] | None:
-    """(park, device) of a telemetry topic, else None (cheap: paho's thread calls it)."""
-    parts = topic.split("/")
-    if len(parts) == 5 and parts[4] == "telemetry":
-        return parts[1], parts[3]
-    return None
+    """(park, device) of a telemetry topic, else None."""
+    where = split_topic(topic)
+    return (where[0], where[1]) if where is not None and where[2] == "telemetry" else None
 
 
 class IngestWorker:

@@ -20,13 +20,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg.rows import dict_row
 
 from app.alarms.document import alarm_document
 from app.alarms.engine import Change, Level, Rule, State, due_us, expire, step
 from app.core.clock import from_us, to_us
+from app.webhooks import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -124,11 +124,6 @@ AUDIT = """
 INSERT INTO alarm_event (alarm_id, at, action, severity, value) VALUES (%s, %s, %s, %s, %s)
 """
 
-# clock_timestamp(), not now(): events of one transaction keep their order.
-OUTBOX = """
-INSERT INTO event_outbox (id, park_id, type, severity, data, created_at)
-VALUES (%s, %s, %s, %s, %s, clock_timestamp())
-"""
 
 RANKS = ["warning", "minor", "major", "critical"]
 
@@ -337,7 +332,5 @@ class AlarmWriter:
             self.event(park, "alarm.cleared", alarm["severity"], alarm_document(alarm))
 
     def event(self, park: str, type_: str, severity: str | None, data: dict[str, Any]) -> None:
-        """Queue a webhook event in this transaction (app/webhooks/outbox.py, psycopg form)."""
-        self.conn.execute(
-            OUTBOX, (uuid.uuid4(), park, type_, severity, orjson.dumps(data).decode())
-        )
+        """Queue a webhook event in this transaction."""
+        outbox.enqueue_sync(self.conn, park_id=park, type=type_, severity=severity, data=data)

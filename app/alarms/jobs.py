@@ -16,11 +16,10 @@ import uuid
 from datetime import UTC, datetime
 
 import psycopg
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms import repository, service
-from app.alarms.document import alarm_document, rfc3339
+from app.alarms.document import rfc3339
 from app.alarms.evaluator import AlarmWriter, RuleBook
 from app.core.clock import to_us
 from app.core.config import Settings
@@ -29,48 +28,10 @@ from app.webhooks import outbox
 
 logger = logging.getLogger(__name__)
 
-STALE = text(
-    """
-    WITH stale AS (
-        SELECT d.park_id, d.id, d.status, t.reporting_timeout_s,
-               extract(epoch FROM now() - d.last_seen_at) AS silent_s
-        FROM device d JOIN device_type t ON t.type = d.type
-        WHERE d.last_seen_at < now() - make_interval(secs => t.reporting_timeout_s)
-          AND NOT EXISTS (
-              SELECT 1 FROM alarm a
-              WHERE a.park_id = d.park_id AND a.device_id = d.id AND a.type = 'device_offline'
-                AND a.closed_at IS NULL AND a.active)
-        ORDER BY d.park_id, d.id
-        LIMIT :limit
-        FOR UPDATE OF d SKIP LOCKED
-    ),
-    marked AS (
-        UPDATE device d SET status = 'offline', status_changed_at = now()
-        FROM stale s WHERE d.park_id = s.park_id AND d.id = s.id AND d.status <> 'offline'
-        RETURNING d.park_id, d.id
-    )
-    SELECT s.park_id, s.id, s.reporting_timeout_s, s.silent_s, (m.id IS NOT NULL) AS went_offline
-    FROM stale s LEFT JOIN marked m ON m.park_id = s.park_id AND m.id = s.id
-    """
-)
-
-RAISE_OFFLINE = text(
-    """
-    INSERT INTO alarm AS a (id, park_id, device_id, metric, type, severity, raised_at, value,
-                            peak_value, threshold)
-    VALUES (:id, :park, :device, '', 'device_offline', 'minor', now(), :silent, :silent, :timeout)
-    ON CONFLICT (park_id, device_id, metric, type) WHERE closed_at IS NULL DO UPDATE SET
-        active = true, normal = false, cleared_at = NULL, count = a.count + 1,
-        value = excluded.value, peak_value = greatest(a.peak_value, excluded.value),
-        updated_at = now()
-    RETURNING *
-    """
-)
-
 
 async def detect_offline(session: AsyncSession, settings: Settings) -> int:
     """Raise device_offline for up to 500 silent devices; return how many."""
-    stale = (await session.execute(STALE, {"limit": 500})).mappings().all()
+    stale = await repository.stale_devices(session, limit=500)
     for device in stale:
         params = {
             "id": uuid.uuid4(),
@@ -79,7 +40,7 @@ async def detect_offline(session: AsyncSession, settings: Settings) -> int:
             "silent": float(device["silent_s"]),
             "timeout": float(device["reporting_timeout_s"]),
         }
-        alarm = (await session.execute(RAISE_OFFLINE, params)).mappings().one()
+        alarm = await repository.raise_offline(session, params)
         await repository.add_event(
             session, alarm["id"], "raised", severity="minor", value=params["silent"]
         )
@@ -91,13 +52,7 @@ async def detect_offline(session: AsyncSession, settings: Settings) -> int:
                 severity=None,
                 data={"device_id": device["id"], "status": "offline"},
             )
-        await outbox.enqueue(
-            session,
-            park_id=device["park_id"],
-            type="alarm.raised",
-            severity="minor",
-            data=alarm_document(alarm),
-        )
+        await service.announce(session, "alarm.raised", alarm)
     if stale:
         logger.info("offline detection: %d device(s) silent past their timeout", len(stale))
     return len(stale)

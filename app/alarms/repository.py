@@ -1,4 +1,5 @@
-"""SQL for alarms and their audit trail (the evaluation itself lives in ingest/alarms.py)."""
+"""SQL for alarms and their audit trail (the ingest-time evaluation keeps its own in
+app/alarms/evaluator.py)."""
 
 from __future__ import annotations
 
@@ -249,3 +250,53 @@ async def end_floods(
 ) -> Sequence[RowMapping]:
     params = {"threshold": threshold, "window_s": window_s}
     return (await session.execute(END_FLOODS, params)).mappings().all()
+
+
+# Devices silent past their type's reporting timeout with no open device_offline alarm; those
+# not yet marked offline (a last will may have done it) are marked here.
+STALE = text(
+    """
+    WITH stale AS (
+        SELECT d.park_id, d.id, d.status, t.reporting_timeout_s,
+               extract(epoch FROM now() - d.last_seen_at) AS silent_s
+        FROM device d JOIN device_type t ON t.type = d.type
+        WHERE d.last_seen_at < now() - make_interval(secs => t.reporting_timeout_s)
+          AND NOT EXISTS (
+              SELECT 1 FROM alarm a
+              WHERE a.park_id = d.park_id AND a.device_id = d.id AND a.type = 'device_offline'
+                AND a.closed_at IS NULL AND a.active)
+        ORDER BY d.park_id, d.id
+        LIMIT :limit
+        FOR UPDATE OF d SKIP LOCKED
+    ),
+    marked AS (
+        UPDATE device d SET status = 'offline', status_changed_at = now()
+        FROM stale s WHERE d.park_id = s.park_id AND d.id = s.id AND d.status <> 'offline'
+        RETURNING d.park_id, d.id
+    )
+    SELECT s.park_id, s.id, s.reporting_timeout_s, s.silent_s, (m.id IS NOT NULL) AS went_offline
+    FROM stale s LEFT JOIN marked m ON m.park_id = s.park_id AND m.id = s.id
+    """
+)
+
+RAISE_OFFLINE = text(
+    """
+    INSERT INTO alarm AS a (id, park_id, device_id, metric, type, severity, raised_at, value,
+                            peak_value, threshold)
+    VALUES (:id, :park, :device, '', 'device_offline', 'minor', now(), :silent, :silent, :timeout)
+    ON CONFLICT (park_id, device_id, metric, type) WHERE closed_at IS NULL DO UPDATE SET
+        active = true, normal = false, cleared_at = NULL, count = a.count + 1,
+        value = excluded.value, peak_value = greatest(a.peak_value, excluded.value),
+        updated_at = now()
+    RETURNING *
+    """
+)
+
+
+async def stale_devices(session: AsyncSession, limit: int) -> Sequence[RowMapping]:
+    return (await session.execute(STALE, {"limit": limit})).mappings().all()
+
+
+async def raise_offline(session: AsyncSession, params: dict[str, Any]) -> RowMapping:
+    """Open a device_offline alarm, or count a repeat on the open one."""
+    return (await session.execute(RAISE_OFFLINE, params)).mappings().one()

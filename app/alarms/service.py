@@ -76,24 +76,17 @@ async def acknowledge(
         actor=ctx.key.id,
         comment=comment,
     )
-    events = [("alarm.acknowledged", row)]
+    await announce(session, "alarm.acknowledged", row)
     if before["active"] and not row["active"]:
         await repository.add_event(
             session, alarm_id, "cleared", severity=row["severity"], actor=ctx.key.id
         )
-        events.append(("alarm.cleared", row))
-    for type_, alarm in events:
-        await outbox.enqueue(
-            session,
-            park_id=ctx.park_id,
-            type=type_,
-            severity=alarm["severity"],
-            data=alarm_document(alarm),
-        )
+        await announce(session, "alarm.cleared", row)
     return _read(row)
 
 
-async def _announce(session: AsyncSession, type_: str, alarm: Any) -> None:
+async def announce(session: AsyncSession, type_: str, alarm: Any) -> None:
+    """Queue a webhook event about ``alarm`` (a row) in the session's transaction."""
     await outbox.enqueue(
         session,
         park_id=alarm["park_id"],
@@ -136,7 +129,7 @@ async def shelve(
     await repository.add_event(
         session, alarm_id, "shelved", severity=row["severity"], actor=ctx.key.id, comment=comment
     )
-    await _announce(session, "alarm.shelved", row)
+    await announce(session, "alarm.shelved", row)
     return _read(row)
 
 
@@ -151,7 +144,7 @@ async def unshelve(session: AsyncSession, *, ctx: ParkContext, alarm_id: uuid.UU
     await repository.add_event(
         session, alarm_id, "unshelved", severity=row["severity"], actor=ctx.key.id
     )
-    await _announce(session, "alarm.unshelved", row)
+    await announce(session, "alarm.unshelved", row)
     return _read(row)
 
 
@@ -163,7 +156,7 @@ async def unshelve_expired(session: AsyncSession, limit: int = 500) -> int:
         await repository.add_event(
             session, row["id"], "unshelved", severity=row["severity"], comment="shelving ran out"
         )
-        await _announce(session, "alarm.unshelved", row)
+        await announce(session, "alarm.unshelved", row)
     return len(rows)
 
 

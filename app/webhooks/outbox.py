@@ -2,16 +2,8 @@
 
 Write the event in the same transaction as the change it reports; the webhook worker delivers
 it after the commit (a rolled-back change sends nothing). From an ``AsyncSession`` call
-:func:`enqueue`. From a sync psycopg connection (the ingestor, alarm evaluation) run the same
-statement with psycopg placeholders::
-
-    cur.execute(
-        "INSERT INTO event_outbox (id, park_id, type, severity, data) "
-        "VALUES (%s, %s, %s, %s, %s::jsonb)",
-        (uuid.uuid4(), park_id, "alarm.raised", "critical", orjson.dumps(data).decode()),
-    )
-
-(``id`` may be left out: it defaults to ``gen_random_uuid()``.) A trigger sends
+:func:`enqueue`; from a sync psycopg connection (the ingestor's alarm evaluation)
+:func:`enqueue_sync`: the same statement either way. A trigger sends
 ``NOTIFY parktwin_outbox`` on insert, so ``parktwin worker`` wakes as soon as the writer commits.
 ``severity`` is ``critical``, ``major``, ``minor``, ``warning`` or NULL (no severity: passes
 every ``min_severity`` filter); ``id`` becomes the ``webhook-id`` header and the body's ``id``.
@@ -23,17 +15,22 @@ import uuid
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.http import JSON_OPTIONS
 
 # clock_timestamp(), not the default now(): several events of one transaction keep their order.
-INSERT_EVENT = (
+_INSERT = (
     "INSERT INTO event_outbox (id, park_id, type, severity, data, created_at) "
-    "VALUES (:id, :park_id, :type, :severity, CAST(:data AS jsonb), clock_timestamp())"
+    "VALUES ({id}, {park_id}, {type}, {severity}, CAST({data} AS jsonb), clock_timestamp())"
 )
-"""The insert, with SQLAlchemy named parameters (psycopg form in the module docstring)."""
+_FIELDS = ("id", "park_id", "type", "severity", "data")
+INSERT_EVENT = _INSERT.format(**{f: f":{f}" for f in _FIELDS})
+"""The insert, with SQLAlchemy named parameters."""
+INSERT_EVENT_PSYCOPG = _INSERT.format(**{f: f"%({f})s" for f in _FIELDS})
+"""The same insert, with psycopg named parameters."""
 
 SEVERITIES = ("critical", "major", "minor", "warning")
 """Highest first."""
@@ -48,15 +45,30 @@ async def enqueue(
     data: dict[str, Any],
 ) -> uuid.UUID:
     """Add an event to the outbox in the session's transaction; return its id."""
-    event_id = uuid.uuid4()
-    await session.execute(
-        text(INSERT_EVENT),
-        {
-            "id": event_id,
-            "park_id": park_id,
-            "type": type,
-            "severity": severity,
-            "data": orjson.dumps(data, option=JSON_OPTIONS).decode(),
-        },
-    )
-    return event_id
+    values = _values(park_id, type, severity, data)
+    await session.execute(text(INSERT_EVENT), values)
+    return uuid.UUID(str(values["id"]))
+
+
+def enqueue_sync(
+    conn: psycopg.Connection[Any],
+    *,
+    park_id: str,
+    type: str,
+    severity: str | None,
+    data: dict[str, Any],
+) -> uuid.UUID:
+    """:func:`enqueue` on a sync psycopg connection, in its current transaction."""
+    values = _values(park_id, type, severity, data)
+    conn.execute(INSERT_EVENT_PSYCOPG, values)
+    return uuid.UUID(str(values["id"]))
+
+
+def _values(park_id: str, type_: str, severity: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "park_id": park_id,
+        "type": type_,
+        "severity": severity,
+        "data": orjson.dumps(data, option=JSON_OPTIONS).decode(),
+    }
