@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from shapely.geometry import Polygon
 
-from app.assets.geo import GEOD
+from app.assets.geo import GEOD, distances_m
 
 LEVELS = ("red", "orange", "yellow", "blue")
 """Warning levels, highest first: 一级 red, 二级 orange, 三级 yellow, 四级 blue."""
@@ -121,8 +121,7 @@ def pick_incident(
             continue
         lons = np.array([p[0] for p in incident.points], dtype=np.float64)
         lats = np.array([p[1] for p in incident.points], dtype=np.float64)
-        _az, _back, dist = GEOD.inv(np.full(len(lons), lon), np.full(len(lats), lat), lons, lats)
-        nearest = float(np.min(dist))
+        nearest = float(np.min(distances_m(lon, lat, lons, lats)))
         if nearest <= distance_m and (best is None or (nearest, incident.id) < best):
             best = (nearest, incident.id)
     return None if best is None else best[1]
