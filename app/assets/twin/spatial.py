@@ -114,8 +114,8 @@ def _smallest(layer: Layer, hits: list[int]) -> Found | None:
     """Of the items holding the point, the smallest (a building inside another's yard)."""
     if not hits:
         return None
-    areas = shapely.area(layer.geometries)
-    return found(layer, min(hits, key=lambda i: (float(areas[i]), layer.ids[i])))
+    areas = dict(zip(hits, shapely.area(layer.geometries[hits]).tolist(), strict=True))
+    return found(layer, min(hits, key=lambda i: (areas[i], layer.ids[i])))
 
 
 async def containing(
