@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.errors import NotFound, Unprocessable
-from app.core.pagination import Page, PageParams, encode_cursor
+from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
 from app.webhooks import repository
 from app.webhooks.guard import UnsafeUrl, check_url
@@ -58,10 +58,9 @@ async def list_(session: AsyncSession, *, ctx: ParkContext, page: PageParams) ->
     rows = await repository.list_(
         session, ctx.park_id, after=str(after[0]) if after else None, limit=page.limit + 1
     )
-    items = [WebhookRead.model_validate(dict(r)) for r in rows[: page.limit]]
-    more = len(rows) > page.limit and items
+    items, cursor = paginate(rows, page.limit, lambda r: [str(r["id"])])
     return Page[WebhookRead](
-        items=items, next_cursor=encode_cursor([str(items[-1].id)]) if more else None
+        items=[WebhookRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )
 
 
@@ -146,8 +145,7 @@ async def attempts(
         before=before[0] if before else None,
         limit=page.limit + 1,
     )
-    items = [AttemptRead.model_validate(dict(r)) for r in rows[: page.limit]]
-    more = len(rows) > page.limit and items
+    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
     return Page[AttemptRead](
-        items=items, next_cursor=encode_cursor([items[-1].id]) if more else None
+        items=[AttemptRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )
