@@ -62,8 +62,22 @@ def reaches(
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
     """Which points lie in the zone (exactly, by geodesic azimuth and distance), and their
     distances from the source."""
+    (inside,), dist = reaches_all(lon, lat, [radius_m], downwind_deg, stretch, lons, lats)
+    return inside, dist
+
+
+def reaches_all(
+    lon: float,
+    lat: float,
+    radii_m: Sequence[float],
+    downwind_deg: float | None,
+    stretch: float,
+    lons: NDArray[np.float64],
+    lats: NDArray[np.float64],
+) -> tuple[list[NDArray[np.bool_]], NDArray[np.float64]]:
+    """``reaches`` for several radii around one source: one geodesic solve for them all."""
     if len(lons) == 0:
-        return np.zeros(0, dtype=bool), np.zeros(0)
+        return [np.zeros(0, dtype=bool) for _ in radii_m], np.zeros(0)
     az, _back, dist = GEOD.inv(np.full(len(lons), lon), np.full(len(lats), lat), lons, lats)
     az, dist = np.asarray(az, dtype=np.float64), np.asarray(dist, dtype=np.float64)
     if downwind_deg is None or stretch <= 1.0:
@@ -71,7 +85,7 @@ def reaches(
     else:
         along = np.cos(np.radians(az - downwind_deg))
         factor = 1.0 + (stretch - 1.0) * np.maximum(0.0, along)
-    return dist <= radius_m * factor + 1e-6, dist
+    return [dist <= radius_m * factor + 1e-6 for radius_m in radii_m], dist
 
 
 def zone_polygon(

@@ -110,17 +110,17 @@ class _Source:
         self.downwind = wind.downwind_deg if wind else None
         self.stretch = float(rule["downwind_stretch"])
 
-    def reaches(self, radius: float, lons: Any, lats: Any) -> Any:
-        inside, _dist = calc.reaches(
+    def reaches(self, radii: list[float], lons: Any, lats: Any) -> tuple[list[Any], Any]:
+        """Which points each zone (by radius) holds, and the points' distances."""
+        return calc.reaches_all(
             self.lon,
             self.lat,
-            radius,
+            radii,
             self.downwind,
             self.stretch,
             np.asarray(lons, np.float64),
             np.asarray(lats, np.float64),
         )
-        return inside
 
     def polygon(self, radius: float) -> Polygon:
         return calc.zone_polygon(self.lon, self.lat, radius, self.downwind, self.stretch)
@@ -251,7 +251,7 @@ async def impact(
     hits = devices.within(source.lon, source.lat, source.outer_reach(), brute_force=brute_force)
     locs = [devices.props[i]["location"] for _d, i in hits]
     lons, lats = [p["lon"] for p in locs], [p["lat"] for p in locs]
-    masks = [source.reaches(r, lons, lats) for r in source.radii]
+    masks, _dist = source.reaches(source.radii, lons, lats)
     ids = [devices.ids[i] for (_d, i), keep in zip(hits, masks[-1], strict=True) if keep]
     latest: dict[str, dict[str, Any]] = defaultdict(dict)
     for r in await twin_repository.latest_values(session, ctx.park_id, ids):
@@ -276,8 +276,7 @@ def _shelters(source: _Source, resources: list[RowMapping], people: float) -> Sh
     shelters = [r for r in resources if r["kind"] == "shelter"]
     lons = np.array([r["lon"] for r in shelters], np.float64)
     lats = np.array([r["lat"] for r in shelters], np.float64)
-    inside = source.reaches(source.radii[-1], lons, lats)
-    distances = geo.distances_m(source.lon, source.lat, lons, lats)
+    (inside,), distances = source.reaches(source.radii[-1:], lons, lats)
     safe = sorted(
         (
             (float(d), r)
