@@ -24,12 +24,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 from app.assets import geo
 from app.assets.twin.index import IndexCache, ParkIndex
@@ -38,6 +36,7 @@ from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
+from bench.common import bench_database
 from bench.report import replace_section
 
 PARK = "spatial"
@@ -72,15 +71,6 @@ def square(lon: float, lat: float, width: float, height: float) -> dict[str, Any
         [lon, lat],
     ]
     return {"type": "Polygon", "coordinates": [[[round(x, 7), round(y, 7)] for x, y in ring]]}
-
-
-def bench_database(admin_url: str) -> str:
-    name = "parktwin_bench_spatial"
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return url
 
 
 def loaded(url: str) -> bool:
@@ -348,7 +338,7 @@ def report(results: list[Result], extra: dict[str, float], loadavg: str) -> str:
 def main() -> int:
     settings = get_settings()
     urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"])
+    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], "parktwin_bench_spatial")
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the park (once)...", flush=True)
