@@ -26,18 +26,15 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
-import psycopg
-from psycopg import sql
 
-from app.core.auth import generate_key
 from app.core.config import get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.process import free_port
 from app.embedded.services import EmbeddedServices
 from bench.api.load import DEVICES, load, loaded
+from bench.common import bench_database, viewer_key
 from bench.report import replace_section
 
 POLLERS = 50
@@ -68,27 +65,6 @@ class Result:
     @property
     def rps(self) -> float:
         return self.count / self.seconds
-
-
-def bench_database(admin_url: str) -> str:
-    parts = urlsplit(admin_url)
-    url = urlunsplit(parts._replace(path="/parktwin_bench"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = 'parktwin_bench'"
-        ).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier("parktwin_bench")))
-    return url
-
-
-def viewer_key(url: str) -> str:
-    key = generate_key()
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "INSERT INTO api_key (id, secret_hash, role, name) VALUES (%s, %s, 'viewer', 'bench')",
-            (key.id, key.secret_hash),
-        )
-    return key.token
 
 
 def start_api(db_url: str, mqtt_url: str, port: int, **settings: str) -> subprocess.Popen[bytes]:
@@ -281,7 +257,7 @@ def report(
 def main() -> int:
     settings = get_settings()
     urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"])
+    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], "parktwin_bench")
     upgrade_to_head(db_url)
     began = time.monotonic()
     end = loaded(db_url)
