@@ -59,7 +59,7 @@ class DeferredAccounts:
 
 @dataclass
 class Checked:
-    rows: list[tuple[int, BaseModel]] = field(default_factory=list)
+    rows: list[tuple[int, Key, BaseModel]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     ignored: set[str] = field(default_factory=set)
 
@@ -96,7 +96,7 @@ def check_rows(kind: Kind, features: Sequence[Any]) -> Checked:
             checked.errors.append(problem(row, kind.key[-1], reason))
             continue
         seen[key] = row
-        checked.rows.append((row, data))
+        checked.rows.append((row, key, data))
     return checked
 
 
@@ -136,11 +136,11 @@ async def _apply_row(
     session: AsyncSession,
     ctx: ParkContext,
     kind: Kind,
+    key: Key,
     data: BaseModel,
     context: tuple[set[Key], DeferredAccounts | None, Applied],
 ) -> None:
     existing, accounts, applied = context
-    key = kind.key_of(data.model_dump())
     if key in existing:
         update, fixed = _as_update(kind, data)
         await _check_fixed(session, ctx, kind, key, fixed)
@@ -167,13 +167,13 @@ async def _apply(
     accounts: DeferredAccounts | None,
 ) -> Applied:
     """Every valid row in a savepoint of its own; the refusals join ``checked.errors``."""
-    keys = [kind.key_of(data.model_dump()) for _, data in checked.rows]
+    keys = [key for _, key, _ in checked.rows]
     existing = await repository.existing_keys(session, kind.table, kind.key, ctx.park_id, keys)
     applied = Applied()
-    for row, data in checked.rows:
+    for row, key, data in checked.rows:
         try:
             async with session.begin_nested():
-                await _apply_row(session, ctx, kind, data, (existing, accounts, applied))
+                await _apply_row(session, ctx, kind, key, data, (existing, accounts, applied))
         except AppError as exc:
             checked.errors.append(problem(row, exc.extra.get("field"), exc.detail))
         except DBAPIError as exc:
