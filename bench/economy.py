@@ -34,9 +34,8 @@ from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
 from app.telemetry.sql import ROLLUP_COLUMNS, STEP
-from bench.common import bench_database
+from bench.common import bench_database, viewer_key
 from bench.report import replace_section
-from bench.spatial import viewer_key
 from sensors_sim.layout import Park, generate, polygon
 from sensors_sim.signals import TZ_OFFSET_S, Environment
 

@@ -32,9 +32,9 @@ from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
-from bench.common import bench_database
+from bench.common import bench_database, viewer_key
 from bench.report import replace_section
-from bench.spatial import PARK, SIZE, SOUTH, WEST, Result, load, loaded, viewer_key
+from bench.spatial import PARK, SIZE, SOUTH, WEST, Result, load, loaded
 
 DATABASE = "parktwin_bench_emergency"
 INCIDENTS = 40

@@ -31,12 +31,11 @@ from fastapi.testclient import TestClient
 
 from app.assets import geo
 from app.assets.twin.index import IndexCache, ParkIndex
-from app.core.auth import generate_key
 from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
-from bench.common import bench_database
+from bench.common import bench_database, viewer_key
 from bench.report import replace_section
 
 PARK = "spatial"
@@ -172,16 +171,6 @@ def load(url: str) -> None:
                 "VALUES (%s, %s, %s, %s, 500, %s, %s)",
                 (PARK, f"L{n:03d}", f"E{n:03d}", space_id, start, end),
             )
-
-
-def viewer_key(url: str) -> str:
-    key = generate_key()
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "INSERT INTO api_key (id, secret_hash, role, name) VALUES (%s, %s, 'viewer', 'bench')",
-            (key.id, key.secret_hash),
-        )
-    return key.token
 
 
 @dataclass
