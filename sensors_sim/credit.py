@@ -2,16 +2,16 @@
 
 Registration authority 9 (工商), category 1 (企业), a 6-digit division, a 9-character
 organisation code (GB 11714: eight digits and their check character) and the GB 32100 check
-character. app.assets.credit_code validates them; tests check the two agree.
+character, computed by app.assets.credit_code (which validates them).
 """
 
 from __future__ import annotations
 
 import random
 
-ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+from app.assets.credit_code import check_character
+
 ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-CODE_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 
 
 def organisation_check(digits: str) -> str:
@@ -19,12 +19,6 @@ def organisation_check(digits: str) -> str:
     total = sum(int(d) * w for d, w in zip(digits, ORG_WEIGHTS, strict=True))
     value = 11 - total % 11
     return {10: "X", 11: "0"}.get(value, str(value))
-
-
-def check_character(body: str) -> str:
-    """GB 32100 check character of the first 17 characters."""
-    total = sum(ALPHABET.index(c) * w for c, w in zip(body, CODE_WEIGHTS, strict=True))
-    return ALPHABET[(31 - total % 31) % 31]
 
 
 def make_credit_code(division: str, rng: random.Random) -> str:
