@@ -1,33 +1,28 @@
 """``parktwin seed demo``: the generated park loaded through the same paths users have.
 
 Assets and devices go through the asset bulk import (``app.assets.imports.service.
-import_features``, the code behind ``POST /api/v1/parks/{park_id}/import/{kind}``). Where that
-module is not installed, the devices go through the device service (``POST .../devices``)
-and the other assets are skipped. Either way each new device gets its broker account, and its
-password, shown only then, is stored for the simulator (sensors_sim/credentials.py); a device
-that exists but whose password is not stored gets new credentials. Running it again changes
-nothing.
+import_features``, the code behind ``POST /api/v1/parks/{park_id}/import/{kind}``). Each new
+device gets its broker account, and its password, shown only then, is stored for the
+simulator (sensors_sim/credentials.py); a device that exists but whose password is not stored
+gets new credentials. Running it again changes nothing.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.assets.imports.service import import_features
 from app.broker.dynsec import DynsecClient
 from app.core.auth import ApiKey, Role
 from app.core.config import Settings
 from app.core.db import create_engine_for
 from app.core.mqtt import MqttTarget
 from app.devices import service as devices
-from app.devices.schemas import DeviceCreate
 from app.parks import repository as parks
 from app.parks.deps import ParkContext
 from sensors_sim import credentials
@@ -39,8 +34,6 @@ logger = logging.getLogger(__name__)
 CHUNK = 250  # devices per transaction
 TIMEZONE = "Asia/Shanghai"
 
-ImportFeatures = Callable[..., Awaitable[Any]]
-
 
 @dataclass
 class SeedResult:
@@ -51,16 +44,6 @@ class SeedResult:
     rotated: int
     assets_imported: bool
     credentials_file: str
-
-
-def find_importer() -> ImportFeatures | None:
-    """The asset bulk import, when this checkout has it."""
-    try:
-        module = importlib.import_module("app.assets.imports.service")
-    except ImportError:
-        return None
-    importer: ImportFeatures | None = getattr(module, "import_features", None)
-    return importer
 
 
 def admin_context(park_id: str) -> ParkContext:
@@ -86,34 +69,9 @@ async def _existing_devices(engine: AsyncEngine, park_id: str) -> set[str]:
         return {row[0] for row in rows}
 
 
-def passwords_from(result: Any) -> dict[str, str]:
-    """Device id -> password from whatever the bulk import answers for devices: a list (or an
-    object with ``items``/``created``/``credentials``) of dicts or objects carrying ``id`` or
-    ``device_id`` and ``mqtt_password``."""
-    if result is None:
-        return {}
-    if isinstance(result, dict):
-        for key in ("credentials", "created", "items"):
-            if key in result:
-                return passwords_from(result[key])
-        return {k: v for k, v in result.items() if isinstance(v, str)}
-    for attribute in ("credentials", "created", "items"):
-        if hasattr(result, attribute):
-            return passwords_from(getattr(result, attribute))
-    found: dict[str, str] = {}
-    for item in result if isinstance(result, Iterable) else ():
-        get = item.get if isinstance(item, dict) else lambda k, i=item: getattr(i, k, None)
-        device_id = get("device_id") or get("id")
-        password = get("mqtt_password")
-        if device_id and password:
-            found[str(device_id)] = str(password)
-    return found
-
-
 async def _import(
     engine: AsyncEngine,
     park: Park,
-    importer: ImportFeatures,
     broker: DynsecClient | None,
     existing: set[str],
 ) -> dict[str, str]:
@@ -125,45 +83,13 @@ async def _import(
             items = [f for f in items if f["properties"]["id"] not in existing]
         for i in range(0, len(items), CHUNK):
             async with AsyncSession(engine) as session, session.begin():
-                result = await importer(
+                result = await import_features(
                     session, ctx=ctx, kind=kind, features=items[i : i + CHUNK], broker=broker
                 )
-            if kind == "devices":
-                new.update(passwords_from(result))
+            for credential in result.credentials or ():
+                if credential.mqtt_password:
+                    new[credential.device_id] = credential.mqtt_password
         logger.info("imported %d %s", len(items), kind)
-    return new
-
-
-async def _create_devices(
-    engine: AsyncEngine, park: Park, broker: DynsecClient | None, existing: set[str]
-) -> dict[str, str]:
-    ctx = admin_context(park.id)
-    new: dict[str, str] = {}
-    todo = [d for d in park.devices if d.id not in existing]
-    for i in range(0, len(todo), CHUNK):
-        async with AsyncSession(engine) as session, session.begin():
-            for d in todo[i : i + CHUNK]:
-                lon, lat = d.lonlat
-                data = DeviceCreate.model_validate(
-                    {
-                        "id": d.id,
-                        "type": d.type,
-                        "name": d.name,
-                        "location": {"lon": lon, "lat": lat},
-                        "building_id": d.building_id,
-                        "enterprise_id": d.enterprise_id,
-                        "attributes": {
-                            "floor": d.floor,
-                            "space_id": d.space_id,
-                            "parent_meter_id": d.parent_meter_id,
-                            **d.attributes,
-                        },
-                    }
-                )
-                created = await devices.create(session, ctx=ctx, data=data, broker=broker)
-                if created.mqtt_password:
-                    new[d.id] = created.mqtt_password
-        logger.info("created %d of %d devices", min(i + CHUNK, len(todo)), len(todo))
     return new
 
 
@@ -199,11 +125,7 @@ async def seed_park(
         stored = credentials.load(settings.state_dir, park.id)
         creds = stored or credentials.ParkCredentials(park.id, layout_seed, device_count)
         creds.layout_seed, creds.devices = layout_seed, device_count
-        importer = find_importer()
-        if importer is not None:
-            new = await _import(engine, park, importer, broker, existing)
-        else:
-            new = await _create_devices(engine, park, broker, existing)
+        new = await _import(engine, park, broker, existing)
         creds.passwords.update(new)
         missing = [d.id for d in park.devices if d.id not in creds.passwords]
         rotated = await _rotate(engine, park.id, broker, missing)
@@ -219,6 +141,6 @@ async def seed_park(
         len(park.devices),
         len(new),
         len(rotated),
-        importer is not None,
+        True,
         str(path),
     )
