@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sensors_sim.layout import generate
-from sensors_sim.mqtt import PINGREQ, Connection, Transport, topic_field
+from sensors_sim.mqtt import MAX_BUFFER, PINGREQ, Connection, Transport, topic_field
 from sensors_sim.scenarios import DeviceOffline
 from sensors_sim.stream import Faults, Stream
 
@@ -197,7 +197,7 @@ class Publisher:
     def _flush(self, dirty: set[Connection]) -> None:
         for conn in dirty:
             self.transport.flush(conn)
-            while len(conn.out) > (4 << 20):  # the broker is behind: wait for it
+            while len(conn.out) > MAX_BUFFER:  # the broker is behind: wait for it
                 self.transport.poll(0.01)
         dirty.clear()
 
