@@ -32,13 +32,13 @@ def drain(settings: Settings, job: Job) -> int:
 
 def drain_rollups(settings: Settings) -> int:
     """Recompute every queued hour; return how many there were."""
-    return asyncio.run(_drain(settings, Job("rollup", rollup)))
+    return drain(settings, Job("rollup", rollup))
 
 
 def run_retention(settings: Settings) -> None:
-    asyncio.run(_drain(settings, Job("retention", retention)))
+    drain(settings, Job("retention", retention))
 
 
 def run_shelving(settings: Settings) -> int:
     """End every shelving that has run out; return how many."""
-    return asyncio.run(_drain(settings, Job("alarm_shelving", unshelve_expired)))
+    return drain(settings, Job("alarm_shelving", unshelve_expired))
