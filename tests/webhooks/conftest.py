@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
+from app.webhooks import outbox
 from tests.api.conftest import auth, create_park, make_key
 from tests.conftest import ServiceEnv, wait_ready
 from tests.ingest_support import stop_process
@@ -163,13 +163,11 @@ def insert_event(
     severity: str | None = "critical",
     data: dict[str, Any] | None = None,
 ) -> str:
-    """Write an event as the alarm code does: plain SQL in its own transaction."""
-    event_id = uuid.uuid4()
+    """Write an event as the alarm code does (the outbox's sync writer), in its own
+    transaction."""
     with psycopg.connect(database_url) as conn:
-        conn.execute(
-            "INSERT INTO event_outbox (id, park_id, type, severity, data) "
-            "VALUES (%s, %s, %s, %s, %s::jsonb)",
-            (event_id, park_id, type_, severity, json.dumps(data or {"n": 1})),
+        event_id = outbox.enqueue_sync(
+            conn, park_id=park_id, type=type_, severity=severity, data=data or {"n": 1}
         )
     return str(event_id)
 
