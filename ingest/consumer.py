@@ -86,6 +86,8 @@ class MqttConsumer:
         self.retiring = mode == "retire"
         self.queue: Lanes[Inbound] = Lanes(queue_size)
         self.is_urgent: Callable[[str], bool] = lambda _topic: False
+        # (park, device) of the devices an alarm rule watches, kept by the ingest worker
+        self.watched_devices: frozenset[tuple[str, str]] = frozenset()
         self.generation = 0
         self.session_present: bool | None = None  # as the broker said at the last connect
         self.connected = threading.Event()
@@ -130,13 +132,14 @@ class MqttConsumer:
         self._client.loop_stop()
 
     def ack(self, messages: Iterable[Inbound]) -> int:
-        """Acknowledge, in arrival order, the QoS>0 messages of the current connection."""
-        generation, count = self.generation, 0
-        for message in messages:
-            if message.qos > 0 and message.generation == generation:
+        """Acknowledge the QoS>0 messages of the current connection: the QoS 1 ones (all of
+        them, as we subscribe at QoS 1) in arrival order and one write."""
+        current = [m for m in messages if m.qos > 0 and m.generation == self.generation]
+        self._client.ack_many([m.mid for m in current if m.qos == 1])
+        for message in current:
+            if message.qos == 2:
                 self._client.ack(message.mid, message.qos)
-                count += 1
-        return count
+        return len(current)
 
     # -- paho callbacks (network thread): never raise ----------------------------------------
 

@@ -2,10 +2,11 @@
 
 Readings that an alarm rule watches (gas and smoke detectors, and whatever a park adds rules
 for) must not wait behind thousands of meter readings: a gas leak has to reach the on-call
-receiver within a second even while the park's meters flood in. So the queue has two lanes.
-:meth:`Lanes.take` serves the urgent lane first and makes a batch of urgent messages only,
-which commits in milliseconds, while the normal lane is taken in big batches for throughput.
-A normal batch being filled stops early when an urgent message arrives.
+receiver within a second even while the park's meters flood in. So the queue has two lanes,
+and each worker process takes them with two writer threads (ingest/pipeline.py): the normal
+lane in big batches for throughput, the urgent lane as soon as anything is in it, in its own
+small transactions. An urgent reading therefore never waits for a big meter batch to be
+written, nor for a normal batch to fill.
 
 Each lane has the bound: when a lane is full, :meth:`Lanes.put` blocks paho's thread, the
 socket is no longer read and the broker holds the rest (back-pressure without loss). The
@@ -29,12 +30,14 @@ T = TypeVar("T")
 class Lanes(Generic[T]):
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._urgent: deque[T] = deque()
-        self._normal: deque[T] = deque()
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        # lane -> (its messages, its condition: signalled when it gains or loses an item)
+        self._lanes = {
+            urgent: (deque[T](), threading.Condition(self._lock)) for urgent in (False, True)
+        }
 
     def qsize(self) -> int:
-        return len(self._urgent) + len(self._normal)
+        return sum(len(items) for items, _changed in self._lanes.values())
 
     def empty(self) -> bool:
         return self.qsize() == 0
@@ -42,34 +45,33 @@ class Lanes(Generic[T]):
     def put(self, item: T, urgent: bool = False, timeout: float | None = None) -> bool:
         """Add ``item``; wait up to ``timeout`` for room in its lane. False when there was
         none."""
-        lane = self._urgent if urgent else self._normal
-        with self._changed:
-            if not self._changed.wait_for(lambda: len(lane) < self.maxsize, timeout):
+        items, changed = self._lanes[urgent]
+        with changed:
+            if not changed.wait_for(lambda: len(items) < self.maxsize, timeout):
                 return False
-            lane.append(item)
-            self._changed.notify_all()
+            items.append(item)
+            changed.notify_all()
             return True
 
-    def take(self, limit: int, first_wait: float, wait: float) -> list[T]:
-        """A batch: every waiting urgent message (up to ``limit``) if there is one; else up to
-        ``limit`` normal messages, waiting up to ``first_wait`` for the first and then up to
-        ``wait`` for more, unless an urgent message comes first."""
-        with self._changed:
-            if not self._changed.wait_for(self.qsize, first_wait):
+    def take(self, limit: int, first_wait: float, wait: float, urgent: bool = False) -> list[T]:
+        """A batch of up to ``limit`` messages from one lane: wait up to ``first_wait`` for
+        the first, then up to ``wait`` seconds for more."""
+        items, changed = self._lanes[urgent]
+        with changed:
+            if not changed.wait_for(lambda: len(items) > 0, first_wait):
                 return []
-            if self._urgent:
-                return self._pop(self._urgent, limit)
             deadline = time.monotonic() + wait
-            batch = self._pop(self._normal, limit)
-            while len(batch) < limit and not self._urgent:
+            batch = self._pop(urgent, limit)
+            while len(batch) < limit:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._changed.wait(remaining):
+                if remaining <= 0 or not changed.wait(remaining):
                     break
-                batch += self._pop(self._normal, limit - len(batch))
+                batch += self._pop(urgent, limit - len(batch))
             return batch
 
-    def _pop(self, lane: deque[T], limit: int) -> list[T]:
-        batch = [lane.popleft() for _ in range(min(limit, len(lane)))]
+    def _pop(self, urgent: bool, limit: int) -> list[T]:
+        items, changed = self._lanes[urgent]
+        batch = [items.popleft() for _ in range(min(limit, len(items)))]
         if batch:
-            self._changed.notify_all()  # room for a blocked put
+            changed.notify_all()  # room for a blocked put
         return batch

@@ -25,7 +25,6 @@ from app.core.config import Settings
 from app.core.db import libpq_url
 from app.core.mqtt import MqttTarget
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
-from ingest.lanes import Lanes
 from ingest.metrics import IngestMetrics
 from ingest.parse import (
     Rejection,
@@ -72,19 +71,21 @@ def parse(message: Inbound, max_age: timedelta) -> Parsed:
     return parse_telemetry(message.topic, message.payload, message.received_at, max_age)
 
 
-def collect(source: Lanes[Inbound], limit: int, wait: float) -> list[Inbound]:
-    """Up to ``limit`` messages: the waiting urgent ones alone, else normal ones; block up to
-    0.25 s for the first (so a stop is noticed soon), then up to ``wait`` seconds."""
-    return source.take(limit, 0.25, wait)
-
-
 def device_of(topic: str) -> tuple[str, str] | None:
     """(park, device) of a telemetry topic, else None."""
     where = split_topic(topic)
     return (where[0], where[1]) if where is not None and where[2] == "telemetry" else None
 
 
+WATCHED_DEVICES = "SELECT park_id, id FROM device WHERE type = ANY(%s)"
+
+
 class IngestWorker:
+    """Takes one lane of the consumer's queue. The worker for the normal lane (the one
+    ``build_worker`` makes) runs a sibling for the urgent lane in a thread of its own, with
+    its own connection, registry and rule book: a watched reading is written in a small
+    transaction of its own as soon as it arrives, never behind a big meter batch."""
+
     def __init__(
         self,
         consumer: MqttConsumer,
@@ -92,9 +93,11 @@ class IngestWorker:
         options: IngestOptions,
         metrics: IngestMetrics,
         stop: threading.Event,
+        urgent: bool = False,
     ) -> None:
         self.consumer = consumer
         self.database_url = libpq_url(database_url)
+        self.urgent = urgent
         self.options = options
         self.metrics = metrics
         self.stop = stop
@@ -104,39 +107,68 @@ class IngestWorker:
         self._writer: TelemetryWriter | None = None
         self._registry_changed = False
         self._last_seen_written: dict[tuple[str, str], datetime] = {}
-        self.received_total = 0
-        # Devices some alarm rule watches: their messages take the queue's urgent lane. Grows
-        # as devices are heard from (read by paho's thread: membership tests only).
-        self.urgent_devices: set[tuple[str, str]] = set()
-        consumer.is_urgent = self.is_urgent
+        self._received = 0
+        self._sibling: IngestWorker | None = None
+        if not urgent:
+            self._sibling = IngestWorker(consumer, database_url, options, metrics, stop, True)
+            consumer.is_urgent = self.is_urgent
+
+    @property
+    def received_total(self) -> int:
+        return self._received + (self._sibling._received if self._sibling else 0)
 
     def is_urgent(self, topic: str) -> bool:
-        return device_of(topic) in self.urgent_devices
+        return device_of(topic) in self.consumer.watched_devices
 
     # -- main loop ------------------------------------------------------------------------
 
     def run(self) -> None:
+        """The normal lane's loop, with the urgent lane's in a thread; both end on ``stop``."""
+        assert self._sibling is not None, "run() belongs to the normal lane's worker"
+        self._prime()
         self.consumer.start()
+        urgent = threading.Thread(target=self._sibling.loop, name="ingest-urgent", daemon=True)
+        urgent.start()
+        try:
+            self.loop()
+        finally:
+            self.stop.set()
+            urgent.join()
+            self.consumer.stop()
+            quiet = self.consumer.retiring and self.received_total == 0
+            level = logging.DEBUG if quiet else logging.INFO
+            logger.log(level, "stopped after %d messages", self.received_total)
+
+    def loop(self) -> None:
+        """Take batches off this worker's lane and store them until ``stop``. An urgent batch
+        is whatever is waiting (no collect window); a normal one waits up to the batch window
+        to fill. Both block up to 0.25 s for the first message, so a stop is noticed soon."""
+        wait = 0.0 if self.urgent else self.options.batch_wait
         try:
             while not self.stop.is_set():
-                self.metrics.queue_depth.set(self.consumer.queue.qsize())
-                messages = collect(
-                    self.consumer.queue, self.options.batch_max, self.options.batch_wait
+                if not self.urgent:
+                    self.metrics.queue_depth.set(self.consumer.queue.qsize())
+                messages = self.consumer.queue.take(
+                    self.options.batch_max, 0.25, wait, urgent=self.urgent
                 )
                 if messages:
                     self.process(messages)
         except Stopping:
             logger.info("stopping with an uncommitted batch; the broker will redeliver it")
         finally:
-            self.consumer.stop()
             self._close()
-            quiet = self.consumer.retiring and self.received_total == 0
-            level = logging.DEBUG if quiet else logging.INFO
-            logger.log(level, "stopped after %d messages", self.received_total)
+
+    def _prime(self) -> None:
+        """Know the watched devices before the first message arrives (best effort: with the
+        database away they are loaded with the first batch that gets through)."""
+        try:
+            self._connect()
+        except psycopg.OperationalError:
+            logger.info("database unavailable at start; watched devices load later")
 
     def process(self, messages: Sequence[Inbound]) -> None:
         self.metrics.received.inc(len(messages))
-        self.received_total += len(messages)
+        self._received += len(messages)
         parsed = [parse(m, self.options.max_age) for m in messages]
         started = time.perf_counter()
         batch, result = self._store(messages, parsed)
@@ -252,7 +284,7 @@ class IngestWorker:
         self, conn: psycopg.Connection, batch: Batch, accepted: list[tuple[Inbound, Telemetry]]
     ) -> None:
         """The readings some alarm rule watches, per (device, metric, rule)."""
-        self.rules.load(conn)
+        self._load_rules(conn)
         watched_by_type: dict[str, frozenset[str]] = {}
         for _message, telemetry in accepted:
             key = (telemetry.park_id, telemetry.device_id)
@@ -262,13 +294,23 @@ class IngestWorker:
                 watched = watched_by_type[device_type] = self.rules.watched_metrics(device_type)
             if not watched:
                 continue
-            self.urgent_devices.add(key)
             for us, metric, value in telemetry.readings:
                 if metric in watched:
                     for rule in self.rules.for_reading(*key, device_type, metric):
                         batch.alarm_readings.setdefault((*key, metric, rule.id), []).append(
                             (us, value)
                         )
+
+    def _load_rules(self, conn: psycopg.Connection) -> None:
+        """The rule book, and with it the devices whose messages take the urgent lane: every
+        device of a type some rule watches (reloaded whenever the registry or a rule
+        changes). The set is swapped whole; paho's thread only tests membership."""
+        if self.rules.loaded:
+            return
+        self.rules.load(conn)
+        types = sorted(self.rules.watched_types())
+        rows = conn.execute(WATCHED_DEVICES, (types,)).fetchall() if types else []
+        self.consumer.watched_devices = frozenset((park, device) for park, device in rows)
 
     def _note_seen(self, batch: Batch, key: tuple[str, str], received_at: datetime) -> None:
         written = self._last_seen_written.get(key)
@@ -309,6 +351,7 @@ class IngestWorker:
         self.registry.clear()  # changes may have been missed while disconnected
         self.rules.clear()
         self._writer = TelemetryWriter(conn, self.rules)
+        self._load_rules(conn)
         return self._writer
 
     def _close(self) -> None:

@@ -1,21 +1,21 @@
-"""The ingest queue's urgent lane: alarm-watched readings go ahead of bulk meter readings, in
-batches of their own, each lane under its own bound."""
+"""The ingest queue's urgent lane: alarm-watched readings are taken apart from bulk meter
+readings, in batches of their own, each lane under its own bound."""
 
 from __future__ import annotations
 
 import threading
-import time
 
 from ingest.lanes import Lanes
 
 
-def test_urgent_messages_are_taken_first_and_alone() -> None:
+def test_each_lane_is_taken_on_its_own() -> None:
     lanes: Lanes[str] = Lanes(100)
     for i in range(5):
         lanes.put(f"meter-{i}")
     lanes.put("gas-1", urgent=True)
     lanes.put("gas-2", urgent=True)
-    assert lanes.take(10, 0.1, 0.0) == ["gas-1", "gas-2"]
+    assert lanes.take(10, 0.1, 0.0, urgent=True) == ["gas-1", "gas-2"]
+    assert lanes.take(10, 0.01, 0.0, urgent=True) == []
     assert lanes.take(10, 0.1, 0.0) == [f"meter-{i}" for i in range(5)]
     assert lanes.take(10, 0.01, 0.0) == [] and lanes.empty()
 
@@ -29,18 +29,20 @@ def test_a_batch_is_limited_and_keeps_arrival_order() -> None:
     assert lanes.take(3, 0.1, 0.0) == [6]
 
 
-def test_filling_a_normal_batch_stops_when_an_urgent_message_arrives() -> None:
+def test_an_urgent_message_is_taken_while_a_normal_batch_is_still_filling() -> None:
     lanes: Lanes[str] = Lanes(100)
+    normal: list[list[str]] = []
+    filler = threading.Thread(target=lambda: normal.append(lanes.take(3, 10.0, 30.0)))
+    filler.start()
     lanes.put("meter-1")
-
-    def later() -> None:
-        time.sleep(0.05)
-        lanes.put("gas-1", urgent=True)
-
-    threading.Thread(target=later).start()
-    # would wait up to 30 s for more meters; the urgent message ends the wait
-    assert lanes.take(1000, 1.0, 30.0) == ["meter-1"]
-    assert lanes.take(1000, 1.0, 0.0) == ["gas-1"]
+    lanes.put("gas-1", urgent=True)
+    # the urgent writer gets the gas reading at once; the normal batch goes on filling
+    assert lanes.take(1000, 10.0, 0.0, urgent=True) == ["gas-1"]
+    assert filler.is_alive() and normal == []
+    lanes.put("meter-2")
+    lanes.put("meter-3")
+    filler.join(10)
+    assert normal == [["meter-1", "meter-2", "meter-3"]]
 
 
 def test_each_lane_is_bounded_apart_so_a_meter_backlog_never_blocks_a_gas_reading() -> None:

@@ -167,6 +167,10 @@ class RuleBook:
     def clear(self) -> None:
         self._rules = None
 
+    @property
+    def loaded(self) -> bool:
+        return self._rules is not None
+
     def load(self, conn: psycopg.Connection) -> None:
         if self._rules is not None:
             return
@@ -197,6 +201,11 @@ class RuleBook:
             for stored in self._rules.get(scope, ()):
                 chosen.setdefault(stored.type, stored)
         return list(chosen.values())
+
+    def watched_types(self) -> frozenset[str]:
+        """The device types some rule watches (of any park or device)."""
+        assert self._rules is not None
+        return frozenset(k[1] for k in self._rules)
 
     def watched_metrics(self, device_type: str) -> frozenset[str]:
         """The metrics of this device type that some rule watches (a cheap pre-filter)."""
