@@ -6,16 +6,25 @@ thousands of small messages a second those system calls are most of a subscriber
 subclass serves paho's small reads from a 256 KiB buffer and keeps handling packets while the
 buffer holds data, which doubles the receive rate on our benchmark machine (docs/benchmarks.md).
 
-It overrides three methods of paho's private API (``_sock_recv``, ``loop_read``, ``reconnect``),
-so paho is pinned below 2.3 in pyproject.toml and tests/test_fastpaho.py checks the behaviour.
+With manual acknowledgements, paho's ``ack()`` queues each PUBACK as a packet of its own and
+wakes the network thread once per message (a write to its wake-up socket pair, then a
+``send()`` per PUBACK). ``ack_many()`` queues a whole batch's PUBACKs as one write.
+
+It overrides three methods of paho's private API (``_sock_recv``, ``loop_read``, ``reconnect``)
+and calls a fourth (``_packet_queue``), so paho is pinned below 2.3 in pyproject.toml and
+tests/test_fastpaho.py checks the behaviour.
 """
 
 from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 READ_CHUNK = 256 * 1024
+PUBACK_PACKET = struct.Struct("!BBH")  # fixed header (type, remaining length 2), packet id
 
 
 class BufferedClient(mqtt.Client):
@@ -46,3 +55,10 @@ class BufferedClient(mqtt.Client):
     def reconnect(self) -> MQTTErrorCode:
         self._rbuf, self._rpos = b"", 0  # bytes of the old connection mean nothing now
         return super().reconnect()
+
+    def ack_many(self, mids: Sequence[int]) -> None:
+        """Acknowledge these QoS 1 messages (``manual_ack=True``) with one queued write."""
+        if mids:
+            puback = int(mqtt.PUBACK)
+            packet = b"".join(PUBACK_PACKET.pack(puback, 2, mid) for mid in mids)
+            self._packet_queue(puback, packet, 0, 1)
