@@ -11,9 +11,15 @@ from app.core.db import check_timescaledb, create_engine_for
 from app.worker.jobs import default_jobs
 from app.worker.loop import install_signal_handlers, run_loop
 
+# Sessions open at once, routinely: the job loop's, the webhook job's own dispatch transaction
+# inside it, the NOTIFY-woken dispatch pump's, and one per delivery being recorded. With fewer
+# pooled connections than that, every busy moment opened and closed overflow connections (a
+# PostgreSQL backend start each: most of the worker's CPU under a steady event stream).
+POOL_SIZE = 6
+
 
 async def serve(settings: Settings) -> None:
-    engine = create_engine_for(settings.resolved_database_url(), pool_size=2)
+    engine = create_engine_for(settings.resolved_database_url(), pool_size=POOL_SIZE)
     try:
         await check_timescaledb(engine)
         stop = asyncio.Event()
