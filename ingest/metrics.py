@@ -13,6 +13,7 @@ LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 
 @dataclass(frozen=True)
 class IngestMetrics:
     received: Counter
+    urgent: Counter
     stored_messages: Counter
     stored_readings: Counter
     duplicate_readings: Counter
@@ -30,6 +31,10 @@ class IngestMetrics:
 
         return cls(
             received=counter("messages_received_total", "MQTT messages taken off the broker"),
+            urgent=counter(
+                "urgent_messages_total",
+                "messages written through the urgent lane (devices an alarm rule watches)",
+            ),
             stored_messages=counter("messages_stored_total", "telemetry messages committed"),
             stored_readings=counter("readings_stored_total", "readings inserted"),
             duplicate_readings=counter(

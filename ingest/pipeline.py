@@ -168,6 +168,8 @@ class IngestWorker:
 
     def process(self, messages: Sequence[Inbound]) -> None:
         self.metrics.received.inc(len(messages))
+        if self.urgent:
+            self.metrics.urgent.inc(len(messages))
         self._received += len(messages)
         parsed = [parse(m, self.options.max_age) for m in messages]
         started = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,10 +11,12 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.broker.dynsec import DynsecClient
 from app.core.migrate import upgrade_to_head
 from app.core.mqtt import MqttTarget
+from app.embedded.process import free_port
 from app.embedded.services import EmbeddedServices
 from tests.conftest import ServiceEnv
 from tests.ingest_support import Ingestor, Publisher, StreamPublisher, add_park, scalar, wait_until
@@ -376,6 +379,45 @@ def test_two_workers_share_the_load(
     ]
     assert len(shares) == 2, process.output()
     assert all(share > 0 for share in shares), f"a worker got nothing: {shares}"
+
+
+def test_readings_an_alarm_rule_watches_take_the_urgent_lane_on_every_worker(
+    ingest_db: str,
+    services: ServiceEnv,
+    park: str,
+    target: MqttTarget,
+    devices: dict[str, Publisher],
+) -> None:
+    """Gas and smoke detectors (watched by the default rules) are urgent from their first
+    message on, whichever of two workers gets it; meters are not."""
+    port = free_port()
+    process = Ingestor(ingest_db, services.mqtt_url, workers=2)
+    process.env["PARKTWIN_INGEST_METRICS_PORT"] = str(port)
+    process.start()
+    try:
+        wait_until(lambda: process.output().count("connected to") == 2, 60, "both workers")
+        process.wait_subscribed(target, devices["probe"], ingest_db)
+        t0 = now_ms(-timedelta(minutes=3))
+        for i in range(30):
+            devices["g1"].send({"ts": t0 + i, "values": {"gas_lel_pct": 1.0}})
+            devices["s1"].send({"ts": t0 + i, "values": {"smoke": False}})
+            devices["m1"].send({"ts": t0 + i, "values": {"energy_kwh": float(i)}})
+        for device in ("g1", "s1", "m1"):
+            wait_until(lambda d=device: count_rows(ingest_db, park, d) == 30, 60, device)
+
+        def metric(name: str) -> float:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+            return sum(
+                sample.value
+                for family in text_string_to_metric_families(text.decode())
+                for sample in family.samples
+                if sample.name == name
+            )
+
+        assert metric("parktwin_ingest_urgent_messages_total") == 60
+        assert metric("parktwin_ingest_messages_stored_total") >= 90
+    finally:
+        process.stop()
 
 
 def test_scaling_down_drains_and_retires_the_removed_workers_sessions(
