@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import psycopg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.core.db import create_engine_for
+from app.webhooks import queue
 from app.webhooks.outbox import enqueue
 from tests.webhooks.conftest import query
 
@@ -57,3 +60,41 @@ def test_an_unknown_severity_is_refused(database_url: str, park_id: str) -> None
             "VALUES (%s, 'alarm.raised', 'info', '{}'::jsonb)",
             (park_id,),
         )
+
+
+def test_only_statements_that_insert_events_notify(database_url: str, park_id: str) -> None:
+    """A fan-out with nothing to do inserts no event (its flood announcement inserts nothing):
+    it must not notify, or the worker wakes itself for ever. A marker NOTIFY sent after it
+    bounds what is collected: notifications arrive in commit order."""
+
+    async def empty_fan_out() -> tuple[int, int]:
+        engine = create_engine_for(database_url, pool_size=1)
+        try:
+            async with async_sessionmaker(engine)() as session, session.begin():
+                await session.execute(text("UPDATE event_outbox SET fanned_out_at = now()"))
+            async with async_sessionmaker(engine)() as session, session.begin():
+                return await queue.fan_out(session, 100, 1000, timedelta(seconds=60))
+        finally:
+            await engine.dispose()
+
+    def collect_until_marker(listener: psycopg.Connection) -> list[str]:
+        payloads: list[str] = []
+        for notify in listener.notifies(timeout=30):
+            payloads.append(notify.payload)
+            if notify.payload == "marker":
+                break
+        return payloads
+
+    with psycopg.connect(database_url, autocommit=True) as listener:
+        listener.execute("LISTEN parktwin_outbox")
+        assert asyncio.run(empty_fan_out()) == (0, 0)
+        with psycopg.connect(database_url, autocommit=True) as other:
+            other.execute("SELECT pg_notify('parktwin_outbox', 'marker')")
+            assert collect_until_marker(listener) == ["marker"]
+            other.execute(
+                "INSERT INTO event_outbox (park_id, type, data) "
+                "VALUES (%s, 'device.offline', '{}'::jsonb)",
+                (park_id,),
+            )
+            other.execute("SELECT pg_notify('parktwin_outbox', 'marker')")
+            assert collect_until_marker(listener) == ["", "marker"]
