@@ -25,7 +25,7 @@ from app.core.config import Settings
 from app.core.db import libpq_url
 from app.core.mqtt import MqttTarget
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
-from ingest.metrics import IngestMetrics
+from ingest.metrics import IngestMetrics, observe_many
 from ingest.parse import (
     Rejection,
     Status,
@@ -72,9 +72,18 @@ def parse(message: Inbound, max_age: timedelta) -> Parsed:
 
 
 def device_of(topic: str) -> tuple[str, str] | None:
-    """(park, device) of a telemetry topic, else None."""
-    where = split_topic(topic)
-    return (where[0], where[1]) if where is not None and where[2] == "telemetry" else None
+    """(park, device) of a telemetry topic, else None. Runs on paho's thread for every
+    message, so it only splits: the identifiers are checked by the parser later (a topic with
+    an invalid one is never among the watched devices)."""
+    parts = topic.split("/")
+    if (
+        len(parts) == 5
+        and parts[0] == "parks"
+        and parts[2] == "devices"
+        and parts[4] == "telemetry"
+    ):
+        return parts[1], parts[3]
+    return None
 
 
 WATCHED_DEVICES = "SELECT park_id, id FROM device WHERE type = ANY(%s)"
@@ -118,7 +127,8 @@ class IngestWorker:
         return self._received + (self._sibling._received if self._sibling else 0)
 
     def is_urgent(self, topic: str) -> bool:
-        return device_of(topic) in self.consumer.watched_devices
+        watched = self.consumer.watched_devices
+        return bool(watched) and device_of(topic) in watched
 
     # -- main loop ------------------------------------------------------------------------
 
@@ -339,9 +349,8 @@ class IngestWorker:
         for rejection in batch.rejections:
             self.metrics.rejected.labels(rejection.reason).inc()
         now_us = to_us(now)
-        for newest in batch.newest_us:
-            if newest:
-                self.metrics.lag_seconds.observe((now_us - newest) / 1_000_000)
+        lags = [(now_us - newest) / 1_000_000 for newest in batch.newest_us if newest]
+        observe_many(self.metrics.lag_seconds, lags)
 
     # -- connection ---------------------------------------------------------------------------
 
