@@ -80,6 +80,10 @@ class Settings(BaseSettings):
         default=timedelta(seconds=5), description="pause of the worker loop when idle"
     )
     rollup_batch: int = Field(default=2000, description="dirty hours recomputed per transaction")
+    rollup_open_hour_interval: timedelta = Field(
+        default=timedelta(seconds=60),
+        description="an hour still being written is recomputed at most this often",
+    )
     webhook_allow_private: bool = Field(
         default=False,
         description="allow webhook URLs whose host resolves to private or loopback addresses",

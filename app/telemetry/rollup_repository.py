@@ -15,12 +15,15 @@ CLAIM = """
 DELETE FROM telemetry_dirty d
 USING (
     SELECT series_id, bucket FROM telemetry_dirty
+    WHERE bucket + interval '1 hour' <= now() OR marked_at <= now() - :open_hour_interval
     ORDER BY bucket, series_id LIMIT :limit FOR UPDATE SKIP LOCKED
 ) claimed
 WHERE d.series_id = claimed.series_id AND d.bucket = claimed.bucket
 RETURNING d.series_id, d.bucket
 """
-"""Take up to ``limit`` dirty hours, oldest first, skipping those another worker holds.
+"""Take up to ``limit`` dirty hours, oldest first, skipping those another worker holds: every
+closed hour, and an open one (still being written) once its mark is ``open_hour_interval``
+old, so a steady stream gets its current hours recomputed now and then, not every round.
 
 The marks are deleted before the hours are recomputed, in the same transaction: a writer
 that marks one of these hours again (``ON CONFLICT ... DO UPDATE`` takes the row lock) waits
@@ -40,8 +43,12 @@ DAYS = f"""days AS (
 )"""
 
 
-async def claim_dirty(session: AsyncSession, limit: int) -> list[tuple[int, datetime]]:
-    rows = await session.execute(text(CLAIM), {"limit": limit})
+async def claim_dirty(
+    session: AsyncSession, limit: int, open_hour_interval: timedelta
+) -> list[tuple[int, datetime]]:
+    rows = await session.execute(
+        text(CLAIM), {"limit": limit, "open_hour_interval": open_hour_interval}
+    )
     return [(int(r[0]), r[1]) for r in rows]
 
 

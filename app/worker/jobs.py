@@ -30,8 +30,11 @@ REPORT_REMINDERS_EVERY_S = 5.0
 
 
 async def rollup(session: AsyncSession, settings: Settings) -> int:
-    """Recompute the rollups of up to ``PARKTWIN_ROLLUP_BATCH`` dirty hours."""
-    hours = await rollups.claim_dirty(session, settings.rollup_batch)
+    """Recompute the rollups of up to ``PARKTWIN_ROLLUP_BATCH`` dirty hours (an hour still being
+    written at most every ``PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL``)."""
+    hours = await rollups.claim_dirty(
+        session, settings.rollup_batch, settings.rollup_open_hour_interval
+    )
     if hours:
         horizon = datetime.now(UTC) - settings.raw_retention
         await rollups.recompute(session, hours, horizon)

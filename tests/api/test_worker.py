@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import create_engine_for
+from app.worker.jobs import rollup
 from app.worker.loop import Job, run_loop
+from ingest.writer import MARK_DIRTY
 from tests.api.conftest import create_device, create_park, series_id, write_readings
-from tests.api.worker_util import run_retention
+from tests.api.worker_util import drain, run_retention
 
 
 def test_the_loop_survives_a_failing_job_and_rolls_it_back(
@@ -89,6 +91,7 @@ def test_parktwin_worker_rolls_up_and_stops_on_sigterm(
         **os.environ,
         "PARKTWIN_DATABASE_URL": database_url,
         "PARKTWIN_WORKER_INTERVAL": "PT0.2S",
+        "PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL": "PT0S",  # the current hour too, at once
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "worker"],
@@ -144,3 +147,46 @@ def test_retention_drops_old_raw_chunks_and_keeps_rollups(
         assert hourly.fetchone() == (1,)
     assert raw == [(2.0,)]
     assert _dirty(database_url, sid) == 0
+
+
+def test_an_hour_still_being_written_is_rolled_up_only_once_its_mark_is_old(
+    client: TestClient, admin: dict[str, str], database_url: str, settings: Settings
+) -> None:
+    """A closed hour is taken at once; an open one (here two hours ahead, so it stays open
+    however long the test takes) waits until its mark is ``rollup_open_hour_interval`` old, and
+    marking it again (as every ingest batch does) does not make the mark younger."""
+    park = create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    closed, current = hour - timedelta(hours=2), hour + timedelta(hours=2)
+    write_readings(database_url, sid, [(closed + timedelta(minutes=5), 1.0), (current, 2.0)])
+    one_minute = settings.model_copy(update={"rollup_open_hour_interval": timedelta(minutes=1)})
+
+    def rolled_up() -> list[datetime]:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT bucket FROM rollup_hour WHERE series_id = %s ORDER BY 1", (sid,)
+            )
+            return [r[0] for r in rows]
+
+    def mark_current_again() -> None:
+        us = int(current.timestamp()) * 1_000_000
+        with psycopg.connect(database_url) as conn:
+            conn.execute(MARK_DIRTY, ([sid], [us]))
+
+    assert drain(one_minute, Job("rollup", rollup)) == 1
+    assert rolled_up() == [closed]
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE telemetry_dirty SET marked_at = marked_at - interval '2 minutes' "
+            "WHERE series_id = %s",
+            (sid,),
+        )
+    mark_current_again()
+    assert drain(one_minute, Job("rollup", rollup)) == 1
+    assert rolled_up() == [closed, current]
+    assert _dirty(database_url, sid) == 0
+    mark_current_again()  # a fresh mark: young again
+    assert drain(one_minute, Job("rollup", rollup)) == 0
+    assert _dirty(database_url, sid) == 1

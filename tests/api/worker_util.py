@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -31,8 +32,9 @@ def drain(settings: Settings, job: Job) -> int:
 
 
 def drain_rollups(settings: Settings) -> int:
-    """Recompute every queued hour; return how many there were."""
-    return drain(settings, Job("rollup", rollup))
+    """Recompute every queued hour, open ones too; return how many there were."""
+    everything = settings.model_copy(update={"rollup_open_hour_interval": timedelta(0)})
+    return drain(everything, Job("rollup", rollup))
 
 
 def run_retention(settings: Settings) -> None:
