@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -28,3 +31,45 @@ def viewer_key(url: str) -> str:
             (key.id, key.secret_hash),
         )
     return key.token
+
+
+# -- CPU by role (Linux /proc) --------------------------------------------------------------
+
+Role = tuple[str, Callable[[int, str], bool]]  # (label, test on a process's pid and cmdline)
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command line, CPU seconds used so far), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        table[int(entry.name)] = (
+            int(fields[1]),
+            cmdline,
+            (int(fields[11]) + int(fields[12])) / tick,
+        )
+    return table
+
+
+def cpu_by_role(roles: list[Role]) -> dict[str, float]:
+    """CPU seconds used so far per role. A process counts for the first role that matches it
+    or its nearest matching ancestor (a PostgreSQL backend for its postmaster, a
+    multiprocessing child for its parent); the rest is "other". Processes that have exited
+    are not counted, so compare two readings of processes that live through both."""
+    table = _processes()
+    totals: dict[str, float] = {label: 0.0 for label, _test in roles} | {"other": 0.0}
+    for pid, (_parent, _cmdline, seconds) in table.items():
+        label, walk = "other", pid
+        while walk in table and label == "other":
+            label = next((name for name, test in roles if test(walk, table[walk][1])), "other")
+            walk = table[walk][0]
+        totals[label] += seconds
+    return totals
