@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -69,14 +69,14 @@ async def _rollups(settings: Settings) -> None:
     try:
         maker = async_sessionmaker(engine, expire_on_commit=False)
         async with maker() as session, session.begin():
-            while hours := await rollups.claim_dirty(session, 10_000):
+            while hours := await rollups.claim_dirty(session, 10_000, timedelta(0)):
                 await rollups.recompute(session, hours, datetime(2000, 1, 1, tzinfo=UTC))
     finally:
         await engine.dispose()
 
 
 def build_rollups(settings: Settings) -> None:
-    """The worker's rollup SQL over every queued hour, however old (the test data lies
+    """The worker's rollup SQL over every queued hour, however old or open (the test data lies
     further back than the raw retention the worker keeps to)."""
     asyncio.run(_rollups(settings))
 
