@@ -15,15 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict
 
-PARAMETERS = """
+IN_FORCE = """{p}valid_from <= {on} DESC, {p}park_id IS NULL,
+         CASE WHEN {p}valid_from <= {on} THEN {p}valid_from END DESC, {p}valid_from"""
+"""The ORDER BY that puts first the version of a parameter in force on ``on`` (the park's own
+before the default); before the first version of a name, its first one. ``p`` is the table
+alias with its dot, or empty."""
+
+PARAMETERS = f"""
 SELECT DISTINCT ON (name) name, value, valid_from, unit, source, verify, park_id
 FROM economy_parameter
 WHERE park_id = :park OR park_id IS NULL
-ORDER BY name, valid_from <= :on DESC, park_id IS NULL,
-         CASE WHEN valid_from <= :on THEN valid_from END DESC, valid_from
+ORDER BY name, {IN_FORCE.format(p="", on=":on")}
 """
-"""The version in force on ``on`` (the park's own before the default); before the first
-version of a name, its first one."""
+"""Every parameter's version in force on ``on``."""
 
 BY_YEAR = """
 WITH scope AS (

@@ -62,8 +62,8 @@ async def _write(
 
 async def _rescale(session: AsyncSession, ctx: ParkContext, ids: list[str]) -> None:
     params = await config_repository.parameters(session, ctx.park_id, date.today())
-    threshold = float(config_repository.value(params, "above_scale_revenue"))
-    await repository.recompute_scale(session, ctx.park_id, ids, threshold)
+    config_repository.value(params, "above_scale_revenue")  # 409 when it is not configured
+    await repository.recompute_scale(session, ctx.park_id, ids)
 
 
 async def put(

@@ -10,6 +10,8 @@ import orjson
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.economy.config_repository import IN_FORCE
+
 FIELDS = (
     "output_value",
     "value_added",
@@ -169,7 +171,7 @@ async def revisions(
     return result.mappings().all()
 
 
-RECOMPUTE_SCALE = """
+RECOMPUTE_SCALE = f"""
 INSERT INTO economy_scale_status
     (park_id, enterprise_id, month, trailing_revenue, months_reported, above_scale)
 WITH span AS (
@@ -187,12 +189,17 @@ WITH span AS (
     GROUP BY m.enterprise_id, m.month
 )
 SELECT CAST(:park AS text), enterprise_id, month, trailing_revenue, months_reported,
-       trailing_revenue >= :threshold
+       trailing_revenue >= (
+           SELECT CAST(p.value #>> '{{}}' AS float8) FROM economy_parameter p
+           WHERE p.name = 'above_scale_revenue' AND (p.park_id = :park OR p.park_id IS NULL)
+           ORDER BY {IN_FORCE.format(p="p.", on="status.month")} LIMIT 1
+       )
 FROM status
 """
 """Rebuild the monthly 规上 status of ``ids``: trailing-12-month main revenue (the months
-reported in the window) against the threshold, for every month from the first report to the
-last."""
+reported in the window) against the ``above_scale_revenue`` version in force in that month
+(a changed threshold applies from its date, not to the months before it), for every month
+from the first report to the last."""
 
 SYNC_FLAG = """
 UPDATE enterprise e SET above_scale = s.above_scale, updated_at = now()
@@ -205,10 +212,8 @@ WHERE e.park_id = :park AND e.id = s.enterprise_id AND e.above_scale <> s.above_
 """The enterprise's 规上 flag follows the status of its latest reported month."""
 
 
-async def recompute_scale(
-    session: AsyncSession, park_id: str, ids: list[str], threshold: float
-) -> None:
-    params = {"park": park_id, "ids": ids, "threshold": threshold}
+async def recompute_scale(session: AsyncSession, park_id: str, ids: list[str]) -> None:
+    params = {"park": park_id, "ids": ids}
     await session.execute(
         text(
             "DELETE FROM economy_scale_status WHERE park_id = :park AND enterprise_id = ANY(:ids)"

@@ -209,3 +209,24 @@ def test_import_by_credit_code(
     assert done.status_code == 200, done.text
     got = client.get(f"/api/v1/parks/{park.id}/economy/reports/{e}/2026-07", headers=viewer)
     assert got.status_code == 200
+
+
+def test_each_month_is_judged_by_the_threshold_in_force_then(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    """A park raises its 规上 threshold from 2,000 to 2,500 (10⁴ yuan) on 2026-01-01: the
+    months of 2025 keep the old one, those from January the new one, for the same revenue."""
+    park = create_park(client, admin)
+    e = make_enterprise(database_url, park.id)
+    raised = {"name": "above_scale_revenue", "valid_from": "2026-01-01", "value": 2500}
+    base = f"/api/v1/parks/{park.id}/economy"
+    assert client.post(f"{base}/parameters", json=raised, headers=admin).status_code == 201
+    # 200 a month from 2025-01: the trailing total reaches 2,000 in October, 2,400 in December.
+    for month in [f"2025-{m:02d}" for m in range(1, 13)] + ["2026-01", "2026-02"]:
+        put_report(client, admin, park.id, e, month, revenue=200)
+    history = client.get(f"{base}/scale/{e}", headers=viewer).json()
+    assert [(h["month"], h["above_scale"], h["trailing_revenue"]) for h in history] == [
+        ("2025-01", False, 200),
+        ("2025-10", True, 2000),  # 2,000 >= 2,000
+        ("2026-01", False, 2400),  # 2,400 < 2,500 from January
+    ]
