@@ -413,11 +413,12 @@ class IngestProcess:
         return out
 
     def wait_connected(self) -> None:
-        deadline = time.monotonic() + 30
-        while not self.metrics():
-            assert time.monotonic() < deadline, "ingestor did not come up"
+        """Until every worker's subscription is confirmed by the broker (its persistent
+        session then queues whatever is published)."""
+        deadline = time.monotonic() + 60
+        while self.metrics().get("parktwin_ingest_subscribed", 0) < self.workers:
+            assert time.monotonic() < deadline, "ingestor did not subscribe"
             time.sleep(0.1)
-        time.sleep(1.0)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

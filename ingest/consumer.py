@@ -88,6 +88,8 @@ class MqttConsumer:
         self.is_urgent: Callable[[str], bool] = lambda _topic: False
         # (park, device) of the devices an alarm rule watches, kept by the ingest worker
         self.watched_devices: frozenset[tuple[str, str]] = frozenset()
+        # told True when the broker has confirmed the subscription, False when the link drops
+        self.on_subscribed: Callable[[bool], None] = lambda _up: None
         self.generation = 0
         self.session_present: bool | None = None  # as the broker said at the last connect
         self.connected = threading.Event()
@@ -107,6 +109,7 @@ class MqttConsumer:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = lambda *_args: self.on_subscribed(True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
 
     def start(self) -> None:
@@ -164,6 +167,7 @@ class MqttConsumer:
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.connected.clear()
+        self.on_subscribed(False)
         if not self._stopping.is_set():
             logger.warning("lost the broker (%s); paho reconnects", reason)
 

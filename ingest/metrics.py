@@ -25,6 +25,7 @@ class IngestMetrics:
     flush_seconds: Histogram
     lag_seconds: Histogram
     queue_depth: Gauge
+    subscribed: Gauge
     write_retries: Counter
 
     @classmethod
@@ -67,6 +68,12 @@ class IngestMetrics:
             queue_depth=Gauge(
                 "parktwin_ingest_queue_depth",
                 "messages waiting between paho and the writer",
+                registry=registry,
+                multiprocess_mode="livesum",
+            ),
+            subscribed=Gauge(
+                "parktwin_ingest_subscribed",
+                "workers whose subscription the broker has confirmed (0 while one is cut off)",
                 registry=registry,
                 multiprocess_mode="livesum",
             ),

@@ -135,8 +135,8 @@ class IngestWorker:
     def run(self) -> None:
         """The normal lane's loop, with the urgent lane's in a thread; both end on ``stop``."""
         assert self._sibling is not None, "run() belongs to the normal lane's worker"
-        self._prime()
         self.consumer.start()
+        self._prime()
         urgent = threading.Thread(target=self._sibling.loop, name="ingest-urgent", daemon=True)
         urgent.start()
         try:
@@ -169,8 +169,9 @@ class IngestWorker:
             self._close()
 
     def _prime(self) -> None:
-        """Know the watched devices before the first message arrives (best effort: with the
-        database away they are loaded with the first batch that gets through)."""
+        """Know the watched devices as soon as possible (best effort: with the database away
+        they are loaded with the first batch that gets through; meanwhile every message takes
+        the normal lane)."""
         try:
             self._connect()
         except psycopg.OperationalError:
@@ -408,6 +409,8 @@ def build_worker(
         mode=mode,
         protocol=settings.ingest_mqtt_protocol,
     )
+    if mode != "retire":
+        consumer.on_subscribed = lambda up: metrics.subscribed.set(1 if up else 0)
     return IngestWorker(
         consumer,
         settings.resolved_database_url(),

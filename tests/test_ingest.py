@@ -415,6 +415,7 @@ def test_readings_an_alarm_rule_watches_take_the_urgent_lane_on_every_worker(
             )
 
         assert metric("parktwin_ingest_urgent_messages_total") == 60
+        assert metric("parktwin_ingest_subscribed") == 2  # both workers' subscriptions
         assert metric("parktwin_ingest_messages_stored_total") >= 90
     finally:
         process.stop()
