@@ -26,7 +26,7 @@ SELECT DISTINCT ON (name) name, value, valid_from, unit, source, verify, park_id
 FROM economy_parameter
 WHERE park_id = :park OR park_id IS NULL
 ORDER BY name, {IN_FORCE.format(p="", on=":on")}
-"""
+"""  # noqa: S608 (fixed SQL; values are bound parameters)
 """Every parameter's version in force on ``on``."""
 
 BY_YEAR = """
