@@ -340,3 +340,17 @@ def test_unknown_ids_are_404(
 ) -> None:
     for path in (f"enterprises/{uid('e')}", f"leases/{uid('L')}"):
         assert client.get(f"/api/v1/parks/{park_id}/{path}", headers=viewer).status_code == 404
+
+
+def test_the_id_of_the_expiring_list_cannot_name_a_lease(
+    client: TestClient, admin: dict[str, str], park_id: str, database_url: str
+) -> None:
+    """``GET .../leases/expiring`` is the list: a lease with that id could never be read."""
+    _, (space,) = make_building(database_url, park_id, [(50.0, "available")])
+    ent = make_enterprise(client, admin, park_id)
+    refused = post_lease(
+        client, admin, park_id, id="expiring", enterprise_id=ent, space_id=space,
+        start_date="2026-01-01", end_date="2026-12-31",
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert "reserved" in refused.text

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from app.assets import credit_code
-from app.core.types import Ident, UtcDateTime
+from app.core.types import IDENT_PATTERN, Ident, UtcDateTime
 
 INDUSTRY_CODE_PATTERN = r"^([A-T]|[A-T]?[0-9]{2,4})$"
 
@@ -141,12 +141,23 @@ RentOut = Annotated[
 """Money as a decimal string ("25200.00"), exact, in every answer (cached ones too)."""
 
 
+RESERVED_LEASE_IDS = frozenset({"expiring"})  # GET .../leases/expiring is the expiring list
+
+
+def _not_reserved(value: str) -> str:
+    if value in RESERVED_LEASE_IDS:
+        raise ValueError(f"{value!r} is reserved (GET .../leases/{value} lists expiring leases)")
+    return value
+
+
 class LeaseCreate(BaseModel):
     """A lease of exactly one space, building or parcel; both dates are inclusive."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [LEASE_EXAMPLE]})
 
-    id: Ident
+    id: Annotated[str, AfterValidator(_not_reserved)] = Field(
+        pattern=IDENT_PATTERN, min_length=1, max_length=64
+    )
     enterprise_id: Ident
     space_id: Ident | None = None
     building_id: Ident | None = None
