@@ -133,9 +133,8 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
 
     result = asyncio.run(seed_park(settings, args.park, args.layout_seed, args.devices))
     park = "created" if result.created_park else "already there"
-    assets = "assets and devices imported" if result.assets_imported else "devices created"
     print(
-        f"park {result.park_id!r} {park}; {result.devices} devices ({assets}); "
+        f"park {result.park_id!r} {park}; {result.devices} devices, with the park's assets; "
         f"{result.new_passwords} new and {result.rotated} rotated credentials stored in "
         f"{result.credentials_file}"
     )

@@ -42,7 +42,6 @@ class SeedResult:
     devices: int
     new_passwords: int
     rotated: int
-    assets_imported: bool
     credentials_file: str
 
 
@@ -141,6 +140,5 @@ async def seed_park(
         len(park.devices),
         len(new),
         len(rotated),
-        True,
         str(path),
     )

@@ -52,11 +52,10 @@ def test_seed_is_idempotent_and_keeps_working_passwords(
     park_id = f"seed-{uuid.uuid4().hex[:6]}"
     first = asyncio.run(seed_park(settings, park_id, 1, DEVICES))
     assert first.created_park and first.new_passwords == DEVICES and first.rotated == 0
-    if first.assets_imported:
-        assert count(database_url, "parcel", park_id) == 12
-        assert count(database_url, "building", park_id) == 30
-        assert count(database_url, "enterprise", park_id) == 40
-        assert count(database_url, "lease", park_id) > 200
+    assert count(database_url, "parcel", park_id) == 12
+    assert count(database_url, "building", park_id) == 30
+    assert count(database_url, "enterprise", park_id) == 40
+    assert count(database_url, "lease", park_id) > 200
     assert count(database_url, "device", park_id) == DEVICES
     path = credentials.path_for(settings.state_dir, park_id)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
