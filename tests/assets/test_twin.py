@@ -43,6 +43,7 @@ def test_worst_and_counts() -> None:
         "warning": 0,
         "offline": 2,
         "maintenance": 0,
+        "unknown": 0,
         "normal": 1,
     }
 
@@ -61,7 +62,7 @@ class Site:
 @pytest.fixture
 def site(client: TestClient, admin: dict[str, str], database_url: str) -> Site:
     """A parcel with one building (2 floors, a space on floor 2), a device on the building, a
-    device in the space, and a device standing in no building and no parcel."""
+    device in the space, and a device standing in no building and no parcel; all online."""
     park = park_with_boundary(client, admin)
     land = parcel(client, admin, park, square(WEST + 0.004, SOUTH + 0.004, 0.004))
     house = building(
@@ -91,6 +92,7 @@ def site(client: TestClient, admin: dict[str, str], database_url: str) -> Site:
             "UPDATE device SET space_id = %s WHERE park_id = %s AND id = %s",
             (space_id, park, in_space["id"]),
         )
+        conn.execute("UPDATE device SET status = 'online' WHERE park_id = %s", (park,))
     return Site(
         park, land, house, space_id, str(on_building["id"]), str(in_space["id"]), str(outside["id"])
     )
@@ -156,6 +158,24 @@ def test_status_rolls_up_as_alarms_open_and_clear(
     last = statuses(client, admin, site.park)
     assert last["park"] == "critical"
     assert last["parcels"][site.parcel["id"]] == "maintenance"
+
+
+def test_a_device_never_heard_from_is_unknown_between_maintenance_and_normal(
+    client: TestClient, admin: dict[str, str], database_url: str, site: Site
+) -> None:
+    b = site.building["id"]
+    sql(database_url, "UPDATE device SET status = 'unknown' WHERE id = %s", site.in_space)
+    status, counts = statuses(client, admin, site.park)["buildings"][b]
+    assert status == "unknown"
+    assert (counts["unknown"], counts["normal"]) == (1, 1)
+    client.patch(
+        f"/api/v1/parks/{site.park}/spaces/{site.space_id}",
+        json={"status": "maintenance"},
+        headers=admin,
+    )
+    assert statuses(client, admin, site.park)["buildings"][b][0] == "maintenance"
+    assert worst(["normal", "unknown"]) == "unknown"
+    assert worst(["unknown", "maintenance"]) == "maintenance"
 
 
 def test_the_map_has_every_kind_with_a_status_and_an_etag(

@@ -27,6 +27,7 @@ WITH open_alarm AS (
                 THEN (ARRAY['critical', 'major', 'minor', 'warning'])[o.rank]
                 WHEN d.status = 'offline' THEN 'offline'
                 WHEN w.maintenance THEN 'maintenance'
+                WHEN d.status = 'unknown' THEN 'unknown'
                 ELSE 'normal' END AS status,
            d.status AS connectivity, d.last_seen_at
     FROM device d

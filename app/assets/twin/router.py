@@ -44,7 +44,7 @@ def brute_force(request: Request) -> bool:
     response_model=ParkTwin,
     summary="Status roll-up of the park, its parcels and buildings",
     description="Each asset's `status` is the worst of what it contains (open alarm by "
-    "severity > offline > maintenance > normal), with `counts` per status.",
+    "severity > offline > maintenance > unknown > normal), with `counts` per status.",
 )
 async def park_twin(
     request: Request, session: SessionDep, ctx: ParkViewer, cache: CacheDep

@@ -18,14 +18,15 @@ COUNTS_EXAMPLE: dict[str, Any] = {
     "warning": 0,
     "offline": 2,
     "maintenance": 0,
-    "normal": 37,
+    "unknown": 1,
+    "normal": 36,
 }
 
 
 class Rolled(BaseModel):
     status: Status = Field(
         description="worst of what it contains: open alarm by severity > offline > "
-        "maintenance > normal"
+        "maintenance > unknown (a device never heard from) > normal"
     )
     counts: dict[str, int] = Field(
         description="how many devices, equipment and spaces under maintenance it contains, "

@@ -1,7 +1,8 @@
 """Status roll-up, pure: an asset is as bad as the worst thing it contains.
 
 Order, worst first: an open alarm by severity (critical > major > minor > warning), then
-offline, then maintenance, then normal. The things counted ("leaves") are devices, equipment
+offline, then maintenance, then unknown (a device that has never reported: installed but not
+heard from, worth a look), then normal. The things counted ("leaves") are devices, equipment
 not watched by a device (a watched one is its device), and spaces under maintenance; an asset
 with none is normal.
 """
@@ -13,7 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["critical", "major", "minor", "warning", "offline", "maintenance", "normal"]
+Status = Literal[
+    "critical", "major", "minor", "warning", "offline", "maintenance", "unknown", "normal"
+]
 STATUSES: tuple[Status, ...] = (
     "critical",
     "major",
@@ -21,6 +24,7 @@ STATUSES: tuple[Status, ...] = (
     "warning",
     "offline",
     "maintenance",
+    "unknown",
     "normal",
 )
 RANK: dict[Status, int] = {s: i for i, s in enumerate(STATUSES)}
