@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import TextClause, bindparam
 
+from app.assets.errors import integrity_error
 from app.core.errors import Conflict
 
 
@@ -121,7 +122,7 @@ async def insert(session: AsyncSession, table: Table, values: dict[str, Any], wh
         async with session.begin_nested():
             await session.execute(statement, values)
     except IntegrityError as exc:
-        raise Conflict(f"{what} already exists in this park") from exc
+        raise integrity_error(exc, what) from exc
 
 
 async def update(

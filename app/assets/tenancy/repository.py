@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import bindparam
 
-from app.core.errors import AppError, Conflict, Unprocessable
+from app.assets.errors import integrity_error
+from app.core.errors import AppError, Conflict
 
 ENTERPRISE_COLUMNS = (
     "id", "name", "credit_code", "industry_code", "above_scale", "founded_on", "contacts",
@@ -29,7 +30,6 @@ def _integrity_error(exc: IntegrityError, what: str) -> AppError:
     """The database's refusal as the API's: 409 for duplicates and overlaps, else 422."""
     diag = getattr(exc.orig, "diag", None)
     constraint = str(getattr(diag, "constraint_name", "") or "")
-    state = getattr(exc.orig, "sqlstate", "")
     if constraint.endswith("_no_overlap"):
         column = constraint.removeprefix("lease_").removesuffix("_no_overlap")
         return Conflict(f"{what} overlaps another lease of the same {column[:-3]}", field=column)
@@ -37,12 +37,7 @@ def _integrity_error(exc: IntegrityError, what: str) -> AppError:
         return Conflict(
             f"{what}: another enterprise of this park has this credit code", field="credit_code"
         )
-    if state == "23505":
-        return Conflict(f"{what} already exists in this park", field="id")
-    if state == "23503":  # constraint names are {table}_park_id_{column}_fkey
-        field = constraint.partition("_park_id_")[2].removesuffix("_fkey") or None
-        return Unprocessable(f"{what}: {field or 'a reference'} names nothing", field=field)
-    return Unprocessable(f"{what}: refused by the database ({constraint or state})")
+    return integrity_error(exc, what)
 
 
 async def write_row(session: AsyncSession, sql: str, values: dict[str, Any], what: str) -> None:
