@@ -186,25 +186,39 @@ def publish_backlog(target: MqttTarget, shares: dict[str, int], readings: int) -
     return time.monotonic() - started
 
 
-def publish_live(target: MqttTarget, rate: float, seconds: float, processes: int) -> float:
-    """Send ``rate`` msg/s in total for ``seconds``, in 5 ms ticks, round-robin over
-    ``processes`` devices; each ts is the time its line is handed to mosquitto_pub (kept
-    strictly increasing per device, so no reading repeats another)."""
-    procs = [_mosquitto_pub(target, f"m{p}") for p in range(processes)]
-    pipes = [p.stdin for p in procs if p.stdin is not None]
-    last = [0] * processes
+def paced(
+    rate: float, seconds: float, devices: int, wait: Callable[[float], object]
+) -> Iterator[list[tuple[int, bytes]]]:
+    """The live load's schedule: every 5 ms tick (``wait(0.005)`` between ticks), the
+    messages now due as (device, payload), ``rate`` msg/s in all for
+    ``seconds``, round robin over ``devices``. Each payload's ts is the time it is made,
+    kept strictly increasing per device, so no reading repeats another."""
+    last = [0] * devices
     count, sent, started = int(rate * seconds), 0, time.monotonic()
     while sent < count:
         due = min(count, int((time.monotonic() - started) * rate) + 1)
         now_ms = int(time.time() * 1000)
+        tick = []
         for i in range(sent, due):
-            device = i % processes
+            device = i % devices
             last[device] = max(now_ms, last[device] + 1)
-            pipes[device].write(_payload(i, 1, last[device]) + b"\n")
+            tick.append((device, _payload(i, 1, last[device])))
+        yield tick
+        sent = due
+        wait(0.005)
+
+
+def publish_live(target: MqttTarget, rate: float, seconds: float, processes: int) -> float:
+    """Send ``rate`` msg/s in total for ``seconds`` (``paced``) through ``processes``
+    ``mosquitto_pub`` processes, one device each; a ts is the time its line is handed over."""
+    procs = [_mosquitto_pub(target, f"m{p}") for p in range(processes)]
+    pipes = [p.stdin for p in procs if p.stdin is not None]
+    started = time.monotonic()
+    for tick in paced(rate, seconds, processes, time.sleep):
+        for device, payload in tick:
+            pipes[device].write(payload + b"\n")
         for pipe in pipes:
             pipe.flush()
-        sent = due
-        time.sleep(0.005)
     for proc, pipe in zip(procs, pipes, strict=True):
         pipe.close()
         assert proc.wait(120) == 0
@@ -236,19 +250,13 @@ def publish_lean(target: MqttTarget, rate: float, seconds: float, devices: int) 
         assert time.monotonic() < deadline, "the lean publisher's connections were refused"
         transport.poll(0.05)
     topics = [topic_field(f"parks/{PARK}/devices/m{i}/telemetry") for i in range(devices)]
-    last = [0] * devices
-    count, sent, started = int(rate * seconds), 0, time.monotonic()
-    while sent < count:
-        due = min(count, int((time.monotonic() - started) * rate) + 1)
-        now_ms = int(time.time() * 1000)
-        for i in range(sent, due):
-            device = i % devices
-            last[device] = max(now_ms, last[device] + 1)
-            conns[device].queue_publish(topics[device], _payload(i, 1, last[device]), 1)
+    started = time.monotonic()
+    # between ticks, read PUBACKs for up to 5 ms
+    for tick in paced(rate, seconds, devices, transport.poll):
+        for device, payload in tick:
+            conns[device].queue_publish(topics[device], payload, 1)
         for conn in conns:
             transport.flush(conn)
-        sent = due
-        transport.poll(0.005)  # PUBACKs in; at most a 5 ms tick
     deadline = time.monotonic() + 120
     while any(c.unacked for c in conns):
         assert time.monotonic() < deadline, "the broker did not acknowledge every message"
