@@ -17,7 +17,9 @@ import signal
 import tempfile
 import threading
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
@@ -30,6 +32,27 @@ from ingest.retire import retire_stale_sessions
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+
+
+class WorkersCollector(multiprocess.MultiProcessCollector):
+    """The workers' summed metrics. A worker that is just starting has created its metrics
+    file but not yet sized it, and prometheus_client's collector then fails the whole scrape
+    (``struct.error``): such a file is left out of that one scrape instead."""
+
+    def __init__(self, registry: CollectorRegistry, path: str) -> None:
+        super().__init__(registry, path)  # type: ignore[no-untyped-call]
+        self.directory = path
+
+    def collect(self) -> Any:
+        files = [str(f) for f in Path(self.directory).glob("*.db") if _sized(f)]
+        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+
+
+def _sized(path: Path) -> bool:
+    try:
+        return path.stat().st_size >= 8  # the used-bytes header and a first entry's length
+    except FileNotFoundError:  # a dead worker's live gauge, removed meanwhile
+        return False
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -86,7 +109,7 @@ def run_ingest(settings: Settings, workers: int) -> None:
     metrics_dir = tempfile.mkdtemp(prefix="parktwin-ingest-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    WorkersCollector(registry, metrics_dir)
     _serve_metrics(settings, registry)
     stop = threading.Event()
     _stop_on_signals(stop)
