@@ -10,9 +10,10 @@
 - One worker subscribes plainly; several share ``$share/{group}/...``. Mosquitto 2.0 does not
   restore shared subscriptions from its persistence file, so across a broker restart only the
   plain subscription keeps receiving before the worker reconnects (see README).
-- ``on_message`` only enqueues, in the urgent lane when ``is_urgent(topic)`` says an alarm rule
-  watches the device (ingest/lanes.py). When the queue is full it blocks paho's network thread,
-  so the socket stops being read and the broker holds the rest: back-pressure without loss.
+- ``on_message`` only enqueues, in the urgent lane when the topic is in ``urgent_topics`` (an
+  alarm rule watches the device; ingest/lanes.py). When the queue is full it blocks paho's
+  network thread, so the socket stops being read and the broker holds the rest:
+  back-pressure without loss.
 - Each connection is a generation. A message's packet id is only meaningful on the connection
   that delivered it, so after a reconnect the messages of the old connection are never
   acknowledged: the broker redelivers them and the (series, time) key deduplicates.
@@ -85,9 +86,8 @@ class MqttConsumer:
         self.topics, self.stale_topics = subscriptions(share_group, mode)
         self.retiring = mode == "retire"
         self.queue: Lanes[Inbound] = Lanes(queue_size)
-        self.is_urgent: Callable[[str], bool] = lambda _topic: False
-        # (park, device) of the devices an alarm rule watches, kept by the ingest worker
-        self.watched_devices: frozenset[tuple[str, str]] = frozenset()
+        # telemetry topics of the devices an alarm rule watches, kept by the ingest worker
+        self.urgent_topics: frozenset[str] = frozenset()
         # told True when the broker has confirmed the subscription, False when the link drops
         self.on_subscribed: Callable[[bool], None] = lambda _up: None
         self.generation = 0
@@ -172,15 +172,16 @@ class MqttConsumer:
             logger.warning("lost the broker (%s); paho reconnects", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        topic = message.topic  # paho decodes it on every access
         item = Inbound(
-            message.topic,
+            topic,
             bytes(message.payload),
             message.mid,
             message.qos,
             self.generation,
             datetime.now(UTC),
         )
-        urgent = self.is_urgent(message.topic)
+        urgent = topic in self.urgent_topics
         while not self._stopping.is_set():
             if self.queue.put(item, urgent, timeout=0.5):
                 return

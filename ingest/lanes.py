@@ -30,11 +30,9 @@ T = TypeVar("T")
 class Lanes(Generic[T]):
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._lock = threading.Lock()
-        # lane -> (its messages, its condition: signalled when it gains or loses an item)
-        self._lanes = {
-            urgent: (deque[T](), threading.Condition(self._lock)) for urgent in (False, True)
-        }
+        # lane -> (its messages, its condition: signalled when it gains or loses an item); each
+        # lane has its own lock, so its writer and paho's thread never wait on the other lane
+        self._lanes = {urgent: (deque[T](), threading.Condition()) for urgent in (False, True)}
 
     def qsize(self) -> int:
         return sum(len(items) for items, _changed in self._lanes.values())

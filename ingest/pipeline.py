@@ -71,22 +71,10 @@ def parse(message: Inbound, max_age: timedelta) -> Parsed:
     return parse_telemetry(message.topic, message.payload, message.received_at, max_age)
 
 
-def device_of(topic: str) -> tuple[str, str] | None:
-    """(park, device) of a telemetry topic, else None. Runs on paho's thread for every
-    message, so it only splits: the identifiers are checked by the parser later (a topic with
-    an invalid one is never among the watched devices)."""
-    parts = topic.split("/")
-    if (
-        len(parts) == 5
-        and parts[0] == "parks"
-        and parts[2] == "devices"
-        and parts[4] == "telemetry"
-    ):
-        return parts[1], parts[3]
-    return None
-
-
-WATCHED_DEVICES = "SELECT park_id, id FROM device WHERE type = ANY(%s)"
+# The telemetry topics of the devices whose messages take the urgent lane.
+WATCHED_TOPICS = """
+SELECT 'parks/' || park_id || '/devices/' || id || '/telemetry' FROM device WHERE type = ANY(%s)
+"""
 
 
 class IngestWorker:
@@ -120,15 +108,10 @@ class IngestWorker:
         self._sibling: IngestWorker | None = None
         if not urgent:
             self._sibling = IngestWorker(consumer, database_url, options, metrics, stop, True)
-            consumer.is_urgent = self.is_urgent
 
     @property
     def received_total(self) -> int:
         return self._received + (self._sibling._received if self._sibling else 0)
-
-    def is_urgent(self, topic: str) -> bool:
-        watched = self.consumer.watched_devices
-        return bool(watched) and device_of(topic) in watched
 
     # -- main loop ------------------------------------------------------------------------
 
@@ -315,15 +298,18 @@ class IngestWorker:
                         )
 
     def _load_rules(self, conn: psycopg.Connection) -> None:
-        """The rule book, and with it the devices whose messages take the urgent lane: every
-        device of a type some rule watches (reloaded whenever the registry or a rule
-        changes). The set is swapped whole; paho's thread only tests membership."""
+        """The rule book; the normal lane's worker also sets, from it, the topics that take
+        the urgent lane: those of every device of a type some rule watches (reloaded whenever
+        the registry or a rule changes). The set is swapped whole; paho's thread only tests
+        membership."""
         if self.rules.loaded:
             return
         self.rules.load(conn)
+        if self.urgent:
+            return
         types = sorted(self.rules.watched_types())
-        rows = conn.execute(WATCHED_DEVICES, (types,)).fetchall() if types else []
-        self.consumer.watched_devices = frozenset((park, device) for park, device in rows)
+        rows = conn.execute(WATCHED_TOPICS, (types,)).fetchall() if types else []
+        self.consumer.urgent_topics = frozenset(topic for (topic,) in rows)
 
     def _note_seen(self, batch: Batch, key: tuple[str, str], received_at: datetime) -> None:
         written = self._last_seen_written.get(key)

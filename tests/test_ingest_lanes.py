@@ -63,11 +63,3 @@ def test_taking_makes_room_for_a_blocked_put() -> None:
     assert lanes.take(1, 1.0, 0.0) == ["a"]
     putter.join(10)
     assert done == [True] and lanes.take(1, 1.0, 0.0) == ["b"]
-
-
-def test_device_of_a_topic() -> None:
-    from ingest.pipeline import device_of
-
-    assert device_of("parks/p1/devices/gas-7/telemetry") == ("p1", "gas-7")
-    assert device_of("parks/p1/devices/gas-7/status") is None
-    assert device_of("parks/p1/devices/telemetry") is None
