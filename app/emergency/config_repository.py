@@ -12,12 +12,16 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-RULES_IN_FORCE = """
+IN_FORCE = """
 SELECT DISTINCT ON (incident_type) * FROM incident_type_rule
-WHERE (park_id IS NULL OR park_id = :park) AND valid_from <= now()
-  AND (CAST(:type AS text) IS NULL OR incident_type = :type)
+WHERE (park_id IS NULL OR park_id = {park}) AND valid_from <= now(){only}
 ORDER BY incident_type, park_id NULLS LAST, valid_from DESC
 """
+"""Per incident type, the rule in force for park ``{park}`` (its own, else the default)."""
+
+RULES_IN_FORCE = IN_FORCE.format(
+    park=":park", only="\n  AND (CAST(:type AS text) IS NULL OR incident_type = :type)"
+)
 
 
 async def rules(session: AsyncSession, park_id: str, type_: str | None = None) -> list[RowMapping]:

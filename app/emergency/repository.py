@@ -13,6 +13,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.http import JSON_OPTIONS
+from app.emergency.config_repository import IN_FORCE
 
 INCIDENT_COLUMNS = {
     "status",
@@ -189,7 +190,7 @@ async def open_critical_tasks(session: AsyncSession, incident_id: uuid.UUID) -> 
 
 
 CANDIDATES = text(
-    """
+    f"""
     SELECT a.id, a.park_id, a.device_id, a.metric, a.raised_at, d.type AS device_type,
            d.lon, d.lat, b.footprint
     FROM alarm a
@@ -198,13 +199,15 @@ CANDIDATES = text(
     WHERE a.severity = 'critical' AND a.closed_at IS NULL
       AND (d.lon IS NOT NULL OR b.footprint IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM incident_alarm ia WHERE ia.alarm_id = a.id)
-      AND EXISTS (SELECT 1 FROM incident_type_rule r
-                  WHERE r.trigger_device_type = d.type AND r.trigger_metric = a.metric
-                    AND (r.park_id IS NULL OR r.park_id = a.park_id))
+      AND EXISTS (SELECT 1 FROM ({IN_FORCE.format(park="a.park_id", only="")}) r
+                  WHERE r.trigger_device_type = d.type AND r.trigger_metric = a.metric)
     ORDER BY a.raised_at, a.id
     LIMIT :limit
     """
 )
+"""Critical alarms of a device type and metric that a rule in force for the alarm's park turns
+into incidents (the rule the worker then applies: an alarm whose park has turned its trigger
+off or changed it must not come back every round, nor fill the batch), not yet linked."""
 
 
 async def unlinked_critical_alarms(session: AsyncSession, limit: int) -> Sequence[RowMapping]:

@@ -3,14 +3,18 @@ rules, tasks from response plans, the on-duty roster, report deadlines, drills k
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.core.config import Settings
+from app.core.db import create_engine_for
+from app.emergency.repository import unlinked_critical_alarms
 from tests.api.conftest import auth, create_park, make_key
 from tests.emergency.support import (
     LAT,
@@ -300,3 +304,27 @@ def test_a_park_held_by_another_worker_is_left_to_it(
         assert incidents(client, viewer, park.id) == []
     run_incident_job(settings)
     assert [i["alarm_ids"] for i in incidents(client, viewer, park.id)] == [[alarm]]
+
+
+def test_a_park_that_turns_auto_open_off_leaves_its_alarms_out_of_the_queue(
+    client: TestClient, admin: dict[str, str], park: FixturePark, settings: Settings
+) -> None:
+    """Its own rule (no trigger) wins over the default: the worker neither links its gas
+    alarms nor takes them up again every round."""
+    off = {"incident_type": "gas_leak", "radii_m": [50, 150, 300]}
+    response = client.post(f"/api/v1/parks/{park.id}/emergency/settings", json=off, headers=admin)
+    assert response.status_code == 201, response.text
+    alarm = park.alarm(park.device("gas_detector", 5, 5), "gas_lel_pct", datetime.now(UTC))
+
+    async def queued() -> list[str]:
+        engine = create_engine_for(settings.resolved_database_url(), pool_size=1)
+        try:
+            async with async_sessionmaker(engine)() as session:
+                rows = await unlinked_critical_alarms(session, 10_000)
+                return [str(r["id"]) for r in rows]
+        finally:
+            await engine.dispose()
+
+    run_incident_job(settings)
+    assert alarm not in asyncio.run(queued())
+    assert incidents(client, admin, park.id) == []
