@@ -276,7 +276,7 @@ def report(
         f"Target: the 亩均 evaluation of 40 enterprises under {TARGET_S:.0f} s: **{verdict}** "
         f"(slowest of {RUNS['per-mu']}: {worst * 1000:.0f} ms). Grades: {facts['grades']}.",
         "",
-        "The economy's meter statements run with `SET LOCAL jit = off`: the planner prices "
+        "Every parktwin connection runs with `jit = off` (app/core/db.py): the planner prices "
         "their raw branch (days still queued for the rollup worker) over every chunk of the "
         "year, and with JIT on the first run spent 14 s compiling a 0.3 s query.",
         "",

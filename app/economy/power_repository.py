@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Result, RowMapping, text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.economy import gb4754
@@ -74,17 +74,6 @@ def daily_ctes(tag: str) -> str:
     FROM {tag}_steps s JOIN meters m ON m.sid = s.series_id
     GROUP BY 1, 2
 )"""  # noqa: S608 (fixed SQL: tag is a literal; values are bound parameters)
-
-
-NO_JIT = "SET LOCAL jit = off"
-"""For the statements below: the planner prices the raw branch (days still queued for the
-rollup worker) over every telemetry chunk of the range, which crosses the JIT threshold and
-spent 14 s compiling a query that runs in 0.3 s (measured with bench/economy)."""
-
-
-async def _run(session: AsyncSession, statement: str, params: dict[str, Any]) -> Result[Any]:
-    await session.execute(text(NO_JIT))
-    return await session.execute(text(statement), params)
 
 
 SECTION = """CASE
@@ -151,7 +140,7 @@ async def power_index(
         "ratio": ratio,
         **gb4754.sql_ranges(),
     }
-    return (await _run(session, POWER_INDEX, params)).mappings().all()
+    return (await session.execute(text(POWER_INDEX), params)).mappings().all()
 
 
 DAILY = f"""
@@ -168,7 +157,7 @@ async def daily_kwh(
 ) -> Sequence[RowMapping]:
     """``(enterprise_id, day, kwh)`` of every metered enterprise (day None: no data at all)."""
     params = {"park": park_id, "tz": tz, "p_lo": lo, "p_hi": hi}
-    return (await _run(session, DAILY, params)).mappings().all()
+    return (await session.execute(text(DAILY), params)).mappings().all()
 
 
 TOTAL = f"""
@@ -181,7 +170,7 @@ async def total_kwh(
     session: AsyncSession, *, park_id: str, tz: str, lo: datetime, hi: datetime
 ) -> dict[str, float]:
     params = {"park": park_id, "tz": tz, "p_lo": lo, "p_hi": hi}
-    rows = (await _run(session, TOTAL, params)).mappings()
+    rows = (await session.execute(text(TOTAL), params)).mappings()
     return {str(r["enterprise_id"]): float(r["kwh"]) for r in rows}
 
 
