@@ -246,10 +246,7 @@ async def green_by_month(
 async def value_added(
     session: AsyncSession, park_id: str, months: tuple[date, date]
 ) -> Sequence[RowMapping]:
-    """Value added (10⁴ yuan) per enterprise and month, from the economy module if present."""
-    present = await session.execute(text("SELECT to_regclass('economy_report') IS NOT NULL"))
-    if not present.scalar_one():
-        return []
+    """Value added (10⁴ yuan) per enterprise and month, from the economy module's reports."""
     result = await session.execute(
         text(
             "SELECT enterprise_id, month, value_added FROM economy_report "
