@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import bindparam
 
-from app.core.errors import Conflict
+from app.assets.errors import integrity_error
 
 SELECT = (
     "SELECT d.id, d.park_id, d.type, t.domain, d.name, d.lon, d.lat, d.building_id, "
@@ -74,7 +74,7 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> None:
         async with session.begin_nested():
             await session.execute(statement, values)
     except IntegrityError as exc:
-        raise Conflict(f"device {values['id']!r} already exists in this park") from exc
+        raise integrity_error(exc, f"device {values['id']!r}") from exc
     await session.execute(
         text(
             "INSERT INTO series (park_id, device_id, metric) SELECT :park_id, :id, name "

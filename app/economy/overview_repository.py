@@ -12,17 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.economy import gb4754
 from app.economy.calc import shift_month
 from app.economy.power_repository import SECTION
+from app.economy.repository import FIELDS
 
-INDICATORS = (
-    "output_value",
-    "value_added",
-    "revenue",
-    "tax",
-    "employees",
-    "rd_spend",
-    "emissions",
-    "energy_tce",
-)
+INDICATORS = tuple(f for f in FIELDS if f not in ("digital_transformed", "digital_services"))
+"""The report's figures that sum up (its two yes/no answers do not)."""
 
 
 def _pivot() -> str:

@@ -47,7 +47,8 @@ async def enqueue(
     """Add an event to the outbox in the session's transaction; return its id."""
     values = _values(park_id, type, severity, data)
     await session.execute(text(INSERT_EVENT), values)
-    return uuid.UUID(str(values["id"]))
+    event_id: uuid.UUID = values["id"]
+    return event_id
 
 
 def enqueue_sync(
@@ -61,7 +62,8 @@ def enqueue_sync(
     """:func:`enqueue` on a sync psycopg connection, in its current transaction."""
     values = _values(park_id, type, severity, data)
     conn.execute(INSERT_EVENT_PSYCOPG, values)
-    return uuid.UUID(str(values["id"]))
+    event_id: uuid.UUID = values["id"]
+    return event_id
 
 
 def _values(park_id: str, type_: str, severity: str | None, data: dict[str, Any]) -> dict[str, Any]:

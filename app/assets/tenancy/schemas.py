@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from app.assets import credit_code
-from app.core.types import IDENT_PATTERN, Ident, UtcDateTime
+from app.core.types import Ident, UtcDateTime
 
 INDUSTRY_CODE_PATTERN = r"^([A-T]|[A-T]?[0-9]{2,4})$"
 
@@ -155,9 +155,7 @@ class LeaseCreate(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [LEASE_EXAMPLE]})
 
-    id: Annotated[str, AfterValidator(_not_reserved)] = Field(
-        pattern=IDENT_PATTERN, min_length=1, max_length=64
-    )
+    id: Annotated[Ident, AfterValidator(_not_reserved)]
     enterprise_id: Ident
     space_id: Ident | None = None
     building_id: Ident | None = None
