@@ -37,8 +37,9 @@ EVENTS = {80: ("carbon.budget_warning", "warning"), 100: ("carbon.budget_exceede
 async def put(session: AsyncSession, *, ctx: ParkContext, data: BudgetPut) -> BudgetRead:
     await check_links(session, ctx, data.enterprise_id, None)
     row = await repository.upsert_budget(session, {**data.model_dump(), "park_id": ctx.park_id})
-    found = await list_(session, ctx=ctx, year=data.year)
-    return next(b for b in found if b.id == row["id"])
+    rows = await repository.budgets(session, ctx.park_id, data.year)
+    (position,) = await positions(session, [r for r in rows if r["id"] == row["id"]])
+    return BudgetRead.model_validate(position)  # only this budget's ledger is built
 
 
 async def list_(session: AsyncSession, *, ctx: ParkContext, year: int | None) -> list[BudgetRead]:
