@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
@@ -16,13 +17,17 @@ async def existing_keys(
     key: tuple[str, ...],
     park_id: str,
     keys: list[tuple[Any, ...]],
-) -> set[tuple[Any, ...]]:
-    assert table in TABLES
+    columns: Sequence[str] = (),
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The keys among ``keys`` that are stored, each with its stored ``columns`` (rows keyed
+    by ``id`` only)."""
+    assert table in TABLES and all(c.isidentifier() for c in columns)
     if key == ("id",):
-        sql = f"SELECT id FROM {table} WHERE park_id = :park AND id = ANY(:a)"
+        selected = ", ".join(["id", *columns])
+        sql = f"SELECT {selected} FROM {table} WHERE park_id = :park AND id = ANY(:a)"
         params = {"park": park_id, "a": [k[0] for k in keys]}
     else:
-        assert key == ("building_id", "number")
+        assert key == ("building_id", "number") and not columns
         sql = (
             "SELECT building_id, number FROM floor WHERE park_id = :park "
             "AND (building_id, number) IN (SELECT * FROM unnest("
@@ -30,17 +35,5 @@ async def existing_keys(
         )
         params = {"park": park_id, "a": [k[0] for k in keys], "b": [k[1] for k in keys]}
     result = await session.execute(text(sql), params)
-    return {tuple(row) for row in result.all()}
-
-
-async def stored_values(
-    session: AsyncSession, table: str, park_id: str, row_id: str, columns: list[str]
-) -> dict[str, Any]:
-    """Some columns of a row keyed by ``id`` (the columns are schema field names)."""
-    assert table in TABLES and all(c.isidentifier() for c in columns)
-    result = await session.execute(
-        text(f"SELECT {', '.join(columns)} FROM {table} WHERE park_id = :park AND id = :id"),
-        {"park": park_id, "id": row_id},
-    )
-    row = result.mappings().one_or_none()
-    return dict(row) if row else {}
+    width = len(key)
+    return {tuple(row[:width]): dict(zip(columns, row[width:], strict=True)) for row in result}

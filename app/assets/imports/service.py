@@ -109,13 +109,8 @@ def _as_update(kind: Kind, data: BaseModel) -> tuple[BaseModel, dict[str, Any]]:
     return update, {k: v for k, v in given.items() if k not in fields}
 
 
-async def _check_fixed(
-    session: AsyncSession, ctx: ParkContext, kind: Kind, key: Key, fixed: dict[str, Any]
-) -> None:
+def _check_fixed(kind: Kind, key: Key, fixed: dict[str, Any], stored: dict[str, Any]) -> None:
     """Refuse a row that would change a field its kind keeps (rather than ignore it)."""
-    if not fixed:
-        return
-    stored = await repository.stored_values(session, kind.table, ctx.park_id, key[0], [*fixed])
     for name, value in fixed.items():
         if stored.get(name) != value:
             raise Unprocessable(
@@ -138,12 +133,12 @@ async def _apply_row(
     kind: Kind,
     key: Key,
     data: BaseModel,
-    context: tuple[set[Key], DeferredAccounts | None, Applied],
+    context: tuple[dict[Key, dict[str, Any]], DeferredAccounts | None, Applied],
 ) -> None:
     existing, accounts, applied = context
     if key in existing:
         update, fixed = _as_update(kind, data)
-        await _check_fixed(session, ctx, kind, key, fixed)
+        _check_fixed(kind, key, fixed, existing[key])
         await kind.update(session, ctx, key, update)
         applied.updated += 1
         return
@@ -168,7 +163,10 @@ async def _apply(
 ) -> Applied:
     """Every valid row in a savepoint of its own; the refusals join ``checked.errors``."""
     keys = [key for _, key, _ in checked.rows]
-    existing = await repository.existing_keys(session, kind.table, kind.key, ctx.park_id, keys)
+    fixed = [f for f in kind.create_schema.model_fields if f not in kind.update_schema.model_fields]
+    existing = await repository.existing_keys(
+        session, kind.table, kind.key, ctx.park_id, keys, [f for f in fixed if f not in kind.key]
+    )
     applied = Applied()
     for row, key, data in checked.rows:
         try:
