@@ -27,7 +27,6 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +40,7 @@ from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
 from app.telemetry.sql import ROLLUP_COLUMNS, STEP
-from bench.common import bench_database, viewer_key
+from bench.common import bench_database, run_bulk_parallel, viewer_key
 from bench.report import replace_section
 from sensors_sim import layout
 
@@ -142,19 +141,6 @@ def _months() -> list[tuple[str, str]]:
     return list(itertools.pairwise(edges))
 
 
-def _run(url: str, statement: str, params: dict[str, object]) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET synchronous_commit = off")
-        conn.execute("SET jit = off")
-        conn.execute("SET work_mem = '256MB'")
-        conn.execute(statement, params)
-
-
-def _parallel(url: str, statement: str, params: list[dict[str, object]]) -> None:
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda p: _run(url, statement, p), params))
-
-
 def load(url: str) -> None:
     started = time.monotonic()
     with psycopg.connect(url) as conn:
@@ -193,10 +179,10 @@ def _year(url: str, rates: str, started: float) -> None:
     months = _months()
     start, reset = months[0][0], months[5][0]
     params = [{"lo": lo, "hi": hi, "start": start, "reset": reset} for lo, hi in months]
-    _parallel(url, READINGS.format(rates=rates), params)
+    run_bulk_parallel(url, READINGS.format(rates=rates), params)
     print(f"  readings: {time.monotonic() - started:.0f} s", flush=True)
     rollups = DAY_ROLLUPS.replace("{rates}", rates)
-    _parallel(url, rollups, [{"lo": lo, "hi": hi} for lo, hi in months])
+    run_bulk_parallel(url, rollups, [{"lo": lo, "hi": hi} for lo, hi in months])
     print(f"  daily rollups: {time.monotonic() - started:.0f} s", flush=True)
 
 

@@ -10,12 +10,12 @@ two days at a time (the machine has two cores).
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
 from app.telemetry.sql import ROLLUP_COLUMNS, STEP
+from bench.common import run_bulk, run_bulk_parallel
 
 PARK = "bench"
 DEVICES = 1000
@@ -106,14 +106,6 @@ def _registry(conn: psycopg.Connection[tuple[object, ...]], end: datetime) -> No
     conn.execute("INSERT INTO bench_meta VALUES ('end', %s)", (end.isoformat(),))
 
 
-def _run(url: str, statement: str, params: dict[str, object]) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SET synchronous_commit = off")
-        conn.execute("SET jit = off")
-        conn.execute("SET work_mem = '256MB'")
-        conn.execute(statement, params)
-
-
 def _missing_days(url: str, days: list[datetime]) -> list[datetime]:
     """Days whose readings are not there yet (a day is one statement: all or nothing)."""
     with psycopg.connect(url) as conn:
@@ -130,11 +122,6 @@ def _missing_days(url: str, days: list[datetime]) -> list[datetime]:
         ]
 
 
-def _parallel(url: str, statement: str, params: list[dict[str, object]]) -> None:
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda p: _run(url, statement, p), params))
-
-
 def load(url: str, log: object = print) -> datetime:
     """Load (or finish loading) the data set; return the end of the data."""
     started = time.monotonic()
@@ -149,12 +136,12 @@ def load(url: str, log: object = print) -> datetime:
     days = [start + timedelta(days=i) for i in range(DAYS)]
     reset = start + timedelta(days=10)
     todo = _missing_days(url, days)
-    _parallel(url, READINGS, [{"day": d, "start": start, "reset": reset} for d in todo])
+    run_bulk_parallel(url, READINGS, [{"day": d, "start": start, "reset": reset} for d in todo])
     log(f"  readings ({len(todo)} days): {time.monotonic() - started:.0f} s")  # type: ignore[operator]
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE rollup_hour, rollup_day")
-    _parallel(url, HOUR_ROLLUPS, [{"lo": d, "hi": d + timedelta(days=1)} for d in days])
-    _run(url, DAY_ROLLUPS, {})
+    run_bulk_parallel(url, HOUR_ROLLUPS, [{"lo": d, "hi": d + timedelta(days=1)} for d in days])
+    run_bulk(url, DAY_ROLLUPS, {})
     log(f"  rollups: {time.monotonic() - started:.0f} s")  # type: ignore[operator]
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE latest_value, telemetry_dirty")
