@@ -1,6 +1,7 @@
 """Settings: environment variables with the prefix ``PARKTWIN_`` (and a ``.env`` file).
 
-Every field here is documented in the README's configuration table with its default.
+Every field here is listed in docs/operations.md with its default and description, by
+``scripts/settings_table.py`` (tests/test_docs.py checks the page is up to date).
 A settings object is built once at process start-up (``get_settings()`` in the CLI or the
 app factory) and passed down; nothing reads the environment at import time.
 """
@@ -35,13 +36,22 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default=Path(".parktwin"), description="where the embedded services keep their state"
     )
-    embedded_pg_port: int = 55432
-    embedded_mqtt_port: int = 11883
-    db_pool_size: int = 10
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
-    log_level: str = "INFO"
-    ingest_max_age: timedelta = Field(default=timedelta(days=7))
+    embedded_pg_port: int = Field(
+        default=55432, description="port of the embedded PostgreSQL (127.0.0.1 only)"
+    )
+    embedded_mqtt_port: int = Field(
+        default=11883, description="port of the embedded Mosquitto (127.0.0.1 only)"
+    )
+    db_pool_size: int = Field(
+        default=10, description="API connection pool size (and as many again in overflow)"
+    )
+    api_host: str = Field(default="127.0.0.1", description="`parktwin api` bind address")
+    api_port: int = Field(default=8000, description="`parktwin api` port")
+    log_level: str = Field(default="INFO", description="log level of every process")
+    ingest_max_age: timedelta = Field(
+        default=timedelta(days=7),
+        description="oldest accepted reading; newer than 5 minutes ahead is refused too",
+    )
     ingest_batch_max: int = Field(
         default=5000, ge=1, description="messages per transaction at most"
     )
@@ -67,9 +77,13 @@ class Settings(BaseSettings):
         default=timedelta(seconds=10),
         description="device last_seen_at is written at most this often",
     )
-    ingest_metrics_host: str = "127.0.0.1"
+    ingest_metrics_host: str = Field(
+        default="127.0.0.1", description="bind address of the ingestor's Prometheus endpoint"
+    )
     ingest_metrics_port: int = Field(default=9464, description="0 disables the metrics endpoint")
-    raw_retention: timedelta = Field(default=timedelta(days=90))
+    raw_retention: timedelta = Field(
+        default=timedelta(days=90), description="raw telemetry kept this long (worker)"
+    )
     hourly_rollup_retention: timedelta = Field(
         default=timedelta(days=730), description="hourly rollups kept this long (worker)"
     )
