@@ -9,7 +9,7 @@
   ``on_message`` returns; we acknowledge only after the batch holding it has committed.
 - One worker subscribes plainly; several share ``$share/{group}/...``. Mosquitto 2.0 does not
   restore shared subscriptions from its persistence file, so across a broker restart only the
-  plain subscription keeps receiving before the worker reconnects (see README).
+  plain subscription keeps receiving before the worker reconnects (see docs/architecture.md).
 - ``on_message`` only enqueues, in the urgent lane when the topic is in ``urgent_topics`` (an
   alarm rule watches the device; ingest/lanes.py). When the queue is full it blocks paho's
   network thread, so the socket stops being read and the broker holds the rest:

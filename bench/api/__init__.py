@@ -1,1 +1,1 @@
-"""The read API benchmark: ``.venv/bin/python -m bench.api`` (see README, docs/benchmarks.md)."""
+"""The read API benchmark: ``.venv/bin/python -m bench.api`` (see docs/development.md, docs/benchmarks.md)."""
