@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from app.core.config import Settings
+from app.core.mqtt import MqttTarget, new_client
 from app.embedded.process import free_port
 from tests.conftest import ServiceEnv
 
@@ -120,7 +121,21 @@ def quickstart_shell(services: ServiceEnv, tmp_path: Path) -> Iterator[tuple[She
         yield shell, port
     finally:
         shell.stop()
+        drop_mqtt_session(services.mqtt_url, f"quickstart-{port}-0")
         services.drop_database(database_url)
+
+
+def drop_mqtt_session(mqtt_url: str, client_id: str) -> None:
+    """Connect once with a clean start, so the broker stops queueing for the stopped ingestor."""
+    target = MqttTarget.from_url(mqtt_url)
+    client = new_client(target, client_id)
+    client.connect(target.host, target.port, clean_start=True)
+    client.loop_start()
+    deadline = time.monotonic() + 10
+    while not client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client.disconnect()
+    client.loop_stop()
 
 
 def wait_for_api(port: int, processes: list[subprocess.Popen[bytes]], cwd: Path) -> None:
