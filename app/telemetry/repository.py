@@ -155,8 +155,10 @@ SELECT {_bucket(interval, "time")} AS ts, {RAW_AGG[agg]} AS value FROM r GROUP B
 
 def _rollup_sql(interval: Interval, agg: Agg, level: Level) -> str:
     """Rollup rows of the range, with the buckets still queued for the worker made from raw."""
-    return f"""WITH k AS (SELECT CAST(:sid AS integer) AS series_id),
-{counter_buckets("r", keys="k", level=level)}
+    # The one series as a subquery, not a CTE: PostgreSQL pulls it up, so every lookup is
+    # on ``series_id = :sid`` (the indexes' first column), as a hand-written query would be.
+    keys = "(SELECT CAST(:sid AS integer) AS series_id)"
+    return f"""WITH {counter_buckets("r", keys=keys, level=level)}
 SELECT {_bucket(interval, "bucket")} AS ts, {ROLLUP_AGG[agg]} AS value
 FROM r GROUP BY 1 ORDER BY 1"""
 

@@ -112,7 +112,7 @@ def _local_midnight(day: date, zone: str) -> datetime:
 
 OWNER = f"""WITH keys AS (SELECT unnest(CAST(:sids AS integer[])) AS series_id),
 {daily_consumption("daily", keys="keys")}
-SELECT series_id, (bucket AT TIME ZONE CAST(:tz AS text))::date AS day, qty FROM daily"""  # noqa: S608
+SELECT series_id, (bucket AT TIME ZONE CAST(:tz AS text))::date AS day, qty FROM daily"""
 
 
 @dataclass
@@ -203,9 +203,7 @@ counter = st.tuples(
         max_size=25,
     ),
 )
-late = st.lists(
-    st.tuples(st.integers(0, SPAN_MIN - 1), st.integers(0, 400).map(float)), max_size=6
-)
+late = st.lists(st.tuples(st.integers(0, SPAN_MIN - 1), st.integers(0, 400).map(float)), max_size=6)
 
 
 def _at(minute: int) -> datetime:
