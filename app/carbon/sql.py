@@ -1,11 +1,10 @@
 """The energy-accounting query: metered and hand-entered quantities per group, carrier and
 day (or month), each with the coefficient and factor versions in force that day.
 
-Meter consumption is read from ``rollup_day`` (the park's local days) exactly as the telemetry
-read path does it: a day's ``delta`` is its ``increase`` plus its first reading against the
-day before's last one (a drop counts in full: the meter restarted), days still queued for
-the rollup worker are made from raw readings with the same SQL (``RAW_ROLLUP``), and the
-first day's baseline is the last reading before the range (raw, else the last daily rollup).
+Meter consumption per park-local day is the counter's ``delta`` as telemetry defines it
+(``daily_consumption`` in app/telemetry/consumption.py, the rule's one home: resets count in
+full, the last reading before the range as the baseline, days still queued for the rollup
+worker made from raw readings); this module only chooses the meters and what they count for.
 
 How a device's carrier is known (README "Green and low-carbon"): ``attributes.carbon_carrier``
 if set (``pv_export`` for the meter of PV fed to the grid, ``none`` to leave a check meter
@@ -18,7 +17,7 @@ Self-consumed PV per group and day = max(generation − export, 0).
 
 from __future__ import annotations
 
-from app.telemetry.sql import DAY_END, RAW_ROLLUP, STEP
+from app.telemetry.consumption import daily_consumption
 
 CARRIER_OF_DEVICE = """coalesce(d.attributes->>'carbon_carrier', CASE d.type
     WHEN 'electricity_meter' THEN 'electricity_grid' WHEN 'pv_inverter' THEN 'pv_generation'
@@ -55,43 +54,7 @@ DAILY = f"""keys AS (
     WHERE group_key IS NOT NULL AND carrier <> 'none'
       AND (CAST(:only AS text) IS NULL OR group_key = :only)
 ),
-dirty AS (
-    SELECT DISTINCT d.series_id, v.b AS bucket,
-           {DAY_END.format(b="v.b", tz="CAST(:tz AS text)")} AS bucket_end
-    FROM telemetry_dirty d JOIN keys k ON k.series_id = d.series_id
-    CROSS JOIN LATERAL (VALUES
-        (time_bucket('1 day', d.bucket, CAST(:tz AS text))),
-        (time_bucket('1 day', d.bucket + interval '1 hour' - interval '1 microsecond',
-                     CAST(:tz AS text)))
-    ) v(b)
-    WHERE d.bucket >= CAST(:lo AS timestamptz) - interval '1 day' AND d.bucket < :hi
-      AND v.b >= :lo AND v.b < :hi
-),
-rows AS (
-    SELECT r.series_id, r.bucket, r.first_value, r.last_value, r.increase
-    FROM rollup_day r JOIN keys k ON k.series_id = r.series_id
-    WHERE r.bucket >= :lo AND r.bucket < :hi
-      AND NOT EXISTS (SELECT 1 FROM dirty x
-                      WHERE x.series_id = r.series_id AND x.bucket = r.bucket)
-    UNION ALL
-    SELECT series_id, bucket, first_value, last_value, increase
-    FROM ({RAW_ROLLUP.format(keys="dirty", lo=":lo", hi=":hi")}) fresh
-    UNION ALL
-    SELECT k.series_id, CAST(:lo AS timestamptz) - interval '1 day', b.value, b.value, 0
-    FROM keys k CROSS JOIN LATERAL (SELECT coalesce(
-        (SELECT t.value FROM telemetry t WHERE t.series_id = k.series_id AND t.time < :lo
-         ORDER BY t.time DESC LIMIT 1),
-        (SELECT r.last_value FROM rollup_day r WHERE r.series_id = k.series_id
-           AND r.bucket < :lo ORDER BY r.bucket DESC LIMIT 1)) AS value) b
-    WHERE b.value IS NOT NULL
-),
-daily AS (
-    SELECT series_id, bucket,
-           increase + {STEP.format(before="before", value="first_value")} AS qty
-    FROM (SELECT *, lag(last_value) OVER (PARTITION BY series_id ORDER BY bucket) AS before
-          FROM rows) x
-    WHERE bucket >= :lo
-)"""  # noqa: S608 (fixed SQL; values are bound parameters)
+{daily_consumption("daily", keys="keys")}"""  # noqa: S608 (fixed SQL; values are bound parameters)
 """Per series and local day of ``[lo, hi)``: the counter's consumption (reset aware), for
 the meters that count in a group (only those of group ``:only`` when given: one
 enterprise's report reads only its own meters)."""

@@ -2,11 +2,9 @@
 
 An enterprise's kWh is the counter ``delta`` of the ``energy_kwh`` series of its top-level
 meters (an ``electricity_meter`` linked to it whose parent meter, if any, is not its own: a
-sub-meter under its own main meter would count twice). The delta per park-local day is built
-exactly as the read API's ``agg=delta`` over ``rollup_day`` (app/telemetry/repository.py): the
-day's ``increase`` plus the step from the previous day's last reading to its first, a drop
-meaning a meter reset; days still queued for the rollup worker are made from raw readings
-with the worker's own SQL. All of it in one statement, aggregated in SQL.
+sub-meter under its own main meter would count twice). The delta per park-local day is
+telemetry's (``daily_consumption`` in app/telemetry/consumption.py, the rule's one home, as
+the read API's ``agg=delta``). All of it in one statement, aggregated in SQL.
 """
 
 from __future__ import annotations
@@ -19,10 +17,10 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.economy import gb4754
-from app.telemetry.sql import DAY_END, RAW_ROLLUP, STEP
+from app.telemetry.consumption import TZ, daily_consumption
 
 METERS = """meters AS (
-    SELECT d.enterprise_id, s.id AS sid
+    SELECT d.enterprise_id, s.id AS series_id
     FROM device d
     JOIN series s ON s.park_id = d.park_id AND s.device_id = d.id AND s.metric = 'energy_kwh'
     LEFT JOIN device p ON p.park_id = d.park_id AND p.id = d.parent_meter_id
@@ -30,48 +28,14 @@ METERS = """meters AS (
       AND (p.id IS NULL OR p.enterprise_id IS DISTINCT FROM d.enterprise_id)
 )"""
 
-TZ = "CAST(:tz AS text)"
-
 
 def daily_ctes(tag: str) -> str:
     """CTEs ending in ``{tag}_daily (enterprise_id, day, kwh)`` for ``[:{tag}_lo, :{tag}_hi)``
     (park-local midnights); needs ``meters``."""
-    lo, hi = f":{tag}_lo", f":{tag}_hi"
-    fresh = RAW_ROLLUP.format(keys=f"{tag}_dirty", lo=lo, hi=hi)
-    step = STEP.format(before="before", value="first_value")
-    return f"""{tag}_dirty AS (
-    SELECT DISTINCT d.series_id, v.b AS bucket, {DAY_END.format(b="v.b", tz=TZ)} AS bucket_end
-    FROM telemetry_dirty d JOIN meters m ON m.sid = d.series_id
-    CROSS JOIN LATERAL (VALUES
-        (time_bucket('1 day', d.bucket, {TZ})),
-        (time_bucket('1 day', d.bucket + interval '1 hour' - interval '1 microsecond', {TZ}))
-    ) v(b)
-    WHERE d.bucket >= {lo} - interval '1 day' AND d.bucket < {hi} AND v.b >= {lo} AND v.b < {hi}
-), {tag}_rows AS (
-    SELECT r.series_id, r.bucket, r.first_value, r.last_value, r.increase
-    FROM rollup_day r JOIN meters m ON m.sid = r.series_id
-    WHERE r.bucket >= {lo} AND r.bucket < {hi}
-      AND NOT EXISTS (SELECT 1 FROM {tag}_dirty k
-                      WHERE k.series_id = r.series_id AND k.bucket = r.bucket)
-    UNION ALL
-    SELECT series_id, bucket, first_value, last_value, increase FROM ({fresh}) fresh
-), {tag}_prev AS (
-    SELECT m.sid, coalesce(
-        (SELECT value FROM telemetry WHERE series_id = m.sid AND time < {lo}
-         ORDER BY time DESC LIMIT 1),
-        (SELECT last_value FROM rollup_hour WHERE series_id = m.sid AND bucket < {lo}
-         AND last_time < {lo} ORDER BY bucket DESC LIMIT 1),
-        (SELECT last_value FROM rollup_day WHERE series_id = m.sid AND bucket < {lo}
-         AND last_time < {lo} ORDER BY bucket DESC LIMIT 1)) AS value
-    FROM meters m
-), {tag}_steps AS (
-    SELECT r.series_id, r.bucket, r.increase + {step} AS kwh
-    FROM (SELECT x.*, lag(x.last_value, 1, p.value)
-                          OVER (PARTITION BY x.series_id ORDER BY x.bucket) AS before
-          FROM {tag}_rows x JOIN {tag}_prev p ON p.sid = x.series_id) r
-), {tag}_daily AS (
-    SELECT m.enterprise_id, (s.bucket AT TIME ZONE {TZ})::date AS day, sum(s.kwh) AS kwh
-    FROM {tag}_steps s JOIN meters m ON m.sid = s.series_id
+    steps = daily_consumption(f"{tag}_meter_days", keys="meters", lo=f":{tag}_lo", hi=f":{tag}_hi")
+    return f"""{steps}, {tag}_daily AS (
+    SELECT m.enterprise_id, (s.bucket AT TIME ZONE {TZ})::date AS day, sum(s.qty) AS kwh
+    FROM {tag}_meter_days s JOIN meters m ON m.series_id = s.series_id
     GROUP BY 1, 2
 )"""  # noqa: S608 (fixed SQL: tag is a literal; values are bound parameters)
 

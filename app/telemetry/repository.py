@@ -9,8 +9,9 @@ from typing import Any, Literal
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.telemetry.consumption import DELTA, counter_buckets, last_before
 from app.telemetry.intervals import Interval, Level
-from app.telemetry.sql import DAY_END, RAW_ROLLUP, STEP
+from app.telemetry.sql import STEP
 
 Agg = Literal["avg", "min", "max", "sum", "count", "first", "last", "delta"]
 
@@ -113,13 +114,8 @@ async def raw_points(
     return result.all()
 
 
-PREV = """prev AS (SELECT COALESCE(
-    (SELECT value FROM telemetry WHERE series_id = :sid AND time < :lo ORDER BY time DESC LIMIT 1),
-    (SELECT last_value FROM rollup_hour WHERE series_id = :sid AND bucket < :lo AND last_time < :lo
-     ORDER BY bucket DESC LIMIT 1),
-    (SELECT last_value FROM rollup_day WHERE series_id = :sid AND bucket < :lo AND last_time < :lo
-     ORDER BY bucket DESC LIMIT 1)) AS value)"""
-"""The last reading before the range: the baseline of the first bucket's ``delta``."""
+PREV = f"prev AS (SELECT {last_before(':sid', ':lo')} AS value)"
+"""The last reading before the range: the baseline of the raw read's first ``delta``."""
 
 RAW_AGG: dict[str, str] = {
     "avg": "avg(value)",
@@ -140,23 +136,8 @@ ROLLUP_AGG: dict[str, str] = {
     "count": "sum(count)::float8",
     "first": "first(first_value, first_time)",
     "last": "last(last_value, last_time)",
-    "delta": f"sum(increase + {STEP.format(before='before', value='first_value')})",
+    "delta": f"sum({DELTA})",
 }
-
-DIRTY_HOURS = """
-SELECT CAST(:sid AS integer) AS series_id, bucket, bucket + interval '1 hour' AS bucket_end
-FROM telemetry_dirty WHERE series_id = :sid AND bucket >= :lo AND bucket < :hi"""
-
-DIRTY_DAYS = f"""
-SELECT DISTINCT CAST(:sid AS integer) AS series_id, v.b AS bucket,
-       {DAY_END.format(b="v.b", tz="CAST(:tz AS text)")} AS bucket_end
-FROM telemetry_dirty d CROSS JOIN LATERAL (VALUES
-    (time_bucket('1 day', d.bucket, CAST(:tz AS text))),
-    (time_bucket('1 day', d.bucket + interval '1 hour' - interval '1 microsecond',
-                 CAST(:tz AS text)))
-) v(b)
-WHERE d.series_id = :sid AND d.bucket >= :lo - interval '1 day' AND d.bucket < :hi
-  AND v.b >= :lo AND v.b < :hi"""
 
 
 def _bucket(interval: Interval, column: str) -> str:
@@ -174,20 +155,10 @@ SELECT {_bucket(interval, "time")} AS ts, {RAW_AGG[agg]} AS value FROM r GROUP B
 
 def _rollup_sql(interval: Interval, agg: Agg, level: Level) -> str:
     """Rollup rows of the range, with the buckets still queued for the worker made from raw."""
-    dirty = DIRTY_HOURS if level == "hour" else DIRTY_DAYS
-    columns = (
-        "bucket, count, sum, min, max, first_time, first_value, last_time, last_value, increase"
-    )
-    return f"""WITH {PREV}, dirty AS ({dirty}), rows AS (
-    SELECT {columns} FROM rollup_{level} r
-    WHERE series_id = :sid AND bucket >= :lo AND bucket < :hi
-      AND NOT EXISTS (SELECT 1 FROM dirty WHERE dirty.bucket = r.bucket)
-    UNION ALL
-    SELECT {columns} FROM ({RAW_ROLLUP.format(keys="dirty", lo=":lo", hi=":hi")}) fresh
-), r AS (
-    SELECT *, lag(last_value, 1, (SELECT value FROM prev)) OVER (ORDER BY bucket) AS before
-    FROM rows
-)
+    # The one series as a subquery, not a CTE: PostgreSQL pulls it up, so every lookup is
+    # on ``series_id = :sid`` (the indexes' first column), as a hand-written query would be.
+    keys = "(SELECT CAST(:sid AS integer) AS series_id)"
+    return f"""WITH {counter_buckets("r", keys=keys, level=level)}
 SELECT {_bucket(interval, "bucket")} AS ts, {ROLLUP_AGG[agg]} AS value
 FROM r GROUP BY 1 ORDER BY 1"""
 

@@ -1,0 +1,307 @@
+"""A counter's consumption (app/telemetry/consumption.py) against a pure-Python definition.
+
+Random counters with resets and gaps are written for three meters of a park (raw readings, the
+worker's rollups, then late readings whose hours are left queued or rolled up), in zones with
+a DST change and a half-hour offset. Each meter's consumption per park-local day of a window,
+and over the window, is read from the owner and from its three callers (the read API's
+``delta``, the carbon ledger, 电力看经济) and compared with ``consumption_by_day`` below. Then
+raw retention drops every reading older than a cutoff at or before the window: the baseline
+must come from the rollups, and no answer may change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.carbon import repository as carbon
+from app.core.config import Settings
+from app.core.db import create_engine_for
+from app.economy import power_repository as economy
+from app.telemetry import repository as telemetry
+from app.telemetry.consumption import daily_consumption
+from app.telemetry.intervals import INTERVALS
+from tests.api.conftest import create_device, create_park, series_id, write_readings
+from tests.api.worker_util import drain_rollups
+from tests.economy.support import make_enterprise
+
+BASE = datetime(2026, 3, 4, tzinfo=UTC)  # New York moves its clocks on 8 March
+DAYS = 6
+SPAN_MIN = DAYS * 24 * 60
+ZONES = ["Asia/Shanghai", "Asia/Kolkata", "America/New_York"]
+METERS = 3
+
+Readings = dict[datetime, float]
+PerDay = dict[date, float]
+
+
+def consumption_by_day(readings: Readings, zone: str, first: date, end: date) -> PerDay:
+    """The contract's ``delta`` per local day of ``[first, end)``, from every reading ever
+    written: each reading minus the one before it, a drop counting in full (a reset)."""
+    per_day: PerDay = {}
+    before: float | None = None
+    for t, value in sorted(readings.items()):
+        day = t.astimezone(ZoneInfo(zone)).date()
+        if first <= day < end:
+            step = 0.0 if before is None else value - before if value >= before else value
+            per_day[day] = per_day.get(day, 0.0) + step
+        before = value
+    return per_day
+
+
+@dataclass
+class Site:
+    park_id: str
+    zone: str
+    sids: list[int]
+    enterprises: list[str]  # meter i belongs to enterprises[i]
+
+
+@pytest.fixture(scope="module")
+def sites(client: TestClient, admin: dict[str, str], database_url: str) -> dict[str, Site]:
+    found = {}
+    for zone in ZONES:
+        park = create_park(client, admin, tz=zone)
+        sids, enterprises = [], []
+        for _ in range(METERS):
+            enterprise = make_enterprise(database_url, park.id)
+            device = create_device(client, admin, park.id, enterprise_id=enterprise)
+            sids.append(series_id(database_url, park.id, str(device["id"]), "energy_kwh"))
+            enterprises.append(enterprise)
+        found[zone] = Site(park.id, zone, sids, enterprises)
+    return found
+
+
+def _keep_all(settings_: Settings) -> Settings:
+    """The fixed dates here are older than the default raw retention: keep them all."""
+    return settings_.model_copy(update={"raw_retention": timedelta(days=36500)})
+
+
+def _clear(database_url: str, sids: list[int]) -> None:
+    with psycopg.connect(database_url) as conn:
+        for table in ("telemetry", "rollup_hour", "rollup_day", "telemetry_dirty", "latest_value"):
+            conn.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", (sids,))
+
+
+def _drop_raw_before(database_url: str, sids: list[int], cutoff: datetime) -> None:
+    """Raw retention: the readings before ``cutoff`` are gone, their rollups stay."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "DELETE FROM telemetry WHERE series_id = ANY(%s) AND time < %s", (sids, cutoff)
+        )
+
+
+def _local_midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(), ZoneInfo(zone)).astimezone(UTC)
+
+
+# ---------------------------------------------------------------- what the code answers
+
+OWNER = f"""WITH keys AS (SELECT unnest(CAST(:sids AS integer[])) AS series_id),
+{daily_consumption("daily", keys="keys")}
+SELECT series_id, (bucket AT TIME ZONE CAST(:tz AS text))::date AS day, qty FROM daily"""
+
+
+@dataclass
+class Answers:
+    owner: dict[int, PerDay]
+    read_api: dict[tuple[str, int], PerDay]  # (source, series) -> per day
+    economy_days: dict[str, PerDay]
+    economy_total: dict[str, float]
+    carbon_days: dict[str, PerDay]
+
+
+def _per_day(rows: Any, zone: str) -> PerDay:
+    return {ts.astimezone(ZoneInfo(zone)).date(): float(v) for ts, v in rows}
+
+
+async def _read(session: AsyncSession, site: Site, first: date, end: date) -> Answers:
+    lo, hi, zone = _local_midnight(first, site.zone), _local_midnight(end, site.zone), site.zone
+    owner: dict[int, PerDay] = {sid: {} for sid in site.sids}
+    params = {"sids": site.sids, "lo": lo, "hi": hi, "tz": zone}
+    for sid, day, qty in await session.execute(text(OWNER), params):
+        owner[sid][day] = float(qty)
+    read_api = {}
+    for sid in site.sids:
+        for level in ("day", None):
+            rows = await telemetry.bucketed(
+                session, series_id=sid, lo=lo, hi=hi, interval=INTERVALS["1d"], tz=zone,
+                agg="delta", level=level,
+            )  # fmt: skip
+            read_api[(str(level), sid)] = _per_day(rows, zone)
+    economy_days: dict[str, PerDay] = {e: {} for e in site.enterprises}
+    for r in await economy.daily_kwh(session, park_id=site.park_id, tz=zone, lo=lo, hi=hi):
+        if r["day"] is not None:
+            economy_days[r["enterprise_id"]][r["day"]] = float(r["kwh"])
+    total = await economy.total_kwh(session, park_id=site.park_id, tz=zone, lo=lo, hi=hi)
+    carbon_days: dict[str, PerDay] = {e: {} for e in site.enterprises}
+    for r in await carbon.quantities(
+        session, park_id=site.park_id, tz=zone, span=(lo, hi, first, end),
+        group_by="enterprise", step="day", grid_region="national",
+    ):  # fmt: skip
+        assert r["carrier"] == "electricity_grid"
+        carbon_days[r["group_key"]][r["bucket"]] = float(r["quantity"])
+    return Answers(owner, read_api, economy_days, total, carbon_days)
+
+
+def read(settings_: Settings, site: Site, first: date, end: date) -> Answers:
+    async def run() -> Answers:
+        engine = create_engine_for(settings_.resolved_database_url(), pool_size=1)
+        try:
+            async with AsyncSession(engine) as session:
+                return await _read(session, site, first, end)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _same(got: PerDay, expected: PerDay, what: object) -> None:
+    assert sorted(got) == sorted(expected), what
+    for day, value in expected.items():
+        assert math.isclose(got[day], value, rel_tol=1e-9, abs_tol=1e-9), (what, day, got)
+
+
+def check(answers: Answers, site: Site, expected: dict[int, PerDay]) -> None:
+    """Every answer equals the definition, per meter and day and over the window."""
+    for sid, enterprise in zip(site.sids, site.enterprises, strict=True):
+        _same(answers.owner[sid], expected[sid], ("owner", sid))
+        for level in ("day", "None"):
+            _same(answers.read_api[(level, sid)], expected[sid], ("read API", level, sid))
+        _same(answers.economy_days[enterprise], expected[sid], ("economy", sid))
+        _same(answers.carbon_days[enterprise], expected[sid], ("carbon", sid))
+        if expected[sid]:
+            total = sum(expected[sid].values())
+            assert math.isclose(answers.economy_total[enterprise], total, abs_tol=1e-9), sid
+        else:
+            assert enterprise not in answers.economy_total
+
+
+# ---------------------------------------------------------------- the property
+
+counter = st.tuples(
+    st.integers(0, 720),  # first reading, minutes after BASE
+    st.lists(
+        st.tuples(
+            st.integers(1, 1800),  # gap to the next reading: up to 30 hours
+            st.integers(0, 30),  # increase
+            st.sampled_from([False] * 5 + [True]),  # the meter restarts from zero
+        ),
+        max_size=25,
+    ),
+)
+late = st.lists(st.tuples(st.integers(0, SPAN_MIN - 1), st.integers(0, 400).map(float)), max_size=6)
+
+
+def _at(minute: int) -> datetime:
+    return BASE + timedelta(minutes=minute)
+
+
+def _counter(start: int, steps: list[tuple[int, int, bool]]) -> list[tuple[datetime, float]]:
+    minute, value = start, 100.0
+    readings = [(_at(minute), value)]
+    for gap, increase, reset in steps:
+        minute += gap
+        value = float(increase) if reset else value + increase
+        if minute < SPAN_MIN:
+            readings.append((_at(minute), value))
+    return readings
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    zone=st.sampled_from(ZONES),
+    counters=st.lists(counter, min_size=METERS, max_size=METERS),
+    lates=st.lists(late, min_size=METERS, max_size=METERS),
+    drain_late=st.booleans(),
+    window=st.tuples(st.integers(1, DAYS - 2), st.integers(1, DAYS - 2)),
+    keep_hours=st.integers(0, 30),
+)
+def test_consumption_equals_the_raw_definition(
+    sites: dict[str, Site],
+    database_url: str,
+    settings: Settings,
+    zone: str,
+    counters: list[tuple[int, list[tuple[int, int, bool]]]],
+    lates: list[list[tuple[int, float]]],
+    drain_late: bool,
+    window: tuple[int, int],
+    keep_hours: int,
+) -> None:
+    site = sites[zone]
+    first = BASE.astimezone(ZoneInfo(zone)).date() + timedelta(days=window[0])
+    end = first + timedelta(days=min(window[1], DAYS - 1 - window[0]))
+    cutoff = _local_midnight(first, zone) - timedelta(hours=keep_hours)
+    _clear(database_url, site.sids)
+    written: dict[int, Readings] = {}
+    for sid, (start, steps) in zip(site.sids, counters, strict=True):
+        readings = _counter(start, steps)
+        write_readings(database_url, sid, readings)
+        written[sid] = dict(readings)
+    drain_rollups(_keep_all(settings))
+    for sid, extra in zip(site.sids, lates, strict=True):
+        # Late readings after the cutoff only: retention forgets the queue before it.
+        kept = [(_at(m), v) for m, v in extra if _at(m) >= cutoff]
+        write_readings(database_url, sid, kept)  # a time already written keeps its value
+        for t, v in kept:
+            written[sid].setdefault(t, v)
+    if drain_late:
+        drain_rollups(_keep_all(settings))
+    expected = {sid: consumption_by_day(written[sid], zone, first, end) for sid in site.sids}
+    check(read(settings, site, first, end), site, expected)
+    _drop_raw_before(database_url, site.sids, cutoff)
+    check(read(settings, site, first, end), site, expected)
+
+
+# ---------------------------------------------------------------- the behaviour that changed
+
+
+def test_after_retention_a_half_hour_zone_takes_the_baseline_from_the_last_rollup_to_end(
+    sites: dict[str, Site], database_url: str, settings: Settings
+) -> None:
+    """Kolkata's midnight falls inside a UTC hour (18:30Z). Once raw retention has dropped the
+    readings before the range, the baseline is the newest rollup row that ended before it:
+    here the daily one (15 at 23:40 local), not the hourly one ending before the straddling
+    hour (10 at 23:10 local), which telemetry and economy used to take (consumption 10, not 5).
+    """
+    site = sites["Asia/Kolkata"]
+    first = date(2026, 3, 6)
+    lo = _local_midnight(first, site.zone)
+    _clear(database_url, site.sids)
+    sid = site.sids[0]
+    readings = [(lo - timedelta(minutes=50), 10.0), (lo - timedelta(minutes=20), 15.0),
+                (lo + timedelta(minutes=10), 18.0), (lo + timedelta(hours=5), 20.0)]  # fmt: skip
+    write_readings(database_url, sid, readings)
+    drain_rollups(_keep_all(settings))
+    _drop_raw_before(database_url, site.sids, lo)
+    expected: dict[int, PerDay] = {s: {} for s in site.sids}
+    expected[sid] = {first: (18.0 - 15.0) + (20.0 - 18.0)}
+    assert consumption_by_day(dict(readings), site.zone, first, first + timedelta(1)) == {
+        first: 5.0
+    }
+    check(read(settings, site, first, first + timedelta(days=1)), site, expected)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers(sites: dict[str, Site], database_url: str) -> Iterator[None]:
+    yield
+    for site in sites.values():
+        _clear(database_url, site.sids)
