@@ -21,6 +21,7 @@ class IngestMetrics:
     stored_readings: Counter
     duplicate_readings: Counter
     rejected: Counter
+    rejections_suppressed: Counter
     batch_size: Histogram
     flush_seconds: Histogram
     lag_seconds: Histogram
@@ -45,7 +46,14 @@ class IngestMetrics:
                 "readings_duplicate_total", "readings already stored (same device, metric, ts)"
             ),
             rejected=counter(
-                "messages_rejected_total", "messages rejected, by reason", ("reason",)
+                "messages_rejected_total",
+                "messages rejected, by reason (stored in the rejection log or suppressed)",
+                ("reason",),
+            ),
+            rejections_suppressed=counter(
+                "rejections_suppressed_total",
+                "rejections over the per-device rate, counted but not stored, by reason",
+                ("reason",),
             ),
             batch_size=Histogram(
                 "parktwin_ingest_batch_messages",
