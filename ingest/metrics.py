@@ -26,6 +26,7 @@ class IngestMetrics:
     flush_seconds: Histogram
     lag_seconds: Histogram
     queue_depth: Gauge
+    queue_bytes: Gauge
     subscribed: Gauge
     write_retries: Counter
 
@@ -76,6 +77,12 @@ class IngestMetrics:
             queue_depth=Gauge(
                 "parktwin_ingest_queue_depth",
                 "messages waiting between paho and the writer",
+                registry=registry,
+                multiprocess_mode="livesum",
+            ),
+            queue_bytes=Gauge(
+                "parktwin_ingest_queue_bytes",
+                "payload bytes waiting between paho and the writer (PARKTWIN_INGEST_QUEUE_BYTES)",
                 registry=registry,
                 multiprocess_mode="livesum",
             ),

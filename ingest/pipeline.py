@@ -170,6 +170,7 @@ class IngestWorker:
             while not self.stop.is_set():
                 if not self.urgent:
                     self.metrics.queue_depth.set(self.consumer.queue.qsize())
+                    self.metrics.queue_bytes.set(self.consumer.queue.qbytes())
                 messages = self.consumer.queue.take(
                     self.options.batch_max, 0.25, wait, urgent=self.urgent
                 )

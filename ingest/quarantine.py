@@ -7,9 +7,9 @@ message to the restarted worker, which would crash again, for ever (review C1).
 
 So each worker lane, before it parses a batch, commits the digests of the batch's messages
 (blake2b of topic and payload: stable across processes) in its row of ``ingest_inflight``,
-one small statement per batch without waiting for the disk (``synchronous_commit = off``:
-losing it in a *database* crash costs nothing but a later diagnosis), and overwritten by the
-next batch. On a clean stop the row is emptied. At start, a row that is still full names the
+one small statement per batch, overwritten by the next batch. The table is UNLOGGED: no WAL,
+no wait for the disk at commit; a *database* crash empties it, which costs nothing but one
+diagnosis. On a clean stop the row is emptied. At start, a row that is still full names the
 batch in flight when the last process ended: each of its messages gets a strike in
 ``ingest_suspect``. A message with strikes is processed alone, in a batch (and a mark) of its
 own, so a second crash names it and nothing else; once it has ``PARKTWIN_INGEST_QUARANTINE_AFTER``
@@ -90,9 +90,7 @@ class Quarantine:
         self.recovered = True
 
     def mark(self, conn: psycopg.Connection, digests: list[bytes]) -> None:
-        with conn.transaction():
-            conn.execute("SET LOCAL synchronous_commit = off")
-            conn.execute(MARK, (self.worker, b"".join(digests)))
+        conn.execute(MARK, (self.worker, b"".join(digests)))
 
     def unmark(self, conn: psycopg.Connection) -> None:
         conn.execute(UNMARK, (self.worker,))

@@ -6,7 +6,9 @@ row at start names the batch in flight when the last process died. ``ingest_susp
 per message digest, how many such deaths the message was in flight for; at
 ``PARKTWIN_INGEST_QUARANTINE_AFTER`` it is rejected as ``quarantined`` instead of processed.
 Both stay small: one row per lane, and at most one batch of suspects per unclean stop,
-forgotten after the broker's session expiry.
+forgotten after the broker's session expiry. ``ingest_inflight`` is UNLOGGED: rewritten before
+every batch, it must cost no WAL and no disk flush at commit; it only has to survive the
+*ingestor's* death, and a database crash, which empties it, costs nothing but one diagnosis.
 
 The rejection log's retention job (``rejection_retention``) needs no new index: it deletes by
 ``received_at`` through ``ingest_rejection_received_idx``.
@@ -29,7 +31,7 @@ depends_on = None
 def upgrade() -> None:
     op.execute(
         """
-CREATE TABLE ingest_inflight (
+CREATE UNLOGGED TABLE ingest_inflight (
     worker     text PRIMARY KEY,
     digests    bytea,
     marked_at  timestamptz NOT NULL DEFAULT now()
