@@ -334,10 +334,12 @@ class IngestWorker:
         return batch
 
     def _limit_rejections(self, batch: Batch) -> None:
+        """Keep what the per-device rate allows; a quarantined message is always kept (rare by
+        construction, and its stored payload is the only copy left to diagnose or replay)."""
         kept = []
         for row in batch.rejections:
             device = f"{row.park_id}/{row.device_id}" if row.device_id else row.topic[:200]
-            if self.limiter.admit(device, row.received_at):
+            if row.reason == "quarantined" or self.limiter.admit(device, row.received_at):
                 kept.append(row)
             else:
                 batch.suppressed.append(row.reason)
