@@ -11,9 +11,10 @@
   restore shared subscriptions from its persistence file, so across a broker restart only the
   plain subscription keeps receiving before the worker reconnects (see docs/architecture.md).
 - ``on_message`` only enqueues, in the urgent lane when the topic is in ``urgent_topics`` (an
-  alarm rule watches the device; ingest/lanes.py). When the queue is full it blocks paho's
-  network thread, so the socket stops being read and the broker holds the rest:
-  back-pressure without loss.
+  alarm rule watches the device; ingest/lanes.py). When the queue is full (in messages or in
+  payload bytes) it blocks paho's network thread, so the socket stops being read and the broker
+  holds the rest: back-pressure without loss. A payload over the contract's 256 KiB can only be
+  rejected, so only the part the rejection log keeps (64 KiB) is queued, with its true size.
 - Each connection is a generation. A message's packet id is only meaningful on the connection
   that delivered it, so after a reconnect the messages of the old connection are never
   acknowledged: the broker redelivers them and the (series, time) key deduplicates.
@@ -36,6 +37,10 @@ from paho.mqtt.properties import Properties
 from app.core.mqtt import MqttTarget
 from ingest.fastpaho import BufferedClient
 from ingest.lanes import Lanes
+from ingest.parse import MAX_PAYLOAD_BYTES
+
+# what is kept of a payload over MAX_PAYLOAD_BYTES: the most the rejection log stores
+OVERSIZE_KEPT_BYTES = 64 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +71,11 @@ class Inbound:
     qos: int
     generation: int
     received_at: datetime
+    size: int  # the payload's length as received (``payload`` may be cut short when oversize)
+
+
+def _payload_bytes(message: Inbound) -> int:
+    return len(message.payload)
 
 
 class MqttConsumer:
@@ -75,6 +85,7 @@ class MqttConsumer:
         client_id: str,
         *,
         queue_size: int,
+        queue_bytes: int = 0,
         receive_maximum: int,
         session_expiry: timedelta,
         share_group: str,
@@ -85,7 +96,7 @@ class MqttConsumer:
         self.client_id = client_id
         self.topics, self.stale_topics = subscriptions(share_group, mode)
         self.retiring = mode == "retire"
-        self.queue: Lanes[Inbound] = Lanes(queue_size)
+        self.queue: Lanes[Inbound] = Lanes(queue_size, queue_bytes // 2, _payload_bytes)
         # telemetry topics of the devices an alarm rule watches, kept by the ingest worker
         self.urgent_topics: frozenset[str] = frozenset()
         # told True when the broker has confirmed the subscription, False when the link drops
@@ -173,13 +184,18 @@ class MqttConsumer:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         topic = message.topic  # paho decodes it on every access
+        payload = message.payload
+        size = len(payload)
+        if size > MAX_PAYLOAD_BYTES:
+            payload = payload[:OVERSIZE_KEPT_BYTES]
         item = Inbound(
             topic,
-            bytes(message.payload),
+            bytes(payload),
             message.mid,
             message.qos,
             self.generation,
             datetime.now(UTC),
+            size,
         )
         urgent = topic in self.urgent_topics
         while not self._stopping.is_set():

@@ -8,9 +8,12 @@ lane in big batches for throughput, the urgent lane as soon as anything is in it
 small transactions. An urgent reading therefore never waits for a big meter batch to be
 written, nor for a normal batch to fill.
 
-Each lane has the bound: when a lane is full, :meth:`Lanes.put` blocks paho's thread, the
-socket is no longer read and the broker holds the rest (back-pressure without loss). The
-lanes are bounded apart so that a backlog of meter readings never blocks a gas reading.
+Each lane has two bounds of its own: ``maxsize`` messages and ``max_bytes`` (what ``weigh``
+says an item costs: its payload's length). A lane is full when either is reached; an item
+larger than ``max_bytes`` still goes into an empty lane, so nothing can wedge it. When a lane
+is full, :meth:`Lanes.put` blocks paho's thread, the socket is no longer read and the broker
+holds the rest (back-pressure without loss). The lanes are bounded apart, bytes included, so
+that a backlog of meter readings (or of one device's 256 KiB junk) never blocks a gas reading.
 
 Order: within a lane, arrival order. A device's urgent and normal messages never mix (a device
 is urgent or not), except while it becomes urgent; alarm evaluation ignores a reading older
@@ -22,20 +25,36 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
+def _weightless(_item: object) -> int:
+    return 0
+
+
 class Lanes(Generic[T]):
-    def __init__(self, maxsize: int) -> None:
+    def __init__(
+        self,
+        maxsize: int,
+        max_bytes: int = 0,
+        weigh: Callable[[T], int] = _weightless,
+    ) -> None:
         self.maxsize = maxsize
+        self.max_bytes = max_bytes  # per lane; 0: no byte bound
+        self._weigh = weigh
         # lane -> (its messages, its condition: signalled when it gains or loses an item); each
         # lane has its own lock, so its writer and paho's thread never wait on the other lane
         self._lanes = {urgent: (deque[T](), threading.Condition()) for urgent in (False, True)}
+        self._bytes = {False: 0, True: 0}  # per lane, changed under the lane's condition
 
     def qsize(self) -> int:
         return sum(len(items) for items, _changed in self._lanes.values())
+
+    def qbytes(self) -> int:
+        return self._bytes[False] + self._bytes[True]
 
     def empty(self) -> bool:
         return self.qsize() == 0
@@ -44,12 +63,20 @@ class Lanes(Generic[T]):
         """Add ``item``; wait up to ``timeout`` for room in its lane. False when there was
         none."""
         items, changed = self._lanes[urgent]
+        size = self._weigh(item)
         with changed:
-            if not changed.wait_for(lambda: len(items) < self.maxsize, timeout):
+            if not changed.wait_for(lambda: self._room(urgent, size), timeout):
                 return False
             items.append(item)
+            self._bytes[urgent] += size
             changed.notify_all()
             return True
+
+    def _room(self, urgent: bool, size: int) -> bool:
+        held = len(self._lanes[urgent][0])
+        if held >= self.maxsize:
+            return False
+        return held == 0 or not self.max_bytes or self._bytes[urgent] + size <= self.max_bytes
 
     def take(self, limit: int, first_wait: float, wait: float, urgent: bool = False) -> list[T]:
         """A batch of up to ``limit`` messages from one lane: wait up to ``first_wait`` for
@@ -71,5 +98,7 @@ class Lanes(Generic[T]):
         items, changed = self._lanes[urgent]
         batch = [items.popleft() for _ in range(min(limit, len(items)))]
         if batch:
+            if self.max_bytes:
+                self._bytes[urgent] -= sum(map(self._weigh, batch))
             changed.notify_all()  # room for a blocked put
         return batch

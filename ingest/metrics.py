@@ -21,10 +21,12 @@ class IngestMetrics:
     stored_readings: Counter
     duplicate_readings: Counter
     rejected: Counter
+    rejections_suppressed: Counter
     batch_size: Histogram
     flush_seconds: Histogram
     lag_seconds: Histogram
     queue_depth: Gauge
+    queue_bytes: Gauge
     subscribed: Gauge
     write_retries: Counter
 
@@ -45,7 +47,14 @@ class IngestMetrics:
                 "readings_duplicate_total", "readings already stored (same device, metric, ts)"
             ),
             rejected=counter(
-                "messages_rejected_total", "messages rejected, by reason", ("reason",)
+                "messages_rejected_total",
+                "messages rejected, by reason (stored in the rejection log or suppressed)",
+                ("reason",),
+            ),
+            rejections_suppressed=counter(
+                "rejections_suppressed_total",
+                "rejections over the per-device rate, counted but not stored, by reason",
+                ("reason",),
             ),
             batch_size=Histogram(
                 "parktwin_ingest_batch_messages",
@@ -68,6 +77,12 @@ class IngestMetrics:
             queue_depth=Gauge(
                 "parktwin_ingest_queue_depth",
                 "messages waiting between paho and the writer",
+                registry=registry,
+                multiprocess_mode="livesum",
+            ),
+            queue_bytes=Gauge(
+                "parktwin_ingest_queue_bytes",
+                "payload bytes waiting between paho and the writer (PARKTWIN_INGEST_QUEUE_BYTES)",
                 registry=registry,
                 multiprocess_mode="livesum",
             ),

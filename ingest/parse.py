@@ -8,6 +8,7 @@ later, in ``ingest.registry``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 import orjson
 
 from app.core.clock import from_us, to_us
+
+logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_READINGS = 1000
@@ -88,15 +91,35 @@ def split_topic(topic: str) -> tuple[str, str, str] | None:
 
 
 def _load(payload: bytes) -> Any:
-    """orjson first; on failure, the stdlib tells NaN/Infinity/1e999 (non-finite) apart from
-    truly malformed JSON, so the reason is precise."""
+    """orjson alone: it refuses what the contract refuses without recursing in Python (nesting
+    deeper than 1024, invalid UTF-8, a BOM, lone surrogates, control characters in strings) and
+    says why. The stdlib ``json`` fallback that once told NaN/Infinity/1e999 apart recursed on
+    deep nesting (``RecursionError``) and made 400-digit integers (``OverflowError`` later);
+    reading orjson's message and position gives the same precise reason without it."""
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        try:
-            return json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            raise _Invalid("malformed_json", f"not valid JSON: {exc}") from None
+        raise _Invalid(*_classify(payload, exc)) from None
+
+
+_NON_FINITE_TOKENS = (b"NaN", b"Infinity")
+
+
+def _classify(payload: bytes, exc: orjson.JSONDecodeError) -> tuple[str, str]:
+    """The reason orjson refused ``payload``: a number no double can hold (1e999, a 400-digit
+    integer) and the NaN/Infinity literals are ``non_finite_value``; nesting deeper than orjson's
+    1024 levels is ``invalid_schema`` (a valid message is 3 deep); the rest is malformed."""
+    message = exc.msg
+    if message.startswith("number is infinity"):
+        return "non_finite_value", f"a number does not fit a finite double ({message})"
+    if message.startswith("depth limit exceeded"):
+        return "invalid_schema", "nested deeper than 1024 levels (a message needs 3)"
+    if message.startswith(("unexpected character", "no digit after sign")):
+        # exc.pos counts characters: the text up to it decodes, as orjson got that far
+        at = payload.decode("utf-8", errors="replace")[exc.pos : exc.pos + 8].encode()
+        if at.startswith(_NON_FINITE_TOKENS):
+            return "non_finite_value", f"{at.decode()[:8]!r} is not a finite number"
+    return "malformed_json", f"not valid JSON: {str(exc)[:200]}"
 
 
 def _timestamp(raw: Any, window: Window) -> int:
@@ -134,7 +157,10 @@ def _value(metric: str, raw: Any) -> float:
     if raw is True or raw is False:
         return 1.0 if raw else 0.0
     if isinstance(raw, int | float):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # an integer past any double (orjson refuses them; be total)
+            raise _Invalid("non_finite_value", f"{metric} does not fit a double") from None
         if not math.isfinite(value):
             raise _Invalid("non_finite_value", f"{metric} is {raw}")
         return value
@@ -160,7 +186,7 @@ def _reading(item: Any, window: Window, out: list[Reading]) -> None:
     raw_ts = item.get("ts")
     if len(item) != 1 + (raw_ts is not None or "ts" in item) and item.keys() - _ALLOWED_KEYS:
         extra = sorted(item.keys() - _ALLOWED_KEYS)[0]
-        raise _Invalid("invalid_schema", f"unexpected key {extra!r} in a reading")
+        raise _Invalid("invalid_schema", f"unexpected key {extra[:70]!r} in a reading")
     if type(values) is not dict or not values:
         raise _Invalid("invalid_schema", "values must be a non-empty object")
     if type(raw_ts) is int and window.earliest_us <= raw_ts * US_PER_MS <= window.latest_us:
@@ -190,7 +216,36 @@ def parse_readings(payload: bytes, window: Window) -> list[Reading]:
     readings: list[Reading] = []
     for item in items:
         _reading(item, window, readings)
+    _check_unique_keys(payload, items)
     return readings
+
+
+def _check_unique_keys(payload: bytes, items: list[dict[str, Any]]) -> None:
+    """Refuse duplicate keys (``invalid_schema``): parsers disagree on which value wins (orjson
+    keeps the last, others the first), so the message's meaning is ambiguous. orjson cannot
+    report them, so count: in an accepted document every string is a colon-free key or a
+    ``ts``, so without escapes each raw ``:`` is a member's separator or inside a ``ts``, and
+    a duplicate adds a separator the parsed objects lack. With a backslash (an escape could
+    hide a colon) the exact check re-reads the document, shallow by now, with the stdlib."""
+    members = 0
+    ts_colons = 0
+    for item in items:
+        members += len(item) + len(item["values"])
+        ts = item.get("ts")
+        if type(ts) is str:
+            ts_colons += ts.count(":")
+    if b"\\" not in payload:
+        if payload.count(b":") != members + ts_colons:
+            raise _Invalid("invalid_schema", "an object repeats a key")
+        return
+    json.loads(payload, object_pairs_hook=_unique_pairs)
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _Invalid("invalid_schema", "an object repeats a key")
+    return found
 
 
 def parse_telemetry(
@@ -206,6 +261,9 @@ def parse_telemetry(
         readings = parse_readings(payload, Window.around(received_at, max_age))
     except _Invalid as exc:
         return Rejection(exc.reason, exc.detail, park_id, device_id)
+    except Exception as exc:  # total: no payload may take the worker down (review C1)
+        logger.exception("parser failed on %s; payload %.200r", topic, payload)
+        return Rejection("internal_error", f"the parser failed: {type(exc).__name__}", *where[:2])
     return Telemetry(park_id, device_id, readings)
 
 

@@ -3,9 +3,13 @@ registry, write it in one transaction, then acknowledge it.
 
 Faults: while the database is unreachable the batch is retried with backoff and nothing is
 acknowledged; the queue fills, paho stops reading and the broker keeps the rest. A batch that
-the database refuses for its content (not its availability) is split and written message by
-message, and a message that still fails goes to the rejection log as ``storage_error``: one bad
-message never blocks the stream, and nothing is dropped without a trace.
+the database refuses for its content (not its availability), or whose assembly or write raises
+anything else, is split and written message by message, and a message that still fails goes to
+the rejection log as ``storage_error`` (the database refused it) or ``internal_error`` (our
+code failed on it; so does a parser failure): one bad message never blocks the stream, and
+nothing is dropped without a trace. A message that was in flight when workers died is retried
+alone and then quarantined (ingest/quarantine.py); rejections are stored up to a per-device
+rate (ingest/ratelimit.py).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from app.core.mqtt import MqttTarget
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
 from ingest.metrics import IngestMetrics, observe_many
 from ingest.parse import (
+    MAX_PAYLOAD_BYTES,
     Rejection,
     Status,
     Telemetry,
@@ -34,6 +39,8 @@ from ingest.parse import (
     parse_telemetry,
     split_topic,
 )
+from ingest.quarantine import Quarantine, message_digest
+from ingest.ratelimit import RejectionLimiter
 from ingest.registry import Registry
 from ingest.rows import RowBuilder
 from ingest.writer import Batch, RejectedRow, TelemetryWriter, WriteResult
@@ -54,6 +61,11 @@ class IngestOptions:
     batch_wait: float
     max_age: timedelta
     last_seen_resolution: timedelta
+    rejection_payload_max: int = 64 * 1024
+    rejection_rate: int = 60
+    rejection_bytes: int = 1 << 20
+    quarantine_after: int = 2
+    session_expiry: timedelta = timedelta(days=7)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestOptions:
@@ -62,13 +74,26 @@ class IngestOptions:
             batch_wait=settings.ingest_batch_wait_ms / 1000,
             max_age=settings.ingest_max_age,
             last_seen_resolution=settings.ingest_last_seen_resolution,
+            rejection_payload_max=settings.ingest_rejection_payload_max,
+            rejection_rate=settings.ingest_rejection_rate,
+            rejection_bytes=settings.ingest_rejection_bytes,
+            quarantine_after=settings.ingest_quarantine_after,
+            session_expiry=settings.ingest_session_expiry,
         )
 
 
 def parse(message: Inbound, max_age: timedelta) -> Parsed:
-    if message.topic.endswith("/status"):
-        return parse_status(message.topic, message.payload)
-    return parse_telemetry(message.topic, message.payload, message.received_at, max_age)
+    """The message's meaning or its rejection; never raises (an unexpected failure is the
+    message's ``internal_error``, not the worker's end)."""
+    try:
+        if message.size > MAX_PAYLOAD_BYTES:  # the consumer kept only its start
+            return _too_large(message)
+        if message.topic.endswith("/status"):
+            return parse_status(message.topic, message.payload)
+        return parse_telemetry(message.topic, message.payload, message.received_at, max_age)
+    except Exception as exc:
+        logger.exception("cannot parse %s; payload %.200r", message.topic, message.payload)
+        return _failure(message, "internal_error", f"the parser failed: {type(exc).__name__}")
 
 
 # The telemetry topics of the devices whose messages take the urgent lane.
@@ -91,6 +116,7 @@ class IngestWorker:
         metrics: IngestMetrics,
         stop: threading.Event,
         urgent: bool = False,
+        limiter: RejectionLimiter | None = None,
     ) -> None:
         self.consumer = consumer
         self.database_url = libpq_url(database_url)
@@ -105,9 +131,14 @@ class IngestWorker:
         self._registry_changed = False
         self._last_seen_written: dict[tuple[str, str], datetime] = {}
         self._received = 0
+        self.limiter = limiter or RejectionLimiter(options.rejection_rate, options.rejection_bytes)
+        lane = f"{consumer.client_id}/urgent" if urgent else consumer.client_id
+        self.quarantine = Quarantine(lane, options.quarantine_after, options.session_expiry)
         self._sibling: IngestWorker | None = None
         if not urgent:
-            self._sibling = IngestWorker(consumer, database_url, options, metrics, stop, True)
+            self._sibling = IngestWorker(
+                consumer, database_url, options, metrics, stop, True, self.limiter
+            )
 
     @property
     def received_total(self) -> int:
@@ -141,11 +172,13 @@ class IngestWorker:
             while not self.stop.is_set():
                 if not self.urgent:
                     self.metrics.queue_depth.set(self.consumer.queue.qsize())
+                    self.metrics.queue_bytes.set(self.consumer.queue.qbytes())
                 messages = self.consumer.queue.take(
                     self.options.batch_max, 0.25, wait, urgent=self.urgent
                 )
                 if messages:
                     self.process(messages)
+            self._unmark()
         except Stopping:
             logger.info("stopping with an uncommitted batch; the broker will redeliver it")
         finally:
@@ -165,12 +198,63 @@ class IngestWorker:
         if self.urgent:
             self.metrics.urgent.inc(len(messages))
         self._received += len(messages)
-        parsed = [parse(m, self.options.max_age) for m in messages]
+        digests = [message_digest(m.topic, m.payload) for m in messages]
+        if not self.quarantine.strikes:
+            self._process(messages, digests)
+            return
+        suspect = [self.quarantine.suspect(d) for d in digests]
+        rest = [i for i, alone in enumerate(suspect) if not alone]
+        if rest:
+            self._process([messages[i] for i in rest], [digests[i] for i in rest])
+        for i in (i for i, alone in enumerate(suspect) if alone):
+            self._process([messages[i]], [digests[i]])  # alone: a crash names it, no other
+            try:
+                self.quarantine.cleared(self._connect().conn, digests[i])
+            except psycopg.Error as exc:  # it keeps its strike: only retried alone again
+                logger.info("could not clear a suspect's strike (%s)", exc)
+
+    def _process(self, messages: Sequence[Inbound], digests: list[bytes]) -> None:
+        """Mark, parse, store, acknowledge one batch."""
+        self._mark(digests)
+        parsed = [self._parse(m, d) for m, d in zip(messages, digests, strict=True)]
         started = time.perf_counter()
         batch, result = self._store(messages, parsed)
         self.metrics.flush_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_size.observe(len(messages))
         self._after_commit(messages, batch, result)
+
+    def _parse(self, message: Inbound, digest: bytes) -> Parsed:
+        strikes = self.quarantine.quarantined(digest) if self.quarantine.strikes else 0
+        if strikes:
+            detail = f"in flight at {strikes} worker crashes; not processed again"
+            return _failure(message, "quarantined", detail)
+        return parse(message, self.options.max_age)
+
+    def _mark(self, digests: list[bytes]) -> None:
+        """Commit the batch's digests before touching it (retried while the database is away)."""
+        delay = 0.2
+        while True:
+            try:
+                self.quarantine.mark(self._connect().conn, digests)
+                return
+            except psycopg.OperationalError as exc:
+                delay = self._wait_for_database(exc, delay)
+
+    def _unmark(self) -> None:
+        """A clean stop: no batch is in flight."""
+        try:
+            if self._writer is not None and not self._writer.conn.closed:
+                self.quarantine.unmark(self._writer.conn)
+        except psycopg.Error as exc:
+            logger.info("could not clear the in-flight mark (%s)", exc)
+
+    def _wait_for_database(self, exc: psycopg.OperationalError, delay: float) -> float:
+        self.metrics.write_retries.inc()
+        logger.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+        self._close()
+        if self.stop.wait(delay):
+            raise Stopping from exc
+        return min(delay * 2, 5.0)
 
     # -- storing with retries ---------------------------------------------------------------
 
@@ -188,17 +272,15 @@ class IngestWorker:
                 self.metrics.write_retries.inc()
                 logger.info("batch rolled back (%s); retrying", exc)
             except psycopg.OperationalError as exc:
-                self.metrics.write_retries.inc()
-                logger.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
-                self._close()
-                if self.stop.wait(delay):
-                    raise Stopping from exc
-                delay = min(delay * 2, 5.0)
-            except psycopg.Error as exc:
+                delay = self._wait_for_database(exc, delay)
+            except Exception as exc:  # the content of one message, ours or the database's
+                if not isinstance(exc, psycopg.Error):
+                    logger.exception("batch of %d failed; isolating its messages", len(messages))
+                    self._close()  # whatever state the connection was left in
                 if len(messages) > 1:
                     logger.warning("batch refused (%s); writing its messages one by one", exc)
                     return self._store_one_by_one(messages, parsed)
-                if isinstance(parsed[0], Rejection) and parsed[0].reason == "storage_error":
+                if isinstance(parsed[0], Rejection) and parsed[0].reason in FAILURE_REASONS:
                     logger.error(
                         "cannot store even the rejection of %s (%s); payload %.200r",
                         messages[0].topic,
@@ -206,7 +288,7 @@ class IngestWorker:
                         messages[0].payload,
                     )
                     return Batch(), WriteResult(0, 0)
-                parsed = [_storage_error(messages[0], exc)]
+                parsed = [_failed_on(messages[0], exc)]
 
     def _store_one_by_one(
         self, messages: Sequence[Inbound], parsed: Sequence[Parsed]
@@ -221,6 +303,7 @@ class IngestWorker:
             merged.seen.update(batch.seen)
             merged.statuses.update(batch.statuses)
             merged.rejections += batch.rejections
+            merged.suppressed += batch.suppressed
             inserted, duplicates = inserted + result.inserted, duplicates + result.duplicates
         return merged, WriteResult(inserted, duplicates)
 
@@ -241,14 +324,30 @@ class IngestWorker:
                 if problem is None:
                     accepted.append((message, item))
                 else:
-                    batch.rejections.append(_rejected(message, problem))
+                    batch.rejections.append(self._rejected(message, problem))
             elif isinstance(item, Status):
                 self._add_status(batch, message, item)
             else:
-                batch.rejections.append(_rejected(message, item))
+                batch.rejections.append(self._rejected(message, item))
         self._add_rows(conn, batch, accepted)
         self._add_alarm_readings(conn, batch, accepted)
+        if batch.rejections:
+            self._limit_rejections(batch)
         return batch
+
+    def _limit_rejections(self, batch: Batch) -> None:
+        """Keep what the per-device rate allows; a quarantined message is always kept (rare by
+        construction, and its stored payload is the only copy left to diagnose or replay)."""
+        kept = []
+        for row in batch.rejections:
+            device = f"{row.park_id}/{row.device_id}" if row.device_id else row.topic[:200]
+            if row.reason == "quarantined" or self.limiter.admit(
+                device, row.received_at, len(row.payload)
+            ):
+                kept.append(row)
+            else:
+                batch.suppressed.append(row.reason)
+        batch.rejections = kept
 
     def _add_status(self, batch: Batch, message: Inbound, status: Status) -> None:
         key = (status.park_id, status.device_id)
@@ -256,7 +355,7 @@ class IngestWorker:
             problem = Rejection(
                 "unknown_device", f"no device {status.device_id!r} in this park", *key
             )
-            batch.rejections.append(_rejected(message, problem))
+            batch.rejections.append(self._rejected(message, problem))
             return
         batch.statuses[key] = ("online" if status.online else "offline", message.received_at)
         self._last_seen_written.pop(key, None)
@@ -311,6 +410,18 @@ class IngestWorker:
         rows = conn.execute(WATCHED_TOPICS, (types,)).fetchall() if types else []
         self.consumer.urgent_topics = frozenset(topic for (topic,) in rows)
 
+    def _rejected(self, message: Inbound, rejection: Rejection) -> RejectedRow:
+        return RejectedRow(
+            message.received_at,
+            rejection.park_id,
+            rejection.device_id,
+            message.topic,
+            rejection.reason,
+            rejection.detail,
+            message.payload[: self.options.rejection_payload_max],
+            message.size,
+        )
+
     def _note_seen(self, batch: Batch, key: tuple[str, str], received_at: datetime) -> None:
         written = self._last_seen_written.get(key)
         if written is None or received_at - written >= self.options.last_seen_resolution:
@@ -330,11 +441,15 @@ class IngestWorker:
         self.consumer.ack(messages)
         self._last_seen_written.update(batch.seen)
         now = datetime.now(UTC)
-        self.metrics.stored_messages.inc(len(messages) - len(batch.rejections))
+        rejected = len(batch.rejections) + len(batch.suppressed)
+        self.metrics.stored_messages.inc(len(messages) - rejected)
         self.metrics.stored_readings.inc(result.inserted)
         self.metrics.duplicate_readings.inc(result.duplicates)
         for rejection in batch.rejections:
             self.metrics.rejected.labels(rejection.reason).inc()
+        for reason in batch.suppressed:
+            self.metrics.rejected.labels(reason).inc()
+            self.metrics.rejections_suppressed.labels(reason).inc()
         now_us = to_us(now)
         lags = [(now_us - newest) / 1_000_000 for newest in batch.newest_us if newest]
         observe_many(self.metrics.lag_seconds, lags)
@@ -350,6 +465,8 @@ class IngestWorker:
         self.rules.clear()
         self._writer = TelemetryWriter(conn, self.rules)
         self._load_rules(conn)
+        if not self.quarantine.recovered:
+            self.quarantine.recover(conn)
         return self._writer
 
     def _close(self) -> None:
@@ -358,24 +475,26 @@ class IngestWorker:
             self._writer = None
 
 
-def _storage_error(message: Inbound, exc: psycopg.Error) -> Rejection:
+# Rejections that say the message could not be handled, rather than what is wrong with it.
+FAILURE_REASONS = frozenset(("storage_error", "internal_error"))
+
+
+def _failure(message: Inbound, reason: str, detail: str) -> Rejection:
     where = split_topic(message.topic)
     park, device = (where[0], where[1]) if where else (None, None)
-    return Rejection(
-        "storage_error", f"the database refused it: {str(exc).splitlines()[0][:300]}", park, device
-    )
+    return Rejection(reason, detail, park, device)
 
 
-def _rejected(message: Inbound, rejection: Rejection) -> RejectedRow:
-    return RejectedRow(
-        message.received_at,
-        rejection.park_id,
-        rejection.device_id,
-        message.topic,
-        rejection.reason,
-        rejection.detail,
-        message.payload,
-    )
+def _failed_on(message: Inbound, exc: Exception) -> Rejection:
+    if isinstance(exc, psycopg.Error):
+        first_line = (str(exc).splitlines() or [""])[0][:300]
+        return _failure(message, "storage_error", f"the database refused it: {first_line}")
+    return _failure(message, "internal_error", f"storing it failed: {type(exc).__name__}")
+
+
+def _too_large(message: Inbound) -> Rejection:
+    detail = f"{message.size} bytes > {MAX_PAYLOAD_BYTES}"
+    return _failure(message, "payload_too_large", detail)
 
 
 def build_worker(
@@ -389,6 +508,7 @@ def build_worker(
         MqttTarget.from_url(settings.resolved_mqtt_url()),
         f"{settings.ingest_client_id}-{index}",
         queue_size=settings.ingest_queue_size,
+        queue_bytes=settings.ingest_queue_bytes,
         receive_maximum=settings.ingest_receive_maximum,
         session_expiry=settings.ingest_session_expiry,
         share_group=settings.ingest_share_group,

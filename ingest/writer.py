@@ -13,7 +13,8 @@ Per batch, in one transaction:
 3. the touched UTC hours queued in ``telemetry_dirty`` for the rollup job (when that table
    exists);
 4. devices' ``last_seen_at`` and ``status`` (telemetry means online; status messages say which);
-5. rejected messages copied into ``ingest_rejection``.
+5. rejected messages copied into ``ingest_rejection`` (as many as the per-device rate limit
+   lets through: ingest/ratelimit.py).
 
 The caller acknowledges the batch's MQTT messages only after ``write()`` returns.
 """
@@ -114,8 +115,6 @@ COPY_REJECTIONS = (
 )
 REJECTION_TYPES = ["timestamptz", "text", "text", "text", "text", "text", "bytea", "int4"]
 
-REJECTED_PAYLOAD_BYTES = 64 * 1024
-
 # Binary COPY: a header, then per row a field count and (length, bytes) per field:
 # timestamptz as int64 microseconds since 2000-01-01, int4, float8; then a -1 trailer.
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -138,7 +137,8 @@ class RejectedRow:
     topic: str
     reason: str
     detail: str
-    payload: bytes
+    payload: bytes  # the part kept (PARKTWIN_INGEST_REJECTION_PAYLOAD_MAX at most)
+    payload_size: int  # the whole payload's length
 
     def as_copy_row(self) -> tuple[object, ...]:
         return (
@@ -148,8 +148,8 @@ class RejectedRow:
             self.topic,
             self.reason,
             self.detail,
-            self.payload[:REJECTED_PAYLOAD_BYTES],
-            len(self.payload),
+            self.payload,
+            self.payload_size,
         )
 
 
@@ -167,6 +167,7 @@ class Batch:
     seen: dict[tuple[str, str], datetime] = field(default_factory=dict)
     statuses: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
     rejections: list[RejectedRow] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)  # reasons of rejections not stored
 
 
 @dataclass(frozen=True)

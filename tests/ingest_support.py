@@ -141,7 +141,9 @@ class StreamPublisher:
 class Ingestor:
     """``parktwin ingest`` as a child process, so tests can SIGKILL and restart it."""
 
-    def __init__(self, database_url: str, mqtt_url: str, workers: int = 1) -> None:
+    def __init__(
+        self, database_url: str, mqtt_url: str, workers: int = 1, module: str = "app.cli"
+    ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARKTWIN_")} | {
             "PARKTWIN_DATABASE_URL": database_url,
@@ -153,6 +155,7 @@ class Ingestor:
             "PARKTWIN_INGEST_BATCH_WAIT_MS": "20",
         }
         self.workers = workers
+        self.module = module  # tests.crashing_ingest: the same, with a crash on one payload
         self.process: subprocess.Popen[bytes] | None = None
         self.log = ROOT / ".pytest_cache" / f"ingest-{tag}.log"
 
@@ -160,7 +163,7 @@ class Ingestor:
         self.log.parent.mkdir(exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "ingest", "--workers", str(self.workers)],
+                [sys.executable, "-m", self.module, "ingest", "--workers", str(self.workers)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -69,7 +69,11 @@ def devices(target: MqttTarget, dynsec: DynsecClient, park: str) -> Iterator[dic
 def ingestor(
     ingest_db: str, services: ServiceEnv, target: MqttTarget, devices: dict[str, Publisher]
 ) -> Iterator[Ingestor]:
-    process = Ingestor(ingest_db, services.mqtt_url).start()
+    process = Ingestor(ingest_db, services.mqtt_url)
+    # one device sends every kind of rejection here: more than the default rate stores
+    # (tests/test_hostile_payloads.py checks the limit itself)
+    process.env["PARKTWIN_INGEST_REJECTION_RATE"] = "100"
+    process.start()
     try:
         process.wait_subscribed(target, devices["probe"], ingest_db)
         yield process

@@ -63,3 +63,21 @@ def test_taking_makes_room_for_a_blocked_put() -> None:
     assert lanes.take(1, 1.0, 0.0) == ["a"]
     putter.join(10)
     assert done == [True] and lanes.take(1, 1.0, 0.0) == ["b"]
+
+
+def test_each_lane_is_bounded_in_bytes_apart_from_the_other() -> None:
+    """A device's 256 KiB junk fills the normal lane's byte budget; a gas reading still goes."""
+    lanes: Lanes[bytes] = Lanes(1000, max_bytes=100, weigh=len)
+    assert lanes.put(b"x" * 60) and lanes.put(b"x" * 40)
+    assert lanes.qbytes() == 100
+    assert not lanes.put(b"x", timeout=0.01)  # full in bytes, far from full in messages
+    assert lanes.put(b"g" * 100, urgent=True, timeout=0.01)
+    assert lanes.take(1, 1.0, 0.0) == [b"x" * 60]
+    assert lanes.qbytes() == 140 and lanes.put(b"y" * 60, timeout=0.01)
+
+
+def test_an_item_larger_than_the_byte_bound_still_enters_an_empty_lane() -> None:
+    lanes: Lanes[bytes] = Lanes(10, max_bytes=10, weigh=len)
+    assert lanes.put(b"z" * 50, timeout=0.01)  # alone: nothing could ever make room for it
+    assert not lanes.put(b"z", timeout=0.01)
+    assert lanes.take(10, 1.0, 0.0) == [b"z" * 50] and lanes.qbytes() == 0

@@ -57,6 +57,33 @@ class Settings(BaseSettings):
     )
     ingest_batch_wait_ms: int = Field(default=50, ge=0, description="longest wait to fill a batch")
     ingest_queue_size: int = Field(default=20000, ge=1, description="paho -> writer queue bound")
+    ingest_queue_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="payload bytes the paho -> writer queue holds at most, half per lane",
+    )
+    ingest_rejection_payload_max: int = Field(
+        default=64 * 1024,
+        ge=0,
+        le=64 * 1024,
+        description="bytes of a rejected message's payload kept in the rejection log",
+    )
+    ingest_rejection_rate: int = Field(
+        default=60,
+        ge=0,
+        description="rejections stored per device per minute; the rest are only counted",
+    )
+    ingest_rejection_bytes: int = Field(
+        default=1024 * 1024,
+        ge=0,
+        description="payload bytes of one device's rejections stored per minute; past that its "
+        "rejections are only counted",
+    )
+    ingest_quarantine_after: int = Field(
+        default=2,
+        ge=1,
+        description="worker crashes a message may be in flight for before it is quarantined",
+    )
     ingest_receive_maximum: int = Field(
         default=10000, ge=1, le=65535, description="unacknowledged QoS 1 messages in flight"
     )
@@ -83,6 +110,9 @@ class Settings(BaseSettings):
     ingest_metrics_port: int = Field(default=9464, description="0 disables the metrics endpoint")
     raw_retention: timedelta = Field(
         default=timedelta(days=90), description="raw telemetry kept this long (worker)"
+    )
+    rejection_retention: timedelta = Field(
+        default=timedelta(days=30), description="ingest rejections kept this long (worker)"
     )
     hourly_rollup_retention: timedelta = Field(
         default=timedelta(days=730), description="hourly rollups kept this long (worker)"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import RowMapping, text
@@ -212,3 +212,19 @@ async def rejections(
         },
     )
     return result.mappings().all()
+
+
+# The oldest rejections first, through ingest_rejection_received_idx (read backwards), at most
+# :limit per call so that one transaction stays small however far behind retention is.
+PURGE_REJECTIONS = """
+DELETE FROM ingest_rejection WHERE id IN (
+    SELECT id FROM ingest_rejection WHERE received_at < now() - CAST(:age AS interval)
+    ORDER BY received_at LIMIT :limit
+)
+"""
+
+
+async def purge_rejections(session: AsyncSession, *, older_than: timedelta, limit: int) -> int:
+    """Delete up to ``limit`` rejections received more than ``older_than`` ago; their count."""
+    result = await session.execute(text(PURGE_REJECTIONS), {"age": older_than, "limit": limit})
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -12,6 +12,7 @@ from app.carbon.budgets import check as carbon_budgets
 from app.core.config import Settings
 from app.economy.power import detect_anomalies as economy_anomalies
 from app.emergency.jobs import open_from_alarms, report_reminders
+from app.telemetry import repository as telemetry
 from app.telemetry import rollup_repository as rollups
 from app.webhooks.delivery import WebhookDispatcher
 from app.webhooks.delivery import purge as webhook_retention
@@ -20,6 +21,8 @@ from app.worker.loop import Job
 logger = logging.getLogger(__name__)
 
 RETENTION_EVERY_S = 3600.0
+REJECTION_RETENTION_EVERY_S = 10.0
+REJECTION_PURGE_BATCH = 10_000
 OFFLINE_EVERY_S = 10.0
 TIMERS_EVERY_S = 1.0
 SHELVING_EVERY_S = 5.0
@@ -57,6 +60,18 @@ async def retention(session: AsyncSession, settings: Settings) -> int:
     return 0  # dropping chunks is not a backlog: no need to run the next round at once
 
 
+async def rejection_retention(session: AsyncSession, settings: Settings) -> int:
+    """Delete ingest rejections past ``PARKTWIN_REJECTION_RETENTION``, at most
+    ``REJECTION_PURGE_BATCH`` per run (every ``REJECTION_RETENTION_EVERY_S``): up to 3.6 M an
+    hour, what 6,000 devices each at the per-device rate limit (10 a minute) can store."""
+    count = await telemetry.purge_rejections(
+        session, older_than=settings.rejection_retention, limit=REJECTION_PURGE_BATCH
+    )
+    if count:
+        logger.info("rejection retention: deleted %d rejection(s)", count)
+    return count
+
+
 def default_jobs() -> list[Job]:
     # Webhooks first: a safety event must not wait behind a round of rollups.
     return [
@@ -72,4 +87,5 @@ def default_jobs() -> list[Job]:
         Job("economy_anomalies", economy_anomalies, every=ECONOMY_ANOMALIES_EVERY_S),
         Job("retention", retention, every=RETENTION_EVERY_S),
         Job("webhook_retention", webhook_retention, every=RETENTION_EVERY_S),
+        Job("rejection_retention", rejection_retention, every=REJECTION_RETENTION_EVERY_S),
     ]

@@ -26,6 +26,19 @@ async def _drain(settings: Settings, job: Job) -> int:
         await engine.dispose()
 
 
+async def _once(settings: Settings, job: Job) -> int:
+    engine = create_engine_for(settings.resolved_database_url(), pool_size=1)
+    try:
+        return await run_job(async_sessionmaker(engine, expire_on_commit=False), job, settings)
+    finally:
+        await engine.dispose()
+
+
+def run_once(settings: Settings, job: Job) -> int:
+    """Run ``job`` once (one transaction); return how much it did."""
+    return asyncio.run(_once(settings, job))
+
+
 def drain(settings: Settings, job: Job) -> int:
     """Run ``job`` until it has nothing left to do; return how much it did."""
     return asyncio.run(_drain(settings, job))
