@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.broker.dynsec import DynsecClient
 from app.core.config import Settings
 from app.core.db import SessionDep, create_engine_for
-from app.core.migrate import current_revision, upgrade_to_head
+from app.core.migrate import alembic_config, current_revision, upgrade_to_head
 from app.core.mqtt import MqttTarget
+from app.embedded import install
 from app.embedded.services import EmbeddedServices
 from app.embedded.state import DB_LOGINS, DB_OWNER
 from app.main import create_app
@@ -118,6 +120,66 @@ def test_migrations_run_as_the_schema_owner_not_a_superuser(embedded: EmbeddedSe
             others = conn.execute(
                 "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
                 "AND tableowner <> current_user"
+            ).fetchone()
+            assert others == (0,)
+    finally:
+        embedded.postgres.drop_database(name)
+
+
+def test_the_operators_script_provisions_a_database_the_owner_migrates(
+    embedded: EmbeddedServices,
+) -> None:
+    """deploy/db-roles.sql, as docs/security-database.md has an operator run it (here with the
+    passwords the cluster's logins already have: the roles are cluster-wide)."""
+    name = f"parktwin_script_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(embedded.postgres.admin_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    passwords = {
+        kind: urlsplit(embedded.postgres.role_url(role)).password
+        for kind, role in (("owner", DB_OWNER), *((p, DB_LOGINS[p]) for p in PROCESSES))
+    }
+    variables = [f"-v{kind}_password={password}" for kind, password in passwords.items()]
+    psql = [str(install.pg_bindir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", *variables]
+    script = str(ROOT / "deploy" / "db-roles.sql")
+    try:
+        for _ in range(2):  # the second run finds everything in place
+            done = subprocess.run(
+                [*psql, "-d", embedded.postgres.admin_url(name), "-f", script],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+        url = embedded.postgres.url(name)
+        assert upgrade_to_head(url)[1] == current_revision(url) is not None
+        with psycopg.connect(embedded.postgres.role_url(DB_LOGINS["ingest"], name)) as conn:
+            conn.execute("SELECT count(*) FROM device").fetchone()
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT count(*) FROM api_key")
+    finally:
+        embedded.postgres.drop_database(name)
+
+
+def test_the_owner_takes_over_a_database_the_superuser_migrated(
+    embedded: EmbeddedServices,
+) -> None:
+    """An embedded database from before the roles (created and migrated by the superuser):
+    `services up` hands it to the owner, whose migrations then work on it, down and up."""
+    name = f"parktwin_legacy_{uuid.uuid4().hex[:8]}"
+    admin = embedded.postgres.admin_url(name)
+    with psycopg.connect(embedded.postgres.admin_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        upgrade_to_head(admin)
+        embedded.postgres.ensure_database(name)
+        url = embedded.postgres.url(name)
+        command.downgrade(alembic_config(url), "0014")
+        assert upgrade_to_head(url) == ("0014", current_revision(admin))
+        with psycopg.connect(url) as conn:
+            others = conn.execute(
+                "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+                "AND relowner <> current_user::regrole"
             ).fetchone()
             assert others == (0,)
     finally:

@@ -65,6 +65,39 @@ SERVER_SETTINGS = {
 }
 
 
+# The schema's tables (hypertables pass the owner on to their chunks), standalone sequences
+# (identity ones follow their table) and functions, except the extensions' own, to the owner
+# (DB_OWNER, spelt out: this is SQL).
+ADOPT_OBJECTS = """
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT format('ALTER %s %s OWNER TO parktwin_owner',
+                      CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                     WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+                      c.oid::regclass) AS ddl
+        FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace
+          AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+          AND c.relowner <> 'parktwin_owner'::regrole
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))
+        UNION ALL
+        SELECT format('ALTER ROUTINE %s OWNER TO parktwin_owner', p.oid::regprocedure)
+        FROM pg_proc p
+        WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> 'parktwin_owner'::regrole
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE r.ddl;
+    END LOOP;
+END
+$$
+"""
+
+
 @dataclass
 class EmbeddedPostgres:
     paths: StatePaths
@@ -207,6 +240,16 @@ class EmbeddedPostgres:
                 )
         with psycopg.connect(self.admin_url(name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            if not exists:
+                return
+            # A database of an older state directory, created and migrated by the superuser:
+            # the owner takes it over, or its migrations would fail from now on.
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(name), sql.Identifier(DB_OWNER)
+                )
+            )
+            conn.execute(ADOPT_OBJECTS)
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
