@@ -201,6 +201,7 @@ def test_the_processes_do_their_jobs_with_their_roles(
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
         park, device = _api_creates_a_park(client, admin, receiver.url)
+        assert DB_LOGINS["api"] in _sessions(roles_db)
     target = MqttTarget.from_url(services.mqtt_url)
     dynsec = DynsecClient(target)
     dynsec.connect()
@@ -211,6 +212,7 @@ def test_the_processes_do_their_jobs_with_their_roles(
     try:
         ingestor.start().wait_subscribed(target, publisher, roles_db)
         _ingest_stores(roles_db, publisher)
+        assert DB_LOGINS["ingest"] in _sessions(roles_db)
         sid = scalar(roles_db, "SELECT id FROM series WHERE device_id = %s", device)
         old = datetime.now(UTC) - timedelta(days=200)
         with psycopg.connect(roles_db) as conn:  # a reading past raw retention
@@ -220,6 +222,7 @@ def test_the_processes_do_their_jobs_with_their_roles(
         )
         receiver.wait_for(lambda r: any(x.json()["type"] == "alarm.raised" for x in r), "hook")
         wait_until(lambda: _drained(roles_db, sid), 60, "the rollup and the retention")
+        assert DB_LOGINS["worker"] in _sessions(roles_db)
         assert "failed" not in worker.output(), worker.output()
         assert "storage_error" not in ingestor.output()
     finally:
@@ -271,6 +274,15 @@ def _ingest_stores(database_url: str, publisher: Publisher) -> None:
         30,
         "the ingestor to store readings, the rejection and the alarm",
     )
+
+
+def _sessions(database_url: str) -> set[str]:
+    """Who is connected to the database right now."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT usename FROM pg_stat_activity WHERE datname = current_database()"
+        ).fetchall()
+    return {str(user) for (user,) in rows}
 
 
 def _drained(database_url: str, sid: object) -> bool:

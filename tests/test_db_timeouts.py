@@ -21,11 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.broker.dynsec import DynsecClient
+from app.core.config import Settings
 from app.core.db import create_engine_for
 from app.core.migrate import upgrade_to_head
 from app.core.mqtt import MqttTarget
 from app.embedded.services import EmbeddedServices
-from app.embedded.state import DB_LOGINS
+from app.embedded.state import DB_LOGINS, DB_OWNER
 from app.worker.jobs import rollup
 from app.worker.loop import Job, run_job
 from tests.conftest import ServiceEnv
@@ -44,6 +45,37 @@ def timeouts_db(services: ServiceEnv) -> Iterator[str]:
 def logins(embedded: EmbeddedServices, timeouts_db: str) -> dict[str, str]:
     name = urlsplit(timeouts_db).path.lstrip("/")
     return {p: embedded.postgres.role_url(login, name) for p, login in DB_LOGINS.items()}
+
+
+def test_on_the_embedded_cluster_each_process_logs_in_as_its_own_role(
+    embedded: EmbeddedServices,
+) -> None:
+    """Nothing set: the API, ingest and the worker resolve their own logins, migrate and the
+    rest (seed, apikey) the schema owner."""
+    settings = Settings(
+        state_dir=embedded.settings.state_dir,
+        embedded_pg_port=embedded.postgres.port,
+        database_url=None,
+        mqtt_url=None,
+    )
+    expected = {**DB_LOGINS, "migrate": DB_OWNER}
+    for process, user in expected.items():
+        url = settings.database_url_for(process)  # type: ignore[arg-type]
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (user,)
+    assert urlsplit(settings.resolved_database_url()).username == DB_OWNER
+
+
+def test_a_process_url_wins_over_the_shared_one() -> None:
+    settings = Settings(
+        database_url="postgresql://shared@db/parktwin",
+        worker_database_url="postgresql://mine@db/parktwin?keepalives_idle=5",
+    )
+    worker = urlsplit(settings.database_url_for("worker"))
+    assert worker.username == "mine" and "keepalives_idle=5&" in worker.query + "&"
+    assert urlsplit(settings.database_url_for("ingest")).username == "shared"
+    assert settings.database_url_for("migrate") == "postgresql://shared@db/parktwin"
+    assert settings.for_process("worker").resolved_database_url().startswith("postgresql://mine@")
 
 
 @pytest.mark.parametrize(
