@@ -91,7 +91,7 @@ def test_each_process_connects_with_its_limits(
         params = conn.info.get_parameters()
     assert params["keepalives"] == "1" and params["keepalives_idle"] == "30"
     assert params["keepalives_interval"] == "10" and params["keepalives_count"] == "3"
-    assert params["tcp_user_timeout"] == "30000"
+    assert params["tcp_user_timeout"] == "30000" and params["connect_timeout"] == "10"
 
 
 def test_the_api_engine_keeps_its_session_settings_and_gets_the_limits(

@@ -166,6 +166,10 @@ class Settings(BaseSettings):
         description="longest time sent data may stay unacknowledged before the link is dead "
         "(0: the kernel's default)",
     )
+    db_connect_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="longest wait for a new database connection (API, ingest, worker)",
+    )
     latest_cache_ttl: timedelta = Field(
         default=timedelta(seconds=1),
         description="identical bulk-latest reads within this long share one answer (per API "
@@ -217,6 +221,7 @@ class Settings(BaseSettings):
             self.db_keepalives_interval,
             self.db_keepalives_count,
             self.db_tcp_user_timeout,
+            self.db_connect_timeout,
         )
         return with_session_limits(url, limits)
 

@@ -51,6 +51,7 @@ class SessionLimits:
     keepalives_interval: timedelta
     keepalives_count: int
     tcp_user_timeout: timedelta
+    connect_timeout: timedelta
 
 
 def _ms(value: timedelta) -> int:
@@ -58,8 +59,9 @@ def _ms(value: timedelta) -> int:
 
 
 def with_session_limits(url: str, limits: SessionLimits) -> str:
-    """``url`` with libpq parameters for ``limits``: keepalives as connection parameters
-    (those already in the URL win), the timeouts appended to its ``options``."""
+    """``url`` with libpq parameters for ``limits``: keepalives and the connect timeout as
+    connection parameters (those already in the URL win), the statement and lock timeouts
+    appended to its ``options``."""
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     for key, value in (
@@ -68,6 +70,7 @@ def with_session_limits(url: str, limits: SessionLimits) -> str:
         ("keepalives_interval", int(limits.keepalives_interval.total_seconds())),
         ("keepalives_count", limits.keepalives_count),
         ("tcp_user_timeout", _ms(limits.tcp_user_timeout)),
+        ("connect_timeout", max(1, int(limits.connect_timeout.total_seconds()))),
     ):
         query.setdefault(key, str(value))
     timeouts = (
