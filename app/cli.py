@@ -37,7 +37,7 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     from app.core.migrate import upgrade_to_head
 
-    before, after = upgrade_to_head(settings.resolved_database_url())
+    before, after = upgrade_to_head(settings.database_url_for("migrate"))
     if before == after:
         print(f"database already at {after}: nothing to do")
     else:

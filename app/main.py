@@ -25,11 +25,8 @@ logger = logging.getLogger(__name__)
 def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine_for(
-            settings.resolved_database_url(),
-            settings.db_pool_size,
-            statement_timeout=settings.api_statement_timeout,
-        )
+        # The API's login role, statement and lock timeouts, keepalives: all in its URL.
+        engine = create_engine_for(settings.database_url_for("api"), settings.db_pool_size)
         version = await check_timescaledb(engine)
         logger.info("database ready, timescaledb %s", version)
         broker = DynsecClient(MqttTarget.from_url(settings.resolved_mqtt_url()))

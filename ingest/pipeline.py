@@ -519,7 +519,7 @@ def build_worker(
         consumer.on_subscribed = lambda up: metrics.subscribed.set(1 if up else 0)
     return IngestWorker(
         consumer,
-        settings.resolved_database_url(),
+        settings.database_url_for("ingest"),  # its role, timeouts and keepalives
         IngestOptions.from_settings(settings),
         metrics,
         stop,

@@ -83,7 +83,9 @@ def services() -> Iterator[ServiceEnv]:
     embedded = EmbeddedServices.from_settings(_embedded_settings(state))
     try:
         urls = embedded.up()
-        yield ServiceEnv(urls["PARKTWIN_DATABASE_URL"], urls["PARKTWIN_MQTT_URL"], embedded)
+        # The superuser creates the test databases (and their extension, in the migration);
+        # `services up` prints the schema owner's URL, which may not.
+        yield ServiceEnv(embedded.postgres.admin_url(), urls["PARKTWIN_MQTT_URL"], embedded)
     finally:
         embedded.down()
         shutil.rmtree(state, ignore_errors=True)

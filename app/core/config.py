@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DbProcess = Literal["api", "ingest", "worker", "migrate"]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -24,6 +26,24 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="postgresql://user:pass@host:port/db; unset means the embedded cluster",
+    )
+    api_database_url: str | None = Field(
+        default=None,
+        description="the API's own database URL (a login of role parktwin_api); unset: "
+        "PARKTWIN_DATABASE_URL, else the embedded cluster's API login",
+    )
+    ingest_database_url: str | None = Field(
+        default=None,
+        description="the ingestor's own database URL (role parktwin_ingest); unset: as above",
+    )
+    worker_database_url: str | None = Field(
+        default=None,
+        description="the worker's own database URL (role parktwin_worker); unset: as above",
+    )
+    migrate_database_url: str | None = Field(
+        default=None,
+        description="`parktwin migrate`'s URL (the schema owner); unset: PARKTWIN_DATABASE_URL, "
+        "else the embedded cluster's owner",
     )
     mqtt_url: str | None = Field(
         default=None,
@@ -155,6 +175,45 @@ class Settings(BaseSettings):
         default=timedelta(seconds=30),
         description="the API's longest SQL statement; a longer one is cancelled and answered 503",
     )
+    api_lock_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="the API's longest wait for a lock; a longer wait fails the statement",
+    )
+    ingest_statement_timeout: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="the ingest writer's longest SQL statement; the batch is then retried",
+    )
+    ingest_lock_timeout: timedelta = Field(
+        default=timedelta(seconds=5),
+        description="the ingest writer's longest wait for a lock; the batch is then retried",
+    )
+    worker_statement_timeout: timedelta = Field(
+        default=timedelta(seconds=120),
+        description="the worker's longest SQL statement; the job then fails and runs again",
+    )
+    worker_lock_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="the worker's longest wait for a lock; the job then fails and runs again",
+    )
+    db_keepalives_idle: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="TCP keepalive: idle time before the first probe (API, ingest, worker)",
+    )
+    db_keepalives_interval: timedelta = Field(
+        default=timedelta(seconds=10), description="TCP keepalive: time between probes"
+    )
+    db_keepalives_count: int = Field(
+        default=3, ge=1, description="TCP keepalive: unanswered probes before the link is dead"
+    )
+    db_tcp_user_timeout: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="longest time sent data may stay unacknowledged before the link is dead "
+        "(0: the kernel's default)",
+    )
+    db_connect_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="longest wait for a new database connection (API, ingest, worker)",
+    )
     latest_cache_ttl: timedelta = Field(
         default=timedelta(seconds=1),
         description="identical bulk-latest reads within this long share one answer (per API "
@@ -180,6 +239,40 @@ class Settings(BaseSettings):
         from app.embedded.state import embedded_database_url
 
         return embedded_database_url(self)
+
+    def database_url_for(self, process: DbProcess) -> str:
+        """The database URL of one process: its own setting, else PARKTWIN_DATABASE_URL, else
+        the embedded cluster's login for it; for the API, ingest and the worker with their
+        statement and lock timeouts and TCP keepalives (docs/security-database.md)."""
+        url = getattr(self, f"{process}_database_url") or self.database_url
+        if not url:
+            from app.embedded.state import embedded_database_url
+
+            url = embedded_database_url(self, process)
+        if process == "migrate":
+            return url
+        from app.core.db import SessionLimits, with_session_limits
+
+        statement, lock = {
+            "api": (self.api_statement_timeout, self.api_lock_timeout),
+            "ingest": (self.ingest_statement_timeout, self.ingest_lock_timeout),
+            "worker": (self.worker_statement_timeout, self.worker_lock_timeout),
+        }[process]
+        limits = SessionLimits(
+            statement,
+            lock,
+            self.db_keepalives_idle,
+            self.db_keepalives_interval,
+            self.db_keepalives_count,
+            self.db_tcp_user_timeout,
+            self.db_connect_timeout,
+        )
+        return with_session_limits(url, limits)
+
+    def for_process(self, process: DbProcess) -> Settings:
+        """These settings with ``database_url`` set to :meth:`database_url_for` the process,
+        so everything the process opens (pools, LISTEN connections) uses its role and limits."""
+        return self.model_copy(update={"database_url": self.database_url_for(process)})
 
     def resolved_mqtt_url(self) -> str:
         """The MQTT URL in force: the explicit one, else the embedded broker's."""

@@ -8,11 +8,14 @@ the handler returns and rolls back when it raises: services never commit.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from fastapi import Depends, Request
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -38,6 +41,46 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + sync_url(url)[len("postgresql+psycopg://") :]
 
 
+@dataclass(frozen=True)
+class SessionLimits:
+    """What a process's database connections may not exceed (docs/security-database.md)."""
+
+    statement_timeout: timedelta
+    lock_timeout: timedelta
+    keepalives_idle: timedelta
+    keepalives_interval: timedelta
+    keepalives_count: int
+    tcp_user_timeout: timedelta
+    connect_timeout: timedelta
+
+
+def _ms(value: timedelta) -> int:
+    return int(value.total_seconds() * 1000)
+
+
+def with_session_limits(url: str, limits: SessionLimits) -> str:
+    """``url`` with libpq parameters for ``limits``: keepalives and the connect timeout as
+    connection parameters (those already in the URL win), the statement and lock timeouts
+    appended to its ``options``."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    for key, value in (
+        ("keepalives", 1),
+        ("keepalives_idle", int(limits.keepalives_idle.total_seconds())),
+        ("keepalives_interval", int(limits.keepalives_interval.total_seconds())),
+        ("keepalives_count", limits.keepalives_count),
+        ("tcp_user_timeout", _ms(limits.tcp_user_timeout)),
+        ("connect_timeout", max(1, int(limits.connect_timeout.total_seconds()))),
+    ):
+        query.setdefault(key, str(value))
+    timeouts = (
+        f"-c statement_timeout={_ms(limits.statement_timeout)} "
+        f"-c lock_timeout={_ms(limits.lock_timeout)}"
+    )
+    query["options"] = f"{query['options']} {timeouts}" if query.get("options") else timeouts
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
 def create_engine_for(
     url: str, pool_size: int, statement_timeout: timedelta | None = None
 ) -> AsyncEngine:
@@ -50,14 +93,19 @@ def create_engine_for(
     reads (hours still queued for the rollup worker) over every telemetry chunk of the range,
     which crosses the JIT threshold; compiling then took seconds (14 s for a 0.3 s query in
     bench/economy, a raw 30-day series went from 8.5 s to 0.2 s in bench/api)."""
+    target = make_url(sync_url(url))
     options = "-c timezone=UTC -c jit=off"
+    extra = target.query.get("options")
+    if isinstance(extra, str):  # the URL's own (the process's limits) come after ours
+        options += f" {extra}"
     if statement_timeout is not None:
-        options += f" -c statement_timeout={int(statement_timeout.total_seconds() * 1000)}"
+        options += f" -c statement_timeout={_ms(statement_timeout)}"
     return create_async_engine(
-        sync_url(url),
+        target.difference_update_query(["options"]),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        hide_parameters=True,
         connect_args={"options": options},
     )
 

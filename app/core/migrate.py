@@ -21,7 +21,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def current_revision(database_url: str) -> str | None:
-    engine = create_engine(sync_url(database_url))
+    engine = create_engine(sync_url(database_url), hide_parameters=True)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

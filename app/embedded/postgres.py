@@ -1,5 +1,10 @@
 """The embedded PostgreSQL cluster: initdb under the state directory, TimescaleDB preloaded,
-listening on 127.0.0.1 only (no Unix socket, so long checkout paths never matter)."""
+listening on 127.0.0.1 only (no Unix socket, so long checkout paths never matter).
+
+The initdb superuser (``parktwin``) only provisions: it creates the roles, the database (owned
+by ``parktwin_owner``) and the TimescaleDB extension, which needs a superuser. The migrations
+run as the owner, the processes as logins in the group roles migration 0016 grants to
+(docs/security-database.md); each role's random password is kept under ``pg/``."""
 
 from __future__ import annotations
 
@@ -22,7 +27,16 @@ from app.embedded.process import (
     require_binary,
     wait_for,
 )
-from app.embedded.state import DB_NAME, DB_USER, StatePaths, database_url, read_or_create_secret
+from app.embedded.state import (
+    DB_GROUPS,
+    DB_LOGINS,
+    DB_NAME,
+    DB_OWNER,
+    DB_USER,
+    StatePaths,
+    database_url,
+    read_or_create_secret,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +65,39 @@ SERVER_SETTINGS = {
 }
 
 
+# The schema's tables (hypertables pass the owner on to their chunks), standalone sequences
+# (identity ones follow their table) and functions, except the extensions' own, to the owner
+# (DB_OWNER, spelt out: this is SQL).
+ADOPT_OBJECTS = """
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT format('ALTER %s %s OWNER TO parktwin_owner',
+                      CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                     WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+                      c.oid::regclass) AS ddl
+        FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace
+          AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+          AND c.relowner <> 'parktwin_owner'::regrole
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))
+        UNION ALL
+        SELECT format('ALTER ROUTINE %s OWNER TO parktwin_owner', p.oid::regprocedure)
+        FROM pg_proc p
+        WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> 'parktwin_owner'::regrole
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE r.ddl;
+    END LOOP;
+END
+$$
+"""
+
+
 @dataclass
 class EmbeddedPostgres:
     paths: StatePaths
@@ -68,8 +115,17 @@ class EmbeddedPostgres:
     def password(self) -> str:
         return read_or_create_secret(self.paths.pg_password)
 
-    def url(self, database: str = DB_NAME) -> str:
+    def admin_url(self, database: str = DB_NAME) -> str:
+        """The superuser's URL: for provisioning (and tests that create databases) only."""
         return database_url(self.password, self.port, database)
+
+    def role_url(self, role: str, database: str = DB_NAME) -> str:
+        password = read_or_create_secret(self.paths.pg_role_password(role))
+        return database_url(password, self.port, database, user=role)
+
+    def url(self, database: str = DB_NAME) -> str:
+        """The schema owner's URL: what `services up` prints, what migrations run as."""
+        return self.role_url(DB_OWNER, database)
 
     def initialised(self) -> bool:
         return (self.paths.pg_data / "PG_VERSION").exists()
@@ -137,6 +193,7 @@ class EmbeddedPostgres:
         if result.returncode != 0:
             tail = self.paths.pg_log.read_text()[-2000:] if self.paths.pg_log.exists() else ""
             raise RuntimeError(f"PostgreSQL did not start:\n{result.stderr}\n{tail}")
+        self.ensure_roles()
         self.ensure_database(DB_NAME)
 
     def stop(self, mode: str = "fast") -> None:
@@ -148,16 +205,65 @@ class EmbeddedPostgres:
         if pid is not None:
             wait_for(lambda: not pid_alive(pid), 30, f"PostgreSQL (pid {pid}) to exit")
 
+    def ensure_roles(self) -> None:
+        """The owner, the processes' group roles and their logins, none of them superuser;
+        passwords (re)set from the files under ``pg/``, so the two always agree."""
+        logins: dict[str, str | None] = {DB_OWNER: None}
+        logins.update({DB_LOGINS[p]: group for p, group in DB_GROUPS.items()})
+        with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
+            for group in DB_GROUPS.values():
+                _create_role(conn, group, sql.SQL("NOLOGIN"))
+            for role, member_of in logins.items():
+                _create_role(conn, role, sql.SQL("LOGIN"))
+                password = read_or_create_secret(self.paths.pg_role_password(role))
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
+                )
+                if member_of is not None:
+                    grant = sql.SQL("GRANT {} TO {}")
+                    conn.execute(grant.format(sql.Identifier(member_of), sql.Identifier(role)))
+
     def ensure_database(self, name: str) -> None:
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+        """The database, owned by the schema owner, with the TimescaleDB extension (which
+        only a superuser may create)."""
+        with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
             ).fetchone()
             if not exists:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(name), sql.Identifier(DB_OWNER)
+                    )
+                )
+        with psycopg.connect(self.admin_url(name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            if not exists:
+                return
+            # A database of an older state directory, created and migrated by the superuser:
+            # the owner takes it over, or its migrations would fail from now on.
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(name), sql.Identifier(DB_OWNER)
+                )
+            )
+            conn.execute(ADOPT_OBJECTS)
 
     def drop_database(self, name: str) -> None:
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+        with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def _create_role(conn: psycopg.Connection[tuple[object, ...]], role: str, kind: sql.SQL) -> None:
+    """CREATE ROLE unless it exists (roles are cluster-wide); never superuser."""
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+        return
+    conn.execute(
+        sql.SQL("CREATE ROLE {} {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION").format(
+            sql.Identifier(role), kind
+        )
+    )

@@ -3,7 +3,8 @@
 Layout under ``PARKTWIN_STATE_DIR`` (default ``.parktwin/``)::
 
     pg/data/            the PostgreSQL cluster (initdb)
-    pg/password         the ``parktwin`` superuser's password
+    pg/password         the ``parktwin`` superuser's password (provisioning only)
+    pg/<role>.password  the passwords of the schema owner and of the processes' logins
     pg/postgres.log
     mqtt/mosquitto.conf the broker's config, written on every ``up``
     mqtt/dynamic-security.json, mqtt/data/ (persistence), mqtt/mosquitto.log, mqtt/mosquitto.pid
@@ -20,8 +21,12 @@ from urllib.parse import quote
 
 from app.core.config import Settings
 
-DB_USER = "parktwin"
+DB_USER = "parktwin"  # the superuser: creates databases, roles and the extension
 DB_NAME = "parktwin"
+DB_OWNER = "parktwin_owner"  # owns the schema, runs the migrations; what `services up` prints
+# Each process's group role (migration 0016 grants to it) and its login on the embedded cluster.
+DB_GROUPS = {"api": "parktwin_api", "ingest": "parktwin_ingest", "worker": "parktwin_worker"}
+DB_LOGINS = {process: f"{group}_login" for process, group in DB_GROUPS.items()}
 MQTT_SERVICE_USER = "parktwin"
 
 
@@ -44,6 +49,9 @@ class StatePaths:
     @property
     def pg_password(self) -> Path:
         return self.pg / "password"
+
+    def pg_role_password(self, role: str) -> Path:
+        return self.pg / f"{role}.password"
 
     @property
     def pg_log(self) -> Path:
@@ -106,17 +114,20 @@ def _read_secret(path: Path, service: str) -> str:
     return path.read_text().strip()
 
 
-def database_url(password: str, port: int, database: str = DB_NAME) -> str:
-    return f"postgresql://{DB_USER}:{quote(password, safe='')}@127.0.0.1:{port}/{database}"
+def database_url(password: str, port: int, database: str = DB_NAME, user: str = DB_USER) -> str:
+    return f"postgresql://{user}:{quote(password, safe='')}@127.0.0.1:{port}/{database}"
 
 
 def mqtt_url(password: str, port: int) -> str:
     return f"mqtt://{MQTT_SERVICE_USER}:{quote(password, safe='')}@127.0.0.1:{port}"
 
 
-def embedded_database_url(settings: Settings) -> str:
-    password = _read_secret(state_paths(settings).pg_password, "PostgreSQL")
-    return database_url(password, settings.embedded_pg_port)
+def embedded_database_url(settings: Settings, process: str | None = None) -> str:
+    """The schema owner's URL, or with ``process`` ("api", "ingest", "worker") that process's
+    login's ("migrate" is the owner)."""
+    role = DB_LOGINS.get(process or "", DB_OWNER)
+    password = _read_secret(state_paths(settings).pg_role_password(role), "PostgreSQL")
+    return database_url(password, settings.embedded_pg_port, user=role)
 
 
 def embedded_mqtt_url(settings: Settings) -> str:

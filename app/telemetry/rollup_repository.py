@@ -89,9 +89,11 @@ async def recompute(
 
 
 async def drop_expired(session: AsyncSession, table: str, older_than: timedelta) -> int:
-    """Drop the chunks of ``table`` entirely older than ``older_than``; return their count."""
+    """Drop the chunks of ``table`` entirely older than ``older_than``; return their count.
+    Through ``parktwin_drop_expired`` (migration 0016): drop_chunks needs the table's owner,
+    and the worker's role is not."""
     result = await session.execute(
-        text("SELECT count(*) FROM drop_chunks(CAST(:table AS regclass), older_than => :age)"),
+        text("SELECT parktwin_drop_expired(:table, :age)"),
         {"table": table, "age": older_than},
     )
     return int(result.scalar_one())

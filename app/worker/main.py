@@ -19,6 +19,8 @@ POOL_SIZE = 6
 
 
 async def serve(settings: Settings) -> None:
+    # The worker's role and limits for everything it opens: the pool, LISTEN, the alarm timers.
+    settings = settings.for_process("worker")
     engine = create_engine_for(settings.resolved_database_url(), pool_size=POOL_SIZE)
     try:
         await check_timescaledb(engine)
