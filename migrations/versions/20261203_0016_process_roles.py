@@ -23,7 +23,7 @@ grants through default privileges; a later table the ingestor needs gets its gra
 migration. The downgrade revokes everything but keeps the roles (other databases may use them).
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-03
 """
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
@@ -47,6 +47,8 @@ INGEST_GRANTS = {
     "INSERT": "telemetry, series, latest_value, telemetry_dirty, ingest_rejection, alarm_state, "
     "alarm, alarm_event, event_outbox",
     "UPDATE": "device, latest_value, telemetry_dirty, alarm_state, alarm",
+    # the quarantine's crash marks and strikes (migration 0015)
+    "SELECT, INSERT, UPDATE, DELETE": "ingest_inflight, ingest_suspect",
 }
 
 CREATE_ROLE = """
