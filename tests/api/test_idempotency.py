@@ -67,6 +67,7 @@ def _cases(
         return lambda: count(database_url, query, *params)
 
     incident = _incident(client, admin, park)
+    alarm = park.alarm(park.device("gas_detector", 10, 0), "gas_lel_pct", datetime.now(UTC))
     reported = _incident(client, admin, park)
     building, _ = make_building(database_url, pid)
     enterprise = make_enterprise(client, admin, pid)
@@ -105,6 +106,13 @@ def _cases(
             rows("SELECT count(*) FROM incident_event WHERE incident_id = %s", incident),
             status=200,
         ),
+        "alarm comments": Case(
+            f"{url}/alarms/{alarm}/comments",
+            {"comment": "vented"},
+            {"comment": "not vented"},
+            rows("SELECT count(*) FROM alarm_event WHERE alarm_id = %s", alarm),
+            status=200,
+        ),
         "roster": Case(
             f"{url}/emergency/roster",
             shift,
@@ -131,6 +139,7 @@ CASES = (
     "leases",
     "incident reports",
     "incident comments",
+    "alarm comments",
     "roster",
     "carbon manual entries",
     "carbon green power",
