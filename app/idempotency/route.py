@@ -161,8 +161,9 @@ class IdempotentRoute(APIRoute):
             except Replay as replay:
                 return replay.response
             pending = request.scope.pop(_PENDING, None)
-            if isinstance(pending, Pending) and 200 <= response.status_code < 300:
-                await _store(pending, response)
+            ok = 200 <= response.status_code < 300
+            if isinstance(pending, Pending) and ok and hasattr(response, "body"):
+                await _store(pending, response)  # a streamed answer cannot be kept: not stored
             return response
 
         return idempotent_handler

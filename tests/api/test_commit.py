@@ -38,11 +38,11 @@ CREATE CONSTRAINT TRIGGER test_fail_at_commit AFTER INSERT OR DELETE ON {table}
 def fail_at_commit(database_url: str) -> Iterator[None]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         for table in ("park", "device"):
-            conn.execute(FAIL_AT_COMMIT.format(table=table))  # type: ignore[arg-type]
+            conn.execute(FAIL_AT_COMMIT.format(table=table))
     yield
     with psycopg.connect(database_url, autocommit=True) as conn:
         for table in ("park", "device"):
-            conn.execute(f"DROP TRIGGER test_fail_at_commit ON {table}")  # type: ignore[arg-type]
+            conn.execute(f"DROP TRIGGER test_fail_at_commit ON {table}")
         conn.execute("DROP FUNCTION test_fail_at_commit()")
 
 
@@ -118,7 +118,7 @@ def test_a_device_delete_whose_commit_fails_keeps_row_and_account(
     created = client.post(f"/api/v1/parks/{park_id}/devices", json=body, headers=admin)
     assert created.status_code == 201, created.text  # before the trigger exists
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(FAIL_AT_COMMIT.format(table="device"))  # type: ignore[arg-type]
+        conn.execute(FAIL_AT_COMMIT.format(table="device"))
     try:
         url = f"/api/v1/parks/{park_id}/devices/{device_id}"
         assert client.delete(url, headers=admin).status_code == 503
