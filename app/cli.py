@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from app.core.config import Settings, get_settings
 from app.core.logging import configure_logging
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+T = TypeVar("T")
 
 
 def _services(args: argparse.Namespace, settings: Settings) -> int:
@@ -55,6 +57,11 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 def _api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    cert = args.tls_cert or settings.api_tls_cert
+    key = args.tls_key or settings.api_tls_key
+    if (cert is None) != (key is None):
+        print("parktwin api: HTTPS needs both a certificate and its key", file=sys.stderr)
+        return 2
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -62,6 +69,8 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.api_port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        ssl_certfile=cert,
+        ssl_keyfile=key,
     )
     return 0
 
@@ -91,22 +100,72 @@ def _worker(_args: argparse.Namespace, settings: Settings) -> int:
     return worker_main(settings)
 
 
-def _apikey(args: argparse.Namespace, settings: Settings) -> int:
+def _apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     """Print a new key as the last line of stdout; it is stored only hashed."""
+    from app.apikeys.cli import create_key, parse_expiry
+
+    try:
+        expires_at = parse_expiry(args.expires_in, args.expires_at)
+    except ValueError as exc:
+        print(f"parktwin apikey: {exc}", file=sys.stderr)
+        return 2
+    token = _run_apikey(create_key(settings, args.role, args.park, args.name, expires_at))
+    if token is None:
+        return 1
+    scope = f"park {args.park}" if args.park else "every park"
+    until = f", expires {expires_at.isoformat()}" if expires_at else ""
+    print(f"API key created: role {args.role}, {scope}{until}. It is shown only once:")
+    print(token)
+    return 0
+
+
+def _apikey_list(_args: argparse.Namespace, settings: Settings) -> int:
+    """One tab-separated line per key, after a header; never a secret."""
+    from app.apikeys.cli import list_keys
+
+    keys = _run_apikey(list_keys(settings))
+    if keys is None:
+        return 1
+    columns = ("id", "state", "role", "park_id", "name", "created_by", "created_at",
+               "last_used_at", "expires_at", "revoked_at")  # fmt: skip
+    print("\t".join(columns))
+    for key in keys:
+        print("\t".join("-" if key[c] is None else str(key[c]) for c in columns))
+    return 0
+
+
+def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from app.apikeys.cli import revoke_key
+
+    if _run_apikey(revoke_key(settings, args.key_id)) is None:
+        return 1
+    print(f"API key {args.key_id} revoked")
+    return 0
+
+
+def _apikey_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the key's new token as the last line of stdout; the old secret stops working."""
+    from app.apikeys.cli import rotate_key
+
+    token = _run_apikey(rotate_key(settings, args.key_id))
+    if token is None:
+        return 1
+    print(f"API key {args.key_id} rotated; the old secret no longer works. Shown only once:")
+    print(token)
+    return 0
+
+
+def _run_apikey(work: Coroutine[Any, Any, T]) -> T | None:
+    """Run an ``apikey`` action; a refusal (unknown key, park) is printed, and None."""
     import asyncio
 
-    from app.apikeys.cli import create_key
     from app.core.errors import AppError
 
     try:
-        token = asyncio.run(create_key(settings, args.role, args.park, args.name))
+        return asyncio.run(work)
     except AppError as exc:
         print(f"parktwin apikey: {exc.detail}", file=sys.stderr)
-        return 1
-    scope = f"park {args.park}" if args.park else "every park"
-    print(f"API key created: role {args.role}, {scope}. It is shown only once:")
-    print(token)
-    return 0
+        return None
 
 
 def _sim(args: argparse.Namespace, settings: Settings) -> int:
@@ -121,10 +180,42 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     return run_seed(args, settings)
 
 
+def _add_apikey_commands(apikey: argparse.ArgumentParser) -> None:
+    actions = apikey.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="print a new key (the last line of stdout)")
+    create.add_argument("--role", choices=("viewer", "operator", "admin"), required=True)
+    create.add_argument("--park", default=None)
+    create.add_argument("--name", default=None, help="a label for the key")
+    expiry = create.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-in", default=None, help="e.g. 90m, 12h, 30d, 8w; default never")
+    expiry.add_argument("--expires-at", default=None, help="an ISO 8601 time (UTC if no offset)")
+    create.set_defaults(handler=_apikey_create)
+    actions.add_parser("list", help="every key and its state, never a secret").set_defaults(
+        handler=_apikey_list
+    )
+    for name, handler, text in (
+        ("revoke", _apikey_revoke, "the key answers 401 from now on"),
+        ("rotate", _apikey_rotate, "print a new secret for the key; the old one stops working"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("key_id", metavar="KEY_ID", help="the <id> of ptk_<id>_<secret>")
+        action.set_defaults(handler=handler)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("parktwin")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parktwin", description="Backend for an industrial park's digital operations centre."
     )
+    parser.add_argument("--version", action="version", version=f"parktwin {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     services = sub.add_parser("services", help="the embedded PostgreSQL+TimescaleDB and Mosquitto")
@@ -136,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve the REST API (uvicorn)")
     api.add_argument("--host", default=None, help="default: PARKTWIN_API_HOST (127.0.0.1)")
     api.add_argument("--port", type=int, default=None, help="default: PARKTWIN_API_PORT (8000)")
+    api.add_argument("--tls-cert", default=None, help="HTTPS: default PARKTWIN_API_TLS_CERT")
+    api.add_argument("--tls-key", default=None, help="HTTPS: default PARKTWIN_API_TLS_KEY")
     api.set_defaults(handler=_api)
 
     ingest = sub.add_parser("ingest", help="the MQTT ingestor")
@@ -156,12 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_seed_arguments(seed)
     seed.set_defaults(handler=_seed)
 
-    apikey = sub.add_parser("apikey", help="manage API keys")
-    apikey.add_argument("action", choices=("create",))
-    apikey.add_argument("--role", choices=("viewer", "operator", "admin"), required=True)
-    apikey.add_argument("--park", default=None)
-    apikey.add_argument("--name", default=None, help="a label for the key")
-    apikey.set_defaults(handler=_apikey)
+    _add_apikey_commands(sub.add_parser("apikey", help="manage API keys"))
 
     demo = sub.add_parser("demo", help="everything wired together in the foreground")
     demo.add_argument("--host", default=None)

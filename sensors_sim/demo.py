@@ -94,7 +94,7 @@ def run_demo(
     scenario: str | None = None,
     devices: int = 2000,
 ) -> int:
-    from app.apikeys.cli import create_key
+    from app.apikeys.cli import replace_demo_key
     from app.core.migrate import upgrade_to_head
     from app.embedded.services import EmbeddedServices
 
@@ -115,7 +115,7 @@ def run_demo(
     print("seeding the demo park (the first time takes a minute or two)...", flush=True)
     result = asyncio.run(seed_park(demo_settings, PARK, device_count=devices))
     print(f"park {PARK!r}: {result.devices} devices, credentials in {result.credentials_file}")
-    token = asyncio.run(create_key(demo_settings, "admin", None, "demo"))
+    token = asyncio.run(replace_demo_key(demo_settings))  # the previous run's key is revoked
     receiver = Receiver().start()
     children: list[subprocess.Popen[bytes]] = []
     try:

@@ -24,9 +24,15 @@ from app.core.db import SessionDep
 from app.core.http import PROBLEMS, SettingsDep, cached_json
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
+from app.idempotency.route import IDEMPOTENT, IdempotentRoute
 from app.parks.deps import ParkAdmin, ParkOperator, ParkViewer
 
-router = APIRouter(prefix="/api/v1/parks/{park_id}/alarms", tags=["alarms"], responses=PROBLEMS)
+router = APIRouter(
+    prefix="/api/v1/parks/{park_id}/alarms",
+    tags=["alarms"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+)
 
 
 @router.get("", response_model=Page[AlarmRead], summary="List alarms, newest first")
@@ -116,7 +122,11 @@ async def unshelve_alarm(alarm_id: uuid.UUID, session: SessionDep, ctx: ParkOper
     return await service.unshelve(session, ctx=ctx, alarm_id=alarm_id)
 
 
-@router.post("/{alarm_id}/comments", summary="Add a comment to the audit trail (operator)")
+@router.post(
+    "/{alarm_id}/comments",
+    summary="Add a comment to the audit trail (operator)",
+    dependencies=[IDEMPOTENT],
+)
 async def comment_alarm(
     alarm_id: uuid.UUID, body: AlarmComment, session: SessionDep, ctx: ParkOperator
 ) -> AlarmDetail:

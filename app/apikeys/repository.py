@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Row, text
+from datetime import datetime
+
+from sqlalchemy import Row, RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def find_active(
     session: AsyncSession, key_id: str
-) -> Row[tuple[str, bytes, str, str | None]] | None:
-    """The unrevoked key ``key_id``; touches ``last_used_at`` at most once a minute."""
+) -> Row[tuple[str, bytes, str, str | None, bool, float | None]] | None:
+    """The unrevoked, unexpired key ``key_id`` with ``expires_in`` (seconds, None: never);
+    touches ``last_used_at`` at most once a minute."""
     row = (
         await session.execute(
             text(
                 "SELECT id, secret_hash, role, park_id, "
-                "last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS stale "
-                "FROM api_key WHERE id = :id AND revoked_at IS NULL"
+                "last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS stale, "
+                "EXTRACT(EPOCH FROM expires_at - now())::float8 AS expires_in "
+                "FROM api_key WHERE id = :id AND revoked_at IS NULL "
+                "AND (expires_at IS NULL OR expires_at > now())"
             ),
             {"id": key_id},
         )
@@ -39,14 +44,72 @@ async def insert(
     role: str,
     park_id: str | None,
     name: str | None,
+    *,
+    expires_at: datetime | None = None,
+    created_by: str | None = None,
 ) -> None:
     await session.execute(
         text(
-            "INSERT INTO api_key (id, secret_hash, role, park_id, name) "
-            "VALUES (:id, :hash, :role, :park, :name)"
+            "INSERT INTO api_key (id, secret_hash, role, park_id, name, expires_at, created_by) "
+            "VALUES (:id, :hash, :role, :park, :name, :expires_at, :created_by)"
         ),
-        {"id": key_id, "hash": secret_hash, "role": role, "park": park_id, "name": name},
+        {
+            "id": key_id,
+            "hash": secret_hash,
+            "role": role,
+            "park": park_id,
+            "name": name,
+            "expires_at": expires_at,
+            "created_by": created_by,
+        },
     )
+
+
+async def list_(session: AsyncSession) -> list[RowMapping]:
+    """Every key without its secret hash, newest first."""
+    result = await session.execute(
+        text(
+            "SELECT id, role, park_id, name, created_by, created_at, last_used_at, expires_at, "
+            "revoked_at FROM api_key ORDER BY created_at DESC, id"
+        )
+    )
+    return list(result.mappings())
+
+
+async def revoke(session: AsyncSession, key_id: str) -> bool:
+    """Revoke ``key_id``; False when there is no such key (revoking twice is not an error)."""
+    result = await session.execute(
+        text(
+            "UPDATE api_key SET revoked_at = coalesce(revoked_at, now()) WHERE id = :id "
+            "RETURNING id"
+        ),
+        {"id": key_id},
+    )
+    return result.first() is not None
+
+
+async def revoke_created_by(session: AsyncSession, created_by: str) -> list[str]:
+    """Revoke every live key made by ``created_by`` (``demo``); their ids."""
+    result = await session.execute(
+        text(
+            "UPDATE api_key SET revoked_at = now() "
+            "WHERE created_by = :created_by AND revoked_at IS NULL RETURNING id"
+        ),
+        {"created_by": created_by},
+    )
+    return [str(r[0]) for r in result]
+
+
+async def set_secret(session: AsyncSession, key_id: str, secret_hash: bytes) -> bool:
+    """Replace the live key's secret; False when there is no live key ``key_id``."""
+    result = await session.execute(
+        text(
+            "UPDATE api_key SET secret_hash = :hash WHERE id = :id AND revoked_at IS NULL "
+            "AND (expires_at IS NULL OR expires_at > now()) RETURNING id"
+        ),
+        {"id": key_id, "hash": secret_hash},
+    )
+    return result.first() is not None
 
 
 async def park_exists(session: AsyncSession, park_id: str) -> bool:

@@ -1,20 +1,74 @@
-"""Creating API keys (``parktwin apikey create``)."""
+"""API keys: create, list, revoke, rotate (``parktwin apikey ...``)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.apikeys import repository
 from app.core.auth import Role, generate_key
-from app.core.errors import NotFound
+from app.core.errors import NotFound, Unprocessable
 
 
 async def create(
-    session: AsyncSession, *, role: Role, park_id: str | None = None, name: str | None = None
+    session: AsyncSession,
+    *,
+    role: Role,
+    park_id: str | None = None,
+    name: str | None = None,
+    expires_at: datetime | None = None,
+    created_by: str | None = None,
 ) -> str:
     """Store a new key (hashed) and return its token: the only time it is seen."""
     if park_id is not None and not await repository.park_exists(session, park_id):
         raise NotFound(f"park {park_id!r} not found: create it first (POST /api/v1/parks)")
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise Unprocessable(f"the expiry {expires_at.isoformat()} is not in the future")
     key = generate_key()
-    await repository.insert(session, key.id, key.secret_hash, role.name, park_id, name)
+    await repository.insert(
+        session,
+        key.id,
+        key.secret_hash,
+        role.name,
+        park_id,
+        name,
+        expires_at=expires_at,
+        created_by=created_by,
+    )
     return key.token
+
+
+async def list_(session: AsyncSession) -> list[dict[str, Any]]:
+    """Every key with its state (``active``, ``revoked``, ``expired``); never a secret."""
+    now = datetime.now(UTC)
+    keys = []
+    for row in await repository.list_(session):
+        key = dict(row)
+        expired = key["expires_at"] is not None and key["expires_at"] <= now
+        key["state"] = "revoked" if key["revoked_at"] else "expired" if expired else "active"
+        keys.append(key)
+    return keys
+
+
+async def revoke(session: AsyncSession, *, key_id: str) -> None:
+    """From now on the key answers 401 (after at most ``PARKTWIN_API_KEY_CACHE_TTL`` in an API
+    process that saw it just before)."""
+    if not await repository.revoke(session, key_id):
+        raise NotFound(f"API key {key_id!r} not found")
+
+
+async def rotate(session: AsyncSession, *, key_id: str) -> str:
+    """A new secret for the live key ``key_id`` (same id, role, park, expiry); the old secret
+    stops working. The new token is returned: the only time it is seen."""
+    key = generate_key(key_id)
+    if not await repository.set_secret(session, key_id, key.secret_hash):
+        raise NotFound(f"API key {key_id!r} not found, revoked or expired")
+    return key.token
+
+
+async def replace_created_by(session: AsyncSession, *, created_by: str, role: Role) -> str:
+    """Revoke the live keys made by ``created_by`` and make a new one (``parktwin demo``)."""
+    await repository.revoke_created_by(session, created_by)
+    return await create(session, role=role, name=created_by, created_by=created_by)

@@ -26,9 +26,15 @@ from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json, cached_response
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
+from app.idempotency.route import IDEMPOTENT, IdempotentRoute
 from app.parks.deps import ParkAdmin, ParkViewer
 
-router = APIRouter(prefix="/api/v1/parks/{park_id}/carbon", tags=["carbon"], responses=PROBLEMS)
+router = APIRouter(
+    prefix="/api/v1/parks/{park_id}/carbon",
+    tags=["carbon"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+)
 
 From = Annotated[date | None, Query(alias="from", description="first local day (default: "
                                     "the 1st of this month)")]  # fmt: skip
@@ -101,6 +107,7 @@ async def put_settings(data: Settings, session: SessionDep, ctx: ParkAdmin) -> S
 
 
 @router.post("/manual-entries", status_code=status.HTTP_201_CREATED,
+             dependencies=[IDEMPOTENT],
              summary="Enter a quantity by hand (admin)",
              description="Diesel, gasoline, LPG, coal, heat and other carriers without "
              "meters, per day, for an enterprise and/or building or the park.")  # fmt: skip
@@ -118,6 +125,7 @@ async def list_manual(
 
 
 @router.post("/green-power", status_code=status.HTTP_201_CREATED,
+             dependencies=[IDEMPOTENT],
              summary="Record a green-power contract or 绿证 (admin)",
              description="409 when a certificate id was used before (in any park).")  # fmt: skip
 async def create_green(

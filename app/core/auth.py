@@ -2,7 +2,7 @@
 
 A key reads ``ptk_<id>_<secret>``: the id finds the row, the secret (256 random bits) is
 stored only as its SHA-256 (a slow hash adds nothing for a random secret of that size).
-Without a key, or with an unknown or revoked one: 401. A role too low: 403. A key bound to
+Without a key, or with an unknown, revoked or expired one: 401. A role too low: 403. A key bound to
 a park sees only that park: every other park, and everything in it, is 404.
 """
 
@@ -69,9 +69,11 @@ def hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def generate_key() -> NewKey:
+def generate_key(key_id: str | None = None) -> NewKey:
+    """A new key, or a new secret for the key ``key_id`` (rotation)."""
     secret = secrets.token_urlsafe(32)
-    return NewKey(id=secrets.token_hex(8), secret=secret, secret_hash=hash_secret(secret))
+    key_id = key_id or secrets.token_hex(8)
+    return NewKey(id=key_id, secret=secret, secret_hash=hash_secret(secret))
 
 
 def parse_token(token: str) -> tuple[str, str] | None:
@@ -90,7 +92,8 @@ class TtlCache:
     """A small per-process cache of recent lookups (keys, parks), each kept ``ttl`` seconds.
 
     Dashboards poll with the same key all day: this spares a database round trip per request.
-    A revoked key stops working within ``ttl``.
+    A key revoked by another process (the CLI) stops working here within ``ttl``
+    (``PARKTWIN_API_KEY_CACHE_TTL``; 0 keeps nothing).
     """
 
     def __init__(self, ttl: float = CACHE_TTL_S, size: int = 10_000) -> None:
@@ -103,17 +106,21 @@ class TtlCache:
             return None
         return hit[1]
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: Any, ttl: float | None = None) -> None:
+        """Keep ``value`` for the cache's ttl, or for ``ttl`` if that is shorter."""
+        ttl = self._ttl if ttl is None else min(ttl, self._ttl)
+        if ttl <= 0:
+            return
         if len(self._items) >= self._size:
             self._items.clear()
-        self._items[key] = (time.monotonic() + self._ttl, value)
+        self._items[key] = (time.monotonic() + ttl, value)
 
 
-def request_cache(request: Request, name: str) -> TtlCache:
+def request_cache(request: Request, name: str, ttl: float = CACHE_TTL_S) -> TtlCache:
     """The app's cache ``name``, made on first use."""
     cache = getattr(request.app.state, name, None)
     if not isinstance(cache, TtlCache):
-        cache = TtlCache()
+        cache = TtlCache(ttl)
         setattr(request.app.state, name, cache)
     return cache
 
@@ -128,17 +135,19 @@ async def current_key(
 ) -> ApiKey:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send an API key as `Authorization: Bearer <key>`")
-    cache = request_cache(request, "api_keys")
+    ttl = request.app.state.settings.api_key_cache_ttl.total_seconds()
+    cache = request_cache(request, "api_keys", ttl)
     token_hash = hash_secret(credentials.credentials).hex()
     key = cache.get(token_hash)
     if key is None:
-        key = await _lookup(session, credentials.credentials)
-        cache.put(token_hash, key)
+        key, expires_in = await _lookup(session, credentials.credentials)
+        cache.put(token_hash, key, expires_in)  # an expiring key is not kept past its expiry
     assert isinstance(key, ApiKey)
     return key
 
 
-async def _lookup(session: AsyncSession, token: str) -> ApiKey:
+async def _lookup(session: AsyncSession, token: str) -> tuple[ApiKey, float | None]:
+    """The key and the seconds until it expires (None: never)."""
     from app.apikeys.repository import find_active
 
     parsed = parse_token(token)
@@ -148,8 +157,8 @@ async def _lookup(session: AsyncSession, token: str) -> ApiKey:
         or row is None
         or not hmac.compare_digest(row.secret_hash, hash_secret(parsed[1]))
     ):
-        raise Unauthorized("unknown or revoked API key")
-    return ApiKey(id=row.id, role=Role[row.role], park_id=row.park_id)
+        raise Unauthorized("unknown, revoked or expired API key")
+    return ApiKey(id=row.id, role=Role[row.role], park_id=row.park_id), row.expires_in
 
 
 def require_role(role: Role) -> Callable[..., Awaitable[ApiKey]]:

@@ -219,6 +219,24 @@ class Settings(BaseSettings):
         description="identical bulk-latest reads within this long share one answer (per API "
         "process); 0 turns it off",
     )
+    api_tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) for HTTPS: with PARKTWIN_API_TLS_KEY, `parktwin api` "
+        "serves HTTPS instead of HTTP",
+    )
+    api_tls_key: Path | None = Field(
+        default=None, description="PEM private key of PARKTWIN_API_TLS_CERT"
+    )
+    api_key_cache_ttl: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="each API process remembers a valid key this long, so a key revoked or "
+        "rotated by another process (the CLI) still works there for at most this long; 0 turns "
+        "the cache off",
+    )
+    idempotency_retention: timedelta = Field(
+        default=timedelta(hours=24),
+        description="how long an Idempotency-Key and its answer are kept for replay",
+    )
     alarm_shelve_max: timedelta = Field(
         default=timedelta(hours=8), description="the longest an operator may shelve an alarm"
     )

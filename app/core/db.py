@@ -7,7 +7,8 @@ the handler returns and rolls back when it raises: services never commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -22,6 +23,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+logger = logging.getLogger(__name__)
+
+_COMPENSATIONS = "parktwin.on_rollback"
 
 
 class TimescaleMissing(RuntimeError):
@@ -127,15 +132,45 @@ async def check_timescaledb(engine: AsyncEngine) -> str:
     return str(version)
 
 
+Compensation = Callable[[], Awaitable[None]]
+"""Undoes, outside the database, what a rolled-back transaction had done (a broker account)."""
+
+
+def on_rollback(session: AsyncSession, compensation: Compensation) -> None:
+    """Run ``compensation`` if this request's transaction does not commit.
+
+    For side effects the database cannot roll back: register it *before* making the change, so
+    a change that half-happened (a timeout) is undone too; it must be safe to run then."""
+    session.info.setdefault(_COMPENSATIONS, []).append(compensation)
+
+
+async def _compensate(session: AsyncSession) -> None:
+    for compensation in reversed(session.info.pop(_COMPENSATIONS, [])):
+        try:
+            await compensation()
+        except Exception:  # the original error is what the client must see
+            logger.exception("compensation %r failed after a rollback", compensation)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction: committed once the handler has returned and its answer is
+    serialised, before a byte of it is sent (``SessionDep`` uses ``scope="function"``), so a
+    commit that fails reaches the client as an error, never as a 2xx. Anything raised (by the
+    handler or by the commit) rolls back and runs the ``on_rollback`` compensations."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session:
         try:
             yield session
             await session.commit()
         except BaseException:
-            await session.rollback()
+            try:
+                await session.rollback()
+            finally:
+                await _compensate(session)
             raise
+        session.info.pop(_COMPENSATIONS, None)
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+"""The request's session; ``scope="function"``: commit before the response, not after it
+(FastAPI runs a request-scoped dependency's exit code after the response is sent)."""

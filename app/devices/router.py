@@ -21,9 +21,15 @@ from app.devices.schemas import (
     DeviceUpdate,
     MqttCredentials,
 )
+from app.idempotency.route import IDEMPOTENT_SECRET, IdempotentRoute
 from app.parks.deps import ParkAdmin, ParkViewer
 
-router = APIRouter(prefix="/api/v1/parks/{park_id}/devices", tags=["devices"], responses=PROBLEMS)
+router = APIRouter(
+    prefix="/api/v1/parks/{park_id}/devices",
+    tags=["devices"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+)
 
 DeviceIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the device's id")]
 
@@ -43,6 +49,7 @@ BrokerDep = Annotated[DynsecClient | None, Depends(get_broker)]
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a device (admin)",
+    dependencies=[IDEMPOTENT_SECRET],
     description="Answers with the device's MQTT account; `mqtt_password` is shown only here.",
 )
 async def create_device(

@@ -2,7 +2,11 @@
 
 The broker account is made after the row is written (so a duplicate id fails before the
 broker is touched) and before the request commits; if the broker refuses, the request rolls
-back and answers 503. Broker calls block, so they run in a worker thread.
+back and answers 503. If the transaction does not commit after the broker took the change
+(the commit itself can fail), a compensation registered with ``on_rollback`` undoes it: a new
+account is deleted, a deleted one is re-made with a password nobody knows (rotate the
+credentials to use the device again), so a device never has an account without a row, nor a
+row whose account vanished. Broker calls block, so they run in a worker thread.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.equipment import links
 from app.broker.dynsec import DynsecClient, DynsecError, device_username, new_password
+from app.core.db import Compensation, on_rollback
 from app.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.devices import repository
@@ -64,6 +69,16 @@ async def _broker_call(broker: DynsecClient | Accounts, method: str, *args: str)
         raise ServiceUnavailable(f"the MQTT broker did not take the change: {exc}") from exc
 
 
+def _undo(broker: DynsecClient | Accounts, method: str, *args: str) -> Compensation:
+    """A broker call to run if the request's transaction rolls back (``on_rollback``)."""
+
+    async def compensate() -> None:
+        if isinstance(broker, DynsecClient):  # the bulk import's stand-in has nothing to undo
+            await to_thread.run_sync(getattr(broker, method), *args)
+
+    return compensate
+
+
 async def create(
     session: AsyncSession, *, ctx: ParkContext, data: DeviceCreate, broker: Accounts | None
 ) -> DeviceCreated:
@@ -87,6 +102,7 @@ async def create(
     password = None
     if broker is not None:
         password = new_password()
+        on_rollback(session, _undo(broker, "delete_device", ctx.park_id, data.id))
         await _broker_call(broker, "ensure_device", ctx.park_id, data.id, password)
     row = await load(session, ctx, data.id)
     return DeviceCreated.model_validate({**to_read(row), "mqtt_password": password})
@@ -153,6 +169,7 @@ async def delete(
     await load(session, ctx, device_id)
     await repository.delete(session, ctx.park_id, device_id)
     if broker is not None:
+        on_rollback(session, _undo(broker, "ensure_device", ctx.park_id, device_id, new_password()))
         await _broker_call(broker, "delete_device", ctx.park_id, device_id)
 
 

@@ -44,6 +44,7 @@ from app.emergency.schemas import (
     TypeRuleCreate,
     TypeRuleRead,
 )
+from app.idempotency.route import IDEMPOTENT, IdempotentRoute
 from app.parks.deps import ParkAdmin, ParkOperator, ParkViewer
 
 
@@ -51,7 +52,12 @@ def _dump(items: Sequence[BaseModel]) -> list[dict[str, Any]]:
     return [item.model_dump() for item in items]
 
 
-router = APIRouter(prefix="/api/v1/parks/{park_id}", tags=["emergency"], responses=PROBLEMS)
+router = APIRouter(
+    prefix="/api/v1/parks/{park_id}",
+    tags=["emergency"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+)
 
 IncidentId = Annotated[uuid.UUID, Path(description="the incident's id")]
 ResourceId = Annotated[str, Path(pattern=IDENT_PATTERN, description="the resource's id")]
@@ -81,6 +87,7 @@ async def list_incidents(
     "/incidents",
     status_code=201,
     summary="Open an incident (operator); `drill: true` runs the same flow as a drill",
+    dependencies=[IDEMPOTENT],
 )
 async def create_incident(
     data: IncidentCreate, session: SessionDep, ctx: ParkOperator
@@ -135,7 +142,11 @@ async def change_status(
     return await service.change_status(session, ctx=ctx, incident_id=incident_id, data=data)
 
 
-@router.post("/incidents/{incident_id}/report", summary="Record the report to the regulator")
+@router.post(
+    "/incidents/{incident_id}/report",
+    summary="Record the report to the regulator",
+    dependencies=[IDEMPOTENT],
+)
 async def report_incident(
     incident_id: IncidentId, session: SessionDep, ctx: ParkOperator, data: ReportIn | None = None
 ) -> IncidentDetail:
@@ -143,7 +154,11 @@ async def report_incident(
     return await service.report(session, ctx=ctx, incident_id=incident_id, comment=comment)
 
 
-@router.post("/incidents/{incident_id}/comments", summary="Add a comment to the timeline")
+@router.post(
+    "/incidents/{incident_id}/comments",
+    summary="Add a comment to the timeline",
+    dependencies=[IDEMPOTENT],
+)
 async def comment_incident(
     incident_id: IncidentId, data: CommentIn, session: SessionDep, ctx: ParkOperator
 ) -> IncidentDetail:
@@ -265,7 +280,12 @@ async def list_roster(
     return cached_json(request, _dump(await admin.list_roster(session, ctx=ctx, current=current)))
 
 
-@router.post("/emergency/roster", status_code=201, summary="Add a shift (admin)")
+@router.post(
+    "/emergency/roster",
+    status_code=201,
+    summary="Add a shift (admin)",
+    dependencies=[IDEMPOTENT],
+)
 async def create_roster(data: RosterCreate, session: SessionDep, ctx: ParkAdmin) -> RosterRead:
     return await admin.create_roster(session, ctx=ctx, data=data)
 

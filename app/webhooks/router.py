@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, SettingsDep
 from app.core.pagination import Page, PageDep
+from app.idempotency.route import IDEMPOTENT_SECRET, IdempotentRoute
 from app.parks.deps import ParkAdmin
 from app.webhooks import service
 from app.webhooks.schemas import (
@@ -26,7 +27,12 @@ from app.webhooks.schemas import (
     WebhookUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/parks/{park_id}/webhooks", tags=["webhooks"], responses=PROBLEMS)
+router = APIRouter(
+    prefix="/api/v1/parks/{park_id}/webhooks",
+    tags=["webhooks"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+)
 
 WebhookIdPath = Annotated[uuid.UUID, Path(description="the webhook's id")]
 EventIdPath = Annotated[uuid.UUID, Path(description="the event's id (its `webhook-id`)")]
@@ -36,6 +42,7 @@ EventIdPath = Annotated[uuid.UUID, Path(description="the event's id (its `webhoo
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Subscribe a URL to events (admin)",
+    dependencies=[IDEMPOTENT_SECRET],
     description="The answer holds the signing secret, shown only here. 422 when the URL's host "
     "resolves to a non-public address (unless PARKTWIN_WEBHOOK_ALLOW_PRIVATE=true).",
 )

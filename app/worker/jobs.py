@@ -12,6 +12,7 @@ from app.carbon.budgets import check as carbon_budgets
 from app.core.config import Settings
 from app.economy.power import detect_anomalies as economy_anomalies
 from app.emergency.jobs import open_from_alarms, report_reminders
+from app.idempotency.jobs import prune as idempotency_retention
 from app.telemetry import repository as telemetry
 from app.telemetry import rollup_repository as rollups
 from app.webhooks.delivery import WebhookDispatcher
@@ -88,4 +89,5 @@ def default_jobs() -> list[Job]:
         Job("retention", retention, every=RETENTION_EVERY_S),
         Job("webhook_retention", webhook_retention, every=RETENTION_EVERY_S),
         Job("rejection_retention", rejection_retention, every=REJECTION_RETENTION_EVERY_S),
+        Job("idempotency_retention", idempotency_retention, every=RETENTION_EVERY_S),
     ]

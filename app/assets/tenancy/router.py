@@ -24,9 +24,15 @@ from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
+from app.idempotency.route import IDEMPOTENT, IdempotentRoute
 from app.parks.deps import ParkAdmin, ParkViewer
 
-router = APIRouter(prefix="/api/v1/parks/{park_id}", tags=["tenancy"], responses=PROBLEMS)
+router = APIRouter(
+    prefix="/api/v1/parks/{park_id}",
+    tags=["tenancy"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+)
 
 EnterpriseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the enterprise's id")]
 LeaseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the lease's id")]
@@ -90,6 +96,7 @@ async def delete_enterprise(
     "/leases",
     status_code=status.HTTP_201_CREATED,
     summary="Create a lease (admin)",
+    dependencies=[IDEMPOTENT],
     description="Exactly one of `space_id`, `building_id`, `parcel_id`; dates inclusive. 409 "
     "when it shares a day with a lease of the same space, building or parcel (a building "
     "lease also with leases of its spaces).",
