@@ -131,13 +131,22 @@ class _Guarded:
             await _refuse(scope, receive, send, self.limit)
 
 
+def _api_routes(app: FastAPI) -> Iterator[Any]:
+    """Every API route, however FastAPI nests included routers."""
+    for route in app.routes:
+        if hasattr(route, "effective_route_contexts"):
+            yield from route.effective_route_contexts()
+        elif isinstance(route, APIRoute):
+            yield route
+
+
 def limit_bodies(app: FastAPI, settings: Settings) -> None:
     """Installs ``BodyLimit``: ``PARKTWIN_API_BODY_MAX`` everywhere, the larger
     ``PARKTWIN_API_IMPORT_BODY_MAX`` on the routes marked ``large_body``."""
     large_paths = [
         route.path_regex
-        for route in app.routes
-        if isinstance(route, APIRoute) and getattr(route.endpoint, "large_body", False)
+        for route in _api_routes(app)
+        if getattr(route.endpoint, "large_body", False)
     ]
     app.add_middleware(
         BodyLimit,
