@@ -396,9 +396,7 @@ def csv_rows(body: bytes) -> list[Any]:
 
 
 def test_csv_cells() -> None:
-    rows = csv_rows(
-        b'id,geometry,attributes,name\r\nB1,"{""type"": ""Polygon""}","[1, 2]",\r\n'
-    )
+    rows = csv_rows(b'id,geometry,attributes,name\r\nB1,"{""type"": ""Polygon""}","[1, 2]",\r\n')
     assert rows == [{"id": "B1", "geometry": {"type": "Polygon"}, "attributes": [1, 2]}]
     assert parse.record(rows[0], "footprint") == {
         "id": "B1",
