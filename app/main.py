@@ -15,6 +15,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import check_timescaledb, create_engine_for
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
+from app.core.limits import limit_bodies
 from app.core.metrics import instrument
 from app.core.microcache import MicroCache
 from app.core.mqtt import MqttTarget
@@ -91,9 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
     app.state.registry = CollectorRegistry()
-    instrument(app, app.state.registry)
     install_error_handlers(app)
     app.include_router(health_router)
     for router in api_routers():
         app.include_router(router)
+    limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
+    instrument(app, app.state.registry)
     return app

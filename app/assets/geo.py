@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 from pyproj import Geod
 from shapely.geometry import Point, Polygon, mapping, shape
 
+from app.core.limits import check_polygon_size
+
 SQUARE_METRES_PER_MU = 666.67
 """1 亩 = 666.67 m² (1 ha = 15 亩), as the park's land figures are stated."""
 
@@ -43,6 +45,7 @@ def polygon(geojson: dict[str, Any]) -> Polygon:
     if geojson.get("type") != "Polygon":
         raise GeometryError(f"expected a GeoJSON Polygon, got {geojson.get('type')!r}")
     try:
+        check_polygon_size(geojson.get("coordinates") or [])
         geometry = shape(geojson)
     except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
         raise GeometryError(f"not a readable GeoJSON Polygon: {exc}") from exc

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.assets.tenancy.enterprises import load as load_enterprise
 from app.carbon import ledger, repository, summary
 from app.carbon.ledger import Ledger, Line
+from app.core.cells import neutralise
 from app.parks.deps import ParkContext
 
 AuditKey = tuple[str, int | None, int | None, int | None, int | None]
@@ -109,9 +110,19 @@ def _part(version: dict[str, Any] | None, field: str) -> Any:
     return "" if version is None else version[field]
 
 
+class _SafeWriter:
+    """A csv writer whose text cells cannot run as spreadsheet formulas (app.core.cells)."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def writerow(self, row: list[Any]) -> None:
+        self.writer.writerow([neutralise(v) for v in row])
+
+
 def csv_text(report: dict[str, Any]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeWriter(csv.writer(out, lineterminator="\n"))
     writer.writerow(["# park", report["park_id"], "enterprise", report["enterprise_id"] or "",
                      "year", report["year"], "grid_region", report["grid_region"]])  # fmt: skip
     writer.writerow(CSV_COLUMNS)

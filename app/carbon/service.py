@@ -162,11 +162,21 @@ async def create_manual(
     return ManualEntryRead.model_validate(dict(row))
 
 
+def _date_cursor(page: PageParams) -> tuple[date, str] | None:
+    """A (date, id) cursor, or 422 when the date part is not an ISO date."""
+    after = page.after(2)
+    if after is None:
+        return None
+    try:
+        return date.fromisoformat(after[0]), after[1]
+    except ValueError as exc:
+        raise Unprocessable("cursor: not a cursor for this list") from exc
+
+
 async def list_manual(
     session: AsyncSession, *, ctx: ParkContext, page: PageParams
 ) -> Page[ManualEntryRead]:
-    after = page.after(2)
-    key = (date.fromisoformat(after[0]), str(after[1])) if after else None
+    key = _date_cursor(page)
     rows = await repository.list_manual(session, ctx.park_id, key, page.limit + 1)
     items, cursor = paginate(rows, page.limit, lambda r: [r["day"].isoformat(), str(r["id"])])
     return Page[ManualEntryRead](
@@ -202,8 +212,7 @@ async def _green_rows(
 async def list_green(
     session: AsyncSession, *, ctx: ParkContext, page: PageParams
 ) -> Page[GreenPowerRead]:
-    after = page.after(2)
-    key = (date.fromisoformat(after[0]), str(after[1])) if after else None
+    key = _date_cursor(page)
     rows = await repository.list_green(session, ctx.park_id, key, page.limit + 1)
     items, cursor = paginate(rows, page.limit, lambda r: [r["month"].isoformat(), str(r["id"])])
     return Page[GreenPowerRead](

@@ -214,6 +214,35 @@ class Settings(BaseSettings):
         default=timedelta(seconds=10),
         description="longest wait for a new database connection (API, ingest, worker)",
     )
+    api_body_max: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body in bytes (413 above it, before the key is checked)",
+    )
+    api_import_body_max: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="largest request body in bytes of the asset and economy import endpoints",
+    )
+    import_max_rows: int = Field(
+        default=50_000, ge=1, description="data rows (or features) of one CSV/XLSX/GeoJSON import"
+    )
+    import_max_columns: int = Field(
+        default=200, ge=1, description="columns of one imported CSV or XLSX table"
+    )
+    import_max_cell_bytes: int = Field(
+        default=32 * 1024, ge=64, description="largest cell of an imported table, in UTF-8 bytes"
+    )
+    import_xlsx_max_uncompressed: int = Field(
+        default=128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="an imported XLSX workbook's total uncompressed size, in bytes",
+    )
+    import_xlsx_max_ratio: int = Field(
+        default=100,
+        ge=10,
+        description="highest compression ratio of a part (over 1 MiB) of an imported XLSX",
+    )
     latest_cache_ttl: timedelta = Field(
         default=timedelta(seconds=1),
         description="identical bulk-latest reads within this long share one answer (per API "

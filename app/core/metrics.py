@@ -14,6 +14,10 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
 
 class Observe:
     """Counts every HTTP request by method, route template and status, and times it."""
@@ -40,8 +44,15 @@ class Observe:
             await self.app(scope, receive, send_observed)
         finally:
             template = getattr(scope.get("route"), "path", "unmatched")
-            self.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
-            self.requests.labels(scope["method"], template, str(status)).inc()
+            method = method_label(scope["method"])
+            self.latency.labels(method, template).observe(time.perf_counter() - started)
+            self.requests.labels(method, template, str(status)).inc()
+
+
+def method_label(method: str) -> str:
+    """The method as a label; any method outside HTTP's standard ones is ``OTHER``, so a
+    client inventing methods cannot add series (L18)."""
+    return method if method in METHODS else "OTHER"
 
 
 def instrument(app: FastAPI, registry: CollectorRegistry) -> None:

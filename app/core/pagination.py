@@ -34,14 +34,27 @@ def encode_cursor(key: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> list[Any]:
+CURSOR_REFUSED = "cursor: not a cursor this API handed out"
+INT64 = 2**63
+Part = str | int
+
+
+def decode_cursor(cursor: str) -> list[Part]:
+    """The sort key in a cursor: a list of strings and 64-bit integers, or 422 (whatever
+    the client made up: bad base64, other JSON, nested values, floats, huge numbers)."""
     try:
         value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
-        raise Unprocessable("cursor: not a cursor this API handed out") from exc
-    if not isinstance(value, list):
-        raise Unprocessable("cursor: not a cursor this API handed out")
+        raise Unprocessable(CURSOR_REFUSED) from exc
+    if not isinstance(value, list) or not all(_is_part(v) for v in value):
+        raise Unprocessable(CURSOR_REFUSED)
     return value
+
+
+def _is_part(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, str) or (isinstance(value, int) and -INT64 <= value < INT64)
 
 
 @dataclass(frozen=True)
@@ -49,12 +62,15 @@ class PageParams:
     limit: int
     cursor: str | None
 
-    def after(self, size: int) -> list[Any] | None:
-        """The decoded cursor, checked to hold ``size`` sort-key values (or None)."""
+    def after(self, size: int, kinds: tuple[type[Part], ...] | None = None) -> list[Any] | None:
+        """The decoded cursor (or None), checked to hold ``size`` sort-key values of the
+        ``kinds`` given (by default every one a string), so that a crafted cursor is a 422
+        here and never a wrongly typed SQL parameter."""
         if self.cursor is None:
             return None
         key = decode_cursor(self.cursor)
-        if len(key) != size:
+        kinds = kinds or (str,) * size
+        if len(key) != size or any(type(v) is not k for v, k in zip(key, kinds, strict=True)):
             raise Unprocessable("cursor: not a cursor for this list")
         return key
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound, Unprocessable
+from app.core.limits import TableLimits
 from app.core.pagination import Page, PageParams, paginate
 from app.economy import config_repository, repository, tables
 from app.economy.schemas import (
@@ -222,9 +223,10 @@ async def import_reports(
     return ImportResult(dry_run=dry_run, rows=len(records), **counts)
 
 
-def rows_of_body(media: str, body: bytes) -> list[dict[str, Any]]:
+def rows_of_body(media: str, body: IO[bytes], limits: TableLimits) -> list[dict[str, Any]]:
+    """The rows of an import body (CPU-bound: the router runs it in a thread)."""
     try:
-        return tables.read_rows(media, body)
+        return tables.read_rows(media, body, limits)
     except tables.TableError as exc:
         raise Unprocessable(
             f"body: {exc}", errors=[{"row": None, "field": None, "reason": str(exc)}]

@@ -12,11 +12,13 @@ from datetime import date
 from typing import Annotated, Any
 
 import orjson
+from anyio import to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from app.core.db import SessionDep
-from app.core.http import PROBLEMS, cached_json
+from app.core.http import PROBLEMS, SettingsDep, cached_json
+from app.core.limits import TableLimits, large_body, spool_body
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
 from app.economy import overview, permu, power, reports, settings, tables
@@ -129,14 +131,18 @@ async def list_reports(
     "`dry_run=true` checks and stores nothing.",
     openapi_extra=IMPORT_BODY,
 )
+@large_body
 async def import_reports(
     request: Request,
     session: SessionDep,
     ctx: ParkAdmin,
+    settings: SettingsDep,
     dry_run: Annotated[bool, Query(description="validate only")] = False,
 ) -> ImportResult:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    rows = reports.rows_of_body(media, await request.body())
+    limits = TableLimits.of(settings)
+    with await spool_body(request, settings.api_import_body_max) as body:
+        rows = await to_thread.run_sync(reports.rows_of_body, media, body, limits)
     return await reports.import_reports(session, ctx=ctx, rows=rows, dry_run=dry_run)
 
 

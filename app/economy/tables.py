@@ -10,33 +10,45 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from fastapi import Response
+
+from app.core import xlsx
+from app.core.cells import formula_like, neutralise
+from app.core.limits import TableLimits, TableTooLarge
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv"
 
 
 class TableError(ValueError):
-    """The body as a whole cannot be read."""
+    """The body as a whole cannot be read, or passes a limit (the message names it)."""
 
 
-def _csv_rows(body: bytes) -> list[dict[str, Any]]:
+def _csv_rows(source: IO[bytes], limits: TableLimits) -> list[dict[str, Any]]:
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
     try:
-        text = body.decode("utf-8-sig")
+        reader = csv.DictReader(limits.lines(text), strict=True)
+        if reader.fieldnames is None:
+            raise TableError("no header row")
+        limits.check_columns(len(reader.fieldnames))
+        rows: list[dict[str, Any]] = []
+        for row in reader:
+            limits.check_rows(len(rows) + 1)
+            if None in row:
+                raise TableError("a row has more cells than the header")
+            for value in row.values():
+                limits.check_cell(len(rows) + 1, value or "")
+            rows.append(dict(row))
     except UnicodeDecodeError as exc:
         raise TableError("CSV must be UTF-8") from exc
-    try:
-        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-        rows = [dict(r) for r in reader]
     except csv.Error as exc:
         raise TableError(f"not CSV: {exc}") from exc
-    if reader.fieldnames is None:
-        raise TableError("no header row")
-    for row in rows:
-        if None in row:
-            raise TableError("a row has more cells than the header")
+    except TableTooLarge as exc:
+        raise TableError(str(exc)) from exc
+    finally:
+        text.detach()
     return rows
 
 
@@ -48,16 +60,11 @@ def _cell(header: str, value: Any) -> Any:
     return value
 
 
-def _xlsx_rows(body: bytes) -> list[dict[str, Any]]:
-    from openpyxl import load_workbook
-
+def _xlsx_rows(source: IO[bytes], limits: TableLimits) -> list[dict[str, Any]]:
     try:
-        book = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise TableError(f"not an XLSX workbook: {type(exc).__name__}") from exc
-    sheet = book.worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
-    book.close()
+        rows = xlsx.read_first_sheet(source, limits)
+    except (TableTooLarge, xlsx.NotAWorkbook) as exc:
+        raise TableError(str(exc)) from exc
     if not rows:
         raise TableError("no header row")
     header = [str(h).strip() if h is not None else "" for h in rows[0]]
@@ -68,11 +75,12 @@ def _xlsx_rows(body: bytes) -> list[dict[str, Any]]:
     ]
 
 
-def read_rows(media: str, body: bytes) -> list[dict[str, Any]]:
+def read_rows(media: str, source: IO[bytes], limits: TableLimits) -> list[dict[str, Any]]:
+    """The rows of a CSV or XLSX body, held to ``limits`` (CPU-bound: call it in a thread)."""
     if media == CSV:
-        return _csv_rows(body)
+        return _csv_rows(source, limits)
     if media == XLSX:
-        return _xlsx_rows(body)
+        return _xlsx_rows(source, limits)
     raise TableError(f"send {CSV} or {XLSX}, not {media!r}")
 
 
@@ -86,9 +94,21 @@ def _plain(value: Any) -> Any:
 def _csv_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows(["" if v is None else _plain(v) for v in row] for row in rows)
+    writer.writerow([neutralise(c) for c in columns])
+    writer.writerows(["" if v is None else neutralise(_plain(v)) for v in row] for row in rows)
     return out.getvalue().encode("utf-8-sig")
+
+
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    """Formula-like text as a string cell: openpyxl would write any text starting with ``=``
+    as a live formula."""
+    if not formula_like(value):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def _xlsx_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str) -> bytes:
@@ -96,9 +116,9 @@ def _xlsx_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title[:31])
-    sheet.append(list(columns))
+    sheet.append([_xlsx_cell(sheet, c) for c in columns])
     for row in rows:
-        sheet.append([_plain(v) for v in row])
+        sheet.append([_xlsx_cell(sheet, _plain(v)) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

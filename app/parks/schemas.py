@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.limits import check_polygon_size
 from app.core.types import Ident, UtcDateTime
 
 Position = list[float]
@@ -21,6 +22,7 @@ class Polygon(BaseModel):
     @field_validator("coordinates")
     @classmethod
     def _rings(cls, rings: list[list[Position]]) -> list[list[Position]]:
+        check_polygon_size(rings)
         for ring in rings:
             if len(ring) < 4 or ring[0] != ring[-1]:
                 raise ValueError(

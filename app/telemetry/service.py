@@ -214,7 +214,7 @@ async def rejections(
     """Newest first; a park-bound key sees only its park's rejections."""
     if park_id is not None:
         key.check_park(park_id)
-    after = page.after(2)
+    after = page.after(2, (str, int))
     rows = await repository.rejections(
         session,
         park_id=park_id or key.park_id,

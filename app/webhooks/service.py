@@ -134,9 +134,7 @@ async def attempts(
     page: PageParams,
 ) -> Page[AttemptRead]:
     await get(session, ctx=ctx, webhook_id=webhook_id)
-    before = page.after(1)
-    if before is not None and not isinstance(before[0], int):
-        raise Unprocessable("cursor: not a cursor for this list")
+    before = page.after(1, (int,))
     rows = await repository.attempts(
         session,
         webhook_id,

@@ -12,9 +12,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import IO, Any
 
 import orjson
+
+from app.core.limits import TableLimits, TableTooLarge
 
 Record = dict[str, Any]
 POINT_FIELD = "location"
@@ -32,7 +34,7 @@ class RowError(ValueError):
         self.reason, self.field = reason, field
 
 
-def feature_collection(body: bytes) -> list[Any]:
+def feature_collection(body: bytes, limits: TableLimits) -> list[Any]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -42,6 +44,10 @@ def feature_collection(body: bytes) -> list[Any]:
     features = document.get("features")
     if not isinstance(features, list):
         raise BodyError("features: must be a list")
+    try:
+        limits.check_rows(len(features))
+    except TableTooLarge as exc:
+        raise BodyError(str(exc)) from exc
     return features
 
 
@@ -55,29 +61,40 @@ def _cell(value: str) -> Any:
     return value
 
 
-def csv_rows(body: bytes) -> list[Any]:
-    """One dict per data row (the header is not a row); a row with more cells than the
-    header keeps them under ``None`` for ``record`` to refuse."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BodyError(f"CSV must be UTF-8: {exc}") from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+def csv_rows(source: IO[bytes], limits: TableLimits) -> list[Any]:
+    """One dict per data row (the header is not a row), read as a stream from ``source``
+    and held to ``limits``; a row with more cells than the header keeps them under ``None``
+    for ``record`` to refuse."""
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(limits.lines(text), strict=True)
     rows: list[Any] = []
     try:
         if not reader.fieldnames:
             raise BodyError("CSV without a header row")
+        limits.check_columns(len(reader.fieldnames))
         for raw in reader:
-            row: dict[str | None, Any] = {}
-            for key, value in raw.items():
-                if key is None:
-                    row[None] = value
-                elif value is not None and value.strip() != "":
-                    row[key.strip()] = _cell(value)
-            rows.append(row)
+            limits.check_rows(len(rows) + 1)
+            rows.append(_csv_row(raw, len(rows) + 1, limits))
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"CSV must be UTF-8: {exc}") from exc
     except csv.Error as exc:
         raise BodyError(f"CSV line {reader.line_num}: {exc}") from exc
+    except TableTooLarge as exc:
+        raise BodyError(str(exc)) from exc
+    finally:
+        text.detach()
     return rows
+
+
+def _csv_row(raw: dict[str | None, Any], number: int, limits: TableLimits) -> dict[str | None, Any]:
+    row: dict[str | None, Any] = {}
+    for key, value in raw.items():
+        if key is None:
+            row[None] = value
+        elif value is not None and value.strip() != "":
+            limits.check_cell(number, value)
+            row[key.strip()] = _cell(value)
+    return row
 
 
 def _point(geometry: Any) -> dict[str, Any]:

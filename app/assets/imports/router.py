@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Path, Query, Request
 
 from app.assets.imports import parse, service
 from app.assets.imports.schemas import ImportResult, KindName
 from app.core.db import SessionDep
 from app.core.errors import AppError, Unprocessable
-from app.core.http import PROBLEMS
+from app.core.http import PROBLEMS, SettingsDep
+from app.core.limits import TableLimits, large_body, spool_body
 from app.devices.router import BrokerDep
 from app.parks.deps import ParkAdmin
 
 router = APIRouter(prefix="/api/v1/parks/{park_id}", tags=["import"], responses=PROBLEMS)
 
 GEOJSON_TYPES = ("application/geo+json", "application/json", "")
-MAX_BODY = 64 * 1024 * 1024  # bytes: a park's worth of features, with room to spare
 EXAMPLE_CSV = (
     "id,name,building_id,floor,area_m2,status\nB3-201,201,B3,2,320,available\n"
     "B3-202,202,B3,2,280,leased\n"
@@ -58,28 +59,14 @@ class UnsupportedMediaType(AppError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
-class ContentTooLarge(AppError):
-    status, slug, title = 413, "content-too-large", "Content too large"
-
-
-async def _body(request: Request) -> bytes:
-    """The body, refused (413) as soon as it passes MAX_BODY."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ContentTooLarge(f"an import may hold at most {MAX_BODY // 2**20} MiB: split it")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _rows(content_type: str, body: bytes) -> list[Any]:
+def _rows(content_type: str, body: IO[bytes], limits: TableLimits) -> list[Any]:
+    """The body's rows (run in a thread: parsing a large import is seconds of CPU)."""
     media = content_type.split(";")[0].strip().lower()
     try:
         if media == "text/csv":
-            return parse.csv_rows(body)
+            return parse.csv_rows(body, limits)
         if media in GEOJSON_TYPES:
-            return parse.feature_collection(body)
+            return parse.feature_collection(body.read(), limits)
     except parse.BodyError as exc:
         raise Unprocessable(
             f"body: {exc}", errors=[{"row": None, "field": None, "reason": str(exc)}]
@@ -103,15 +90,19 @@ def _rows(content_type: str, body: bytes) -> list[Any]:
     "new MQTT credentials (shown once).",
     openapi_extra=BODY,
 )
+@large_body
 async def import_assets(
     request: Request,
     kind: Annotated[KindName, Path(description="what the rows are")],
     session: SessionDep,
     ctx: ParkAdmin,
     broker: BrokerDep,
+    settings: SettingsDep,
     dry_run: Annotated[bool, Query(description="validate only; change nothing")] = False,
 ) -> ImportResult:
-    rows = _rows(request.headers.get("content-type", ""), await _body(request))
+    content_type = request.headers.get("content-type", "")
+    with await spool_body(request, settings.api_import_body_max) as body:
+        rows = await to_thread.run_sync(_rows, content_type, body, TableLimits.of(settings))
     return await service.import_features(
         session, ctx=ctx, kind=kind, features=rows, dry_run=dry_run, broker=broker
     )

@@ -198,7 +198,7 @@ async def import_features(
     spec = KINDS.get(kind)
     if spec is None:
         raise Unprocessable(f"kind: one of {', '.join(KINDS)}", field="kind")
-    checked = check_rows(spec, features)
+    checked = await to_thread.run_sync(check_rows, spec, features)  # seconds of pydantic CPU
     make_accounts = spec.name == "devices" and not dry_run and _manages_accounts(broker)
     accounts = DeferredAccounts() if make_accounts else None
     savepoint = await session.begin_nested()

@@ -46,7 +46,7 @@ async def list_(
     session: AsyncSession, *, ctx: ParkContext, building_id: str, page: PageParams
 ) -> Page[FloorRead]:
     await checks.building(session, ctx, building_id)
-    after = page.after(1)
+    after = page.after(1, (int,))
     key = {"park_id": ctx.park_id, "building_id": building_id}
     rows = await repository.list_(
         session, FLOOR, key, {}, after[0] if after else None, page.limit + 1
