@@ -131,3 +131,31 @@ def test_a_device_delete_whose_commit_fails_keeps_row_and_account(
     assert has_account(broker, park_id, device_id)  # re-made, with a password nobody knows
     rotated = client.post(f"{url}/credentials", headers=admin)
     assert rotated.status_code == 200 and rotated.json()["mqtt_password"]
+
+
+def test_an_import_whose_commit_fails_keeps_no_broker_accounts(
+    client: TestClient,
+    admin: dict[str, str],
+    database_url: str,
+    broker: DynsecClient,
+    fail_at_commit: None,
+) -> None:
+    park_id = create_park(client, admin).id
+    doomed = [f"commitfail-{uuid.uuid4().hex[:8]}", f"ok-{uuid.uuid4().hex[:8]}"]
+    body = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": None,
+             "properties": {"id": d, "type": "water_meter", "name": d}}
+            for d in doomed
+        ],
+    }  # fmt: skip
+    headers = {**admin, "Content-Type": "application/geo+json"}
+    url = f"/api/v1/parks/{park_id}/import/devices"
+    response = client.post(url, json=body, headers=headers)
+    assert response.status_code == 503, response.text
+    assert "mqtt_password" not in response.text
+    for device_id in doomed:  # the row that failed at commit took the other down with it
+        row = "SELECT 1 FROM device WHERE park_id = %s AND id = %s"
+        assert not exists(database_url, row, park_id, device_id)
+        assert not has_account(broker, park_id, device_id)

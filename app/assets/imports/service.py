@@ -31,6 +31,7 @@ from app.assets.imports.kinds import KINDS, Key, Kind
 from app.assets.imports.schemas import DeviceCredentials, ImportResult
 from app.broker.dynsec import DynsecClient, DynsecError
 from app.core.config import get_settings
+from app.core.db import Compensation, on_rollback
 from app.core.errors import AppError, ServiceUnavailable, Unprocessable
 from app.core.mqtt import MqttTarget
 from app.parks.deps import ParkContext
@@ -219,6 +220,8 @@ async def import_features(
             errors=checked.errors,
         )
     if accounts is not None and accounts.accounts:
+        made = [device_id for device_id, _ in accounts.accounts]
+        on_rollback(session, _forget_accounts(broker, ctx.park_id, made))
         await _make_accounts(broker, ctx.park_id, accounts.accounts)
     return ImportResult(
         kind=spec.name,
@@ -251,6 +254,30 @@ async def _make_accounts(
     finally:
         if own and client is not None:
             client.close()
+
+
+def _forget_accounts(
+    broker: DynsecClient | Literal["settings"] | None, park_id: str, device_ids: list[str]
+) -> Compensation:
+    """Delete the new devices' broker accounts if the import's transaction does not commit
+    (registered before they are made, so a half-made batch is cleaned up too)."""
+
+    def forget() -> None:
+        own = broker == FROM_SETTINGS
+        client = _settings_broker() if own else broker
+        if not isinstance(client, DynsecClient):
+            return
+        try:
+            for device_id in device_ids:
+                client.delete_device(park_id, device_id)
+        finally:
+            if own:
+                client.close()
+
+    async def compensate() -> None:
+        await to_thread.run_sync(forget)
+
+    return compensate
 
 
 def _manages_accounts(broker: DynsecClient | Literal["settings"] | None) -> bool:
