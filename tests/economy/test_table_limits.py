@@ -224,3 +224,27 @@ def _number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_a_workbook_with_entity_expansion_is_refused(
+    client: TestClient, admin: dict[str, str], import_url: str
+) -> None:
+    """openpyxl parses through defusedxml (a dependency), so a billion-laughs sheet is refused
+    as a bad workbook instead of expanding in memory."""
+    from openpyxl import xml as openpyxl_xml
+
+    assert openpyxl_xml.DEFUSEDXML  # without it, the sheet below would expand to 1 GB
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
+            for i in range(1, 10)
+        )
+        + b"]>"
+    )
+    body = rewrite_sheet(
+        workbook([["enterprise_id", "month"], ["acme", "2026-01"]]),
+        lambda xml: laughs + xml.split(b"?>", 1)[-1].replace(b"<sheetData>", b"<sheetData>&lol9;"),
+    )
+    detail = refused(client, admin, import_url, body, XLSX)
+    assert "lol" not in detail
