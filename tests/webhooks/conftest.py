@@ -1,6 +1,6 @@
-"""Webhook test fixtures: an app that allows private URLs, a real HTTP receiver on 127.0.0.1,
-``parktwin worker`` as a real process, and events written into ``event_outbox`` with plain SQL,
-as the alarm code and the ingestor write them.
+"""Webhook test fixtures: an app that allows URLs on 127.0.0.0/8 and any port, a real HTTP
+receiver on 127.0.0.1, ``parktwin worker`` as a real process, and events written into
+``event_outbox`` with plain SQL, as the alarm code and the ingestor write them.
 """
 
 from __future__ import annotations
@@ -33,11 +33,19 @@ from tests.ingest_support import stop_process
 from tests.ingest_support import wait_until as poll_until
 
 WAIT_S = 45.0
+# The receivers of these tests listen on 127.0.0.1, on ports the system picks.
+LOCAL_RECEIVERS: dict[str, Any] = {
+    "webhook_allowed_networks": ["127.0.0.0/8"],
+    "webhook_allowed_ports": "1-65535",
+}
 
 
 @pytest.fixture(scope="session")
 def wh_settings(services: ServiceEnv, database_url: str) -> Settings:
-    return services.settings(database_url, webhook_allow_private=True)
+    # Many webhooks and test pings in one park (the route-access matrix): the limits are tested
+    # on their own, in test_guard.py.
+    limits = {"webhook_test_limit": 10_000, "webhook_max_per_park": 10_000}
+    return services.settings(database_url, **LOCAL_RECEIVERS, **limits)
 
 
 @pytest.fixture(scope="session")
@@ -216,8 +224,10 @@ def start_worker(database_url: str, **settings: str) -> Worker:
         **os.environ,
         "PARKTWIN_DATABASE_URL": database_url,
         "PARKTWIN_WORKER_INTERVAL": "PT0.2S",
-        "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true",
+        "PARKTWIN_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+        "PARKTWIN_WEBHOOK_ALLOWED_PORTS": "1-65535",
         "PARKTWIN_WEBHOOK_RETRY_SCHEDULE": FAST_SCHEDULE,
+        "PARKTWIN_WEBHOOK_BREAKER_COOLDOWN": "PT0.5S",
         "PARKTWIN_LOG_LEVEL": "INFO",
         **{f"PARKTWIN_{k.upper()}": v for k, v in settings.items()},
     }

@@ -71,8 +71,10 @@ def test_invalid_subscriptions_are_422(
 
 @pytest.fixture(scope="module")
 def strict_client(wh_settings: Settings) -> Iterator[TestClient]:
-    """The app with PARKTWIN_WEBHOOK_ALLOW_PRIVATE at its default (false)."""
-    strict = wh_settings.model_copy(update={"webhook_allow_private": False})
+    """The app with the address and port guards at their defaults."""
+    strict = wh_settings.model_copy(
+        update={"webhook_allowed_networks": [], "webhook_allowed_ports": "80,443,8080,8443"}
+    )
     with TestClient(create_app(strict)) as client:
         yield client
 
