@@ -119,7 +119,7 @@ class Requeued(BaseModel):
     requeued: int
 
 
-DeliveryStatus = Literal["pending", "delivered", "dead"]
+DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
 Outcome = Literal["in_flight", "succeeded", "failed", "abandoned"]
 
 
@@ -132,8 +132,14 @@ class AttemptRead(BaseModel):
     attempt: int = Field(description="1 for the first attempt at this event, then 2, 3, ...")
     outcome: Outcome
     status_code: int | None = Field(description="the receiver's HTTP status, if it answered")
-    error: str | None = Field(description="timeout, connection error, ...; null when answered")
-    response_body: str | None = Field(description="the first KiB of the receiver's answer")
+    error: str | None = Field(
+        description="the class of the failure: timeout, dns_failed, connect_failed, tls_error, "
+        "refused_url, refused_port, refused_address, protocol_error, internal_error, "
+        "worker_stopped; null when the receiver answered"
+    )
+    response_body: str | None = Field(
+        description="a failed answer's first 256 printable characters; null for a 2xx answer"
+    )
     duration_ms: float | None
     started_at: UtcDateTime
     finished_at: UtcDateTime | None

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -81,10 +82,16 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A webhook receiver: records every POST, answers from ``responses`` (then 200), and
-    holds the requests for the ids in ``hold`` until ``release`` is set."""
+    """A webhook receiver: records every POST, answers from ``responses`` (then 200) with
+    ``answer`` as the body (and ``location``, if set), and holds the requests for the ids in
+    ``hold`` (every request if ``tarpit``) until ``release`` is set."""
 
     port: int = 0
+    host: str = "127.0.0.1"
+    answer: bytes = b"ok"
+    location: str | None = None
+    tarpit: bool = False
+    tls: ssl.SSLContext | None = None
     requests: list[Received] = field(default_factory=list)
     responses: deque[int] = field(default_factory=deque)
     hold: set[str] = field(default_factory=set)
@@ -94,7 +101,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     def start(self) -> Receiver:
         receiver = self
@@ -110,19 +117,23 @@ class Receiver:
                     receiver.requests.append(item)
                     status = receiver.responses.popleft() if receiver.responses else 200
                     receiver.cond.notify_all()
-                if item.headers.get("webhook-id") in receiver.hold:
+                if receiver.tarpit or item.headers.get("webhook-id") in receiver.hold:
                     receiver.release.wait(WAIT_S)
                 with contextlib.suppress(OSError):
                     self.send_response(status)
-                    self.send_header("content-length", "2")
+                    if receiver.location is not None:
+                        self.send_header("location", receiver.location)
+                    self.send_header("content-length", str(len(receiver.answer)))
                     self.end_headers()
-                    self.wfile.write(b"ok")
+                    self.wfile.write(receiver.answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server = ThreadingHTTPServer((self.host, self.port), Handler)
         server.daemon_threads = True
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()

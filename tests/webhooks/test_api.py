@@ -94,6 +94,9 @@ def strict_client(wh_settings: Settings) -> Iterator[TestClient]:
         "http://[fe80::1]/hook",
         "http://[::ffff:127.0.0.1]/hook",
         "http://224.0.0.1/",
+        "http://[fec0::1]/hook",
+        "http://[2002:7f00:1::1]/hook",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",
     ],
 )
 def test_non_public_addresses_are_refused(
