@@ -108,8 +108,9 @@ class Settings(BaseSettings):
     )
     webhook_allow_private: bool = Field(
         default=False,
-        description="deprecated: true allows every network, as if "
-        "PARKTWIN_WEBHOOK_ALLOWED_NETWORKS listed 0.0.0.0/0 and ::/0; use the allow-list",
+        description="deprecated: true switches the address and port checks off (every network, "
+        "every port), as before the allow-lists; use PARKTWIN_WEBHOOK_ALLOWED_NETWORKS and "
+        "PARKTWIN_WEBHOOK_ALLOWED_PORTS instead",
     )
     webhook_timeout: timedelta = Field(
         default=timedelta(seconds=10), description="longest wait for a webhook receiver's answer"

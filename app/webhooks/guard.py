@@ -56,10 +56,12 @@ class Policy:
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
-        """From the settings; the deprecated ``webhook_allow_private`` allows every network."""
+        """From the settings. The deprecated ``webhook_allow_private`` keeps its old meaning:
+        every network and every port (the port rule came later than the switch)."""
+        if settings.webhook_allow_private:
+            return cls(((1, 65535),), EVERYWHERE)
         networks: Sequence[IPNetwork] = settings.webhook_allowed_networks
-        allowed = EVERYWHERE if settings.webhook_allow_private else tuple(networks)
-        return cls(tuple(parse_ports(settings.webhook_allowed_ports)), allowed)
+        return cls(tuple(parse_ports(settings.webhook_allowed_ports)), tuple(networks))
 
     def port_allowed(self, port: int) -> bool:
         return any(first <= port <= last for first, last in self.ports)
