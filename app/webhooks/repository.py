@@ -10,7 +10,11 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-COLUMNS = "id, park_id, url, event_types, min_severity, description, active, created_at, updated_at"
+COLUMNS = (
+    "id, park_id, url, event_types, min_severity, description, active, created_at, updated_at, "
+    "CASE WHEN circuit_open_until IS NULL THEN 'closed' WHEN circuit_open_until > now() "
+    "THEN 'open' ELSE 'half_open' END AS circuit, circuit_open_until, consecutive_failures"
+)
 NOTIFY = "SELECT pg_notify('parktwin_outbox', '')"
 
 

@@ -29,6 +29,9 @@ EXAMPLE: dict[str, Any] = {
     "active": True,
     "created_at": "2026-11-28T08:00:00Z",
     "updated_at": "2026-11-28T08:00:00Z",
+    "circuit": "closed",
+    "circuit_open_until": None,
+    "consecutive_failures": 0,
 }
 
 
@@ -80,6 +83,13 @@ class WebhookRead(BaseModel):
     active: bool
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    circuit: Literal["closed", "open", "half_open"] = Field(
+        default="closed",
+        description="the circuit breaker: open, no attempt until `circuit_open_until`; "
+        "half_open, one probe attempt at a time",
+    )
+    circuit_open_until: UtcDateTime | None = None
+    consecutive_failures: int = Field(default=0, description="failed attempts in a row")
 
 
 class WebhookCreated(WebhookRead):

@@ -98,16 +98,18 @@ def test_the_circuit_opens_after_n_failures_and_half_opens_with_one_probe(
     try:
         events = {insert_event(database_url, park_id, "device.offline", None) for _ in range(4)}
 
-        def circuit() -> tuple[Any, ...]:
-            sql = "SELECT consecutive_failures, circuit_open_until FROM webhook WHERE id = %s"
-            return query(database_url, sql, hook["id"])[0]
+        def circuit() -> tuple[str, int]:
+            url = f"/api/v1/parks/{park_id}/webhooks/{hook['id']}"
+            got = wh_client.get(url, headers=wh_admin).json()
+            return got["circuit"], got["consecutive_failures"]
 
-        wait_until(lambda: circuit()[0] >= 3 and circuit()[1] is not None, "an open circuit")
+        wait_until(lambda: circuit()[0] == "open", "an open circuit")
+        assert circuit()[1] >= 3
         wait_until(
             lambda: set(delivery_states(database_url, hook["id"]).values()) == {"delivered"},
             "every event delivered once the circuit closed",
         )
-        assert circuit() == (0, None)  # closed again
+        assert circuit() == ("closed", 0)
         assert {r.id for r in receiver.requests} == events
     finally:
         _stop(worker)
