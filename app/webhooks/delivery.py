@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.core.http import JSON_OPTIONS
 from app.webhooks import queue
-from app.webhooks.guard import Policy, Resolver, UnsafeUrl, pin, redact, resolve
+from app.webhooks.guard import Policy, Resolver, Target, UnsafeUrl, pin, redact, resolve
 from app.webhooks.queue import Claimed, Result
 from app.webhooks.signing import headers
 from app.worker.wakeup import listen
@@ -83,14 +83,7 @@ async def post(
         sent = headers(claimed.secrets, str(claimed.event_id), int(time.time()), body)
         async with asyncio.timeout(settings.webhook_timeout.total_seconds()):
             target = await pin(claimed.url, Policy.of(settings), resolver)
-            request = client.build_request(
-                "POST",
-                target.request_url(),
-                content=body,
-                headers={**sent, **target.headers()},
-                extensions=target.extensions(),
-            )
-            response = await client.send(request, stream=True)
+            response = await _send(client, target, body, sent)
             try:
                 status = response.status_code
                 if not 200 <= status < 300:
@@ -101,6 +94,27 @@ async def post(
         error = error_class(exc)
     duration_ms = (time.perf_counter() - started) * 1000
     return Result(status, error, answer, duration_ms)
+
+
+async def _send(
+    client: httpx.AsyncClient, target: Target, body: bytes, sent: dict[str, str]
+) -> httpx.Response:
+    """POST to the checked addresses in turn until one takes the connection (a dual-stack
+    name whose IPv6 address is unreachable from here still gets its webhooks over IPv4)."""
+    for n, address in enumerate(target.addresses, start=1):
+        request = client.build_request(
+            "POST",
+            target.request_url(address),
+            content=body,
+            headers={**sent, **target.headers()},
+            extensions=target.extensions(),
+        )
+        try:
+            return await client.send(request, stream=True)
+        except httpx.ConnectError as exc:
+            if n == len(target.addresses) or error_class(exc) != "connect_failed":
+                raise
+    raise AssertionError("pin() returns at least one address")
 
 
 ERRORS = (

@@ -9,7 +9,7 @@ are deprecated (6to4 ``2002::/16``, Teredo ``2001::/32``, NAT64 ``64:ff9b::/96``
 ``64:ff9b:1::/48``, site-local ``fec0::/10``): their embedded address may be anything.
 
 :func:`pin` resolves the host once and checks every address it gets; the worker then connects to
-the address that was checked (:meth:`Target.request_url`), so a name that answers a public
+an address that was checked (:meth:`Target.request_url`), so a name that answers a public
 address to the check and a private one a moment later (DNS rebinding) gains nothing.
 """
 
@@ -82,14 +82,15 @@ def is_public(ip: IPAddress) -> bool:
 
 @dataclass(frozen=True)
 class Target:
-    """A URL whose host was resolved and checked, and the address to connect to."""
+    """A URL whose host was resolved and checked, and the checked addresses to connect to, in
+    the resolver's order of preference."""
 
     url: httpx.URL
-    address: str
+    addresses: tuple[str, ...]
 
-    def request_url(self) -> httpx.URL:
-        """The URL with the checked address as its host: no second lookup, no rebinding."""
-        return self.url.copy_with(host=self.address)
+    def request_url(self, address: str) -> httpx.URL:
+        """The URL with a checked address as its host: no second lookup, no rebinding."""
+        return self.url.copy_with(host=address)
 
     def headers(self) -> dict[str, str]:
         """The ``Host`` header of the original URL."""
@@ -127,11 +128,11 @@ async def resolve(host: str, port: int) -> list[str]:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError) as exc:
         raise UnsafeUrl("dns_failed", f"the host {host!r} does not resolve") from exc
-    return sorted({str(info[4][0]) for info in infos})
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 async def pin(url: str, policy: Policy, resolver: Resolver = resolve) -> Target:
-    """Resolve the URL's host once, check every address, and return the first; else UnsafeUrl."""
+    """Resolve the URL's host once and check every address; else UnsafeUrl."""
     parsed, port = check_shape(url, policy)
     addresses = await resolver(parsed.host, port)
     if not addresses:
@@ -143,7 +144,7 @@ async def pin(url: str, policy: Policy, resolver: Resolver = resolve) -> Target:
                 f"the host {parsed.host!r} resolves to {address}, which is not a public address "
                 "(PARKTWIN_WEBHOOK_ALLOWED_NETWORKS may allow it)",
             )
-    return Target(parsed, addresses[0])
+    return Target(parsed, tuple(addresses))
 
 
 async def check_url(url: str, policy: Policy, resolver: Resolver = resolve) -> None:

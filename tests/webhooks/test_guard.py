@@ -29,7 +29,8 @@ SETTINGS = Settings(webhook_allowed_networks=[], webhook_allowed_ports="1-65535"
 
 
 class Dns:
-    """An attacker's DNS with TTL 0: each lookup gets the next answer (the last one repeats)."""
+    """An attacker's DNS with TTL 0: each lookup gets the next answer (the last one repeats);
+    an answer may hold several addresses, comma-separated."""
 
     def __init__(self, *answers: str) -> None:
         self.answers = list(answers)
@@ -39,7 +40,7 @@ class Dns:
         self.lookups.append(host)
         if not self.answers:
             return []
-        return [self.answers[min(len(self.lookups), len(self.answers)) - 1]]
+        return self.answers[min(len(self.lookups), len(self.answers)) - 1].split(",")
 
 
 def claimed(url: str) -> Claimed:
@@ -107,6 +108,18 @@ def test_a_name_whose_first_answer_is_private_is_refused_before_any_connection(
     result = send(f"http://rebind.test:{internal.port}/hook", allow("127.0.0.2/32"), dns)
     assert (result.status_code, result.error) == (None, "refused_address")
     assert dns.lookups == ["rebind.test"] and internal.requests == []
+
+
+def test_every_address_of_the_one_answer_is_checked_and_tried_in_turn(internal: Receiver) -> None:
+    # 127.0.0.3 listens nowhere: the connection fails and the next checked address is used.
+    dns = Dns("127.0.0.3,127.0.0.1")
+    result = send(f"http://two.test:{internal.port}/hook", allow("127.0.0.0/8"), dns)
+    assert (result.status_code, dns.lookups) == (200, ["two.test"])
+    assert len(internal.requests) == 1
+    # One disallowed address in the answer refuses the whole name, before any connection.
+    mixed = Dns("127.0.0.1,10.0.0.1")
+    refused = send(f"http://two.test:{internal.port}/hook", allow("127.0.0.0/8"), mixed)
+    assert refused.error == "refused_address" and len(internal.requests) == 1
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +225,8 @@ def test_public_addresses_pass_and_are_what_is_connected_to() -> None:
     target = asyncio.run(
         pin("https://hooks.example:8443/x?y=1", Policy.of(SETTINGS), Dns("8.8.8.8"))
     )
-    assert str(target.request_url()) == "https://8.8.8.8:8443/x?y=1"
+    assert target.addresses == ("8.8.8.8",)
+    assert str(target.request_url("8.8.8.8")) == "https://8.8.8.8:8443/x?y=1"
     assert target.headers() == {"host": "hooks.example:8443"}
     assert target.extensions() == {"sni_hostname": "hooks.example"}
 
