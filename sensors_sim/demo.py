@@ -8,6 +8,7 @@ the receiver shuts down, and the embedded services stop if this command started 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import subprocess
@@ -109,7 +110,6 @@ def run_demo(
         update={
             "database_url": urls["PARKTWIN_DATABASE_URL"],
             "mqtt_url": urls["PARKTWIN_MQTT_URL"],
-            "webhook_allow_private": True,  # the demo's receiver is local
         }
     )
     print("seeding the demo park (the first time takes a minute or two)...", flush=True)
@@ -117,10 +117,22 @@ def run_demo(
     print(f"park {PARK!r}: {result.devices} devices, credentials in {result.credentials_file}")
     token = asyncio.run(replace_demo_key(demo_settings))  # the previous run's key is revoked
     receiver = Receiver().start()
+    # The demo's receiver is local: its address and port are allowed, nothing else private.
+    receiver_port = receiver.server.server_address[1]
+    local = {
+        "PARKTWIN_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
+        "PARKTWIN_WEBHOOK_ALLOWED_PORTS": f"{demo_settings.webhook_allowed_ports},{receiver_port}",
+    }
+    demo_settings = demo_settings.model_copy(
+        update={
+            "webhook_allowed_networks": [ipaddress.ip_network("127.0.0.1/32")],
+            "webhook_allowed_ports": local["PARKTWIN_WEBHOOK_ALLOWED_PORTS"],
+        }
+    )
     children: list[subprocess.Popen[bytes]] = []
     try:
         receiver.secret = asyncio.run(ensure_webhook(demo_settings, receiver.url))
-        env = {**os.environ, **urls, "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true"}
+        env = {**os.environ, **urls, **local}
         env["PARKTWIN_STATE_DIR"] = str(settings.state_dir)
         children = _children(env, rate, scenario)
         print(f"admin API key: {token}")

@@ -79,14 +79,16 @@ async def unshelve_expired(session: AsyncSession, _settings: Settings) -> int:
 
 
 async def end_floods(session: AsyncSession, settings: Settings) -> int:
-    """Floods whose window has calmed down end with ``alarm.flood_ended`` (how many alarms were
-    raised during the flood and how many notifications were held back). Floods start in the
-    webhook fan-out (app/webhooks/queue.py), which sees every raise as it goes out."""
+    """A chattering device's flood ends, once its raises in the window are back at the
+    threshold, with ``alarm.flood_ended`` (how many alarms the device raised during the flood
+    and how many were held back). Floods start in the notification policy
+    (app/alarms/policy.py), which sees every raise before it goes out."""
     window = settings.alarm_flood_window.total_seconds()
     ended = await repository.end_floods(session, settings.alarm_flood_threshold, window)
     for flood in ended:
         data = {
             "park_id": flood["park_id"],
+            "device_id": flood["device_id"] or None,
             "started_at": rfc3339(flood["started_at"]),
             "ended_at": rfc3339(flood["ended_at"]),
             "raised": flood["raised"],
@@ -96,7 +98,8 @@ async def end_floods(session: AsyncSession, settings: Settings) -> int:
             session, park_id=flood["park_id"], type="alarm.flood_ended", severity=None, data=data
         )
         logger.info(
-            "alarm flood in park %s ended: %d raised, %d held back",
+            "alarm flood of device %s in park %s ended: %d raised, %d held back",
+            flood["device_id"],
             flood["park_id"],
             flood["raised"],
             flood["held_back"],

@@ -134,9 +134,14 @@ async def summary(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
     return (await session.execute(SUMMARY, {"park": park_id})).mappings().all()
 
 
-async def open_flood(session: AsyncSession, park_id: str) -> RowMapping | None:
-    sql = text("SELECT * FROM alarm_flood WHERE park_id = :park AND ended_at IS NULL")
-    return (await session.execute(sql, {"park": park_id})).mappings().one_or_none()
+async def open_floods(session: AsyncSession, park_id: str) -> RowMapping:
+    """The park's chattering devices now: how many, since when, how many raises held back."""
+    sql = text(
+        "SELECT count(*) AS devices, min(started_at) AS started_at,"
+        " coalesce(sum(held_back), 0) AS held_back"
+        " FROM alarm_flood WHERE park_id = :park AND ended_at IS NULL"
+    )
+    return (await session.execute(sql, {"park": park_id})).mappings().one()
 
 
 SHELVE = text(
@@ -230,15 +235,80 @@ async def delete_rule(session: AsyncSession, park_id: str, rule_id: int) -> bool
     return (await session.execute(sql, {"park": park_id, "id": rule_id})).first() is not None
 
 
-# A flood ends once the raises within the window are back at or under the threshold.
+# The policy of app/alarms/policy.py, on one batch of events: ``judged`` says why an event is
+# held back, and whether it is a raise of a chattering device (more raises from its device in
+# the window, up to and including it, than the threshold). A chattering device's batch opens
+# its flood (announced with ``alarm.flood_started``) or adds to the open one.
+HOLD_BACK = text(
+    """
+    WITH events AS (
+        SELECT o.id, o.park_id, o.type, o.severity, o.created_at, o.data,
+               coalesce(o.data->>'device_id', '') AS device
+        FROM event_outbox o WHERE o.id = ANY (CAST(:ids AS uuid[])) AND o.held_back IS NULL
+    ), judged AS (
+        SELECT e.id, e.park_id, e.device, e.created_at,
+            CASE WHEN e.type IN ('alarm.raised', 'alarm.escalated', 'alarm.cleared')
+                      AND CAST(e.data->>'shelved_until' AS timestamptz) > e.created_at
+                      AND NOT (e.type = 'alarm.escalated' AND e.severity = 'critical')
+                 THEN 'shelved'
+                 WHEN c.raises > :threshold AND c.repeat
+                      AND NOT coalesce(CAST(e.data->>'latched' AS boolean), false)
+                 THEN 'flood'
+            END AS held,
+            coalesce(c.raises > :threshold, false) AS chattering
+        FROM events e LEFT JOIN LATERAL (
+            SELECT count(*) AS raises, bool_or(r.created_at < e.created_at
+                       AND r.data->>'metric' IS NOT DISTINCT FROM e.data->>'metric'
+                       AND r.data->>'type' IS NOT DISTINCT FROM e.data->>'type') AS repeat
+            FROM event_outbox r
+            WHERE r.park_id = e.park_id AND r.type = 'alarm.raised'
+              AND coalesce(r.data->>'device_id', '') = e.device
+              AND r.created_at <= e.created_at
+              AND r.created_at > e.created_at - make_interval(secs => :window_s)
+        ) c ON e.type = 'alarm.raised'
+    ), marked AS (
+        UPDATE event_outbox o SET held_back = j.held
+        FROM judged j WHERE o.id = j.id AND j.held IS NOT NULL RETURNING o.id
+    ), floods AS (
+        INSERT INTO alarm_flood AS f (park_id, device_id, started_at, held_back)
+        SELECT park_id, device, min(created_at), count(*) FILTER (WHERE held = 'flood')
+        FROM judged WHERE chattering GROUP BY park_id, device
+        ON CONFLICT (park_id, device_id) WHERE ended_at IS NULL
+        DO UPDATE SET held_back = f.held_back + excluded.held_back
+        RETURNING park_id, device_id, started_at, xmax = 0 AS opened
+    ), announced AS (
+        INSERT INTO event_outbox (park_id, type, data, created_at)
+        SELECT park_id, 'alarm.flood_started', jsonb_build_object(
+            'park_id', park_id, 'device_id', nullif(device_id, ''),
+            'started_at', to_char(started_at AT TIME ZONE 'UTC',
+                                  'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            'threshold', CAST(:threshold AS int), 'window_s', CAST(:window_s AS float8)),
+            clock_timestamp()
+        FROM floods WHERE opened RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM marked) AS held, (SELECT count(*) FROM announced) AS floods
+    """
+)
+
+
+async def hold_back(
+    session: AsyncSession, event_ids: list[Any], threshold: int, window_s: float
+) -> None:
+    params = {"ids": event_ids, "threshold": threshold, "window_s": window_s}
+    await session.execute(HOLD_BACK, params)
+
+
+# A device's flood ends once its raises within the window are back at or under the threshold.
 END_FLOODS = text(
     """
     UPDATE alarm_flood f SET ended_at = now(),
         raised = (SELECT count(*) FROM event_outbox r WHERE r.park_id = f.park_id
-                  AND r.type = 'alarm.raised' AND r.created_at >= f.started_at)
+                  AND r.type = 'alarm.raised' AND coalesce(r.data->>'device_id', '') = f.device_id
+                  AND r.created_at >= f.started_at)
     WHERE f.ended_at IS NULL AND (
         SELECT count(*) FROM event_outbox r WHERE r.park_id = f.park_id
-        AND r.type = 'alarm.raised' AND r.created_at > now() - make_interval(secs => :window_s)
+        AND r.type = 'alarm.raised' AND coalesce(r.data->>'device_id', '') = f.device_id
+        AND r.created_at > now() - make_interval(secs => :window_s)
     ) <= :threshold
     RETURNING *
     """

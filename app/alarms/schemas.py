@@ -85,10 +85,15 @@ class BuildingSummary(SeverityCounts):
 
 
 class FloodState(BaseModel):
-    active: bool = Field(description="more alarms raised in the window than the flood threshold")
-    started_at: UtcDateTime | None = None
+    active: bool = Field(
+        description="a device of the park is chattering: it raised more alarms in the flood "
+        "window than the flood threshold, and its repeat raises are held back"
+    )
+    started_at: UtcDateTime | None = Field(
+        default=None, description="when the longest-chattering device started"
+    )
     held_back: int = Field(
-        default=0, description="notifications of non-latching alarms held back in this flood"
+        default=0, description="repeat raises held back, over the park's chattering devices"
     )
 
 

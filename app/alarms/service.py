@@ -184,15 +184,15 @@ async def summary(session: AsyncSession, *, ctx: ParkContext) -> AlarmSummary:
         setattr(entry, row["severity"], getattr(entry, row["severity"]) + row["n"])
         unacked += row["unacked"]
     ordered = sorted(buildings.values(), key=lambda b: (b.building_id is None, b.building_id or ""))
-    flood = await repository.open_flood(session, ctx.park_id)
+    flood = await repository.open_floods(session, ctx.park_id)
     return AlarmSummary(
         park=park,
         unacknowledged=unacked,
         shelved=shelved,
         flood=FloodState(
-            active=flood is not None,
-            started_at=flood["started_at"] if flood else None,
-            held_back=flood["held_back"] if flood else 0,
+            active=flood["devices"] > 0,
+            started_at=flood["started_at"],
+            held_back=flood["held_back"],
         ),
         buildings=ordered,
     )

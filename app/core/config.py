@@ -12,10 +12,22 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DbProcess = Literal["api", "ingest", "worker", "migrate"]
+
+
+def parse_ports(spec: str) -> list[tuple[int, int]]:
+    """``"80,443,9000-9100"`` as inclusive ranges; ValueError if malformed."""
+    ranges = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        low, _, high = item.partition("-")
+        first, last = int(low), int(high or low)
+        if not 1 <= first <= last <= 65535:
+            raise ValueError(f"{item!r} is not a port or a range of ports (1-65535)")
+        ranges.append((first, last))
+    return ranges
 
 
 class Settings(BaseSettings):
@@ -148,9 +160,21 @@ class Settings(BaseSettings):
         default=timedelta(seconds=60),
         description="an hour still being written is recomputed at most this often",
     )
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(
+        default=[],
+        description="non-public networks webhooks may go to besides public addresses, as CIDRs "
+        '(JSON list, e.g. ["127.0.0.0/8", "10.20.0.0/16"]); empty: public addresses only',
+    )
+    webhook_allowed_ports: str = Field(
+        default="80,443,8080,8443",
+        description="ports a webhook URL may use: a comma list of ports and ranges "
+        "(e.g. 80,443,9000-9100)",
+    )
     webhook_allow_private: bool = Field(
         default=False,
-        description="allow webhook URLs whose host resolves to private or loopback addresses",
+        description="deprecated: true switches the address and port checks off (every network, "
+        "every port), as before the allow-lists; use PARKTWIN_WEBHOOK_ALLOWED_NETWORKS and "
+        "PARKTWIN_WEBHOOK_ALLOWED_PORTS instead",
     )
     webhook_timeout: timedelta = Field(
         default=timedelta(seconds=10), description="longest wait for a webhook receiver's answer"
@@ -168,6 +192,25 @@ class Settings(BaseSettings):
         description="an attempt in flight is retried after this long if its worker vanished",
     )
     webhook_batch: int = Field(default=100, ge=1, description="deliveries in flight per worker")
+    webhook_concurrency: int = Field(
+        default=4, ge=1, description="deliveries in flight per webhook, over all workers"
+    )
+    webhook_breaker_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="consecutive failed attempts after which a webhook's circuit opens: its "
+        "deliveries wait, without a slot, for the cool-down",
+    )
+    webhook_breaker_cooldown: timedelta = Field(
+        default=timedelta(seconds=60),
+        description="how long an open circuit waits before one probe attempt (half-open)",
+    )
+    webhook_test_limit: int = Field(
+        default=10, ge=1, description="POST .../webhooks/{id}/test calls per park per minute"
+    )
+    webhook_max_per_park: int = Field(
+        default=20, ge=1, description="webhooks a park may have (each may hold its concurrency)"
+    )
     webhook_retention: timedelta = Field(
         default=timedelta(days=30), description="events and their delivery logs kept this long"
     )
@@ -272,12 +315,20 @@ class Settings(BaseSettings):
     alarm_flood_threshold: int = Field(
         default=10,
         ge=1,
-        description="an alarm flood: more raises than this in one park within the flood window "
-        "(ISA-18.2: 10 in 10 minutes)",
+        description="a chattering device: more alarm raises than this from one device within "
+        "the flood window; its repeat raises are then held back (ISA-18.2: 10 in 10 minutes)",
     )
     alarm_flood_window: timedelta = Field(
-        default=timedelta(minutes=10), description="the alarm flood window"
+        default=timedelta(minutes=10),
+        description="the window in which a device's alarm raises are counted",
     )
+
+    @field_validator("webhook_allowed_ports")
+    @classmethod
+    def _ports(cls, value: str) -> str:
+        if not parse_ports(value):
+            raise ValueError("at least one port")
+        return value
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, else the embedded cluster's."""

@@ -1,7 +1,10 @@
 """The webhook job of ``parktwin worker``: fan out, claim, POST, record.
 
 Each run fans new outbox events out to the matching subscriptions and claims due deliveries in
-one short transaction of its own, which commits before any HTTP request is made. Each claimed
+one short transaction of its own, which commits before any HTTP request is made. The claim is
+fair (per webhook, round-robin, critical events first; see ``queue.CLAIM``), at most
+``PARKTWIN_WEBHOOK_CONCURRENCY`` attempts per webhook are in flight, and a webhook whose
+circuit is open gets none. Each claimed
 delivery is then POSTed in a background task (so a slow receiver never holds the worker's loop
 or a row lock) and its answer recorded in another short transaction. At most
 ``PARKTWIN_WEBHOOK_BATCH`` attempts are in flight per worker. A worker killed mid-delivery
@@ -18,7 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 
 import httpx
@@ -28,14 +34,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.core.http import JSON_OPTIONS
 from app.webhooks import queue
-from app.webhooks.guard import UnsafeUrl, check_url
+from app.webhooks.guard import Policy, Resolver, Target, UnsafeUrl, pin, redact, resolve
 from app.webhooks.queue import Claimed, Result
 from app.webhooks.signing import headers
 from app.worker.wakeup import listen
 
 logger = logging.getLogger(__name__)
 
-RESPONSE_KEEP = 1024  # bytes of a receiver's answer kept in the attempt log
+RESPONSE_KEEP = 1024  # bytes of a failed answer read, at most
+EXCERPT = 256  # printable characters of a failed answer kept in the attempt log
 LEASE_MARGIN = timedelta(seconds=5)
 FAN_OUT_BATCH = 500
 
@@ -59,33 +66,97 @@ def lease_for(settings: Settings) -> timedelta:
     return max(settings.webhook_lease, settings.webhook_timeout + LEASE_MARGIN)
 
 
-async def post(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) -> Result:
-    """One signed POST; any error is returned as a Result, never raised."""
+async def post(
+    client: httpx.AsyncClient, claimed: Claimed, settings: Settings, resolver: Resolver = resolve
+) -> Result:
+    """One signed POST to the checked address; any error is returned as a Result, never raised.
+
+    The error is a class (:data:`ERRORS`), never the exception's text: what the worker's network
+    looks like is none of the receiver's business, nor of whoever reads the attempt log.
+    """
     started = time.perf_counter()
-    timeout = settings.webhook_timeout.total_seconds()
     status: int | None = None
     answer: str | None = None
     error: str | None = None
     try:
         body = body_of(claimed)
         sent = headers(claimed.secrets, str(claimed.event_id), int(time.time()), body)
-        async with asyncio.timeout(timeout):
-            await check_url(claimed.url, allow_private=settings.webhook_allow_private)
-            request = client.build_request("POST", claimed.url, content=body, headers=sent)
-            response = await client.send(request, stream=True)
+        async with asyncio.timeout(settings.webhook_timeout.total_seconds()):
+            target = await pin(claimed.url, Policy.of(settings), resolver)
+            response = await _send(client, target, body, sent)
             try:
                 status = response.status_code
-                answer = (await _head(response)).decode("utf-8", errors="replace")
+                if not 200 <= status < 300:
+                    answer = excerpt(await _head(response))
             finally:
                 await response.aclose()
-    except TimeoutError:
-        error = f"timeout: no answer within {timeout:g} s"
-    except UnsafeUrl as exc:
-        error = f"refused: {exc}"
     except Exception as exc:  # any failure of this attempt is the receiver's: log it, retry
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = error_class(exc)
     duration_ms = (time.perf_counter() - started) * 1000
     return Result(status, error, answer, duration_ms)
+
+
+async def _send(
+    client: httpx.AsyncClient, target: Target, body: bytes, sent: dict[str, str]
+) -> httpx.Response:
+    """POST to the checked addresses in turn until one takes the connection (a dual-stack
+    name whose IPv6 address is unreachable from here still gets its webhooks over IPv4)."""
+    for n, address in enumerate(target.addresses, start=1):
+        request = client.build_request(
+            "POST",
+            target.request_url(address),
+            content=body,
+            headers={**sent, **target.headers()},
+            extensions=target.extensions(),
+        )
+        try:
+            return await client.send(request, stream=True)
+        except httpx.ConnectError as exc:
+            if n == len(target.addresses) or error_class(exc) != "connect_failed":
+                raise
+    raise AssertionError("pin() returns at least one address")
+
+
+ERRORS = (
+    "timeout",
+    "dns_failed",
+    "connect_failed",
+    "tls_error",
+    "refused_url",
+    "refused_port",
+    "refused_address",
+    "protocol_error",
+    "internal_error",
+)
+
+
+def error_class(exc: BaseException) -> str:
+    """The class of an attempt's failure, one of :data:`ERRORS`."""
+    if isinstance(exc, UnsafeUrl):
+        return exc.reason
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "timeout"
+    if any(isinstance(cause, ssl.SSLError) for cause in _chain(exc)):
+        return "tls_error"
+    if isinstance(exc, httpx.ConnectError | httpx.ProxyError):
+        return "connect_failed"
+    if isinstance(exc, httpx.TransportError):
+        return "protocol_error"
+    logger.warning("webhook attempt failed unexpectedly", exc_info=exc)
+    return "internal_error"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def excerpt(raw: bytes) -> str:
+    """At most :data:`EXCERPT` printable characters of a failed answer, control chars removed."""
+    text = raw.decode("utf-8", errors="replace")
+    return "".join(ch for ch in text if ch.isprintable())[:EXCERPT]
 
 
 async def _head(response: httpx.Response) -> bytes:
@@ -97,10 +168,37 @@ async def _head(response: httpx.Response) -> bytes:
     return kept[:RESPONSE_KEEP]
 
 
-class WebhookDispatcher:
-    """The ``webhooks`` job. One per worker process: it owns the HTTP client and the tasks."""
+def new_client(settings: Settings) -> httpx.AsyncClient:
+    """The worker's HTTP client: no redirects, no proxies from the environment, and no
+    connection kept alive (a pooled TLS connection is keyed by address, so it could be reused
+    for another host name at that address than the one its certificate was checked for)."""
+    return httpx.AsyncClient(
+        timeout=settings.webhook_timeout.total_seconds(),
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
-    def __init__(self) -> None:
+
+HoldBack = Callable[[AsyncSession, Sequence[uuid.UUID], Settings], Awaitable[None]]
+
+
+async def _send_everything(
+    _session: AsyncSession, _event_ids: Sequence[uuid.UUID], _settings: Settings
+) -> None:
+    return None
+
+
+class WebhookDispatcher:
+    """The ``webhooks`` job. One per worker process: it owns the HTTP client and the tasks.
+
+    Who is told what is not decided here: ``hold_back`` (the alarm module's policy, wired in by
+    the worker) marks the events of each batch that must not go out (``held_back``) before they
+    are fanned out, in the same transaction.
+    """
+
+    def __init__(self, hold_back: HoldBack | None = None) -> None:
+        self._hold_back = hold_back or _send_everything
         self._client: httpx.AsyncClient | None = None
         self._maker: async_sessionmaker[AsyncSession] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -140,11 +238,13 @@ class WebhookDispatcher:
         assert self._maker is not None
         maker = self._maker
         room = settings.webhook_batch - len(self._tasks)
+        limits = queue.Limits(room, settings.webhook_concurrency, lease_for(settings))
         async with maker() as own, own.begin():
-            events, _queued = await queue.fan_out(
-                own, FAN_OUT_BATCH, settings.alarm_flood_threshold, settings.alarm_flood_window
-            )
-            claimed = await queue.claim(own, room, lease_for(settings)) if room > 0 else []
+            taken = await queue.take(own, FAN_OUT_BATCH)
+            if taken:
+                await self._hold_back(own, taken, settings)
+            events, _queued = await queue.fan_out(own, taken) if taken else (0, 0)
+            claimed = await queue.claim(own, limits) if room > 0 else []
         for item in claimed:
             task = asyncio.create_task(self._deliver(item, settings))
             self._tasks.add(task)
@@ -161,11 +261,7 @@ class WebhookDispatcher:
 
     def _http(self, settings: Settings) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=settings.webhook_timeout.total_seconds(),
-                follow_redirects=False,
-                trust_env=False,
-            )
+            self._client = new_client(settings)
         return self._client
 
     async def _deliver(self, claimed: Claimed, settings: Settings) -> None:
@@ -173,15 +269,18 @@ class WebhookDispatcher:
         log = logger.info if result.ok else logger.warning
         log(
             "webhook %s event %s attempt %d: %s",
-            claimed.url.split("?", 1)[0][:200],
+            redact(claimed.url),
             claimed.event_id,
             claimed.attempt,
             result.status_code if result.error is None else result.error,
         )
+        breaker = queue.Breaker(
+            settings.webhook_breaker_threshold, settings.webhook_breaker_cooldown
+        )
         try:
             assert self._maker is not None
             async with self._maker() as own, own.begin():
-                await queue.record(own, claimed, result, settings.webhook_retry_schedule)
+                await queue.record(own, claimed, result, settings.webhook_retry_schedule, breaker)
         except Exception:
             # The lease runs out and the event is sent again: at least once, never lost.
             logger.exception("could not record attempt %d of %s", claimed.attempt, claimed.id)

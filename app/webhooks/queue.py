@@ -1,16 +1,18 @@
 """SQL of the delivery queue, as the worker runs it. Several workers may run at once.
 
-- :func:`fan_out` takes new outbox events (``FOR UPDATE SKIP LOCKED``: each is taken by one
-  worker), adds a ``webhook_delivery`` for every active subscription of the event's park that
-  existed when the event was made and whose filters match, and marks the events fanned out.
-- :func:`claim` takes due pending deliveries (``SKIP LOCKED`` again), pushes their
+- :func:`take` locks new outbox events (``FOR UPDATE SKIP LOCKED``: each is taken by one
+  worker); the alarm policy (app/alarms/policy.py) then marks those it holds back, and
+  :func:`fan_out` adds a ``webhook_delivery`` for every active subscription of the event's
+  park that existed when the event was made and whose filters match, and marks the events
+  fanned out, all in one transaction.
+- :func:`claim` takes due pending deliveries fairly (see ``CLAIM``), pushes their
   ``next_attempt_at`` forward by the lease, counts the attempt and logs it as ``in_flight``, and
   commits at once: the POST happens outside any transaction. If the worker dies, the lease runs
   out, the delivery is due again and the next claim marks the lost attempt ``abandoned``.
 - :func:`record` stores the answer in a second short transaction: delivered, or the next
   retry from the schedule, or ``dead`` once the schedule is spent. A failure is recorded only
   if no later claim has taken the delivery over (``attempts`` unchanged): a stale worker
-  cannot roll the state back.
+  cannot roll the state back. It also moves the webhook's circuit breaker (``BREAKER``).
 """
 
 from __future__ import annotations
@@ -24,37 +26,23 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# An event is held back (no delivery queued, ``held_back`` says why) when
-# - it announces a raise, escalation or clear of an alarm shelved at the time (an escalation to
-#   critical always goes out), or
-# - it is an ``alarm.raised`` of an alarm that does not latch during an alarm flood: more raises
-#   in the event's park within the flood window up to and including it than the threshold
-#   (ISA-18.2: 10 in 10 minutes per operator; here per park). Gas and fire alarms latch and
-#   are never held back.
-# A flood's first held event opens an ``alarm_flood`` row and queues ``alarm.flood_started``;
-# the worker's ``alarm_floods`` job ends it (``alarm.flood_ended``, with the count held back).
+TAKE = text(
+    "SELECT id FROM event_outbox WHERE fanned_out_at IS NULL ORDER BY created_at LIMIT :limit"
+    " FOR UPDATE SKIP LOCKED"
+)
+
+# The taken events, less those the alarm policy held back (``held_back`` set), get a delivery
+# for every active subscription of their park that existed when the event was made and whose
+# filters match. A critical event's deliveries are ``urgent``: claimed before any other.
 FAN_OUT = text(
     "WITH events AS ("
-    " SELECT id, park_id, type, severity, created_at, over,"
-    " CASE WHEN type IN ('alarm.raised', 'alarm.escalated', 'alarm.cleared')"
-    "       AND CAST(data->>'shelved_until' AS timestamptz) > created_at"
-    "       AND NOT (type = 'alarm.escalated' AND severity = 'critical') THEN 'shelved'"
-    "      WHEN over AND NOT coalesce(CAST(data->>'latched' AS boolean), false) THEN 'flood'"
-    " END AS held"
-    " FROM (SELECT o.*, o.type = 'alarm.raised' AND ("
-    "   SELECT count(*) FROM event_outbox r WHERE r.park_id = o.park_id"
-    "   AND r.type = 'alarm.raised' AND r.created_at <= o.created_at"
-    "   AND r.created_at > o.created_at - make_interval(secs => :flood_window_s)"
-    "   ) > :flood_threshold AS over"
-    "  FROM event_outbox o WHERE o.fanned_out_at IS NULL ORDER BY o.created_at LIMIT :limit"
-    "  FOR UPDATE OF o SKIP LOCKED) taken"
-    "), marked AS ("
-    " UPDATE event_outbox o SET fanned_out_at = now(), held_back = e.held"
-    " FROM events e WHERE o.id = e.id RETURNING o.id"
+    " UPDATE event_outbox o SET fanned_out_at = now() WHERE o.id = ANY (CAST(:ids AS uuid[]))"
+    " RETURNING o.id, o.park_id, o.type, o.severity, o.created_at, o.held_back"
     "), queued AS ("
-    " INSERT INTO webhook_delivery (webhook_id, event_id)"
-    " SELECT w.id, e.id FROM events e JOIN webhook w ON w.park_id = e.park_id AND w.active"
-    " WHERE e.held IS NULL AND w.created_at <= e.created_at"
+    " INSERT INTO webhook_delivery (webhook_id, event_id, urgent)"
+    " SELECT w.id, e.id, coalesce(e.severity = 'critical', false)"
+    " FROM events e JOIN webhook w ON w.park_id = e.park_id AND w.active"
+    " WHERE e.held_back IS NULL AND w.created_at <= e.created_at"
     " AND (e.type = ANY (w.event_types) OR '*' = ANY (w.event_types)"
     "      OR split_part(e.type, '.', 1) || '.*' = ANY (w.event_types))"
     " AND (e.severity IS NULL OR w.min_severity IS NULL"
@@ -62,46 +50,67 @@ FAN_OUT = text(
     "      >= array_position(ARRAY['warning', 'minor', 'major', 'critical'], w.min_severity))"
     " ORDER BY e.created_at"
     " ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING 1"
-    "), floods AS ("
-    " INSERT INTO alarm_flood AS f (park_id, started_at, held_back)"
-    " SELECT park_id, min(created_at), count(*) FILTER (WHERE held = 'flood')"
-    " FROM events WHERE over GROUP BY park_id"
-    " ON CONFLICT (park_id) WHERE ended_at IS NULL"
-    " DO UPDATE SET held_back = f.held_back + excluded.held_back"
-    " RETURNING park_id, started_at, xmax = 0 AS opened"
-    "), announced AS ("
-    " INSERT INTO event_outbox (park_id, type, data, created_at)"
-    " SELECT park_id, 'alarm.flood_started', jsonb_build_object('park_id', park_id,"
-    "  'started_at', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-    "  'threshold', CAST(:flood_threshold AS int), 'window_s', CAST(:flood_window_s AS float8)),"
-    "  clock_timestamp() FROM floods WHERE opened RETURNING 1"
-    ") SELECT (SELECT count(*) FROM marked) AS events, (SELECT count(*) FROM queued) AS queued,"
-    " (SELECT count(*) FROM announced) AS floods"
+    ") SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM queued) AS queued"
 )
 
+# Fair claiming. ``hooks``: the active webhooks with due deliveries whose circuit is not open,
+# each with its room: the per-webhook concurrency (1 when half-open: the probe) less its
+# attempts in flight (started within the lease). The webhook rows are locked (SKIP LOCKED), so
+# two workers never claim for the same webhook at once and the cap holds over all workers.
+# ``due``: each webhook's next deliveries up to its room, urgent first, numbered per webhook.
+# The batch takes urgent deliveries first, then round-robin: every webhook's first, then every
+# webhook's second, ... so one webhook's backlog never stands in front of another webhook.
 CLAIM = text(
-    "WITH due AS ("
-    " SELECT d.id FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id AND w.active"
-    " WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
-    " ORDER BY d.next_attempt_at LIMIT :limit FOR UPDATE OF d SKIP LOCKED"
+    "WITH hooks AS ("
+    " SELECT w.id, CASE WHEN w.circuit_open_until IS NULL THEN :per_webhook ELSE 1 END - ("
+    "   SELECT count(*) FROM webhook_attempt a WHERE a.webhook_id = w.id"
+    "   AND a.outcome = 'in_flight' AND a.started_at > now() - make_interval(secs => :lease_s)"
+    " ) AS room"
+    " FROM webhook w WHERE w.active"
+    " AND (w.circuit_open_until IS NULL OR w.circuit_open_until <= now())"
+    " AND EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.webhook_id = w.id"
+    "   AND d.status = 'pending' AND d.next_attempt_at <= now())"
+    " FOR NO KEY UPDATE OF w SKIP LOCKED"
+    "), due AS ("
+    " SELECT q.id, q.urgent, q.next_attempt_at,"
+    " row_number() OVER (PARTITION BY h.id ORDER BY q.urgent DESC, q.next_attempt_at) AS turn"
+    " FROM hooks h CROSS JOIN LATERAL ("
+    "  SELECT d.id, d.urgent, d.next_attempt_at FROM webhook_delivery d"
+    "  WHERE d.webhook_id = h.id AND d.status = 'pending' AND d.next_attempt_at <= now()"
+    "  ORDER BY d.urgent DESC, d.next_attempt_at LIMIT greatest(h.room, 0)) q"
+    "), chosen AS ("
+    " SELECT id FROM due ORDER BY urgent DESC, turn, next_attempt_at LIMIT :limit"
     "), claimed AS ("
     " UPDATE webhook_delivery d SET attempts = d.attempts + 1, failures = d.failures + 1,"
     " next_attempt_at = now() + make_interval(secs => :lease_s), updated_at = now()"
-    " FROM due WHERE d.id = due.id"
+    " FROM chosen WHERE d.id = chosen.id AND d.status = 'pending'"
     " RETURNING d.id, d.webhook_id, d.event_id, d.attempts, d.failures"
     "), abandoned AS ("
-    " UPDATE webhook_attempt a SET outcome = 'abandoned',"
-    " error = 'no answer recorded: the worker stopped during the attempt'"
+    " UPDATE webhook_attempt a SET outcome = 'abandoned', error = 'worker_stopped'"
     " FROM claimed c WHERE a.delivery_id = c.id AND a.outcome = 'in_flight'"
     "), logged AS ("
     " INSERT INTO webhook_attempt (delivery_id, webhook_id, event_id, attempt)"
     " SELECT id, webhook_id, event_id, attempts FROM claimed RETURNING id, delivery_id"
-    ") SELECT c.id, c.attempts, l.id AS attempt_id, w.url, w.secret,"
+    ") SELECT c.id, c.webhook_id, c.attempts, l.id AS attempt_id, w.url, w.secret,"
     " CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END"
     " AS previous_secret,"
     " e.id AS event_id, e.type, e.created_at, e.park_id, e.data"
     " FROM claimed c JOIN logged l ON l.delivery_id = c.id"
     " JOIN webhook w ON w.id = c.webhook_id JOIN event_outbox e ON e.id = c.event_id"
+)
+
+# The circuit breaker: a success closes the circuit; a failure counts, and the threshold-th
+# consecutive one (or a failed probe: any failure while half-open) opens it for the cool-down.
+BREAKER = text(
+    "UPDATE webhook SET"
+    " consecutive_failures = CASE WHEN :ok THEN 0 ELSE consecutive_failures + 1 END,"
+    " circuit_opened_at = CASE WHEN :ok THEN NULL"
+    "   WHEN consecutive_failures + 1 >= :threshold OR circuit_open_until IS NOT NULL"
+    "   THEN coalesce(circuit_opened_at, now()) END,"
+    " circuit_open_until = CASE WHEN :ok THEN NULL"
+    "   WHEN consecutive_failures + 1 >= :threshold OR circuit_open_until IS NOT NULL"
+    "   THEN now() + make_interval(secs => :cooldown_s) END"
+    " WHERE id = :id"
 )
 
 LOG_RESULT = text(
@@ -124,6 +133,11 @@ FAILED = text(
     " WHERE id = :id AND attempts = :attempt AND status = 'pending'"
 )
 
+CANCEL_INACTIVE = text(
+    "UPDATE webhook_delivery d SET status = 'cancelled', updated_at = now() FROM webhook w"
+    " WHERE w.id = d.webhook_id AND NOT w.active AND d.status = 'pending'"
+)
+
 PURGE = text(
     "DELETE FROM event_outbox e WHERE e.created_at < now() - make_interval(secs => :age_s)"
     " AND e.fanned_out_at IS NOT NULL AND NOT EXISTS ("
@@ -136,6 +150,7 @@ class Claimed:
     """A delivery taken by this worker for one attempt."""
 
     id: int
+    webhook_id: uuid.UUID
     attempt: int
     attempt_id: int
     url: str
@@ -151,6 +166,7 @@ class Claimed:
         secrets = (row["secret"],) + ((row["previous_secret"],) if row["previous_secret"] else ())
         return cls(
             id=row["id"],
+            webhook_id=row["webhook_id"],
             attempt=row["attempts"],
             attempt_id=row["attempt_id"],
             url=row["url"],
@@ -177,26 +193,50 @@ class Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def fan_out(
-    session: AsyncSession, limit: int, flood_threshold: int, flood_window: timedelta
-) -> tuple[int, int]:
-    """(events taken, deliveries queued)."""
-    params = {
-        "limit": limit,
-        "flood_threshold": flood_threshold,
-        "flood_window_s": flood_window.total_seconds(),
-    }
-    row = (await session.execute(FAN_OUT, params)).one()
+async def take(session: AsyncSession, limit: int) -> list[uuid.UUID]:
+    """Lock up to ``limit`` events not fanned out yet (each is taken by one worker)."""
+    return list((await session.execute(TAKE, {"limit": limit})).scalars().all())
+
+
+async def fan_out(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> tuple[int, int]:
+    """Mark the taken events fanned out and queue their deliveries: (events, deliveries)."""
+    row = (await session.execute(FAN_OUT, {"ids": list(event_ids)})).one()
     return int(row.events), int(row.queued)
 
 
-async def claim(session: AsyncSession, limit: int, lease: timedelta) -> list[Claimed]:
-    result = await session.execute(CLAIM, {"limit": limit, "lease_s": lease.total_seconds()})
+@dataclass(frozen=True)
+class Limits:
+    """How much the claim may take: per worker (``batch``) and per webhook."""
+
+    batch: int
+    per_webhook: int
+    lease: timedelta
+
+
+async def claim(session: AsyncSession, limits: Limits) -> list[Claimed]:
+    params = {
+        "limit": limits.batch,
+        "per_webhook": limits.per_webhook,
+        "lease_s": limits.lease.total_seconds(),
+    }
+    result = await session.execute(CLAIM, params)
     return [Claimed.from_row(row) for row in result.mappings().all()]
 
 
+@dataclass(frozen=True)
+class Breaker:
+    """The circuit breaker's settings."""
+
+    threshold: int
+    cooldown: timedelta
+
+
 async def record(
-    session: AsyncSession, claimed: Claimed, result: Result, schedule: Sequence[timedelta]
+    session: AsyncSession,
+    claimed: Claimed,
+    result: Result,
+    schedule: Sequence[timedelta],
+    breaker: Breaker,
 ) -> None:
     await session.execute(
         LOG_RESULT,
@@ -207,6 +247,15 @@ async def record(
             "status_code": result.status_code,
             "error": result.error,
             "response_body": result.response_body,
+        },
+    )
+    await session.execute(
+        BREAKER,
+        {
+            "id": claimed.webhook_id,
+            "ok": result.ok,
+            "threshold": breaker.threshold,
+            "cooldown_s": breaker.cooldown.total_seconds(),
         },
     )
     if result.ok:
@@ -223,6 +272,9 @@ async def record(
 
 
 async def purge(session: AsyncSession, age: timedelta) -> int:
-    """Delete events (with their deliveries and attempts) older than ``age`` and settled."""
+    """Delete events (with their deliveries and attempts) older than ``age`` and settled.
+    Deliveries still pending for a deactivated webhook are cancelled first: they would never
+    be claimed, and would keep their events forever."""
+    await session.execute(CANCEL_INACTIVE)
     result = await session.execute(PURGE, {"age_s": age.total_seconds()})
     return int(getattr(result, "rowcount", 0) or 0)

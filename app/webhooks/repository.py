@@ -10,7 +10,11 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-COLUMNS = "id, park_id, url, event_types, min_severity, description, active, created_at, updated_at"
+COLUMNS = (
+    "id, park_id, url, event_types, min_severity, description, active, created_at, updated_at, "
+    "CASE WHEN circuit_open_until IS NULL THEN 'closed' WHEN circuit_open_until > now() "
+    "THEN 'open' ELSE 'half_open' END AS circuit, circuit_open_until, consecutive_failures"
+)
 NOTIFY = "SELECT pg_notify('parktwin_outbox', '')"
 
 
@@ -24,6 +28,41 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
         values,
     )
     return result.mappings().one()
+
+
+async def count(session: AsyncSession, park_id: str) -> int:
+    """The park's webhooks, counted under a park-wide lock held until the request commits."""
+    await _lock(session, "webhook.create", park_id)
+    sql = text("SELECT count(*) FROM webhook WHERE park_id = :park_id")
+    return int((await session.execute(sql, {"park_id": park_id})).scalar_one())
+
+
+async def count_tests(session: AsyncSession, park_id: str, window_s: float) -> int:
+    """The park's test events within the window, counted under a park-wide lock held until the
+    request commits (two concurrent calls cannot both pass the limit)."""
+    await _lock(session, "webhook.test", park_id)
+    sql = text(
+        "SELECT count(*) FROM event_outbox WHERE park_id = :park_id AND type = 'webhook.test' "
+        "AND created_at > now() - make_interval(secs => :window_s)"
+    )
+    params = {"park_id": park_id, "window_s": window_s}
+    return int((await session.execute(sql, params)).scalar_one())
+
+
+async def _lock(session: AsyncSession, what: str, park_id: str) -> None:
+    sql = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+    await session.execute(sql, {"key": f"{what}:{park_id}"})
+
+
+async def cancel_pending(session: AsyncSession, webhook_id: uuid.UUID) -> int:
+    """A deactivated webhook's pending deliveries are cancelled: their events may be purged.
+    (Reactivating does not bring them back; ``redeliver`` does, one event at a time.)"""
+    sql = text(
+        "UPDATE webhook_delivery SET status = 'cancelled', updated_at = now() "
+        "WHERE webhook_id = :id AND status = 'pending'"
+    )
+    result = await session.execute(sql, {"id": webhook_id})
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def get(session: AsyncSession, park_id: str, webhook_id: uuid.UUID) -> RowMapping | None:

@@ -43,8 +43,10 @@ EventIdPath = Annotated[uuid.UUID, Path(description="the event's id (its `webhoo
     status_code=status.HTTP_201_CREATED,
     summary="Subscribe a URL to events (admin)",
     dependencies=[IDEMPOTENT_SECRET],
-    description="The answer holds the signing secret, shown only here. 422 when the URL's host "
-    "resolves to a non-public address (unless PARKTWIN_WEBHOOK_ALLOW_PRIVATE=true).",
+    description="The answer holds the signing secret, shown only here. 422 when the URL's port "
+    "is not in PARKTWIN_WEBHOOK_ALLOWED_PORTS, when its host resolves to a non-public address "
+    "outside PARKTWIN_WEBHOOK_ALLOWED_NETWORKS, or when the park has "
+    "PARKTWIN_WEBHOOK_MAX_PER_PARK webhooks already.",
 )
 async def create_webhook(
     data: WebhookCreate, session: SessionDep, ctx: ParkAdmin, settings: SettingsDep
@@ -110,10 +112,13 @@ async def rotate_secret(
     "/{webhook_id}/test",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a `webhook.test` event to this webhook (admin)",
-    description="Queued and delivered like any event; follow it in the deliveries log.",
+    description="Queued and delivered like any event; follow it in the deliveries log. "
+    "At most PARKTWIN_WEBHOOK_TEST_LIMIT per park per minute, then 429.",
 )
-async def send_test(webhook_id: WebhookIdPath, session: SessionDep, ctx: ParkAdmin) -> EventQueued:
-    return await service.send_test(session, ctx=ctx, webhook_id=webhook_id)
+async def send_test(
+    webhook_id: WebhookIdPath, session: SessionDep, ctx: ParkAdmin, settings: SettingsDep
+) -> EventQueued:
+    return await service.send_test(session, ctx=ctx, webhook_id=webhook_id, settings=settings)
 
 
 @router.get(

@@ -29,6 +29,9 @@ EXAMPLE: dict[str, Any] = {
     "active": True,
     "created_at": "2026-11-28T08:00:00Z",
     "updated_at": "2026-11-28T08:00:00Z",
+    "circuit": "closed",
+    "circuit_open_until": None,
+    "consecutive_failures": 0,
 }
 
 
@@ -80,6 +83,13 @@ class WebhookRead(BaseModel):
     active: bool
     created_at: UtcDateTime
     updated_at: UtcDateTime
+    circuit: Literal["closed", "open", "half_open"] = Field(
+        default="closed",
+        description="the circuit breaker: open, no attempt until `circuit_open_until`; "
+        "half_open, one probe attempt at a time",
+    )
+    circuit_open_until: UtcDateTime | None = None
+    consecutive_failures: int = Field(default=0, description="failed attempts in a row")
 
 
 class WebhookCreated(WebhookRead):
@@ -119,7 +129,7 @@ class Requeued(BaseModel):
     requeued: int
 
 
-DeliveryStatus = Literal["pending", "delivered", "dead"]
+DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
 Outcome = Literal["in_flight", "succeeded", "failed", "abandoned"]
 
 
@@ -132,8 +142,14 @@ class AttemptRead(BaseModel):
     attempt: int = Field(description="1 for the first attempt at this event, then 2, 3, ...")
     outcome: Outcome
     status_code: int | None = Field(description="the receiver's HTTP status, if it answered")
-    error: str | None = Field(description="timeout, connection error, ...; null when answered")
-    response_body: str | None = Field(description="the first KiB of the receiver's answer")
+    error: str | None = Field(
+        description="the class of the failure: timeout, dns_failed, connect_failed, tls_error, "
+        "refused_url, refused_port, refused_address, protocol_error, internal_error, "
+        "worker_stopped; null when the receiver answered"
+    )
+    response_body: str | None = Field(
+        description="a failed answer's first 256 printable characters; null for a 2xx answer"
+    )
     duration_ms: float | None
     started_at: UtcDateTime
     finished_at: UtcDateTime | None

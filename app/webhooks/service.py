@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import AppError, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
 from app.webhooks import repository
-from app.webhooks.guard import UnsafeUrl, check_url
+from app.webhooks.guard import Policy, UnsafeUrl, check_url
 from app.webhooks.schemas import (
     AttemptRead,
     EventQueued,
@@ -27,18 +27,29 @@ from app.webhooks.schemas import (
 )
 from app.webhooks.signing import new_secret
 
+TEST_WINDOW_S = 60.0
+
+
+class TooManyTests(AppError):
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
 
 async def _check_url(url: str, settings: Settings) -> None:
     try:
-        await check_url(url, allow_private=settings.webhook_allow_private)
+        await check_url(url, Policy.of(settings))
     except UnsafeUrl as exc:
-        raise Unprocessable(f"url: {exc}") from exc
+        raise Unprocessable(f"url: {exc}", reason=exc.reason) from exc
 
 
 async def create(
     session: AsyncSession, *, ctx: ParkContext, data: WebhookCreate, settings: Settings
 ) -> WebhookCreated:
     await _check_url(data.url, settings)
+    if await repository.count(session, ctx.park_id) >= settings.webhook_max_per_park:
+        raise Unprocessable(
+            f"the park has {settings.webhook_max_per_park} webhooks already, the most it may "
+            "have (PARKTWIN_WEBHOOK_MAX_PER_PARK)"
+        )
     secret = new_secret()
     row = await repository.insert(
         session, {**data.model_dump(), "park_id": ctx.park_id, "secret": secret}
@@ -83,6 +94,8 @@ async def update(
     row = await repository.update(session, ctx.park_id, webhook_id, values)
     if row is None:
         raise NotFound(f"webhook {webhook_id} not found")
+    if values.get("active") is False:
+        await repository.cancel_pending(session, webhook_id)
     return WebhookRead.model_validate(dict(row))
 
 
@@ -101,9 +114,17 @@ async def rotate_secret(
 
 
 async def send_test(
-    session: AsyncSession, *, ctx: ParkContext, webhook_id: uuid.UUID
+    session: AsyncSession, *, ctx: ParkContext, webhook_id: uuid.UUID, settings: Settings
 ) -> EventQueued:
+    """Queue a test event, at most ``PARKTWIN_WEBHOOK_TEST_LIMIT`` per park per minute."""
     await get(session, ctx=ctx, webhook_id=webhook_id)
+    recent = await repository.count_tests(session, ctx.park_id, TEST_WINDOW_S)
+    if recent >= settings.webhook_test_limit:
+        raise TooManyTests(
+            f"at most {settings.webhook_test_limit} test events per park per minute "
+            "(PARKTWIN_WEBHOOK_TEST_LIMIT); try again later",
+            retry_after_s=TEST_WINDOW_S,
+        )
     event_id = await repository.queue_test_event(session, ctx.park_id, webhook_id)
     return EventQueued(event_id=event_id)
 

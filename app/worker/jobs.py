@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alarms import policy as alarm_policy
 from app.alarms.jobs import detect_offline, end_floods, run_timers, unshelve_expired
 from app.carbon.budgets import check as carbon_budgets
 from app.core.config import Settings
@@ -76,7 +77,7 @@ async def rejection_retention(session: AsyncSession, settings: Settings) -> int:
 def default_jobs() -> list[Job]:
     # Webhooks first: a safety event must not wait behind a round of rollups.
     return [
-        Job("webhooks", WebhookDispatcher()),
+        Job("webhooks", WebhookDispatcher(hold_back=alarm_policy.hold_back)),
         Job("incidents", open_from_alarms),  # every round: the alarm's NOTIFY wakes the loop
         Job("incident_reports", report_reminders, every=REPORT_REMINDERS_EVERY_S),
         Job("rollup", rollup),

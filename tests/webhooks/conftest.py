@@ -1,6 +1,6 @@
-"""Webhook test fixtures: an app that allows private URLs, a real HTTP receiver on 127.0.0.1,
-``parktwin worker`` as a real process, and events written into ``event_outbox`` with plain SQL,
-as the alarm code and the ingestor write them.
+"""Webhook test fixtures: an app that allows URLs on 127.0.0.0/8 and any port, a real HTTP
+receiver on 127.0.0.1, ``parktwin worker`` as a real process, and events written into
+``event_outbox`` with plain SQL, as the alarm code and the ingestor write them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -33,11 +34,19 @@ from tests.ingest_support import stop_process
 from tests.ingest_support import wait_until as poll_until
 
 WAIT_S = 45.0
+# The receivers of these tests listen on 127.0.0.1, on ports the system picks.
+LOCAL_RECEIVERS: dict[str, Any] = {
+    "webhook_allowed_networks": ["127.0.0.0/8"],
+    "webhook_allowed_ports": "1-65535",
+}
 
 
 @pytest.fixture(scope="session")
 def wh_settings(services: ServiceEnv, database_url: str) -> Settings:
-    return services.settings(database_url, webhook_allow_private=True)
+    # Many webhooks and test pings in one park (the route-access matrix): the limits are tested
+    # on their own, in test_guard.py.
+    limits = {"webhook_test_limit": 10_000, "webhook_max_per_park": 10_000}
+    return services.settings(database_url, **LOCAL_RECEIVERS, **limits)
 
 
 @pytest.fixture(scope="session")
@@ -73,10 +82,16 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A webhook receiver: records every POST, answers from ``responses`` (then 200), and
-    holds the requests for the ids in ``hold`` until ``release`` is set."""
+    """A webhook receiver: records every POST, answers from ``responses`` (then 200) with
+    ``answer`` as the body (and ``location``, if set), and holds the requests for the ids in
+    ``hold`` (every request if ``tarpit``) until ``release`` is set."""
 
     port: int = 0
+    host: str = "127.0.0.1"
+    answer: bytes = b"ok"
+    location: str | None = None
+    tarpit: bool = False
+    tls: ssl.SSLContext | None = None
     requests: list[Received] = field(default_factory=list)
     responses: deque[int] = field(default_factory=deque)
     hold: set[str] = field(default_factory=set)
@@ -86,7 +101,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     def start(self) -> Receiver:
         receiver = self
@@ -102,19 +117,23 @@ class Receiver:
                     receiver.requests.append(item)
                     status = receiver.responses.popleft() if receiver.responses else 200
                     receiver.cond.notify_all()
-                if item.headers.get("webhook-id") in receiver.hold:
+                if receiver.tarpit or item.headers.get("webhook-id") in receiver.hold:
                     receiver.release.wait(WAIT_S)
                 with contextlib.suppress(OSError):
                     self.send_response(status)
-                    self.send_header("content-length", "2")
+                    if receiver.location is not None:
+                        self.send_header("location", receiver.location)
+                    self.send_header("content-length", str(len(receiver.answer)))
                     self.end_headers()
-                    self.wfile.write(b"ok")
+                    self.wfile.write(receiver.answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server = ThreadingHTTPServer((self.host, self.port), Handler)
         server.daemon_threads = True
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -216,8 +235,10 @@ def start_worker(database_url: str, **settings: str) -> Worker:
         **os.environ,
         "PARKTWIN_DATABASE_URL": database_url,
         "PARKTWIN_WORKER_INTERVAL": "PT0.2S",
-        "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true",
+        "PARKTWIN_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+        "PARKTWIN_WEBHOOK_ALLOWED_PORTS": "1-65535",
         "PARKTWIN_WEBHOOK_RETRY_SCHEDULE": FAST_SCHEDULE,
+        "PARKTWIN_WEBHOOK_BREAKER_COOLDOWN": "PT0.5S",
         "PARKTWIN_LOG_LEVEL": "INFO",
         **{f"PARKTWIN_{k.upper()}": v for k, v in settings.items()},
     }

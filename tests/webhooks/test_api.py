@@ -71,8 +71,10 @@ def test_invalid_subscriptions_are_422(
 
 @pytest.fixture(scope="module")
 def strict_client(wh_settings: Settings) -> Iterator[TestClient]:
-    """The app with PARKTWIN_WEBHOOK_ALLOW_PRIVATE at its default (false)."""
-    strict = wh_settings.model_copy(update={"webhook_allow_private": False})
+    """The app with the address and port guards at their defaults."""
+    strict = wh_settings.model_copy(
+        update={"webhook_allowed_networks": [], "webhook_allowed_ports": "80,443,8080,8443"}
+    )
     with TestClient(create_app(strict)) as client:
         yield client
 
@@ -92,6 +94,9 @@ def strict_client(wh_settings: Settings) -> Iterator[TestClient]:
         "http://[fe80::1]/hook",
         "http://[::ffff:127.0.0.1]/hook",
         "http://224.0.0.1/",
+        "http://[fec0::1]/hook",
+        "http://[2002:7f00:1::1]/hook",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook",
     ],
 )
 def test_non_public_addresses_are_refused(

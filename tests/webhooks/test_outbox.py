@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 
 import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from app.alarms import policy
+from app.core.config import Settings
 from app.core.db import create_engine_for
 from app.webhooks import queue
 from app.webhooks.outbox import enqueue
@@ -63,7 +64,8 @@ def test_an_unknown_severity_is_refused(database_url: str, park_id: str) -> None
 
 
 def test_only_statements_that_insert_events_notify(database_url: str, park_id: str) -> None:
-    """A fan-out with nothing to do inserts no event (its flood announcement inserts nothing):
+    """A fan-out with nothing to do inserts no event (the alarm policy's flood announcement
+    inserts nothing):
     it must not notify, or the worker wakes itself for ever. A marker NOTIFY sent after it
     bounds what is collected: notifications arrive in commit order."""
 
@@ -73,7 +75,9 @@ def test_only_statements_that_insert_events_notify(database_url: str, park_id: s
             async with async_sessionmaker(engine)() as session, session.begin():
                 await session.execute(text("UPDATE event_outbox SET fanned_out_at = now()"))
             async with async_sessionmaker(engine)() as session, session.begin():
-                return await queue.fan_out(session, 100, 1000, timedelta(seconds=60))
+                taken = await queue.take(session, 100)
+                await policy.hold_back(session, taken, Settings())
+                return await queue.fan_out(session, taken)
         finally:
             await engine.dispose()
 
