@@ -18,6 +18,7 @@ from app.core.health import router as health_router
 from app.core.metrics import instrument
 from app.core.microcache import MicroCache
 from app.core.mqtt import MqttTarget
+from app.core.request_id import install_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = CollectorRegistry()
     instrument(app, app.state.registry)
     install_error_handlers(app)
+    install_request_id(app)  # last: the outermost middleware
     app.include_router(health_router)
     for router in api_routers():
         app.include_router(router)
