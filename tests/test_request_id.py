@@ -153,9 +153,11 @@ def test_values_json_cannot_hold_are_written_as_text() -> None:
     record = logging.LogRecord("parktwin.x", logging.INFO, __file__, 1, "big", None, None)
     record.huge = 2**70  # orjson refuses integers beyond 64 bits
     record.thing = object()
+    record.color_message = "\x1b[36mbig\x1b[0m"  # uvicorn's coloured copy: left out
     build_handler("json", stream).handle(record)
     entry = json.loads(stream.getvalue())
     assert entry["huge"] == 2**70 and entry["thing"].startswith("<object")
+    assert "color_message" not in entry
 
 
 def test_the_log_format_setting_accepts_only_text_or_json(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,12 +21,14 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
 # The id of the API request being handled, set by app/core/request_id.py.
 REQUEST_ID: ContextVar[str | None] = ContextVar("parktwin_request_id", default=None)
 
-# Attributes every LogRecord has: anything else on a record came from ``extra=``.
+# Attributes every LogRecord has: anything else on a record came from ``extra=`` (but
+# uvicorn's ``color_message``, its message again with terminal colour codes).
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
     "taskName",
     "request_id",
+    "color_message",
 }
 
 
