@@ -68,6 +68,7 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.api_host,
         port=args.port or settings.api_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our handler: PARKTWIN_LOG_FORMAT, request ids
         proxy_headers=True,
         ssl_certfile=cert,
         ssl_keyfile=key,
@@ -91,7 +92,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from app.main import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    level = settings.log_level.lower()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=level, log_config=None)
 
 
 def _worker(_args: argparse.Namespace, settings: Settings) -> int:
@@ -264,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     handler: Handler = args.handler
     return handler(args, settings)
 

@@ -19,6 +19,7 @@ from app.core.limits import limit_bodies
 from app.core.metrics import instrument
 from app.core.microcache import MicroCache
 from app.core.mqtt import MqttTarget
+from app.core.request_id import install_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
     app.state.registry = CollectorRegistry()
     install_error_handlers(app)
+    install_request_id(app)  # last: the outermost middleware
     app.include_router(health_router)
     for router in api_routers():
         app.include_router(router)

@@ -11,8 +11,9 @@ wakes the network thread once per message (a write to its wake-up socket pair, t
 ``send()`` per PUBACK). ``ack_many()`` queues a whole batch's PUBACKs as one write.
 
 It overrides three methods of paho's private API (``_sock_recv``, ``loop_read``, ``reconnect``)
-and calls a fourth (``_packet_queue``), so paho is pinned below 2.3 in pyproject.toml and
-tests/test_fastpaho.py checks the behaviour.
+and calls a fourth (``_packet_queue``), so paho is pinned below 2.3 in pyproject.toml,
+``check_paho()`` fails the import with a plain ImportError when an installed paho lacks any of
+them, and tests/test_fastpaho.py checks the behaviour.
 """
 
 from __future__ import annotations
@@ -23,8 +24,25 @@ from collections.abc import Sequence
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
+from ingest.internals import Internals
+
 READ_CHUNK = 256 * 1024
 PUBACK_PACKET = struct.Struct("!BBH")  # fixed header (type, remaining length 2), packet id
+PAHO_PIN = ">=2.1,<2.3"  # as in pyproject.toml (tests/test_fastpaho.py compares them)
+PAHO = Internals("ingest/fastpaho.py", "paho-mqtt", PAHO_PIN)
+
+
+def check_paho(client: type = mqtt.Client) -> None:
+    """Raise ImportError unless ``client`` has what BufferedClient overrides and calls."""
+    PAHO.method(client, "_sock_recv", "self", "bufsize")
+    PAHO.method(client, "loop_read", "self", "max_packets")
+    PAHO.method(client, "reconnect", "self")
+    PAHO.method(client, "_packet_queue", "self", "command", "packet", "mid", "qos")
+    PAHO.uses(client, "_packet_read", "_sock_recv")  # paho still reads through _sock_recv
+    PAHO.uses(client, "__init__", "_sock")
+
+
+check_paho()
 
 
 class BufferedClient(mqtt.Client):

@@ -10,6 +10,20 @@ from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from ingest.internals import Internals
+
+PROMETHEUS = Internals("ingest/metrics.py", "prometheus-client", ">=0.20")
+
+
+def check_prometheus(histogram: type = Histogram) -> None:
+    """Raise ImportError unless ``histogram.observe`` still works as ``observe_many`` copies:
+    through ``_upper_bounds``, ``_buckets`` and ``_sum``, whose values have ``inc``."""
+    PROMETHEUS.method(histogram, "observe", "self", "amount")
+    PROMETHEUS.uses(histogram, "observe", "_upper_bounds", "_buckets", "_sum", "inc")
+
+
+check_prometheus()
+
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -100,8 +114,9 @@ def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
     """``histogram.observe(v)`` for every value, with one update per bucket touched instead of
     two per value: in multiprocess mode each update is a locked write to a memory-mapped file,
     and the ingestor observes the lag of every message it stores. Uses the histogram's
-    internals (``_upper_bounds``, ``_buckets``, ``_sum``), which tests/test_ingest_metrics.py
-    compares with ``observe``."""
+    internals (``_upper_bounds``, ``_buckets``, ``_sum``; prometheus_client has no public way to
+    observe many values), checked at import by ``check_prometheus`` and compared with
+    ``observe`` by tests/test_ingest_metrics.py."""
     if not values:
         return
     bounds = histogram._upper_bounds

@@ -91,14 +91,14 @@ def run_single(settings: Settings, index: int = 0, shared: bool = False) -> None
 def _child(settings: Settings, index: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     run_single(settings, index, shared=True)
 
 
 def _retire_child(settings: Settings, first_unused: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     retire_stale_sessions(settings, first_unused, IngestMetrics.create())
 
 

@@ -131,7 +131,9 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
 
     from sensors_sim.seed import seed_park
 
-    result = asyncio.run(seed_park(settings, args.park, args.layout_seed, args.devices))
+    result = asyncio.run(
+        seed_park(settings, args.park, args.layout_seed, args.devices, progress=sys.stderr)
+    )
     park = "created" if result.created_park else "already there"
     print(
         f"park {result.park_id!r} {park}; {result.devices} devices, with the park's assets; "

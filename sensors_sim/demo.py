@@ -113,7 +113,8 @@ def run_demo(
         }
     )
     print("seeding the demo park (the first time takes a minute or two)...", flush=True)
-    result = asyncio.run(seed_park(demo_settings, PARK, device_count=devices))
+    seeding = seed_park(demo_settings, PARK, device_count=devices, progress=sys.stderr)
+    result = asyncio.run(seeding)
     print(f"park {PARK!r}: {result.devices} devices, credentials in {result.credentials_file}")
     token = asyncio.run(replace_demo_key(demo_settings))  # the previous run's key is revoked
     receiver = Receiver().start()

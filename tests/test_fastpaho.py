@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import threading
+import tomllib
 import uuid
+from importlib.metadata import version
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from app.core.mqtt import MqttTarget
 from app.embedded.services import EmbeddedServices
-from ingest.fastpaho import READ_CHUNK, BufferedClient
+from ingest.fastpaho import PAHO_PIN, READ_CHUNK, BufferedClient, check_paho
 from tests.conftest import ServiceEnv
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Recorder:
@@ -178,3 +183,45 @@ def test_ack_many_acknowledges_exactly_the_given_messages(target: MqttTarget) ->
         publisher.loop_stop()
         client.disconnect()
         client.loop_stop()
+
+
+def test_the_installed_paho_has_what_fastpaho_overrides() -> None:
+    check_paho()  # also ran at import
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        dependencies = tomllib.load(f)["project"]["dependencies"]
+    assert f"paho-mqtt{PAHO_PIN}" in dependencies  # the message quotes the real pin
+
+
+def _refusal(client: type) -> str:
+    with pytest.raises(ImportError) as excinfo:
+        check_paho(client)
+    message = str(excinfo.value)
+    assert f"paho-mqtt {version('paho-mqtt')}" in message and PAHO_PIN in message
+    assert "ingest/fastpaho.py" in message
+    return message
+
+
+def test_a_paho_without_a_method_fastpaho_overrides_is_refused_clearly() -> None:
+    class StaleClient:  # a paho whose internals were renamed
+        def loop_read(self, max_packets: int = 1) -> int:
+            return 0
+
+    assert "StaleClient._sock_recv() is missing" in _refusal(StaleClient)
+
+
+def test_a_changed_signature_is_refused_clearly() -> None:
+    class Reordered(mqtt.Client):
+        def _packet_queue(self, packet: bytes, command: int, mid: int, qos: int) -> MQTTErrorCode:  # type: ignore[override]
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    message = _refusal(Reordered)
+    assert "Reordered._packet_queue(self, command, packet, mid, qos)" in message
+    assert "(found Reordered._packet_queue(self, packet, command, mid, qos))" in message
+
+
+def test_a_client_without_the_socket_attribute_is_refused_clearly() -> None:
+    class Renamed(mqtt.Client):
+        def __init__(self) -> None:
+            self._socket = None
+
+    assert "_sock in Renamed.__init__() is missing" in _refusal(Renamed)

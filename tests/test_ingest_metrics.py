@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram
 
-from ingest.metrics import LAG_BUCKETS, observe_many
+from ingest.metrics import LAG_BUCKETS, PROMETHEUS, check_prometheus, observe_many
 
 # bucket bounds themselves, values between them, zero, negatives and past the last bound
 values = st.lists(
@@ -50,3 +54,24 @@ def _samples(registry: CollectorRegistry) -> dict[str, float]:
             elif sample.name.endswith(("_count", "_sum")):
                 out[sample.name.rsplit("_", 1)[1]] = sample.value
     return out
+
+
+def test_the_installed_prometheus_client_has_what_observe_many_uses() -> None:
+    check_prometheus()  # also ran at import
+    root = Path(__file__).resolve().parent.parent
+    with (root / "pyproject.toml").open("rb") as f:
+        dependencies = tomllib.load(f)["project"]["dependencies"]
+    assert f"prometheus-client{PROMETHEUS.pin}" in dependencies
+
+
+def test_a_histogram_without_the_internals_is_refused_clearly() -> None:
+    class Rewritten(Histogram):  # observe no longer goes through _buckets
+        def observe(self, amount: float, exemplar: dict[str, str] | None = None) -> None:
+            self._counts[0] += amount  # type: ignore[attr-defined]
+
+    with pytest.raises(ImportError) as excinfo:
+        check_prometheus(Rewritten)
+    message = str(excinfo.value)
+    assert "_upper_bounds in Rewritten.observe() is missing" in message
+    assert f"prometheus-client {version('prometheus-client')}" in message
+    assert "prometheus-client>=0.20" in message and "ingest/metrics.py" in message

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="`parktwin api` bind address")
     api_port: int = Field(default=8000, description="`parktwin api` port")
     log_level: str = Field(default="INFO", description="log level of every process")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="log lines of every process: text, or json (one object per line, with the "
+        "API request's request_id)",
+    )
     ingest_max_age: timedelta = Field(
         default=timedelta(days=7),
         description="oldest accepted reading; newer than 5 minutes ahead is refused too",

@@ -1,10 +1,13 @@
 """Install what the embedded services need: PostgreSQL, TimescaleDB and Mosquitto.
 
 ``plan()`` lists the missing pieces as shell steps; ``ensure_installed()`` runs them when we are
-root and otherwise prints them for the user to run. Debian 13 packages TimescaleDB (the
-Apache-licensed edition); Debian 12 does not, so there we build Debian 13's source package
-against the local PostgreSQL, fetching the source through a private apt configuration that
-touches none of the machine's own apt sources.
+root, one progress line per step, the commands' output in ``install.log`` of the state
+directory, and otherwise prints them for the user to run. It installs only packages that are
+not installed (``--no-install-recommends --no-upgrade``) and never upgrades the machine.
+
+Debian 13 packages TimescaleDB (the Apache-licensed edition); Debian 12 does not, so there we
+build Debian 13's source package against the local PostgreSQL, fetching the source through a
+private apt configuration that touches none of the machine's own apt sources.
 """
 
 from __future__ import annotations
@@ -15,8 +18,12 @@ import os
 import shlex
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +34,18 @@ PLUGIN_GLOBS = (
     "/usr/lib/mosquitto_dynamic_security.so",
     "/usr/local/lib/mosquitto_dynamic_security.so",
 )
+# Only what is missing, never an upgrade of what is there (see _apt_install).
+APT_INSTALL = "apt-get install -y --no-install-recommends --no-upgrade"
+BUILD_TOOLS = ("cmake", "gcc", "make", "libssl-dev", "dpkg-dev", "xz-utils")
+TAIL_LINES = 20
 
 
 class MissingDependencies(RuntimeError):
     """Binaries are missing and we may not install them (not root)."""
+
+
+class InstallFailed(MissingDependencies):
+    """A step of the installation failed: what it needs is still missing."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,26 @@ def mosquitto_ctrl_binary() -> Path | None:
     return None
 
 
-def _timescaledb_source_build(major: int, build_dir: Path) -> Step:
+def package_installed(name: str) -> bool:
+    """Whether dpkg has the package ``name`` installed."""
+    try:
+        answer = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:  # not a Debian system
+        return False
+    return answer.returncode == 0 and answer.stdout.split()[-1:] == ["installed"]
+
+
+def _apt_install(why: str, packages: Sequence[str]) -> Step | None:
+    """Install the packages not yet installed, and nothing else: no recommends, and
+    ``--no-upgrade`` so a package already there is never upgraded as a side effect. (apt
+    upgrades a dependency only when a new package needs a newer version of it.)"""
+    needed = [p for p in packages if not package_installed(p)]
+    return Step(why, (f"{APT_INSTALL} {' '.join(needed)}",)) if needed else None
+
+
+def _timescaledb_source_build(major: int, build_dir: Path) -> list[Step]:
     apt_dir = build_dir / "apt"
     opts = " ".join(
         f"-o {o}"
@@ -117,55 +151,63 @@ def _timescaledb_source_build(major: int, build_dir: Path) -> Step:
         )
     )
     q = shlex.quote
-    return Step(
-        why=f"TimescaleDB (Apache edition) for PostgreSQL {major}, built from Debian 13's source",
-        commands=(
-            "apt-get install -y --no-install-recommends "
-            f"postgresql-server-dev-{major} cmake gcc make libssl-dev dpkg-dev xz-utils",
+    tools = _apt_install(
+        "installing TimescaleDB's build tools",
+        (f"postgresql-server-dev-{major}", *BUILD_TOOLS),
+    )
+    fetch = Step(
+        "fetching TimescaleDB's source from Debian 13 (private apt configuration)",
+        (
             f"mkdir -p {q(str(apt_dir))}/lists/partial {q(str(apt_dir))}/cache/archives/partial",
             f"echo {q(source_line)} > {q(str(apt_dir))}/sources.list",
             f"apt-get {opts} update",
             f"cd {q(str(build_dir))} && rm -rf timescaledb-*/ && apt-get {opts} source timescaledb",
+        ),
+    )
+    build = Step(
+        f"building TimescaleDB (Apache edition) for PostgreSQL {major}",
+        (
             f"cd {q(str(build_dir))}/timescaledb-*/ && ./bootstrap {cmake_flags} "
             '&& cd build && make -j"$(nproc)" && make install',
         ),
     )
+    return [s for s in (tools, fetch, build) if s is not None]
 
 
 def plan(build_dir: Path) -> list[Step]:
     """The steps still needed on this machine, in order (empty when all is there)."""
-    steps: list[Step] = []
-    apt_updated = False
-
-    def apt(why: str, packages: str) -> None:
-        nonlocal apt_updated
-        cmds = () if apt_updated else ("apt-get update",)
-        apt_updated = True
-        steps.append(Step(why, (*cmds, f"apt-get install -y --no-install-recommends {packages}")))
-
     bindir = pg_bindir()
-    if bindir is None:
-        apt("PostgreSQL server", "postgresql")
-    if mosquitto_binary() is None or dynsec_plugin() is None or mosquitto_ctrl_binary() is None:
-        apt(
-            "Mosquitto broker, its dynamic-security plugin and mosquitto_ctrl",
-            "mosquitto mosquitto-clients",
-        )
     release = debian_major()
     major = pg_major(bindir) if bindir else {12: 15, 13: 17}.get(release or 0, 17)
+    wanted: list[Step | None] = []
+    if bindir is None:
+        wanted.append(_apt_install(f"installing PostgreSQL {major}", ("postgresql",)))
+    if mosquitto_binary() is None or dynsec_plugin() is None or mosquitto_ctrl_binary() is None:
+        wanted.append(
+            _apt_install(
+                "installing Mosquitto, its dynamic-security plugin and mosquitto_ctrl",
+                ("mosquitto", "mosquitto-clients"),
+            )
+        )
     if not timescaledb_installed(major):
         if release is not None and release >= 13:
-            apt(f"TimescaleDB for PostgreSQL {major}", f"postgresql-{major}-timescaledb")
+            package = f"postgresql-{major}-timescaledb"
+            wanted.append(
+                _apt_install(f"installing TimescaleDB for PostgreSQL {major}", (package,))
+            )
         else:
-            if not apt_updated:
-                steps.append(Step("package lists", ("apt-get update",)))
-                apt_updated = True
-            steps.append(_timescaledb_source_build(major, build_dir))
-    return steps
+            wanted.extend(_timescaledb_source_build(major, build_dir))
+    steps = [s for s in wanted if s is not None]
+    if not steps:
+        return []
+    return [Step("updating the package lists", ("apt-get update",)), *steps]
 
 
-def ensure_installed(build_dir: Path) -> None:
-    """Install whatever is missing (as root), or raise with the exact commands to run."""
+def ensure_installed(build_dir: Path, log_path: Path, out: TextIO | None = None) -> None:
+    """Install whatever is missing (as root), or raise with the exact commands to run.
+
+    One progress line per step goes to ``out`` (stdout by default); the commands' own output
+    goes to ``log_path``."""
     steps = plan(build_dir)
     if not steps:
         return
@@ -175,9 +217,56 @@ def ensure_installed(build_dir: Path) -> None:
             "parktwin needs these installed; run as root:\n\n" + "\n\n".join(lines)
         )
     build_dir.mkdir(parents=True, exist_ok=True)
+    run_steps(steps, build_dir, log_path, sys.stdout if out is None else out)
+
+
+def run_steps(steps: Sequence[Step], cwd: Path, log_path: Path, out: TextIO) -> None:
+    """Run the steps in order: ``[2/5] installing PostgreSQL 15 ... done (34 s)`` on ``out``,
+    everything the commands print appended to ``log_path``. Raise ``InstallFailed`` (with the
+    log's last lines) at the first command that fails."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for step in steps:
-        print(f"installing: {step.why}", file=sys.stderr)
-        for command in step.commands:
-            logger.info("running %s", command)
-            subprocess.run(["bash", "-ec", command], check=True, env=env, cwd=build_dir)
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(f"\n=== parktwin services install, {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+        for number, step in enumerate(steps, 1):
+            out.write(f"[{number}/{len(steps)}] {step.why} ... ")
+            out.flush()
+            started = time.monotonic()
+            failure = _run_step(step, cwd, env, log)
+            seconds = f"({time.monotonic() - started:.0f} s)"
+            out.write(f"{'failed' if failure else 'done'} {seconds}\n")
+            out.flush()
+            if failure:
+                where = f"step {number}/{len(steps)} ({step.why})"
+                raise InstallFailed(f"{where}: {failure}\n" + _log_tail(log_path))
+
+
+def _run_step(step: Step, cwd: Path, env: dict[str, str], log: TextIO) -> str | None:
+    """Run the step's commands; None when all succeed, else what failed."""
+    for command in step.commands:
+        logger.debug("running %s", command)
+        log.write(f"$ {command}\n")
+        log.flush()
+        result = subprocess.run(
+            ["bash", "-ec", command],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            check=False,
+        )
+        if result.returncode != 0:
+            log.write(f"# exited with status {result.returncode}\n")
+            log.flush()
+            return f"`{command}` exited with status {result.returncode}"
+    return None
+
+
+def _log_tail(log_path: Path, lines: int = TAIL_LINES) -> str:
+    with log_path.open("rb") as log:
+        log.seek(0, os.SEEK_END)
+        log.seek(max(0, log.tell() - 64 * 1024))
+        tail = log.read().decode("utf-8", errors="replace").splitlines()[-lines:]
+    heading = f"The full output is in {log_path.resolve()}; its last {len(tail)} lines:"
+    return "\n".join((heading, *tail))

@@ -6,7 +6,9 @@ left alone: ``up`` only echoes its URL.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from typing import TextIO
 from urllib.parse import urlsplit
 
 from app.broker.dynsec import DynsecClient
@@ -49,13 +51,15 @@ class EmbeddedServices:
     def external_mqtt(self) -> bool:
         return _is_external(self.settings.mqtt_url, self.mosquitto.port)
 
-    def install(self) -> None:
-        install.ensure_installed(state_paths(self.settings).build)
+    def install(self, out: TextIO | None = None) -> None:
+        """Install what is missing; progress lines on ``out`` (stdout by default)."""
+        paths = state_paths(self.settings)
+        install.ensure_installed(paths.build, paths.install_log, out)
 
     def up(self) -> dict[str, str]:
         """Start what is embedded and not running; return the two URLs in force."""
         if not (self.external_db and self.external_mqtt):
-            self.install()
+            self.install(sys.stderr)  # stdout is for the two URL lines
         state_paths(self.settings).root.mkdir(parents=True, exist_ok=True)
         if not self.external_db:
             self.postgres.start()

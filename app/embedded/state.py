@@ -10,6 +10,7 @@ Layout under ``PARKTWIN_STATE_DIR`` (default ``.parktwin/``)::
     mqtt/dynamic-security.json, mqtt/data/ (persistence), mqtt/mosquitto.log, mqtt/mosquitto.pid
     mqtt/password       the ``parktwin`` service account's password
     build/              TimescaleDB source build (Debian 12 only)
+    install.log         what the installer's commands printed (parktwin services install)
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ class StatePaths:
     @property
     def build(self) -> Path:
         return self.root / "build"
+
+    @property
+    def install_log(self) -> Path:
+        return self.root / "install.log"
 
 
 def state_paths(settings: Settings) -> StatePaths:

@@ -4,14 +4,18 @@ passwords kept for the simulator (and rotated when one is missing)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import stat
 import uuid
 
 import psycopg
+import pytest
 
+from app.cli import build_parser
 from app.core.config import Settings
 from app.core.mqtt import MqttTarget
 from sensors_sim import credentials
+from sensors_sim.cli import run_seed
 from sensors_sim.mqtt import Connection, Transport
 from sensors_sim.seed import seed_park
 
@@ -75,3 +79,24 @@ def test_seed_is_idempotent_and_keeps_working_passwords(
     assert new is not None and new.passwords[device_id] != old
     assert connects(settings, park_id, device_id, new.passwords[device_id])
     assert not connects(settings, park_id, device_id, old)
+
+
+def test_the_seed_command_reports_progress_on_stderr(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    park_id = f"seedp-{uuid.uuid4().hex[:6]}"
+    args = build_parser().parse_args(["seed", "demo", "--park", park_id, "--devices", "40"])
+    assert run_seed(args, settings) == 0
+    captured = capsys.readouterr()
+    lines = re.findall(r"^devices (\d+)/40 \(\d+ s\)$", captured.err, re.MULTILINE)
+    counts = [int(n) for n in lines]
+    assert set(range(4, 41, 4)) <= set(counts)  # every tenth of the devices
+    assert counts == sorted(counts) and counts[-1] == 40
+    assert re.search(r"^parcels 12/12 \(\d+ s\)$", captured.err, re.MULTILINE)
+    assert "devices" not in captured.out.replace("40 devices", "")  # stdout: the summary only
+    assert f"park {park_id!r} created; 40 devices" in captured.out
+
+    assert run_seed(args, settings) == 0  # nothing left to import: no device progress
+    again = capsys.readouterr()
+    assert not re.search(r"^devices ", again.err, re.MULTILINE)
+    assert "0 new and 0 rotated" in again.out
