@@ -100,8 +100,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in entry:
                 entry[key] = value
-        if record.exc_info or record.exc_text:  # exc_text: as HideRowValues left it
-            entry["exc_info"] = record.exc_text or self.formatException(record.exc_info)
+        if record.exc_text:  # as HideRowValues left it
+            entry["exc_info"] = record.exc_text
+        elif record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
         return _dumps(entry)
