@@ -1,4 +1,4 @@
--- parktwin's PostgreSQL roles (docs/security-database.md). Run as a superuser, connected to the
+-- parktwin's PostgreSQL roles (docs/security/database.md). Run as a superuser, connected to the
 -- parktwin database, before the first `parktwin migrate`; running it again is harmless (it
 -- creates what is missing and sets the passwords):
 --

@@ -1,4 +1,4 @@
-"""Least privilege on PostgreSQL (review M8, L7; docs/security-database.md).
+"""Least privilege on PostgreSQL (review M8, L7; docs/security/database.md).
 
 The API, the ingestor and the worker log in as members of the group roles of migration 0016:
 none is a superuser or may change the schema, run programs or read password hashes, and each
@@ -129,7 +129,7 @@ def test_migrations_run_as_the_schema_owner_not_a_superuser(embedded: EmbeddedSe
 def test_the_operators_script_provisions_a_database_the_owner_migrates(
     embedded: EmbeddedServices,
 ) -> None:
-    """deploy/db-roles.sql, as docs/security-database.md has an operator run it (here with the
+    """deploy/db-roles.sql, as docs/security/database.md has an operator run it (here with the
     passwords the cluster's logins already have: the roles are cluster-wide)."""
     name = f"parktwin_script_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(embedded.postgres.admin_url("postgres"), autocommit=True) as conn:

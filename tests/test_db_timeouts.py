@@ -1,4 +1,4 @@
-"""Statement and lock timeouts, TCP keepalives (review M9a; docs/security-database.md).
+"""Statement and lock timeouts, TCP keepalives (review M9a; docs/security/database.md).
 
 A lock held elsewhere fails the ingest writer's batch and the worker's job after the lock
 timeout instead of hanging them; the batch is retried (nothing acknowledged, nothing lost) and

@@ -346,7 +346,7 @@ class Settings(BaseSettings):
     def database_url_for(self, process: DbProcess) -> str:
         """The database URL of one process: its own setting, else PARKTWIN_DATABASE_URL, else
         the embedded cluster's login for it; for the API, ingest and the worker with their
-        statement and lock timeouts and TCP keepalives (docs/security-database.md)."""
+        statement and lock timeouts and TCP keepalives (docs/security/database.md)."""
         url = getattr(self, f"{process}_database_url") or self.database_url
         if not url:
             from app.embedded.state import embedded_database_url

@@ -48,7 +48,7 @@ def libpq_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class SessionLimits:
-    """What a process's database connections may not exceed (docs/security-database.md)."""
+    """What a process's database connections may not exceed (docs/security/database.md)."""
 
     statement_timeout: timedelta
     lock_timeout: timedelta

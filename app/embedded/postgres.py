@@ -4,7 +4,7 @@ listening on 127.0.0.1 only (no Unix socket, so long checkout paths never matter
 The initdb superuser (``parktwin``) only provisions: it creates the roles, the database (owned
 by ``parktwin_owner``) and the TimescaleDB extension, which needs a superuser. The migrations
 run as the owner, the processes as logins in the group roles migration 0016 grants to
-(docs/security-database.md); each role's random password is kept under ``pg/``."""
+(docs/security/database.md); each role's random password is kept under ``pg/``."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ grants to its chunks, present and future.
 Roles are cluster-wide while grants are per database: the group roles are created here only
 when missing (several databases of one cluster share them), which needs CREATEROLE; a
 deployment whose migration role may not create roles creates them first
-(docs/security-database.md). Tables created by later migrations get the API's and the worker's
+(docs/security/database.md). Tables created by later migrations get the API's and the worker's
 grants through default privileges; a later table the ingestor needs gets its grant in its own
 migration. The downgrade revokes everything but keeps the roles (other databases may use them).
 
@@ -61,7 +61,7 @@ EXCEPTION
     WHEN duplicate_object OR unique_violation THEN NULL;  -- created meanwhile by another database
     WHEN insufficient_privilege THEN
         RAISE EXCEPTION 'role {role} is missing and % may not create roles', current_user
-            USING HINT = 'create it first: CREATE ROLE {role} NOLOGIN (docs/security-database.md)';
+            USING HINT = 'create it first: CREATE ROLE {role} NOLOGIN (docs/security/database.md)';
 END
 $$
 """
