@@ -17,7 +17,6 @@ from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.metrics import instrument
 from app.core.microcache import MicroCache
-from app.core.mqtt import MqttTarget
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         )
         version = await check_timescaledb(engine)
         logger.info("database ready, timescaledb %s", version)
-        broker = DynsecClient(MqttTarget.from_url(settings.resolved_mqtt_url()))
+        broker = DynsecClient(settings.mqtt_target("api"))
         broker.start()
         app.state.engine = engine
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)

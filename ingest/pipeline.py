@@ -23,7 +23,6 @@ from app.alarms.evaluator import RuleBook
 from app.core.clock import to_us
 from app.core.config import Settings
 from app.core.db import libpq_url
-from app.core.mqtt import MqttTarget
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
 from ingest.metrics import IngestMetrics, observe_many
 from ingest.parse import (
@@ -386,7 +385,7 @@ def build_worker(
     mode: SubscriptionMode,
 ) -> IngestWorker:
     consumer = MqttConsumer(
-        MqttTarget.from_url(settings.resolved_mqtt_url()),
+        settings.mqtt_target("ingest"),
         f"{settings.ingest_client_id}-{index}",
         queue_size=settings.ingest_queue_size,
         receive_maximum=settings.ingest_receive_maximum,

@@ -58,7 +58,7 @@ def _publisher(target: MqttTarget) -> mqtt.Client:
     admin.connect()
     admin.ensure_device("fast", "d1", password)
     admin.close()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fastpub-{uuid.uuid4().hex[:6]}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="fast:d1")
     client.username_pw_set("fast:d1", password)
     client.max_queued_messages_set(0)
     client.connect(target.host, target.port)

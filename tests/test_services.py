@@ -22,6 +22,7 @@ def _cli(embedded: EmbeddedServices, *args: str, **env: str) -> subprocess.Compl
         "PARKTWIN_STATE_DIR": str(s.state_dir),
         "PARKTWIN_EMBEDDED_PG_PORT": str(s.embedded_pg_port),
         "PARKTWIN_EMBEDDED_MQTT_PORT": str(s.embedded_mqtt_port),
+        "PARKTWIN_EMBEDDED_MQTTS_PORT": str(s.embedded_mqtts_port),
         **env,
     }
     return subprocess.run(
