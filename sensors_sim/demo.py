@@ -109,6 +109,7 @@ def run_demo(
         update={
             "database_url": urls["PARKTWIN_DATABASE_URL"],
             "mqtt_url": urls["PARKTWIN_MQTT_URL"],
+            "api_mqtt_url": urls.get("PARKTWIN_API_MQTT_URL"),  # the API's own broker account
             "webhook_allow_private": True,  # the demo's receiver is local
         }
     )

@@ -4,9 +4,12 @@ a device holding valid credentials tries what the review (H1, H3, M7, M8, L11, L
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import stat
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -460,6 +463,33 @@ def test_a_service_account_keeps_its_password_and_rights(
     assert [str(c) for c in ingest.subscribe("parks/+/devices/+/status")] == ["Granted QoS 1"]
     ensure_service_account(dynsec, account)
     assert ingest.client.is_connected()
+    ingest.close()
+
+
+def test_broker_setup_creates_the_accounts_of_the_role_urls(
+    embedded: EmbeddedServices, admin: MqttTarget
+) -> None:
+    """`parktwin broker setup` (compose.yaml's one-shot) on an already running broker."""
+    custom = replace(admin, username=f"ingest-{uuid.uuid4().hex[:6]}", password=uuid.uuid4().hex)
+    url = f"mqtt://{custom.username}:{custom.password}@{custom.host}:{custom.port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKTWIN_")} | {
+        "PARKTWIN_MQTT_URL": embedded.mosquitto.url(),
+        "PARKTWIN_INGEST_MQTT_URL": url,
+    }
+    for _ in range(2):  # idempotent
+        result = subprocess.run(
+            [sys.executable, "-m", "app.cli", "broker", "setup"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert str(custom.username) in result.stdout
+    ingest = v5(custom, f"custom-{uuid.uuid4().hex[:6]}")
+    assert [str(c) for c in ingest.subscribe("parks/+/devices/+/telemetry")] == ["Granted QoS 1"]
+    assert str(ingest.publish("parks/p/devices/d/telemetry")) == "Not authorized"
     ingest.close()
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from app.broker.dynsec import ACL_EXISTS, Command, DynsecClient, device_topics
+from app.core.config import Settings
 from app.core.mqtt import MqttTarget, new_client
 
 logger = logging.getLogger(__name__)
@@ -127,3 +128,30 @@ def provision(client: DynsecClient, accounts: list[ServiceAccount]) -> None:
     for account in accounts:
         ensure_service_account(client, account)
     client.upgrade_devices()
+
+
+def accounts_from_settings(settings: Settings) -> list[ServiceAccount]:
+    """The service accounts named by PARKTWIN_INGEST_MQTT_URL / PARKTWIN_API_MQTT_URL (an
+    external broker's, e.g. compose.yaml's): the URLs carry their usernames and passwords."""
+    wanted = ((settings.ingest_mqtt_url, ingest_account), (settings.api_mqtt_url, api_account))
+    accounts = []
+    for url, make in wanted:
+        if url:
+            target = MqttTarget.from_url(url)
+            if not (target.username and target.password):
+                raise ValueError(f"{target.redacted()} needs a username and a password")
+            accounts.append(make(target.username, target.password))
+    return accounts
+
+
+def setup_broker(settings: Settings) -> list[str]:
+    """``parktwin broker setup``: as the admin account of PARKTWIN_MQTT_URL, create or repair the
+    service accounts of the role URLs and upgrade existing device accounts; returns their names."""
+    accounts = accounts_from_settings(settings)
+    client = DynsecClient(settings.mqtt_target("admin"), timeout=30)
+    client.connect()
+    try:
+        provision(client, accounts)
+    finally:
+        client.close()
+    return [a.username for a in accounts]
