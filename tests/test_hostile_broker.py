@@ -210,6 +210,9 @@ class Probe:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        sock = self.client.socket()  # still open after a refused CONNACK
+        if sock is not None:
+            sock.close()
 
 
 def v5(target: MqttTarget, client_id: str) -> Probe:
@@ -414,36 +417,59 @@ def test_the_api_account_manages_devices_and_reads_nothing(
     assert api_target.username == API_USER
 
 
+def make_legacy_device(dynsec: DynsecClient, park_id: str, device_id: str, password: str) -> None:
+    """A device account as earlier versions made it: its whole subtree, any client id."""
+    role, subtree = device_role(park_id, device_id), f"parks/{park_id}/devices/{device_id}/#"
+    acls = [
+        {"acltype": t, "topic": subtree, "allow": True}
+        for t in ("publishClientSend", "subscribePattern")
+    ]
+    dynsec.execute(
+        [
+            {"command": "createRole", "rolename": role, "acls": acls},
+            {
+                "command": "createClient",
+                "username": f"{park_id}:{device_id}",
+                "password": password,
+                "roles": [{"rolename": role}],
+            },
+        ]
+    )
+
+
+def role_acls(dynsec: DynsecClient, role: str) -> list[tuple[str, str]]:
+    answer = dynsec.execute([{"command": "getRole", "rolename": role}])[0]
+    return sorted((a["acltype"], a["topic"]) for a in answer["data"]["role"]["acls"])
+
+
+def test_creating_a_device_again_repairs_its_account(
+    admin: MqttTarget, dynsec: DynsecClient
+) -> None:
+    legacy = Account("legacy", f"d-{uuid.uuid4().hex[:6]}", "old")
+    make_legacy_device(dynsec, legacy.park_id, legacy.device_id, legacy.password)
+    dynsec.ensure_device(legacy.park_id, legacy.device_id, "new")
+    assert role_acls(dynsec, device_role(legacy.park_id, legacy.device_id)) == [
+        ("publishClientSend", legacy.topic("status")),
+        ("publishClientSend", legacy.topic("telemetry")),
+    ]
+    renewed = replace(legacy, password="new")
+    assert refused(v311(renewed.target(admin), "any-id"))
+    assert not refused(v311(renewed.target(admin), renewed.username))
+    dynsec.ensure_device(legacy.park_id, legacy.device_id, "new")  # and again: no error
+    dynsec.delete_device(legacy.park_id, legacy.device_id)
+
+
 def test_existing_accounts_are_upgraded_once(
     admin: MqttTarget, dynsec: DynsecClient, embedded: EmbeddedServices
 ) -> None:
     park_id, device_id = "legacy", f"d-{uuid.uuid4().hex[:6]}"
     role, username, old = device_role(park_id, device_id), f"{park_id}:{device_id}", "pw"
-    subtree = f"parks/{park_id}/devices/{device_id}/#"
-    dynsec.execute(
-        [
-            {
-                "command": "createRole",
-                "rolename": role,
-                "acls": [
-                    {"acltype": t, "topic": subtree, "allow": True}
-                    for t in ("publishClientSend", "subscribePattern")
-                ],
-            },
-            {
-                "command": "createClient",
-                "username": username,
-                "password": old,
-                "roles": [{"rolename": role}],
-            },
-        ]
-    )
+    make_legacy_device(dynsec, park_id, device_id, old)
     legacy = Account(park_id, device_id, old)
     assert not refused(v311(legacy.target(admin), "any-id"))  # as an earlier version made it
 
     provision(dynsec, embedded.mosquitto.service_accounts())
-    acls = dynsec.execute([{"command": "getRole", "rolename": role}])[0]["data"]["role"]["acls"]
-    assert sorted((a["acltype"], a["topic"]) for a in acls) == [
+    assert role_acls(dynsec, role) == [
         ("publishClientSend", legacy.topic("status")),
         ("publishClientSend", legacy.topic("telemetry")),
     ]

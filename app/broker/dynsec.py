@@ -154,7 +154,8 @@ class DynsecClient:
         self.ensure_devices(park_id, [(device_id, password)])
 
     def ensure_devices(self, park_id: str, accounts: Iterable[tuple[str, str]]) -> None:
-        """``ensure_device`` for many (device id, password) pairs in one command batch.
+        """``ensure_device`` for many (device id, password) pairs, in as few control messages
+        as the packet limit allows (``execute`` splits them).
 
         Two commands per device (a role created with its ACLs, an account created with its
         role): the plugin saves its whole configuration after every command, so with
@@ -182,9 +183,9 @@ class DynsecClient:
             self.execute(repairs, ignore=(ACL_EXISTS, ACL_NOT_FOUND))
 
     def upgrade_devices(self) -> int:
-        """Bring every existing device account to today's rules: the role's
-        ACLs exactly ``_role_acls``, the client id pinned to the username. Idempotent: only
-        what differs is changed. Returns how many commands that took."""
+        """Bring every existing device account to today's rules: its role's ACLs exactly
+        ``_role_acls``, its client id pinned to its username. Idempotent: only what differs is
+        changed. Returns how many commands that took."""
         clients = self._list("listClients", "clients")
         roles = {r["rolename"]: r.get("acls", []) for r in self._list("listRoles", "roles")}
         commands: list[Command] = []
