@@ -191,7 +191,7 @@ class Probe:
 
     def wait(self, where: list[Any], count: int = 1) -> Any:
         with self.answered:
-            assert self.answered.wait_for(lambda: len(where) >= count, 10), "no answer"
+            assert self.answered.wait_for(lambda: len(where) >= count, 30), "no answer"
         return where[count - 1]
 
     def start(self, target: MqttTarget) -> Probe:
@@ -200,12 +200,14 @@ class Probe:
         return self
 
     def subscribe(self, topic: str) -> list[Any]:
+        count = len(self.subacks) + 1  # counted before the answer can arrive
         self.client.subscribe(topic, qos=1)
-        return list(self.wait(self.subacks, len(self.subacks) + 1))
+        return list(self.wait(self.subacks, count))
 
     def publish(self, topic: str, payload: bytes = b'{"values": {"power_kw": 1}}') -> Any:
+        count = len(self.pubacks) + 1
         self.client.publish(topic, payload, qos=1)
-        return self.wait(self.pubacks, len(self.pubacks) + 1)
+        return self.wait(self.pubacks, count)
 
     def close(self) -> None:
         self.client.disconnect()
