@@ -36,6 +36,14 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _broker(_args: argparse.Namespace, settings: Settings) -> int:
+    from app.broker.accounts import setup_broker
+
+    names = setup_broker(settings)
+    print(f"broker accounts in place: {', '.join(names) or 'none named'}; device accounts upgraded")
+    return 0
+
+
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     from app.core.migrate import upgrade_to_head
 
@@ -225,6 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     services.set_defaults(handler=_services)
 
     sub.add_parser("migrate", help="apply all database migrations").set_defaults(handler=_migrate)
+
+    broker = sub.add_parser(
+        "broker",
+        help="as the broker's admin account (PARKTWIN_MQTT_URL): create the accounts of "
+        "PARKTWIN_INGEST_MQTT_URL and PARKTWIN_API_MQTT_URL, upgrade device accounts' ACLs",
+    )
+    broker.add_argument("action", choices=("setup",))
+    broker.set_defaults(handler=_broker)
 
     api = sub.add_parser("api", help="serve the REST API (uvicorn)")
     api.add_argument("--host", default=None, help="default: PARKTWIN_API_HOST (127.0.0.1)")

@@ -18,7 +18,6 @@ from app.core.health import router as health_router
 from app.core.limits import limit_bodies
 from app.core.metrics import instrument
 from app.core.microcache import MicroCache
-from app.core.mqtt import MqttTarget
 from app.core.request_id import install_request_id
 
 logger = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         engine = create_engine_for(settings.database_url_for("api"), settings.db_pool_size)
         version = await check_timescaledb(engine)
         logger.info("database ready, timescaledb %s", version)
-        broker = DynsecClient(MqttTarget.from_url(settings.resolved_mqtt_url()))
+        broker = DynsecClient(settings.mqtt_target("api"))
         broker.start()
         app.state.engine = engine
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)

@@ -15,6 +15,10 @@
   payload bytes) it blocks paho's network thread, so the socket stops being read and the broker
   holds the rest: back-pressure without loss. A payload over the contract's 256 KiB can only be
   rejected, so only the part the rejection log keeps (64 KiB) is queued, with its true size.
+- A retained message replayed because we (re)subscribed is dropped: a device's retained
+  reading would otherwise be stored again after every restart (under a new receipt time when
+  it has no ``ts``) and a stale retained ``online`` would override the real status. Live
+  messages reach a subscriber with the retain flag cleared, so they are never affected.
 - Each connection is a generation. A message's packet id is only meaningful on the connection
   that delivered it, so after a reconnect the messages of the old connection are never
   acknowledged: the broker redelivers them and the (series, time) key deduplicates.
@@ -115,8 +119,7 @@ class MqttConsumer:
             clean_session=None if self._v5 else False,
             manual_ack=True,
         )
-        if target.username is not None:
-            self._client.username_pw_set(target.username, target.password)
+        target.configure(self._client)  # credentials, and TLS for mqtts://
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -183,6 +186,10 @@ class MqttConsumer:
             logger.warning("lost the broker (%s); paho reconnects", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if message.retain:  # a retained message replayed on (re)subscribe: stale by then (L12)
+            if message.qos:
+                self._client.ack(message.mid, message.qos)
+            return
         topic = message.topic  # paho decodes it on every access
         payload = message.payload
         size = len(payload)

@@ -27,7 +27,6 @@ from app.alarms.evaluator import RuleBook
 from app.core.clock import to_us
 from app.core.config import Settings
 from app.core.db import libpq_url
-from app.core.mqtt import MqttTarget
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
 from ingest.metrics import IngestMetrics, observe_many
 from ingest.parse import (
@@ -505,7 +504,7 @@ def build_worker(
     mode: SubscriptionMode,
 ) -> IngestWorker:
     consumer = MqttConsumer(
-        MqttTarget.from_url(settings.resolved_mqtt_url()),
+        settings.mqtt_target("ingest"),
         f"{settings.ingest_client_id}-{index}",
         queue_size=settings.ingest_queue_size,
         queue_bytes=settings.ingest_queue_bytes,

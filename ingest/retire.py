@@ -34,8 +34,7 @@ def _delete_session(target: MqttTarget, client_id: str) -> None:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True
     )
-    if target.username is not None:
-        client.username_pw_set(target.username, target.password)
+    target.configure(client)
     client.on_connect = lambda *_a: done.set()
     client.connect(target.host, target.port)
     client.loop_start()
@@ -69,7 +68,7 @@ def _drain(worker: IngestWorker) -> bool:
 def retire_stale_sessions(settings: Settings, first_unused: int, metrics: IngestMetrics) -> int:
     """Drain and delete the sessions of ids ``first_unused`` .. + ingest_retire_ids; return how
     many existed."""
-    target = MqttTarget.from_url(settings.resolved_mqtt_url())
+    target = settings.mqtt_target("ingest")
     retired = 0
     for index in range(first_unused, first_unused + settings.ingest_retire_ids):
         client_id = f"{settings.ingest_client_id}-{index}"

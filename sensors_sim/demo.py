@@ -110,6 +110,7 @@ def run_demo(
         update={
             "database_url": urls["PARKTWIN_DATABASE_URL"],
             "mqtt_url": urls["PARKTWIN_MQTT_URL"],
+            "api_mqtt_url": urls.get("PARKTWIN_API_MQTT_URL"),  # the API's own broker account
         }
     )
     print("seeding the demo park (the first time takes a minute or two)...", flush=True)

@@ -12,7 +12,6 @@ import queue
 import resource
 import signal
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -107,7 +106,6 @@ class Publisher:
         self.credentials = credentials
         self.conns: dict[int, Connection] = {}
         self.report = Report()
-        self.tag = uuid.uuid4().hex[:8]  # client ids unique per run: two sims never clash
         self.next_ping = time.monotonic() + max(1, options.keepalive // 2)
         self.next_reconnect = time.monotonic() + RECONNECT_S
 
@@ -119,10 +117,11 @@ class Publisher:
             if password is None:
                 continue
             prefix = f"parks/{park.id}/devices/{device.id}"
+            username = f"{park.id}:{device.id}"
             conn = Connection(
                 index,
-                f"sim-{device.id}-{self.tag}",
-                f"{park.id}:{device.id}",
+                username,  # the broker pins each device account to its username as client id
+                username,
                 password,
                 f"{prefix}/status",
             )

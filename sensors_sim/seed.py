@@ -29,7 +29,6 @@ from app.broker.dynsec import DynsecClient
 from app.core.auth import ApiKey, Role
 from app.core.config import Settings
 from app.core.db import create_engine_for
-from app.core.mqtt import MqttTarget
 from app.core.progress import Progress
 from app.devices import service as devices
 from app.parks import repository as parks
@@ -151,7 +150,7 @@ async def seed_park(
     engine = create_engine_for(settings.resolved_database_url(), pool_size=2)
     broker = None
     if settings.mqtt_credentials == "dynsec":
-        broker = DynsecClient(MqttTarget.from_url(settings.resolved_mqtt_url()), timeout=30)
+        broker = DynsecClient(settings.mqtt_target("api"), timeout=30)
         await to_thread.run_sync(broker.connect)
     try:
         created = await _ensure_park(engine, park)

@@ -67,6 +67,7 @@ def _embedded_settings(state: Path) -> Settings:
         state_dir=state,
         embedded_pg_port=free_port(),
         embedded_mqtt_port=free_port(),
+        embedded_mqtts_port=free_port(),
         database_url=None,
         mqtt_url=None,
     )

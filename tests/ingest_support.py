@@ -72,7 +72,7 @@ class Publisher:
         dynsec.ensure_device(park_id, device_id, password)
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"dev-{park_id}-{device_id}-{uuid.uuid4().hex[:6]}",
+            client_id=f"{park_id}:{device_id}",  # device accounts are pinned to it
             protocol=mqtt.MQTTv311,
             clean_session=False,
         )

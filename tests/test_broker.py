@@ -29,7 +29,7 @@ def dynsec(service_target: MqttTarget) -> Iterator[DynsecClient]:
 
 def _connect(target: MqttTarget, username: str, password: str) -> tuple[mqtt.Client, str]:
     """Connect and return the client and the broker's CONNACK reason."""
-    client = new_client(MqttTarget(target.host, target.port, username, password))
+    client = new_client(MqttTarget(target.host, target.port, username, password), username)
     done = threading.Event()
     outcome: list[str] = []
 

@@ -63,7 +63,7 @@ def _publisher(target: MqttTarget) -> mqtt.Client:
     admin.connect()
     admin.ensure_device("fast", "d1", password)
     admin.close()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fastpub-{uuid.uuid4().hex[:6]}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="fast:d1")
     client.username_pw_set("fast:d1", password)
     client.max_queued_messages_set(0)
     client.connect(target.host, target.port)
@@ -82,7 +82,8 @@ def test_small_and_chunk_spanning_messages_arrive_whole_and_in_order(target: Mqt
     publisher = _publisher(target)
     try:
         sent = [f"small-{i}".encode() for i in range(3000)]
-        sent.insert(1500, b"x" * (READ_CHUNK + 12345))  # one body larger than a read chunk
+        # one body larger than a read chunk (and within the broker's max_packet_size)
+        sent.insert(1500, b"x" * (READ_CHUNK + 2048))
         for payload in sent:
             publisher.publish(topic, payload, qos=1)
         assert recorder.wait_for(len(sent)) == sent

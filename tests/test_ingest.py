@@ -198,7 +198,8 @@ REJECTS = [
     ("unknown_metric", b'{"values": {"gas_lel_pct": 1}}'),
     ("timestamp_out_of_range", b'{"ts": 1000, "values": {"power_kw": 1}}'),
     ("timestamp_out_of_range", b'{"ts": "2099-01-01T00:00:00Z", "values": {"power_kw": 1}}'),
-    ("payload_too_large", b'{"values": {"power_kw": 1}, "pad": "' + b"x" * 300_000 + b'"}'),
+    # just over 256 KiB: a bigger packet would be refused by the broker itself (max_packet_size)
+    ("payload_too_large", b'{"values": {"power_kw": 1}, "pad": "' + b"x" * 262_144 + b'"}'),
 ]
 
 

@@ -22,6 +22,7 @@ def _cli(embedded: EmbeddedServices, *args: str, **env: str) -> subprocess.Compl
         "PARKTWIN_STATE_DIR": str(s.state_dir),
         "PARKTWIN_EMBEDDED_PG_PORT": str(s.embedded_pg_port),
         "PARKTWIN_EMBEDDED_MQTT_PORT": str(s.embedded_mqtt_port),
+        "PARKTWIN_EMBEDDED_MQTTS_PORT": str(s.embedded_mqtts_port),
         **env,
     }
     return subprocess.run(
@@ -45,6 +46,11 @@ def test_up_is_idempotent_and_prints_the_urls(embedded: EmbeddedServices) -> Non
     lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
     assert lines["PARKTWIN_DATABASE_URL"] == embedded.postgres.url()
     assert lines["PARKTWIN_MQTT_URL"] == embedded.mosquitto.url()
+    assert lines["PARKTWIN_INGEST_MQTT_URL"] == embedded.mosquitto.url("ingest")
+    assert lines["PARKTWIN_API_MQTT_URL"] == embedded.mosquitto.url("api")
+    assert lines["PARKTWIN_MQTTS_URL"] == f"mqtts://127.0.0.1:{embedded.mosquitto.tls_port}"
+    assert lines["PARKTWIN_MQTT_CA_FILE"] == str(embedded.mosquitto.ca_file())
+    assert list(lines)[:2] == ["PARKTWIN_DATABASE_URL", "PARKTWIN_MQTT_URL"]
     assert (_postmaster_pid(embedded), embedded.mosquitto.pid()) == (pg_pid, mqtt_pid)
 
 
@@ -90,4 +96,8 @@ def test_state_lives_under_the_state_dir(embedded: EmbeddedServices) -> None:
     assert "persistence true" in conf
     assert "allow_anonymous false" in conf
     assert "max_queued_messages 1000000" in conf
+    assert f"max_queued_bytes {512 * 1024 * 1024}" in conf
+    assert "max_packet_size 266240" in conf
+    assert f"listener {embedded.settings.embedded_mqtt_port} 127.0.0.1" in conf
+    assert f"listener {embedded.settings.embedded_mqtts_port} 127.0.0.1" in conf
     assert "mosquitto_dynamic_security.so" in conf

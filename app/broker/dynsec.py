@@ -1,10 +1,15 @@
-"""Per-device MQTT accounts through Mosquitto 2's dynamic-security plugin.
+"""MQTT accounts through Mosquitto 2's dynamic-security plugin.
 
 Commands go to ``$CONTROL/dynamic-security/v1`` as JSON and the answers come back on
 ``.../response`` with our ``correlationData``. Each device gets an account named
-``{park_id}:{device_id}`` (``:`` is outside the identifier alphabet, so the name is unambiguous)
-and a role of its own allowing it to publish and subscribe only under
-``parks/{park_id}/devices/{device_id}/``. The broker's default ACL denies every other publish.
+``{park_id}:{device_id}`` (``:`` is outside the identifier alphabet, so the name is unambiguous),
+pinned to that same client id, and a role of its own allowing it to publish only on
+``parks/{park_id}/devices/{device_id}/telemetry`` and ``.../status``. It may not subscribe: nothing
+needs it, and a subscription would let a device hold a queue on the broker. The broker's default
+ACL denies every other publish and subscribe. The pinned client id keeps a device from
+connecting as any other client (the ingestor's persistent session above all): no service client
+id contains ``:``. The service accounts (ingest, api) and their roles are in
+app/broker/accounts.py.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from app.core.mqtt import MqttTarget, new_client
 logger = logging.getLogger(__name__)
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+# commands per control message: a message must stay under the broker's max_packet_size
+COMMANDS_PER_MESSAGE = 200
+ACL_EXISTS = "ACL with this topic already exists"
+ACL_NOT_FOUND = "ACL not found"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
 
 Command = dict[str, Any]
@@ -41,8 +50,10 @@ def device_role(park_id: str, device_id: str) -> str:
     return f"device:{park_id}:{device_id}"
 
 
-def device_prefix(park_id: str, device_id: str) -> str:
-    return f"parks/{park_id}/devices/{device_id}/#"
+def device_topics(park_id: str, device_id: str) -> list[str]:
+    """The only topics a device may publish on."""
+    prefix = f"parks/{park_id}/devices/{device_id}"
+    return [f"{prefix}/telemetry", f"{prefix}/status"]
 
 
 def new_password() -> str:
@@ -62,6 +73,10 @@ class DynsecClient:
         self._lock = threading.Lock()
         self._pending: dict[str, Command | None] = {}
         self._answered = threading.Condition()
+
+    @property
+    def target(self) -> MqttTarget:
+        return self._target
 
     # -- connection -------------------------------------------------------------------------
 
@@ -109,6 +124,18 @@ class DynsecClient:
 
     def execute(self, commands: Iterable[Command], ignore: Iterable[str] = ()) -> list[Command]:
         """Send ``commands`` and return their answers; raise on errors not in ``ignore``."""
+        commands = list(commands)
+        answers: list[Command] = []
+        for i in range(0, len(commands), COMMANDS_PER_MESSAGE):
+            answers.extend(self._execute_one(commands[i : i + COMMANDS_PER_MESSAGE]))
+        allowed = set(ignore)
+        for answer in answers:
+            error = answer.get("error")
+            if error and error not in allowed:
+                raise DynsecError(f"{answer.get('command')}: {error}")
+        return answers
+
+    def _execute_one(self, commands: list[Command]) -> list[Command]:
         batch = [{**c, "correlationData": uuid.uuid4().hex} for c in commands]
         keys = [c["correlationData"] for c in batch]
         with self._lock, self._answered:
@@ -120,11 +147,6 @@ class DynsecClient:
             answers = [self._pending.pop(k) or {} for k in keys]
         if not done:
             raise DynsecError("the broker did not answer a dynamic-security command in time")
-        allowed = set(ignore)
-        for answer in answers:
-            error = answer.get("error")
-            if error and error not in allowed:
-                raise DynsecError(f"{answer.get('command')}: {error}")
         return answers
 
     def ensure_device(self, park_id: str, device_id: str, password: str) -> None:
@@ -132,7 +154,8 @@ class DynsecClient:
         self.ensure_devices(park_id, [(device_id, password)])
 
     def ensure_devices(self, park_id: str, accounts: Iterable[tuple[str, str]]) -> None:
-        """``ensure_device`` for many (device id, password) pairs in one command batch.
+        """``ensure_device`` for many (device id, password) pairs, in as few control messages
+        as the packet limit allows (``execute`` splits them).
 
         Two commands per device (a role created with its ACLs, an account created with its
         role): the plugin saves its whole configuration after every command, so with
@@ -146,15 +169,47 @@ class DynsecClient:
         for (device_id, password), role, client in zip(
             accounts, answers[0::2], answers[1::2], strict=True
         ):
-            if role.get("error") == "Role already exists":  # its ACLs may be missing
-                repairs.extend(_role_acls(park_id, device_id, command="addRoleACL"))
+            if role.get("error") == "Role already exists":  # it may predate today's ACLs
+                repairs.extend(_role_repairs(park_id, device_id))
             if client.get("error") == "Client already exists":
                 username = device_username(park_id, device_id)
                 repairs.append(
                     {"command": "setClientPassword", "username": username, "password": password}
                 )
+                repairs.append(
+                    {"command": "setClientId", "username": username, "clientid": username}
+                )
         if repairs:
-            self.execute(repairs, ignore=("ACL with this topic already exists",))
+            self.execute(repairs, ignore=(ACL_EXISTS, ACL_NOT_FOUND))
+
+    def upgrade_devices(self) -> int:
+        """Bring every existing device account to today's rules: its role's ACLs exactly
+        ``_role_acls``, its client id pinned to its username. Idempotent: only what differs is
+        changed. Returns how many commands that took."""
+        clients = self._list("listClients", "clients")
+        roles = {r["rolename"]: r.get("acls", []) for r in self._list("listRoles", "roles")}
+        commands: list[Command] = []
+        for client in clients:
+            username = client.get("username", "")
+            park_id, _, device_id = username.partition(":")
+            if not device_id:
+                continue
+            if client.get("clientid") != username:
+                commands.append(
+                    {"command": "setClientId", "username": username, "clientid": username}
+                )
+            role = device_role(park_id, device_id)
+            if role in roles:
+                commands.extend(_acl_changes(role, roles[role], _role_acls(park_id, device_id)))
+        if commands:
+            self.execute(commands)
+            logger.info("upgraded device accounts to the current ACLs (%d commands)", len(commands))
+        return len(commands)
+
+    def _list(self, command: str, key: str) -> list[Command]:
+        answer = self.execute([{"command": command, "verbose": True, "count": -1}])[0]
+        items = answer.get("data", {}).get(key, [])
+        return [item for item in items if isinstance(item, dict)]
 
     def set_password(self, park_id: str, device_id: str, password: str) -> None:
         """New password; the broker also disconnects sessions opened with the old one."""
@@ -171,22 +226,53 @@ class DynsecClient:
         )
 
 
-def _role_acls(park_id: str, device_id: str, command: str | None = None) -> list[Command]:
-    """The device role's two ACLs: publish and subscribe under the device's own prefix."""
-    acl: Command = {"topic": device_prefix(park_id, device_id), "allow": True, "priority": 0}
-    if command is not None:
-        acl = {**acl, "command": command, "rolename": device_role(park_id, device_id)}
-    return [{**acl, "acltype": "publishClientSend"}, {**acl, "acltype": "subscribePattern"}]
+def _role_acls(park_id: str, device_id: str) -> list[Command]:
+    """The device role's ACLs: publish on its telemetry and status topics, nothing else."""
+    return [
+        {"acltype": "publishClientSend", "topic": topic, "allow": True, "priority": 0}
+        for topic in device_topics(park_id, device_id)
+    ]
+
+
+def _role_repairs(park_id: str, device_id: str) -> list[Command]:
+    """Without reading the role: drop the ACLs of earlier versions (publish and subscribe on
+    the whole ``.../{device_id}/#``), add today's."""
+    role = device_role(park_id, device_id)
+    old = f"parks/{park_id}/devices/{device_id}/#"
+    return [
+        {"command": "removeRoleACL", "rolename": role, "acltype": t, "topic": old}
+        for t in ("publishClientSend", "subscribePattern")
+    ] + [
+        {"command": "addRoleACL", "rolename": role, **acl} for acl in _role_acls(park_id, device_id)
+    ]
+
+
+def _acl_changes(role: str, current: list[Command], wanted: list[Command]) -> list[Command]:
+    """removeRoleACL / addRoleACL commands that turn ``current`` into ``wanted``."""
+
+    def key(acl: Command) -> tuple[str, str, bool]:
+        return (str(acl.get("acltype")), str(acl.get("topic")), bool(acl.get("allow")))
+
+    have, want = {key(a) for a in current}, {key(a) for a in wanted}
+    changes: list[Command] = [
+        {"command": "removeRoleACL", "rolename": role, "acltype": t, "topic": topic}
+        for t, topic, _allow in sorted(have - want)
+    ]
+    changes.extend(
+        {"command": "addRoleACL", "rolename": role, **acl} for acl in wanted if key(acl) not in have
+    )
+    return changes
 
 
 def _device_commands(park_id: str, device_id: str, password: str) -> list[Command]:
-    """A device's role (with its ACLs) and account (with that role)."""
-    role = device_role(park_id, device_id)
+    """A device's role (with its ACLs) and account (with that role, pinned to its client id)."""
+    role, username = device_role(park_id, device_id), device_username(park_id, device_id)
     return [
         {"command": "createRole", "rolename": role, "acls": _role_acls(park_id, device_id)},
         {
             "command": "createClient",
-            "username": device_username(park_id, device_id),
+            "username": username,
+            "clientid": username,
             "password": password,
             "roles": [{"rolename": role}],
         },

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.mqtt import MqttTarget
+
 DbProcess = Literal["api", "ingest", "worker", "migrate"]
 
 
@@ -28,6 +30,10 @@ def parse_ports(spec: str) -> list[tuple[int, int]]:
             raise ValueError(f"{item!r} is not a port or a range of ports (1-65535)")
         ranges.append((first, last))
     return ranges
+
+
+# who connects: the dynsec admin (`services up`, `broker setup`), the ingestor, the API
+MqttRole = Literal["admin", "ingest", "api"]
 
 
 class Settings(BaseSettings):
@@ -61,6 +67,20 @@ class Settings(BaseSettings):
         default=None,
         description="mqtt://user:pass@host:port; unset means the embedded Mosquitto",
     )
+    ingest_mqtt_url: str | None = Field(
+        default=None,
+        description="the ingestor's own broker account (subscribe to telemetry and status only); "
+        "unset: PARKTWIN_MQTT_URL, else the embedded broker's ingest account",
+    )
+    api_mqtt_url: str | None = Field(
+        default=None,
+        description="the API's own broker account (the dynamic-security control topic only), also "
+        "used by `seed` and imports; unset: PARKTWIN_MQTT_URL, else the embedded api account",
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle that verifies an mqtts:// broker; unset: the system's CAs",
+    )
     mqtt_credentials: Literal["dynsec", "none"] = Field(
         default="dynsec",
         description="how device MQTT accounts are managed: Mosquitto dynamic security, or none",
@@ -73,6 +93,36 @@ class Settings(BaseSettings):
     )
     embedded_mqtt_port: int = Field(
         default=11883, description="port of the embedded Mosquitto (127.0.0.1 only)"
+    )
+    embedded_mqtts_port: int = Field(
+        default=18883, description="the embedded broker's TLS listener for devices"
+    )
+    embedded_mqtts_host: str = Field(
+        default="127.0.0.1",
+        description="where the TLS listener binds (0.0.0.0 to reach devices on the network); "
+        "the plain listener always stays on 127.0.0.1",
+    )
+    embedded_mqtts_certfile: Path | None = Field(
+        default=None,
+        description="server certificate (PEM chain) for the TLS listener; unset: one issued by a "
+        "local CA generated under the state directory",
+    )
+    embedded_mqtts_keyfile: Path | None = Field(
+        default=None, description="its private key (PEM); set together with the certificate"
+    )
+    embedded_mqtt_max_queued_messages: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="QoS 1 messages the broker queues per absent or slow client (the ingestor's "
+        "backlog across a restart)",
+    )
+    embedded_mqtt_max_queued_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=0,
+        description="payload bytes the broker queues per client; the first limit reached wins",
+    )
+    embedded_mqtt_max_connections: int = Field(
+        default=20000, ge=-1, description="connections per listener (-1: unlimited)"
     )
     db_pool_size: int = Field(
         default=10, description="API connection pool size (and as many again in overflow)"
@@ -377,13 +427,19 @@ class Settings(BaseSettings):
         so everything the process opens (pools, LISTEN connections) uses its role and limits."""
         return self.model_copy(update={"database_url": self.database_url_for(process)})
 
-    def resolved_mqtt_url(self) -> str:
-        """The MQTT URL in force: the explicit one, else the embedded broker's."""
-        if self.mqtt_url:
-            return self.mqtt_url
+    def resolved_mqtt_url(self, role: MqttRole = "admin") -> str:
+        """The MQTT URL in force for ``role``: its own setting, else PARKTWIN_MQTT_URL, else the
+        embedded broker's account for that role."""
+        own = {"admin": None, "ingest": self.ingest_mqtt_url, "api": self.api_mqtt_url}[role]
+        if own or self.mqtt_url:
+            return own or str(self.mqtt_url)
         from app.embedded.state import embedded_mqtt_url
 
-        return embedded_mqtt_url(self)
+        return embedded_mqtt_url(self, role)
+
+    def mqtt_target(self, role: MqttRole = "admin") -> MqttTarget:
+        """Where and as whom ``role`` connects, with the CA that verifies an mqtts:// broker."""
+        return MqttTarget.from_url(self.resolved_mqtt_url(role), ca_file=self.mqtt_ca_file)
 
 
 def get_settings() -> Settings:

@@ -1,5 +1,10 @@
-"""The embedded Mosquitto: its own port and config, persistence on, a deep per-client queue,
-authentication through the dynamic-security plugin (accounts created at run time)."""
+"""The embedded Mosquitto: its own ports and config, persistence on, bounded per-client queues,
+authentication through the dynamic-security plugin (accounts created at run time), a plain
+listener on loopback for the parktwin processes and a TLS listener for devices.
+
+The state directory ``mqtt/`` is 0700 (owned by the broker's system user when we run as root), so
+``dynamic-security.json``, which Mosquitto writes with the umask, is not readable by other users.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,12 @@ import os
 import signal
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
-from app.embedded import install
+from app.broker.accounts import ServiceAccount, api_account, ingest_account
+from app.core.config import MqttRole, Settings
+from app.core.mqtt import MqttTarget
+from app.embedded import install, tls
 from app.embedded.process import (
     check_traversable,
     chown_tree,
@@ -18,28 +27,45 @@ from app.embedded.process import (
     require_binary,
     wait_for,
 )
-from app.embedded.state import MQTT_SERVICE_USER, StatePaths, mqtt_url, read_or_create_secret
+from app.embedded.state import (
+    MQTT_SERVICE_USER,
+    MQTT_USERS,
+    StatePaths,
+    mqtt_url,
+    read_or_create_secret,
+)
 
 SYSTEM_USER = "mosquitto"
 
-# max_queued_messages: the default (1000) silently drops bursts for a slow or offline
-# persistent-session subscriber such as a restarting ingestor; we keep a million and no byte cap.
+# The contract's largest payload (256 KiB) plus 4 KiB for the fixed header, the topic (at most
+# about 170 bytes) and MQTT 5 properties. A bigger packet closes the connection before the
+# broker buffers it (max_packet_size; 2.0's message_size_limit would only drop it quietly).
+MAX_PACKET_SIZE = 256 * 1024 + 4096
+
+# max_queued_messages / max_queued_bytes: the backlog a restarting ingestor's persistent session
+# may build up (the first limit reached drops); see docs/security/broker.md for the arithmetic.
 # max_inflight_messages: with manual acks the ingestor holds a whole batch unacknowledged.
 # persistent_client_expiration: MQTT 3.1.1 sessions (the ingestor's default) expire like the
 # MQTT 5 session expiry would, so an abandoned session does not queue forever.
+# autosave_interval 5: a broker crash (not a clean stop, which saves) loses at most 5 s of queue.
+# check_retain_source: a retained message is replayed only if its publisher may still publish it.
 CONFIG_TEMPLATE = """\
 # written by `parktwin services up`; edits are overwritten
 per_listener_settings false
 allow_anonymous false
+# the parktwin processes: plain MQTT, loopback only
 listener {port} 127.0.0.1
-persistence true
+max_connections {max_connections}
+{tls_listener}persistence true
 persistence_location {data}/
-autosave_interval 30
-max_queued_messages 1000000
-max_queued_bytes 0
+autosave_interval 5
+max_packet_size {max_packet_size}
+max_queued_messages {max_queued_messages}
+max_queued_bytes {max_queued_bytes}
 max_inflight_messages 10000
 max_keepalive 600
 persistent_client_expiration 7d
+check_retain_source true
 plugin {plugin}
 plugin_opt_config_file {dynsec}
 log_dest file {log}
@@ -50,26 +76,83 @@ connection_messages false
 pid_file {pid}
 """
 
+TLS_LISTENER = """\
+# devices: MQTT over TLS
+listener {port} {host}
+certfile {certfile}
+keyfile {keyfile}
+max_connections {max_connections}
+"""
+
 
 @dataclass
 class EmbeddedMosquitto:
     paths: StatePaths
     port: int
+    settings: Settings
 
     @property
     def password(self) -> str:
         return read_or_create_secret(self.paths.mqtt_password)
 
-    def url(self) -> str:
-        return mqtt_url(self.password, self.port)
+    @property
+    def tls_port(self) -> int:
+        return self.settings.embedded_mqtts_port
+
+    def url(self, role: MqttRole = "admin") -> str:
+        """The plain loopback listener as ``role``'s account (its password made on first use)."""
+        password = read_or_create_secret(self.paths.mqtt_secret(role))
+        return mqtt_url(password, self.port, MQTT_USERS[role])
+
+    def service_accounts(self) -> list[ServiceAccount]:
+        """The ingest and API accounts ``services up`` keeps in the broker."""
+        ingest, api = (MqttTarget.from_url(self.url(role)) for role in ("ingest", "api"))
+        return [
+            ingest_account(str(ingest.username), str(ingest.password)),
+            api_account(str(api.username), str(api.password)),
+        ]
+
+    def tls_url(self) -> str:
+        """Where devices connect (with their own credentials and the CA in ``ca_file()``)."""
+        host = self.settings.embedded_mqtts_host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (a wildcard bind)
+        return f"mqtts://{shown}:{self.tls_port}"
+
+    def ca_file(self) -> Path | None:
+        """The CA devices verify the TLS listener with; None when the operator's certificate
+        is in use (its CA is theirs)."""
+        return None if self.settings.embedded_mqtts_certfile else self.paths.ca_cert
+
+    def _certificate(self) -> tuple[Path, Path]:
+        own = self.settings.embedded_mqtts_certfile, self.settings.embedded_mqtts_keyfile
+        if own[0] and own[1]:
+            return own[0].resolve(), own[1].resolve()
+        if own[0] or own[1]:
+            raise ValueError(
+                "set both PARKTWIN_EMBEDDED_MQTTS_CERTFILE and PARKTWIN_EMBEDDED_MQTTS_KEYFILE"
+            )
+        return tls.ensure_server_cert(self.paths, self.settings.embedded_mqtts_host)
 
     def _write_config(self) -> None:
         plugin = require_binary(install.dynsec_plugin(), "the Mosquitto dynamic-security plugin")
-        self.paths.mqtt_data.mkdir(parents=True, exist_ok=True)
+        self.paths.mqtt_data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        certfile, keyfile = self._certificate()
+        limits = self.settings
         self.paths.mqtt_conf.write_text(
             CONFIG_TEMPLATE.format(
                 port=self.port,
+                max_connections=limits.embedded_mqtt_max_connections,
+                tls_listener=TLS_LISTENER.format(
+                    port=self.tls_port,
+                    host=limits.embedded_mqtts_host,
+                    certfile=certfile,
+                    keyfile=keyfile,
+                    max_connections=limits.embedded_mqtt_max_connections,
+                ),
                 data=self.paths.mqtt_data,
+                max_packet_size=MAX_PACKET_SIZE,
+                max_queued_messages=limits.embedded_mqtt_max_queued_messages,
+                max_queued_bytes=limits.embedded_mqtt_max_queued_bytes,
                 plugin=plugin,
                 dynsec=self.paths.mqtt_dynsec,
                 log=self.paths.mqtt_log,
@@ -107,8 +190,11 @@ class EmbeddedMosquitto:
             return
         if port_open(self.port):
             raise RuntimeError(f"port {self.port} is taken: set PARKTWIN_EMBEDDED_MQTT_PORT")
+        if port_open(self.tls_port):
+            raise RuntimeError(f"port {self.tls_port} is taken: set PARKTWIN_EMBEDDED_MQTTS_PORT")
         binary = require_binary(install.mosquitto_binary(), "Mosquitto")
-        self.paths.mqtt.mkdir(parents=True, exist_ok=True)
+        self.paths.mqtt.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.paths.mqtt.chmod(0o700)  # also for a state directory made by an older version
         self._write_config()
         self._init_dynsec()
         self.paths.mqtt_pid.unlink(missing_ok=True)

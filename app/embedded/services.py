@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from app.broker.accounts import provision
 from app.broker.dynsec import DynsecClient
 from app.core.config import Settings
 from app.core.mqtt import MqttTarget
@@ -40,7 +41,7 @@ class EmbeddedServices:
         return cls(
             settings,
             EmbeddedPostgres(paths, settings.embedded_pg_port),
-            EmbeddedMosquitto(paths, settings.embedded_mqtt_port),
+            EmbeddedMosquitto(paths, settings.embedded_mqtt_port, settings),
         )
 
     @property
@@ -65,26 +66,38 @@ class EmbeddedServices:
             self.postgres.start()
         if not self.external_mqtt:
             self.mosquitto.start()
-            self.check_broker()
+            self.provision_broker()
         return self.urls()
 
-    def check_broker(self) -> None:
-        """Log in with the service account and talk to the dynamic-security plugin."""
+    def provision_broker(self) -> None:
+        """As the dynsec admin: keep the ingest and API accounts, and upgrade existing device
+        accounts to today's ACLs and client-id pins (app/broker/accounts.py). Idempotent."""
         client = DynsecClient(MqttTarget.from_url(self.mosquitto.url()))
         client.connect()
         try:
-            client.execute([{"command": "getDefaultACLAccess"}])
+            provision(client, self.mosquitto.service_accounts())
         finally:
             client.close()
 
     def urls(self) -> dict[str, str]:
+        """``PARKTWIN_DATABASE_URL`` and ``PARKTWIN_MQTT_URL`` (the contract's two lines; the
+        MQTT one is the broker's admin account), then, for an embedded broker, each service's
+        least-privileged account, the devices' TLS listener and the CA that verifies it."""
         database, broker = self.settings.database_url, self.settings.mqtt_url
-        return {
+        urls = {
             "PARKTWIN_DATABASE_URL": database
             if database and self.external_db
             else self.postgres.url(),
             "PARKTWIN_MQTT_URL": broker if broker and self.external_mqtt else self.mosquitto.url(),
         }
+        if not self.external_mqtt:
+            urls["PARKTWIN_INGEST_MQTT_URL"] = self.mosquitto.url("ingest")
+            urls["PARKTWIN_API_MQTT_URL"] = self.mosquitto.url("api")
+            urls["PARKTWIN_MQTTS_URL"] = self.mosquitto.tls_url()
+            ca_file = self.mosquitto.ca_file()
+            if ca_file is not None:
+                urls["PARKTWIN_MQTT_CA_FILE"] = str(ca_file)
+        return urls
 
     def down(self) -> None:
         if not self.external_mqtt:

@@ -8,19 +8,24 @@ Layout under ``PARKTWIN_STATE_DIR`` (default ``.parktwin/``)::
     pg/postgres.log
     mqtt/mosquitto.conf the broker's config, written on every ``up``
     mqtt/dynamic-security.json, mqtt/data/ (persistence), mqtt/mosquitto.log, mqtt/mosquitto.pid
-    mqtt/password       the ``parktwin`` service account's password
+    mqtt/password       the ``parktwin`` dynsec admin account's password
+    mqtt/ingest-password, mqtt/api-password   the ingest and API accounts' passwords
+    mqtt/tls/           the TLS listener's server key and certificate (when generated)
+    tls/                the local CA (ca.key, ca.crt) that issued it; give ca.crt to devices
     build/              TimescaleDB source build (Debian 12 only)
     install.log         what the installer's commands printed (parktwin services install)
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from app.core.config import Settings
+from app.broker.accounts import API_USER, INGEST_USER
+from app.core.config import MqttRole, Settings
 
 DB_USER = "parktwin"  # the superuser: creates databases, roles and the extension
 DB_NAME = "parktwin"
@@ -29,6 +34,11 @@ DB_OWNER = "parktwin_owner"  # owns the schema, runs the migrations; what `servi
 DB_GROUPS = {"api": "parktwin_api", "ingest": "parktwin_ingest", "worker": "parktwin_worker"}
 DB_LOGINS = {process: f"{group}_login" for process, group in DB_GROUPS.items()}
 MQTT_SERVICE_USER = "parktwin"
+MQTT_USERS: dict[MqttRole, str] = {
+    "admin": MQTT_SERVICE_USER,
+    "ingest": INGEST_USER,
+    "api": API_USER,
+}
 
 
 class EmbeddedStateMissing(RuntimeError):
@@ -86,6 +96,21 @@ class StatePaths:
     def mqtt_password(self) -> Path:
         return self.mqtt / "password"
 
+    def mqtt_secret(self, role: MqttRole) -> Path:
+        return self.mqtt_password if role == "admin" else self.mqtt / f"{role}-password"
+
+    @property
+    def mqtt_tls(self) -> Path:
+        return self.mqtt / "tls"
+
+    @property
+    def ca(self) -> Path:
+        return self.root / "tls"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.ca / "ca.crt"
+
     @property
     def build(self) -> Path:
         return self.root / "build"
@@ -99,15 +124,23 @@ def state_paths(settings: Settings) -> StatePaths:
     return StatePaths(settings.state_dir.resolve())
 
 
+def create_private(path: Path, data: bytes) -> bool:
+    """Write ``data`` to a new file that is created with mode 0600 (never readable by others,
+    not even for a moment); False, writing nothing, if the file already exists."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return True
+
+
 def read_or_create_secret(path: Path) -> str:
     """A random password kept in ``path`` (mode 0600), created on first use."""
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(24)
-    path.write_text(value + "\n")
-    path.chmod(0o600)
-    return value
+    create_private(path, (secrets.token_urlsafe(24) + "\n").encode())
+    return path.read_text().strip()
 
 
 def _read_secret(path: Path, service: str) -> str:
@@ -123,8 +156,8 @@ def database_url(password: str, port: int, database: str = DB_NAME, user: str = 
     return f"postgresql://{user}:{quote(password, safe='')}@127.0.0.1:{port}/{database}"
 
 
-def mqtt_url(password: str, port: int) -> str:
-    return f"mqtt://{MQTT_SERVICE_USER}:{quote(password, safe='')}@127.0.0.1:{port}"
+def mqtt_url(password: str, port: int, user: str = MQTT_SERVICE_USER) -> str:
+    return f"mqtt://{quote(user, safe='')}:{quote(password, safe='')}@127.0.0.1:{port}"
 
 
 def embedded_database_url(settings: Settings, process: str | None = None) -> str:
@@ -135,6 +168,7 @@ def embedded_database_url(settings: Settings, process: str | None = None) -> str
     return database_url(password, settings.embedded_pg_port, user=role)
 
 
-def embedded_mqtt_url(settings: Settings) -> str:
-    password = _read_secret(state_paths(settings).mqtt_password, "Mosquitto")
-    return mqtt_url(password, settings.embedded_mqtt_port)
+def embedded_mqtt_url(settings: Settings, role: MqttRole = "admin") -> str:
+    """The embedded broker's plain loopback listener, as ``role``'s account."""
+    password = _read_secret(state_paths(settings).mqtt_secret(role), "Mosquitto")
+    return mqtt_url(password, settings.embedded_mqtt_port, MQTT_USERS[role])

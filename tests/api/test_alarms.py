@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +31,7 @@ class Device:
     def __init__(self, target: MqttTarget, park_id: str, created: dict[str, Any]) -> None:
         self.park_id, self.id = park_id, str(created["id"])
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"alarm-{uuid.uuid4().hex[:8]}"
+            CallbackAPIVersion.VERSION2, client_id=str(created["mqtt_username"])
         )
         self.client.username_pw_set(str(created["mqtt_username"]), str(created["mqtt_password"]))
         self.client.connect(target.host, target.port)

@@ -36,9 +36,8 @@ def connects(settings: Settings, park_id: str, device_id: str, password: str) ->
     target = MqttTarget.from_url(settings.resolved_mqtt_url())
     transport = Transport(target.host, target.port)
     prefix = f"parks/{park_id}/devices/{device_id}"
-    conn = Connection(
-        0, f"t-{uuid.uuid4().hex[:8]}", f"{park_id}:{device_id}", password, f"{prefix}/status"
-    )
+    username = f"{park_id}:{device_id}"  # also its client id: the broker pins it
+    conn = Connection(0, username, username, password, f"{prefix}/status")
     transport.open(conn, 30)
     transport.flush(conn)
     for _ in range(100):

@@ -33,7 +33,6 @@ from app.broker.dynsec import DynsecClient, DynsecError
 from app.core.config import get_settings
 from app.core.db import Compensation, on_rollback
 from app.core.errors import AppError, ServiceUnavailable, Unprocessable
-from app.core.mqtt import MqttTarget
 from app.parks.deps import ParkContext
 
 BROKER_BATCH = 25  # devices per broker message: at 2,000 accounts a command takes ~20 ms
@@ -287,6 +286,6 @@ def _manages_accounts(broker: DynsecClient | Literal["settings"] | None) -> bool
 
 
 def _settings_broker() -> DynsecClient:
-    client = DynsecClient(MqttTarget.from_url(get_settings().resolved_mqtt_url()))
+    client = DynsecClient(get_settings().mqtt_target("api"))
     client.connect()
     return client
