@@ -93,10 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
     app.state.registry = CollectorRegistry()
     install_error_handlers(app)
-    install_request_id(app)  # last: the outermost middleware
     app.include_router(health_router)
     for router in api_routers():
         app.include_router(router)
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
     instrument(app, app.state.registry)
+    install_request_id(app)  # last added, so outermost: even a 413 carries the id
     return app

@@ -41,6 +41,7 @@ def assert_413(response: Any) -> None:
     assert problem["type"].endswith("/content-too-large")
     assert problem["status"] == 413 and problem["title"] == "Content too large"
     assert "at most" in problem["detail"]
+    assert response.headers["x-request-id"]  # the request id middleware is outside the limit
 
 
 def test_a_body_over_the_limit_without_a_key_is_413(client: TestClient) -> None:
