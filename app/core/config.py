@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     embedded_mqtts_host: str = Field(
         default="127.0.0.1",
         description="where the TLS listener binds (0.0.0.0 to reach devices on the network); "
-        "the plain listener always stays on 127.0.0.1",
+        "the plain device and services listeners always stay on 127.0.0.1",
     )
     embedded_mqtts_certfile: Path | None = Field(
         default=None,

@@ -35,6 +35,7 @@ from app.embedded.state import (
     MQTT_SERVICE_USER,
     MQTT_USERS,
     StatePaths,
+    has_service_listener,
     mqtt_url,
     read_or_create_secret,
     service_listener_line,
@@ -114,9 +115,12 @@ class EmbeddedMosquitto:
         return self.settings.embedded_mqtt_service_port
 
     def url(self, role: MqttRole = "admin") -> str:
-        """The services listener as ``role``'s account (its password made on first use)."""
+        """The services listener as ``role``'s account (its password made on first use); the
+        device listener while a broker started by an earlier version, without one, still runs
+        (``services down`` and ``up`` restart it with today's configuration)."""
         password = read_or_create_secret(self.paths.mqtt_secret(role))
-        return mqtt_url(password, self.service_port, MQTT_USERS[role])
+        port = self.service_port if has_service_listener(self.settings) else self.port
+        return mqtt_url(password, port, MQTT_USERS[role])
 
     def device_url(self) -> str:
         """The plain device listener as the admin account: the contract's

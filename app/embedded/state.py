@@ -177,20 +177,28 @@ def embedded_mqtt_url(
     settings: Settings, role: MqttRole = "admin", listener: Listener = "service"
 ) -> str:
     """The embedded broker as ``role``'s account: on its services listener (parktwin's
-    processes), or on the plain device listener (where the broker replaces every client id
-    with the username)."""
+    processes; the device listener while a broker started by an earlier version, without
+    one, still runs), or on the plain device listener (where the broker replaces every client
+    id with the username)."""
     password = _read_secret(state_paths(settings).mqtt_secret(role), "Mosquitto")
-    port = (
-        settings.embedded_mqtt_service_port
-        if listener == "service"
-        else settings.embedded_mqtt_port
-    )
+    service = listener == "service" and has_service_listener(settings)
+    port = settings.embedded_mqtt_service_port if service else settings.embedded_mqtt_port
     return mqtt_url(password, port, MQTT_USERS[role])
 
 
 def service_listener_line(settings: Settings) -> str:
     """The services listener's line in the embedded broker's mosquitto.conf."""
     return f"listener {settings.embedded_mqtt_service_port} 127.0.0.1"
+
+
+def has_service_listener(settings: Settings) -> bool:
+    """Whether the embedded broker's configuration (written at its last start) has the
+    services listener."""
+    try:
+        conf = state_paths(settings).mqtt_conf.read_text()
+    except OSError:
+        return False
+    return service_listener_line(settings) in conf.splitlines()
 
 
 def via_service_listener(settings: Settings, url: str) -> str:
@@ -204,13 +212,7 @@ def via_service_listener(settings: Settings, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme != "mqtt" or parts.hostname not in LOOPBACK:
         return url
-    if parts.port != settings.embedded_mqtt_port:
-        return url
-    conf = state_paths(settings).mqtt_conf
-    try:
-        if service_listener_line(settings) not in conf.read_text().splitlines():
-            return url
-    except OSError:
+    if parts.port != settings.embedded_mqtt_port or not has_service_listener(settings):
         return url
     userinfo, _, hostport = parts.netloc.rpartition("@")
     host = hostport.rsplit(":", 1)[0]
