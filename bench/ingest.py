@@ -75,6 +75,7 @@ def embedded_services() -> Iterator[EmbeddedServices]:
         state_dir=state,
         embedded_pg_port=free_port(),
         embedded_mqtt_port=free_port(),
+        embedded_mqtt_service_port=free_port(),
         embedded_mqtts_port=free_port(),
         database_url=None,
         mqtt_url=None,

@@ -55,7 +55,7 @@ def seed(services_settings: Settings, devices: int) -> Settings:
 def run_sim(settings: Settings, seconds: float, qos: int, processes: int) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARKTWIN_")} | {
         "PARKTWIN_DATABASE_URL": settings.resolved_database_url(),
-        "PARKTWIN_MQTT_URL": settings.resolved_mqtt_url(),
+        "PARKTWIN_MQTT_URL": settings.device_mqtt_url(),  # the sim's devices: the device listener
         "PARKTWIN_STATE_DIR": str(settings.state_dir),
         "PARKTWIN_LOG_LEVEL": "WARNING",
     }
@@ -118,7 +118,7 @@ def main() -> None:
         settings = services.settings.model_copy(
             update={
                 "database_url": services.postgres.url(),
-                "mqtt_url": services.mosquitto.url(),
+                "mqtt_url": services.mosquitto.device_url(),  # seed: the services listener
             }
         )
         started = time.monotonic()

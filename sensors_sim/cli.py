@@ -115,7 +115,7 @@ def run_sim(args: argparse.Namespace, settings: Settings) -> int:
         qos=args.qos,
         processes=max(1, args.processes),
     )
-    target = MqttTarget.from_url(settings.resolved_mqtt_url())
+    target = MqttTarget.from_url(settings.device_mqtt_url())  # devices: the device listener
     report = publish(options, target.host, target.port, stored.passwords, _stop_on_signals())
     print(
         f"parktwin sim: {report.sent:,} messages in {report.seconds:.1f} s "

@@ -120,7 +120,7 @@ class Publisher:
             username = f"{park.id}:{device.id}"
             conn = Connection(
                 index,
-                username,  # the broker pins each device account to its username as client id
+                username,  # any client id works: the device listener uses the username anyway
                 username,
                 password,
                 f"{prefix}/status",

@@ -67,6 +67,7 @@ def _embedded_settings(state: Path) -> Settings:
         state_dir=state,
         embedded_pg_port=free_port(),
         embedded_mqtt_port=free_port(),
+        embedded_mqtt_service_port=free_port(),
         embedded_mqtts_port=free_port(),
         database_url=None,
         mqtt_url=None,
@@ -86,7 +87,10 @@ def services() -> Iterator[ServiceEnv]:
         urls = embedded.up()
         # The superuser creates the test databases (and their extension, in the migration);
         # `services up` prints the schema owner's URL, which may not.
-        yield ServiceEnv(embedded.postgres.admin_url(), urls["PARKTWIN_MQTT_URL"], embedded)
+        # The broker's services listener, as the parktwin processes use it (urls' own
+        # PARKTWIN_MQTT_URL is the device listener, where the client id is the username).
+        assert urls["PARKTWIN_MQTT_URL"] == embedded.mosquitto.device_url()
+        yield ServiceEnv(embedded.postgres.admin_url(), embedded.mosquitto.url(), embedded)
     finally:
         embedded.down()
         shutil.rmtree(state, ignore_errors=True)

@@ -72,7 +72,7 @@ class Publisher:
         dynsec.ensure_device(park_id, device_id, password)
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"{park_id}:{device_id}",  # device accounts are pinned to it
+            client_id=f"{park_id}:{device_id}",  # unique; the device listener would force it anyway
             protocol=mqtt.MQTTv311,
             clean_session=False,
         )

@@ -43,7 +43,15 @@ DEVICES = {"attacker": "electricity_meter", "victim": "electricity_meter", "prob
 
 @pytest.fixture(scope="module")
 def admin(embedded: EmbeddedServices) -> MqttTarget:
+    """The admin account on the services listener (client ids as sent)."""
     return MqttTarget.from_url(embedded.mosquitto.url())
+
+
+@pytest.fixture(scope="module")
+def broker(embedded: EmbeddedServices) -> MqttTarget:
+    """The plain device listener (PARKTWIN_MQTT_URL): devices connect here with their own
+    accounts (``Account.target``), and the broker uses the username as the client id."""
+    return MqttTarget.from_url(embedded.mosquitto.device_url())
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +113,9 @@ def attacker(dynsec: DynsecClient, park: str) -> Account:
 
 @pytest.fixture
 def publishers(
-    admin: MqttTarget, dynsec: DynsecClient, park: str
+    broker: MqttTarget, dynsec: DynsecClient, park: str
 ) -> Iterator[dict[str, Publisher]]:
-    made = {d: Publisher(admin, dynsec, park, d) for d in ("victim", "probe")}
+    made = {d: Publisher(broker, dynsec, park, d) for d in ("victim", "probe")}
     yield made
     for publisher in made.values():
         publisher.close()
@@ -240,26 +248,30 @@ def refused(probe: Probe) -> bool:
     return bool(reason.is_failure)
 
 
-# -- H1: client ids bound to accounts ----------------------------------------------------------
+# -- H1: a device's session is always its own ------------------------------------------------
 
 
 @pytest.mark.parametrize("clean_session", [False, True], ids=["resume", "wipe"])
 def test_a_device_cannot_take_over_the_ingestor_session(
     hostile_db: str,
     park: str,
-    admin: MqttTarget,
+    broker: MqttTarget,
     attacker: Account,
     publishers: dict[str, Publisher],
     ingestor: Ingestor,
     clean_session: bool,
 ) -> None:
+    """On the device listener the ingestor's client id becomes the device's username: the
+    attacker is let in as itself, the ingestor keeps its session, nothing is delivered to it."""
     ingest_client_id = f"{ingestor.env['PARKTWIN_INGEST_CLIENT_ID']}-0"
     stream = StreamPublisher(publishers["victim"], count=300, rate=200).start()
     attempts = 0
     while stream.thread.is_alive() or attempts < 3:
-        probe = v311(attacker.target(admin), ingest_client_id, clean_session)
-        assert refused(probe), "the broker let a device connect with the ingestor's client id"
+        probe = v311(attacker.target(broker), ingest_client_id, clean_session)
+        assert not probe.wait(probe.connack).is_failure
+        time.sleep(0.2)  # anything the ingestor's session held would arrive now
         assert probe.messages == []
+        probe.close()
         attempts += 1
     stream.join()
     wait_until(lambda: count_rows(hostile_db, park, "victim") == 300, 60, "all 300 readings")
@@ -267,42 +279,84 @@ def test_a_device_cannot_take_over_the_ingestor_session(
     assert "lost the broker" not in ingestor.output()  # never kicked off its session
 
 
-def test_a_device_connects_only_with_its_own_client_id(
-    admin: MqttTarget, attacker: Account
+def test_a_device_connects_with_any_client_id_and_it_becomes_its_username(
+    hostile_db: str,
+    park: str,
+    broker: MqttTarget,
+    attacker: Account,
+    publishers: dict[str, Publisher],
+    ingestor: Ingestor,
 ) -> None:
-    assert refused(v311(attacker.target(admin), f"other-{uuid.uuid4().hex[:6]}"))
-    assert refused(v311(attacker.target(admin), "h-x:victim"))
-    probe = v311(attacker.target(admin), attacker.username)
-    assert not probe.wait(probe.connack).is_failure
-    probe.close()
+    ids = ["", attacker.device_id, f"random-{uuid.uuid4().hex[:6]}", "parktwin-ctl-x", "h-x:victim"]
+    for number, client_id in enumerate(ids, start=1):
+        device = v311(attacker.target(broker), client_id)
+        assert not device.wait(device.connack).is_failure, client_id
+        payload = orjson.dumps({"values": {"power_kw": number}})
+        assert str(device.publish(attacker.topic(), payload)) == "Success", client_id
+        device.close()
+        wait_until(lambda n=number: count_rows(hostile_db, park, "attacker") == n, 30, client_id)
+
+    # Its effective client id is its username: a second connection with the same account and
+    # another id takes over the first; another device's connection is untouched.
+    bystander, kicked = publishers["victim"], threading.Event()
+    bystander.client.on_disconnect = lambda *_a: kicked.set()
+    # the first even presents the bystander's client id (its username)
+    first = v311(attacker.target(broker), f"{bystander.park_id}:{bystander.device_id}")
+    assert not first.wait(first.connack).is_failure
+    second = v311(attacker.target(broker), f"other-{uuid.uuid4().hex[:6]}")
+    assert not second.wait(second.connack).is_failure
+    assert first.closed.wait(10), "the first connection was not taken over"
+    assert str(second.publish(attacker.topic())) == "Success"
+    bystander.send({"values": {"power_kw": 9}})
+    wait_until(lambda: count_rows(hostile_db, park, "victim") == 1, 30, "the bystander's")
+    assert not kicked.is_set()
+    wait_until(lambda: count_rows(hostile_db, park, "attacker") == len(ids) + 1, 30, "the last")
+    for client in (first, second):
+        client.close()
 
 
 # -- H3: no subscriptions, own topics only, bounded packets -------------------------------------
 
 
-def test_a_device_may_not_subscribe_to_anything(
-    admin: MqttTarget, attacker: Account, publishers: dict[str, Publisher]
+def test_a_device_subscribes_only_within_its_own_subtree(
+    admin: MqttTarget, broker: MqttTarget, attacker: Account, publishers: dict[str, Publisher]
 ) -> None:
-    spy = v311(attacker.target(admin), attacker.username)
-    for topic in ("#", "parks/#", f"parks/{attacker.park_id}/#", attacker.topic()):
-        codes = spy.subscribe(topic)
-        assert [c.value for c in codes] == [0x80], topic  # SUBACK: failure
-    # the broker delivered the victim's message to a reader, and not to the device
+    spy = v311(attacker.target(broker), attacker.username)
+    own = f"parks/{attacker.park_id}/devices/{attacker.device_id}"
+    for topic in (f"{own}/#", f"{own}/commands", f"{own}/+/x"):
+        assert [c.value for c in spy.subscribe(topic)] == [1], topic  # SUBACK: granted QoS 1
+    victim = publishers["victim"]
+    others = (
+        "#",
+        "parks/#",
+        f"parks/{attacker.park_id}/#",
+        f"parks/{attacker.park_id}/devices/+/telemetry",
+        f"parks/{victim.park_id}/devices/{victim.device_id}/#",
+        victim.topic(),
+        "$SYS/#",
+        "$CONTROL/dynamic-security/#",
+    )
+    for topic in others:
+        assert [c.value for c in spy.subscribe(topic)] == [0x80], topic  # SUBACK: failure
+    # the broker delivered the victim's message to a reader, and not to the device; the
+    # device's own message did reach it
     reader = v5(admin, f"reader-{uuid.uuid4().hex[:6]}")
-    reader.subscribe(publishers["victim"].topic())
-    publishers["victim"].send({"values": {"power_kw": 2.0}})
+    reader.subscribe(victim.topic())
+    victim.send({"values": {"power_kw": 2.0}})
     reader.wait(reader.messages)
-    assert spy.messages == []
+    assert str(spy.publish(attacker.topic())) == "Success"
+    spy.wait(spy.messages)
+    assert [m.topic for m in spy.messages] == [attacker.topic()]
     for client in (spy, reader):
         client.close()
 
 
 def test_a_device_publishes_only_its_own_telemetry_and_status(
-    admin: MqttTarget, attacker: Account
+    admin: MqttTarget, broker: MqttTarget, attacker: Account
 ) -> None:
     reader = v5(admin, f"reader-{uuid.uuid4().hex[:6]}")
     reader.subscribe(f"parks/{attacker.park_id}/#")
-    device = v5(attacker.target(admin), attacker.username)
+    device = v5(attacker.target(broker), attacker.username)
     denied = [
         f"parks/{attacker.park_id}/devices/victim/telemetry",
         f"parks/{attacker.park_id}/devices/victim/status",
@@ -333,10 +387,10 @@ def padded_readings(count: int, size: int) -> bytes:
 
 
 def test_an_oversize_packet_closes_the_connection_and_a_full_one_is_stored(
-    hostile_db: str, park: str, admin: MqttTarget, attacker: Account, ingestor: Ingestor
+    hostile_db: str, park: str, broker: MqttTarget, attacker: Account, ingestor: Ingestor
 ) -> None:
     full = padded_readings(1000, 256 * 1024)  # the contract's largest message
-    device = v311(attacker.target(admin), attacker.username)  # MQTT 5 paho would refuse to send
+    device = v311(attacker.target(broker), attacker.username)  # MQTT 5 paho would refuse to send
     assert str(device.publish(attacker.topic(), full)) == "Success"
     wait_until(lambda: count_rows(hostile_db, park, "attacker") == 1000, 60, "1000 readings")
 
@@ -355,11 +409,12 @@ def test_a_retained_reading_is_stored_once_across_ingestor_restarts(
     embedded: EmbeddedServices,
     park: str,
     admin: MqttTarget,
+    broker: MqttTarget,
     attacker: Account,
     publishers: dict[str, Publisher],
     ingestor: Ingestor,
 ) -> None:
-    device = v5(attacker.target(admin), attacker.username)
+    device = v5(attacker.target(broker), attacker.username)
     device.client.publish(attacker.topic(), b'{"values": {"power_kw": 7}}', qos=1, retain=True)
     device.wait(device.pubacks)
     wait_until(lambda: count_rows(hostile_db, park, "attacker") == 1, 30, "the live reading")
@@ -398,14 +453,14 @@ def test_the_ingest_account_only_reads_telemetry_and_status(ingest_target: MqttT
 
 
 def test_the_api_account_manages_devices_and_reads_nothing(
-    admin: MqttTarget, api_target: MqttTarget, dynsec: DynsecClient
+    broker: MqttTarget, api_target: MqttTarget, dynsec: DynsecClient
 ) -> None:
     api = DynsecClient(api_target)
     api.connect()
     try:
         account = Account("api-made", f"d-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex)
         api.ensure_device(account.park_id, account.device_id, account.password)
-        device = v5(account.target(admin), account.username)
+        device = v5(account.target(broker), account.username)
         assert not device.publish(account.topic()).is_failure  # or "no subscribers"
         device.close()
         api.delete_device(account.park_id, account.device_id)
@@ -444,41 +499,70 @@ def role_acls(dynsec: DynsecClient, role: str) -> list[tuple[str, str]]:
     return sorted((a["acltype"], a["topic"]) for a in answer["data"]["role"]["acls"])
 
 
+def make_pinned_device(dynsec: DynsecClient, park_id: str, device_id: str, password: str) -> None:
+    """A device account as the previous version made it: today's role, and its client id
+    pinned to its username (which refused every other client id)."""
+    dynsec.ensure_device(park_id, device_id, password)
+    username = f"{park_id}:{device_id}"
+    dynsec.execute([{"command": "setClientId", "username": username, "clientid": username}])
+
+
+def client_id_of(dynsec: DynsecClient, username: str) -> str | None:
+    answer = dynsec.execute([{"command": "getClient", "username": username}])[0]
+    value = answer["data"]["client"].get("clientid")
+    return str(value) if value is not None else None
+
+
+def today_acls(account: Account) -> list[tuple[str, str]]:
+    return [
+        ("publishClientSend", account.topic("status")),
+        ("publishClientSend", account.topic("telemetry")),
+        ("subscribePattern", f"parks/{account.park_id}/devices/{account.device_id}/#"),
+    ]
+
+
 def test_creating_a_device_again_repairs_its_account(
-    admin: MqttTarget, dynsec: DynsecClient
+    admin: MqttTarget, broker: MqttTarget, dynsec: DynsecClient
 ) -> None:
     legacy = Account("legacy", f"d-{uuid.uuid4().hex[:6]}", "old")
     make_legacy_device(dynsec, legacy.park_id, legacy.device_id, legacy.password)
     dynsec.ensure_device(legacy.park_id, legacy.device_id, "new")
-    assert role_acls(dynsec, device_role(legacy.park_id, legacy.device_id)) == [
-        ("publishClientSend", legacy.topic("status")),
-        ("publishClientSend", legacy.topic("telemetry")),
-    ]
+    assert role_acls(dynsec, device_role(legacy.park_id, legacy.device_id)) == today_acls(legacy)
     renewed = replace(legacy, password="new")
-    assert refused(v311(renewed.target(admin), "any-id"))
-    assert not refused(v311(renewed.target(admin), renewed.username))
+    assert not refused(v311(renewed.target(broker), "any-id"))
     dynsec.ensure_device(legacy.park_id, legacy.device_id, "new")  # and again: no error
     dynsec.delete_device(legacy.park_id, legacy.device_id)
 
+    pinned = Account("pinned", f"d-{uuid.uuid4().hex[:6]}", "pw")
+    make_pinned_device(dynsec, pinned.park_id, pinned.device_id, pinned.password)
+    assert refused(v311(pinned.target(admin), "any-id"))  # the services listener keeps ids
+    dynsec.ensure_device(pinned.park_id, pinned.device_id, pinned.password)
+    assert client_id_of(dynsec, pinned.username) is None
+    assert not refused(v311(pinned.target(admin), "any-id"))
+    dynsec.delete_device(pinned.park_id, pinned.device_id)
+
 
 def test_existing_accounts_are_upgraded_once(
-    admin: MqttTarget, dynsec: DynsecClient, embedded: EmbeddedServices
+    admin: MqttTarget, broker: MqttTarget, dynsec: DynsecClient, embedded: EmbeddedServices
 ) -> None:
-    park_id, device_id = "legacy", f"d-{uuid.uuid4().hex[:6]}"
-    role, username, old = device_role(park_id, device_id), f"{park_id}:{device_id}", "pw"
-    make_legacy_device(dynsec, park_id, device_id, old)
-    legacy = Account(park_id, device_id, old)
-    assert not refused(v311(legacy.target(admin), "any-id"))  # as an earlier version made it
+    park_id = "legacy"
+    legacy = Account(park_id, f"d-{uuid.uuid4().hex[:6]}", "pw")
+    make_legacy_device(dynsec, park_id, legacy.device_id, legacy.password)
+    pinned = Account(park_id, f"p-{uuid.uuid4().hex[:6]}", "pw")
+    make_pinned_device(dynsec, park_id, pinned.device_id, pinned.password)
+    assert not refused(v311(legacy.target(broker), "any-id"))  # as an earlier version made it
+    assert refused(v311(pinned.target(admin), "any-id"))  # as the previous version made it
+    assert client_id_of(dynsec, pinned.username) == pinned.username
 
     provision(dynsec, embedded.mosquitto.service_accounts())
-    assert role_acls(dynsec, role) == [
-        ("publishClientSend", legacy.topic("status")),
-        ("publishClientSend", legacy.topic("telemetry")),
-    ]
-    assert refused(v311(legacy.target(admin), "any-id"))
-    assert not refused(v311(legacy.target(admin), username))
+    for account in (legacy, pinned):
+        assert role_acls(dynsec, device_role(park_id, account.device_id)) == today_acls(account)
+        assert client_id_of(dynsec, account.username) is None
+        for listener in (admin, broker):
+            assert not refused(v311(account.target(listener), "any-id"))
     assert dynsec.upgrade_devices() == 0  # idempotent: nothing left to change
-    dynsec.delete_device(park_id, device_id)
+    for account in (legacy, pinned):
+        dynsec.delete_device(park_id, account.device_id)
 
 
 def test_a_service_account_keeps_its_password_and_rights(
@@ -525,7 +609,7 @@ def test_broker_setup_creates_the_accounts_of_the_role_urls(
 
 
 def test_devices_connect_over_tls_with_the_generated_ca(
-    embedded: EmbeddedServices, admin: MqttTarget, attacker: Account
+    embedded: EmbeddedServices, attacker: Account
 ) -> None:
     ca_file = embedded.mosquitto.ca_file()
     assert ca_file is not None

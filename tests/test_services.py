@@ -22,6 +22,7 @@ def _cli(embedded: EmbeddedServices, *args: str, **env: str) -> subprocess.Compl
         "PARKTWIN_STATE_DIR": str(s.state_dir),
         "PARKTWIN_EMBEDDED_PG_PORT": str(s.embedded_pg_port),
         "PARKTWIN_EMBEDDED_MQTT_PORT": str(s.embedded_mqtt_port),
+        "PARKTWIN_EMBEDDED_MQTT_SERVICE_PORT": str(s.embedded_mqtt_service_port),
         "PARKTWIN_EMBEDDED_MQTTS_PORT": str(s.embedded_mqtts_port),
         **env,
     }
@@ -45,13 +46,31 @@ def test_up_is_idempotent_and_prints_the_urls(embedded: EmbeddedServices) -> Non
     assert result.returncode == 0, result.stderr
     lines = dict(line.split("=", 1) for line in result.stdout.splitlines())
     assert lines["PARKTWIN_DATABASE_URL"] == embedded.postgres.url()
-    assert lines["PARKTWIN_MQTT_URL"] == embedded.mosquitto.url()
+    assert lines["PARKTWIN_MQTT_URL"] == embedded.mosquitto.device_url()
     assert lines["PARKTWIN_INGEST_MQTT_URL"] == embedded.mosquitto.url("ingest")
     assert lines["PARKTWIN_API_MQTT_URL"] == embedded.mosquitto.url("api")
     assert lines["PARKTWIN_MQTTS_URL"] == f"mqtts://127.0.0.1:{embedded.mosquitto.tls_port}"
     assert lines["PARKTWIN_MQTT_CA_FILE"] == str(embedded.mosquitto.ca_file())
     assert list(lines)[:2] == ["PARKTWIN_DATABASE_URL", "PARKTWIN_MQTT_URL"]
     assert (_postmaster_pid(embedded), embedded.mosquitto.pid()) == (pg_pid, mqtt_pid)
+
+
+def test_processes_given_the_printed_url_use_the_services_listener(
+    embedded: EmbeddedServices,
+) -> None:
+    """The contract's flow: ``parktwin ingest`` (or api, seed) started with nothing but the
+    printed PARKTWIN_MQTT_URL (the device listener, where every client id becomes the
+    username) reaches the broker on its services listener, as the same account."""
+    printed = embedded.urls()["PARKTWIN_MQTT_URL"]
+    device_port, service_port = embedded.mosquitto.port, embedded.mosquitto.service_port
+    assert f"127.0.0.1:{device_port}" in printed
+    settings = embedded.settings.model_copy(update={"mqtt_url": printed})
+    for role in ("admin", "ingest", "api"):
+        target = settings.mqtt_target(role)  # type: ignore[arg-type]
+        assert (target.port, target.username) == (service_port, "parktwin"), role
+    assert settings.device_mqtt_url() == printed  # the simulator's devices stay on it
+    elsewhere = settings.model_copy(update={"mqtt_url": "mqtt://u:p@broker.example:1883"})
+    assert elsewhere.resolved_mqtt_url("ingest") == "mqtt://u:p@broker.example:1883"
 
 
 def test_up_leaves_an_external_service_alone(embedded: EmbeddedServices) -> None:
@@ -98,6 +117,16 @@ def test_state_lives_under_the_state_dir(embedded: EmbeddedServices) -> None:
     assert "max_queued_messages 1000000" in conf
     assert f"max_queued_bytes {512 * 1024 * 1024}" in conf
     assert "max_packet_size 266240" in conf
-    assert f"listener {embedded.settings.embedded_mqtt_port} 127.0.0.1" in conf
-    assert f"listener {embedded.settings.embedded_mqtts_port} 127.0.0.1" in conf
+    # device listeners (plain, TLS) use the username as client id; the services one does not
+    listeners = conf.split("listener ")[1:]
+    by_port = {block.split()[0]: block for block in listeners}
+    s = embedded.settings
+    assert set(by_port) == {
+        str(p) for p in (s.embedded_mqtt_port, s.embedded_mqtt_service_port, s.embedded_mqtts_port)
+    }
+    for port in (s.embedded_mqtt_port, s.embedded_mqtts_port):
+        assert by_port[str(port)].split()[1] == "127.0.0.1"
+        assert "use_username_as_clientid true" in by_port[str(port)]
+    assert by_port[str(s.embedded_mqtt_service_port)].split()[1] == "127.0.0.1"
+    assert "use_username_as_clientid" not in by_port[str(s.embedded_mqtt_service_port)]
     assert "mosquitto_dynamic_security.so" in conf

@@ -9,9 +9,10 @@
   deletes device accounts |
 | ``{park}:{device}`` | app/broker/dynsec.py |
 
-Service client ids (``parktwin-ingest-{i}``, ``parktwin-ctl-…``) are not pinned: several
-processes share one account. A device cannot take one over because every device account is
-pinned to its own client id, which contains ``:``.
+Service client ids (``parktwin-ingest-{i}``, ``parktwin-ctl-…``) are chosen by the services, which
+connect on the broker's services listener (loopback or the compose network only). A device
+cannot take one over: the listeners devices reach replace every client id with the username
+(``use_username_as_clientid``), and a device username contains ``:``.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def can_log_in(target: MqttTarget, username: str, password: str) -> bool:
 
 def provision(client: DynsecClient, accounts: list[ServiceAccount]) -> None:
     """What ``services up`` and ``parktwin broker setup`` do with the admin account: the service
-    accounts, and every existing device account upgraded to today's ACLs and client-id pin."""
+    accounts, and every existing device account upgraded to today's ACLs (and the client-id
+    pin of the previous version removed)."""
     for account in accounts:
         ensure_service_account(client, account)
     client.upgrade_devices()

@@ -2,13 +2,15 @@
 
 Commands go to ``$CONTROL/dynamic-security/v1`` as JSON and the answers come back on
 ``.../response`` with our ``correlationData``. Each device gets an account named
-``{park_id}:{device_id}`` (``:`` is outside the identifier alphabet, so the name is unambiguous),
-pinned to that same client id, and a role of its own allowing it to publish only on
-``parks/{park_id}/devices/{device_id}/telemetry`` and ``.../status``. It may not subscribe: nothing
-needs it, and a subscription would let a device hold a queue on the broker. The broker's default
-ACL denies every other publish and subscribe. The pinned client id keeps a device from
-connecting as any other client (the ingestor's persistent session above all): no service client
-id contains ``:``. The service accounts (ingest, api) and their roles are in
+``{park_id}:{device_id}`` (``:`` is outside the identifier alphabet, so the name is unambiguous)
+and a role of its own allowing it to publish only on ``parks/{park_id}/devices/{device_id}/
+telemetry`` and ``.../status``, and to subscribe only within ``parks/{park_id}/devices/
+{device_id}/#``. The broker's default ACL denies every other publish and subscribe.
+
+Device accounts carry no client id: devices connect with any. The listeners devices reach use
+the username as the client id (``use_username_as_clientid``, app/embedded/mosquitto.py,
+deploy/mosquitto.conf), so a device's session is always its own and it can never present the
+ingestor's (or any other client's) id. The service accounts (ingest, api) and their roles are in
 app/broker/accounts.py.
 """
 
@@ -176,16 +178,15 @@ class DynsecClient:
                 repairs.append(
                     {"command": "setClientPassword", "username": username, "password": password}
                 )
-                repairs.append(
-                    {"command": "setClientId", "username": username, "clientid": username}
-                )
+                repairs.append(_unpin(username))
         if repairs:
             self.execute(repairs, ignore=(ACL_EXISTS, ACL_NOT_FOUND))
 
     def upgrade_devices(self) -> int:
         """Bring every existing device account to today's rules: its role's ACLs exactly
-        ``_role_acls``, its client id pinned to its username. Idempotent: only what differs is
-        changed. Returns how many commands that took."""
+        ``_role_acls``, no client id (the previous version pinned it to the username, which
+        refused devices connecting with any other). Idempotent: only what differs is changed.
+        Returns how many commands that took."""
         clients = self._list("listClients", "clients")
         roles = {r["rolename"]: r.get("acls", []) for r in self._list("listRoles", "roles")}
         commands: list[Command] = []
@@ -194,10 +195,8 @@ class DynsecClient:
             park_id, _, device_id = username.partition(":")
             if not device_id:
                 continue
-            if client.get("clientid") != username:
-                commands.append(
-                    {"command": "setClientId", "username": username, "clientid": username}
-                )
+            if client.get("clientid"):
+                commands.append(_unpin(username))
             role = device_role(park_id, device_id)
             if role in roles:
                 commands.extend(_acl_changes(role, roles[role], _role_acls(park_id, device_id)))
@@ -226,19 +225,35 @@ class DynsecClient:
         )
 
 
+def device_subtree(park_id: str, device_id: str) -> str:
+    """The only filter (and the filters within it) a device may subscribe to."""
+    return f"parks/{park_id}/devices/{device_id}/#"
+
+
+def _unpin(username: str) -> Command:
+    """``setClientId`` without a client id removes the account's client-id restriction."""
+    return {"command": "setClientId", "username": username}
+
+
 def _role_acls(park_id: str, device_id: str) -> list[Command]:
-    """The device role's ACLs: publish on its telemetry and status topics, nothing else."""
-    return [
+    """The device role's ACLs: publish on its telemetry and status topics, subscribe within its
+    own subtree, nothing else."""
+    publish: list[Command] = [
         {"acltype": "publishClientSend", "topic": topic, "allow": True, "priority": 0}
         for topic in device_topics(park_id, device_id)
+    ]
+    subtree = device_subtree(park_id, device_id)
+    return [
+        *publish,
+        {"acltype": "subscribePattern", "topic": subtree, "allow": True, "priority": 0},
     ]
 
 
 def _role_repairs(park_id: str, device_id: str) -> list[Command]:
     """Without reading the role: drop the ACLs of earlier versions (publish and subscribe on
-    the whole ``.../{device_id}/#``), add today's."""
+    the whole ``.../{device_id}/#``), add today's (the subscription comes back)."""
     role = device_role(park_id, device_id)
-    old = f"parks/{park_id}/devices/{device_id}/#"
+    old = device_subtree(park_id, device_id)
     return [
         {"command": "removeRoleACL", "rolename": role, "acltype": t, "topic": old}
         for t in ("publishClientSend", "subscribePattern")
@@ -265,14 +280,13 @@ def _acl_changes(role: str, current: list[Command], wanted: list[Command]) -> li
 
 
 def _device_commands(park_id: str, device_id: str, password: str) -> list[Command]:
-    """A device's role (with its ACLs) and account (with that role, pinned to its client id)."""
+    """A device's role (with its ACLs) and account (with that role, any client id)."""
     role, username = device_role(park_id, device_id), device_username(park_id, device_id)
     return [
         {"command": "createRole", "rolename": role, "acls": _role_acls(park_id, device_id)},
         {
             "command": "createClient",
             "username": username,
-            "clientid": username,
             "password": password,
             "roles": [{"rolename": role}],
         },

@@ -92,7 +92,14 @@ class Settings(BaseSettings):
         default=55432, description="port of the embedded PostgreSQL (127.0.0.1 only)"
     )
     embedded_mqtt_port: int = Field(
-        default=11883, description="port of the embedded Mosquitto (127.0.0.1 only)"
+        default=11883,
+        description="the embedded Mosquitto's plain listener for devices (127.0.0.1 only; the "
+        "broker uses each client's username as its client id); PARKTWIN_MQTT_URL's port",
+    )
+    embedded_mqtt_service_port: int = Field(
+        default=11884,
+        description="the embedded Mosquitto's listener for parktwin's own processes (127.0.0.1 "
+        "only, client ids as sent; never expose it)",
     )
     embedded_mqtts_port: int = Field(
         default=18883, description="the embedded broker's TLS listener for devices"
@@ -100,7 +107,7 @@ class Settings(BaseSettings):
     embedded_mqtts_host: str = Field(
         default="127.0.0.1",
         description="where the TLS listener binds (0.0.0.0 to reach devices on the network); "
-        "the plain listener always stays on 127.0.0.1",
+        "the plain device and services listeners always stay on 127.0.0.1",
     )
     embedded_mqtts_certfile: Path | None = Field(
         default=None,
@@ -429,13 +436,25 @@ class Settings(BaseSettings):
 
     def resolved_mqtt_url(self, role: MqttRole = "admin") -> str:
         """The MQTT URL in force for ``role``: its own setting, else PARKTWIN_MQTT_URL, else the
-        embedded broker's account for that role."""
+        embedded broker's account for that role. A URL of the embedded broker's device
+        listener is turned into its services listener (same account): parktwin's processes
+        choose their own client ids and may share an account between connections."""
+        from app.embedded.state import embedded_mqtt_url, via_service_listener
+
         own = {"admin": None, "ingest": self.ingest_mqtt_url, "api": self.api_mqtt_url}[role]
         if own or self.mqtt_url:
-            return own or str(self.mqtt_url)
+            return via_service_listener(self, own or str(self.mqtt_url))
+        return embedded_mqtt_url(self, role)
+
+    def device_mqtt_url(self) -> str:
+        """Where devices (the simulator) connect: PARKTWIN_MQTT_URL as set, else the embedded
+        broker's device listener (only its host and port matter: devices bring their own
+        accounts)."""
+        if self.mqtt_url:
+            return self.mqtt_url
         from app.embedded.state import embedded_mqtt_url
 
-        return embedded_mqtt_url(self, role)
+        return embedded_mqtt_url(self, listener="device")
 
     def mqtt_target(self, role: MqttRole = "admin") -> MqttTarget:
         """Where and as whom ``role`` connects, with the CA that verifies an mqtts:// broker."""

@@ -1,6 +1,10 @@
 """The embedded Mosquitto: its own ports and config, persistence on, bounded per-client queues,
-authentication through the dynamic-security plugin (accounts created at run time), a plain
-listener on loopback for the parktwin processes and a TLS listener for devices.
+authentication through the dynamic-security plugin (accounts created at run time), and three
+listeners: for devices a plain one on loopback (PARKTWIN_MQTT_URL's port) and a TLS one, both
+with ``use_username_as_clientid`` (a device's session is always its own: it can neither take
+over another client's session nor be refused for its client id); for parktwin's own processes a
+services listener on loopback without it (the ingestor's workers and the control clients choose
+their ids).
 
 The state directory ``mqtt/`` is 0700 (owned by the broker's system user when we run as root), so
 ``dynamic-security.json``, which Mosquitto writes with the umask, is not readable by other users.
@@ -31,8 +35,10 @@ from app.embedded.state import (
     MQTT_SERVICE_USER,
     MQTT_USERS,
     StatePaths,
+    has_service_listener,
     mqtt_url,
     read_or_create_secret,
+    service_listener_line,
 )
 
 SYSTEM_USER = "mosquitto"
@@ -53,8 +59,12 @@ CONFIG_TEMPLATE = """\
 # written by `parktwin services up`; edits are overwritten
 per_listener_settings false
 allow_anonymous false
-# the parktwin processes: plain MQTT, loopback only
+# devices: plain MQTT, loopback only; the client id is the username
 listener {port} 127.0.0.1
+max_connections {max_connections}
+use_username_as_clientid true
+# parktwin's own processes: loopback only, client ids as sent
+{service_listener}
 max_connections {max_connections}
 {tls_listener}persistence true
 persistence_location {data}/
@@ -82,6 +92,7 @@ listener {port} {host}
 certfile {certfile}
 keyfile {keyfile}
 max_connections {max_connections}
+use_username_as_clientid true
 """
 
 
@@ -99,10 +110,22 @@ class EmbeddedMosquitto:
     def tls_port(self) -> int:
         return self.settings.embedded_mqtts_port
 
+    @property
+    def service_port(self) -> int:
+        return self.settings.embedded_mqtt_service_port
+
     def url(self, role: MqttRole = "admin") -> str:
-        """The plain loopback listener as ``role``'s account (its password made on first use)."""
+        """The services listener as ``role``'s account (its password made on first use); the
+        device listener while a broker started by an earlier version, without one, still runs
+        (``services down`` and ``up`` restart it with today's configuration)."""
         password = read_or_create_secret(self.paths.mqtt_secret(role))
-        return mqtt_url(password, self.port, MQTT_USERS[role])
+        port = self.service_port if has_service_listener(self.settings) else self.port
+        return mqtt_url(password, port, MQTT_USERS[role])
+
+    def device_url(self) -> str:
+        """The plain device listener as the admin account: the contract's
+        ``PARKTWIN_MQTT_URL`` (devices use its host and port with their own accounts)."""
+        return mqtt_url(self.password, self.port)
 
     def service_accounts(self) -> list[ServiceAccount]:
         """The ingest and API accounts ``services up`` keeps in the broker."""
@@ -142,6 +165,7 @@ class EmbeddedMosquitto:
             CONFIG_TEMPLATE.format(
                 port=self.port,
                 max_connections=limits.embedded_mqtt_max_connections,
+                service_listener=service_listener_line(limits),
                 tls_listener=TLS_LISTENER.format(
                     port=self.tls_port,
                     host=limits.embedded_mqtts_host,
@@ -190,6 +214,10 @@ class EmbeddedMosquitto:
             return
         if port_open(self.port):
             raise RuntimeError(f"port {self.port} is taken: set PARKTWIN_EMBEDDED_MQTT_PORT")
+        if port_open(self.service_port):
+            raise RuntimeError(
+                f"port {self.service_port} is taken: set PARKTWIN_EMBEDDED_MQTT_SERVICE_PORT"
+            )
         if port_open(self.tls_port):
             raise RuntimeError(f"port {self.tls_port} is taken: set PARKTWIN_EMBEDDED_MQTTS_PORT")
         binary = require_binary(install.mosquitto_binary(), "Mosquitto")
@@ -202,7 +230,11 @@ class EmbeddedMosquitto:
         check_traversable(self.paths.mqtt, SYSTEM_USER)
         subprocess.run([str(binary), "-c", str(self.paths.mqtt_conf), "-d"], check=True)
         try:
-            wait_for(lambda: port_open(self.port), 15, f"Mosquitto on port {self.port}")
+            wait_for(
+                lambda: port_open(self.port) and port_open(self.service_port),
+                15,
+                f"Mosquitto on ports {self.port} and {self.service_port}",
+            )
         except TimeoutError as exc:
             tail = self.paths.mqtt_log.read_text()[-2000:] if self.paths.mqtt_log.exists() else ""
             raise RuntimeError(f"Mosquitto did not start:\n{tail}") from exc

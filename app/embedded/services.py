@@ -21,12 +21,12 @@ from app.embedded.postgres import EmbeddedPostgres
 from app.embedded.state import state_paths
 
 
-def _is_external(url: str | None, embedded_port: int) -> bool:
+def _is_external(url: str | None, *embedded_ports: int) -> bool:
     if not url:
         return False
     parts = urlsplit(url)
     local = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    return not (local and parts.port == embedded_port)
+    return not (local and parts.port in embedded_ports)
 
 
 @dataclass
@@ -50,7 +50,9 @@ class EmbeddedServices:
 
     @property
     def external_mqtt(self) -> bool:
-        return _is_external(self.settings.mqtt_url, self.mosquitto.port)
+        return _is_external(
+            self.settings.mqtt_url, self.mosquitto.port, self.mosquitto.service_port
+        )
 
     def install(self, out: TextIO | None = None) -> None:
         """Install what is missing; progress lines on ``out`` (stdout by default)."""
@@ -71,7 +73,8 @@ class EmbeddedServices:
 
     def provision_broker(self) -> None:
         """As the dynsec admin: keep the ingest and API accounts, and upgrade existing device
-        accounts to today's ACLs and client-id pins (app/broker/accounts.py). Idempotent."""
+        accounts to today's ACLs, removing the client-id pins of the previous version
+        (app/broker/accounts.py). Idempotent. Through the services listener."""
         client = DynsecClient(MqttTarget.from_url(self.mosquitto.url()))
         client.connect()
         try:
@@ -81,14 +84,18 @@ class EmbeddedServices:
 
     def urls(self) -> dict[str, str]:
         """``PARKTWIN_DATABASE_URL`` and ``PARKTWIN_MQTT_URL`` (the contract's two lines; the
-        MQTT one is the broker's admin account), then, for an embedded broker, each service's
-        least-privileged account, the devices' TLS listener and the CA that verifies it."""
+        MQTT one is the broker's admin account on the plain device listener, whose host and
+        port devices use), then, for an embedded broker, each service's least-privileged
+        account on the services listener, the devices' TLS listener and the CA that verifies
+        it."""
         database, broker = self.settings.database_url, self.settings.mqtt_url
         urls = {
             "PARKTWIN_DATABASE_URL": database
             if database and self.external_db
             else self.postgres.url(),
-            "PARKTWIN_MQTT_URL": broker if broker and self.external_mqtt else self.mosquitto.url(),
+            "PARKTWIN_MQTT_URL": broker
+            if broker and self.external_mqtt
+            else self.mosquitto.device_url(),
         }
         if not self.external_mqtt:
             urls["PARKTWIN_INGEST_MQTT_URL"] = self.mosquitto.url("ingest")

@@ -22,7 +22,8 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from typing import Literal
+from urllib.parse import quote, urlsplit
 
 from app.broker.accounts import API_USER, INGEST_USER
 from app.core.config import MqttRole, Settings
@@ -168,7 +169,52 @@ def embedded_database_url(settings: Settings, process: str | None = None) -> str
     return database_url(password, settings.embedded_pg_port, user=role)
 
 
-def embedded_mqtt_url(settings: Settings, role: MqttRole = "admin") -> str:
-    """The embedded broker's plain loopback listener, as ``role``'s account."""
+Listener = Literal["service", "device"]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def embedded_mqtt_url(
+    settings: Settings, role: MqttRole = "admin", listener: Listener = "service"
+) -> str:
+    """The embedded broker as ``role``'s account: on its services listener (parktwin's
+    processes; the device listener while a broker started by an earlier version, without
+    one, still runs), or on the plain device listener (where the broker replaces every client
+    id with the username)."""
     password = _read_secret(state_paths(settings).mqtt_secret(role), "Mosquitto")
-    return mqtt_url(password, settings.embedded_mqtt_port, MQTT_USERS[role])
+    service = listener == "service" and has_service_listener(settings)
+    port = settings.embedded_mqtt_service_port if service else settings.embedded_mqtt_port
+    return mqtt_url(password, port, MQTT_USERS[role])
+
+
+def service_listener_line(settings: Settings) -> str:
+    """The services listener's line in the embedded broker's mosquitto.conf."""
+    return f"listener {settings.embedded_mqtt_service_port} 127.0.0.1"
+
+
+def has_service_listener(settings: Settings) -> bool:
+    """Whether the embedded broker's configuration (written at its last start) has the
+    services listener."""
+    try:
+        conf = state_paths(settings).mqtt_conf.read_text()
+    except OSError:
+        return False
+    return service_listener_line(settings) in conf.splitlines()
+
+
+def via_service_listener(settings: Settings, url: str) -> str:
+    """``url`` with its port moved to the services listener when it names the embedded
+    broker's plain device listener (loopback, PARKTWIN_EMBEDDED_MQTT_PORT) and the broker
+    running from this state directory has a services listener; otherwise ``url`` unchanged.
+
+    This is how the contract's flow keeps working: ``services up`` prints the device
+    listener's ``PARKTWIN_MQTT_URL``, and processes started with just that line must not all
+    become one client id (the device listener uses the username as client id)."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or parts.hostname not in LOOPBACK:
+        return url
+    if parts.port != settings.embedded_mqtt_port or not has_service_listener(settings):
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    host = hostport.rsplit(":", 1)[0]
+    netloc = f"{userinfo}@" if userinfo else ""
+    return parts._replace(netloc=f"{netloc}{host}:{settings.embedded_mqtt_service_port}").geturl()

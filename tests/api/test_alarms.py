@@ -30,9 +30,7 @@ class Device:
 
     def __init__(self, target: MqttTarget, park_id: str, created: dict[str, Any]) -> None:
         self.park_id, self.id = park_id, str(created["id"])
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=str(created["mqtt_username"])
-        )
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)  # paho's own client id
         self.client.username_pw_set(str(created["mqtt_username"]), str(created["mqtt_password"]))
         self.client.connect(target.host, target.port)
         self.client.loop_start()

@@ -36,7 +36,7 @@ def connects(settings: Settings, park_id: str, device_id: str, password: str) ->
     target = MqttTarget.from_url(settings.resolved_mqtt_url())
     transport = Transport(target.host, target.port)
     prefix = f"parks/{park_id}/devices/{device_id}"
-    username = f"{park_id}:{device_id}"  # also its client id: the broker pins it
+    username = f"{park_id}:{device_id}"  # also its client id, as the simulator does
     conn = Connection(0, username, username, password, f"{prefix}/status")
     transport.open(conn, 30)
     transport.flush(conn)
