@@ -247,7 +247,7 @@ def report(
         f"Machine load (1-minute load average) before and after the run: {loadavg}; anything "
         "above the API's own share means other work was sharing the two cores.",
         "",
-        "Targets (issue 4): p99 <= 50 ms for bulk latest and <= 100 ms for the 30-day series, "
+        "Targets: p99 <= 50 ms for bulk latest and <= 100 ms for the 30-day series, "
         "read at the paced loads.",
         "",
     ]
