@@ -51,9 +51,13 @@ def _dirty(database_url: str, sid: int) -> int:
 
 
 def test_the_worker_exposes_its_jobs_metrics_after_a_delivery_and_a_rollup(
-    wh_client: TestClient, wh_admin: dict[str, str], park_id: str, receiver: Receiver
+    wh_client: TestClient,
+    wh_admin: dict[str, str],
+    park_id: str,
+    receiver: Receiver,
+    database_url: str,
 ) -> None:
-    db = wh_client.app.state.settings.database_url
+    db = database_url
     device = create_device(wh_client, wh_admin, park_id)
     sid = series_id(db, park_id, str(device["id"]), "energy_kwh")
     now = datetime.now(UTC).replace(microsecond=0)
@@ -98,10 +102,14 @@ def _delivered(port: int) -> bool:
 
 
 def test_a_taken_metrics_port_does_not_stop_the_worker(
-    wh_client: TestClient, wh_admin: dict[str, str], park_id: str, receiver: Receiver
+    wh_client: TestClient,
+    wh_admin: dict[str, str],
+    park_id: str,
+    receiver: Receiver,
+    database_url: str,
 ) -> None:
     """The worker delivers the safety webhooks: a metrics port in use is logged, not fatal."""
-    db = wh_client.app.state.settings.database_url
+    db = database_url
     create_webhook(wh_client, wh_admin, park_id, receiver.url)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
