@@ -80,6 +80,11 @@ class AlarmTimers:
         self._url = settings.resolved_database_url()
         await asyncio.to_thread(self._connection)
 
+    @property
+    def rules(self) -> RuleBook:
+        """The rule book the next run uses (as loaded by the last one)."""
+        return self._rules
+
     def notified(self, _channel: str) -> None:
         self._stale = True
 

@@ -12,6 +12,7 @@ import psycopg
 from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.alarms.jobs import AlarmTimers
 from app.core.config import Settings
 from app.core.db import create_engine_for
 from app.telemetry.jobs import dirty_hours
@@ -192,3 +193,48 @@ def test_the_rollup_backlog_counts_the_dirty_hours_once_per_interval(
     assert (
         measured is not None and measured >= 4
     )  # this series' four hours, and whatever other tests left dirty
+
+
+def test_the_alarm_timers_reload_their_rules_when_a_rule_is_added(
+    client: TestClient, admin: dict[str, str], settings: Settings, database_url: str
+) -> None:
+    """The timers keep one connection and a cached rule book from start to aclose; the
+    alarm_rule trigger's NOTIFY parktwin_registry, through the loop's LISTEN, refreshes it."""
+    park = create_park(client, admin)
+    timers = AlarmTimers()
+    runs: list[int] = []
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        engine = create_engine_for(database_url, pool_size=1)
+        fast = settings.model_copy(update={"worker_interval": timedelta(milliseconds=20)})
+
+        async def watch(_session: AsyncSession, _s: Settings) -> int:
+            runs.append(1)
+            if len(runs) == 5:  # the rule book has been loaded: add a rule
+                with psycopg.connect(database_url) as conn:
+                    row = conn.execute(ADD_RULE, (park.id,)).fetchone()
+                    assert row is not None
+                    added.append(int(row[0]))
+            if added and added[0] in timers.rules.by_id:
+                stop.set()
+            return 0
+
+        added: list[int] = []
+        try:
+            maker = async_sessionmaker(engine, expire_on_commit=False)
+            jobs = [Job("alarm_timers", timers), Job("watch", watch)]
+            await asyncio.wait_for(run_loop(maker, jobs, fast, stop), WAIT_S)
+        finally:
+            await engine.dispose()
+        return added[0]
+
+    rule_id = asyncio.run(main())
+    assert rule_id in timers.rules.by_id
+
+
+ADD_RULE = (
+    "INSERT INTO alarm_rule (park_id, device_type, metric, type, levels) "
+    "VALUES (%s, 'temperature_sensor', 'temperature_c', 'threshold', "
+    '\'[{"severity": "major", "threshold": 60}]\') RETURNING id'
+)
