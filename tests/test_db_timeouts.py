@@ -27,7 +27,7 @@ from app.core.migrate import upgrade_to_head
 from app.core.mqtt import MqttTarget
 from app.embedded.services import EmbeddedServices
 from app.embedded.state import DB_LOGINS, DB_OWNER
-from app.worker.jobs import rollup
+from app.telemetry.jobs import rollup
 from app.worker.loop import Job, run_job
 from tests.conftest import ServiceEnv
 from tests.ingest_support import Ingestor, Publisher, add_park, scalar, wait_until

@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime
 
 import psycopg
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alarms import repository, service
 from app.alarms.document import rfc3339
@@ -58,19 +58,64 @@ async def detect_offline(session: AsyncSession, settings: Settings) -> int:
     return len(stale)
 
 
-def _expire_due(database_url: str) -> int:
-    """One transaction of the timer job, on the same synchronous code the ingestor runs."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
-        rules = RuleBook()
-        rules.load(conn)
-        with conn.transaction():
-            return AlarmWriter(conn, rules).expire_due(to_us(datetime.now(UTC)))
+class AlarmTimers:
+    """The ``alarm_timers`` job: on- and off-delays that ran out with no newer reading take
+    effect here; their due times live in ``alarm_state``, so a restart loses none.
 
+    It runs the same synchronous code the ingestor runs, in a thread, on one psycopg
+    connection it holds from :meth:`start` to :meth:`aclose` (reopened at the next run if it
+    breaks), with the rule book cached until ``NOTIFY parktwin_registry`` says a rule, device
+    or park changed (the loop's LISTEN tells :meth:`notified`).
+    """
 
-async def run_timers(_session: AsyncSession, settings: Settings) -> int:
-    """On- and off-delays that ran out with no newer reading take effect here; their due times
-    live in ``alarm_state``, so a restart loses none."""
-    return await asyncio.to_thread(_expire_due, settings.resolved_database_url())
+    channels = ("parktwin_registry",)
+
+    def __init__(self) -> None:
+        self._url = ""
+        self._conn: psycopg.Connection | None = None
+        self._rules = RuleBook()
+        self._stale = False
+
+    async def start(self, _maker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self._url = settings.resolved_database_url()
+        await asyncio.to_thread(self._connection)
+
+    @property
+    def rules(self) -> RuleBook:
+        """The rule book the next run uses (as loaded by the last one)."""
+        return self._rules
+
+    def notified(self, _channel: str) -> None:
+        self._stale = True
+
+    async def __call__(self, _session: AsyncSession, _settings: Settings) -> int:
+        if self._stale:  # swapped here, on the event loop, never under the thread's feet
+            self._stale = False
+            self._rules = RuleBook()
+        return await asyncio.to_thread(self._expire_due, self._rules)
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.to_thread(conn.close)
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(libpq_url(self._url), autocommit=True)
+        return self._conn
+
+    def _expire_due(self, rules: RuleBook) -> int:
+        """One transaction of the timer job."""
+        conn = self._connection()
+        try:
+            rules.load(conn)
+            with conn.transaction():
+                return AlarmWriter(conn, rules).expire_due(to_us(datetime.now(UTC)))
+        except psycopg.Error:
+            if conn.broken:
+                self._conn = None
+                conn.close()
+            raise
 
 
 async def unshelve_expired(session: AsyncSession, _settings: Settings) -> int:

@@ -217,6 +217,12 @@ class Settings(BaseSettings):
     worker_interval: timedelta = Field(
         default=timedelta(seconds=5), description="pause of the worker loop when idle"
     )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="bind address of the worker's Prometheus endpoint"
+    )
+    worker_metrics_port: int = Field(
+        default=9465, ge=0, le=65535, description="0 disables the worker's metrics endpoint"
+    )
     rollup_batch: int = Field(default=2000, description="dirty hours recomputed per transaction")
     rollup_open_hour_interval: timedelta = Field(
         default=timedelta(seconds=60),

@@ -102,3 +102,11 @@ async def drop_expired(session: AsyncSession, table: str, older_than: timedelta)
 async def forget_dirty_before(session: AsyncSession, horizon: datetime) -> None:
     """Marks of hours whose raw data retention has dropped: nothing left to recompute."""
     await session.execute(text("DELETE FROM telemetry_dirty WHERE bucket < :h"), {"h": horizon})
+
+
+DIRTY = text("SELECT count(*) FROM (SELECT 1 FROM telemetry_dirty LIMIT :cap) dirty")
+
+
+async def count_dirty(session: AsyncSession, cap: int) -> int:
+    """Dirty hours waiting for the rollup job (open ones included), counted up to ``cap``."""
+    return int((await session.execute(DIRTY, {"cap": cap})).scalar_one())

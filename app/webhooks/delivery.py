@@ -12,8 +12,13 @@ loses nothing: the claim's lease runs out and another run sends the event again,
 ``webhook-id``.
 
 Latency: besides its turns in the worker's loop (which also catch retries as they fall due),
-the dispatcher runs a pump of its own that LISTENs on ``parktwin_outbox`` and dispatches the
-moment an event is committed, so a safety event never waits behind a long rollup round.
+the dispatcher runs a pump of its own that dispatches the moment an event is committed (the
+loop's LISTEN tells it of every ``NOTIFY parktwin_outbox`` through :meth:`notified`), so a
+safety event never waits behind a long rollup round.
+
+Lifecycle (called by the worker's loop): :meth:`start` takes the loop's sessionmaker (for the
+short transactions that commit before a POST), opens the HTTP client and starts the pump;
+:meth:`aclose` stops the pump, lets attempts in flight finish and closes the client.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from datetime import timedelta
 
 import httpx
 import orjson
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.http import JSON_OPTIONS
@@ -37,7 +42,6 @@ from app.webhooks import queue
 from app.webhooks.guard import Policy, Resolver, Target, UnsafeUrl, pin, redact, resolve
 from app.webhooks.queue import Claimed, Result
 from app.webhooks.signing import headers
-from app.worker.wakeup import listen
 
 logger = logging.getLogger(__name__)
 
@@ -197,45 +201,47 @@ class WebhookDispatcher:
     are fanned out, in the same transaction.
     """
 
+    channels = ("parktwin_outbox",)
+
     def __init__(self, hold_back: HoldBack | None = None) -> None:
         self._hold_back = hold_back or _send_everything
         self._client: httpx.AsyncClient | None = None
         self._maker: async_sessionmaker[AsyncSession] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._pump: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
-    async def __call__(self, session: AsyncSession, settings: Settings) -> int:
+    async def start(self, maker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        """Hold ``maker`` (its engine is the worker's pool), the HTTP client and the pump."""
+        self._maker = maker
+        self._client = new_client(settings)
+        self._pump = asyncio.create_task(self._run_pump(settings))
+
+    def notified(self, _channel: str) -> None:
+        """An event was committed to the outbox: the pump dispatches at once."""
+        self._wake.set()
+
+    async def __call__(self, _session: AsyncSession, settings: Settings) -> int:
         """Fan out and claim (in a transaction that commits now), then POST in the background.
 
         Returns the events fanned out plus the attempts started: nonzero keeps the loop busy.
         """
-        self._sessions(session)
-        if self._pump is None:
-            self._pump = asyncio.create_task(self._run_pump(settings))
         return await self._dispatch(settings)
 
     async def _run_pump(self, settings: Settings) -> None:
         """Dispatch on every NOTIFY from the outbox, until cancelled."""
-        wake = asyncio.Event()
-        listener = asyncio.create_task(
-            listen(settings.resolved_database_url(), ("parktwin_outbox",), wake)
-        )
-        try:
-            while True:
-                await wake.wait()
-                wake.clear()
-                try:
-                    while await self._dispatch(settings):
-                        pass
-                except Exception:
-                    logger.exception("webhook dispatch failed; the worker's loop carries on")
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                while await self._dispatch(settings):
+                    pass
+            except Exception:
+                logger.exception("webhook dispatch failed; the worker's loop carries on")
 
     async def _dispatch(self, settings: Settings) -> int:
-        assert self._maker is not None
+        if self._maker is None:
+            raise RuntimeError("the webhook dispatcher runs only after start()")
         maker = self._maker
         room = settings.webhook_batch - len(self._tasks)
         limits = queue.Limits(room, settings.webhook_concurrency, lease_for(settings))
@@ -251,21 +257,9 @@ class WebhookDispatcher:
             task.add_done_callback(self._tasks.discard)
         return events + len(claimed)
 
-    def _sessions(self, session: AsyncSession) -> async_sessionmaker[AsyncSession]:
-        """A sessionmaker on the job session's engine, for transactions that commit early."""
-        if self._maker is None:
-            engine = session.bind
-            assert isinstance(engine, AsyncEngine)
-            self._maker = async_sessionmaker(engine, expire_on_commit=False)
-        return self._maker
-
-    def _http(self, settings: Settings) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = new_client(settings)
-        return self._client
-
     async def _deliver(self, claimed: Claimed, settings: Settings) -> None:
-        result = await post(self._http(settings), claimed, settings)
+        assert self._client is not None  # set by start(), before any claim
+        result = await post(self._client, claimed, settings)
         log = logger.info if result.ok else logger.warning
         log(
             "webhook %s event %s attempt %d: %s",
@@ -298,6 +292,11 @@ class WebhookDispatcher:
             with contextlib.suppress(Exception):
                 await self._client.aclose()
             self._client = None
+
+
+async def backlog(session: AsyncSession, _settings: Settings) -> int:
+    """The ``webhooks`` job's backlog: deliveries due now (at most ``queue.BACKLOG_CAP``)."""
+    return await queue.due_count(session)
 
 
 async def purge(session: AsyncSession, settings: Settings) -> int:

@@ -1,16 +1,20 @@
-"""Wake the worker loop on ``NOTIFY``: a dedicated psycopg connection that LISTENs.
+"""The worker's one ``LISTEN`` connection, fanned out to whoever subscribed to a channel.
 
-Writers of queued work (the event outbox) send ``NOTIFY parktwin_outbox`` from a trigger; the
-notification arrives when their transaction commits, and ends the loop's idle sleep at once.
-The connection is reopened with backoff if it drops; meanwhile the loop still polls every
-``PARKTWIN_WORKER_INTERVAL``, so a lost notification only costs latency.
+Writers of queued work send ``NOTIFY`` from a trigger (``parktwin_outbox``: a new webhook event;
+``parktwin_registry``: a park, device or alarm rule changed); the notification arrives when
+their transaction commits. The loop subscribes its idle sleep, and a job its own callback
+(the webhook pump, the alarm timers' rule cache), through :class:`Fanout`; no job opens a
+LISTEN of its own. The connection is reopened with backoff if it drops, and every subscriber
+is called once on each (re)connect, since notifications sent meanwhile are lost; the loop still
+polls every ``PARKTWIN_WORKER_INTERVAL``, so a lost notification only costs latency.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg import sql
@@ -21,9 +25,33 @@ logger = logging.getLogger(__name__)
 
 RETRY_MAX_S = 5.0
 
+Callback = Callable[[], None]
 
-async def listen(database_url: str, channels: Sequence[str], wake: asyncio.Event) -> None:
-    """Set ``wake`` on every notification on ``channels``, until cancelled."""
+
+class Fanout:
+    """Channel → callbacks. A callback runs on the event loop and must not block or raise."""
+
+    def __init__(self) -> None:
+        self._subscribers: defaultdict[str, list[Callback]] = defaultdict(list)
+
+    def subscribe(self, channel: str, callback: Callback) -> None:
+        self._subscribers[channel].append(callback)
+
+    @property
+    def channels(self) -> list[str]:
+        return sorted(self._subscribers)
+
+    def notify(self, channel: str) -> None:
+        for callback in self._subscribers.get(channel, ()):
+            try:
+                callback()
+            except Exception:
+                logger.exception("a subscriber of %s failed", channel)
+
+
+async def listen(database_url: str, fanout: Fanout) -> None:
+    """Call ``fanout`` on every notification of its channels, until cancelled."""
+    channels: Sequence[str] = fanout.channels
     delay = 0.2
     while True:
         try:
@@ -33,9 +61,10 @@ async def listen(database_url: str, channels: Sequence[str], wake: asyncio.Event
                 for channel in channels:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                 delay = 0.2
-                wake.set()  # anything queued while we were not listening
-                async for _notify in conn.notifies():
-                    wake.set()
+                for channel in channels:  # anything queued while we were not listening
+                    fanout.notify(channel)
+                async for notify in conn.notifies():
+                    fanout.notify(notify.channel)
         except psycopg.Error as exc:
             logger.warning("LISTEN connection lost (%s); retrying in %.1f s", exc, delay)
         await asyncio.sleep(delay)

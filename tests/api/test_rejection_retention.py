@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from app.core.config import Settings
-from app.worker import jobs
-from app.worker.jobs import default_jobs, rejection_retention
+from app.telemetry import jobs
+from app.telemetry.jobs import rejection_retention
+from app.worker.jobs import default_jobs
 from app.worker.loop import Job
 from tests.api.worker_util import drain, run_once
 

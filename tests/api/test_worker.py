@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import create_engine_for
-from app.worker.jobs import rollup
+from app.telemetry.jobs import rollup
 from app.worker.loop import Job, run_loop
 from ingest.writer import MARK_DIRTY
 from tests.api.conftest import create_device, create_park, series_id, write_readings

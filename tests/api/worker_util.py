@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from app.alarms.jobs import unshelve_expired
 from app.core.config import Settings
 from app.core.db import create_engine_for
-from app.worker.jobs import retention, rollup
+from app.telemetry.jobs import retention, rollup
 from app.worker.loop import Job, run_job
 
 

@@ -240,6 +240,7 @@ def start_worker(database_url: str, **settings: str) -> Worker:
         "PARKTWIN_WEBHOOK_RETRY_SCHEDULE": FAST_SCHEDULE,
         "PARKTWIN_WEBHOOK_BREAKER_COOLDOWN": "PT0.5S",
         "PARKTWIN_LOG_LEVEL": "INFO",
+        "PARKTWIN_WORKER_METRICS_PORT": "0",  # workers run side by side: see test_worker_metrics
         **{f"PARKTWIN_{k.upper()}": v for k, v in settings.items()},
     }
     fd, name = tempfile.mkstemp(prefix="parktwin-worker-", suffix=".log")

@@ -1,0 +1,64 @@
+"""Worker jobs of the telemetry module: rollups, retention of raw data and rollups, retention
+of ingest rejections. The SQL is in ``rollup_repository.py`` and ``repository.py``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.telemetry import repository as telemetry
+from app.telemetry import rollup_repository as rollups
+
+logger = logging.getLogger(__name__)
+
+REJECTION_PURGE_BATCH = 10_000
+BACKLOG_CAP = 100_000
+
+
+async def rollup(session: AsyncSession, settings: Settings) -> int:
+    """Recompute the rollups of up to ``PARKTWIN_ROLLUP_BATCH`` dirty hours (an hour still being
+    written at most every ``PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL``)."""
+    hours = await rollups.claim_dirty(
+        session, settings.rollup_batch, settings.rollup_open_hour_interval
+    )
+    if hours:
+        horizon = datetime.now(UTC) - settings.raw_retention
+        await rollups.recompute(session, hours, horizon)
+    return len(hours)
+
+
+async def dirty_hours(session: AsyncSession, _settings: Settings) -> int:
+    """The ``rollup`` job's backlog: dirty hours (at most ``BACKLOG_CAP``)."""
+    return await rollups.count_dirty(session, BACKLOG_CAP)
+
+
+async def retention(session: AsyncSession, settings: Settings) -> int:
+    """Drop raw chunks past ``PARKTWIN_RAW_RETENTION`` and rollups past theirs."""
+    dropped = 0
+    for table, age in (
+        ("telemetry", settings.raw_retention),
+        ("rollup_hour", settings.hourly_rollup_retention),
+        ("rollup_day", settings.daily_rollup_retention),
+    ):
+        count = await rollups.drop_expired(session, table, age)
+        if count:
+            logger.info("retention: dropped %d chunk(s) of %s older than %s", count, table, age)
+        dropped += count
+    await rollups.forget_dirty_before(session, datetime.now(UTC) - settings.raw_retention)
+    return 0  # dropping chunks is not a backlog: no need to run the next round at once
+
+
+async def rejection_retention(session: AsyncSession, settings: Settings) -> int:
+    """Delete ingest rejections past ``PARKTWIN_REJECTION_RETENTION``, at most
+    ``REJECTION_PURGE_BATCH`` per run (every ``REJECTION_RETENTION_EVERY_S`` in
+    ``app/worker/jobs.py``): up to 3.6 M an hour, what 6,000 devices each at the per-device
+    rate limit (10 a minute) can store."""
+    count = await telemetry.purge_rejections(
+        session, older_than=settings.rejection_retention, limit=REJECTION_PURGE_BATCH
+    )
+    if count:
+        logger.info("rejection retention: deleted %d rejection(s)", count)
+    return count
