@@ -107,11 +107,13 @@ def csv_text(report: dict[str, Any]) -> str:
     return exports.csv_bytes(report, "en").decode("utf-8-sig")
 
 
-async def pdf_bytes(session: AsyncSession, *, ctx: ParkContext, report: dict[str, Any]) -> bytes:
+async def pdf_bytes(
+    session: AsyncSession, *, ctx: ParkContext, report: dict[str, Any], font: str = ""
+) -> bytes:
     """年度碳排放报告 as PDF bytes, drawn off the event loop."""
     park = await parks.get(session, ctx.park_id)
     name = str(park["name"]) if park is not None else ctx.park_id
-    return await to_thread.run_sync(pdf.render, exports.document(report, park=name))
+    return await to_thread.run_sync(pdf.render, exports.document(report, park=name), font)
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:

@@ -23,7 +23,7 @@ from app.carbon.schemas import (
     Settings,
 )
 from app.core.db import SessionDep
-from app.core.http import PROBLEMS, cached_json, cached_response
+from app.core.http import PROBLEMS, SettingsDep, cached_json, cached_response
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
 from app.idempotency.route import IDEMPOTENT, IdempotentRoute
@@ -182,7 +182,7 @@ def _negotiate(request: Request, fmt: ReportFormat | None) -> tuple[ReportFormat
 
 @router.get("/report", summary="The annual carbon report", description=REPORT)
 async def annual_report(
-    request: Request, session: SessionDep, ctx: ParkViewer,
+    request: Request, session: SessionDep, ctx: ParkViewer, settings: SettingsDep,
     year: Annotated[int, Query(ge=2000, le=2100)],
     enterprise_id: Annotated[str | None, Query(pattern=IDENT_PATTERN)] = None,
     format: Annotated[ReportFormat | None, Query(description="default: by Accept")] = None,
@@ -200,7 +200,7 @@ async def annual_report(
     if fmt == "xlsx":
         return files.download(exports.xlsx_bytes(content, headers), files.XLSX, f"{name}.xlsx")
     if fmt == "pdf":
-        body = await report.pdf_bytes(session, ctx=ctx, report=content)
+        body = await report.pdf_bytes(session, ctx=ctx, report=content, font=settings.pdf_font)
         return files.download(body, files.PDF, f"{name}.pdf")
     if fmt == "html":
         body = report.html_page(content).encode()

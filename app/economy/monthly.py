@@ -75,9 +75,11 @@ def document(overview: Overview, *, park: str, tz: str, now: datetime) -> pdf.Do
     )
 
 
-async def render(session: AsyncSession, *, ctx: ParkContext, overview: Overview) -> bytes:
+async def render(
+    session: AsyncSession, *, ctx: ParkContext, overview: Overview, font: str = ""
+) -> bytes:
     """The month's report as PDF bytes, drawn off the event loop."""
     park = await parks.get(session, ctx.park_id)
     name = str(park["name"]) if park is not None else ctx.park_id
     doc = document(overview, park=name, tz=ctx.timezone, now=datetime.now(UTC))
-    return await to_thread.run_sync(pdf.render, doc)
+    return await to_thread.run_sync(pdf.render, doc, font)

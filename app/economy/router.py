@@ -235,6 +235,7 @@ async def get_overview(
     session: SessionDep,
     ctx: ParkViewer,
     month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
+    settings: SettingsDep,
     format: Annotated[
         OverviewFormat, Query(description="json, a csv/xlsx download, or pdf: 经济运行月报")
     ] = "json",
@@ -242,7 +243,7 @@ async def get_overview(
 ) -> Response:
     result = await overview.get(session, ctx=ctx, month=month)
     if format == "pdf" or files.wants_pdf(request):
-        body = await monthly.render(session, ctx=ctx, overview=result)
+        body = await monthly.render(session, ctx=ctx, overview=result, font=settings.pdf_font)
         return files.download(body, files.PDF, f"economy-monthly-{month}.pdf")
     if format != "json":
         return _file(format, f"economy-overview-{month}", overview.table(result), lang, ctx)

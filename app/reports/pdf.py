@@ -1,20 +1,34 @@
 """PDF reports for officials: a title, the park, the period, the generation time (park-local),
 tables with Chinese headers and units, notes, and page numbers.
 
-reportlab draws the text with its built-in CID font ``STSong-Light`` (Adobe's Song font,
-which every PDF reader ships), so no font file is needed and Chinese renders offline.
+The text is drawn with a TrueType font with Chinese glyphs, embedded as a subset so the file
+reads the same everywhere: ``PARKTWIN_PDF_FONT``, else the first well-known system font found.
+Without one, reportlab's built-in CID font ``STSong-Light`` is named but not embedded: Acrobat
+supplies it, a reader without a CJK font shows boxes (logged once as a warning).
 Rendering is CPU-bound: call :func:`render` in a thread (``anyio.to_thread``).
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache, partial
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+logger = logging.getLogger(__name__)
+
 FONT = "STSong-Light"
+KNOWN_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "C:/Windows/Fonts/simhei.ttf",
+)
 
 
 @dataclass(frozen=True)
@@ -33,33 +47,63 @@ class Document:
     sections: Sequence[Section]
 
 
-def _styles() -> dict[str, Any]:
-    from reportlab.lib.styles import ParagraphStyle
+def _truetype(path: str) -> str | None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    try:
+        pdfmetrics.registerFont(TTFont("ParkCJK", path, subfontIndex=0))
+    except Exception as exc:  # reportlab raises TTFError, OSError, struct errors
+        logger.warning("PDF font %s not usable (%s)", path, exc)
+        return None
+    return "ParkCJK"
+
+
+@cache
+def font(configured: str = "") -> str:
+    """The registered font name: the configured or a known TrueType font, else STSong-Light."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    base = ParagraphStyle("base", fontName=FONT, fontSize=9, leading=12, wordWrap="CJK")
+    for path in [configured] if configured else KNOWN_FONTS:
+        if Path(path).is_file() and (name := _truetype(path)) is not None:
+            return name
+    logger.warning("no TrueType CJK font found: the PDFs name %s without embedding it", FONT)
+    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    return FONT
+
+
+def _styles(name: str) -> dict[str, Any]:
+    from reportlab.lib.styles import ParagraphStyle
+
+    base = ParagraphStyle("base", fontName=name, fontSize=9, leading=12, wordWrap="CJK")
     return {
         "title": ParagraphStyle("title", parent=base, fontSize=18, leading=24, spaceAfter=8),
         "heading": ParagraphStyle(
-            "heading", parent=base, fontSize=12, leading=16, spaceBefore=10, spaceAfter=4
+            "heading",
+            parent=base,
+            fontSize=12,
+            leading=16,
+            spaceBefore=10,
+            spaceAfter=4,
+            keepWithNext=1,
         ),
         "body": base,
         "cell": ParagraphStyle("cell", parent=base, fontSize=7.5, leading=9.5),
     }
 
 
-def _text(value: Any) -> str:
-    return escape("" if value is None else str(value))
+def _text(value: Any, cid: bool = False) -> str:
+    """Escaped for a Paragraph; STSong-Light (GBK) has no subscript two, so tCO₂ as tCO2."""
+    text = escape("" if value is None else str(value))
+    return text.replace("₂", "2") if cid else text
 
 
-def _table(rows: Sequence[Sequence[Any]], styles: dict[str, Any], width: float) -> Any:
+def _table(rows: Sequence[Sequence[Any]], styles: dict[str, Any], width: float, cid: bool) -> Any:
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
-    cells = [[Paragraph(_text(v), styles["cell"]) for v in row] for row in rows]
+    cells = [[Paragraph(_text(v, cid), styles["cell"]) for v in row] for row in rows]
     columns = max((len(r) for r in rows), default=1)
     table = Table(cells, colWidths=[width / columns] * columns, repeatRows=1)
     table.setStyle(
@@ -74,19 +118,21 @@ def _table(rows: Sequence[Sequence[Any]], styles: dict[str, Any], width: float) 
     return table
 
 
-def _page_number(canvas: Any, doc: Any) -> None:
+def _page_number(name: str, canvas: Any, doc: Any) -> None:
     canvas.saveState()
-    canvas.setFont(FONT, 8)
+    canvas.setFont(name, 8)
     canvas.drawCentredString(doc.pagesize[0] / 2, 20, f"第 {doc.page} 页")
     canvas.restoreState()
 
 
-def render(document: Document) -> bytes:
-    """The document as A4 landscape PDF bytes."""
+def render(document: Document, font_path: str = "") -> bytes:
+    """The document as A4 landscape PDF bytes (``font_path``: settings.pdf_font)."""
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.platypus import Paragraph, SimpleDocTemplate
 
-    styles = _styles()
+    name = font(font_path)
+    cid = name == FONT
+    styles = _styles(name)
     out = io.BytesIO()
     page = SimpleDocTemplate(
         out,
@@ -97,14 +143,17 @@ def render(document: Document) -> bytes:
         topMargin=36,
         bottomMargin=40,
     )
-    story: list[Any] = [Paragraph(_text(document.title), styles["title"])]
-    story += [Paragraph(f"{_text(k)}：{_text(v)}", styles["body"]) for k, v in document.facts]
+    story: list[Any] = [Paragraph(_text(document.title, cid), styles["title"])]
+    story += [
+        Paragraph(f"{_text(k, cid)}：{_text(v, cid)}", styles["body"]) for k, v in document.facts
+    ]
     for section in document.sections:
-        story.append(Paragraph(_text(section.heading), styles["heading"]))
+        story.append(Paragraph(_text(section.heading, cid), styles["heading"]))
         if section.rows:
-            story.append(_table(section.rows, styles, page.width))
-        story += [Paragraph(_text(n), styles["body"]) for n in section.notes]
-    page.build(story, onFirstPage=_page_number, onLaterPages=_page_number)
+            story.append(_table(section.rows, styles, page.width, cid))
+        story += [Paragraph(_text(n, cid), styles["body"]) for n in section.notes]
+    numbered = partial(_page_number, name)
+    page.build(story, onFirstPage=numbered, onLaterPages=numbered)
     return out.getvalue()
 
 
@@ -112,8 +161,8 @@ def number(value: Any, digits: int = 2) -> str:
     """A figure as the reports print it: fixed decimals, blank when unknown."""
     if value is None:
         return ""
-    if isinstance(value, bool | str):
-        return str(value)
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return str(value)  # text, dates
     return f"{float(value):.{digits}f}"
 
 
