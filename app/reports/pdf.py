@@ -51,12 +51,13 @@ def _truetype(path: str) -> str | None:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
+    name = "ParkCJK-" + Path(path).stem  # one name per file: reportlab's registry is global
     try:
-        pdfmetrics.registerFont(TTFont("ParkCJK", path, subfontIndex=0))
+        pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
     except Exception as exc:  # reportlab raises TTFError, OSError, struct errors
         logger.warning("PDF font %s not usable (%s)", path, exc)
         return None
-    return "ParkCJK"
+    return name
 
 
 @cache
