@@ -1,6 +1,6 @@
 """The annual carbon report of the park or one enterprise: totals, months, and the audit
-lines (quantity x each coefficient and factor version, with its source), as JSON, CSV or a
-printable HTML page."""
+lines (quantity x each coefficient and factor version, with its source), as JSON or a
+printable HTML page here, as CSV, XLSX or PDF through app.carbon.exports."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.tenancy.enterprises import load as load_enterprise
-from app.carbon import ledger, repository, summary
+from app.carbon import exports, ledger, repository, summary
 from app.carbon.ledger import Ledger, Line
-from app.core.cells import neutralise
+from app.parks import repository as parks
 from app.parks.deps import ParkContext
+from app.reports import pdf
 
 AuditKey = tuple[str, int | None, int | None, int | None, int | None]
 
@@ -97,50 +99,21 @@ def audit_lines(book: Ledger) -> list[dict[str, Any]]:
     return out
 
 
-CSV_COLUMNS = [
-    "carrier", "unit", "scope", "quantity", "coef_equivalent_kgce", "coef_equivalent_source",
-    "coef_equal_value_kgce", "coef_equal_value_source", "tce_equivalent", "tce_equal_value",
-    "factor_location_kgco2", "factor_location_valid_from", "factor_location_source",
-    "factor_market_kgco2", "factor_market_valid_from", "factor_market_source", "green_kwh",
-    "location_t", "market_t",
-]  # fmt: skip
-
-
-def _part(version: dict[str, Any] | None, field: str) -> Any:
-    return "" if version is None else version[field]
-
-
-class _SafeWriter:
-    """A csv writer whose text cells cannot run as spreadsheet formulas (app.core.cells)."""
-
-    def __init__(self, writer: Any) -> None:
-        self.writer = writer
-
-    def writerow(self, row: list[Any]) -> None:
-        self.writer.writerow([neutralise(v) for v in row])
+CSV_COLUMNS = exports.COLUMNS
 
 
 def csv_text(report: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = _SafeWriter(csv.writer(out, lineterminator="\n"))
-    writer.writerow(["# park", report["park_id"], "enterprise", report["enterprise_id"] or "",
-                     "year", report["year"], "grid_region", report["grid_region"]])  # fmt: skip
-    writer.writerow(CSV_COLUMNS)
-    for line in report["audit"]:
-        ceq, cev = line["coefficient_equivalent"], line["coefficient_equal_value"]
-        loc, mkt = line["factor_location"], line["factor_market"]
-        writer.writerow([
-            line["carrier"], line["unit"], line["scope"] or "", line["quantity"],
-            _part(ceq, "value"), _part(ceq, "source"), _part(cev, "value"), _part(cev, "source"),
-            line["tce_equivalent"], line["tce_equal_value"],
-            _part(loc, "value"), _part(loc, "valid_from"), _part(loc, "source"),
-            _part(mkt, "value"), _part(mkt, "valid_from"), _part(mkt, "source"),
-            line["green_kwh"], line["location_t"], line["market_t"],
-        ])  # fmt: skip
-    writer.writerow([])
-    for name, value in report["totals"].items():
-        writer.writerow([f"# total {name}", "" if value is None else value])
-    return out.getvalue()
+    """The machine CSV (``en`` headers) as text, without the BOM."""
+    return exports.csv_bytes(report, "en").decode("utf-8-sig")
+
+
+async def pdf_bytes(
+    session: AsyncSession, *, ctx: ParkContext, report: dict[str, Any], font: str = ""
+) -> bytes:
+    """年度碳排放报告 as PDF bytes, drawn off the event loop."""
+    park = await parks.get(session, ctx.park_id)
+    name = str(park["name"]) if park is not None else ctx.park_id
+    return await to_thread.run_sync(pdf.render, exports.document(report, park=name), font)
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:

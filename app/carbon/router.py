@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.carbon import budgets, report, service
+from app.carbon import budgets, exports, report, service
 from app.carbon.schemas import (
     BudgetPut,
     BudgetRead,
@@ -23,11 +23,12 @@ from app.carbon.schemas import (
     Settings,
 )
 from app.core.db import SessionDep
-from app.core.http import PROBLEMS, cached_json, cached_response
+from app.core.http import PROBLEMS, SettingsDep, cached_json, cached_response
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
 from app.idempotency.route import IDEMPOTENT, IdempotentRoute
 from app.parks.deps import ParkAdmin, ParkViewer
+from app.reports import files
 
 router = APIRouter(
     prefix="/api/v1/parks/{park_id}/carbon",
@@ -156,20 +157,52 @@ async def list_budgets(
     return cached_json(request, [b.model_dump() for b in found])
 
 
-@router.get("/report", summary="The annual carbon report",
-            description="JSON; `Accept: text/csv` or `text/html` for the audit table or a "
-            "printable page.")  # fmt: skip
+ReportFormat = Literal["json", "csv", "xlsx", "html", "pdf"]
+ACCEPTED: tuple[tuple[str, ReportFormat], ...] = (
+    ("application/pdf", "pdf"),
+    ("text/csv", "csv"),
+    ("text/html", "html"),
+)
+REPORT = (
+    "JSON by default. `Accept: text/csv` answers the audit table with the machine column names "
+    "(as always; UTF-8 with a BOM); `Accept: text/html` a printable page; `Accept: "
+    "application/pdf` the 年度碳排放报告. `format=csv`/`xlsx`/`pdf`/`html` is the same as a "
+    "download, the CSV and XLSX with Chinese headers and units unless `headers=en`."
+)
+
+
+def _negotiate(request: Request, fmt: ReportFormat | None) -> tuple[ReportFormat, bool]:
+    """The format asked for, and whether ``Accept`` asked (machine clients: ``en`` headers)."""
+    if fmt is not None:
+        return fmt, False
+    accept = request.headers.get("accept", "")
+    found = next((f for media, f in ACCEPTED if media in accept), None)
+    return (found, True) if found is not None else ("json", False)
+
+
+@router.get("/report", summary="The annual carbon report", description=REPORT)
 async def annual_report(
-    request: Request, session: SessionDep, ctx: ParkViewer,
+    request: Request, session: SessionDep, ctx: ParkViewer, settings: SettingsDep,
     year: Annotated[int, Query(ge=2000, le=2100)],
     enterprise_id: Annotated[str | None, Query(pattern=IDENT_PATTERN)] = None,
+    format: Annotated[ReportFormat | None, Query(description="default: by Accept")] = None,
+    lang: Annotated[files.Lang | None, Query(alias="headers", description="zh or en")] = None,
 ) -> Response:  # fmt: skip
     content = await report.build(session, ctx=ctx, year=year, enterprise_id=enterprise_id)
-    accept = request.headers.get("accept", "")
-    if "text/csv" in accept:
-        body = report.csv_text(content).encode()
-        return cached_response(request, body, media_type="text/csv; charset=utf-8")
-    if "text/html" in accept:
+    fmt, negotiated = _negotiate(request, format)
+    headers = lang or ("en" if negotiated else "zh")
+    name = f"carbon-report-{year}" + (f"-{enterprise_id}" if enterprise_id else "")
+    if fmt == "csv":
+        body = exports.csv_bytes(content, headers)
+        if negotiated:
+            return cached_response(request, body, media_type="text/csv; charset=utf-8")
+        return files.download(body, "text/csv; charset=utf-8", f"{name}.csv")
+    if fmt == "xlsx":
+        return files.download(exports.xlsx_bytes(content, headers), files.XLSX, f"{name}.xlsx")
+    if fmt == "pdf":
+        body = await report.pdf_bytes(session, ctx=ctx, report=content, font=settings.pdf_font)
+        return files.download(body, files.PDF, f"{name}.pdf")
+    if fmt == "html":
         body = report.html_page(content).encode()
         return cached_response(request, body, media_type="text/html; charset=utf-8")
     return cached_json(request, content)

@@ -354,6 +354,13 @@ class Settings(BaseSettings):
         ge=10,
         description="highest compression ratio of a part (over 1 MiB) of an imported XLSX",
     )
+    pdf_font: str = Field(
+        default="",
+        description="a TrueType font file (.ttf/.ttc) with Chinese glyphs, embedded (subset) in "
+        "the PDF reports; empty: the first of the well-known system fonts found (WenQuanYi, "
+        "AR PL, SimHei), else reportlab's CID font STSong-Light, which is not embedded (the "
+        "reader must supply it: Acrobat does, poppler without a CJK font shows boxes)",
+    )
     latest_cache_ttl: timedelta = Field(
         default=timedelta(seconds=1),
         description="identical bulk-latest reads within this long share one answer (per API "

@@ -2,7 +2,9 @@
 
 Report writes need the admin role: they are the park's official statistics, entered by the
 administration (as assets are), not by the operators on shift. Every table a park official
-hands on answers ``format=csv`` or ``format=xlsx`` as a download (default JSON).
+hands on answers ``format=csv`` or ``format=xlsx`` as a download (default JSON), with Chinese
+headers and park-local times (``headers=en``: the machine names and UTC times); the month's
+overview also as the PDF 经济运行月报.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from app.core.http import PROBLEMS, SettingsDep, cached_json
 from app.core.limits import TableLimits, large_body, spool_body
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
-from app.economy import overview, permu, power, reports, settings, tables
+from app.economy import labels, monthly, overview, permu, power, reports, settings
 from app.economy.schemas import (
     MONTH_PATTERN,
     Anomaly,
@@ -29,6 +31,7 @@ from app.economy.schemas import (
     ExportFormat,
     ImportResult,
     Overview,
+    OverviewFormat,
     ParameterCreate,
     ParameterRead,
     PerMu,
@@ -40,14 +43,23 @@ from app.economy.schemas import (
     ScaleChange,
     Settings,
 )
-from app.parks.deps import ParkAdmin, ParkViewer
+from app.parks.deps import ParkAdmin, ParkContext, ParkViewer
+from app.reports import files
 
 router = APIRouter(prefix="/api/v1/parks/{park_id}/economy", tags=["economy"], responses=PROBLEMS)
 
 EnterpriseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the enterprise's id")]
 MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")]
 Format = Annotated[ExportFormat, Query(description="json, or a csv/xlsx download")]
-EXPORTS = "`format=csv` or `format=xlsx` answers the table as a download."
+Lang = Annotated[
+    files.Lang,
+    Query(alias="headers", description="zh: Chinese headers with units, park-local times "
+          "(default); en: machine names and UTC times"),
+]  # fmt: skip
+EXPORTS = (
+    "`format=csv` or `format=xlsx` answers the table as a download (Chinese headers with "
+    "units, park-local times; `headers=en` for the machine names and UTC times)."
+)
 IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -57,7 +69,7 @@ IMPORT_BODY: dict[str, Any] = {
                 "example": "enterprise_id,month,output_value,value_added,revenue,tax,employees,"
                 "rd_spend,emissions\nacme,2026-10,3120.5,812,2980,96.4,312,95,0.42\n",
             },
-            tables.XLSX: {"schema": {"type": "string", "format": "binary"}},
+            files.XLSX: {"schema": {"type": "string", "format": "binary"}},
         },
     }
 }
@@ -67,15 +79,28 @@ def _dump(items: Sequence[BaseModel]) -> list[dict[str, Any]]:
     return [item.model_dump() for item in items]
 
 
+def _file(
+    fmt: str, name: str, table: tuple[Sequence[str], Sequence[Sequence[Any]]],
+    lang: files.Lang, ctx: ParkContext,
+) -> Response:  # fmt: skip
+    """A table as a CSV/XLSX download in the asked header language and the park's zone."""
+    columns, rows = table
+    return files.export(fmt, name, columns, rows, lang=lang, label=labels.label, tz=ctx.timezone)
+
+
+def _rows(items: Sequence[BaseModel], model: type[BaseModel]) -> tuple[list[str], list[Any]]:
+    columns = list(model.model_fields)
+    return columns, [[_cell(getattr(item, c)) for c in columns] for item in items]
+
+
 def _answer(
-    request: Request, items: Sequence[BaseModel], fmt: str, name: str, model: type[BaseModel]
-) -> Response:
+    request: Request, items: Sequence[BaseModel], fmt: str, name: str, model: type[BaseModel],
+    lang: files.Lang, ctx: ParkContext,
+) -> Response:  # fmt: skip
     """A list as JSON, or as a CSV/XLSX download (JSON cells as JSON text)."""
     if fmt == "json":
         return cached_json(request, _dump(items))
-    columns = list(model.model_fields)
-    rows = [[_cell(getattr(item, c)) for c in columns] for item in items]
-    return tables.export(fmt, name, columns, rows)
+    return _file(fmt, name, _rows(items, model), lang, ctx)
 
 
 def _cell(value: Any) -> Any:
@@ -111,12 +136,11 @@ async def list_reports(
     page: PageDep,
     filters: Annotated[ReportFilters, Query()],
     format: Format = "json",
+    lang: Lang = "zh",
 ) -> Response:
     result = await reports.list_(session, ctx=ctx, filters=filters, page=page)
     if format != "json":
-        columns = list(ReportRead.model_fields)
-        rows = [[getattr(r, c) for c in columns] for r in result.items]
-        return tables.export(format, "economy-reports", columns, rows)
+        return _file(format, "economy-reports", _rows(result.items, ReportRead), lang, ctx)
     return cached_json(request, result)
 
 
@@ -172,9 +196,11 @@ async def report_revisions(
     session: SessionDep,
     ctx: ParkViewer,
     format: Format = "json",
+    lang: Lang = "zh",
 ) -> Response:
     result = await reports.revisions(session, ctx=ctx, enterprise_id=enterprise_id, month=month)
-    return _answer(request, result, format, f"economy-revisions-{enterprise_id}-{month}", Revision)
+    name = f"economy-revisions-{enterprise_id}-{month}"
+    return _answer(request, result, format, name, Revision, lang, ctx)
 
 
 @router.get(
@@ -190,9 +216,11 @@ async def scale_history(
     session: SessionDep,
     ctx: ParkViewer,
     format: Format = "json",
+    lang: Lang = "zh",
 ) -> Response:
     result = await reports.scale_history(session, ctx=ctx, enterprise_id=enterprise_id)
-    return _answer(request, result, format, f"economy-scale-{enterprise_id}", ScaleChange)
+    name = f"economy-scale-{enterprise_id}"
+    return _answer(request, result, format, name, ScaleChange, lang, ctx)
 
 
 @router.get(
@@ -207,11 +235,18 @@ async def get_overview(
     session: SessionDep,
     ctx: ParkViewer,
     month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
-    format: Format = "json",
+    settings: SettingsDep,
+    format: Annotated[
+        OverviewFormat, Query(description="json, a csv/xlsx download, or pdf: 经济运行月报")
+    ] = "json",
+    lang: Lang = "zh",
 ) -> Response:
     result = await overview.get(session, ctx=ctx, month=month)
+    if format == "pdf" or files.wants_pdf(request):
+        body = await monthly.render(session, ctx=ctx, overview=result, font=settings.pdf_font)
+        return files.download(body, files.PDF, f"economy-monthly-{month}.pdf")
     if format != "json":
-        return tables.export(format, f"economy-overview-{month}", *overview.table(result))
+        return _file(format, f"economy-overview-{month}", overview.table(result), lang, ctx)
     return cached_json(request, result)
 
 
@@ -234,6 +269,7 @@ async def get_power_index(
     ] = None,
     format: Format = "json",
     table: Annotated[str, Query(pattern="^(days|enterprises)$")] = "days",
+    lang: Lang = "zh",
 ) -> Response:
     result = await power.power_index(
         session, ctx=ctx, first=first, last=last, base_month=base_month
@@ -247,10 +283,10 @@ async def get_power_index(
             for e in result.enterprises
             for d in e.days
         ]
-        return tables.export(format, "economy-power-enterprises", columns, rows)
+        return _file(format, "economy-power-enterprises", (columns, rows), lang, ctx)
     columns = ["date", "kwh", "monitored", "operating", "operating_rate", "index"]
     rows = [[getattr(d, c) for c in columns] for d in result.days]
-    return tables.export(format, "economy-power-index", columns, rows)
+    return _file(format, "economy-power-index", (columns, rows), lang, ctx)
 
 
 @router.get(
@@ -265,9 +301,11 @@ async def get_anomalies(
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
     format: Format = "json",
+    lang: Lang = "zh",
 ) -> Response:
     result = await power.list_anomalies(session, ctx=ctx, first=first, last=last)
-    return _answer(request, result, format, f"economy-anomalies-{first}-{last}", Anomaly)
+    name = f"economy-anomalies-{first}-{last}"
+    return _answer(request, result, format, name, Anomaly, lang, ctx)
 
 
 @router.get(
@@ -284,10 +322,11 @@ async def get_per_mu(
     ctx: ParkViewer,
     year: Annotated[int, Query(ge=2000, le=2999)],
     format: Format = "json",
+    lang: Lang = "zh",
 ) -> Response:
     result = await permu.evaluate_year(session, ctx=ctx, year=year)
     if format != "json":
-        return tables.export(format, f"economy-per-mu-{year}", *permu.table(result))
+        return _file(format, f"economy-per-mu-{year}", permu.table(result), lang, ctx)
     return cached_json(request, result)
 
 

@@ -16,6 +16,7 @@ Month = Annotated[
 Amount = Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e12)]
 Signed = Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)]
 ExportFormat = Literal["json", "csv", "xlsx"]
+OverviewFormat = Literal["json", "csv", "xlsx", "pdf"]
 
 REPORT_EXAMPLE: dict[str, Any] = {
     "output_value": 3120.5,

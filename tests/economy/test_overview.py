@@ -58,7 +58,7 @@ def test_yoy_and_mom_with_missing_months(
     early = client.get(url.replace("2026-03", "2025-03"), headers=viewer).json()
     assert early["enterprises"] == 2 and all(v is None for v in early["yoy"].values())
     # The CSV export: the park's row then one per section.
-    exported = client.get(url + "&format=csv", headers=viewer)
+    exported = client.get(url + "&format=csv&headers=en", headers=viewer)
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert [r["section"] for r in rows] == ["*", "C", "I"]
     assert float(rows[0]["output_value"]) == 1170

@@ -137,7 +137,7 @@ def test_rollups_and_raw_agree(
 
 def test_export_of_days(client: TestClient, viewer: dict[str, str], world: dict[str, str]) -> None:
     url = f"/api/v1/parks/{world['park']}/economy/power-index?from=2026-01-01&to=2026-01-05"
-    exported = client.get(url + "&format=csv&table=enterprises", headers=viewer)
+    exported = client.get(url + "&format=csv&table=enterprises&headers=en", headers=viewer)
     lines = exported.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "enterprise_id,section,baseline_kwh,date,kwh,operating" and len(lines) == 16
     bad = client.get(url.replace("2026-01-05", "2025-01-05"), headers=viewer)
@@ -178,7 +178,9 @@ def test_anomalies_raise_webhook_events_once(
         (world["c"], "2026-01-03", "zero_load"),
         (world["a"], "2026-01-04", "sudden_drop"),
     ]
-    exported = client.get(url + "&format=csv", headers=viewer).content.decode("utf-8-sig")
+    exported = client.get(url + "&format=csv&headers=en", headers=viewer).content.decode(
+        "utf-8-sig"
+    )
     assert exported.splitlines()[0] == "id,enterprise_id,date,kind,detail,detected_at"
     assert len(exported.splitlines()) == 4
     with psycopg.connect(database_url) as conn:

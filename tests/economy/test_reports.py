@@ -33,7 +33,7 @@ def test_put_get_and_revisions(
         ("emissions", 1.5, None),
     ]
     assert all(r["source"] == "api" and r["changed_by"] for r in revisions)
-    exported = client.get(f"{base}/revisions?format=xlsx", headers=viewer)
+    exported = client.get(f"{base}/revisions?format=xlsx&headers=en", headers=viewer)
     sheet = load_workbook(io.BytesIO(exported.content)).worksheets[0]
     assert [row[1] for row in sheet.iter_rows(values_only=True)] == ["field", "tax", "emissions"]
     assert client.put(base, json=report(), headers=viewer).status_code == 403
@@ -169,13 +169,13 @@ def test_import_xlsx_and_export(
     listed = client.get(f"/api/v1/parks/{park.id}/economy/reports?year=2026", headers=viewer)
     assert [r["month"] for r in listed.json()["items"]] == ["2026-04", "2026-05"]
     exported = client.get(
-        f"/api/v1/parks/{park.id}/economy/reports?year=2026&format=csv", headers=viewer
+        f"/api/v1/parks/{park.id}/economy/reports?year=2026&format=csv&headers=en", headers=viewer
     )
     assert exported.headers["content-type"].startswith("text/csv")
     table = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert [(r["month"], r["tax"]) for r in table] == [("2026-04", "5.0"), ("2026-05", "6.0")]
     exported = client.get(
-        f"/api/v1/parks/{park.id}/economy/reports?year=2026&format=xlsx", headers=viewer
+        f"/api/v1/parks/{park.id}/economy/reports?year=2026&format=xlsx&headers=en", headers=viewer
     )
     rows = list(
         load_workbook(io.BytesIO(exported.content)).worksheets[0].iter_rows(values_only=True)

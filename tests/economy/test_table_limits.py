@@ -23,6 +23,7 @@ from app.core.cells import formula_like, neutralise
 from app.core.config import Settings
 from app.core.limits import TableLimits, TableTooLarge
 from app.economy import tables
+from app.reports import files
 from tests.api.conftest import create_park
 from tests.assets.land_util import park_with_boundary
 
@@ -177,18 +178,18 @@ def test_the_formula_rule() -> None:
 
 def test_csv_exports_neutralise_formulas_and_keep_numbers() -> None:
     when = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
-    response = tables.export(
+    response = files.export(
         "csv", "t", ["name", "n", "f", "when"], [[v, -5, -1.5, when] for v in DANGEROUS]
     )
     text = bytes(response.body).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert [r[0] for r in rows[1:]] == ["'" + v for v in DANGEROUS]
     assert {(r[1], r[2], r[3]) for r in rows[1:]} == {("-5", "-1.5", "2026-01-02T03:04:00Z")}
-    assert tables.export("csv", "t", ["=evil"], []).body.decode("utf-8-sig").startswith("'=evil")
+    assert files.export("csv", "t", ["=evil"], []).body.decode("utf-8-sig").startswith("'=evil")
 
 
 def test_xlsx_exports_have_no_formula_cells() -> None:
-    response = tables.export("xlsx", "t", ["=name", "n"], [[v, -5] for v in DANGEROUS])
+    response = files.export("xlsx", "t", ["=name", "n"], [[v, -5] for v in DANGEROUS])
     sheet = load_workbook(io.BytesIO(bytes(response.body))).worksheets[0]
     cells = [cell for row in sheet.iter_rows() for cell in row]
     assert cells and not [c.coordinate for c in cells if c.data_type == "f"]

@@ -1,0 +1,1 @@
+"""Files for officials: the one owner of CSV, XLSX and PDF writing (tables.py, pdf.py)."""
