@@ -15,6 +15,10 @@ COPY migrations ./migrations
 RUN /opt/venv/bin/pip install .
 
 FROM python:3.11-slim-bookworm AS runtime
+# A Chinese TrueType font, embedded (subset) in the PDF reports (app/reports/pdf.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 parktwin \
     && useradd --system --uid 10001 --gid parktwin --home-dir /var/lib/parktwin --create-home \
        --shell /usr/sbin/nologin parktwin

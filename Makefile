@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-economy
+.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-economy
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -25,7 +25,15 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-unit: venv install-services
+# The PDF tests read the reports back with poppler's pdftotext (installed as root when missing;
+# the output goes to .parktwin/test-tools.log).
+test-tools:
+	@command -v pdftotext >/dev/null || { [ "$$(id -u)" = 0 ] && mkdir -p .parktwin \
+	  && echo "installing poppler-utils for the PDF tests (log: .parktwin/test-tools.log)" \
+	  && { apt-get update && apt-get install -y --no-install-recommends --no-upgrade poppler-utils; } \
+	     > .parktwin/test-tools.log 2>&1; } || echo "pdftotext missing: the PDF text checks will skip"
+
+unit: venv install-services test-tools
 	$(BIN)/pytest
 
 test: lint typecheck unit

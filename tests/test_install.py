@@ -21,6 +21,31 @@ EVERYTHING_MISSING = {
 }
 
 
+@pytest.fixture(autouse=True)
+def font_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The steps below are about the services; the font step has its own test."""
+    monkeypatch.setattr(install, "cjk_font_installed", lambda: True)
+
+
+def test_a_missing_chinese_font_is_installed_for_the_pdf_reports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(install, "pg_bindir", lambda: Path("/usr/lib/postgresql/15/bin"))
+    monkeypatch.setattr(install, "debian_major", lambda: 13)
+    monkeypatch.setattr(install, "timescaledb_installed", lambda major: True)
+    monkeypatch.setattr(install, "package_installed", lambda name: name != install.CJK_FONT)
+    monkeypatch.setattr(install, "cjk_font_installed", lambda: False)
+    for present in ("mosquitto_binary", "dynsec_plugin", "mosquitto_ctrl_binary"):
+        monkeypatch.setattr(install, present, lambda: Path("/usr/sbin/there"))
+    steps = install.plan(Path("/tmp/unused"))
+    assert [s.why for s in steps] == [
+        "updating the package lists",
+        "installing a Chinese font for the PDF reports",
+    ]
+    assert "fonts-wqy-microhei" in steps[1].commands[-1]
+    assert "--no-upgrade" in steps[1].commands[-1]
+
+
 def missing_everything(monkeypatch: pytest.MonkeyPatch, release: int) -> None:
     for name, fake in EVERYTHING_MISSING.items():
         monkeypatch.setattr(install, name, fake)

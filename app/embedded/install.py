@@ -25,10 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from app.reports.pdf import KNOWN_FONTS
+
 logger = logging.getLogger(__name__)
 
 TRIXIE_KEYRING = "/usr/share/keyrings/debian-archive-trixie-stable.gpg"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
+CJK_FONT = "fonts-wqy-microhei"
 PLUGIN_GLOBS = (
     "/usr/lib/*/mosquitto_dynamic_security.so",
     "/usr/lib/mosquitto_dynamic_security.so",
@@ -174,6 +177,11 @@ def _timescaledb_source_build(major: int, build_dir: Path) -> list[Step]:
     return [s for s in (tools, fetch, build) if s is not None]
 
 
+def cjk_font_installed() -> bool:
+    """Whether a Chinese TrueType font the PDF reports can embed is on the machine."""
+    return any(Path(font).exists() for font in KNOWN_FONTS)
+
+
 def plan(build_dir: Path) -> list[Step]:
     """The steps still needed on this machine, in order (empty when all is there)."""
     bindir = pg_bindir()
@@ -189,6 +197,9 @@ def plan(build_dir: Path) -> list[Step]:
                 ("mosquitto", "mosquitto-clients"),
             )
         )
+    if not cjk_font_installed():
+        # the PDF reports' Chinese text (app/reports/pdf.py embeds a subset of it)
+        wanted.append(_apt_install("installing a Chinese font for the PDF reports", (CJK_FONT,)))
     if not timescaledb_installed(major):
         if release is not None and release >= 13:
             package = f"postgresql-{major}-timescaledb"
