@@ -1,9 +1,10 @@
 """Poison messages: a message that was in flight each time a worker died is quarantined.
 
-Every Python exception a message can cause is caught and turns it into a rejection
-(ingest/pipeline.py), so what is left is what no ``except`` sees: a crash in C code (orjson,
-psycopg, the interpreter), the kernel's OOM killer, an abort. The broker then redelivers the
-message to the restarted worker, which would crash again, for ever (review C1).
+Every Python exception a message can cause is caught and turns it into a rejection (parsing:
+ingest/pipeline.py; storing: ingest/store.py), so what is left is what no ``except`` sees: a
+crash in C code (orjson, psycopg, the interpreter), the kernel's OOM killer, an abort. The
+broker then redelivers the message to the restarted worker, which would crash again, for ever
+(review C1).
 
 So each worker lane, before it parses a batch, commits the digests of the batch's messages
 (blake2b of topic and payload: stable across processes) in its row of ``ingest_inflight``,

@@ -3,13 +3,14 @@ each device's type allows, and the series id of each (device, metric).
 
 Misses are resolved in bulk, one query per batch. The cache follows registry changes: database
 triggers ``NOTIFY parktwin_registry`` on any change to parks, devices, device types or series,
-and the writer calls ``clear()`` when one arrives (changes are rare; a reload is one query).
+and the batch store (ingest/store.py) calls ``clear()`` when one arrives (changes are rare; a
+reload is one query).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import psycopg
 
@@ -95,8 +96,10 @@ class Registry:
                 )
         return None
 
-    def device_type(self, key: DeviceKey) -> str:
-        return self._types[key]
+    @property
+    def device_types(self) -> Mapping[DeviceKey, str]:
+        """Every loaded device's type (a live view: no copy)."""
+        return self._types
 
     def known_device(self, key: DeviceKey) -> bool:
         return self._devices.get(key) is not None

@@ -10,10 +10,11 @@ Per batch, in one transaction:
    beforehand. Direct COPY is the common case and several times cheaper than the
    ``ON CONFLICT`` path (docs/benchmarks.md);
 2. ``latest_value`` upserted with the newest reading per series, only when newer;
-3. the touched UTC hours queued in ``telemetry_dirty`` for the rollup job (when that table
-   exists);
-4. devices' ``last_seen_at`` and ``status`` (telemetry means online; status messages say which);
-5. rejected messages copied into ``ingest_rejection`` (as many as the per-device rate limit
+3. the touched UTC hours queued in ``telemetry_dirty`` for the rollup job;
+4. the accepted readings handed to the alarm evaluation (``AlarmWriter.apply``: it finds the
+   rules that watch them, raises and clears alarms and queues their webhook events);
+5. devices' ``last_seen_at`` and ``status`` (telemetry means online; status messages say which);
+6. rejected messages copied into ``ingest_rejection`` (as many as the per-device rate limit
    lets through: ingest/ratelimit.py).
 
 The caller acknowledges the batch's MQTT messages only after ``write()`` returns.
@@ -23,13 +24,15 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
 
-from app.alarms.evaluator import AlarmWriter, RuleBook
-from app.alarms.evaluator import Key as AlarmKey
+from app.alarms.evaluator import AlarmWriter
+from app.alarms.rules import RuleBook
+from ingest.parse import Telemetry
 from ingest.rows import Row
 
 logger = logging.getLogger(__name__)
@@ -163,7 +166,8 @@ class Batch:
     latest: dict[int, tuple[int, float]] = field(default_factory=dict)  # series -> (us, value)
     hours: set[tuple[int, int]] = field(default_factory=set)  # (series, UTC hour start in us)
     newest_us: list[int] = field(default_factory=list)  # per stored message, its newest reading
-    alarm_readings: dict[AlarmKey, list[tuple[int, float]]] = field(default_factory=dict)
+    telemetry: list[Telemetry] = field(default_factory=list)  # accepted, for the alarms
+    device_types: Mapping[tuple[str, str], str] = field(default_factory=dict)  # of its devices
     seen: dict[tuple[str, str], datetime] = field(default_factory=dict)
     statuses: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
     rejections: list[RejectedRow] = field(default_factory=list)
@@ -183,16 +187,14 @@ class TelemetryWriter:
         self.conn = conn
         self.alarms = AlarmWriter(conn, rules)
         conn.execute(STAGE_DDL)
-        found = conn.execute("SELECT to_regclass('telemetry_dirty') IS NOT NULL").fetchone()
-        self._rollups = bool(found and found[0])
 
     def write(self, batch: Batch) -> WriteResult:
         inserted = 0
         with self.conn.transaction():
             if batch.rows:
                 inserted = self._write_rows(batch)
-            if batch.alarm_readings:
-                self.alarms.apply(batch.alarm_readings)
+            if batch.telemetry:
+                self.alarms.apply(batch.telemetry, batch.device_types)
             if batch.seen:
                 self._touch_devices(batch.seen)
             if batch.statuses:
@@ -216,9 +218,8 @@ class TelemetryWriter:
             series = sorted(batch.latest)
             newest = [batch.latest[s] for s in series]
             cur.execute(UPSERT_LATEST, (series, [n[0] for n in newest], [n[1] for n in newest]))
-            if self._rollups:
-                hours = sorted(batch.hours)
-                cur.execute(MARK_DIRTY, ([h[0] for h in hours], [h[1] for h in hours]))
+            hours = sorted(batch.hours)
+            cur.execute(MARK_DIRTY, ([h[0] for h in hours], [h[1] for h in hours]))
         return inserted
 
     def _touch_devices(self, seen: dict[tuple[str, str], datetime]) -> None:

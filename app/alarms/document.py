@@ -9,15 +9,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-SEVERITIES = ("critical", "major", "minor", "warning")  # highest first
-COLORS = {"critical": "red", "major": "orange", "minor": "yellow", "warning": "blue"}
+from app.core.severity import COLORS
+
 # Chinese warning levels (一级 red ... 四级 blue), for people who read the standards' terms.
 LEVELS_ZH = {"critical": "一级", "major": "二级", "minor": "三级", "warning": "四级"}
-
-
-def severity_rank(severity: str) -> int:
-    """4 for critical down to 1 for warning."""
-    return len(SEVERITIES) - SEVERITIES.index(severity)
 
 
 def rfc3339(moment: datetime | None) -> str | None:

@@ -2,7 +2,9 @@
 rows, the alarms they raise and the webhook events announcing them commit together (or not at
 all).
 
-Per batch: the evaluation states of the (device, metric, rule) keys that got readings are
+Per batch: the readings some rule watches are picked out (``RuleBook.resolve``,
+app/alarms/rules.py: ingest hands over the batch's accepted readings and nothing else), the
+evaluation states of the (device, metric, rule) keys that got readings are
 created if missing and locked (``FOR UPDATE``, in key order, so racing workers serialise per
 key instead of deadlocking), each key's readings go through the pure state machine
 (``app.alarms.engine``) in time order, and every change of effective level becomes an alarm
@@ -13,38 +15,22 @@ guaranteed by the database (a unique index over open alarms), not by this code.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from app.alarms.document import alarm_document
-from app.alarms.engine import Change, Level, Rule, State, due_us, expire, step
+from app.alarms.engine import Change, State, due_us, expire, step
+from app.alarms.rules import DeviceReadings, Key, RuleBook, StoredRule
 from app.core.clock import from_us, to_us
+from app.core.severity import SQL_ORDER
 from app.webhooks import outbox
 
 logger = logging.getLogger(__name__)
-
-Key = tuple[str, str, str, int]  # park, device, metric, rule id
-
-
-@dataclass(frozen=True)
-class StoredRule:
-    id: int
-    type: str
-    rule: Rule
-
-
-RULES_SQL = """
-SELECT id, park_id, device_type, device_id, metric, type, direction, levels, deadband,
-       on_delay_s, off_delay_s, latch
-FROM alarm_rule WHERE enabled
-"""
 
 ENSURE_STATES = """
 INSERT INTO alarm_state (park_id, device_id, metric, rule_id)
@@ -75,22 +61,22 @@ UPDATE alarm_state SET level = %s, pending = %s, pending_since = %s, due_at = %s
 WHERE park_id = %s AND device_id = %s AND metric = %s AND rule_id = %s
 """
 
-RAISE = """
+RAISE = f"""
 INSERT INTO alarm AS a (id, park_id, device_id, metric, type, rule_id, severity, latched,
                         raised_at, value, peak_value, threshold)
 VALUES (%(id)s, %(park)s, %(device)s, %(metric)s, %(type)s, %(rule)s, %(severity)s, %(latch)s,
         %(at)s, %(value)s, %(value)s, %(threshold)s)
 ON CONFLICT (park_id, device_id, metric, type) WHERE closed_at IS NULL DO UPDATE SET
     active = true, normal = false, cleared_at = NULL, count = a.count + 1,
-    severity = CASE WHEN array_position(%(ranks)s::text[], excluded.severity)
-                       > array_position(%(ranks)s::text[], a.severity)
+    severity = CASE WHEN array_position({SQL_ORDER}, excluded.severity)
+                       > array_position({SQL_ORDER}, a.severity)
                     THEN excluded.severity ELSE a.severity END,
     threshold = excluded.threshold, value = excluded.value,
     peak_value = CASE WHEN %(above)s THEN greatest(a.peak_value, excluded.value)
                       ELSE least(a.peak_value, excluded.value) END,
     updated_at = now()
 RETURNING *
-"""
+"""  # noqa: S608 (SQL_ORDER is a constant)
 
 ESCALATE = """
 UPDATE alarm SET severity = %(severity)s, threshold = %(threshold)s, value = %(value)s,
@@ -125,9 +111,6 @@ INSERT INTO alarm_event (alarm_id, at, action, severity, value) VALUES (%s, %s, 
 """
 
 
-RANKS = ["warning", "minor", "major", "critical"]
-
-
 def _state_of(row: tuple[Any, ...]) -> tuple[Key, State]:
     key: Key = (row[0], row[1], row[2], row[3])
     state = State(
@@ -140,79 +123,6 @@ def _state_of(row: tuple[Any, ...]) -> tuple[Key, State]:
     return key, state
 
 
-def build_rule(row: dict[str, Any]) -> StoredRule:
-    levels = row["levels"] if isinstance(row["levels"], list) else json.loads(row["levels"])
-    return StoredRule(
-        id=row["id"],
-        type=row["type"],
-        rule=Rule(
-            levels=tuple(Level(lv["severity"], float(lv["threshold"])) for lv in levels),
-            direction=row["direction"],
-            deadband=row["deadband"],
-            on_delay_us=int(row["on_delay_s"] * 1_000_000),
-            off_delay_us=int(row["off_delay_s"] * 1_000_000),
-            latch=row["latch"],
-            rate=row["type"] == "rate_of_change",
-        ),
-    )
-
-
-class RuleBook:
-    """The enabled rules, most specific first: a device's, then its park's, then the default."""
-
-    def __init__(self) -> None:
-        self._rules: dict[tuple[str | None, str, str | None, str], list[StoredRule]] | None = None
-        self.by_id: dict[int, StoredRule] = {}
-
-    def clear(self) -> None:
-        self._rules = None
-
-    @property
-    def loaded(self) -> bool:
-        return self._rules is not None
-
-    def load(self, conn: psycopg.Connection) -> None:
-        if self._rules is not None:
-            return
-        rules: dict[tuple[str | None, str, str | None, str], list[StoredRule]] = defaultdict(list)
-        found = conn.execute("SELECT to_regclass('alarm_rule') IS NOT NULL").fetchone()
-        if not (found and found[0]):  # a database migrated before alarms existed
-            self._rules = {}
-            return
-        with conn.cursor(row_factory=dict_row) as cur:
-            for row in cur.execute(RULES_SQL):
-                stored = build_rule(row)
-                self.by_id[stored.id] = stored
-                rules[(row["park_id"], row["device_type"], row["device_id"], row["metric"])].append(
-                    stored
-                )
-        self._rules = dict(rules)
-
-    def for_reading(
-        self, park: str, device: str, device_type: str, metric: str
-    ) -> list[StoredRule]:
-        assert self._rules is not None
-        chosen: dict[str, StoredRule] = {}
-        for scope in (
-            (park, device_type, device, metric),
-            (park, device_type, None, metric),
-            (None, device_type, None, metric),
-        ):
-            for stored in self._rules.get(scope, ()):
-                chosen.setdefault(stored.type, stored)
-        return list(chosen.values())
-
-    def watched_types(self) -> frozenset[str]:
-        """The device types some rule watches (of any park or device)."""
-        assert self._rules is not None
-        return frozenset(k[1] for k in self._rules)
-
-    def watched_metrics(self, device_type: str) -> frozenset[str]:
-        """The metrics of this device type that some rule watches (a cheap pre-filter)."""
-        assert self._rules is not None
-        return frozenset(k[3] for k in self._rules if k[1] == device_type)
-
-
 class AlarmWriter:
     """Applies a batch's alarm readings inside the caller's transaction."""
 
@@ -220,8 +130,14 @@ class AlarmWriter:
         self.conn = conn
         self.rules = rules
 
-    def apply(self, readings: dict[Key, list[tuple[int, float]]]) -> int:
-        """Evaluate; return how many alarm transitions happened."""
+    def apply(
+        self, batch: Sequence[DeviceReadings], device_types: Mapping[tuple[str, str], str]
+    ) -> int:
+        """Evaluate a batch's accepted readings (``device_types``: each device's type) against
+        the rules that watch them; return how many alarm transitions happened. No statement
+        runs when no rule watches any of them."""
+        self.rules.load(self.conn)
+        readings = self.rules.resolve(batch, device_types)
         if not readings:
             return 0
         keys = sorted(readings)
@@ -295,7 +211,6 @@ class AlarmWriter:
             "latch": rule.latch,
             "at": from_us(change.at_us),
             "value": change.value,
-            "ranks": RANKS,
             "above": rule.direction == "above" or rule.rate,  # a rate alarm's value is a speed
             "severity": level.severity if level else None,
             "threshold": level.threshold if level else None,

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alarms import repository, service
 from app.alarms.document import rfc3339
-from app.alarms.evaluator import AlarmWriter, RuleBook
+from app.alarms.evaluator import AlarmWriter
+from app.alarms.rules import RuleBook
 from app.core.clock import to_us
 from app.core.config import Settings
 from app.core.db import libpq_url

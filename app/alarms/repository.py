@@ -11,6 +11,8 @@ import orjson
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.severity import CRITICAL
+
 STATUS_FILTER = {
     "active": "a.active",
     "cleared": "NOT a.active",
@@ -240,7 +242,7 @@ async def delete_rule(session: AsyncSession, park_id: str, rule_id: int) -> bool
 # the window, up to and including it, than the threshold). A chattering device's batch opens
 # its flood (announced with ``alarm.flood_started``) or adds to the open one.
 HOLD_BACK = text(
-    """
+    f"""
     WITH events AS (
         SELECT o.id, o.park_id, o.type, o.severity, o.created_at, o.data,
                coalesce(o.data->>'device_id', '') AS device
@@ -249,7 +251,7 @@ HOLD_BACK = text(
         SELECT e.id, e.park_id, e.device, e.created_at,
             CASE WHEN e.type IN ('alarm.raised', 'alarm.escalated', 'alarm.cleared')
                       AND CAST(e.data->>'shelved_until' AS timestamptz) > e.created_at
-                      AND NOT (e.type = 'alarm.escalated' AND e.severity = 'critical')
+                      AND NOT (e.type = 'alarm.escalated' AND e.severity = '{CRITICAL}')
                  THEN 'shelved'
                  WHEN c.raises > :threshold AND c.repeat
                       AND NOT coalesce(CAST(e.data->>'latched' AS boolean), false)

@@ -18,11 +18,11 @@ from app.alarms.schemas import (
     AlarmRuleRead,
     AlarmShelve,
     AlarmSummary,
-    Severity,
 )
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, SettingsDep, cached_json
 from app.core.pagination import Page, PageDep
+from app.core.severity import Severity
 from app.core.types import IDENT_PATTERN
 from app.idempotency.route import IDEMPOTENT, IdempotentRoute
 from app.parks.deps import ParkAdmin, ParkOperator, ParkViewer

@@ -6,9 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.core.severity import Color, Severity
 from app.core.types import UtcDateTime
-
-Severity = Literal["critical", "major", "minor", "warning"]
 
 
 class AlarmRead(BaseModel):
@@ -21,7 +20,7 @@ class AlarmRead(BaseModel):
         "or `device_offline` (value: seconds silent)"
     )
     severity: Severity
-    color: Literal["red", "orange", "yellow", "blue"]
+    color: Color
     active: bool
     acknowledged: bool
     raised_at: UtcDateTime

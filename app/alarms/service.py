@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms import repository
-from app.alarms.document import alarm_document, severity_rank
+from app.alarms.document import alarm_document
 from app.alarms.schemas import (
     AlarmDetail,
     AlarmEventRead,
@@ -24,6 +24,7 @@ from app.alarms.schemas import (
 )
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
+from app.core.severity import rank
 from app.parks.deps import ParkContext
 from app.webhooks import outbox
 
@@ -222,7 +223,7 @@ def _check_levels(data: AlarmRuleCreate) -> None:
         )
         if not further:
             raise Unprocessable(f"levels: level 2 must lie {data.direction} level 1")
-        if severity_rank(second.severity) <= severity_rank(first.severity):
+        if rank(second.severity) <= rank(first.severity):
             raise Unprocessable("levels: level 2 must be more severe than level 1")
 
 

@@ -5,8 +5,8 @@ it after the commit (a rolled-back change sends nothing). From an ``AsyncSession
 :func:`enqueue`; from a sync psycopg connection (the ingestor's alarm evaluation)
 :func:`enqueue_sync`: the same statement either way. A trigger sends
 ``NOTIFY parktwin_outbox`` on insert, so ``parktwin worker`` wakes as soon as the writer commits.
-``severity`` is ``critical``, ``major``, ``minor``, ``warning`` or NULL (no severity: passes
-every ``min_severity`` filter); ``id`` becomes the ``webhook-id`` header and the body's ``id``.
+``severity`` is one of app/core/severity.py's or NULL (no severity: passes every
+``min_severity`` filter); ``id`` becomes the ``webhook-id`` header and the body's ``id``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ INSERT_EVENT = _INSERT.format(**{f: f":{f}" for f in _FIELDS})
 """The insert, with SQLAlchemy named parameters."""
 INSERT_EVENT_PSYCOPG = _INSERT.format(**{f: f"%({f})s" for f in _FIELDS})
 """The same insert, with psycopg named parameters."""
-
-SEVERITIES = ("critical", "major", "minor", "warning")
-"""Highest first."""
 
 
 async def enqueue(

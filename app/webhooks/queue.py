@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.severity import CRITICAL, SQL_ORDER
+
 TAKE = text(
     "SELECT id FROM event_outbox WHERE fanned_out_at IS NULL ORDER BY created_at LIMIT :limit"
     " FOR UPDATE SKIP LOCKED"
@@ -35,19 +37,19 @@ TAKE = text(
 # for every active subscription of their park that existed when the event was made and whose
 # filters match. A critical event's deliveries are ``urgent``: claimed before any other.
 FAN_OUT = text(
-    "WITH events AS ("
+    "WITH events AS ("  # noqa: S608 (constants of app/core/severity.py)
     " UPDATE event_outbox o SET fanned_out_at = now() WHERE o.id = ANY (CAST(:ids AS uuid[]))"
     " RETURNING o.id, o.park_id, o.type, o.severity, o.created_at, o.held_back"
     "), queued AS ("
     " INSERT INTO webhook_delivery (webhook_id, event_id, urgent)"
-    " SELECT w.id, e.id, coalesce(e.severity = 'critical', false)"
+    f" SELECT w.id, e.id, coalesce(e.severity = '{CRITICAL}', false)"
     " FROM events e JOIN webhook w ON w.park_id = e.park_id AND w.active"
     " WHERE e.held_back IS NULL AND w.created_at <= e.created_at"
     " AND (e.type = ANY (w.event_types) OR '*' = ANY (w.event_types)"
     "      OR split_part(e.type, '.', 1) || '.*' = ANY (w.event_types))"
     " AND (e.severity IS NULL OR w.min_severity IS NULL"
-    "      OR array_position(ARRAY['warning', 'minor', 'major', 'critical'], e.severity)"
-    "      >= array_position(ARRAY['warning', 'minor', 'major', 'critical'], w.min_severity))"
+    f"      OR array_position({SQL_ORDER}, e.severity)"
+    f"      >= array_position({SQL_ORDER}, w.min_severity))"
     " ORDER BY e.created_at"
     " ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING 1"
     ") SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM queued) AS queued"

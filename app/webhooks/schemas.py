@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.severity import Severity
 from app.core.types import UtcDateTime
 
-Severity = Literal["critical", "major", "minor", "warning"]
 EventType = Annotated[
     str,
     Field(
