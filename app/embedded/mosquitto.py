@@ -53,7 +53,9 @@ MAX_PACKET_SIZE = 256 * 1024 + 4096
 # max_inflight_messages: with manual acks the ingestor holds a whole batch unacknowledged.
 # persistent_client_expiration: MQTT 3.1.1 sessions (the ingestor's default) expire like the
 # MQTT 5 session expiry would, so an abandoned session does not queue forever.
-# autosave_interval 5: a broker crash (not a clean stop, which saves) loses at most 5 s of queue.
+# autosave_interval 30: a broker crash (not a clean stop, which saves) loses at most 30 s of
+# queue; each save rewrites the whole file, and at 5 s the saves of a 200,000-message backlog
+# cost the ingest benchmark a tenth of its rate (docs/benchmarks.md).
 # check_retain_source: a retained message is replayed only if its publisher may still publish it.
 CONFIG_TEMPLATE = """\
 # written by `parktwin services up`; edits are overwritten
@@ -68,7 +70,7 @@ use_username_as_clientid true
 max_connections {max_connections}
 {tls_listener}persistence true
 persistence_location {data}/
-autosave_interval 5
+autosave_interval 30
 max_packet_size {max_packet_size}
 max_queued_messages {max_queued_messages}
 max_queued_bytes {max_queued_bytes}
