@@ -353,11 +353,12 @@ def drain_naive(session: Session, expected: int, database_url: str) -> Drain:
                 series[f"{d}/power_kw"] = sid
     done = threading.Event()
     seen = [0, 0.0]
+    max_age = Settings().ingest_max_age  # once: building settings costs about a millisecond
 
     def on_message(_c: mqtt.Client, _u: object, m: mqtt.MQTTMessage) -> None:
         if seen[0] == 0:
             seen[1] = time.monotonic()
-        parsed = parse_telemetry(m.topic, m.payload, datetime.now(UTC), Settings().ingest_max_age)
+        parsed = parse_telemetry(m.topic, m.payload, datetime.now(UTC), max_age)
         if isinstance(parsed, Telemetry):
             for ts, metric, value in parsed.readings:
                 conn.execute(
@@ -381,9 +382,12 @@ def drain_naive(session: Session, expected: int, database_url: str) -> Drain:
 class IngestProcess:
     """``parktwin ingest`` as a process, with its Prometheus endpoint read for progress."""
 
-    def __init__(self, database_url: str, mqtt_url: str, workers: int, tag: str) -> None:
+    def __init__(
+        self, database_url: str, mqtt_url: str, workers: int, tag: str, root: Path = ROOT
+    ) -> None:
         self.port = free_port()
         self.workers = workers
+        self.root = root
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARKTWIN_")} | {
             "PARKTWIN_DATABASE_URL": database_url,
             "PARKTWIN_MQTT_URL": mqtt_url,
@@ -397,8 +401,8 @@ class IngestProcess:
     def start(self) -> IngestProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "ingest", "--workers", str(self.workers)],
-            env=self.env,
-            cwd=ROOT,
+            env=self.env | {"PYTHONPATH": str(self.root)},
+            cwd=self.root,
         )
         return self
 
