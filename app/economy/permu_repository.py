@@ -3,11 +3,15 @@
 Land comes from the enterprise's leases that run in the year, each weighted by the share of
 the year it runs (a lease of half the year counts half its land):
 
-- a parcel lease: the parcel's whole land (``parcel.area_m2``);
+- a parcel lease: the parcel's whole land;
 - a building or space lease: the land of the parcel under the building, shared by floor area:
   parcel land x lease area / floor area of all the parcel's buildings (a building's floor area
-  is the sum of its floors' areas when they are recorded, else footprint x floors), at most
-  the whole parcel. A building on no parcel gives no land.
+  as the view ``building_floor_area`` defines it), at most the whole parcel. A building on no
+  parcel gives no land.
+
+A parcel's land is its registered certificate area (证载面积) when recorded, else the geodesic
+area of its polygon. Leases cannot hold the same land twice (a parcel lease and a lease of a
+building on it refuse each other: app/assets/tenancy/leases.py).
 """
 
 from __future__ import annotations
@@ -22,19 +26,16 @@ from app.assets.geo import SQUARE_METRES_PER_MU
 
 LAND = """
 WITH floor_area AS (
-    SELECT b.id, b.parcel_id,
-           coalesce(nullif(f.area, 0), b.area_m2 * greatest(b.floors, 1)) AS area
-    FROM building b
-    LEFT JOIN (SELECT building_id, sum(area_m2) AS area FROM floor
-               WHERE park_id = :park GROUP BY building_id) f ON f.building_id = b.id
-    WHERE b.park_id = :park
+    SELECT building_id AS id, parcel_id, floor_area_m2 AS area FROM building_floor_area
+    WHERE park_id = :park
 ), parcel_floor AS (
     SELECT parcel_id, sum(area) AS area FROM floor_area
     WHERE parcel_id IS NOT NULL GROUP BY parcel_id
 ), lease_land AS (
     SELECT l.enterprise_id,
-           CASE WHEN l.parcel_id IS NOT NULL THEN pc.area_m2
-                ELSE under.area_m2 * least(1, l.area_m2 / nullif(pf.area, 0)) END AS land_m2,
+           CASE WHEN l.parcel_id IS NOT NULL THEN coalesce(pc.certificate_area_m2, pc.area_m2)
+                ELSE coalesce(under.certificate_area_m2, under.area_m2)
+                     * least(1, l.area_m2 / nullif(pf.area, 0)) END AS land_m2,
            (least(l.end_date, :last) - greatest(l.start_date, :first) + 1)::float8
                / (:last - :first + 1) AS share
     FROM lease l

@@ -37,15 +37,24 @@ def make_building(
     *,
     footprint_m2: float = 1000.0,
     floors: int = 3,
+    parcel_id: str | None = None,
 ) -> tuple[str, list[str]]:
     """A building with spaces of (area, status); returns its id and the space ids."""
     building_id = uid("b")
     space_ids = [f"{building_id}-s{i}" for i in range(len(spaces))]
     with psycopg.connect(database_url) as conn:
         conn.execute(
-            "INSERT INTO building (park_id, id, name, footprint, floors, area_m2) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            (park_id, building_id, f"楼 {building_id}", json.dumps(SQUARE), floors, footprint_m2),
+            "INSERT INTO building (park_id, id, name, footprint, floors, area_m2, parcel_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                park_id,
+                building_id,
+                f"楼 {building_id}",
+                json.dumps(SQUARE),
+                floors,
+                footprint_m2,
+                parcel_id,
+            ),
         )
         for space_id, (area, status) in zip(space_ids, spaces, strict=True):
             conn.execute(

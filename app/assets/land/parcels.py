@@ -8,6 +8,7 @@ cannot be deleted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from shapely.geometry import Polygon
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets import geo
 from app.assets.land import checks, repository
+from app.assets.land.landuse import land_figures
 from app.assets.land.repository import BUILDING, PARCEL
 from app.assets.land.schemas import ParcelCreate, ParcelFilters, ParcelRead, ParcelUpdate
 from app.core.errors import Conflict, NotFound, Unprocessable
@@ -23,8 +25,21 @@ from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
 
 
-def to_read(row: RowMapping) -> ParcelRead:
-    return ParcelRead.model_validate({**row, "area_mu": geo.m2_to_mu(row["area_m2"])})
+def to_read(row: RowMapping, buildings: RowMapping | None) -> ParcelRead:
+    return ParcelRead.model_validate(
+        {**row, "area_mu": geo.m2_to_mu(row["area_m2"]), "land": land_figures(row, buildings)}
+    )
+
+
+async def read_all(
+    session: AsyncSession, ctx: ParkContext, rows: Sequence[RowMapping]
+) -> list[ParcelRead]:
+    sums = await repository.parcel_buildings(session, ctx.park_id, [r["id"] for r in rows])
+    return [to_read(r, sums.get(r["id"])) for r in rows]
+
+
+async def read(session: AsyncSession, ctx: ParkContext, parcel_id: str) -> ParcelRead:
+    return (await read_all(session, ctx, [await load(session, ctx, parcel_id)]))[0]
 
 
 async def load(session: AsyncSession, ctx: ParkContext, parcel_id: str) -> RowMapping:
@@ -61,11 +76,11 @@ async def create(session: AsyncSession, *, ctx: ParkContext, data: ParcelCreate)
     shape = await _checked(session, ctx, values["geometry"], data.id)
     values.update(park_id=ctx.park_id, area_m2=geo.area_m2(shape))
     await repository.insert(session, PARCEL, values, f"parcel {data.id!r}")
-    return to_read(await load(session, ctx, data.id))
+    return await read(session, ctx, data.id)
 
 
 async def get(session: AsyncSession, *, ctx: ParkContext, parcel_id: str) -> ParcelRead:
-    return to_read(await load(session, ctx, parcel_id))
+    return await read(session, ctx, parcel_id)
 
 
 async def list_(
@@ -81,19 +96,27 @@ async def list_(
         page.limit + 1,
     )
     items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
-    return Page[ParcelRead](items=[to_read(r) for r in items], next_cursor=cursor)
+    return Page[ParcelRead](items=await read_all(session, ctx, items), next_cursor=cursor)
 
 
 async def update(
     session: AsyncSession, *, ctx: ParkContext, parcel_id: str, data: ParcelUpdate
 ) -> ParcelRead:
-    await load(session, ctx, parcel_id)
+    row = await load(session, ctx, parcel_id)
     changes = checks.patch(data.model_dump(exclude_unset=True), "name", "geometry")
+    _check_term(row, changes)
     if "geometry" in changes:
         shape = await _checked(session, ctx, changes["geometry"], parcel_id)
         changes["area_m2"] = geo.area_m2(shape)
     await repository.update(session, PARCEL, {"park_id": ctx.park_id, "id": parcel_id}, changes)
-    return to_read(await load(session, ctx, parcel_id))
+    return await read(session, ctx, parcel_id)
+
+
+def _check_term(row: RowMapping, changes: dict[str, Any]) -> None:
+    start = changes.get("tenure_start", row["tenure_start"])
+    end = changes.get("tenure_end", row["tenure_end"])
+    if start is not None and end is not None and end < start:
+        raise Unprocessable("tenure_end is before tenure_start", field="tenure_end")
 
 
 async def delete(session: AsyncSession, *, ctx: ParkContext, parcel_id: str) -> None:

@@ -40,7 +40,20 @@ class Table:
 PARCEL = Table(
     "parcel",
     ("park_id", "id"),
-    ("id", "name", "land_use", "geometry", "area_m2", "attributes"),
+    (
+        "id",
+        "name",
+        "land_use",
+        "geometry",
+        "area_m2",
+        "certificate_area_m2",
+        "certificate_no",
+        "tenure",
+        "tenure_start",
+        "tenure_end",
+        "investment_10k_yuan",
+        "attributes",
+    ),
     ("geometry", "attributes"),
     "id",
 )
@@ -162,6 +175,23 @@ async def count_buildings_on(session: AsyncSession, park_id: str, parcel_id: str
         {"park": park_id, "parcel": parcel_id},
     )
     return int(result.scalar_one())
+
+
+PARCEL_BUILDINGS = """
+SELECT parcel_id, count(*) AS buildings, sum(footprint_m2) AS footprint_m2,
+       sum(floor_area_m2) AS floor_area_m2
+FROM building_floor_area
+WHERE park_id = :park AND parcel_id = ANY(:parcels)
+GROUP BY parcel_id
+"""
+
+
+async def parcel_buildings(
+    session: AsyncSession, park_id: str, parcel_ids: list[str]
+) -> dict[str, RowMapping]:
+    """Per parcel: its buildings' count, footprint and floor area (view building_floor_area)."""
+    result = await session.execute(text(PARCEL_BUILDINGS), {"park": park_id, "parcels": parcel_ids})
+    return {row["parcel_id"]: row for row in result.mappings()}
 
 
 async def unlink_devices(session: AsyncSession, park_id: str, building_id: str) -> None:

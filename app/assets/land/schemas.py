@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from app.core.types import Ident, UtcDateTime
 from app.parks.schemas import Polygon
@@ -21,7 +23,44 @@ BUILDING_FOOTPRINT: dict[str, Any] = {
 STAMPS = {"created_at": "2026-11-29T02:00:00Z", "updated_at": "2026-11-29T02:00:00Z"}
 
 
-class ParcelCreate(BaseModel):
+Tenure = Literal["transferred", "allocated", "leased"]
+TENURE_FIELD = Field(
+    default=None, description="land tenure: transferred 出让, allocated 划拨, leased 租赁"
+)
+CERTIFICATE_AREA_FIELD = Field(
+    default=None,
+    gt=0,
+    le=1e9,
+    description="证载面积: the area on the land-use certificate, m²; 亩均 uses it when present",
+)
+INVESTMENT_FIELD = Field(
+    default=None,
+    ge=0,
+    le=Decimal("1e11"),
+    max_digits=14,
+    decimal_places=2,
+    description="fixed-asset investment on the parcel, 10⁴ yuan (for 投资强度)",
+)
+
+
+class ParcelRegister(BaseModel):
+    """What the land register says of a parcel, beside its surveyed polygon."""
+
+    certificate_area_m2: float | None = CERTIFICATE_AREA_FIELD
+    certificate_no: str | None = Field(default=None, max_length=100, description="证号")
+    tenure: Tenure | None = TENURE_FIELD
+    tenure_start: date | None = Field(default=None, description="first day of the term")
+    tenure_end: date | None = Field(default=None, description="last day of the term")
+    investment_10k_yuan: Decimal | None = INVESTMENT_FIELD
+
+    @model_validator(mode="after")
+    def _term(self) -> ParcelRegister:
+        if self.tenure_start and self.tenure_end and self.tenure_end < self.tenure_start:
+            raise ValueError("tenure_end is before tenure_start")
+        return self
+
+
+class ParcelCreate(ParcelRegister):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -39,13 +78,36 @@ class ParcelCreate(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
-class ParcelUpdate(BaseModel):
+class ParcelUpdate(ParcelRegister):
     """Fields to change; a field left out stays, ``null`` clears it."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     geometry: Polygon | None = None
     land_use: str | None = Field(default=None, max_length=100)
     attributes: dict[str, Any] | None = None
+
+
+class ParcelLand(BaseModel):
+    """The parcel's land-use figures, on the area the register gives when it gives one."""
+
+    area_m2: float = Field(description="证载面积 when recorded, else the geodesic area")
+    area_mu: float
+    area_basis: Literal["certificate", "geodesic"]
+    buildings: int
+    floor_area_m2: float = Field(description="Σ building floor area on the parcel")
+    footprint_m2: float = Field(description="Σ building footprints (基底面积) on the parcel")
+    floor_area_ratio: float | None = Field(
+        description="容积率 = total floor area / land area (GB/T 50280-98)"
+    )
+    building_density: float | None = Field(
+        description="建筑密度 = building footprints / land area (GB/T 50280-98)"
+    )
+    investment_intensity_10k_yuan_per_ha: float | None = Field(
+        description="投资强度 = fixed-asset investment / land area, 10⁴ yuan per hectare "
+        "(《工业项目建设用地控制指标》, 自然资发〔2023〕72号)"
+    )
+    investment_intensity_10k_yuan_per_mu: float | None
+    sources: list[str]
 
 
 class ParcelRead(BaseModel):
@@ -74,6 +136,13 @@ class ParcelRead(BaseModel):
     geometry: dict[str, Any]
     area_m2: float = Field(description="geodesic area on the WGS84 ellipsoid")
     area_mu: float = Field(description="the same in 亩 (1 亩 = 666.67 m²)")
+    certificate_area_m2: float | None
+    certificate_no: str | None
+    tenure: Tenure | None
+    tenure_start: date | None
+    tenure_end: date | None
+    investment_10k_yuan: Annotated[Decimal, PlainSerializer(float, return_type=float)] | None
+    land: ParcelLand
     attributes: dict[str, Any]
     created_at: UtcDateTime
     updated_at: UtcDateTime

@@ -207,7 +207,8 @@ async def lock_leases(session: AsyncSession, park_id: str) -> None:
 OVERLAPS = """
 SELECT l.id, l.start_date, l.end_date,
        CASE WHEN l.space_id IS NOT NULL THEN 'space ' || l.space_id
-            ELSE 'building ' || l.building_id END AS target
+            WHEN l.building_id IS NOT NULL THEN 'building ' || l.building_id
+            ELSE 'parcel ' || l.parcel_id END AS target
 FROM lease l
 WHERE l.park_id = :park AND l.id <> :id
   AND l.start_date <= :end_date AND l.end_date >= :start_date
@@ -215,14 +216,25 @@ WHERE l.park_id = :park AND l.id <> :id
 ORDER BY l.start_date, l.id LIMIT 1
 """
 
+# A space is in a building, a building stands on a parcel: a lease of any of them takes the
+# others for its days, so the same floor area, or the same 亩 of land, never serves two leases.
 OVERLAP_CONDITIONS = {
-    # the same space, or the whole building the space is in
-    "space_id": "l.space_id = :target OR l.building_id = "
-    "(SELECT building_id FROM space WHERE park_id = :park AND id = :target)",
-    # the same building, or any of its spaces
-    "building_id": "l.building_id = :target OR l.space_id IN "
-    "(SELECT id FROM space WHERE park_id = :park AND building_id = :target)",
-    "parcel_id": "l.parcel_id = :target",
+    # the same space, the whole building it is in, or the parcel under that building
+    "space_id": "l.space_id = :target "
+    "OR l.building_id = (SELECT building_id FROM space WHERE park_id = :park AND id = :target) "
+    "OR l.parcel_id = (SELECT b.parcel_id FROM space s JOIN building b "
+    "ON b.park_id = s.park_id AND b.id = s.building_id "
+    "WHERE s.park_id = :park AND s.id = :target)",
+    # the same building, any of its spaces, or the parcel it stands on
+    "building_id": "l.building_id = :target "
+    "OR l.space_id IN (SELECT id FROM space WHERE park_id = :park AND building_id = :target) "
+    "OR l.parcel_id = (SELECT parcel_id FROM building WHERE park_id = :park AND id = :target)",
+    # the same parcel, or any building (or space of one) that stands on it
+    "parcel_id": "l.parcel_id = :target "
+    "OR l.building_id IN (SELECT id FROM building WHERE park_id = :park AND parcel_id = :target) "
+    "OR l.space_id IN (SELECT s.id FROM space s JOIN building b "
+    "ON b.park_id = s.park_id AND b.id = s.building_id "
+    "WHERE s.park_id = :park AND b.parcel_id = :target)",
 }
 
 

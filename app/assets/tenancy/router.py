@@ -1,4 +1,5 @@
-"""``/api/v1/parks/{park_id}/enterprises``, ``.../leases``, ``.../occupancy``."""
+"""``/api/v1/parks/{park_id}/enterprises``, ``.../leases`` (with ``.../payments``),
+``.../occupancy``, ``.../rent/collection``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from app.assets.tenancy import enterprises, leases, occupancy
+from app.assets.tenancy import enterprises, leases, occupancy, rent
+from app.assets.tenancy.rent_schemas import (
+    MONTH,
+    RentCollection,
+    RentPaymentCreate,
+    RentPaymentRead,
+)
 from app.assets.tenancy.schemas import (
     EnterpriseCreate,
     EnterpriseFilters,
@@ -171,3 +178,61 @@ async def get_occupancy(
     on: Annotated[date | None, Query(alias="date", description="default: today")] = None,
 ) -> Response:
     return cached_json(request, await occupancy.occupancy(session, ctx=ctx, on=on))
+
+
+PaymentIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the payment's id")]
+
+
+@router.post(
+    "/leases/{lease_id}/payments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a rent payment for one month of a lease (admin)",
+    description="`period` is the month paid for (YYYY-MM), within the lease's term; 409 when "
+    "the id is taken.",
+    dependencies=[IDEMPOTENT],
+)
+async def record_payment(
+    lease_id: LeaseIdPath, data: RentPaymentCreate, session: SessionDep, ctx: ParkAdmin
+) -> RentPaymentRead:
+    return await rent.record(session, ctx=ctx, lease_id=lease_id, data=data)
+
+
+@router.get(
+    "/leases/{lease_id}/payments",
+    response_model=Page[RentPaymentRead],
+    summary="A lease's rent payments",
+)
+async def list_payments(
+    request: Request, lease_id: LeaseIdPath, session: SessionDep, ctx: ParkViewer, page: PageDep
+) -> Response:
+    return cached_json(request, await rent.list_(session, ctx=ctx, lease_id=lease_id, page=page))
+
+
+@router.delete(
+    "/leases/{lease_id}/payments/{payment_id}",
+    status_code=NO_CONTENT,
+    summary="Delete a rent payment recorded by mistake (admin)",
+)
+async def delete_payment(
+    lease_id: LeaseIdPath, payment_id: PaymentIdPath, session: SessionDep, ctx: ParkAdmin
+) -> Response:
+    await rent.delete(session, ctx=ctx, lease_id=lease_id, payment_id=payment_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get(
+    "/rent/collection",
+    response_model=RentCollection,
+    response_model_by_alias=True,
+    summary="Rent collection (收缴率) per lease, building, parcel and park",
+    description=rent.RULE + ". At most 120 months.",
+)
+async def rent_collection(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    first: Annotated[str, Query(alias="from", pattern=MONTH, description="YYYY-MM")],
+    last: Annotated[str, Query(alias="to", pattern=MONTH, description="YYYY-MM")],
+) -> Response:
+    result = await rent.collection(session, ctx=ctx, first=first, last=last)
+    return cached_json(request, result)
