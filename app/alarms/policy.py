@@ -3,6 +3,9 @@ events before the webhook worker fans it out (the webhooks only deliver).
 
 An event is held back (``event_outbox.held_back`` says why; no delivery is queued) when
 
+- ``suppressed``: it announces a raise, escalation or clear of an alarm raised while its
+  detector was out of service or its rule's by-design condition held (the alarm is recorded
+  and listed with ``suppressed``; an escalation is held too: calibration gas is not a leak);
 - ``shelved``: it announces a raise, escalation or clear of an alarm shelved at the time (an
   escalation to critical always goes out);
 - ``flood``: it is a repeat ``alarm.raised`` from a chattering device (ISA-18.2's chattering

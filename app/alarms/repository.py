@@ -196,7 +196,7 @@ async def unshelve_expired(session: AsyncSession, limit: int) -> Sequence[RowMap
 
 RULE_COLUMNS = (
     "id, park_id, device_type, device_id, metric, type, direction, levels, deadband, "
-    "on_delay_s, off_delay_s, latch, enabled, source"
+    "on_delay_s, off_delay_s, latch, enabled, source, low_levels, gas, suppress_when"
 )
 
 
@@ -224,12 +224,32 @@ async def create_rule(
     """The new rule, or None when the park already has one for the same scope."""
     sql = text(
         "INSERT INTO alarm_rule (park_id, device_type, device_id, metric, type, direction, levels, "
-        "deadband, on_delay_s, off_delay_s, latch, enabled) VALUES (:park, :device_type, "
-        ":device_id, :metric, :type, :direction, CAST(:levels AS jsonb), :deadband, :on_delay_s, "
-        ":off_delay_s, :latch, :enabled) ON CONFLICT DO NOTHING RETURNING " + RULE_COLUMNS
+        "deadband, on_delay_s, off_delay_s, latch, enabled, low_levels, gas, suppress_when) "
+        "VALUES (:park, :device_type, :device_id, :metric, :type, :direction, "
+        "CAST(:levels AS jsonb), :deadband, :on_delay_s, :off_delay_s, :latch, :enabled, "
+        "CAST(:low_levels AS jsonb), :gas, CAST(:suppress_when AS jsonb)) "
+        "ON CONFLICT DO NOTHING RETURNING " + RULE_COLUMNS
     )
-    params = {**data, "park": park_id, "levels": orjson.dumps(data["levels"]).decode()}
+    params = {
+        **data,
+        "park": park_id,
+        "levels": orjson.dumps(data["levels"]).decode(),
+        "low_levels": _json_or_none(data["low_levels"]),
+        "suppress_when": _json_or_none(data["suppress_when"]),
+    }
     return (await session.execute(sql, params)).mappings().one_or_none()
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+async def toxic_gases(session: AsyncSession) -> Sequence[RowMapping]:
+    sql = text(
+        "SELECT gas, name_zh, molar_mass, level1_mg_m3, level2_mg_m3, valid_from, source "
+        "FROM toxic_gas ORDER BY gas"
+    )
+    return (await session.execute(sql)).mappings().all()
 
 
 async def delete_rule(session: AsyncSession, park_id: str, rule_id: int) -> bool:
@@ -250,6 +270,9 @@ HOLD_BACK = text(
     ), judged AS (
         SELECT e.id, e.park_id, e.device, e.created_at,
             CASE WHEN e.type IN ('alarm.raised', 'alarm.escalated', 'alarm.cleared')
+                      AND e.data->>'suppressed' IS NOT NULL
+                 THEN 'suppressed'
+                 WHEN e.type IN ('alarm.raised', 'alarm.escalated', 'alarm.cleared')
                       AND CAST(e.data->>'shelved_until' AS timestamptz) > e.created_at
                       AND NOT (e.type = 'alarm.escalated' AND e.severity = '{CRITICAL}')
                  THEN 'shelved'
@@ -324,15 +347,27 @@ async def end_floods(
     return (await session.execute(END_FLOODS, params)).mappings().all()
 
 
-# Devices silent past their type's reporting timeout with no open device_offline alarm; those
-# not yet marked offline (a last will may have done it) are marked here.
+# Devices silent past their type's reporting timeout while the platform was listening, with no
+# open device_offline alarm; those not yet marked offline (a last will may have done it) are
+# marked here. Listening (``coverage``): since the earliest unbroken subscription among the
+# ingest workers whose heartbeat is fresh; none fresh, nobody is listening and no device goes
+# offline. Silence counts from the later of the device's last reading and that start (the
+# start plus a grace period, for the backlog to drain and devices to reconnect): a gap the
+# platform caused (ingest or broker down) is never the device's.
 STALE = text(
     """
-    WITH stale AS (
+    WITH coverage AS (
+        SELECT min(covered_since) AS since FROM ingest_coverage
+        WHERE covered_since IS NOT NULL
+          AND heartbeat_at > now() - make_interval(secs => :heartbeat_stale_s)
+    ),
+    stale AS (
         SELECT d.park_id, d.id, d.status, t.reporting_timeout_s,
-               extract(epoch FROM now() - d.last_seen_at) AS silent_s
-        FROM device d JOIN device_type t ON t.type = d.type
-        WHERE d.last_seen_at < now() - make_interval(secs => t.reporting_timeout_s)
+               extract(epoch FROM now() - greatest(d.last_seen_at, c.since)) AS silent_s
+        FROM coverage c CROSS JOIN device d JOIN device_type t ON t.type = d.type
+        WHERE c.since IS NOT NULL AND d.last_seen_at IS NOT NULL
+          AND greatest(d.last_seen_at, c.since + make_interval(secs => :grace_s))
+              < now() - make_interval(secs => t.reporting_timeout_s)
           AND NOT EXISTS (
               SELECT 1 FROM alarm a
               WHERE a.park_id = d.park_id AND a.device_id = d.id AND a.type = 'device_offline'
@@ -365,8 +400,11 @@ RAISE_OFFLINE = text(
 )
 
 
-async def stale_devices(session: AsyncSession, limit: int) -> Sequence[RowMapping]:
-    return (await session.execute(STALE, {"limit": limit})).mappings().all()
+async def stale_devices(
+    session: AsyncSession, limit: int, heartbeat_stale_s: float, grace_s: float
+) -> Sequence[RowMapping]:
+    params = {"limit": limit, "heartbeat_stale_s": heartbeat_stale_s, "grace_s": grace_s}
+    return (await session.execute(STALE, params)).mappings().all()
 
 
 async def raise_offline(session: AsyncSession, params: dict[str, Any]) -> RowMapping:
