@@ -137,17 +137,25 @@ async def history(session: AsyncSession, park_id: str, device_id: str) -> Sequen
 
 # -- the alarms of a detector's state -------------------------------------------------------
 
+# Open a device-level alarm; an open one is raised again (``count + 1``) if it had cleared
+# (unacknowledged, so still open), or takes the new severity; ``was_active``: as it was before.
 RAISE_DEVICE_ALARM = text(
     """
+    WITH before AS (
+        SELECT active FROM alarm
+        WHERE park_id = :park AND device_id = :device AND metric = '' AND type = :type
+          AND closed_at IS NULL
+    )
     INSERT INTO alarm AS a (id, park_id, device_id, metric, type, severity, raised_at, value,
                             peak_value)
     VALUES (:id, :park, :device, '', :type, :severity, now(), :value, :value)
     ON CONFLICT (park_id, device_id, metric, type) WHERE closed_at IS NULL DO UPDATE SET
         active = true, normal = false, cleared_at = NULL, severity = excluded.severity,
+        count = a.count + CASE WHEN a.active THEN 0 ELSE 1 END,
         value = excluded.value, peak_value = greatest(a.peak_value, excluded.value),
         updated_at = now()
     WHERE a.severity IS DISTINCT FROM excluded.severity OR NOT a.active
-    RETURNING *, (xmax = 0) AS inserted
+    RETURNING *, coalesce((SELECT active FROM before), false) AS was_active
     """
 )
 

@@ -149,7 +149,7 @@ async def _raise(
     )
     if alarm is None:  # the open alarm already says so
         return
-    action = "raised" if alarm["inserted"] else "escalated"
+    action = "escalated" if alarm["was_active"] else "raised"
     await alarms.add_event(
         session, alarm["id"], action, severity=severity, value=value, comment=comment
     )
