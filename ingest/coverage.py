@@ -81,7 +81,7 @@ class CoverageBeacon:
                 self._wake.wait(self.interval.total_seconds())
                 self._wake.clear()
         finally:
-            self._end()
+            self.end()
 
     def beat(self) -> None:
         with self._lock:
@@ -99,7 +99,7 @@ class CoverageBeacon:
             logger.warning("could not write the ingest heartbeat (%s); trying again", exc)
             self._close()
 
-    def _end(self) -> None:
+    def end(self) -> None:
         """A clean stop: the platform stops listening now."""
         try:
             self._connection().execute(END, (self.client_id,))
