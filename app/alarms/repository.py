@@ -123,11 +123,12 @@ async def add_event(
 
 SUMMARY = text(
     """
-    SELECT d.building_id, a.severity, a.shelved_until IS NOT NULL AS shelved, count(*) AS n,
+    SELECT d.building_id, a.severity, a.shelved_until IS NOT NULL AS shelved,
+           a.suppressed IS NOT NULL AS suppressed, count(*) AS n,
            count(*) FILTER (WHERE NOT a.acknowledged) AS unacked
     FROM alarm a JOIN device d ON d.park_id = a.park_id AND d.id = a.device_id
     WHERE a.park_id = :park AND a.active
-    GROUP BY d.building_id, a.severity, shelved
+    GROUP BY d.building_id, a.severity, shelved, suppressed
     """
 )
 

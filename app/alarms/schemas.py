@@ -107,9 +107,16 @@ class FloodState(BaseModel):
 
 
 class AlarmSummary(BaseModel):
-    park: SeverityCounts = Field(description="active, unshelved alarms by severity")
+    park: SeverityCounts = Field(
+        description="active alarms by severity, neither shelved nor suppressed"
+    )
     unacknowledged: int
     shelved: int = Field(default=0, description="active alarms an operator has shelved")
+    suppressed: int = Field(
+        default=0,
+        description="active alarms raised while their detector was out of service or "
+        "suppressed by design: recorded, not announced, not in the counts above",
+    )
     flood: FloodState = Field(default_factory=lambda: FloodState(active=False))
     buildings: list[BuildingSummary]
 

@@ -175,8 +175,11 @@ async def comment(
 async def summary(session: AsyncSession, *, ctx: ParkContext) -> AlarmSummary:
     park = SeverityCounts()
     buildings: dict[str | None, BuildingSummary] = {}
-    unacked = shelved = 0
+    unacked = shelved = suppressed = 0
     for row in await repository.summary(session, ctx.park_id):
+        if row["suppressed"]:
+            suppressed += row["n"]
+            continue
         if row["shelved"]:
             shelved += row["n"]
             continue
@@ -192,6 +195,7 @@ async def summary(session: AsyncSession, *, ctx: ParkContext) -> AlarmSummary:
         park=park,
         unacknowledged=unacked,
         shelved=shelved,
+        suppressed=suppressed,
         flood=FloodState(
             active=flood["devices"] > 0,
             started_at=flood["started_at"],

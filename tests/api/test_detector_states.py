@@ -271,8 +271,12 @@ def test_out_of_service_records_without_announcing_and_back_in_service_announces
     assert not first["active"] and first["cleared_at"] is not None
     assert (second["severity"], second["suppressed"]) == ("critical", "out_of_service")
 
+    summary = client.get(f"/api/v1/parks/{park}/alarms/summary", headers=admin).json()
+    assert (summary["suppressed"], summary["park"]["critical"]) == (1, 0)
     back = set_state(client, operator, park, gas, "in_service")
     assert back["state"] == "in_service" and back["suppressed_alarms"] == 0
+    summary = client.get(f"/api/v1/parks/{park}/alarms/summary", headers=admin).json()
+    assert (summary["suppressed"], summary["park"]["critical"]) == (0, 1)
     assert [e["state"] for e in back["events"]] == ["maintenance", "in_service"]
     assert all(e["actor"] and e["comment"] for e in back["events"])
     _first, second = alarms(client, admin, park)
