@@ -11,7 +11,8 @@ An event is held back (``event_outbox.held_back`` says why; no delivery is queue
 - ``flood``: it is a repeat ``alarm.raised`` from a chattering device (ISA-18.2's chattering
   alarm): that device raised more alarms than ``PARKTWIN_ALARM_FLOOD_THRESHOLD`` within
   ``PARKTWIN_ALARM_FLOOD_WINDOW`` (counting this one), and this alarm (the same device, metric
-  and type) was already raised in that window. The first raise of each distinct alarm always
+  and type) was already raised in that window (suppressed raises, recorded but never
+  announced, are not counted). The first raise of each distinct alarm always
   goes out, other devices are not affected, and alarms that latch (gas, fire) never wait.
 
 A device's first held raise opens its ``alarm_flood`` row and queues ``alarm.flood_started``

@@ -288,10 +288,11 @@ HOLD_BACK = text(
                        AND r.data->>'type' IS NOT DISTINCT FROM e.data->>'type') AS repeat
             FROM event_outbox r
             WHERE r.park_id = e.park_id AND r.type = 'alarm.raised'
+              AND r.data->>'suppressed' IS NULL
               AND coalesce(r.data->>'device_id', '') = e.device
               AND r.created_at <= e.created_at
               AND r.created_at > e.created_at - make_interval(secs => :window_s)
-        ) c ON e.type = 'alarm.raised'
+        ) c ON e.type = 'alarm.raised' AND e.data->>'suppressed' IS NULL
     ), marked AS (
         UPDATE event_outbox o SET held_back = j.held
         FROM judged j WHERE o.id = j.id AND j.held IS NOT NULL RETURNING o.id
@@ -334,6 +335,7 @@ END_FLOODS = text(
     WHERE f.ended_at IS NULL AND (
         SELECT count(*) FROM event_outbox r WHERE r.park_id = f.park_id
         AND r.type = 'alarm.raised' AND coalesce(r.data->>'device_id', '') = f.device_id
+        AND r.data->>'suppressed' IS NULL
         AND r.created_at > now() - make_interval(secs => :window_s)
     ) <= :threshold
     RETURNING *
