@@ -131,6 +131,7 @@ class RuleBook:
         if self._rules is not None:
             return
         rules: dict[Scope, list[StoredRule]] = defaultdict(list)
+        self.by_id, self._gases = {}, {}
         with conn.cursor(row_factory=dict_row) as cur:
             for row in cur.execute(RULES_SQL):
                 stored = build_rule(row)
