@@ -11,6 +11,11 @@ key instead of deadlocking), each key's readings go through the pure state machi
 transition: raise (or re-raise: ``count + 1``), escalate, return to normal (a latched alarm stays
 active until acknowledged), clear. At most one open alarm per (device, metric, type) is
 guaranteed by the database (a unique index over open alarms), not by this code.
+
+A raise is always recorded. While the detector is out of service (``detector_state``) or the
+rule's by-design condition holds, the alarm is marked ``suppressed`` (with a note in its audit
+entry): listed, its webhook events held back by the notification policy, and it does not
+latch (app/alarms/detectors.py puts it in front of the operator once that ends).
 """
 
 from __future__ import annotations
