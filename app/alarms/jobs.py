@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.alarms import repository, service
+from app.alarms import offline_repository, repository, service
 from app.alarms.document import rfc3339
 from app.alarms.evaluator import AlarmWriter
 from app.alarms.rules import RuleBook
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 async def detect_offline(session: AsyncSession, settings: Settings) -> int:
     """Raise device_offline for up to 500 silent devices; return how many."""
-    stale = await repository.stale_devices(
+    stale = await offline_repository.stale_devices(
         session,
         limit=500,
         heartbeat_stale_s=settings.ingest_heartbeat_stale.total_seconds(),
@@ -47,7 +47,7 @@ async def detect_offline(session: AsyncSession, settings: Settings) -> int:
             "silent": float(device["silent_s"]),
             "timeout": float(device["reporting_timeout_s"]),
         }
-        alarm = await repository.raise_offline(session, params)
+        alarm = await offline_repository.raise_offline(session, params)
         await repository.add_event(
             session, alarm["id"], "raised", severity="minor", value=params["silent"]
         )
