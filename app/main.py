@@ -45,6 +45,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def api_routers() -> list[APIRouter]:
+    from app.alarms.detector_router import router as detectors
     from app.alarms.router import router as alarms
     from app.alarms.router import rules_router as alarm_rules
     from app.assets.equipment.router import router as equipment
@@ -68,6 +69,7 @@ def api_routers() -> list[APIRouter]:
         telemetry,
         alarms,
         alarm_rules,
+        detectors,
         webhooks,
         land,
         twin,

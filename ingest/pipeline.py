@@ -21,6 +21,7 @@ import psycopg
 from app.core.clock import to_us
 from app.core.config import Settings
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
+from ingest.coverage import CoverageBeacon
 from ingest.metrics import IngestMetrics, observe_many
 from ingest.parse import MAX_PAYLOAD_BYTES, parse_status, parse_telemetry
 from ingest.quarantine import Quarantine, message_digest
@@ -165,9 +166,11 @@ class IngestWorker:
         options: IngestOptions,
         metrics: IngestMetrics,
         stop: threading.Event,
+        beacon: CoverageBeacon | None = None,
     ) -> None:
         self.consumer = consumer
         self.stop = stop
+        self.beacon = beacon
         limiter = RejectionLimiter(options.rejection_rate, options.rejection_bytes)
 
         def store(lane: str, publish: bool) -> BatchStore:
@@ -193,6 +196,10 @@ class IngestWorker:
 
     def run(self) -> None:
         """Both lanes' loops, the urgent one in a thread; both end on ``stop``."""
+        beacon = None
+        if self.beacon is not None:
+            beacon = threading.Thread(target=self.beacon.run, name="ingest-coverage", daemon=True)
+            beacon.start()
         self.consumer.start()
         self._prime()
         urgent = threading.Thread(target=self.urgent.loop, name="ingest-urgent", daemon=True)
@@ -202,6 +209,9 @@ class IngestWorker:
         finally:
             self.stop.set()
             urgent.join()
+            if self.beacon is not None and beacon is not None:
+                self.beacon.wake()
+                beacon.join()
             self.consumer.stop()
             quiet = self.consumer.retiring and self.received_total == 0
             level = logging.DEBUG if quiet else logging.INFO
@@ -239,12 +249,22 @@ def build_worker(
         mode=mode,
         protocol=settings.ingest_mqtt_protocol,
     )
+    database_url = settings.database_url_for("ingest")  # its role, timeouts and keepalives
+    beacon = None
     if mode != "retire":
-        consumer.on_subscribed = lambda up: metrics.subscribed.set(1 if up else 0)
+        beacon = CoverageBeacon(
+            database_url,
+            consumer.client_id,
+            settings.ingest_heartbeat_interval,
+            settings.ingest_heartbeat_stale,
+            stop,
+        )
+
+        def subscribed(up: bool, beacon: CoverageBeacon = beacon) -> None:
+            metrics.subscribed.set(1 if up else 0)
+            beacon.subscribed(up)
+
+        consumer.on_subscribed = subscribed
     return IngestWorker(
-        consumer,
-        settings.database_url_for("ingest"),  # its role, timeouts and keepalives
-        IngestOptions.from_settings(settings),
-        metrics,
-        stop,
+        consumer, database_url, IngestOptions.from_settings(settings), metrics, stop, beacon
     )

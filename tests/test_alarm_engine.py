@@ -133,3 +133,50 @@ def test_a_rate_rule_matches_the_difference_quotient(readings: list[float]) -> N
         diff = value - readings[i - 1] if i else 0.0
         if i and abs(diff - 5.0) > 1e-6:  # away from the threshold's last bit of rounding
             assert state.level == (1 if diff > 5.0 else 0)
+
+
+# Oxygen (GB/T 50493-2019 §5.5.2): low 19.5 %VOL, high 23.5 %VOL, one level each side;
+# deadband 0.2 %VOL as seeded.
+OXYGEN = Rule(levels=(Level("major", 23.5),), low=(Level("major", 19.5),), deadband=0.2, latch=True)
+
+
+def test_oxygen_goes_low_clears_then_goes_high_by_hand() -> None:
+    _state, changes = run(OXYGEN, [20.9, 19.4, 19.6, 19.8, 20.9, 23.6, 23.4, 23.2])
+    # 19.4 <= 19.5: low (-1); 19.6 is within the 0.2 deadband (<= 19.7): still low; 19.8 is out:
+    # normal; 23.6 >= 23.5: high (+1); 23.4 within the deadband (>= 23.3): still high; 23.2: normal
+    assert changes == [(0, -1), (-1, 0), (0, 1), (1, 0)]
+
+
+def test_a_swing_from_low_to_high_is_one_change_across_sides() -> None:
+    _state, changes = run(OXYGEN, [19.0, 24.0, 18.0])
+    assert changes == [(0, -1), (-1, 1), (1, -1)]
+
+
+def test_a_two_sided_level_two_is_further_out_on_its_side() -> None:
+    rule = Rule(
+        levels=(Level("major", 23.5), Level("critical", 25.0)),
+        low=(Level("major", 19.5), Level("critical", 18.0)),
+    )
+    _state, changes = run(rule, [20.9, 19.0, 17.9, 19.0, 26.0])
+    # 19.0 low level 1; 17.9 <= 18.0 low level 2; 19.0 back to low level 1 (stepping down);
+    # 26.0 >= 25.0: the high side's level 2
+    assert changes == [(0, -1), (-1, -2), (-2, -1), (-1, 2)]
+
+
+def test_an_on_delay_holds_a_swing_to_the_other_side() -> None:
+    rule = Rule(levels=OXYGEN.levels, low=OXYGEN.low, on_delay_us=2 * SECOND)
+    state, changes = run(rule, [19.0, 19.0, 19.0, 24.0])
+    # low after its 2 s on-delay (third reading); the swing to high waits for its own delay
+    assert changes == [(0, -1)]
+    assert (state.level, state.pending) == (-1, 1)
+    after, change = expire(rule, state, 6 * SECOND)
+    assert change is not None and (change.before, change.after) == (-1, 1)
+    assert after.level == 1
+
+
+@given(st.lists(st.floats(10, 30, allow_nan=False), min_size=1, max_size=60))
+def test_without_deadband_a_two_sided_level_follows_the_value(readings: list[float]) -> None:
+    rule = Rule(levels=OXYGEN.levels, low=OXYGEN.low)
+    state, _changes = run(rule, readings)
+    last = readings[-1]
+    assert state.level == (1 if last >= 23.5 else -1 if last <= 19.5 else 0)

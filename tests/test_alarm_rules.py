@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import orjson
 import psycopg
 
 from app.alarms.rules import RuleBook
@@ -85,3 +86,59 @@ def test_the_sql_order_ranks_as_python_does(db: psycopg.Connection[tuple[object,
         assert row is not None and row[0] == rank(severity)
     assert [rank(s) for s in SEVERITIES] == [4, 3, 2, 1]
     assert COLORS == {"critical": "red", "major": "orange", "minor": "yellow", "warning": "blue"}
+
+
+def test_a_toxic_detector_gets_the_rules_of_the_gas_it_measures(
+    db: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """Most specific first: the device's own rule, the park's for its gas, the park's for any
+    gas, the default for its gas, the default for any gas (there is none for toxic gases)."""
+    park = f"gas-{uuid.uuid4().hex[:6]}"
+    db.execute("INSERT INTO park (id, name) VALUES (%s, %s)", (park, park))
+    for device, gas in (("h", "H2S"), ("c", "cl2"), ("n", None), ("own", "H2S")):
+        attributes = orjson.dumps({"gas": gas} if gas else {}).decode()
+        db.execute(
+            "INSERT INTO device (park_id, id, type, name, attributes) "
+            "VALUES (%s, %s, 'toxic_gas_detector', %s, %s)",
+            (park, device, device, attributes),
+        )
+    insert = (
+        "INSERT INTO alarm_rule (park_id, device_type, device_id, metric, type, levels, gas) "
+        "VALUES (%s, 'toxic_gas_detector', %s, 'concentration_mg_m3', 'threshold', %s, %s)"
+    )
+    db.execute(insert, (park, None, '[{"severity": "minor", "threshold": 5}]', "Cl2"))
+    db.execute(insert, (park, "own", '[{"severity": "minor", "threshold": 3}]', None))
+    book = RuleBook()
+    book.load(db)
+
+    def thresholds(device: str) -> list[float]:
+        rules = book.for_reading(park, device, "toxic_gas_detector", "concentration_mg_m3")
+        return [level.threshold for rule in rules for level in rule.rule.levels]
+
+    assert thresholds("h") == [10.0, 20.0]  # the default for H₂S (GB/T 50493-2019)
+    assert thresholds("c") == [5.0]  # the park's Cl₂ rule beats the default Cl₂ 1 / 2
+    assert thresholds("n") == []  # no gas named: no toxic default
+    assert thresholds("own") == [3.0]
+    ppm = book.for_reading(park, "h", "toxic_gas_detector", "concentration_ppm")
+    # H₂S: 10 mg/m³ × 24.45 / 34.08 = 7.174 ppm, 20 → 14.349 ppm
+    assert [level.threshold for level in ppm[0].rule.levels] == [7.174, 14.349]
+
+
+def test_a_change_of_a_devices_attributes_tells_the_rule_books(
+    database_url: str,
+) -> None:
+    park = f"notify-{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO park (id, name) VALUES (%s, %s)", (park, park))
+        conn.execute(
+            "INSERT INTO device (park_id, id, type, name) "
+            "VALUES (%s, 't', 'toxic_gas_detector', 't')",
+            (park,),
+        )
+        conn.execute("LISTEN parktwin_registry")
+        list(conn.notifies(timeout=0.1, stop_after=100))  # what earlier statements sent
+        conn.execute(
+            "UPDATE device SET attributes = '{\"gas\": \"CO\"}' WHERE park_id = %s AND id = 't'",
+            (park,),
+        )
+        assert [n.channel for n in conn.notifies(timeout=10, stop_after=1)] == ["parktwin_registry"]

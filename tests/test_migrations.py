@@ -70,7 +70,11 @@ def test_catalogue_is_seeded(db: psycopg.Connection) -> None:
     assert rows["gas_detector.gas_lel_pct"] == "gauge"
     assert rows["electricity_meter.energy_kwh"] == "counter"
     assert rows["smoke_detector.smoke"] == "state"
-    assert len(rows) == 16
+    assert rows["oxygen_detector.oxygen_pct_vol"] == "gauge"
+    assert rows["toxic_gas_detector.concentration_ppm"] == "gauge"
+    assert rows["gas_detector.fault"] == "state"
+    # the contract's 16, then oxygen_pct_vol, concentration_ppm and four detectors' fault
+    assert len(rows) == 16 + 1 + 1 + 4
 
 
 def test_startup_refuses_a_database_without_timescaledb(services: ServiceEnv) -> None:

@@ -42,4 +42,5 @@ def alarm_document(row: Mapping[Any, Any]) -> dict[str, Any]:
         "count": row["count"],
         "latched": row["latched"],
         "shelved_until": rfc3339(row["shelved_until"]),
+        "suppressed": row.get("suppressed"),
     }

@@ -9,6 +9,11 @@ long). A ``state`` rule is a threshold rule at 0.5 on a 0/1 value. A rate-of-cha
 ``above`` alarms when it rises at least that fast, ``below`` when it falls at least that fast
 (thresholds are positive speeds either way).
 
+A two-sided rule (``low``: the low limits, ``levels`` then the high ones, ``direction``
+``above``; an oxygen detector's 19.5 and 23.5 %VOL) uses signed levels: 1, 2 on the high side,
+-1, -2 on the low side. Each side is its own alarm (ISA-18.2: one alarm per setpoint), so a
+swing from one side to the other returns the first to normal and raises the second.
+
 ``step()`` feeds one reading (in time order) and returns the new state with the changes that
 took effect; ``expire()`` applies a delay that has run out without a new reading (the worker's
 timer job calls it). Effective level changes become alarm transitions in the service layer:
@@ -38,6 +43,11 @@ class Rule:
     off_delay_us: int = 0
     latch: bool = False
     rate: bool = False
+    low: tuple[Level, ...] = ()  # a two-sided rule's low limits, level 1 first
+
+    def level_spec(self, level: int) -> Level:
+        """The limit of a (signed) level."""
+        return self.levels[level - 1] if level > 0 else self.low[-level - 1]
 
     def past(self, value: float, threshold: float, margin: float = 0.0) -> bool:
         """Is ``value`` on the alarming side of ``threshold`` (moved back by ``margin``)?"""
@@ -52,6 +62,12 @@ class Rule:
             margin = self.deadband if index <= current else 0.0
             if self.past(value, spec.threshold, margin):
                 level = index
+        if level or not self.low:
+            return level
+        for index, spec in enumerate(self.low, start=1):
+            margin = self.deadband if index <= -current else 0.0
+            if value <= spec.threshold + margin:
+                level = -index
         return level
 
 
@@ -72,8 +88,13 @@ class Change:
     value: float | None
 
 
+def worse(before: int, after: int) -> bool:
+    """Is ``after`` a more alarming level than ``before`` (further out, or the other side)?"""
+    return abs(after) > abs(before) or (after != 0 and (after > 0) != (before > 0))
+
+
 def _delay(rule: Rule, before: int, after: int) -> int:
-    return rule.on_delay_us if after > before else rule.off_delay_us
+    return rule.on_delay_us if worse(before, after) else rule.off_delay_us
 
 
 US_PER_MINUTE = 60_000_000

@@ -11,6 +11,11 @@ key instead of deadlocking), each key's readings go through the pure state machi
 transition: raise (or re-raise: ``count + 1``), escalate, return to normal (a latched alarm stays
 active until acknowledged), clear. At most one open alarm per (device, metric, type) is
 guaranteed by the database (a unique index over open alarms), not by this code.
+
+A raise is always recorded. While the detector is out of service (``detector_state``) or the
+rule's by-design condition holds, the alarm is marked ``suppressed`` (with a note in its audit
+entry): listed, its webhook events held back by the notification policy, and it does not
+latch (app/alarms/detectors.py puts it in front of the operator once that ends).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -61,11 +67,26 @@ UPDATE alarm_state SET level = %s, pending = %s, pending_since = %s, due_at = %s
 WHERE park_id = %s AND device_id = %s AND metric = %s AND rule_id = %s
 """
 
+# A raise is recorded either way; ``suppressed`` says why it is not announced: the detector is
+# out of service (or marked faulty), or the rule's by-design condition holds on the device's
+# newest reading of the condition metric.
+SUPPRESSED = """
+CASE WHEN EXISTS (SELECT 1 FROM detector_state s WHERE s.park_id = %(park)s
+                  AND s.device_id = %(device)s AND s.state <> 'in_service')
+     THEN 'out_of_service'
+     WHEN EXISTS (SELECT 1 FROM series se JOIN latest_value l ON l.series_id = se.id
+                  WHERE se.park_id = %(park)s AND se.device_id = %(device)s
+                    AND se.metric = %(cond_metric)s
+                    AND (l.value < %(cond_below)s OR l.value > %(cond_above)s))
+     THEN 'by_design'
+END
+"""
+
 RAISE = f"""
 INSERT INTO alarm AS a (id, park_id, device_id, metric, type, rule_id, severity, latched,
-                        raised_at, value, peak_value, threshold)
+                        raised_at, value, peak_value, threshold, suppressed)
 VALUES (%(id)s, %(park)s, %(device)s, %(metric)s, %(type)s, %(rule)s, %(severity)s, %(latch)s,
-        %(at)s, %(value)s, %(value)s, %(threshold)s)
+        %(at)s, %(value)s, %(value)s, %(threshold)s, {SUPPRESSED})
 ON CONFLICT (park_id, device_id, metric, type) WHERE closed_at IS NULL DO UPDATE SET
     active = true, normal = false, cleared_at = NULL, count = a.count + 1,
     severity = CASE WHEN array_position({SQL_ORDER}, excluded.severity)
@@ -88,11 +109,14 @@ WHERE park_id = %(park)s AND device_id = %(device)s AND metric = %(metric)s
 RETURNING *
 """
 
+# A suppressed alarm was never put in front of an operator: it does not latch, and closes
+# when it clears.
 NORMAL = """
 UPDATE alarm SET normal = true, value = %(value)s, updated_at = now(),
-    active = latched AND NOT acknowledged,
-    cleared_at = CASE WHEN latched AND NOT acknowledged THEN NULL ELSE %(at)s END,
-    closed_at = CASE WHEN acknowledged THEN %(at)s END
+    active = latched AND NOT acknowledged AND suppressed IS NULL,
+    cleared_at = CASE WHEN latched AND NOT acknowledged AND suppressed IS NULL THEN NULL
+                      ELSE %(at)s END,
+    closed_at = CASE WHEN acknowledged OR suppressed IS NOT NULL THEN %(at)s END
 WHERE park_id = %(park)s AND device_id = %(device)s AND metric = %(metric)s
   AND type = %(type)s AND closed_at IS NULL AND active
 RETURNING *
@@ -107,8 +131,14 @@ RETURNING *
 """
 
 AUDIT = """
-INSERT INTO alarm_event (alarm_id, at, action, severity, value) VALUES (%s, %s, %s, %s, %s)
+INSERT INTO alarm_event (alarm_id, at, action, severity, value, comment)
+VALUES (%s, %s, %s, %s, %s, %s)
 """
+
+SUPPRESSION_NOTE = {
+    "out_of_service": "suppressed: the detector is out of service",
+    "by_design": "suppressed by design: the rule's condition holds",
+}
 
 
 def _state_of(row: tuple[Any, ...]) -> tuple[Key, State]:
@@ -198,26 +228,41 @@ class AlarmWriter:
         )
 
     def _transition(self, key: Key, stored: StoredRule, change: Change) -> None:
+        """Turn a change of level into alarm changes; a swing from one side of a two-sided
+        rule to the other returns the first side's alarm to normal and raises the other's."""
+        before, after = change.before, change.after
+        if before and after and (before > 0) != (after > 0):
+            self._alarm_change(key, stored, replace(change, after=0))
+            before = 0
+        self._alarm_change(key, stored, replace(change, before=before))
+
+    def _alarm_change(self, key: Key, stored: StoredRule, change: Change) -> None:
         park, device, metric, rule_id = key
         rule = stored.rule
-        level = rule.levels[change.after - 1] if change.after else None
+        side = change.after or change.before
+        level = rule.level_spec(change.after) if change.after else None
+        condition = stored.suppress_when
         params = {
             "id": uuid.uuid4(),
             "park": park,
             "device": device,
             "metric": metric,
-            "type": stored.type,
+            "type": stored.alarm_type(side),
             "rule": rule_id,
             "latch": rule.latch,
             "at": from_us(change.at_us),
             "value": change.value,
-            "above": rule.direction == "above" or rule.rate,  # a rate alarm's value is a speed
+            # which way is worse: a rate alarm's value is a speed, a low side's goes down
+            "above": side > 0 and (rule.direction == "above" or rule.rate),
             "severity": level.severity if level else None,
             "threshold": level.threshold if level else None,
+            "cond_metric": condition.metric if condition else None,
+            "cond_below": condition.below if condition else None,
+            "cond_above": condition.above if condition else None,
         }
         if change.before == 0:
             sql, action = RAISE, "raised"
-        elif change.after > change.before:
+        elif abs(change.after) > abs(change.before):
             sql, action = ESCALATE, "escalated"
         elif change.after == 0:
             sql, action = NORMAL, "returned_to_normal"
@@ -229,8 +274,9 @@ class AlarmWriter:
             return
         if action == "returned_to_normal" and not alarm["active"]:
             action = "cleared"
+        note = SUPPRESSION_NOTE.get(alarm["suppressed"]) if action == "raised" else None
         self.conn.execute(
-            AUDIT, (alarm["id"], params["at"], action, alarm["severity"], change.value)
+            AUDIT, (alarm["id"], params["at"], action, alarm["severity"], change.value, note)
         )
         if action != "returned_to_normal":
             self.event(park, f"alarm.{action}", alarm["severity"], alarm_document(alarm))
@@ -251,7 +297,7 @@ class AlarmWriter:
             alarm = cur.execute(CLEAR_OFFLINE, (park, device)).fetchone()
         if alarm is not None:
             self.conn.execute(
-                AUDIT, (alarm["id"], alarm["cleared_at"], "cleared", alarm["severity"], None)
+                AUDIT, (alarm["id"], alarm["cleared_at"], "cleared", alarm["severity"], None, None)
             )
             self.event(park, "alarm.cleared", alarm["severity"], alarm_document(alarm))
 

@@ -1,11 +1,12 @@
 """Worker jobs of the alarm module: offline detection, alarm timers, shelving that runs out and
 the end of alarm floods.
 
-A device silent for longer than its type's ``reporting_timeout_s`` gets a ``device_offline``
-alarm (minor) and, if it was not marked offline already (a last will does that), the status
-``offline`` and a ``device.offline`` event. The ingestor clears the alarm when the device is heard
-from again. The job works from ``last_seen_at`` in the database, so a worker restart loses no
-timer.
+A device silent for longer than its type's ``reporting_timeout_s`` while the platform was
+listening (ingest up and subscribed: ingest/coverage.py; plus ``PARKTWIN_OFFLINE_GRACE`` after
+listening starts) gets a ``device_offline`` alarm (minor) and, if it was not marked offline
+already (a last will does that), the status ``offline`` and a ``device.offline`` event. The
+ingestor clears the alarm when the device is heard from again. The job works from
+``last_seen_at`` and ``ingest_coverage`` in the database, so a worker restart loses no timer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.alarms import repository, service
+from app.alarms import offline_repository, repository, service
 from app.alarms.document import rfc3339
 from app.alarms.evaluator import AlarmWriter
 from app.alarms.rules import RuleBook
@@ -32,7 +33,12 @@ logger = logging.getLogger(__name__)
 
 async def detect_offline(session: AsyncSession, settings: Settings) -> int:
     """Raise device_offline for up to 500 silent devices; return how many."""
-    stale = await repository.stale_devices(session, limit=500)
+    stale = await offline_repository.stale_devices(
+        session,
+        limit=500,
+        heartbeat_stale_s=settings.ingest_heartbeat_stale.total_seconds(),
+        grace_s=settings.offline_grace.total_seconds(),
+    )
     for device in stale:
         params = {
             "id": uuid.uuid4(),
@@ -41,7 +47,7 @@ async def detect_offline(session: AsyncSession, settings: Settings) -> int:
             "silent": float(device["silent_s"]),
             "timeout": float(device["reporting_timeout_s"]),
         }
-        alarm = await repository.raise_offline(session, params)
+        alarm = await offline_repository.raise_offline(session, params)
         await repository.add_event(
             session, alarm["id"], "raised", severity="minor", value=params["silent"]
         )

@@ -3,12 +3,16 @@ events before the webhook worker fans it out (the webhooks only deliver).
 
 An event is held back (``event_outbox.held_back`` says why; no delivery is queued) when
 
+- ``suppressed``: it announces a raise, escalation or clear of an alarm raised while its
+  detector was out of service or its rule's by-design condition held (the alarm is recorded
+  and listed with ``suppressed``; an escalation is held too: calibration gas is not a leak);
 - ``shelved``: it announces a raise, escalation or clear of an alarm shelved at the time (an
   escalation to critical always goes out);
 - ``flood``: it is a repeat ``alarm.raised`` from a chattering device (ISA-18.2's chattering
   alarm): that device raised more alarms than ``PARKTWIN_ALARM_FLOOD_THRESHOLD`` within
   ``PARKTWIN_ALARM_FLOOD_WINDOW`` (counting this one), and this alarm (the same device, metric
-  and type) was already raised in that window. The first raise of each distinct alarm always
+  and type) was already raised in that window (suppressed raises, recorded but never
+  announced, are not counted). The first raise of each distinct alarm always
   goes out, other devices are not affected, and alarms that latch (gas, fire) never wait.
 
 A device's first held raise opens its ``alarm_flood`` row and queues ``alarm.flood_started``

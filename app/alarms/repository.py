@@ -123,11 +123,12 @@ async def add_event(
 
 SUMMARY = text(
     """
-    SELECT d.building_id, a.severity, a.shelved_until IS NOT NULL AS shelved, count(*) AS n,
+    SELECT d.building_id, a.severity, a.shelved_until IS NOT NULL AS shelved,
+           a.suppressed IS NOT NULL AS suppressed, count(*) AS n,
            count(*) FILTER (WHERE NOT a.acknowledged) AS unacked
     FROM alarm a JOIN device d ON d.park_id = a.park_id AND d.id = a.device_id
     WHERE a.park_id = :park AND a.active
-    GROUP BY d.building_id, a.severity, shelved
+    GROUP BY d.building_id, a.severity, shelved, suppressed
     """
 )
 
@@ -196,7 +197,7 @@ async def unshelve_expired(session: AsyncSession, limit: int) -> Sequence[RowMap
 
 RULE_COLUMNS = (
     "id, park_id, device_type, device_id, metric, type, direction, levels, deadband, "
-    "on_delay_s, off_delay_s, latch, enabled, source"
+    "on_delay_s, off_delay_s, latch, enabled, source, low_levels, gas, suppress_when"
 )
 
 
@@ -224,12 +225,32 @@ async def create_rule(
     """The new rule, or None when the park already has one for the same scope."""
     sql = text(
         "INSERT INTO alarm_rule (park_id, device_type, device_id, metric, type, direction, levels, "
-        "deadband, on_delay_s, off_delay_s, latch, enabled) VALUES (:park, :device_type, "
-        ":device_id, :metric, :type, :direction, CAST(:levels AS jsonb), :deadband, :on_delay_s, "
-        ":off_delay_s, :latch, :enabled) ON CONFLICT DO NOTHING RETURNING " + RULE_COLUMNS
+        "deadband, on_delay_s, off_delay_s, latch, enabled, low_levels, gas, suppress_when) "
+        "VALUES (:park, :device_type, :device_id, :metric, :type, :direction, "
+        "CAST(:levels AS jsonb), :deadband, :on_delay_s, :off_delay_s, :latch, :enabled, "
+        "CAST(:low_levels AS jsonb), :gas, CAST(:suppress_when AS jsonb)) "
+        "ON CONFLICT DO NOTHING RETURNING " + RULE_COLUMNS
     )
-    params = {**data, "park": park_id, "levels": orjson.dumps(data["levels"]).decode()}
+    params = {
+        **data,
+        "park": park_id,
+        "levels": orjson.dumps(data["levels"]).decode(),
+        "low_levels": _json_or_none(data["low_levels"]),
+        "suppress_when": _json_or_none(data["suppress_when"]),
+    }
     return (await session.execute(sql, params)).mappings().one_or_none()
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+async def toxic_gases(session: AsyncSession) -> Sequence[RowMapping]:
+    sql = text(
+        "SELECT gas, name_zh, molar_mass, level1_mg_m3, level2_mg_m3, valid_from, source "
+        "FROM toxic_gas ORDER BY gas"
+    )
+    return (await session.execute(sql)).mappings().all()
 
 
 async def delete_rule(session: AsyncSession, park_id: str, rule_id: int) -> bool:
@@ -250,6 +271,9 @@ HOLD_BACK = text(
     ), judged AS (
         SELECT e.id, e.park_id, e.device, e.created_at,
             CASE WHEN e.type IN ('alarm.raised', 'alarm.escalated', 'alarm.cleared')
+                      AND e.data->>'suppressed' IS NOT NULL
+                 THEN 'suppressed'
+                 WHEN e.type IN ('alarm.raised', 'alarm.escalated', 'alarm.cleared')
                       AND CAST(e.data->>'shelved_until' AS timestamptz) > e.created_at
                       AND NOT (e.type = 'alarm.escalated' AND e.severity = '{CRITICAL}')
                  THEN 'shelved'
@@ -264,10 +288,11 @@ HOLD_BACK = text(
                        AND r.data->>'type' IS NOT DISTINCT FROM e.data->>'type') AS repeat
             FROM event_outbox r
             WHERE r.park_id = e.park_id AND r.type = 'alarm.raised'
+              AND r.data->>'suppressed' IS NULL
               AND coalesce(r.data->>'device_id', '') = e.device
               AND r.created_at <= e.created_at
               AND r.created_at > e.created_at - make_interval(secs => :window_s)
-        ) c ON e.type = 'alarm.raised'
+        ) c ON e.type = 'alarm.raised' AND e.data->>'suppressed' IS NULL
     ), marked AS (
         UPDATE event_outbox o SET held_back = j.held
         FROM judged j WHERE o.id = j.id AND j.held IS NOT NULL RETURNING o.id
@@ -310,6 +335,7 @@ END_FLOODS = text(
     WHERE f.ended_at IS NULL AND (
         SELECT count(*) FROM event_outbox r WHERE r.park_id = f.park_id
         AND r.type = 'alarm.raised' AND coalesce(r.data->>'device_id', '') = f.device_id
+        AND r.data->>'suppressed' IS NULL
         AND r.created_at > now() - make_interval(secs => :window_s)
     ) <= :threshold
     RETURNING *
@@ -322,53 +348,3 @@ async def end_floods(
 ) -> Sequence[RowMapping]:
     params = {"threshold": threshold, "window_s": window_s}
     return (await session.execute(END_FLOODS, params)).mappings().all()
-
-
-# Devices silent past their type's reporting timeout with no open device_offline alarm; those
-# not yet marked offline (a last will may have done it) are marked here.
-STALE = text(
-    """
-    WITH stale AS (
-        SELECT d.park_id, d.id, d.status, t.reporting_timeout_s,
-               extract(epoch FROM now() - d.last_seen_at) AS silent_s
-        FROM device d JOIN device_type t ON t.type = d.type
-        WHERE d.last_seen_at < now() - make_interval(secs => t.reporting_timeout_s)
-          AND NOT EXISTS (
-              SELECT 1 FROM alarm a
-              WHERE a.park_id = d.park_id AND a.device_id = d.id AND a.type = 'device_offline'
-                AND a.closed_at IS NULL AND a.active)
-        ORDER BY d.park_id, d.id
-        LIMIT :limit
-        FOR UPDATE OF d SKIP LOCKED
-    ),
-    marked AS (
-        UPDATE device d SET status = 'offline', status_changed_at = now()
-        FROM stale s WHERE d.park_id = s.park_id AND d.id = s.id AND d.status <> 'offline'
-        RETURNING d.park_id, d.id
-    )
-    SELECT s.park_id, s.id, s.reporting_timeout_s, s.silent_s, (m.id IS NOT NULL) AS went_offline
-    FROM stale s LEFT JOIN marked m ON m.park_id = s.park_id AND m.id = s.id
-    """
-)
-
-RAISE_OFFLINE = text(
-    """
-    INSERT INTO alarm AS a (id, park_id, device_id, metric, type, severity, raised_at, value,
-                            peak_value, threshold)
-    VALUES (:id, :park, :device, '', 'device_offline', 'minor', now(), :silent, :silent, :timeout)
-    ON CONFLICT (park_id, device_id, metric, type) WHERE closed_at IS NULL DO UPDATE SET
-        active = true, normal = false, cleared_at = NULL, count = a.count + 1,
-        value = excluded.value, peak_value = greatest(a.peak_value, excluded.value),
-        updated_at = now()
-    RETURNING *
-    """
-)
-
-
-async def stale_devices(session: AsyncSession, limit: int) -> Sequence[RowMapping]:
-    return (await session.execute(STALE, {"limit": limit})).mappings().all()
-
-
-async def raise_offline(session: AsyncSession, params: dict[str, Any]) -> RowMapping:
-    """Open a device_offline alarm, or count a repeat on the open one."""
-    return (await session.execute(RAISE_OFFLINE, params)).mappings().one()

@@ -18,6 +18,7 @@ from app.alarms.schemas import (
     AlarmRuleRead,
     AlarmShelve,
     AlarmSummary,
+    ToxicGasRead,
 )
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, SettingsDep, cached_json
@@ -148,6 +149,19 @@ rules_router = APIRouter(
 async def list_rules(request: Request, session: SessionDep, ctx: ParkViewer) -> Response:
     rules = await service.list_rules(session, ctx=ctx)
     return cached_json(request, [rule.model_dump() for rule in rules])
+
+
+@rules_router.get(
+    "/toxic-gases",
+    response_model=list[ToxicGasRead],
+    summary="Toxic gases with their default alarm limits in mg/m³ and ppm",
+    description="GB/T 50493-2019 §5.5.2 example settings (level 1 / level 2, from the GBZ "
+    "2.1-2019 exposure limits) and the same limits in ppm: mg/m³ × 24.45 / molar mass (25 °C, "
+    "101.325 kPa). A toxic-gas detector's default rules follow its `attributes.gas`.",
+)
+async def list_toxic_gases(request: Request, session: SessionDep, _ctx: ParkViewer) -> Response:
+    gases = await service.toxic_gases(session)
+    return cached_json(request, [gas.model_dump() for gas in gases])
 
 
 @rules_router.post("", status_code=201, summary="Add a park or device rule (admin)")

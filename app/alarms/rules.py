@@ -2,7 +2,9 @@
 job see them (loaded once per connection, cleared when the registry or a rule changes).
 
 The most specific rule of each type wins: a device's own, then its park's for the device type,
-then the default for the type. The watched topics (the telemetry of every device of a type some
+then the default for the type; at the park and default levels a rule for the gas the detector
+measures (``attributes.gas`` of a toxic-gas detector, matched without regard to case) comes
+before a rule for any gas. The watched topics (the telemetry of every device of a type some
 rule watches) take the ingestor's urgent lane.
 """
 
@@ -19,7 +21,7 @@ from psycopg.rows import dict_row
 
 from app.alarms.engine import Level, Rule
 
-Scope = tuple[str | None, str, str | None, str]  # park, device type, device, metric
+Scope = tuple[str | None, str, str | None, str, str | None]  # park, type, device, metric, gas
 Key = tuple[str, str, str, int]  # park, device, metric, rule id
 Readings = dict[Key, list[tuple[int, float]]]  # per key, its (time in us, value) readings
 
@@ -36,16 +38,39 @@ class DeviceReadings(Protocol):
 
 
 @dataclass(frozen=True)
+class Condition:
+    """Suppressed by design while this holds: the device's newest ``metric`` is below
+    ``below`` or above ``above`` (e.g. ``running`` below 0.5: the machine is stopped)."""
+
+    metric: str
+    below: float | None = None
+    above: float | None = None
+
+
+@dataclass(frozen=True)
 class StoredRule:
     id: int
     type: str
     rule: Rule
+    suppress_when: Condition | None = None
+
+    def alarm_type(self, level: int) -> str:
+        """The alarm type of a level: a two-sided rule's sides are alarms of their own."""
+        if not self.rule.low:
+            return self.type
+        return f"{self.type}_high" if level > 0 else f"{self.type}_low"
 
 
 RULES_SQL = """
 SELECT id, park_id, device_type, device_id, metric, type, direction, levels, deadband,
-       on_delay_s, off_delay_s, latch
+       on_delay_s, off_delay_s, latch, low_levels, gas, suppress_when
 FROM alarm_rule WHERE enabled
+"""
+
+# The gas each detector measures, for the device types some gas-keyed rule watches.
+GASES_SQL = """
+SELECT park_id, id, lower(attributes->>'gas') FROM device
+WHERE type = ANY(%s) AND attributes ? 'gas'
 """
 
 # The MQTT telemetry topic of every device of the given types (the format of CONTRACT §1).
@@ -54,13 +79,29 @@ SELECT 'parks/' || park_id || '/devices/' || id || '/telemetry' FROM device WHER
 """
 
 
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _levels(value: Any) -> tuple[Level, ...]:
+    return tuple(Level(lv["severity"], float(lv["threshold"])) for lv in _json(value) or ())
+
+
+def _condition(value: Any) -> Condition | None:
+    data = _json(value)
+    if not data:
+        return None
+    return Condition(data["metric"], data.get("below"), data.get("above"))
+
+
 def build_rule(row: dict[str, Any]) -> StoredRule:
-    levels = row["levels"] if isinstance(row["levels"], list) else json.loads(row["levels"])
     return StoredRule(
         id=row["id"],
         type=row["type"],
+        suppress_when=_condition(row.get("suppress_when")),
         rule=Rule(
-            levels=tuple(Level(lv["severity"], float(lv["threshold"])) for lv in levels),
+            levels=_levels(row["levels"]),
+            low=_levels(row.get("low_levels")),
             direction=row["direction"],
             deadband=row["deadband"],
             on_delay_us=int(row["on_delay_s"] * 1_000_000),
@@ -77,6 +118,7 @@ class RuleBook:
     def __init__(self) -> None:
         self._rules: dict[Scope, list[StoredRule]] | None = None
         self.by_id: dict[int, StoredRule] = {}
+        self._gases: dict[tuple[str, str], str] = {}
 
     def clear(self) -> None:
         self._rules = None
@@ -89,12 +131,18 @@ class RuleBook:
         if self._rules is not None:
             return
         rules: dict[Scope, list[StoredRule]] = defaultdict(list)
+        self.by_id, self._gases = {}, {}
         with conn.cursor(row_factory=dict_row) as cur:
             for row in cur.execute(RULES_SQL):
                 stored = build_rule(row)
                 self.by_id[stored.id] = stored
-                scope = (row["park_id"], row["device_type"], row["device_id"], row["metric"])
+                gas = row["gas"].lower() if row["gas"] else None
+                scope = (row["park_id"], row["device_type"], row["device_id"], row["metric"], gas)
                 rules[scope].append(stored)
+        gas_types = sorted({scope[1] for scope in rules if scope[4] is not None})
+        if gas_types:
+            for park, device, gas in conn.execute(GASES_SQL, (gas_types,)):
+                self._gases[(park, device)] = gas
         self._rules = dict(rules)
 
     def for_reading(
@@ -102,10 +150,13 @@ class RuleBook:
     ) -> list[StoredRule]:
         assert self._rules is not None
         chosen: dict[str, StoredRule] = {}
+        gas = self._gases.get((park, device))
         for scope in (
-            (park, device_type, device, metric),
-            (park, device_type, None, metric),
-            (None, device_type, None, metric),
+            (park, device_type, device, metric, None),
+            (park, device_type, None, metric, gas),
+            (park, device_type, None, metric, None),
+            (None, device_type, None, metric, gas),
+            (None, device_type, None, metric, None),
         ):
             for stored in self._rules.get(scope, ()):
                 chosen.setdefault(stored.type, stored)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms import repository
 from app.alarms.document import alarm_document
+from app.alarms.gases import CONVERSION, mg_m3_to_ppm
 from app.alarms.schemas import (
     AlarmDetail,
     AlarmEventRead,
@@ -21,6 +22,7 @@ from app.alarms.schemas import (
     BuildingSummary,
     FloodState,
     SeverityCounts,
+    ToxicGasRead,
 )
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
@@ -173,8 +175,11 @@ async def comment(
 async def summary(session: AsyncSession, *, ctx: ParkContext) -> AlarmSummary:
     park = SeverityCounts()
     buildings: dict[str | None, BuildingSummary] = {}
-    unacked = shelved = 0
+    unacked = shelved = suppressed = 0
     for row in await repository.summary(session, ctx.park_id):
+        if row["suppressed"]:
+            suppressed += row["n"]
+            continue
         if row["shelved"]:
             shelved += row["n"]
             continue
@@ -190,6 +195,7 @@ async def summary(session: AsyncSession, *, ctx: ParkContext) -> AlarmSummary:
         park=park,
         unacknowledged=unacked,
         shelved=shelved,
+        suppressed=suppressed,
         flood=FloodState(
             active=flood["devices"] > 0,
             started_at=flood["started_at"],
@@ -227,13 +233,45 @@ def _check_levels(data: AlarmRuleCreate) -> None:
             raise Unprocessable("levels: level 2 must be more severe than level 1")
 
 
+def _check_low_levels(data: AlarmRuleCreate) -> None:
+    """A two-sided rule: threshold, direction above, low limits below every high limit, level
+    2 further below and more severe."""
+    low = data.low_levels
+    if not low:
+        return
+    if data.type != "threshold" or data.direction != "above":
+        raise Unprocessable(
+            "low_levels: only a threshold rule with direction `above` has low limits too "
+            "(levels are then the high limits)",
+            field="low_levels",
+        )
+    if max(level.threshold for level in low) >= min(level.threshold for level in data.levels):
+        raise Unprocessable("low_levels: every low limit must lie below the high limits")
+    if len(low) == 2:
+        if low[1].threshold >= low[0].threshold:
+            raise Unprocessable("low_levels: level 2 must lie below level 1")
+        if rank(low[1].severity) <= rank(low[0].severity):
+            raise Unprocessable("low_levels: level 2 must be more severe than level 1")
+
+
+async def _check_metric(session: AsyncSession, device_type: str, metric: str, field: str) -> None:
+    if not await repository.metric_of_type(session, device_type, metric):
+        raise Unprocessable(
+            f"{field}: {metric!r} is not a metric of device type {device_type!r}", field=field
+        )
+
+
 async def create_rule(
     session: AsyncSession, *, ctx: ParkContext, data: AlarmRuleCreate
 ) -> AlarmRuleRead:
     _check_levels(data)
-    if not await repository.metric_of_type(session, data.device_type, data.metric):
-        raise Unprocessable(
-            f"metric: {data.metric!r} is not a metric of device type {data.device_type!r}"
+    _check_low_levels(data)
+    if data.gas is not None and data.device_id is not None:
+        raise Unprocessable("gas: a device's own rule applies to it whatever it measures")
+    await _check_metric(session, data.device_type, data.metric, "metric")
+    if data.suppress_when is not None:
+        await _check_metric(
+            session, data.device_type, data.suppress_when.metric, "suppress_when.metric"
         )
     if data.device_id is not None:
         device_type = await repository.device_type_of(session, ctx.park_id, data.device_id)
@@ -249,6 +287,19 @@ async def create_rule(
             "this park already has a rule for that device type or device, metric and type"
         )
     return AlarmRuleRead.model_validate(dict(row))
+
+
+async def toxic_gases(session: AsyncSession) -> list[ToxicGasRead]:
+    """The toxic-gas table with its limits in both units, converted by the published rule."""
+    return [
+        ToxicGasRead(
+            **row,
+            level1_ppm=round(mg_m3_to_ppm(row["level1_mg_m3"], row["molar_mass"]), 3),
+            level2_ppm=round(mg_m3_to_ppm(row["level2_mg_m3"], row["molar_mass"]), 3),
+            conversion=CONVERSION,
+        )
+        for row in await repository.toxic_gases(session)
+    ]
 
 
 async def delete_rule(session: AsyncSession, *, ctx: ParkContext, rule_id: int) -> None:

@@ -198,6 +198,20 @@ class Settings(BaseSettings):
         default=timedelta(seconds=10),
         description="device last_seen_at is written at most this often",
     )
+    ingest_heartbeat_interval: timedelta = Field(
+        default=timedelta(seconds=5),
+        gt=timedelta(0),
+        description="each ingest worker records in the database this often that it is up and "
+        "subscribed; three missed beats end its coverage (offline detection counts silence "
+        "only while ingest was listening)",
+    )
+    offline_grace: timedelta = Field(
+        default=timedelta(minutes=2),
+        ge=timedelta(0),
+        description="after ingest starts listening (a restart, a broker or ingest outage), "
+        "devices get their reporting timeout plus this long before they count as offline: "
+        "the backlog drains and devices reconnect first",
+    )
     ingest_metrics_host: str = Field(
         default="127.0.0.1", description="bind address of the ingestor's Prometheus endpoint"
     )
@@ -387,6 +401,13 @@ class Settings(BaseSettings):
     alarm_shelve_max: timedelta = Field(
         default=timedelta(hours=8), description="the longest an operator may shelve an alarm"
     )
+    calibration_reminder_days: int = Field(
+        default=30,
+        ge=0,
+        le=366,
+        description="a detector's calibration_due reminder (warning) is raised this many days "
+        "before its calibration-due date; after the date it is minor",
+    )
     alarm_flood_threshold: int = Field(
         default=10,
         ge=1,
@@ -412,6 +433,11 @@ class Settings(BaseSettings):
         from app.embedded.state import embedded_database_url
 
         return embedded_database_url(self)
+
+    @property
+    def ingest_heartbeat_stale(self) -> timedelta:
+        """An ingest worker whose heartbeat is older than this (three missed beats) is away."""
+        return self.ingest_heartbeat_interval * 3
 
     def database_url_for(self, process: DbProcess) -> str:
         """The database URL of one process: its own setting, else PARKTWIN_DATABASE_URL, else

@@ -4,6 +4,7 @@ with their domain (``app/<domain>/jobs.py`` and the like); this module only list
 from __future__ import annotations
 
 from app.alarms import policy as alarm_policy
+from app.alarms.detectors import announce_by_design_over, calibration_reminders
 from app.alarms.jobs import AlarmTimers, detect_offline, end_floods, unshelve_expired
 from app.carbon.budgets import check as carbon_budgets
 from app.economy.power import detect_anomalies as economy_anomalies
@@ -21,6 +22,8 @@ OFFLINE_EVERY_S = 10.0
 TIMERS_EVERY_S = 1.0
 SHELVING_EVERY_S = 5.0
 FLOODS_EVERY_S = 10.0
+SUPPRESSION_EVERY_S = 5.0
+CALIBRATION_EVERY_S = 600.0
 ECONOMY_ANOMALIES_EVERY_S = 3600.0
 CARBON_BUDGETS_EVERY_S = 300.0
 REPORT_REMINDERS_EVERY_S = 5.0
@@ -38,6 +41,8 @@ def default_jobs() -> list[Job]:
         Job("alarm_timers", AlarmTimers(), every=TIMERS_EVERY_S),
         Job("alarm_shelving", unshelve_expired, every=SHELVING_EVERY_S),
         Job("alarm_floods", end_floods, every=FLOODS_EVERY_S),
+        Job("alarm_suppression", announce_by_design_over, every=SUPPRESSION_EVERY_S),
+        Job("calibration_reminders", calibration_reminders, every=CALIBRATION_EVERY_S),
         Job("carbon_budgets", carbon_budgets, every=CARBON_BUDGETS_EVERY_S),
         Job("economy_anomalies", economy_anomalies, every=ECONOMY_ANOMALIES_EVERY_S),
         Job("retention", retention, every=RETENTION_EVERY_S),

@@ -53,6 +53,8 @@ MUTATIONS_BY_OPERATORS = {
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/comments"),
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/shelve"),
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/unshelve"),
+    ("PUT", "/api/v1/parks/{park_id}/detectors/{device_id}/state"),
+    ("PUT", "/api/v1/parks/{park_id}/detectors/{device_id}/calibration"),
     ("POST", "/api/v1/parks/{park_id}/incidents"),
     ("PATCH", "/api/v1/parks/{park_id}/incidents/{incident_id}"),
     ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/status"),

@@ -310,6 +310,11 @@ def test_a_silent_device_goes_offline_and_comes_back(
                 "WHERE park_id = %s AND id = %s",
                 (park.id, meter.id),
             )
+            # ... while the ingestor was listening: only then is silence the device's
+            conn.execute(
+                "UPDATE ingest_coverage SET covered_since = covered_since - interval '1 hour' "
+                "WHERE covered_since IS NOT NULL"
+            )
         worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, cwd=ROOT)
         wait_until(
             lambda: _types(database_url, park.id) == ["device.offline", "alarm.raised"],
@@ -393,7 +398,7 @@ def test_rules_api(client: TestClient, admin: dict[str, str], database_url: str)
     park = create_park(client, admin)
     url = f"/api/v1/parks/{park.id}/alarm-rules"
     defaults = client.get(url, headers=admin).json()
-    gas = next(r for r in defaults if r["device_type"] == "gas_detector")
+    gas = next(r for r in defaults if r["metric"] == "gas_lel_pct")
     assert gas["park_id"] is None and gas["latch"] is True
     assert [lv["threshold"] for lv in gas["levels"]] == [25.0, 50.0]
 

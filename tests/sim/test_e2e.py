@@ -306,6 +306,11 @@ def test_device_offline_wills_and_alarms(
             "WHERE park_id = %s AND id = ANY(%s)",
             (park_id, silent),
         )
+        # ... while the ingestor was listening: only then is silence the device's
+        conn.execute(
+            "UPDATE ingest_coverage SET covered_since = covered_since - interval '1 hour' "
+            "WHERE covered_since IS NOT NULL"
+        )
     drain(settings, Job("offline", detect_offline))
     found = alarms(database_url, park_id)
     assert sorted((d, t, s) for d, _m, t, s, _p in found) == [
