@@ -22,7 +22,7 @@
   ``toxic_gas_detector`` and a ``fault`` state metric on the detectors.
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0026
 Create Date: 2026-12-03
 """
 
@@ -31,7 +31,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0022"
-down_revision = "0018"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
