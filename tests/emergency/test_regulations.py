@@ -146,7 +146,7 @@ def test_below_critical_quantity_is_not_a_major_hazard() -> None:
         (4.0, "moderate"),
         (5.55, "moderate"),
         (5.6, "high"),
-    ],  # fmt: skip
+    ],
 )
 def test_wind_bands(speed_m_s: float | None, band: str) -> None:
     assert toxic.wind_band(speed_m_s) == band
