@@ -234,8 +234,8 @@ async def create(session: AsyncSession, *, ctx: ParkContext, data: IncidentCreat
         },
     )
     if data.casualties is not None:  # known when the unit learned of the event, by default
-        known = data.casualties.known_at or learned
-        figures = data.casualties.model_copy(update={"known_at": known})
+        known_at = data.casualties.known_at or learned
+        figures = data.casualties.model_copy(update={"known_at": known_at})
         row = await reporting.apply_casualties(
             session, row=row, rule=rule, data=figures, actor=ctx.key.id
         )
