@@ -162,7 +162,7 @@ def toxic_zones(distances: RowMapping, downwind: float | None) -> list[ZoneShape
             isolation,
             corridor.reach_m(),
             corridor.outer_m(),
-            "corridor",
+            "circle" if downwind is None else "corridor",
             source,
             downwind,
             corridor=corridor,
