@@ -179,7 +179,7 @@ class IncidentRead(BaseModel):
     report_overdue: bool = Field(description="an accident's first report is past due")
     supplement_due_at: UtcDateTime | None = Field(description="a 补报 owed (条例 Art. 13)")
     supplement_overdue: bool
-    response_due_at: UtcDateTime = Field(description="the park's own response clock")
+    response_due_at: UtcDateTime | None = Field(description="the park's own response clock")
     response_overdue: bool = Field(description="not responding by response_due_at")
     enterprise_id: str | None
     chemical: str | None
