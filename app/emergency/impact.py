@@ -281,8 +281,10 @@ async def _zones(
     the wind band; else the type's radii."""
     downwind = wind.downwind_deg if wind else None
     if rule["zone_model"] == "toxic_corridor" and row["chemical"]:
-        calm = wind is not None and wind.speed_m_s is not None and wind.speed_m_s < toxic.CALM_M_S
-        period = toxic.period(_local_hour(row["occurred_at"], ctx.timezone))
+        speed = wind.speed_m_s if wind else None
+        calm = speed is not None and speed < float(rule["calm_wind_m_s"])
+        hour = _local_hour(row["occurred_at"], ctx.timezone)
+        period = toxic.period(hour, rule["day_from_h"], rule["day_until_h"])
         band = toxic.wind_band(wind.speed_m_s if wind else None)
         spill = row["spill_size"] or "large"
         found = await config.toxic_zone(session, ctx.park_id, row["chemical"], spill, period, band)

@@ -365,6 +365,20 @@ class TypeRuleCreate(BaseModel):
         default=30, ge=1, le=366, description="补报 window (条例 Art. 13: 30, or 7 for fire/road)"
     )
     wind_speed_metric: Ident = "wind_speed_m_s"
+    calm_wind_m_s: float = Field(
+        default=0.5, ge=0, le=20, description="below it a toxic plume's direction is not trusted"
+    )
+    day_from_h: int = Field(default=6, ge=0, le=23, description="ERG's day starts (park-local)")
+    day_until_h: int = Field(default=18, ge=1, le=24, description="ERG's night starts")
+
+    @field_validator("day_until_h")
+    @classmethod
+    def _day_after(cls, value: int, info: Any) -> int:
+        starts = info.data.get("day_from_h")
+        if starts is not None and value <= starts:
+            raise ValueError("must be after day_from_h")
+        return value
+
     trigger_device_type: Ident | None = None
     trigger_metric: Ident | None = None
     radii_m: list[float] = Field(min_length=1, max_length=5)

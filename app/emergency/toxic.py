@@ -9,10 +9,11 @@
 - Wind speed picks the row of ERG 2024 Table 3: low wind < 10 km/h, moderate 10–20 km/h, high
   > 20 km/h (Table 1 rows hold for any wind). It also gives the plume's arrival time at a point
   (along-wind distance / wind speed), which the impact analysis shows.
-- Calm (wind under ``CALM_M_S``, a park setting) or no wind known: the direction is unknown, so
-  the protective zone is a circle of radius PAD (the conservative reading).
-- Day or night: ERG's day is sunrise to sunset; here the park-local hours 06:00–18:00 (a park
-  setting), or what the operator states on the incident.
+- Calm (wind under the type's ``calm_wind_m_s``, a park setting, 0.5 m/s by default) or no wind
+  known: the direction is unknown, so the protective zone is a circle of radius PAD (the
+  conservative reading).
+- Day or night: ERG's day is sunrise to sunset; here the park-local hours ``day_from_h`` to
+  ``day_until_h`` of the type's settings (06:00–18:00 by default, a park setting).
 """
 
 from __future__ import annotations
@@ -29,12 +30,6 @@ from app.assets.geo import GEOD
 LOW_KMH, HIGH_KMH = 10.0, 20.0
 """ERG 2024 Table 3 wind bands: low < 10 km/h (6 mph), moderate 10–20 km/h, high > 20 km/h."""
 
-CALM_M_S = 0.5
-"""Park setting: below this wind speed the plume has no direction to trust."""
-
-DAY_HOURS = (6, 18)
-"""Park setting: local hours counted as ERG's day (sunrise to sunset)."""
-
 
 def wind_band(speed_m_s: float | None) -> str:
     """The ERG Table 3 band of a wind speed; unknown counts as low (the longest distances)."""
@@ -46,8 +41,9 @@ def wind_band(speed_m_s: float | None) -> str:
     return "moderate" if kmh <= HIGH_KMH else "high"
 
 
-def period(local_hour: int) -> str:
-    return "day" if DAY_HOURS[0] <= local_hour < DAY_HOURS[1] else "night"
+def period(local_hour: int, day_from_h: int = 6, day_until_h: int = 18) -> str:
+    """ERG's day or night at a park-local hour (the day's hours: a park setting)."""
+    return "day" if day_from_h <= local_hour < day_until_h else "night"
 
 
 @dataclass(frozen=True)
@@ -110,8 +106,8 @@ def _ring(lon: float, lat: float, polar: list[tuple[float, float]]) -> Polygon:
     return Polygon(zip(np.asarray(lons).tolist(), np.asarray(lats).tolist(), strict=True))
 
 
-def arrival_s(along_m: float, speed_m_s: float | None) -> float | None:
+def arrival_s(along_m: float, speed_m_s: float | None, calm_m_s: float = 0.5) -> float | None:
     """Seconds for the plume to travel ``along_m`` downwind (None without a usable wind)."""
-    if speed_m_s is None or speed_m_s < CALM_M_S or along_m < 0:
+    if speed_m_s is None or speed_m_s < calm_m_s or along_m < 0:
         return None
     return along_m / speed_m_s

@@ -9,7 +9,8 @@ sources (重大危险源, GB 18218-2018), drills and plan approvals.
   accident has a regulator deadline); ``accident_known_at``; ``supplement_due_at`` (a 补报 owed).
 - ``incident_report``: every report sent (kind, recipient, time, who, content snapshot).
 - ``incident_type_rule``: ``name_zh``, ``zone_model`` (``radial`` or ``toxic_corridor``),
-  ``response_deadline_s``, ``supplement_window_days``, ``wind_speed_metric``; new built-in
+  ``response_deadline_s``, ``supplement_window_days``, ``wind_speed_metric``,
+  ``calm_wind_m_s``, ``day_from_h`` / ``day_until_h`` (ERG's day, park-local); new built-in
   types toxic_release, explosion, power_outage, flooding, road_traffic, other.
 - ``toxic_zone_default``: initial isolation and protective action distances per chemical,
   spill size, day/night and wind band (ERG 2024 Tables 1 and 3).
@@ -82,7 +83,10 @@ ALTER TABLE incident_type_rule
         CHECK (response_deadline_s > 0),
     ADD COLUMN supplement_window_days integer NOT NULL DEFAULT 30
         CHECK (supplement_window_days BETWEEN 1 AND 366),
-    ADD COLUMN wind_speed_metric text NOT NULL DEFAULT 'wind_speed_m_s';
+    ADD COLUMN wind_speed_metric text NOT NULL DEFAULT 'wind_speed_m_s',
+    ADD COLUMN calm_wind_m_s double precision NOT NULL DEFAULT 0.5 CHECK (calm_wind_m_s >= 0),
+    ADD COLUMN day_from_h integer NOT NULL DEFAULT 6 CHECK (day_from_h BETWEEN 0 AND 23),
+    ADD COLUMN day_until_h integer NOT NULL DEFAULT 18 CHECK (day_until_h BETWEEN 1 AND 24);
 
 UPDATE incident_type_rule SET name_zh = '可燃气体泄漏',
     source = 'isolation 100 m: ERG 2024 Guide 115 (flammable gases), isolate at least 100 m in '
@@ -258,7 +262,8 @@ UPDATE incident_type_rule SET source = 'default (verify): smoke detected'
     WHERE park_id IS NULL AND incident_type = 'fire';
 ALTER TABLE incident_type_rule DROP COLUMN name_zh, DROP COLUMN zone_model,
     DROP COLUMN response_deadline_s, DROP COLUMN supplement_window_days,
-    DROP COLUMN wind_speed_metric;
+    DROP COLUMN wind_speed_metric, DROP COLUMN calm_wind_m_s, DROP COLUMN day_from_h,
+    DROP COLUMN day_until_h;
 UPDATE incident SET report_due_at = coalesce(report_due_at, opened_at + interval '1 hour'),
     report_warn_at = coalesce(report_warn_at, opened_at + interval '45 minutes');
 ALTER TABLE incident ALTER COLUMN report_due_at SET NOT NULL,

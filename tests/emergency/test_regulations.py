@@ -152,6 +152,12 @@ def test_wind_bands(speed_m_s: float | None, band: str) -> None:
     assert toxic.wind_band(speed_m_s) == band
 
 
+def test_day_and_night_by_park_local_hour() -> None:
+    # ERG: day is sunrise to sunset; the park's setting 06:00-18:00 by default
+    assert [toxic.period(h) for h in (5, 6, 17, 18)] == ["night", "day", "day", "night"]
+    assert toxic.period(6, day_from_h=7, day_until_h=19) == "night"
+
+
 def _points(
     lon: float, lat: float, polar: list[tuple[float, float]]
 ) -> tuple[np.ndarray, np.ndarray]:
