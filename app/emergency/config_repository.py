@@ -192,18 +192,23 @@ async def delete_resource(session: AsyncSession, park_id: str, resource_id: str)
     return (await session.execute(sql, {"park": park_id, "id": resource_id})).first() is not None
 
 
-async def wind(
-    session: AsyncSession, park_id: str, metric: str, since: datetime
-) -> RowMapping | None:
-    """The park's newest wind direction reading since ``since`` (any device reporting it)."""
-    sql = text(
-        "SELECT s.device_id, lv.time, lv.value FROM series s "
-        "JOIN latest_value lv ON lv.series_id = s.id "
-        "WHERE s.park_id = :park AND s.metric = :metric AND lv.time >= :since "
-        "ORDER BY lv.time DESC, s.device_id LIMIT 1"
-    )
-    params = {"park": park_id, "metric": metric, "since": since}
-    return (await session.execute(sql, params)).mappings().one_or_none()
+WINDS = text(
+    """
+    SELECT DISTINCT ON (s.metric) s.metric, s.device_id, lv.time, lv.value FROM series s
+    JOIN latest_value lv ON lv.series_id = s.id
+    WHERE s.park_id = :park AND s.metric = ANY(:metrics) AND lv.time >= :since
+    ORDER BY s.metric, lv.time DESC, s.device_id
+    """
+)
+
+
+async def winds(
+    session: AsyncSession, park_id: str, metrics: list[str], since: datetime
+) -> dict[str, RowMapping]:
+    """The park's newest reading since ``since`` of each metric (direction and speed: one
+    round trip), by metric."""
+    params = {"park": park_id, "metrics": metrics, "since": since}
+    return {r["metric"]: r for r in (await session.execute(WINDS, params)).mappings()}
 
 
 PEOPLE = text(

@@ -23,12 +23,21 @@ from app.emergency.safety_schemas import (
 from app.parks.deps import ParkContext
 
 
-def assess(row: RowMapping) -> tuple[list[InventoryRead], HazardAssessment]:
-    """The source's items with q/Q and β·q/Q, and its assessment."""
-    items = [
+def _items(row: RowMapping) -> list[hazard.Item]:
+    return [
         hazard.Item(i["chemical"], float(i["quantity_t"]), float(i["critical_t"]), float(i["beta"]))
         for i in row["inventory"]
     ]
+
+
+def assessment(row: RowMapping) -> hazard.Assessment:
+    """The bare assessment (the impact analysis needs no more)."""
+    return hazard.assess(_items(row), int(row["exposed_population"]))
+
+
+def assess(row: RowMapping) -> tuple[list[InventoryRead], HazardAssessment]:
+    """The source's items with q/Q and β·q/Q, and its assessment."""
+    items = _items(row)
     found = hazard.assess(items, int(row["exposed_population"]))
     inventory = [
         InventoryRead(

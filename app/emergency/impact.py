@@ -143,10 +143,12 @@ class _Source:
 
 async def _wind(session: AsyncSession, park_id: str, rule: RowMapping) -> Wind | None:
     since = datetime.now(UTC) - timedelta(seconds=rule["wind_max_age_s"])
-    row = await config.wind(session, park_id, rule["wind_metric"], since)
+    found = await config.winds(
+        session, park_id, [rule["wind_metric"], rule["wind_speed_metric"]], since
+    )
+    row, speed = found.get(rule["wind_metric"]), found.get(rule["wind_speed_metric"])
     if row is None:
         return None
-    speed = await config.wind(session, park_id, rule["wind_speed_metric"], since)
     speed_m_s = None if speed is None else max(0.0, float(speed["value"]))
     from_deg = float(row["value"]) % 360.0
     downwind = calc.downwind_of(from_deg)
@@ -307,7 +309,7 @@ async def _source(session: AsyncSession, ctx: ParkContext, incident_id: uuid.UUI
 
 async def _hazards(session: AsyncSession, park_id: str) -> list[tuple[RowMapping, Any]]:
     """The park's hazard sources with their GB 18218 assessment."""
-    return [(r, hazards.assess(r)[1]) for r in await hazard_repository.sources(session, park_id)]
+    return [(r, hazards.assessment(r)) for r in await hazard_repository.sources(session, park_id)]
 
 
 async def impact(
