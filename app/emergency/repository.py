@@ -39,6 +39,9 @@ INCIDENT_COLUMNS = {
     "report_warn_at",
     "report_due_sent_at",
     "supplement_due_at",
+    "chemical",
+    "spill_size",
+    "enterprise_id",
 }
 
 

@@ -124,7 +124,10 @@ async def get_incident(
     return cached_json(request, await service.get(session, ctx=ctx, incident_id=incident_id))
 
 
-@router.patch("/incidents/{incident_id}", summary="Change the warning level or description")
+@router.patch(
+    "/incidents/{incident_id}",
+    summary="Change the warning level, description, chemical, spill size or unit (operator)",
+)
 async def update_incident(
     incident_id: IncidentId, data: IncidentUpdate, session: SessionDep, ctx: ParkOperator
 ) -> IncidentDetail:

@@ -69,6 +69,9 @@ class IncidentCreate(BaseModel):
 class IncidentUpdate(BaseModel):
     level: Level | None = None
     description: str | None = Field(default=None, max_length=4000)
+    chemical: Ident | None = Field(default=None, description="once known (toxic release)")
+    spill_size: SpillSize | None = None
+    enterprise_id: Ident | None = Field(default=None, description="the unit (事故单位)")
     comment: str | None = Field(default=None, max_length=2000)
 
 

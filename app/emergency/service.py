@@ -194,15 +194,15 @@ def _times(data: IncidentCreate) -> tuple[datetime, datetime]:
     return occurred, learned
 
 
-async def _check_refs(session: AsyncSession, ctx: ParkContext, data: IncidentCreate) -> None:
-    if data.enterprise_id and not await repository.enterprise_name(
-        session, ctx.park_id, data.enterprise_id
-    ):
-        raise Unprocessable(f"enterprise_id: no enterprise {data.enterprise_id!r} in this park")
-    if data.chemical:
+async def _check_refs(
+    session: AsyncSession, ctx: ParkContext, enterprise_id: str | None, chemical: str | None
+) -> None:
+    if enterprise_id and not await repository.enterprise_name(session, ctx.park_id, enterprise_id):
+        raise Unprocessable(f"enterprise_id: no enterprise {enterprise_id!r} in this park")
+    if chemical:
         known = await config.chemicals(session, ctx.park_id)
-        if data.chemical not in known:
-            raise Unprocessable(f"chemical: unknown {data.chemical!r}; known: {sorted(known)}")
+        if chemical not in known:
+            raise Unprocessable(f"chemical: unknown {chemical!r}; known: {sorted(known)}")
 
 
 async def create(session: AsyncSession, *, ctx: ParkContext, data: IncidentCreate) -> IncidentRead:
@@ -213,7 +213,7 @@ async def create(session: AsyncSession, *, ctx: ParkContext, data: IncidentCreat
         known = [r["incident_type"] for r in await config.rules(session, ctx.park_id)]
         raise Unprocessable(f"type: unknown incident type {data.type!r}; known: {known}")
     occurred, learned = _times(data)
-    await _check_refs(session, ctx, data)
+    await _check_refs(session, ctx, data.enterprise_id, data.chemical)
     row = await open_incident(
         session,
         park_id=ctx.park_id,
@@ -293,7 +293,8 @@ def _open(row: RowMapping) -> None:
 async def update(
     session: AsyncSession, *, ctx: ParkContext, incident_id: uuid.UUID, data: IncidentUpdate
 ) -> IncidentDetail:
-    """A new warning level and/or description; each change is on the timeline."""
+    """A new warning level, description, chemical, spill size or unit; each change is on the
+    timeline."""
     row = await _load(session, ctx, incident_id, lock=True)
     _open(row)
     changes: dict[str, Any] = {}
@@ -311,6 +312,15 @@ async def update(
         await repository.add_event(
             session, row["id"], "description_changed", ctx.key.id, {"comment": data.comment}
         )
+    facts = {k: getattr(data, k) for k in ("chemical", "spill_size", "enterprise_id")}
+    facts = {k: v for k, v in facts.items() if v is not None and v != row[k]}
+    if facts:
+        await _check_refs(session, ctx, facts.get("enterprise_id"), facts.get("chemical"))
+        detail = {k: {"from": row[k], "to": v} for k, v in facts.items()}
+        await repository.add_event(
+            session, row["id"], "facts_changed", ctx.key.id, {**detail, "comment": data.comment}
+        )
+        changes |= facts
     if changes:
         row = await repository.update(session, row["id"], **changes)
         await announce(session, "incident.updated", row, change=sorted(changes))

@@ -169,6 +169,26 @@ def test_toxic_corridor_reach_in_a_west_wind_of_4_m_s(
     assert east["id"] == "east" and east["arrival_s"] == pytest.approx(750.0, abs=1.0)
 
 
+def test_an_alarm_toxic_release_gets_its_chemical_later(
+    client: TestClient, admin: dict[str, str], operator: dict[str, str], park: FixturePark
+) -> None:
+    """Opened without a chemical: the type's radii (100 m, 800 m); once the operator names
+    it, ERG's zones (by day or night and wind band; no wind known: a circle)."""
+    incident = open_incident(client, operator, park.id, type="toxic_release")
+    inner, outer = impact(client, operator, park, incident["id"])["zones"]
+    assert (inner["radius_m"], outer["radius_m"]) == (100.0, 800.0)
+    url = f"/api/v1/parks/{park.id}/incidents/{incident['id']}"
+    changed = client.patch(url, json={"chemical": "ammonia", "spill_size": "small"},
+                           headers=operator)  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    event = changed.json()["timeline"][-1]
+    assert event["action"] == "facts_changed" and event["detail"]["chemical"]["to"] == "ammonia"
+    _inner, outer = impact(client, operator, park, incident["id"])["zones"]
+    assert "UN1005" in outer["source"] and outer["shape"] == "circle"
+    bad = client.patch(url, json={"chemical": "unobtainium"}, headers=operator)
+    assert bad.status_code == 422
+
+
 def test_calm_wind_makes_the_protective_zone_a_circle(
     client: TestClient, admin: dict[str, str], operator: dict[str, str], park: FixturePark
 ) -> None:
