@@ -107,6 +107,10 @@ def test_casualties_make_an_accident_graded_with_the_clock_from_learning_of_it(
         (0, 3),
     ]
     assert [c["detail"]["grade"] for c in changes] == ["general", "larger"]
+    grades = client.get(f"/api/v1/parks/{park.id}/emergency/accident-grades", headers=operator)
+    larger = next(g for g in grades.json()["grades"] if g["id"] == "larger")
+    assert (larger["min_deaths"], larger["min_serious_injuries"]) == (3, 10)
+    assert larger["min_direct_loss_yuan"] == 10_000_000 and "第三条" in grades.json()["source"]
     numbers = stats(client, operator, park)
     assert numbers["accidents"] == 1 and numbers["by_grade"] == {"larger": 1}
     assert numbers["reported_late"] == 1  # unreported and past due
