@@ -83,7 +83,7 @@ def _accident_changes(
     if not accident.within_supplement_window(row["occurred_at"], known, days):
         return changes, "outside_window"
     due = known + timedelta(seconds=rule["report_deadline_s"])
-    return changes | {"supplement_due_at": due}, "due"
+    return changes | {"supplement_due_at": due, "supplement_due_sent_at": None}, "due"
 
 
 def _hazard_changes(row: RowMapping) -> dict[str, Any]:

@@ -39,6 +39,7 @@ INCIDENT_COLUMNS = {
     "report_warn_at",
     "report_due_sent_at",
     "supplement_due_at",
+    "supplement_due_sent_at",
     "chemical",
     "spill_size",
     "enterprise_id",
@@ -281,6 +282,24 @@ DUE_REPORTS = text(
     UPDATE incident i SET report_due_sent_at = now() FROM due WHERE i.id = due.id RETURNING i.*
     """
 )
+
+
+DUE_SUPPLEMENTS = text(
+    """
+    WITH due AS (
+        SELECT id FROM incident
+        WHERE supplement_due_at IS NOT NULL AND supplement_due_sent_at IS NULL
+        ORDER BY supplement_due_at LIMIT :limit FOR UPDATE SKIP LOCKED
+    )
+    UPDATE incident i SET supplement_due_sent_at = now() FROM due WHERE i.id = due.id
+    RETURNING i.*
+    """
+)
+
+
+async def claim_due_supplements(session: AsyncSession, limit: int) -> Sequence[RowMapping]:
+    """Incidents owing a 补报 not yet announced, marked announced."""
+    return (await session.execute(DUE_SUPPLEMENTS, {"limit": limit})).mappings().all()
 
 
 async def claim_due_reports(session: AsyncSession, limit: int) -> Sequence[RowMapping]:

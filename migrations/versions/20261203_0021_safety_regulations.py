@@ -49,7 +49,8 @@ ALTER TABLE incident
     ADD COLUMN spill_size text CHECK (spill_size IN ('small', 'large')),
     ADD COLUMN response_due_at timestamptz,
     ADD COLUMN accident_known_at timestamptz,
-    ADD COLUMN supplement_due_at timestamptz;
+    ADD COLUMN supplement_due_at timestamptz,
+    ADD COLUMN supplement_due_sent_at timestamptz;
 UPDATE incident SET occurred_at = opened_at, learned_at = opened_at,
     response_due_at = opened_at + interval '30 minutes',
     report_due_at = NULL, report_warn_at = NULL;
@@ -272,7 +273,8 @@ ALTER TABLE incident ALTER COLUMN report_due_at SET NOT NULL,
     DROP COLUMN serious_injuries, DROP COLUMN minor_injuries, DROP COLUMN missing,
     DROP COLUMN direct_loss_yuan, DROP COLUMN grade, DROP COLUMN enterprise_id,
     DROP COLUMN chemical, DROP COLUMN spill_size, DROP COLUMN response_due_at,
-    DROP COLUMN accident_known_at, DROP COLUMN supplement_due_at;
+    DROP COLUMN accident_known_at, DROP COLUMN supplement_due_at,
+    DROP COLUMN supplement_due_sent_at;
 """
 
 

@@ -14,7 +14,15 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from app.core.config import Settings
-from tests.emergency.support import LAT, LON, FixturePark, fixture_park, run_incident_job
+from tests.emergency.support import (
+    LAT,
+    LON,
+    FixturePark,
+    fixture_park,
+    outbox_types,
+    run_incident_job,
+    run_report_job,
+)
 from tests.emergency.test_incidents import open_incident
 from tests.reports.support import first_page_png, pdf_text
 
@@ -117,7 +125,11 @@ def test_casualties_make_an_accident_graded_with_the_clock_from_learning_of_it(
 
 
 def test_first_report_late_follow_up_and_supplement_within_30_days(
-    client: TestClient, operator: dict[str, str], park: FixturePark
+    client: TestClient,
+    operator: dict[str, str],
+    park: FixturePark,
+    settings: Settings,
+    database_url: str,
 ) -> None:
     learned = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
     incident = open_incident(client, operator, park.id, learned_at=iso(learned),
@@ -146,6 +158,10 @@ def test_first_report_late_follow_up_and_supplement_within_30_days(
     assert body["supplement_due_at"] is not None
     last = [e for e in body["timeline"] if e["action"] == "casualties_changed"][-1]
     assert last["detail"]["supplement"] == "due"
+    run_report_job(settings)
+    assert run_report_job(settings) == 0  # announced once
+    owed = [d for t, d in outbox_types(database_url, park.id) if t == "incident.supplement_due"]
+    assert [d["id"] for d in owed] == [iid]
     body = report(client, operator, park, iid, kind="supplement")
     assert body["supplement_due_at"] is None and body["reports"][-1]["late"] is False
     assert stats(client, operator, park)["reported_late"] == 1
