@@ -26,13 +26,8 @@ from app.emergency import accident, repository
 from app.emergency import config_repository as config
 from app.emergency.accident import Casualties
 from app.emergency.schemas import CasualtiesIn, IncidentDetail, ReportIn, ReportRead
-from app.emergency.service import (
-    CLOCK_SKEW,
-    REPORT_KINDS_ZH,
-    announce,
-    get,
-    report_read,
-)
+from app.emergency.service import CLOCK_SKEW, announce, get
+from app.emergency.views import REPORT_KINDS_ZH, report_read
 from app.parks.deps import ParkContext
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Role
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
-from app.emergency import accident, calc, repository
+from app.emergency import calc, repository
 from app.emergency import config_repository as config
 from app.emergency.schemas import (
     EventRead,
@@ -25,78 +25,21 @@ from app.emergency.schemas import (
     IncidentDetail,
     IncidentRead,
     IncidentUpdate,
-    ReportRead,
     Stats,
     StatusChange,
     TaskCreate,
     TaskRead,
     TaskUpdate,
 )
+from app.emergency.views import document, report_read
 from app.parks.deps import ParkContext
 from app.webhooks import outbox
 
 WORKER = "worker"
 """The actor of automatic actions in the timeline."""
 
-CATEGORY_ZH = {"hazard": "险情", "accident": "生产安全事故"}
 CLOCK_SKEW = timedelta(minutes=5)
 """How far in the future a stated time may lie (clocks of phones and PCs drift)."""
-
-
-def _overdue(due: datetime | None, done: bool, now: datetime) -> bool:
-    return due is not None and not done and now > due
-
-
-def _regulatory(row: RowMapping, now: datetime) -> dict[str, Any]:
-    """The 险情/事故 fields: casualties, grade and the regulator's clocks."""
-    due, grade = row["report_due_at"], row["grade"]
-    left = None if row["reported_at"] or due is None else round(calc.seconds_left(due, now), 1)
-    return {
-        "report_due_at": due,
-        "report_seconds_left": left,
-        "reported_at": row["reported_at"],
-        "occurred_at": row["occurred_at"],
-        "learned_at": row["learned_at"],
-        "category": row["category"],
-        "category_zh": CATEGORY_ZH[row["category"]],
-        **{k: row[k] for k in ("deaths", "serious_injuries", "minor_injuries", "missing")},
-        "direct_loss_yuan": float(row["direct_loss_yuan"]),
-        "grade": grade,
-        "grade_zh": accident.GRADE_NAMES[grade] if grade else None,
-        "accident_known_at": row["accident_known_at"],
-        "report_overdue": _overdue(due, row["reported_at"] is not None, now),
-        "supplement_due_at": row["supplement_due_at"],
-        "supplement_overdue": _overdue(row["supplement_due_at"], False, now),
-        "response_due_at": row["response_due_at"],
-        "response_overdue": _overdue(row["response_due_at"], row["status"] != "reported", now),
-        "enterprise_id": row["enterprise_id"],
-        "chemical": row["chemical"],
-        "spill_size": row["spill_size"],
-    }
-
-
-def document(row: RowMapping, alarm_ids: list[str], now: datetime | None = None) -> dict[str, Any]:
-    """The incident as the API and the webhook events show it."""
-    now = now or datetime.now(UTC)
-    return {
-        "id": str(row["id"]),
-        "park_id": row["park_id"],
-        "type": row["type"],
-        "status": row["status"],
-        "level": row["level"],
-        "drill": row["drill"],
-        "source": row["source"],
-        "location": {"lon": row["lon"], "lat": row["lat"]},
-        "description": row["description"],
-        "opened_at": row["opened_at"],
-        "opened_by": row["opened_by"],
-        "responding_at": row["responding_at"],
-        "contained_at": row["contained_at"],
-        "closed_at": row["closed_at"],
-        "forced_close": row["forced_close"],
-        "alarm_ids": alarm_ids,
-        **_regulatory(row, now),
-    }
 
 
 async def announce(
@@ -276,13 +219,6 @@ async def get(session: AsyncSession, *, ctx: ParkContext, incident_id: uuid.UUID
             EventRead.model_validate(dict(e)) for e in await repository.events(session, row["id"])
         ],
     )
-
-
-REPORT_KINDS_ZH = {"first": "首报", "follow_up": "续报", "supplement": "补报"}
-
-
-def report_read(row: RowMapping) -> ReportRead:
-    return ReportRead.model_validate({**dict(row), "kind_zh": REPORT_KINDS_ZH[row["kind"]]})
 
 
 def _open(row: RowMapping) -> None:
