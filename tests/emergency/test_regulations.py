@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.assets.geo import GEOD
 from app.emergency import accident, hazard, toxic
@@ -207,3 +209,27 @@ def test_corridor_polygon_holds_what_contains_holds() -> None:
     minx, miny, maxx, maxy = poly.bounds
     lon, lat, _ = GEOD.fwd(120.7, 31.3, 45.0, 6300.0)
     assert minx < lon < maxx and miny < lat < maxy
+
+
+GRADE_ORDER = ["general", "larger", "major", "especially_major"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    deaths=st.integers(0, 60),
+    serious=st.integers(0, 200),
+    loss_wan=st.integers(0, 20_000),
+    more=st.integers(1, 50),
+)
+def test_more_harm_never_lowers_the_grade(
+    deaths: int, serious: int, loss_wan: int, more: int
+) -> None:
+    """Art. 3 is monotone in each criterion: adding deaths, injuries or loss never lowers it."""
+    base = grade_of(deaths, serious, loss_wan)
+    for worse in (
+        grade_of(deaths + more, serious, loss_wan),
+        grade_of(deaths, serious + more, loss_wan),
+        grade_of(deaths, serious, loss_wan + more),
+    ):
+        assert worse is not None
+        assert base is None or GRADE_ORDER.index(worse) >= GRADE_ORDER.index(base)
