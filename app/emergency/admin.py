@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.emergency import config_repository as config
 from app.emergency.impact import nearest_resources
 from app.emergency.schemas import (
@@ -72,7 +72,10 @@ async def nearest(
 
 
 def plan_read(row: RowMapping) -> PlanRead:
-    return PlanRead.model_validate(dict(row))
+    due = row["review_due_on"]
+    return PlanRead.model_validate(
+        {**dict(row), "review_overdue": due is not None and due < datetime.now(UTC).date()}
+    )
 
 
 async def list_plans(session: AsyncSession, *, ctx: ParkContext) -> list[PlanRead]:
@@ -80,10 +83,9 @@ async def list_plans(session: AsyncSession, *, ctx: ParkContext) -> list[PlanRea
 
 
 async def create_plan(session: AsyncSession, *, ctx: ParkContext, data: PlanCreate) -> PlanRead:
-    tasks = [t.model_dump() for t in data.tasks]
-    row = await config.insert_plan(
-        session, ctx.park_id, data.incident_type, data.level, data.name, tasks
-    )
+    if data.approved_at and data.review_due_on and data.review_due_on < data.approved_at:
+        raise Unprocessable("review_due_on: must not be before approved_at")
+    row = await config.insert_plan(session, ctx.park_id, data.model_dump())
     return plan_read(row)
 
 

@@ -67,22 +67,62 @@ async def plan_for(
     return (await session.execute(sql, params)).mappings().one_or_none()
 
 
-async def insert_plan(
-    session: AsyncSession, park_id: str, type_: str, level: str | None, name: str, tasks: Any
-) -> RowMapping:
+async def insert_plan(session: AsyncSession, park_id: str, values: dict[str, Any]) -> RowMapping:
+    """A new plan version: ``incident_type``, ``level``, ``name``, ``tasks`` and the approval
+    (``approved_by``, ``approved_at``, ``review_due_on``)."""
     sql = text(
-        "INSERT INTO response_plan (park_id, incident_type, level, name, tasks, valid_from) "
-        "VALUES (:park, :type, :level, :name, CAST(:tasks AS jsonb), clock_timestamp()) "
+        "INSERT INTO response_plan (park_id, incident_type, level, name, tasks, approved_by, "
+        "approved_at, review_due_on, valid_from) VALUES (:park, :incident_type, :level, :name, "
+        "CAST(:tasks AS jsonb), :approved_by, :approved_at, :review_due_on, clock_timestamp()) "
         "RETURNING *"
     )
-    params = {
-        "park": park_id,
-        "type": type_,
-        "level": level,
-        "name": name,
-        "tasks": json.dumps(tasks),
-    }
+    params = {**values, "park": park_id, "tasks": json.dumps(values["tasks"])}
     return (await session.execute(sql, params)).mappings().one()
+
+
+async def plan(session: AsyncSession, park_id: str, plan_id: int) -> RowMapping | None:
+    """A plan version the park may use: its own or a built-in default."""
+    sql = text(
+        "SELECT * FROM response_plan WHERE id = :id AND (park_id IS NULL OR park_id = :park)"
+    )
+    return (await session.execute(sql, {"id": plan_id, "park": park_id})).mappings().one_or_none()
+
+
+CHEMICALS = text(
+    """
+    SELECT chemical FROM hazardous_chemical
+    WHERE (park_id IS NULL OR park_id = :park) AND valid_from <= now()
+    UNION
+    SELECT chemical FROM toxic_zone_default
+    WHERE (park_id IS NULL OR park_id = :park) AND valid_from <= now()
+    """
+)
+
+
+async def chemicals(session: AsyncSession, park_id: str) -> set[str]:
+    """The chemicals the park's tables know (hazard catalogue and toxic zone distances)."""
+    return set((await session.execute(CHEMICALS, {"park": park_id})).scalars().all())
+
+
+TOXIC_ZONE = text(
+    """
+    SELECT DISTINCT ON (wind_band) * FROM toxic_zone_default
+    WHERE (park_id IS NULL OR park_id = :park) AND valid_from <= now()
+      AND chemical = :chemical AND spill_size = :spill AND period = :period
+      AND wind_band IN ('any', :band)
+    ORDER BY wind_band, park_id NULLS LAST, valid_from DESC
+    """
+)
+
+
+async def toxic_zone(
+    session: AsyncSession, park_id: str, chemical: str, spill: str, period: str, band: str
+) -> RowMapping | None:
+    """The distances in force for the chemical, spill size, day/night and wind band: the
+    band's own row (ERG Table 3) before an any-wind row (Table 1)."""
+    params = {"park": park_id, "chemical": chemical, "spill": spill, "period": period}
+    rows = (await session.execute(TOXIC_ZONE, {**params, "band": band})).mappings().all()
+    return next((r for r in rows if r["wind_band"] == band), rows[0] if rows else None)
 
 
 async def on_duty(session: AsyncSession, park_id: str, at: datetime) -> Sequence[RowMapping]:
@@ -152,18 +192,23 @@ async def delete_resource(session: AsyncSession, park_id: str, resource_id: str)
     return (await session.execute(sql, {"park": park_id, "id": resource_id})).first() is not None
 
 
-async def wind(
-    session: AsyncSession, park_id: str, metric: str, since: datetime
-) -> RowMapping | None:
-    """The park's newest wind direction reading since ``since`` (any device reporting it)."""
-    sql = text(
-        "SELECT s.device_id, lv.time, lv.value FROM series s "
-        "JOIN latest_value lv ON lv.series_id = s.id "
-        "WHERE s.park_id = :park AND s.metric = :metric AND lv.time >= :since "
-        "ORDER BY lv.time DESC, s.device_id LIMIT 1"
-    )
-    params = {"park": park_id, "metric": metric, "since": since}
-    return (await session.execute(sql, params)).mappings().one_or_none()
+WINDS = text(
+    """
+    SELECT DISTINCT ON (s.metric) s.metric, s.device_id, lv.time, lv.value FROM series s
+    JOIN latest_value lv ON lv.series_id = s.id
+    WHERE s.park_id = :park AND s.metric = ANY(:metrics) AND lv.time >= :since
+    ORDER BY s.metric, lv.time DESC, s.device_id
+    """
+)
+
+
+async def winds(
+    session: AsyncSession, park_id: str, metrics: list[str], since: datetime
+) -> dict[str, RowMapping]:
+    """The park's newest reading since ``since`` of each metric (direction and speed: one
+    round trip), by metric."""
+    params = {"park": park_id, "metrics": metrics, "since": since}
+    return {r["metric"]: r for r in (await session.execute(WINDS, params)).mappings()}
 
 
 PEOPLE = text(

@@ -16,11 +16,13 @@ the zone. An enterprise with neither counts 0 people (and is listed).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
@@ -29,11 +31,12 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets import geo
+from app.assets.geo import GEOD
 from app.assets.twin import repository as twin_repository
 from app.assets.twin import spatial
 from app.assets.twin.index import IndexCache, Layer, ParkIndex
 from app.core.errors import NotFound, Unprocessable
-from app.emergency import calc, repository
+from app.emergency import calc, hazard_repository, hazards, repository, toxic
 from app.emergency import config_repository as config
 from app.emergency.schemas import (
     Impact,
@@ -44,7 +47,9 @@ from app.emergency.schemas import (
     ZoneBuilding,
     ZoneDevice,
     ZoneEnterprise,
+    ZoneHazard,
 )
+from app.emergency.zones import ZoneShape, radial_zones, toxic_zones
 from app.parks.deps import ParkContext
 
 KINDS = ("shelter", "hydrant", "aed", "team", "supplies")
@@ -100,45 +105,61 @@ def nearest_resources(
 
 
 class _Source:
-    """The incident's source and its zones' shape parameters."""
+    """The incident's source, its zones and the wind."""
 
-    def __init__(self, row: RowMapping, rule: RowMapping, wind: Wind | None) -> None:
+    def __init__(self, row: RowMapping, zones: list[ZoneShape], wind: Wind | None) -> None:
         self.incident_id, self.type = str(row["id"]), str(row["type"])
         self.lon, self.lat = float(row["lon"]), float(row["lat"])
-        self.radii = sorted(float(r) for r in rule["radii_m"])
+        self.zones = zones
         self.wind = wind
-        self.downwind = wind.downwind_deg if wind else None
-        self.stretch = float(rule["downwind_stretch"])
 
-    def reaches(self, radii: list[float], lons: Any, lats: Any) -> tuple[list[Any], Any]:
-        """Which points each zone (by radius) holds, and the points' distances."""
-        return calc.reaches_all(
-            self.lon,
-            self.lat,
-            radii,
-            self.downwind,
-            self.stretch,
-            np.asarray(lons, np.float64),
-            np.asarray(lats, np.float64),
-        )
+    def measure(self, lons: Any, lats: Any) -> tuple[Any, Any]:
+        """Geodesic azimuths and distances of points from the source."""
+        lons, lats = np.asarray(lons, np.float64), np.asarray(lats, np.float64)
+        if len(lons) == 0:
+            return np.zeros(0), np.zeros(0)
+        n = len(lons)
+        az, _back, dist = GEOD.inv(np.full(n, self.lon), np.full(n, self.lat), lons, lats)
+        return np.asarray(az, np.float64), np.asarray(dist, np.float64)
 
-    def polygon(self, radius: float) -> Polygon:
-        return calc.zone_polygon(self.lon, self.lat, radius, self.downwind, self.stretch)
+    def reaches(self, zones: list[ZoneShape], lons: Any, lats: Any) -> tuple[list[Any], Any]:
+        """Which points each zone holds, and the points' distances."""
+        az, dist = self.measure(lons, lats)
+        return [z.contains(az, dist) for z in zones], dist
+
+    def polygon(self, zone: ZoneShape) -> Polygon:
+        return zone.polygon(self.lon, self.lat)
 
     def outer_reach(self) -> float:
-        return calc.max_reach_m(self.radii[-1], self.downwind, self.stretch)
+        return max(z.outer_m for z in self.zones)
+
+    def arrival_s(self, az: float, dist: float, zone: ZoneShape) -> float | None:
+        """Plume travel time to a point in a toxic corridor, at the wind speed."""
+        if zone.corridor is None or zone.downwind is None or self.wind is None:
+            return None
+        along = dist * math.cos(math.radians(az - zone.downwind))
+        return toxic.arrival_s(along, self.wind.speed_m_s)
 
 
 async def _wind(session: AsyncSession, park_id: str, rule: RowMapping) -> Wind | None:
     since = datetime.now(UTC) - timedelta(seconds=rule["wind_max_age_s"])
-    row = await config.wind(session, park_id, rule["wind_metric"], since)
+    found = await config.winds(
+        session, park_id, [rule["wind_metric"], rule["wind_speed_metric"]], since
+    )
+    row, speed = found.get(rule["wind_metric"]), found.get(rule["wind_speed_metric"])
     if row is None:
         return None
+    speed_m_s = None if speed is None else max(0.0, float(speed["value"]))
     from_deg = float(row["value"]) % 360.0
     downwind = calc.downwind_of(from_deg)
     assert downwind is not None
     return Wind(
-        from_deg=from_deg, downwind_deg=downwind, device_id=row["device_id"], ts=row["time"]
+        from_deg=from_deg,
+        downwind_deg=downwind,
+        device_id=row["device_id"],
+        ts=row["time"],
+        speed_m_s=speed_m_s,
+        band=toxic.wind_band(speed_m_s),
     )
 
 
@@ -193,18 +214,24 @@ class _Scene:
     pieces: list[_Piece]
     brute_force: bool
 
-    def zone(self, radius: float, mask: Any) -> Zone:
+    hazards: list[tuple[RowMapping, Any]]
+    hazard_az: Any
+    hazard_dist: Any
+
+    def zone(self, shape: ZoneShape, mask: Any) -> Zone:
         buildings, parcels = self.index.layer("building"), self.index.layer("parcel")
         devices = self.index.layer("device")
-        polygon = self.source.polygon(radius)
+        polygon = self.source.polygon(shape)
         in_buildings = _meeting(buildings, polygon, self.brute_force)
         in_parcels = {parcels.ids[i] for i in _meeting(parcels, polygon, self.brute_force)}
         enterprises, people = _people(
             self.pieces, {buildings.ids[i] for i in in_buildings}, in_parcels
         )
         return Zone(
-            radius_m=radius,
-            downwind_reach_m=calc.max_reach_m(radius, self.source.downwind, self.source.stretch),
+            radius_m=shape.radius_m,
+            downwind_reach_m=shape.reach_m,
+            shape=shape.shape,
+            source=shape.source,
             geometry=geo.to_geojson(polygon),
             buildings=[
                 ZoneBuilding(id=buildings.ids[i], name=buildings.props[i]["name"])
@@ -222,7 +249,50 @@ class _Scene:
                 for (d, i), keep in zip(self.hits, mask, strict=True)
                 if keep
             ],
+            hazard_sources=self.hazards_in(shape),
         )
+
+    def hazards_in(self, shape: ZoneShape) -> list[ZoneHazard]:
+        """The hazard sources the zone reaches, nearest first."""
+        (inside,), dist = [shape.contains(self.hazard_az, self.hazard_dist)], self.hazard_dist
+        found = [
+            ZoneHazard(
+                id=row["id"],
+                name=row["name"],
+                is_major=a.is_major,
+                level=a.level,
+                level_zh=a.level_zh,
+                r=a.r,
+                distance_m=round(float(d), 2),
+                arrival_s=self.source.arrival_s(float(az), float(d), shape),
+            )
+            for (row, a), az, d, hit in zip(self.hazards, self.hazard_az, dist, inside, strict=True)
+            if hit
+        ]
+        return sorted(found, key=lambda h: (h.distance_m, h.id))
+
+
+def _local_hour(at: datetime, tz: str) -> int:
+    return at.astimezone(ZoneInfo(tz)).hour
+
+
+async def _zones(
+    session: AsyncSession, ctx: ParkContext, row: RowMapping, rule: RowMapping, wind: Wind | None
+) -> list[ZoneShape]:
+    """A toxic release of a known chemical: ERG zones for its spill size, the time of day and
+    the wind band; else the type's radii."""
+    downwind = wind.downwind_deg if wind else None
+    if rule["zone_model"] == "toxic_corridor" and row["chemical"]:
+        speed = wind.speed_m_s if wind else None
+        calm = speed is not None and speed < float(rule["calm_wind_m_s"])
+        hour = _local_hour(row["occurred_at"], ctx.timezone)
+        period = toxic.period(hour, rule["day_from_h"], rule["day_until_h"])
+        band = toxic.wind_band(wind.speed_m_s if wind else None)
+        spill = row["spill_size"] or "large"
+        found = await config.toxic_zone(session, ctx.park_id, row["chemical"], spill, period, band)
+        if found is not None:
+            return toxic_zones(found, None if calm else downwind)
+    return radial_zones(rule, downwind)
 
 
 async def _source(session: AsyncSession, ctx: ParkContext, incident_id: uuid.UUID) -> _Source:
@@ -233,7 +303,13 @@ async def _source(session: AsyncSession, ctx: ParkContext, incident_id: uuid.UUI
     rule = await config.rule(session, ctx.park_id, row["type"])
     if rule is None:
         raise Unprocessable(f"no zone settings for incident type {row['type']!r}")
-    return _Source(row, rule, await _wind(session, ctx.park_id, rule))
+    wind = await _wind(session, ctx.park_id, rule)
+    return _Source(row, await _zones(session, ctx, row, rule, wind), wind)
+
+
+async def _hazards(session: AsyncSession, park_id: str) -> list[tuple[RowMapping, Any]]:
+    """The park's hazard sources with their GB 18218 assessment."""
+    return [(r, hazards.assessment(r)) for r in await hazard_repository.sources(session, park_id)]
 
 
 async def impact(
@@ -251,14 +327,17 @@ async def impact(
     hits = devices.within(source.lon, source.lat, source.outer_reach(), brute_force=brute_force)
     locs = [devices.props[i]["location"] for _d, i in hits]
     lons, lats = [p["lon"] for p in locs], [p["lat"] for p in locs]
-    masks, _dist = source.reaches(source.radii, lons, lats)
+    masks, _dist = source.reaches(source.zones, lons, lats)
     ids = [devices.ids[i] for (_d, i), keep in zip(hits, masks[-1], strict=True) if keep]
     latest: dict[str, dict[str, Any]] = defaultdict(dict)
     for r in await twin_repository.latest_values(session, ctx.park_id, ids):
         latest[r["device_id"]][r["metric"]] = {"ts": r["time"], "value": r["value"]}
     rows = await config.people_pieces(session, ctx.park_id, spatial.today(ctx))
-    scene = _Scene(index, source, hits, latest, pieces_with_people(list(rows)), brute_force)
-    zones = [scene.zone(r, mask) for r, mask in zip(source.radii, masks, strict=True)]
+    found = await _hazards(session, ctx.park_id)
+    az, dist = source.measure([r["lon"] for r, _a in found], [r["lat"] for r, _a in found])
+    people = pieces_with_people(list(rows))
+    scene = _Scene(index, source, hits, latest, people, brute_force, found, az, dist)
+    zones = [scene.zone(z, mask) for z, mask in zip(source.zones, masks, strict=True)]
     resources = list(await config.resources(session, ctx.park_id, attributes=False))
     return Impact(
         incident_id=source.incident_id,
@@ -276,7 +355,7 @@ def _shelters(source: _Source, resources: list[RowMapping], people: float) -> Sh
     shelters = [r for r in resources if r["kind"] == "shelter"]
     lons = np.array([r["lon"] for r in shelters], np.float64)
     lats = np.array([r["lat"] for r in shelters], np.float64)
-    (inside,), distances = source.reaches(source.radii[-1:], lons, lats)
+    (inside,), distances = source.reaches(source.zones[-1:], lons, lats)
     safe = sorted(
         (
             (float(d), r)

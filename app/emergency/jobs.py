@@ -123,8 +123,19 @@ async def open_from_alarms(session: AsyncSession, settings: Settings) -> int:
 
 
 async def report_reminders(session: AsyncSession, settings: Settings) -> int:
-    """``incident.report_due`` once per incident when its report deadline is near."""
+    """``incident.report_due`` once per incident when its report deadline is near, and
+    ``incident.supplement_due`` once per casualty change that owes a 补报."""
     del settings
+    owed = await repository.claim_due_supplements(session, BATCH)
+    for row in owed:
+        duty = await on_duty(session, row["park_id"], row["supplement_due_sent_at"])
+        detail = {"supplement_due_at": row["supplement_due_at"], "on_duty": duty}
+        await repository.add_event(session, row["id"], "supplement_due", WORKER, detail)
+        await announce(session, "incident.supplement_due", row, **detail)
+    return len(owed) + await _report_due(session)
+
+
+async def _report_due(session: AsyncSession) -> int:
     rows = await repository.claim_due_reports(session, BATCH)
     for row in rows:
         left = round(calc.seconds_left(row["report_due_at"], row["report_due_sent_at"]), 1)

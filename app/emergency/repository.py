@@ -27,6 +27,22 @@ INCIDENT_COLUMNS = {
     "reported_at",
     "reported_by",
     "last_alarm_at",
+    "category",
+    "deaths",
+    "serious_injuries",
+    "minor_injuries",
+    "missing",
+    "direct_loss_yuan",
+    "grade",
+    "accident_known_at",
+    "report_due_at",
+    "report_warn_at",
+    "report_due_sent_at",
+    "supplement_due_at",
+    "supplement_due_sent_at",
+    "chemical",
+    "spill_size",
+    "enterprise_id",
 }
 
 
@@ -268,6 +284,24 @@ DUE_REPORTS = text(
 )
 
 
+DUE_SUPPLEMENTS = text(
+    """
+    WITH due AS (
+        SELECT id FROM incident
+        WHERE supplement_due_at IS NOT NULL AND supplement_due_sent_at IS NULL
+        ORDER BY supplement_due_at LIMIT :limit FOR UPDATE SKIP LOCKED
+    )
+    UPDATE incident i SET supplement_due_sent_at = now() FROM due WHERE i.id = due.id
+    RETURNING i.*
+    """
+)
+
+
+async def claim_due_supplements(session: AsyncSession, limit: int) -> Sequence[RowMapping]:
+    """Incidents owing a 补报 not yet announced, marked announced."""
+    return (await session.execute(DUE_SUPPLEMENTS, {"limit": limit})).mappings().all()
+
+
 async def claim_due_reports(session: AsyncSession, limit: int) -> Sequence[RowMapping]:
     """Incidents whose report deadline is near and not yet announced, marked announced."""
     return (await session.execute(DUE_REPORTS, {"limit": limit})).mappings().all()
@@ -275,9 +309,11 @@ async def claim_due_reports(session: AsyncSession, limit: int) -> Sequence[RowMa
 
 STATS = text(
     """
-    SELECT status, type, level, count(*) AS n,
-           count(*) FILTER (WHERE reported_at > report_due_at
-                            OR (reported_at IS NULL AND report_due_at < now())) AS late,
+    SELECT status, type, level, category, grade, count(*) AS n,
+           count(*) FILTER (WHERE category = 'accident' AND (reported_at > report_due_at
+                            OR (reported_at IS NULL AND report_due_at < now()))) AS late,
+           count(*) FILTER (WHERE coalesce(responding_at, contained_at, closed_at, now())
+                                  > response_due_at) AS response_late,
            sum(extract(epoch FROM responding_at - opened_at)) AS to_responding,
            count(responding_at) AS responded,
            sum(extract(epoch FROM closed_at - opened_at)) AS to_closed,
@@ -286,7 +322,7 @@ STATS = text(
     WHERE park_id = :park AND drill = :drill
       AND (CAST(:since AS timestamptz) IS NULL OR opened_at >= :since)
       AND (CAST(:until AS timestamptz) IS NULL OR opened_at < :until)
-    GROUP BY status, type, level
+    GROUP BY status, type, level, category, grade
     """
 )
 
@@ -296,3 +332,32 @@ async def stats(
 ) -> Sequence[RowMapping]:
     params = {"park": park_id, "drill": drill, "since": since, "until": until}
     return (await session.execute(STATS, params)).mappings().all()
+
+
+async def enterprise_name(session: AsyncSession, park_id: str, enterprise_id: str) -> str | None:
+    sql = text("SELECT name FROM enterprise WHERE park_id = :park AND id = :id")
+    result = await session.execute(sql, {"park": park_id, "id": enterprise_id})
+    return result.scalar_one_or_none()
+
+
+async def insert_report(session: AsyncSession, **values: Any) -> RowMapping:
+    sql = text(
+        "INSERT INTO incident_report (incident_id, kind, recipient, sent_at, sent_by, "
+        "recorded_by, due_at, late, content) VALUES (:incident_id, :kind, :recipient, :sent_at, "
+        ":sent_by, :recorded_by, :due_at, :late, CAST(:content AS jsonb)) RETURNING *"
+    )
+    params = {**values, "content": orjson.dumps(values["content"], option=JSON_OPTIONS).decode()}
+    return (await session.execute(sql, params)).mappings().one()
+
+
+async def reports(session: AsyncSession, incident_id: uuid.UUID) -> Sequence[RowMapping]:
+    sql = text("SELECT * FROM incident_report WHERE incident_id = :id ORDER BY sent_at, id")
+    return (await session.execute(sql, {"id": incident_id})).mappings().all()
+
+
+async def report(
+    session: AsyncSession, incident_id: uuid.UUID, report_id: int
+) -> RowMapping | None:
+    sql = text("SELECT * FROM incident_report WHERE incident_id = :incident AND id = :id")
+    params = {"incident": incident_id, "id": report_id}
+    return (await session.execute(sql, params)).mappings().one_or_none()

@@ -19,7 +19,8 @@ from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
-from app.emergency import admin, impact, service
+from app.emergency import admin, impact, reporting, service
+from app.emergency.safety_router import router as safety_router
 from app.emergency.schemas import (
     CommentIn,
     Impact,
@@ -123,7 +124,10 @@ async def get_incident(
     return cached_json(request, await service.get(session, ctx=ctx, incident_id=incident_id))
 
 
-@router.patch("/incidents/{incident_id}", summary="Change the warning level or description")
+@router.patch(
+    "/incidents/{incident_id}",
+    summary="Change the warning level, description, chemical, spill size or unit (operator)",
+)
 async def update_incident(
     incident_id: IncidentId, data: IncidentUpdate, session: SessionDep, ctx: ParkOperator
 ) -> IncidentDetail:
@@ -144,14 +148,18 @@ async def change_status(
 
 @router.post(
     "/incidents/{incident_id}/report",
-    summary="Record the report to the regulator",
+    summary="Record a report sent to the authorities: 首报, 续报 or 补报 (operator)",
+    description="`kind` first (default; once; late or not against the 1-hour deadline of an "
+    "accident, 条例 Art. 9; a 险情 has no deadline), follow_up (续报) or supplement (补报, "
+    "answering a casualty change, Art. 13), each with recipient, time, reporter and content.",
     dependencies=[IDEMPOTENT],
 )
 async def report_incident(
     incident_id: IncidentId, session: SessionDep, ctx: ParkOperator, data: ReportIn | None = None
 ) -> IncidentDetail:
-    comment = data.comment if data else None
-    return await service.report(session, ctx=ctx, incident_id=incident_id, comment=comment)
+    return await reporting.send_report(
+        session, ctx=ctx, incident_id=incident_id, data=data or ReportIn()
+    )
 
 
 @router.post(
@@ -312,3 +320,6 @@ async def list_settings(request: Request, session: SessionDep, ctx: ParkViewer) 
 )
 async def create_setting(data: TypeRuleCreate, session: SessionDep, ctx: ParkAdmin) -> TypeRuleRead:
     return await admin.create_rule(session, ctx=ctx, data=data)
+
+
+router.include_router(safety_router)

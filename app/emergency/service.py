@@ -31,38 +31,15 @@ from app.emergency.schemas import (
     TaskRead,
     TaskUpdate,
 )
+from app.emergency.views import document, report_read
 from app.parks.deps import ParkContext
 from app.webhooks import outbox
 
 WORKER = "worker"
 """The actor of automatic actions in the timeline."""
 
-
-def document(row: RowMapping, alarm_ids: list[str], now: datetime | None = None) -> dict[str, Any]:
-    """The incident as the API and the webhook events show it."""
-    now = now or datetime.now(UTC)
-    left = None if row["reported_at"] else round(calc.seconds_left(row["report_due_at"], now), 1)
-    return {
-        "id": str(row["id"]),
-        "park_id": row["park_id"],
-        "type": row["type"],
-        "status": row["status"],
-        "level": row["level"],
-        "drill": row["drill"],
-        "source": row["source"],
-        "location": {"lon": row["lon"], "lat": row["lat"]},
-        "description": row["description"],
-        "opened_at": row["opened_at"],
-        "opened_by": row["opened_by"],
-        "responding_at": row["responding_at"],
-        "contained_at": row["contained_at"],
-        "closed_at": row["closed_at"],
-        "forced_close": row["forced_close"],
-        "alarm_ids": alarm_ids,
-        "report_due_at": row["report_due_at"],
-        "report_seconds_left": left,
-        "reported_at": row["reported_at"],
-    }
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a stated time may lie (clocks of phones and PCs drift)."""
 
 
 async def announce(
@@ -101,11 +78,15 @@ async def open_incident(
     source: str,
     actor: str,
     at: datetime | None = None,
+    occurred_at: datetime | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> RowMapping:
-    """A new incident with its plan's tasks, the on-duty contacts in its first timeline entry
-    and its ``incident.opened`` event."""
+    """A new incident (a 险情 until casualties or a loss are recorded) with its plan's tasks,
+    the on-duty contacts in its first timeline entry and its ``incident.opened`` event.
+    ``at``: when the unit learned of it (an alarm's raised time); the park's response clock
+    counts from it."""
     now = datetime.now(UTC)
-    due = now + timedelta(seconds=rule["report_deadline_s"])
+    learned = at or now
     row = await repository.insert(
         session,
         park_id=park_id,
@@ -117,9 +98,11 @@ async def open_incident(
         lat=lat,
         description=description,
         opened_by=actor,
-        last_alarm_at=at or now,
-        report_due_at=due,
-        report_warn_at=due - timedelta(seconds=rule["report_warn_s"]),
+        last_alarm_at=learned,
+        occurred_at=occurred_at or learned,
+        learned_at=learned,
+        response_due_at=learned + timedelta(seconds=rule["response_deadline_s"]),
+        **(extra or {}),
     )
     plan = await config.plan_for(session, park_id, row["type"], row["level"])
     tasks = await repository.add_tasks(
@@ -133,17 +116,47 @@ async def open_incident(
         "plan": plan["name"] if plan else None,
         "tasks": len(tasks),
         "on_duty": duty,
+        "occurred_at": row["occurred_at"],
+        "learned_at": row["learned_at"],
     }
     await repository.add_event(session, row["id"], "opened", actor, detail)
     await announce(session, "incident.opened", row, on_duty=duty, tasks=len(tasks))
     return row
 
 
+def _times(data: IncidentCreate) -> tuple[datetime, datetime]:
+    """(occurred_at, learned_at): learned defaults to now, occurred to learned; nothing is
+    learned before it happened, nor in the future."""
+    now = datetime.now(UTC)
+    learned = data.learned_at or now
+    occurred = data.occurred_at or learned
+    if learned > now + CLOCK_SKEW:
+        raise Unprocessable("learned_at: must not be in the future")
+    if occurred > learned:
+        raise Unprocessable("occurred_at: must not be after learned_at")
+    return occurred, learned
+
+
+async def _check_refs(
+    session: AsyncSession, ctx: ParkContext, enterprise_id: str | None, chemical: str | None
+) -> None:
+    if enterprise_id and not await repository.enterprise_name(session, ctx.park_id, enterprise_id):
+        raise Unprocessable(f"enterprise_id: no enterprise {enterprise_id!r} in this park")
+    if chemical:
+        known = await config.chemicals(session, ctx.park_id)
+        if chemical not in known:
+            raise Unprocessable(f"chemical: unknown {chemical!r}; known: {sorted(known)}")
+
+
 async def create(session: AsyncSession, *, ctx: ParkContext, data: IncidentCreate) -> IncidentRead:
+    from app.emergency import reporting  # reporting builds on this module
+
     rule = await config.rule(session, ctx.park_id, data.type)
     if rule is None:
         known = [r["incident_type"] for r in await config.rules(session, ctx.park_id)]
         raise Unprocessable(f"type: unknown incident type {data.type!r}; known: {known}")
+    occurred, learned = _times(data)
+    await _check_refs(session, ctx, data.enterprise_id, data.chemical)
     row = await open_incident(
         session,
         park_id=ctx.park_id,
@@ -155,7 +168,20 @@ async def create(session: AsyncSession, *, ctx: ParkContext, data: IncidentCreat
         drill=data.drill,
         source="operator",
         actor=ctx.key.id,
+        at=learned,
+        occurred_at=occurred,
+        extra={
+            "enterprise_id": data.enterprise_id,
+            "chemical": data.chemical,
+            "spill_size": data.spill_size,
+        },
     )
+    if data.casualties is not None:  # known when the unit learned of the event, by default
+        known_at = data.casualties.known_at or learned
+        figures = data.casualties.model_copy(update={"known_at": known_at})
+        row = await reporting.apply_casualties(
+            session, row=row, rule=rule, data=figures, actor=ctx.key.id
+        )
     return IncidentRead.model_validate(document(row, []))
 
 
@@ -185,6 +211,7 @@ async def get(session: AsyncSession, *, ctx: ParkContext, incident_id: uuid.UUID
     ids = (await repository.alarm_ids(session, [row["id"]]))[row["id"]]
     return IncidentDetail(
         **document(row, ids),
+        reports=[report_read(r) for r in await repository.reports(session, row["id"])],
         tasks=[
             TaskRead.model_validate(dict(t)) for t in await repository.tasks(session, row["id"])
         ],
@@ -202,7 +229,8 @@ def _open(row: RowMapping) -> None:
 async def update(
     session: AsyncSession, *, ctx: ParkContext, incident_id: uuid.UUID, data: IncidentUpdate
 ) -> IncidentDetail:
-    """A new warning level and/or description; each change is on the timeline."""
+    """A new warning level, description, chemical, spill size or unit; each change is on the
+    timeline."""
     row = await _load(session, ctx, incident_id, lock=True)
     _open(row)
     changes: dict[str, Any] = {}
@@ -220,6 +248,15 @@ async def update(
         await repository.add_event(
             session, row["id"], "description_changed", ctx.key.id, {"comment": data.comment}
         )
+    facts = {k: getattr(data, k) for k in ("chemical", "spill_size", "enterprise_id")}
+    facts = {k: v for k, v in facts.items() if v is not None and v != row[k]}
+    if facts:
+        await _check_refs(session, ctx, facts.get("enterprise_id"), facts.get("chemical"))
+        detail = {k: {"from": row[k], "to": v} for k, v in facts.items()}
+        await repository.add_event(
+            session, row["id"], "facts_changed", ctx.key.id, {**detail, "comment": data.comment}
+        )
+        changes |= facts
     if changes:
         row = await repository.update(session, row["id"], **changes)
         await announce(session, "incident.updated", row, change=sorted(changes))
@@ -252,22 +289,6 @@ async def change_status(
     row = await repository.update(session, row["id"], **changes)
     kind = "incident.closed" if data.status == "closed" else "incident.updated"
     await announce(session, kind, row, change=["status"])
-    return await get(session, ctx=ctx, incident_id=incident_id)
-
-
-async def report(
-    session: AsyncSession, *, ctx: ParkContext, incident_id: uuid.UUID, comment: str | None
-) -> IncidentDetail:
-    """Record the report to the regulator (once)."""
-    row = await _load(session, ctx, incident_id, lock=True)
-    if row["reported_at"] is None:
-        now = datetime.now(UTC)
-        late = now > row["report_due_at"]
-        await repository.add_event(
-            session, row["id"], "reported", ctx.key.id, {"late": late, "comment": comment}
-        )
-        row = await repository.update(session, row["id"], reported_at=now, reported_by=ctx.key.id)
-        await announce(session, "incident.updated", row, change=["reported"])
     return await get(session, ctx=ctx, incident_id=incident_id)
 
 
@@ -331,6 +352,12 @@ async def stats(
     for r in rows:
         for key in by:
             by[key][r[key]] = by[key].get(r[key], 0) + int(r["n"])
+    by_category: dict[str, int] = {}
+    by_grade: dict[str, int] = {}
+    for r in rows:
+        by_category[r["category"]] = by_category.get(r["category"], 0) + int(r["n"])
+        if r["grade"]:
+            by_grade[r["grade"]] = by_grade.get(r["grade"], 0) + int(r["n"])
     responded = sum(int(r["responded"]) for r in rows)
     closed = sum(int(r["closed"]) for r in rows)
     to_responding = sum(float(r["to_responding"] or 0) for r in rows)
@@ -342,6 +369,10 @@ async def stats(
         by_type=by["type"],
         by_level=by["level"],
         reported_late=sum(int(r["late"]) for r in rows),
+        accidents=by_category.get("accident", 0),
+        by_category=by_category,
+        by_grade=by_grade,
+        response_late=sum(int(r["response_late"]) for r in rows),
         mean_seconds_to_responding=to_responding / responded if responded else None,
         mean_seconds_to_closed=to_closed / closed if closed else None,
     )

@@ -59,6 +59,7 @@ MUTATIONS_BY_OPERATORS = {
     ("PATCH", "/api/v1/parks/{park_id}/incidents/{incident_id}"),
     ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/status"),
     ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/report"),
+    ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/casualties"),
     ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/comments"),
     ("POST", "/api/v1/parks/{park_id}/incidents/{incident_id}/tasks"),
     ("PATCH", "/api/v1/parks/{park_id}/incidents/{incident_id}/tasks/{task_id}"),
@@ -217,7 +218,15 @@ def make_tenancy(database_url: str, park_id: str) -> dict[str, str]:
     return ids
 
 
-EMERGENCY_PARAMS = {"{incident_id}", "{task_id}", "{resource_id}", "{entry_id}"}
+EMERGENCY_PARAMS = {
+    "{incident_id}",
+    "{task_id}",
+    "{resource_id}",
+    "{entry_id}",
+    "{report_id}",
+    "{source_id}",
+    "{drill_id}",
+}
 
 
 def make_emergency(database_url: str, park_id: str) -> dict[str, str]:
@@ -245,12 +254,30 @@ def make_emergency(database_url: str, park_id: str) -> dict[str, str]:
             "VALUES (%s, 'n', 'r', now(), now() + interval '1 hour') RETURNING id",
             (park_id,),
         ).fetchone()
-    assert task is not None and entry is not None
+        report = conn.execute(
+            "INSERT INTO incident_report (incident_id, kind, recipient, sent_at, sent_by, "
+            "content) VALUES (%s, 'first', 'r', now(), 's', '{}') RETURNING id",
+            (incident[0],),
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO hazard_source (park_id, id, name, unit_kind, lon, lat, "
+            "exposed_population) VALUES (%s, %s, 'h', 'storage', 120.7, 31.3, 0)",
+            (park_id, f"h-{suffix}"),
+        )
+        drill = conn.execute(
+            "INSERT INTO emergency_drill (park_id, plan_id, held_at, scenario) SELECT %s, id, "
+            "now(), 's' FROM response_plan WHERE park_id IS NULL ORDER BY id LIMIT 1 RETURNING id",
+            (park_id,),
+        ).fetchone()
+    assert task is not None and entry is not None and report is not None and drill is not None
     return {
         "incident_id": str(incident[0]),
         "task_id": str(task[0]),
         "resource_id": f"r-{suffix}",
         "entry_id": str(entry[0]),
+        "report_id": str(report[0]),
+        "source_id": f"h-{suffix}",
+        "drill_id": str(drill[0]),
     }
 
 

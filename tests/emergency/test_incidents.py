@@ -216,14 +216,16 @@ def test_report_deadline_counts_down_and_report_due_is_sent_once(
     created = client.post(f"/api/v1/parks/{pid}/emergency/settings", json=rule, headers=admin)
     assert created.status_code == 201, created.text
     in_force = client.get(f"/api/v1/parks/{pid}/emergency/settings", headers=operator).json()
-    assert {r["incident_type"]: r["report_deadline_s"] for r in in_force} == {
-        "gas_leak": 600,
-        "fire": 3600,
-    }
-    incident = open_incident(client, operator, pid)
+    deadlines = {r["incident_type"]: r["report_deadline_s"] for r in in_force}
+    assert deadlines["gas_leak"] == 600 and deadlines["fire"] == 3600
+    # only an accident (casualties or loss) has the regulator's clock; a 险情 none
+    hazard = open_incident(client, operator, pid)
+    assert hazard["report_seconds_left"] is None
+    injured = {"casualties": {"minor_injuries": 1}}
+    incident = open_incident(client, operator, pid, **injured)
     assert 0 < incident["report_seconds_left"] <= 600
     other = create_park(client, admin).id
-    calm = open_incident(client, operator, other)  # the default: 1 h, warned 15 min before
+    calm = open_incident(client, operator, other, **injured)  # the default: 1 h, warned 15 min
     assert 3000 < calm["report_seconds_left"] <= 3600
 
     run_report_job(settings)
@@ -238,7 +240,7 @@ def test_report_deadline_counts_down_and_report_due_is_sent_once(
     body = reported.json()
     assert body["reported_at"] and body["report_seconds_left"] is None
     actions = [e["action"] for e in body["timeline"]]
-    assert actions == ["opened", "report_due", "reported"]
+    assert actions == ["opened", "casualties_changed", "report_due", "reported"]
 
 
 def test_plans_by_level_become_tasks_and_the_roster_goes_into_the_events(

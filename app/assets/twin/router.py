@@ -55,7 +55,8 @@ async def park_twin(
 @router.get(
     "/map",
     summary="The dashboard map (GeoJSON FeatureCollection)",
-    description="The park's boundary, parcels, buildings and located devices; each feature "
+    description="The park's boundary, parcels, buildings, located devices and hazard sources "
+    "(`kind` `hazard_source`, `status` `major` or `below_threshold`); each feature "
     "has `properties.kind` and `properties.status`.",
 )
 async def park_map(

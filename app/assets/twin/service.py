@@ -30,6 +30,7 @@ from app.assets.twin.schemas import (
     TwinSpace,
 )
 from app.assets.twin.status import Rollup, rollup
+from app.emergency.hazards import map_features as hazard_features
 from app.parks.deps import ParkContext
 
 
@@ -104,8 +105,9 @@ def _feature(geometry: dict[str, Any] | None, **properties: Any) -> dict[str, An
 
 
 async def map_(session: AsyncSession, *, ctx: ParkContext, cache: IndexCache) -> dict[str, Any]:
-    """GeoJSON FeatureCollection: the park's boundary, parcels, buildings and located devices,
-    each with ``properties.kind`` and ``properties.status``."""
+    """GeoJSON FeatureCollection: the park's boundary, parcels, buildings, located devices and
+    hazard sources (重大危险源, owned by app.emergency.hazards), each with ``properties.kind``
+    and ``properties.status``."""
     index, leaves, park, parcels, buildings = await _state(session, ctx, cache)
     boundary = await land.park_boundary(session, ctx.park_id)
     features = [_feature(boundary, kind="park", id=ctx.park_id, **park.as_dict())]
@@ -130,6 +132,7 @@ async def map_(session: AsyncSession, *, ctx: ParkContext, cache: IndexCache) ->
                     connectivity=leaf["connectivity"],
                 )
             )
+    features += await hazard_features(session, ctx.park_id)
     return {"type": "FeatureCollection", "features": features}
 
 
