@@ -213,6 +213,7 @@ CANDIDATES = text(
     JOIN device d ON d.park_id = a.park_id AND d.id = a.device_id
     LEFT JOIN building b ON b.park_id = d.park_id AND b.id = d.building_id
     WHERE a.severity = 'critical' AND a.closed_at IS NULL
+      AND a.suppressed IS NULL  -- a detector out of service: announced (and taken) once back
       AND (d.lon IS NOT NULL OR b.footprint IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM incident_alarm ia WHERE ia.alarm_id = a.id)
       AND EXISTS (SELECT 1 FROM ({IN_FORCE.format(park="a.park_id", only="")}) r

@@ -20,7 +20,7 @@ sources (重大危险源, GB 18218-2018), drills and plan approvals.
   ``emergency_drill``: a drill of a plan with its findings.
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0022
 Create Date: 2026-12-03
 """
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0021"
-down_revision = "0018"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
