@@ -193,13 +193,18 @@ def make_land(database_url: str, park_id: str) -> dict[str, str]:
     return {**ids, "number": "1"}
 
 
-TENANCY_PARAMS = {"{enterprise_id}", "{lease_id}", "{equipment_id}"}
+TENANCY_PARAMS = {"{enterprise_id}", "{lease_id}", "{equipment_id}", "{payment_id}"}
 
 
 def make_tenancy(database_url: str, park_id: str) -> dict[str, str]:
     """A fresh enterprise leasing a fresh parcel, and equipment, straight into the tables."""
     land, suffix = make_land(database_url, park_id), uuid.uuid4().hex[:8]
-    ids = {"enterprise_id": f"e-{suffix}", "lease_id": f"l-{suffix}", "equipment_id": suffix}
+    ids = {
+        "enterprise_id": f"e-{suffix}",
+        "lease_id": f"l-{suffix}",
+        "equipment_id": suffix,
+        "payment_id": f"p-{suffix}",
+    }
     code = "91350100" + suffix.upper().translate(str.maketrans("IOSVZ", "12345")) + "0"
     with psycopg.connect(database_url) as conn:
         conn.execute(
@@ -214,6 +219,11 @@ def make_tenancy(database_url: str, park_id: str) -> dict[str, str]:
         conn.execute(
             "INSERT INTO equipment (park_id, id, name, category) VALUES (%s, %s, 'q', 'pump')",
             (park_id, ids["equipment_id"]),
+        )
+        conn.execute(
+            "INSERT INTO rent_payment (park_id, id, lease_id, period, amount_yuan, paid_on) "
+            "VALUES (%s, %s, %s, '2026-01-01', 100, '2026-01-05')",
+            (park_id, ids["payment_id"], ids["lease_id"]),
         )
     return ids
 
