@@ -8,12 +8,47 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+GROWTH_SOURCE = (
+    "国家统计局 practice for profit and tax on a loss base (e.g. 规模以上工业企业利润 releases): "
+    "no percentage; 扭亏 (loss to non-loss), 减亏 (smaller loss), 增亏 (larger loss), "
+    "转亏 (profit to loss)"
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A 同比/环比: the rate, or (on a negative base, or a profit turned to loss) the NBS
+    wording with no rate."""
+
+    rate: float | None
+    note: str | None = None
+
+
+def change(current: float | None, base: float | None) -> Change:
+    """The one owner of the growth rule.
+
+    (current - base) / base when both are known, the base is positive and the current figure
+    is not negative (a percentage of a loss reads backwards). On a negative base (a loss, a
+    net tax refund): 扭亏 when the current figure is >= 0, 减亏 when the loss shrank, 增亏 when
+    it grew, 亏损持平 when equal; from a positive base to a negative figure: 转亏. A zero base
+    has no rate.
+    """
+    if current is None or base is None or base == 0:
+        return Change(None)
+    if base < 0:
+        if current >= 0:
+            return Change(None, "扭亏")
+        if current == base:
+            return Change(None, "亏损持平")
+        return Change(None, "减亏" if current > base else "增亏")
+    if current < 0:
+        return Change(None, "转亏")
+    return Change((current - base) / base)
+
 
 def growth(current: float | None, base: float | None) -> float | None:
-    """(current - base) / base; None when either is missing or the base is zero."""
-    if current is None or base is None or base == 0:
-        return None
-    return (current - base) / base
+    """The rate of :func:`change` (None where the rule gives a wording instead)."""
+    return change(current, base).rate
 
 
 def shift_month(month: date, months: int) -> date:
@@ -37,6 +72,7 @@ class Benchmark:
     weight: float
     when_missing: str  # 'average', 'zero', 'not_evaluated'
     unit: str | None = None
+    source: str | None = None
 
 
 @dataclass
@@ -50,6 +86,8 @@ class Firm:
     score: float | None = None
     grade: str = "T"
     rank: int | None = None
+    share_ahead: float | None = None
+    class_size: int | None = None
 
 
 def _direct_points(firm: Firm, benchmarks: Sequence[Benchmark]) -> None:
@@ -75,21 +113,28 @@ def _fill_averages(firms: Sequence[Firm], benchmarks: Sequence[Benchmark]) -> No
                 f.points[b.indicator] = mean
 
 
-def grade_of(rank: int, count: int, cutoffs: Sequence[tuple[str, float]]) -> str:
-    """The first grade whose cut-off holds rank / count (cut-offs in ascending order)."""
-    position = rank / count
+def grade_of(ahead: int, count: int, cutoffs: Sequence[tuple[str, float]]) -> str:
+    """The first grade (cut-offs in ascending order) whose cut-off exceeds the share of the
+    class ranked ahead of the firm, ``ahead / count``.
+
+    A firm alone in its class, or first, has nobody ahead: grade A. With cut-offs 20/60/95 %
+    a class of 20 gets 4 A, 8 B, 7 C and 1 D, as rank / count did; a class of 3 gets A, B, C
+    (rank / count gave B, C, D). Compared in whole firms (ahead < cut-off x count) so that
+    4 of 20 ahead is not "under 20 %" by a rounding error.
+    """
     for grade, upper in cutoffs:
-        if position <= upper + 1e-12:
+        if ahead < upper * count - 1e-9:
             return grade
     return cutoffs[-1][0]
 
 
 def _grade(firms: Sequence[Firm], cutoffs: Sequence[tuple[str, float]]) -> None:
-    """Rank by score (ties share the better rank) and grade by percentile."""
+    """Rank by score (ties share the better rank) and grade by the share ranked ahead."""
     ordered = sorted(firms, key=lambda f: (-(f.score or 0.0), f.enterprise_id))
     for f in ordered:
-        f.rank = 1 + sum(1 for o in ordered if (o.score or 0.0) > (f.score or 0.0))
-        f.grade = grade_of(f.rank, len(ordered), cutoffs)
+        ahead = sum(1 for o in ordered if (o.score or 0.0) > (f.score or 0.0))
+        f.rank, f.class_size, f.share_ahead = ahead + 1, len(ordered), ahead / len(ordered)
+        f.grade = grade_of(ahead, len(ordered), cutoffs)
 
 
 def evaluate(

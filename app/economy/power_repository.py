@@ -138,6 +138,22 @@ async def total_kwh(
     return {str(r["enterprise_id"]): float(r["kwh"]) for r in rows}
 
 
+MONTHLY = f"""
+WITH {METERS}, {daily_ctes("p")}
+SELECT enterprise_id, date_trunc('month', day)::date AS month, sum(kwh) AS kwh
+FROM p_daily GROUP BY 1, 2
+"""  # noqa: S608
+
+
+async def monthly_kwh(
+    session: AsyncSession, *, park_id: str, tz: str, lo: datetime, hi: datetime
+) -> dict[tuple[str, date], float]:
+    """kWh per (enterprise, park-local month) of ``[lo, hi)``, months with readings only."""
+    params = {"park": park_id, "tz": tz, "p_lo": lo, "p_hi": hi}
+    rows = (await session.execute(text(MONTHLY), params)).mappings()
+    return {(str(r["enterprise_id"]), r["month"]): float(r["kwh"]) for r in rows}
+
+
 async def parks(session: AsyncSession) -> Sequence[RowMapping]:
     return (
         (await session.execute(text("SELECT id, timezone FROM park ORDER BY id"))).mappings().all()

@@ -189,6 +189,10 @@ class IndicatorScore(BaseModel):
     weight: float
     points: float | None
     rule: str | None = Field(description="how a missing value was scored, if it was")
+    months: list[str] = Field(
+        default=[], description="the months summed on both sides of the ratio (YYYY-MM)"
+    )
+    source: str | None = Field(default=None, description="the benchmark's document and year")
 
 
 class PerMuItem(BaseModel):
@@ -201,6 +205,18 @@ class PerMuItem(BaseModel):
     rank: int | None
     grade: Literal["A", "B", "C", "D", "T"]
     reason: str | None = Field(description="why the firm is not evaluated (grade T)")
+    share_ahead: float | None = Field(
+        default=None, description="share of its class ranked ahead of it (the grade's basis)"
+    )
+    class_size: int | None = Field(default=None, description="firms graded in its class")
+    months_reported: list[str] = Field(default=[], description="months with a report (YYYY-MM)")
+    missing_months: list[str] = Field(
+        default=[], description="months of the year (from founding) without a report"
+    )
+    complete_year: bool = Field(default=False, description="every month of the year reported")
+    energy_from: dict[str, str] = Field(
+        default={}, description="per month: energy from the `report` or the `carbon` ledger"
+    )
 
 
 class PerMu(BaseModel):
@@ -208,6 +224,9 @@ class PerMu(BaseModel):
     benchmark_year: int | None
     region: str | None
     cutoffs: dict[str, float]
+    grade_rule: str = ""
+    energy_source: str = ""
+    sources: dict[str, list[str]] = {}
     items: list[PerMuItem]
 
 
