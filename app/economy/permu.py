@@ -3,7 +3,8 @@
 For every enterprise of the park: its land in 亩 (permu_repository), its year's figures from
 the monthly reports summed over the same months on both sides of each ratio (app.economy.annual),
 its kWh from the meters and its total tce 等价值 from the carbon ledger. The firm class is
-``above_scale`` when the year's main revenue reaches ``above_scale_revenue``, else ``small``.
+``above_scale`` when the 规上 register (app.economy.scale) has the firm 规上 at its last
+month of the year, else ``small``.
 Indicators:
 
 - 规上: tax_per_mu = tax / land, value_added_per_mu = value added / land,
@@ -154,13 +155,13 @@ async def _inputs(session: AsyncSession, ctx: ParkContext, year: int) -> dict[st
         "land": await permu_repository.land_mu(session, ctx.park_id, year),
         "kwh": kwh,
         "tce": await carbon_tce(session, ctx, year),
+        "above_scale": await permu_repository.above_scale(session, ctx.park_id, year),
     }
 
 
 async def evaluate_year(session: AsyncSession, *, ctx: ParkContext, year: int) -> PerMu:
     year_end = date(year, 12, 31)
     params = await config_repository.parameters(session, ctx.park_id, year_end)
-    threshold = float(config_repository.value(params, "above_scale_revenue"))
     min_age = int(config_repository.value(params, "min_age_years"))
     bench_rows = await config_repository.benchmarks(session, ctx.park_id, year)
     cut_rows = await config_repository.cutoffs(session, ctx.park_id, year)
@@ -175,8 +176,7 @@ async def evaluate_year(session: AsyncSession, *, ctx: ParkContext, year: int) -
             months, year=year, founded=r["founded_on"], land_mu=mu,
             carbon_tce=data["tce"].get(e, {}), kwh=data["kwh"].get(e, {}),
         )  # fmt: skip
-        revenue = sum(float(m["revenue"]) for m in months)
-        firm_class = "above_scale" if revenue >= threshold else "small"
+        firm_class = "above_scale" if data["above_scale"].get(e) else "small"
         firms.append(Firm(e, firm_class, y.indicators,
                           excluded=_exclusion(r, len(months), mu, year, min_age)))  # fmt: skip
         years.append(y)

@@ -83,3 +83,17 @@ async def enterprises(session: AsyncSession, park_id: str) -> Sequence[RowMappin
 async def months(session: AsyncSession, park_id: str, year: int) -> Sequence[RowMapping]:
     params = {"park": park_id, "first": date(year, 1, 1), "last": date(year, 12, 1)}
     return (await session.execute(text(MONTHS), params)).mappings().all()
+
+
+SCALE = """
+SELECT DISTINCT ON (enterprise_id) enterprise_id, above_scale FROM economy_scale_status
+WHERE park_id = :park AND month >= :first AND month <= :last
+ORDER BY enterprise_id, month DESC
+"""
+
+
+async def above_scale(session: AsyncSession, park_id: str, year: int) -> dict[str, bool]:
+    """Each enterprise's 规上 status at its last month of ``year`` in the register."""
+    params = {"park": park_id, "first": date(year, 1, 1), "last": date(year, 12, 1)}
+    rows = await session.execute(text(SCALE), params)
+    return {str(r[0]): bool(r[1]) for r in rows}

@@ -88,8 +88,20 @@ class ScaleChange(BaseModel):
     month: Month
     above_scale: bool
     previous: bool | None = Field(description="the status the month before (null: first known)")
-    trailing_revenue: float = Field(description="main revenue of the 12 months to this one")
-    months_reported: int
+    trailing_revenue: float = Field(
+        description="the main revenue the status rests on (10⁴ yuan): the previous year's "
+        "complete result (basis annual or carried) or the year's 累计 (basis cumulative)"
+    )
+    months_reported: int = Field(description="months summed in that revenue")
+    basis: str | None = Field(
+        default=None,
+        description="annual: the previous year's complete result; carried: that year "
+        "incomplete (a missing month is not a zero), the last status kept; cumulative: a new "
+        "firm by its 累计 revenue of the year",
+    )
+    threshold: float | None = Field(default=None, description="the sector's threshold, 10⁴ yuan")
+    sector: str | None = Field(default=None, description="the threshold's sector")
+    source: str | None = Field(default=None, description="the threshold's NBS document")
 
 
 class ImportError_(BaseModel):
