@@ -122,6 +122,13 @@ class Totals(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+Notes: Any = Field(
+    default={},
+    description="per indicator, instead of a rate on a negative base or a profit turned to "
+    "loss: 扭亏, 减亏, 增亏, 亏损持平 or 转亏 (NBS practice); null where the rate stands",
+)
+
+
 class IndustryRow(BaseModel):
     section: str | None = Field(description="GB/T 4754 门类 (null: no or unknown code)")
     name: str | None
@@ -129,6 +136,24 @@ class IndustryRow(BaseModel):
     totals: dict[str, float | None]
     yoy: dict[str, float | None]
     mom: dict[str, float | None]
+    yoy_note: dict[str, str | None] = Notes
+    mom_note: dict[str, str | None] = Notes
+    ytd: dict[str, float | None] = Field(default={}, description="累计: January to the month")
+    ytd_yoy: dict[str, float | None] = Field(
+        default={}, description="累计同比 over the (firm, month) pairs reported in both years"
+    )
+    ytd_yoy_note: dict[str, str | None] = Notes
+    ytd_comparable: int = Field(default=0, description="firms with a pair in both years")
+
+
+class ScaleRow(BaseModel):
+    scale: Literal["above_scale", "below_scale", "unclassified"] = Field(
+        description="the register status in the month (unclassified: a sector without a "
+        "revenue threshold)"
+    )
+    enterprises: int = Field(description="firms reporting in the month")
+    totals: dict[str, float | None]
+    ytd: dict[str, float | None] = Field(description="累计 of the same firms")
 
 
 class Coverage(BaseModel):
@@ -146,8 +171,19 @@ class Overview(BaseModel):
         "null when none did or the base is 0"
     )
     mom: dict[str, float | None] = Field(description="环比, on the same basis")
+    yoy_note: dict[str, str | None] = Notes
+    mom_note: dict[str, str | None] = Notes
     yoy_comparable: int
     mom_comparable: int
+    ytd: dict[str, float | None] = Field(default={}, description="累计: January to the month")
+    ytd_yoy: dict[str, float | None] = Field(
+        default={}, description="累计同比 over the (firm, month) pairs reported in both years"
+    )
+    ytd_yoy_note: dict[str, str | None] = Notes
+    ytd_comparable: int = 0
+    ytd_months: list[str] = Field(default=[], description="the months of the 累计")
+    by_scale: list[ScaleRow] = Field(default=[], description="规上 / 规下 totals")
+    growth_rule: str = ""
     by_industry: list[IndustryRow]
     above_scale_count: int
     coverage: dict[str, Coverage]
