@@ -169,25 +169,85 @@ class AnomalyRules:
     zero_kwh: float
 
 
-def anomalies(days: Sequence[float], rules: AnomalyRules) -> list[tuple[str, dict[str, float]]]:
-    """Anomalies of the last day of ``days`` (daily kWh, oldest first).
+CALENDAR_SOURCE = (
+    "国务院办公厅 annual notices of public holidays and make-up working days (调休): 2025 "
+    "国办发明电〔2024〕12号, 2026 notice of 2025-11-04; other days Monday-Friday work"
+)
 
-    ``sudden_drop``: the day below ``drop_ratio`` x the average of the ``drop_window_days``
-    before it (when that average is positive). ``zero_load``: the last ``zero_days`` days all
-    at or below ``zero_kwh``, and the day before them not (so a long outage raises once).
-    """
-    found: list[tuple[str, dict[str, float]]] = []
-    if not days:
-        return found
+
+def rest_day(day: date, kinds: Mapping[date, str]) -> bool:
+    """A public holiday, or a Saturday or Sunday that is not a make-up working day (调休)."""
+    kind = kinds.get(day)
+    if kind is not None:
+        return kind == "holiday"
+    return day.weekday() >= 5
+
+
+def day_class(day: date, kinds: Mapping[date, str]) -> str:
+    """``working``, ``saturday`` (a Saturday rest day: many plants work it) or ``sunday``
+    (a Sunday rest day or a public holiday: the deepest rest). A day is compared with the
+    days of its own class."""
+    if not rest_day(day, kinds):
+        return "working"
+    return "saturday" if day.weekday() == 5 and kinds.get(day) is None else "sunday"
+
+
+def _drop(
+    days: Sequence[float | None], rest: Sequence[str], rules: AnomalyRules
+) -> dict[str, float] | None:
+    """The day against the average of the last ``drop_window_days`` days of its own class
+    (:func:`day_class`) that have data; at least half the window of them."""
     today = days[-1]
-    window = days[-1 - rules.drop_window_days : -1]
-    if len(window) == rules.drop_window_days:
-        average = sum(window) / len(window)
-        if average > 0 and today < rules.drop_ratio * average and today > rules.zero_kwh:
-            found.append(("sudden_drop", {"kwh": today, "trailing_average_kwh": average}))
-    tail = days[-rules.zero_days :]
-    if len(tail) == rules.zero_days and all(d <= rules.zero_kwh for d in tail):
-        before = days[-rules.zero_days - 1] if len(days) > rules.zero_days else None
-        if before is None or before > rules.zero_kwh:
-            found.append(("zero_load", {"kwh": today, "days": float(rules.zero_days)}))
+    same = [d for d, r in zip(days[:-1], rest[:-1], strict=True) if r == rest[-1]]
+    known = [d for d in same if d is not None][-rules.drop_window_days :]
+    if today is None or len(known) < max(1, (rules.drop_window_days + 1) // 2):
+        return None
+    average = sum(known) / len(known)
+    if average > 0 and rules.zero_kwh < today < rules.drop_ratio * average:
+        return {"kwh": today, "trailing_average_kwh": average,
+                "rest_day": float(rest[-1] != "working"),
+                "compared_days": float(len(known))}  # fmt: skip
+    return None
+
+
+def _zero(
+    days: Sequence[float | None], rest: Sequence[str], rules: AnomalyRules
+) -> dict[str, float] | None:
+    """The last ``zero_days`` working days all with data at or below ``zero_kwh`` (the day
+    itself a working day), and the working day before them not: raised once per outage."""
+    if rest[-1] != "working":
+        return None
+    working = [d for d, r in zip(days, rest, strict=True) if r == "working"]
+    tail = working[-rules.zero_days :]
+    if len(tail) < rules.zero_days or any(d is None or d > rules.zero_kwh for d in tail):
+        return None
+    before = working[-rules.zero_days - 1] if len(working) > rules.zero_days else None
+    if before is not None and before <= rules.zero_kwh:
+        return None
+    return {"kwh": float(days[-1] or 0.0), "days": float(rules.zero_days)}
+
+
+def anomalies(
+    days: Sequence[float | None], rest: Sequence[str], rules: AnomalyRules
+) -> list[tuple[str, dict[str, float]]]:
+    """Anomalies of the last day of ``days`` (daily kWh, oldest first; None: no data that
+    day; ``rest``: each day's :func:`day_class` by the park's calendar).
+
+    ``no_data``: no reading at all on the day after a day with data (a communications
+    outage, raised once; never read as zero load). ``sudden_drop``: the day below
+    ``drop_ratio`` x the average of its own class of day (a Sunday against Sundays and
+    holidays, a Saturday against Saturdays, a working day against working days), so a firm
+    resting at weekends raises nothing. ``zero_load``: ``zero_days`` working days at or
+    below ``zero_kwh``.
+    """
+    if not days:
+        return []
+    if days[-1] is None:
+        before = days[-2] if len(days) > 1 else None
+        return [] if before is None else [("no_data", {"last_kwh": before})]
+    found = []
+    for kind, rule in (("sudden_drop", _drop), ("zero_load", _zero)):
+        detail = rule(days, rest, rules)
+        if detail is not None:
+            found.append((kind, detail))
     return found

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.errors import Unprocessable
 from app.economy import config_repository, power_repository
-from app.economy.calc import AnomalyRules, anomalies, ratio
+from app.economy.calc import AnomalyRules, anomalies, day_class, ratio
 from app.economy.reports import parse_month
 from app.economy.schemas import (
     Anomaly,
@@ -41,6 +41,7 @@ from app.webhooks.outbox import enqueue
 logger = logging.getLogger(__name__)
 
 MAX_DAYS = 400
+LOOKBACK_PER_DAY = 7  # calendar days read per day of a rule's window: a Sunday a week
 ANOMALY_EVENT = "economy.anomaly"
 
 
@@ -144,15 +145,23 @@ def _rules(params: dict[str, RowMapping]) -> AnomalyRules:
 
 
 async def detect_park(session: AsyncSession, park_id: str, tz: str, day: date) -> int:
-    """Flag the anomalies of ``day`` (a park-local day) and queue their webhook events."""
+    """Flag the anomalies of ``day`` (a park-local day) and queue their webhook events.
+
+    Reads enough days back for the rules to find ``anomaly_drop_window_days`` days of the
+    day's own class (a Sunday a week) and ``anomaly_zero_days`` working days.
+    """
     params = await config_repository.parameters(session, park_id, day)
     rules = _rules(params)
-    span = max(rules.drop_window_days, rules.zero_days) + 1
+    span = max(rules.drop_window_days, rules.zero_days) * LOOKBACK_PER_DAY + 1
     first = day - timedelta(days=span - 1)
     rows = await power_repository.daily_kwh(
         session, park_id=park_id, tz=tz,
         lo=local_midnight(first, tz), hi=local_midnight(day + timedelta(days=1), tz),
     )  # fmt: skip
+    kinds = {r["day"]: r["kind"] for r in await power_repository.calendar(
+        session, park_id, first, day)}  # fmt: skip
+    calendar_days = [first + timedelta(days=i) for i in range(span)]
+    rest = [day_class(d, kinds) for d in calendar_days]
     series: dict[str, dict[date, float]] = defaultdict(dict)
     for r in rows:
         series[r["enterprise_id"]]
@@ -160,8 +169,8 @@ async def detect_park(session: AsyncSession, park_id: str, tz: str, day: date) -
             series[r["enterprise_id"]][r["day"]] = float(r["kwh"])
     raised = 0
     for enterprise_id, by_day in series.items():
-        days = [by_day.get(first + timedelta(days=i), 0.0) for i in range(span)]
-        for kind, detail in anomalies(days, rules):
+        days = [by_day.get(d) for d in calendar_days]
+        for kind, detail in anomalies(days, rest, rules):
             raised += await _raise(session, park_id, enterprise_id, day, kind, detail)
     return raised
 

@@ -154,6 +154,33 @@ async def monthly_kwh(
     return {(str(r["enterprise_id"]), r["month"]): float(r["kwh"]) for r in rows}
 
 
+CALENDAR = """
+SELECT DISTINCT ON (day) day, kind, name, source, park_id FROM economy_calendar
+WHERE (park_id = :park OR park_id IS NULL) AND day >= :first AND day <= :last
+ORDER BY day, park_id NULLS LAST
+"""
+"""The calendar's days of a span, the park's own row before the default for the same day."""
+
+
+async def calendar(
+    session: AsyncSession, park_id: str, first: date, last: date
+) -> Sequence[RowMapping]:
+    params = {"park": park_id, "first": first, "last": last}
+    return (await session.execute(text(CALENDAR), params)).mappings().all()
+
+
+async def put_calendar_day(session: AsyncSession, park_id: str, values: dict[str, Any]) -> None:
+    """The park's own holiday or make-up working day (replacing its row for that day)."""
+    await session.execute(
+        text(
+            "INSERT INTO economy_calendar (park_id, day, kind, name, source) "
+            "VALUES (:park, :day, :kind, :name, :source) ON CONFLICT (park_id, day) "
+            "DO UPDATE SET kind = excluded.kind, name = excluded.name, source = excluded.source"
+        ),
+        {"park": park_id, **values},
+    )
+
+
 async def parks(session: AsyncSession) -> Sequence[RowMapping]:
     return (
         (await session.execute(text("SELECT id, timezone FROM park ORDER BY id"))).mappings().all()

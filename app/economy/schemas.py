@@ -225,7 +225,7 @@ class Anomaly(BaseModel):
     id: int
     enterprise_id: str
     date: date
-    kind: Literal["sudden_drop", "zero_load"]
+    kind: Literal["sudden_drop", "zero_load", "no_data"]
     detail: dict[str, Any]
     detected_at: UtcDateTime
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
@@ -16,9 +16,11 @@ from app.economy.calc import (
     Firm,
     anomalies,
     change,
+    day_class,
     evaluate,
     grade_of,
     growth,
+    rest_day,
     shift_month,
 )
 
@@ -100,13 +102,55 @@ def test_grades_follow_scores(scores: list[float]) -> None:
 
 
 def test_anomaly_rules() -> None:
-    assert anomalies([100, 100, 100, 40], RULES) == [
-        ("sudden_drop", {"kwh": 40, "trailing_average_kwh": 100})
-    ]
-    assert anomalies([100, 100, 100, 60], RULES) == []
-    assert anomalies([100, 100, 0, 0], RULES) == [("zero_load", {"kwh": 0, "days": 2.0})]
-    assert anomalies([100, 0, 0, 0], RULES) == []  # the same outage, already raised
-    assert anomalies([], RULES) == []
+    work = ["working"] * 4
+    assert anomalies([100, 100, 100, 40], work, RULES) == [
+        ("sudden_drop", {"kwh": 40, "trailing_average_kwh": 100, "rest_day": 0.0,
+                         "compared_days": 3.0})
+    ]  # fmt: skip
+    assert anomalies([100, 100, 100, 60], work, RULES) == []
+    assert anomalies([100, 100, 0, 0], work, RULES) == [("zero_load", {"kwh": 0, "days": 2.0})]
+    assert anomalies([100, 0, 0, 0], work, RULES) == []  # the same outage, already raised
+    assert anomalies([], [], RULES) == []
+
+
+def test_no_data_is_not_zero_load() -> None:
+    """A day without any reading (communications outage) raises no_data once, never
+    zero_load nor a drop; zero load needs days with data."""
+    work = ["working"] * 4
+    assert anomalies([100, 100, 100, None], work, RULES) == [("no_data", {"last_kwh": 100})]
+    assert anomalies([100, 100, None, None], work, RULES) == []  # raised the day before
+    # two days of data at zero after the outage: zero load (2 days); one is not enough
+    assert anomalies([100, None, 0, 0], work, RULES) == [("zero_load", {"kwh": 0, "days": 2.0})]
+    assert anomalies([100, None, None, 0], work, RULES) == []
+
+
+def test_a_firm_resting_on_sundays_raises_nothing() -> None:
+    """Seven weeks of 100 kWh Monday-Saturday and 10 on Sunday (window 7, ratio 0.5).
+    The old rule: Sunday against the 7 days before it, (6 x 100 + 10) / 7 = 87.1: 10 < 43.6,
+    a drop every week. By the calendar: Sunday against the Sundays before it (10 each), a
+    Saturday (worked) against Saturdays (100 each): no drop. A Sunday at 4 (< 0.5 x 10) is a
+    drop; a Monday at 40 against working days (100) is one."""
+    rules = AnomalyRules(drop_ratio=0.5, drop_window_days=7, zero_days=3, zero_kwh=0)
+    first = date(2026, 3, 2)  # a Monday
+    days = [first + timedelta(days=i) for i in range(49)]
+    classes = [day_class(d, {}) for d in days]
+    assert classes[5:7] == ["saturday", "sunday"]
+    kwh: list[float | None] = [10.0 if d.weekday() == 6 else 100.0 for d in days]
+    assert anomalies(kwh, classes, rules) == []
+    assert anomalies(kwh[:-1], classes[:-1], rules) == []  # the Saturday
+    assert anomalies([*kwh[:-1], 4.0], classes, rules)[0][0] == "sudden_drop"
+    assert anomalies([*kwh, 40.0], [*classes, "working"], rules)[0][0] == "sudden_drop"
+
+
+def test_calendar_days() -> None:
+    """2026: Sunday Jan 4 a make-up working day (调休), Thursday Jan 1 a holiday (a Sunday
+    class of rest), Saturday Jan 10 an ordinary Saturday."""
+    kinds = {date(2026, 1, 4): "workday", date(2026, 1, 1): "holiday"}
+    assert not rest_day(date(2026, 1, 4), kinds) and rest_day(date(2026, 1, 1), kinds)
+    assert rest_day(date(2026, 1, 10), kinds) and not rest_day(date(2026, 1, 5), kinds)
+    assert [day_class(date(2026, 1, d), kinds) for d in (1, 4, 5, 10, 11)] == [
+        "sunday", "working", "working", "saturday", "sunday",
+    ]  # fmt: skip
 
 
 def test_sections() -> None:

@@ -90,8 +90,8 @@ def world(
     write_readings(database_url, sa, a_jan)
     write_readings(database_url, sb, daily_readings(jan, [10.0] * 5))
     write_readings(
-        database_url, sc, [(at(jan + timedelta(days=i), 12), 500 + 1550.0) for i in range(5)]
-    )
+        database_url, sc, [(at(jan + timedelta(days=i), 12), 500 + 1550.0) for i in range(6)]
+    )  # c: readings through Jan 6, all flat (zero load); a and b: none on Jan 6 (outage)
     return {"park": park.id, "a": a, "b": b, "c": c}
 
 
@@ -161,39 +161,56 @@ def test_anomalies_raise_webhook_events_once(
     settings: Settings,
     database_url: str,
 ) -> None:
+    """The seeded 2026 calendar (国务院办公厅 2025-11-04): Jan 1-3 holidays (rest days),
+    Sunday Jan 4 a make-up working day (调休), Jan 5-6 working days. December 2025: weekends
+    rest. Window 7, ratio 0.5, zero load 3 working days (the defaults)."""
     park = world["park"]
-    # Jan 2: a at 20 kWh against a trailing 7-day average of (6 x 100 + 100) / 7 -> a drop.
+    # Jan 2 (holiday, a Sunday-class rest day): a at 20 against its Sundays and holidays
+    # (Jan 1 and the December Sundays, 100 each): 20 < 0.5 x 100 -> a drop. b: one such day
+    # of data -> no basis.
     assert asyncio.run(_detect(settings, park, date(2026, 1, 2))) == 1
-    # Jan 3: c at zero for Jan 1-3 after 50 on Dec 31 -> long zero load; b never had a baseline
-    # yet is at 10 a day: nothing.
-    assert asyncio.run(_detect(settings, park, date(2026, 1, 3))) == 1
-    assert asyncio.run(_detect(settings, park, date(2026, 1, 3))) == 0  # once
-    # Jan 4: c's outage goes on (not raised again); a at 31 against (4 x 100 + 100 + 20 + 50)
-    # / 7 = 81.4 is another drop.
+    # Jan 3 (holiday): c at zero since Jan 1, but on rest days: no zero load. a at 50 against
+    # Jan 2 (20), Jan 1 and the December Sundays (100): well above half of it.
+    assert asyncio.run(_detect(settings, park, date(2026, 1, 3))) == 0
+    # Jan 4 (调休 working day): a at 31 against its last 7 working days (Dec 23-31, 100
+    # each): a drop. c: working days Dec 30 (50), Dec 31 (50), Jan 4 (0): not 3 zero days.
     assert asyncio.run(_detect(settings, park, date(2026, 1, 4))) == 1
+    assert asyncio.run(_detect(settings, park, date(2026, 1, 4))) == 0  # once
+    # Jan 6: a and b have no reading at all (a communications outage): no_data, not zero
+    # load; c flat on the working days Jan 4, 5 and 6 after 50 on Dec 31: zero load.
+    assert asyncio.run(_detect(settings, park, date(2026, 1, 6))) == 3
     url = f"/api/v1/parks/{park}/economy/anomalies?from=2026-01-01&to=2026-01-31"
     flags = client.get(url, headers=viewer).json()
-    assert [(f["enterprise_id"], f["date"], f["kind"]) for f in flags] == [
-        (world["a"], "2026-01-02", "sudden_drop"),
-        (world["c"], "2026-01-03", "zero_load"),
-        (world["a"], "2026-01-04", "sudden_drop"),
-    ]
+    assert sorted((f["date"], f["enterprise_id"], f["kind"]) for f in flags) == sorted([
+        ("2026-01-02", world["a"], "sudden_drop"),
+        ("2026-01-04", world["a"], "sudden_drop"),
+        ("2026-01-06", world["a"], "no_data"),
+        ("2026-01-06", world["b"], "no_data"),
+        ("2026-01-06", world["c"], "zero_load"),
+    ])  # fmt: skip
+    holiday = next(f for f in flags if f["date"] == "2026-01-02")
+    assert holiday["detail"]["rest_day"] == 1
+    makeup = next(f for f in flags if f["date"] == "2026-01-04")
+    assert makeup["detail"]["trailing_average_kwh"] == pytest.approx(100)
+    assert makeup["detail"]["rest_day"] == 0
     exported = client.get(url + "&format=csv&headers=en", headers=viewer).content.decode(
         "utf-8-sig"
     )
     assert exported.splitlines()[0] == "id,enterprise_id,date,kind,detail,detected_at"
-    assert len(exported.splitlines()) == 4
+    assert len(exported.splitlines()) == 6
     with psycopg.connect(database_url) as conn:
         events = conn.execute(
             "SELECT type, severity, data->>'enterprise_id', data->>'kind' FROM event_outbox "
             "WHERE park_id = %s ORDER BY created_at",
             (park,),
         ).fetchall()
-    assert events == [
+    assert sorted(events) == sorted([
         ("economy.anomaly", "warning", world["a"], "sudden_drop"),
+        ("economy.anomaly", "warning", world["a"], "sudden_drop"),
+        ("economy.anomaly", "warning", world["a"], "no_data"),
+        ("economy.anomaly", "warning", world["b"], "no_data"),
         ("economy.anomaly", "warning", world["c"], "zero_load"),
-        ("economy.anomaly", "warning", world["a"], "sudden_drop"),
-    ]
+    ])  # fmt: skip
 
 
 def test_a_parks_own_parameters_win(
