@@ -66,23 +66,28 @@ def _assemble(rows: Any) -> tuple[list[PowerDay], list[PowerEnterprise]]:
     firms: dict[str, PowerEnterprise] = {}
     for r in rows:
         kwh, baseline = float(r["kwh"]), float(r["baseline"])
+        comparable = _index(float(r["comparable_kwh"]), float(r["comparable_baseline"]))
         if r["by_enterprise"]:
             firm = firms.setdefault(
                 r["enterprise_id"],
                 PowerEnterprise(enterprise_id=r["enterprise_id"], section=r["section"],
                                 baseline_kwh=baseline, kwh=0, operating_days=0, days=[]),
             )  # fmt: skip
-            operating = bool(r["operating"]) if r["monitored"] else None
+            known = bool(r["monitored"])
             firm.kwh += kwh
             firm.operating_days += int(r["operating"])
-            firm.days.append(PowerEnterpriseDay(date=r["day"], kwh=kwh, operating=operating))
+            firm.days.append(PowerEnterpriseDay(date=r["day"], kwh=kwh,
+                                                operating=bool(r["operating"]) if known else None,
+                                                has_data=bool(r["has_data"])))  # fmt: skip
         elif r["by_section"]:
             days[-1].by_industry[r["section"] or "?"] = _index(kwh, baseline)
+            days[-1].by_industry_comparable[r["section"] or "?"] = comparable
         else:
             days.append(PowerDay(date=r["day"], kwh=kwh, monitored=r["monitored"],
-                                 operating=r["operating"],
+                                 operating=r["operating"], no_data=r["no_data"],
                                  operating_rate=ratio(r["operating"], r["monitored"]),
-                                 index=_index(kwh, baseline), by_industry={}))  # fmt: skip
+                                 index=_index(kwh, baseline), comparable_index=comparable,
+                                 by_industry={}, by_industry_comparable={}))  # fmt: skip
     return days, list(firms.values())
 
 

@@ -62,7 +62,7 @@ ent AS (
 ),
 grid AS (
     SELECT c.day::date AS day, ent.enterprise_id, ent.section, ent.baseline,
-           coalesce(p.kwh, 0) AS kwh,
+           coalesce(p.kwh, 0) AS kwh, p.kwh IS NOT NULL AS has_data,
            ent.baseline > 0 AND coalesce(p.kwh, 0) > :ratio * ent.baseline AS operating
     FROM generate_series(CAST(:first_day AS date), CAST(:last_day AS date), interval '1 day') c(day)
     CROSS JOIN ent
@@ -71,15 +71,21 @@ grid AS (
 SELECT day, section, enterprise_id,
        grouping(section) = 0 AND grouping(enterprise_id) = 1 AS by_section,
        grouping(enterprise_id) = 0 AS by_enterprise,
-       sum(kwh) AS kwh, sum(baseline) AS baseline,
-       count(*) FILTER (WHERE baseline > 0) AS monitored,
-       count(*) FILTER (WHERE operating) AS operating
+       sum(kwh) AS kwh, sum(baseline) AS baseline, bool_or(has_data) AS has_data,
+       count(*) FILTER (WHERE baseline > 0 AND has_data) AS monitored,
+       count(*) FILTER (WHERE baseline > 0 AND NOT has_data) AS no_data,
+       count(*) FILTER (WHERE operating AND has_data) AS operating,
+       coalesce(sum(kwh) FILTER (WHERE baseline > 0 AND has_data), 0) AS comparable_kwh,
+       coalesce(sum(baseline) FILTER (WHERE baseline > 0 AND has_data), 0)
+           AS comparable_baseline
 FROM grid
 GROUP BY GROUPING SETS ((day), (day, section), (day, section, enterprise_id))
 ORDER BY day, by_section, by_enterprise, section, enterprise_id
 """  # noqa: S608
 """Per day: the park (no section, no enterprise), each section, each enterprise: kWh, the
-baseline daily kWh, firms monitored (a positive baseline) and operating."""
+baseline daily kWh, firms monitored (a positive baseline and data that day), without data
+(an outage: neither operating nor idle), operating, and the 同口径 kWh and baseline (the
+firms with a baseline and data that day, on both sides of the index)."""
 
 
 async def power_index(

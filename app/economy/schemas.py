@@ -192,17 +192,30 @@ class Overview(BaseModel):
 class PowerDay(BaseModel):
     date: date
     kwh: float
-    monitored: int = Field(description="enterprises with a positive baseline")
+    monitored: int = Field(
+        description="enterprises with a positive baseline and data that day (a firm whose "
+        "meters sent nothing is not counted idle)"
+    )
     operating: int
+    no_data: int = Field(default=0, description="enterprises with a baseline but no data")
     operating_rate: float | None = Field(description="开工率 = operating / monitored")
     index: float | None = Field(description="park electricity index, base period = 100")
+    comparable_index: float | None = Field(
+        default=None,
+        description="同口径 index: the kWh of the firms with a baseline and data that day "
+        "over the same firms' base-month daily average, x 100 (the same firms both sides)",
+    )
     by_industry: dict[str, float | None] = Field(description="index per GB/T 4754 section")
+    by_industry_comparable: dict[str, float | None] = Field(
+        default={}, description="同口径 index per section"
+    )
 
 
 class PowerEnterpriseDay(BaseModel):
     date: date
     kwh: float
-    operating: bool | None
+    operating: bool | None = Field(description="null: no baseline, or no data that day")
+    has_data: bool = Field(default=True, description="false: no reading that day (outage)")
 
 
 class PowerEnterprise(BaseModel):

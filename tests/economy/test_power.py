@@ -233,3 +233,42 @@ def test_a_parks_own_parameters_win(
     a = next(e for e in other_base["enterprises"] if e["enterprise_id"] == world["a"])
     assert other_base["base_month"] == "2026-01"
     assert a["baseline_kwh"] == pytest.approx((100 + 20 + 50 + 31 + 30) / 31)
+
+
+def test_an_outage_is_not_idle_and_the_comparable_index(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    """x: 100 kWh a day in December, y: 50. Jan 1: x 100, y 25. Jan 2: x 80, y's meter
+    sends nothing (an outage). By hand (base month December, operating above 0.3 x baseline):
+    - Jan 1: index (100 + 25) / 150 x 100 = 83.3; 同口径 the same (both firms have data);
+      monitored 2, operating 2 (x 100 > 30, y 25 > 0.3 x 50 = 15), rate 1.
+    - Jan 2: index 80 / 150 x 100 = 53.3 (the total falls with the outage); 同口径 over x
+      alone 80 / 100 x 100 = 80; monitored 1 (y has no data: neither idle nor operating),
+      no_data 1, operating 1, rate 1/1 (not 1/2)."""
+    park = create_park(client, admin).id
+    x = make_enterprise(database_url, park, industry_code="C3484")
+    y = make_enterprise(database_url, park, industry_code="C3484")
+    sx = meter(client, admin, park, x, database_url)
+    sy = meter(client, admin, park, y, database_url)
+    dec, jan = date(2025, 12, 1), date(2026, 1, 1)
+    write_readings(database_url, sx, daily_readings(dec, [100.0] * 31))
+    write_readings(database_url, sy, daily_readings(dec, [50.0] * 31))
+    write_readings(database_url, sx, [(at(jan, 12), 3200.0),
+                                      (at(jan + timedelta(days=1), 12), 3280.0)])  # fmt: skip
+    write_readings(database_url, sy, [(at(jan, 12), 1575.0)])
+    url = f"/api/v1/parks/{park}/economy/power-index?from=2026-01-01&to=2026-01-02"
+    body = client.get(url, headers=viewer).json()
+    first, second = body["days"]
+    assert first["index"] == pytest.approx(125 / 150 * 100)
+    assert first["comparable_index"] == pytest.approx(125 / 150 * 100)
+    assert (first["monitored"], first["operating"], first["no_data"]) == (2, 2, 0)
+    assert second["index"] == pytest.approx(80 / 150 * 100)
+    assert second["comparable_index"] == pytest.approx(80)
+    assert second["by_industry_comparable"]["C"] == pytest.approx(80)
+    assert (second["monitored"], second["operating"], second["no_data"]) == (1, 1, 1)
+    assert second["operating_rate"] == 1
+    firms = {e["enterprise_id"]: e for e in body["enterprises"]}
+    assert [(d["has_data"], d["operating"]) for d in firms[y]["days"]] == [
+        (True, True),
+        (False, None),
+    ]
