@@ -23,11 +23,21 @@ from app.core.http import PROBLEMS, SettingsDep, cached_json
 from app.core.limits import TableLimits, large_body, spool_body
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
-from app.economy import labels, monthly, overview, permu, power, reports, settings
+from app.economy import (
+    elasticity,
+    labels,
+    monthly,
+    overview,
+    permu,
+    power,
+    reports,
+    settings,
+)
 from app.economy.schemas import (
     MONTH_PATTERN,
     Anomaly,
     BenchmarkSet,
+    Elasticity,
     ExportFormat,
     ImportResult,
     Overview,
@@ -287,6 +297,23 @@ async def get_power_index(
     columns = ["date", "kwh", "monitored", "operating", "operating_rate", "index"]
     rows = [[getattr(d, c) for c in columns] for d in result.days]
     return _file(format, "economy-power-index", (columns, rows), lang, ctx)
+
+
+@router.get(
+    "/power-elasticity",
+    response_model=Elasticity,
+    summary="电力消费弹性系数 for January to the month, park and per industry",
+    description="kWh growth over value-added growth against the same months a year before, "
+    "on a comparable basis (同口径: the firms with kWh in both periods and value added for "
+    "the same months of both years).",
+)
+async def get_power_elasticity(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
+) -> Response:
+    return cached_json(request, await elasticity.get(session, ctx=ctx, month=month))
 
 
 @router.get(

@@ -234,6 +234,31 @@ class PowerIndex(BaseModel):
     enterprises: list[PowerEnterprise]
 
 
+class ElasticityRow(BaseModel):
+    section: str | None = Field(description="GB/T 4754 门类 (null: the park)")
+    name: str | None
+    enterprises: int = Field(description="firms on the comparable basis (同口径)")
+    kwh: float = Field(description="metered kWh, January to the month")
+    kwh_base: float = Field(description="the same months a year before")
+    value_added: float = Field(description="工业增加值 of the comparable months, 10⁴ yuan")
+    value_added_base: float
+    kwh_growth: float | None
+    kwh_growth_note: str | None
+    value_added_growth: float | None
+    value_added_growth_note: str | None = Field(description="扭亏, 减亏, ... (no rate)")
+    elasticity: float | None = Field(
+        description="电力消费弹性系数 = kwh_growth / value_added_growth (null without both)"
+    )
+
+
+class Elasticity(BaseModel):
+    month: Month
+    months: list[str] = Field(description="the months compared with a year before")
+    park: ElasticityRow
+    by_industry: list[ElasticityRow]
+    source: str
+
+
 class Anomaly(BaseModel):
     id: int
     enterprise_id: str
