@@ -106,6 +106,10 @@ def figures(
             reports, ratio(_sum(reports, lambda r: _f(r["rd_spend"])),
                            _sum(reports, lambda r: _f(r["revenue"])))
         ),
+        "revenue_per_mu": (reports, ratio(_sum(reports, lambda r: _f(r["revenue"])), land_mu)),
+        "tax_per_energy": (
+            with_energy, ratio(tax(with_energy), _sum(with_energy, lambda r: energy[r["month"]]))
+        ),
         "tax_per_kwh": (
             with_kwh, ratio(None if tax_yuan is None else tax_yuan * YUAN_PER_10K,
                             sum(kwh[r["month"]] for r in with_kwh) or None)

@@ -73,6 +73,7 @@ class Benchmark:
     when_missing: str  # 'average', 'zero', 'not_evaluated'
     unit: str | None = None
     source: str | None = None
+    cap: float | None = None  # at most cap x weight points for the item
 
 
 @dataclass
@@ -88,13 +89,19 @@ class Firm:
     rank: int | None = None
     share_ahead: float | None = None
     class_size: int | None = None
+    bonus: float = 0.0  # 加分 / 减分 items of the scheme
+    veto: str | None = None  # 一票否决: the item that sets D
 
 
 def _direct_points(firm: Firm, benchmarks: Sequence[Benchmark]) -> None:
     for b in benchmarks:
         value = firm.indicators.get(b.indicator)
         if value is not None:
-            firm.points[b.indicator] = value / b.benchmark * b.weight
+            points = value / b.benchmark * b.weight
+            if b.cap is not None and points > b.cap * b.weight:
+                points = b.cap * b.weight
+                firm.rules[b.indicator] = f"capped at {b.cap:g} x weight"
+            firm.points[b.indicator] = points
         elif b.when_missing == "zero":
             firm.points[b.indicator], firm.rules[b.indicator] = 0.0, "missing: 0 points"
         elif b.when_missing == "average":
@@ -142,7 +149,12 @@ def evaluate(
     benchmarks: Mapping[str, Sequence[Benchmark]],
     cutoffs: Sequence[tuple[str, float]],
 ) -> None:
-    """Score and grade ``firms`` in place, each class on its own; excluded firms get T."""
+    """Score and grade ``firms`` in place, each class on its own; excluded firms get T.
+
+    Points per item are capped at the benchmark's ``cap`` x weight; the score adds the
+    firm's 加分 / 减分 (``bonus``); a firm with a 一票否决 item (``veto``) is ranked with the
+    others but graded D.
+    """
     for firm_class, class_benchmarks in benchmarks.items():
         members = [f for f in firms if f.firm_class == firm_class and f.excluded is None]
         for f in members:
@@ -150,9 +162,12 @@ def evaluate(
         evaluated = [f for f in members if f.excluded is None]
         _fill_averages(evaluated, class_benchmarks)
         for f in evaluated:
-            f.score = sum(p for p in f.points.values() if p is not None)
+            f.score = sum(p for p in f.points.values() if p is not None) + f.bonus
         if evaluated:
             _grade(evaluated, cutoffs)
+        for f in evaluated:
+            if f.veto is not None:
+                f.grade = "D"  # 一票否决: whatever the score
     for f in firms:
         if f.excluded is not None:
             f.score, f.grade, f.rank = None, "T", None

@@ -25,7 +25,6 @@ exceeds the share of the class ranked ahead (a firm alone in its class: A).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,7 +33,14 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.carbon import service as carbon_service
-from app.economy import annual, config_repository, permu_repository, power_repository
+from app.economy import (
+    annual,
+    config_repository,
+    gb4754,
+    permu_repository,
+    power_repository,
+    schemes,
+)
 from app.economy.annual import Year
 from app.economy.calc import Benchmark, Firm, evaluate
 from app.economy.schemas import IndicatorScore, PerMu, PerMuItem
@@ -81,22 +87,6 @@ def _exclusion(row: RowMapping, months: int, land: float, year: int, min_age: in
     if land <= 0:
         return f"no land held in {year} (no parcel, building or space lease)"
     return None
-
-
-def _benchmarks(rows: Sequence[RowMapping]) -> dict[str, list[Benchmark]]:
-    out: dict[str, list[Benchmark]] = {"above_scale": [], "small": []}
-    for r in rows:
-        out[r["firm_class"]].append(
-            Benchmark(
-                r["indicator"],
-                r["benchmark"],
-                r["weight"],
-                r["when_missing"],
-                r["unit"],
-                r["source"],
-            )
-        )
-    return out
 
 
 def _month(day: date) -> str:
@@ -159,15 +149,15 @@ async def _inputs(session: AsyncSession, ctx: ParkContext, year: int) -> dict[st
     }
 
 
-async def evaluate_year(session: AsyncSession, *, ctx: ParkContext, year: int) -> PerMu:
-    year_end = date(year, 12, 31)
-    params = await config_repository.parameters(session, ctx.park_id, year_end)
-    min_age = int(config_repository.value(params, "min_age_years"))
-    bench_rows = await config_repository.benchmarks(session, ctx.park_id, year)
-    cut_rows = await config_repository.cutoffs(session, ctx.park_id, year)
-    benches = _benchmarks(bench_rows)
+async def evaluate_year(
+    session: AsyncSession, *, ctx: ParkContext, year: int, scheme: str | None = None
+) -> PerMu:
+    rules = await schemes.rules_for(session, ctx, year, scheme)
     data = await _inputs(session, ctx, year)
-    firms, years = [], []
+    events: dict[str, list[RowMapping]] = defaultdict(list)
+    for e in await config_repository.events(session, ctx.park_id, year):
+        events[e["enterprise_id"]].append(e)
+    firms, years, applied = [], [], []
     for r in data["enterprises"]:
         e = r["enterprise_id"]
         mu = data["land"].get(e, 0.0)
@@ -177,22 +167,29 @@ async def evaluate_year(session: AsyncSession, *, ctx: ParkContext, year: int) -
             carbon_tce=data["tce"].get(e, {}), kwh=data["kwh"].get(e, {}),
         )  # fmt: skip
         firm_class = "above_scale" if data["above_scale"].get(e) else "small"
-        firms.append(Firm(e, firm_class, y.indicators,
-                          excluded=_exclusion(r, len(months), mu, year, min_age)))  # fmt: skip
+        excluded = _exclusion(r, len(months), mu, year, rules.min_age) or schemes.out_of_scope(
+            rules, gb4754.section(r["industry_code"]), firm_class, mu
+        )
+        firm = Firm(e, firm_class, y.indicators, excluded=excluded)
+        applied.append(schemes.apply_events(firm, events.get(e, []), rules))
+        firms.append(firm)
         years.append(y)
-    evaluate(firms, benches, [(c["grade"], c["upper_pct"]) for c in cut_rows])
+    evaluate(firms, rules.benches, rules.cutoffs)
     items = [
-        _item(f, r, data["land"].get(r["enterprise_id"], 0.0), benches[f.firm_class], y)
-        for f, r, y in zip(firms, data["enterprises"], years, strict=True)
+        _item(
+            f, r, data["land"].get(r["enterprise_id"], 0.0), rules.benches[f.firm_class], y
+        ).model_copy(update={"adjustments": a, "veto": f.veto if f.excluded is None else None})
+        for f, r, y, a in zip(firms, data["enterprises"], years, applied, strict=True)
     ]
     return PerMu(
         year=year,
-        benchmark_year=bench_rows[0]["year"] if bench_rows else None,
-        region=bench_rows[0]["region"] if bench_rows else None,
-        cutoffs={c["grade"]: c["upper_pct"] for c in cut_rows},
+        benchmark_year=rules.benchmark_year,
+        region=rules.region,
+        cutoffs=dict(rules.cutoffs),
         grade_rule=GRADE_RULE,
         energy_source=ENERGY_SOURCE,
-        sources={"cutoffs": sorted({str(c["source"]) for c in cut_rows if c["source"]})},
+        sources=rules.sources,
+        scheme=rules.scheme,
         items=items,
     )
 

@@ -30,6 +30,8 @@ from app.economy.calc import AnomalyRules, anomalies, day_class, ratio
 from app.economy.reports import parse_month
 from app.economy.schemas import (
     Anomaly,
+    CalendarDay,
+    CalendarDayWrite,
     PowerDay,
     PowerEnterprise,
     PowerEnterpriseDay,
@@ -132,6 +134,21 @@ async def list_anomalies(
 ) -> list[Anomaly]:
     rows = await power_repository.list_anomalies(session, ctx.park_id, first, last)
     return [Anomaly.model_validate({**dict(r), "date": r["day"]}) for r in rows]
+
+
+async def calendar_days(session: AsyncSession, *, ctx: ParkContext, year: int) -> list[CalendarDay]:
+    rows = await power_repository.calendar(session, ctx.park_id, date(year, 1, 1),
+                                           date(year, 12, 31))  # fmt: skip
+    return [CalendarDay.model_validate(dict(r)) for r in rows]
+
+
+async def put_calendar_day(
+    session: AsyncSession, *, ctx: ParkContext, day: date, data: CalendarDayWrite
+) -> CalendarDay:
+    if not 2000 <= day.year <= 2999:
+        raise Unprocessable("day: a date between 2000 and 2999", field="day")
+    await power_repository.put_calendar_day(session, ctx.park_id, {"day": day, **data.model_dump()})
+    return CalendarDay(day=day, park_id=ctx.park_id, **data.model_dump())
 
 
 # ---------------------------------------------------------------- the daily job

@@ -31,12 +31,15 @@ from app.economy import (
     permu,
     power,
     reports,
+    schemes,
     settings,
 )
 from app.economy.schemas import (
     MONTH_PATTERN,
     Anomaly,
     BenchmarkSet,
+    CalendarDay,
+    CalendarDayWrite,
     Elasticity,
     ExportFormat,
     ImportResult,
@@ -45,12 +48,15 @@ from app.economy.schemas import (
     ParameterCreate,
     ParameterRead,
     PerMu,
+    PermuEvents,
     PowerIndex,
     ReportFilters,
     ReportRead,
     ReportWrite,
     Revision,
     ScaleChange,
+    SchemeDefinition,
+    SchemeRead,
     Settings,
 )
 from app.parks.deps import ParkAdmin, ParkContext, ParkViewer
@@ -58,6 +64,9 @@ from app.reports import files
 
 router = APIRouter(prefix="/api/v1/parks/{park_id}/economy", tags=["economy"], responses=PROBLEMS)
 
+SCHEME_PATTERN = r"^[a-z0-9_-]{1,40}$"
+SchemePath = Annotated[str, Path(pattern=SCHEME_PATTERN, description="the scheme's code")]
+YearPath = Annotated[int, Path(ge=2000, le=2999)]
 EnterpriseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the enterprise's id")]
 MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")]
 Format = Annotated[ExportFormat, Query(description="json, or a csv/xlsx download")]
@@ -348,10 +357,18 @@ async def get_per_mu(
     session: SessionDep,
     ctx: ParkViewer,
     year: Annotated[int, Query(ge=2000, le=2999)],
+    scheme: Annotated[
+        str | None,
+        Query(
+            pattern=SCHEME_PATTERN,
+            description="a scheme code (default: the park's "
+            "`permu_scheme` parameter, else its benchmark set)",
+        ),
+    ] = None,
     format: Format = "json",
     lang: Lang = "zh",
 ) -> Response:
-    result = await permu.evaluate_year(session, ctx=ctx, year=year)
+    result = await permu.evaluate_year(session, ctx=ctx, year=year, scheme=scheme)
     if format != "json":
         return _file(format, f"economy-per-mu-{year}", permu.table(result), lang, ctx)
     return cached_json(request, result)
@@ -401,3 +418,90 @@ async def add_parameter(
 )
 async def put_benchmarks(data: BenchmarkSet, session: SessionDep, ctx: ParkAdmin) -> Settings:
     return await settings.put_benchmarks(session, ctx=ctx, data=data)
+
+
+@router.get(
+    "/schemes",
+    response_model=list[SchemeRead],
+    summary="亩均 schemes: each code's version for `year`, with its sources",
+)
+async def list_schemes(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    year: Annotated[int, Query(ge=2000, le=2999)],
+) -> Response:
+    return cached_json(request, _dump(await schemes.list_(session, ctx=ctx, year=year)))
+
+
+@router.get("/schemes/{code}", response_model=SchemeRead, summary="A 亩均 scheme for a year")
+async def get_scheme(
+    request: Request,
+    code: SchemePath,
+    session: SessionDep,
+    ctx: ParkViewer,
+    year: Annotated[int, Query(ge=2000, le=2999)],
+) -> Response:
+    return cached_json(request, await schemes.get(session, ctx=ctx, code=code, year=year))
+
+
+@router.put(
+    "/schemes/{code}/{year}",
+    response_model=SchemeRead,
+    summary="The park's own version of a 亩均 scheme from a year (admin)",
+    description="Indicators per firm class (weights, benchmarks, caps, what a missing value "
+    "scores), scope, grade cut-offs, 加分/减分/一票否决 items. Years after it use it until "
+    "a later version exists; the seeded defaults stay as they are.",
+)
+async def put_scheme(
+    code: SchemePath,
+    year: YearPath,
+    data: SchemeDefinition,
+    session: SessionDep,
+    ctx: ParkAdmin,
+) -> SchemeRead:
+    return await schemes.put(session, ctx=ctx, code=code, year=year, definition=data)
+
+
+@router.put(
+    "/per-mu/events/{enterprise_id}/{year}",
+    response_model=PermuEvents,
+    summary="A firm's scored items of a year (admin): 加分, 减分, 一票否决",
+    description="Replaces the firm's items of the year; a scheme scores the items it names "
+    "(e.g. `serious_safety_accident` sets D in the seeded schemes).",
+)
+async def put_permu_events(
+    enterprise_id: EnterpriseIdPath,
+    year: YearPath,
+    data: PermuEvents,
+    session: SessionDep,
+    ctx: ParkAdmin,
+) -> PermuEvents:
+    return await schemes.put_events(
+        session, ctx=ctx, enterprise_id=enterprise_id, year=year, data=data
+    )
+
+
+@router.get(
+    "/calendar",
+    response_model=list[CalendarDay],
+    summary="Public holidays and make-up working days (调休) of a year, with their notice",
+)
+async def get_calendar(
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    year: Annotated[int, Query(ge=2000, le=2999)],
+) -> Response:
+    return cached_json(request, _dump(await power.calendar_days(session, ctx=ctx, year=year)))
+
+
+@router.put(
+    "/calendar/{day}",
+    response_model=CalendarDay,
+    summary="The park's own holiday or make-up working day (admin)",
+)
+async def put_calendar_day(
+    day: date, data: CalendarDayWrite, session: SessionDep, ctx: ParkAdmin
+) -> CalendarDay:
+    return await power.put_calendar_day(session, ctx=ctx, day=day, data=data)

@@ -303,6 +303,10 @@ class PerMuItem(BaseModel):
     energy_from: dict[str, str] = Field(
         default={}, description="per month: energy from the `report` or the `carbon` ledger"
     )
+    adjustments: list[dict[str, Any]] = Field(
+        default=[], description="the scheme's items recorded for the firm, with their points"
+    )
+    veto: str | None = Field(default=None, description="一票否决 item that set grade D")
 
 
 class PerMu(BaseModel):
@@ -312,6 +316,9 @@ class PerMu(BaseModel):
     cutoffs: dict[str, float]
     grade_rule: str = ""
     energy_source: str = ""
+    scheme: dict[str, Any] | None = Field(
+        default=None, description="the scheme used (code, year, name, region, sources, verify)"
+    )
     sources: dict[str, list[str]] = {}
     items: list[PerMuItem]
 
@@ -326,6 +333,7 @@ PARAMETER_NAMES = (
     "anomaly_zero_kwh",
     "min_age_years",
     "electricity_tce_per_kwh",
+    "permu_scheme",
 )
 INDICATORS = {
     "above_scale": (
@@ -356,7 +364,8 @@ class ParameterCreate(BaseModel):
     name: Literal[PARAMETER_NAMES]  # type: ignore[valid-type]
     valid_from: date
     value: float | str | None = Field(
-        description="a number; `power_base_month` takes YYYY-MM or null"
+        description="a number; `power_base_month` takes YYYY-MM or null; `permu_scheme` the "
+        "code of the 亩均 scheme the park evaluates with (null: its benchmark set)"
     )
     unit: str | None = Field(default=None, max_length=100)
     source: str | None = Field(default=None, max_length=500)
@@ -416,3 +425,113 @@ class Settings(BaseModel):
     parameters: list[ParameterRead]
     benchmarks: list[BenchmarkRead]
     cutoffs: list[CutoffRead]
+
+
+SCHEME_INDICATORS = (
+    "tax_per_mu",
+    "value_added_per_mu",
+    "revenue_per_mu",
+    "value_added_per_energy",
+    "value_added_per_emission",
+    "tax_per_energy",
+    "labour_productivity",
+    "rd_ratio",
+    "tax_per_kwh",
+)
+SchemeCode = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$", description="scheme code")]
+
+
+class SchemeIndicator(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    indicator: Literal[SCHEME_INDICATORS]  # type: ignore[valid-type]
+    weight: float = Field(ge=0, le=1000, allow_inf_nan=False)
+    benchmark: float = Field(gt=0, le=1e9, allow_inf_nan=False)
+    when_missing: Literal["average", "zero", "not_evaluated"] = "not_evaluated"
+    cap: float | None = Field(
+        default=None, gt=0, le=100, description="at most cap x weight points for the item"
+    )
+    unit: str | None = Field(default=None, max_length=100)
+    source: str | None = Field(default=None, max_length=500)
+
+
+class SchemeAdjustment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
+    label: str = Field(min_length=1, max_length=200)
+    points: float = Field(default=0, ge=-1000, le=1000, allow_inf_nan=False)
+    veto: bool = Field(default=False, description="一票否决: the item sets grade D")
+    source: str | None = Field(default=None, max_length=500)
+
+
+class SchemeScope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sections: list[Annotated[str, Field(pattern="^[A-T]$")]] | None = Field(
+        default=None, max_length=20, description="GB/T 4754 sections evaluated (null: all)"
+    )
+    small_min_land_mu: float | None = Field(
+        default=None, ge=0, le=1e6, description="规下 firms only from this much land (亩)"
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+
+class SchemeDefinition(BaseModel):
+    """A 亩均 scheme: indicators per firm class with weights, benchmarks and caps, the scope,
+    the grade cut-offs and the 加分 / 减分 / 一票否决 items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    region: str = Field(min_length=1, max_length=200)
+    sources: list[Annotated[str, Field(max_length=500)]] = Field(min_length=1, max_length=20)
+    scope: SchemeScope = SchemeScope()
+    min_age_years: int = Field(default=2, ge=0, le=20)
+    classes: dict[Literal["above_scale", "small"], list[SchemeIndicator]] = Field(
+        description="indicators of 规上 and of 规下 firms"
+    )
+    cutoffs: list[CutoffItem] = Field(min_length=4, max_length=4)
+    adjustments: list[SchemeAdjustment] = Field(default=[], max_length=100)
+    verify: list[Annotated[str, Field(max_length=500)]] = Field(
+        default=[], max_length=50, description="figures still to be confirmed"
+    )
+
+
+class SchemeRead(BaseModel):
+    code: str
+    year: int
+    park_id: str | None = Field(description="null: a seeded default")
+    definition: SchemeDefinition
+
+
+class PermuEventItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
+    note: str | None = Field(default=None, max_length=500)
+
+
+class PermuEvents(BaseModel):
+    """A firm's scored items of a year (加分, 减分, 一票否决: e.g. a serious safety accident)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[PermuEventItem] = Field(max_length=100)
+
+
+class CalendarDayWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["holiday", "workday"] = Field(
+        description="holiday: a rest day; workday: a make-up working day (调休)"
+    )
+    name: str = Field(min_length=1, max_length=100)
+    source: str | None = Field(default=None, max_length=500)
+
+
+class CalendarDay(CalendarDayWrite):
+    model_config = ConfigDict(extra="ignore")
+
+    day: date
+    park_id: str | None = Field(default=None, description="null: the national default")
