@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.errors import Unprocessable
 from app.economy import config_repository, power_repository
-from app.economy.calc import AnomalyRules, anomalies, day_class, ratio
+from app.economy.calc import CALENDAR_SOURCE, AnomalyRules, anomalies, day_class, ratio
 from app.economy.reports import parse_month
 from app.economy.schemas import (
     Anomaly,
@@ -124,6 +124,11 @@ async def power_index(
     return PowerIndex(
         base_month=base.strftime("%Y-%m"),
         operating_ratio=operating_ratio,
+        sources={
+            "operating_ratio": params["operating_ratio"]["source"],
+            "comparable_index": "同口径: the firms with a baseline and data that day, their kWh "
+            "over their own base-month daily average (the same firms on both sides)",
+        },
         days=days,
         enterprises=firms,
     )
@@ -143,12 +148,12 @@ async def calendar_days(session: AsyncSession, *, ctx: ParkContext, year: int) -
 
 
 async def put_calendar_day(
-    session: AsyncSession, *, ctx: ParkContext, day: date, data: CalendarDayWrite
+    session: AsyncSession, *, ctx: ParkContext, data: CalendarDayWrite
 ) -> CalendarDay:
-    if not 2000 <= day.year <= 2999:
+    if not 2000 <= data.day.year <= 2999:
         raise Unprocessable("day: a date between 2000 and 2999", field="day")
-    await power_repository.put_calendar_day(session, ctx.park_id, {"day": day, **data.model_dump()})
-    return CalendarDay(day=day, park_id=ctx.park_id, **data.model_dump())
+    await power_repository.put_calendar_day(session, ctx.park_id, data.model_dump())
+    return CalendarDay(park_id=ctx.park_id, **data.model_dump())
 
 
 # ---------------------------------------------------------------- the daily job
@@ -200,6 +205,8 @@ async def detect_park(session: AsyncSession, park_id: str, tz: str, day: date) -
 async def _raise(
     session: AsyncSession, park_id: str, enterprise_id: str, day: date, kind: str, detail: Any
 ) -> int:
+    if kind != "no_data":
+        detail = {**detail, "calendar_source": CALENDAR_SOURCE}
     payload = orjson.dumps(detail).decode()
     if not await power_repository.insert_anomaly(session, park_id, enterprise_id, day, kind,
                                                  payload):  # fmt: skip

@@ -55,7 +55,7 @@ from app.economy.schemas import (
     ReportWrite,
     Revision,
     ScaleChange,
-    SchemeDefinition,
+    SchemePut,
     SchemeRead,
     Settings,
 )
@@ -65,8 +65,6 @@ from app.reports import files
 router = APIRouter(prefix="/api/v1/parks/{park_id}/economy", tags=["economy"], responses=PROBLEMS)
 
 SCHEME_PATTERN = r"^[a-z0-9_-]{1,40}$"
-SchemePath = Annotated[str, Path(pattern=SCHEME_PATTERN, description="the scheme's code")]
-YearPath = Annotated[int, Path(ge=2000, le=2999)]
 EnterpriseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the enterprise's id")]
 MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")]
 Format = Annotated[ExportFormat, Query(description="json, or a csv/xlsx download")]
@@ -424,62 +422,44 @@ async def put_benchmarks(data: BenchmarkSet, session: SessionDep, ctx: ParkAdmin
     "/schemes",
     response_model=list[SchemeRead],
     summary="亩均 schemes: each code's version for `year`, with its sources",
+    description="The version of each scheme code in force for `year` (the newest from that "
+    "year back; the park's own before the seeded default); `code` for one of them.",
 )
 async def list_schemes(
     request: Request,
     session: SessionDep,
     ctx: ParkViewer,
     year: Annotated[int, Query(ge=2000, le=2999)],
+    code: Annotated[str | None, Query(pattern=SCHEME_PATTERN)] = None,
 ) -> Response:
-    return cached_json(request, _dump(await schemes.list_(session, ctx=ctx, year=year)))
-
-
-@router.get("/schemes/{code}", response_model=SchemeRead, summary="A 亩均 scheme for a year")
-async def get_scheme(
-    request: Request,
-    code: SchemePath,
-    session: SessionDep,
-    ctx: ParkViewer,
-    year: Annotated[int, Query(ge=2000, le=2999)],
-) -> Response:
-    return cached_json(request, await schemes.get(session, ctx=ctx, code=code, year=year))
+    found = await schemes.list_(session, ctx=ctx, year=year, code=code)
+    return cached_json(request, _dump(found))
 
 
 @router.put(
-    "/schemes/{code}/{year}",
+    "/schemes",
     response_model=SchemeRead,
     summary="The park's own version of a 亩均 scheme from a year (admin)",
-    description="Indicators per firm class (weights, benchmarks, caps, what a missing value "
-    "scores), scope, grade cut-offs, 加分/减分/一票否决 items. Years after it use it until "
-    "a later version exists; the seeded defaults stay as they are.",
+    description="`{code, year, definition}`: indicators per firm class (weights, benchmarks, "
+    "caps, what a missing value scores), scope, grade cut-offs, 加分/减分/一票否决 items. "
+    "Years after it use it until a later version exists; the seeded defaults stay as they "
+    "are.",
 )
-async def put_scheme(
-    code: SchemePath,
-    year: YearPath,
-    data: SchemeDefinition,
-    session: SessionDep,
-    ctx: ParkAdmin,
-) -> SchemeRead:
-    return await schemes.put(session, ctx=ctx, code=code, year=year, definition=data)
+async def put_scheme(data: SchemePut, session: SessionDep, ctx: ParkAdmin) -> SchemeRead:
+    return await schemes.put(session, ctx=ctx, data=data)
 
 
 @router.put(
-    "/per-mu/events/{enterprise_id}/{year}",
+    "/per-mu/events/{enterprise_id}",
     response_model=PermuEvents,
     summary="A firm's scored items of a year (admin): 加分, 减分, 一票否决",
-    description="Replaces the firm's items of the year; a scheme scores the items it names "
+    description="Replaces the firm's items of `year`; a scheme scores the items it names "
     "(e.g. `serious_safety_accident` sets D in the seeded schemes).",
 )
 async def put_permu_events(
-    enterprise_id: EnterpriseIdPath,
-    year: YearPath,
-    data: PermuEvents,
-    session: SessionDep,
-    ctx: ParkAdmin,
+    enterprise_id: EnterpriseIdPath, data: PermuEvents, session: SessionDep, ctx: ParkAdmin
 ) -> PermuEvents:
-    return await schemes.put_events(
-        session, ctx=ctx, enterprise_id=enterprise_id, year=year, data=data
-    )
+    return await schemes.put_events(session, ctx=ctx, enterprise_id=enterprise_id, data=data)
 
 
 @router.get(
@@ -497,11 +477,11 @@ async def get_calendar(
 
 
 @router.put(
-    "/calendar/{day}",
+    "/calendar",
     response_model=CalendarDay,
     summary="The park's own holiday or make-up working day (admin)",
 )
 async def put_calendar_day(
-    day: date, data: CalendarDayWrite, session: SessionDep, ctx: ParkAdmin
+    data: CalendarDayWrite, session: SessionDep, ctx: ParkAdmin
 ) -> CalendarDay:
-    return await power.put_calendar_day(session, ctx=ctx, day=day, data=data)
+    return await power.put_calendar_day(session, ctx=ctx, data=data)

@@ -46,8 +46,8 @@ class ReportWrite(BaseModel):
     )
     energy_tce: Amount | None = Field(
         default=None,
-        description="energy use, tce 等价值 (null: taken from the meters' kWh x the "
-        "`electricity_tce_per_kwh` parameter in the 亩均 evaluation)",
+        description="energy use, tce 等价值 (null: the 亩均 evaluation takes the firm's total "
+        "tce 等价值 of the month from the carbon module's ledger)",
     )
     digital_transformed: bool | None = Field(
         default=None, description="数字化转型 done (the guide's coverage indicator)"
@@ -230,6 +230,9 @@ class PowerEnterprise(BaseModel):
 class PowerIndex(BaseModel):
     base_month: Month
     operating_ratio: float
+    sources: dict[str, str | None] = Field(
+        default={}, description="where each rule of the answer comes from"
+    )
     days: list[PowerDay]
     enterprises: list[PowerEnterprise]
 
@@ -498,6 +501,14 @@ class SchemeDefinition(BaseModel):
     )
 
 
+class SchemePut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: SchemeCode
+    year: int = Field(ge=2000, le=2999, description="the first year of this version")
+    definition: SchemeDefinition
+
+
 class SchemeRead(BaseModel):
     code: str
     year: int
@@ -517,12 +528,14 @@ class PermuEvents(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    year: int = Field(ge=2000, le=2999)
     items: list[PermuEventItem] = Field(max_length=100)
 
 
 class CalendarDayWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    day: date
     kind: Literal["holiday", "workday"] = Field(
         description="holiday: a rest day; workday: a make-up working day (调休)"
     )
@@ -533,5 +546,4 @@ class CalendarDayWrite(BaseModel):
 class CalendarDay(CalendarDayWrite):
     model_config = ConfigDict(extra="ignore")
 
-    day: date
     park_id: str | None = Field(default=None, description="null: the national default")

@@ -27,6 +27,7 @@ from app.economy.schemas import (
     PermuEvents,
     SchemeAdjustment,
     SchemeDefinition,
+    SchemePut,
     SchemeRead,
     SchemeScope,
 )
@@ -152,15 +153,11 @@ def _read(row: RowMapping) -> SchemeRead:
                       definition=SchemeDefinition.model_validate(row["definition"]))  # fmt: skip
 
 
-async def list_(session: AsyncSession, *, ctx: ParkContext, year: int) -> list[SchemeRead]:
-    return [_read(r) for r in await config_repository.schemes(session, ctx.park_id, year)]
-
-
-async def get(session: AsyncSession, *, ctx: ParkContext, code: str, year: int) -> SchemeRead:
-    row = await config_repository.scheme(session, ctx.park_id, code, year)
-    if row is None:
-        raise NotFound(f"no 亩均 scheme {code!r}")
-    return _read(row)
+async def list_(
+    session: AsyncSession, *, ctx: ParkContext, year: int, code: str | None = None
+) -> list[SchemeRead]:
+    rows = await config_repository.schemes(session, ctx.park_id, year)
+    return [_read(r) for r in rows if code is None or r["code"] == code]
 
 
 def _check(definition: SchemeDefinition) -> None:
@@ -176,25 +173,24 @@ def _check(definition: SchemeDefinition) -> None:
         raise Unprocessable("adjustments: an item given twice")
 
 
-async def put(
-    session: AsyncSession, *, ctx: ParkContext, code: str, year: int,
-    definition: SchemeDefinition,
-) -> SchemeRead:  # fmt: skip
-    _check(definition)
-    body = orjson.dumps(definition.model_dump()).decode()
-    await config_repository.put_scheme(session, ctx.park_id, code, year, body, ctx.key.id)
-    return await get(session, ctx=ctx, code=code, year=year)
+async def put(session: AsyncSession, *, ctx: ParkContext, data: SchemePut) -> SchemeRead:
+    _check(data.definition)
+    body = orjson.dumps(data.definition.model_dump()).decode()
+    await config_repository.put_scheme(session, ctx.park_id, data.code, data.year, body,
+                                       ctx.key.id)  # fmt: skip
+    return SchemeRead(code=data.code, year=data.year, park_id=ctx.park_id,
+                      definition=data.definition)  # fmt: skip
 
 
 async def put_events(
-    session: AsyncSession, *, ctx: ParkContext, enterprise_id: str, year: int, data: PermuEvents
+    session: AsyncSession, *, ctx: ParkContext, enterprise_id: str, data: PermuEvents
 ) -> PermuEvents:
     if not await repository.enterprise_ids(session, ctx.park_id, [enterprise_id]):
         raise NotFound(f"enterprise {enterprise_id!r} not found in park {ctx.park_id!r}")
     if len({i.item for i in data.items}) != len(data.items):
         raise Unprocessable("items: an item given twice")
     await config_repository.replace_events(
-        session, (ctx.park_id, enterprise_id, year), [i.model_dump() for i in data.items],
+        session, (ctx.park_id, enterprise_id, data.year), [i.model_dump() for i in data.items],
         ctx.key.id,
     )  # fmt: skip
     return data

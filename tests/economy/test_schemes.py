@@ -55,8 +55,9 @@ def world(client: TestClient, admin: dict[str, str], database_url: str) -> dict[
                          "'2030-12-31')", (park, f"l{firm}", e, f"p{firm}"))  # fmt: skip
         put_report(client, admin, park, e, "2026-06", tax=tax, revenue=revenue, energy_tce=tce)
     for firm, item in (("J3", "serious_safety_accident"), ("J6", "innovation")):
-        url = f"/api/v1/parks/{park}/economy/per-mu/events/{ids[firm]}/2026"
-        r = client.put(url, json={"items": [{"item": item, "note": "test"}]}, headers=admin)
+        url = f"/api/v1/parks/{park}/economy/per-mu/events/{ids[firm]}"
+        body = {"year": 2026, "items": [{"item": item, "note": "test"}]}
+        r = client.put(url, json=body, headers=admin)
         assert r.status_code == 200, r.text
     return ids
 
@@ -106,26 +107,30 @@ def test_a_parks_own_version_and_validation(
 ) -> None:
     park = create_park(client, admin).id
     base = f"/api/v1/parks/{park}/economy/schemes"
-    seeded = client.get(f"{base}/jiangsu?year=2026", headers=viewer).json()
-    definition = seeded["definition"]
+
+    def one(year: int) -> Any:
+        (found,) = client.get(f"{base}?year={year}&code=jiangsu", headers=viewer).json()
+        return found
+
+    definition = one(2026)["definition"]
     definition["classes"]["above_scale"][0]["weight"] = 50
-    assert client.put(f"{base}/jiangsu/2026", json=definition, headers=viewer).status_code == 403
-    done = client.put(f"{base}/jiangsu/2026", json=definition, headers=admin)
+    put = {"code": "jiangsu", "year": 2026, "definition": definition}
+    assert client.put(base, json=put, headers=viewer).status_code == 403
+    done = client.put(base, json=put, headers=admin)
     assert done.status_code == 200, done.text
     assert done.json()["park_id"] == park and done.json()["year"] == 2026
-    mine = client.get(f"{base}/jiangsu?year=2027", headers=viewer).json()
-    assert mine["definition"]["classes"]["above_scale"][0]["weight"] == 50
-    before = client.get(f"{base}/jiangsu?year=2025", headers=viewer).json()
-    assert before["park_id"] is None  # 2025 still uses the seeded 2024 version
+    assert one(2027)["definition"]["classes"]["above_scale"][0]["weight"] == 50
+    assert one(2025)["park_id"] is None  # 2025 still uses the seeded 2024 version
     bad = {**definition, "cutoffs": [*definition["cutoffs"][:3], {"grade": "A", "upper_pct": 1}]}
-    assert client.put(f"{base}/jiangsu/2026", json=bad, headers=admin).status_code == 422
+    refused = client.put(base, json={**put, "definition": bad}, headers=admin)
+    assert refused.status_code == 422
     unknown = {**definition, "extra": 1}
-    assert client.put(f"{base}/jiangsu/2026", json=unknown, headers=admin).status_code == 422
+    assert client.put(base, json={**put, "definition": unknown}, headers=admin).status_code == 422
     missing = client.get(f"/api/v1/parks/{park}/economy/per-mu?year=2026&scheme=nowhere",
                          headers=viewer)  # fmt: skip
     assert missing.status_code == 404
-    nobody = client.put(f"/api/v1/parks/{park}/economy/per-mu/events/nobody/2026",
-                        json={"items": []}, headers=admin)  # fmt: skip
+    nobody = client.put(f"/api/v1/parks/{park}/economy/per-mu/events/nobody",
+                        json={"year": 2026, "items": []}, headers=admin)  # fmt: skip
     assert nobody.status_code == 404
 
 
@@ -140,8 +145,8 @@ def test_the_calendar_is_data(
     assert days["2026-02-14"]["kind"] == "workday" and days["2026-02-28"]["kind"] == "workday"
     assert all(days[f"2026-02-{d}"]["kind"] == "holiday" for d in range(15, 24))
     assert "2025-11-04" in days["2026-02-15"]["source"]
-    own = {"kind": "holiday", "name": "园区检修日", "source": "park notice"}
-    assert client.put(f"{url}/2026-07-01", json=own, headers=admin).status_code == 200
+    own = {"day": "2026-07-01", "kind": "holiday", "name": "园区检修日", "source": "park notice"}
+    assert client.put(url, json=own, headers=admin).status_code == 200
     days = {d["day"]: d for d in client.get(f"{url}?year=2026", headers=viewer).json()}
     assert days["2026-07-01"]["park_id"] == park
     assert len([d for d in days.values() if d["kind"] == "workday"]) == 6
