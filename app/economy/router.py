@@ -23,24 +23,12 @@ from app.core.http import PROBLEMS, SettingsDep, cached_json
 from app.core.limits import TableLimits, large_body, spool_body
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
-from app.economy import (
-    elasticity,
-    labels,
-    monthly,
-    overview,
-    permu,
-    power,
-    reports,
-    schemes,
-    settings,
-)
+from app.economy import labels, monthly, overview, permu, power, reports, settings
+from app.economy import rules_router as rules
 from app.economy.schemas import (
     MONTH_PATTERN,
     Anomaly,
     BenchmarkSet,
-    CalendarDay,
-    CalendarDayWrite,
-    Elasticity,
     ExportFormat,
     ImportResult,
     Overview,
@@ -48,15 +36,12 @@ from app.economy.schemas import (
     ParameterCreate,
     ParameterRead,
     PerMu,
-    PermuEvents,
     PowerIndex,
     ReportFilters,
     ReportRead,
     ReportWrite,
     Revision,
     ScaleChange,
-    SchemePut,
-    SchemeRead,
     Settings,
 )
 from app.parks.deps import ParkAdmin, ParkContext, ParkViewer
@@ -64,7 +49,7 @@ from app.reports import files
 
 router = APIRouter(prefix="/api/v1/parks/{park_id}/economy", tags=["economy"], responses=PROBLEMS)
 
-SCHEME_PATTERN = r"^[a-z0-9_-]{1,40}$"
+SCHEME_PATTERN = rules.SCHEME_PATTERN
 EnterpriseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the enterprise's id")]
 MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")]
 Format = Annotated[ExportFormat, Query(description="json, or a csv/xlsx download")]
@@ -307,23 +292,6 @@ async def get_power_index(
 
 
 @router.get(
-    "/power-elasticity",
-    response_model=Elasticity,
-    summary="电力消费弹性系数 for January to the month, park and per industry",
-    description="kWh growth over value-added growth against the same months a year before, "
-    "on a comparable basis (同口径: the firms with kWh in both periods and value added for "
-    "the same months of both years).",
-)
-async def get_power_elasticity(
-    request: Request,
-    session: SessionDep,
-    ctx: ParkViewer,
-    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
-) -> Response:
-    return cached_json(request, await elasticity.get(session, ctx=ctx, month=month))
-
-
-@router.get(
     "/anomalies",
     response_model=list[Anomaly],
     summary="电力看经济 anomaly flags (sudden drop, long zero load)",
@@ -418,70 +386,4 @@ async def put_benchmarks(data: BenchmarkSet, session: SessionDep, ctx: ParkAdmin
     return await settings.put_benchmarks(session, ctx=ctx, data=data)
 
 
-@router.get(
-    "/schemes",
-    response_model=list[SchemeRead],
-    summary="亩均 schemes: each code's version for `year`, with its sources",
-    description="The version of each scheme code in force for `year` (the newest from that "
-    "year back; the park's own before the seeded default); `code` for one of them.",
-)
-async def list_schemes(
-    request: Request,
-    session: SessionDep,
-    ctx: ParkViewer,
-    year: Annotated[int, Query(ge=2000, le=2999)],
-    code: Annotated[str | None, Query(pattern=SCHEME_PATTERN)] = None,
-) -> Response:
-    found = await schemes.list_(session, ctx=ctx, year=year, code=code)
-    return cached_json(request, _dump(found))
-
-
-@router.put(
-    "/schemes",
-    response_model=SchemeRead,
-    summary="The park's own version of a 亩均 scheme from a year (admin)",
-    description="`{code, year, definition}`: indicators per firm class (weights, benchmarks, "
-    "caps, what a missing value scores), scope, grade cut-offs, 加分/减分/一票否决 items. "
-    "Years after it use it until a later version exists; the seeded defaults stay as they "
-    "are.",
-)
-async def put_scheme(data: SchemePut, session: SessionDep, ctx: ParkAdmin) -> SchemeRead:
-    return await schemes.put(session, ctx=ctx, data=data)
-
-
-@router.put(
-    "/per-mu/events/{enterprise_id}",
-    response_model=PermuEvents,
-    summary="A firm's scored items of a year (admin): 加分, 减分, 一票否决",
-    description="Replaces the firm's items of `year`; a scheme scores the items it names "
-    "(e.g. `serious_safety_accident` sets D in the seeded schemes).",
-)
-async def put_permu_events(
-    enterprise_id: EnterpriseIdPath, data: PermuEvents, session: SessionDep, ctx: ParkAdmin
-) -> PermuEvents:
-    return await schemes.put_events(session, ctx=ctx, enterprise_id=enterprise_id, data=data)
-
-
-@router.get(
-    "/calendar",
-    response_model=list[CalendarDay],
-    summary="Public holidays and make-up working days (调休) of a year, with their notice",
-)
-async def get_calendar(
-    request: Request,
-    session: SessionDep,
-    ctx: ParkViewer,
-    year: Annotated[int, Query(ge=2000, le=2999)],
-) -> Response:
-    return cached_json(request, _dump(await power.calendar_days(session, ctx=ctx, year=year)))
-
-
-@router.put(
-    "/calendar",
-    response_model=CalendarDay,
-    summary="The park's own holiday or make-up working day (admin)",
-)
-async def put_calendar_day(
-    data: CalendarDayWrite, session: SessionDep, ctx: ParkAdmin
-) -> CalendarDay:
-    return await power.put_calendar_day(session, ctx=ctx, data=data)
+router.include_router(rules.router)  # schemes, scored items, calendar, elasticity

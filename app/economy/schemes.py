@@ -17,13 +17,14 @@ from datetime import date
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound, Unprocessable
 from app.economy import config_repository, repository
 from app.economy.calc import Benchmark, Firm
-from app.economy.schemas import (
+from app.economy.scheme_schemas import (
     PermuEvents,
     SchemeAdjustment,
     SchemeDefinition,
@@ -194,3 +195,7 @@ async def put_events(
         ctx.key.id,
     )  # fmt: skip
     return data
+
+
+def dump(items: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    return [item.model_dump() for item in items]
