@@ -32,7 +32,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.carbon import service as carbon_service
+from app.carbon import ledger as carbon_ledger
+from app.carbon import summary as carbon_summary
 from app.economy import (
     annual,
     config_repository,
@@ -62,20 +63,25 @@ def _midnight(day: date, tz: str) -> datetime:
 
 
 async def carbon_tce(
-    session: AsyncSession, ctx: ParkContext, year: int
-) -> dict[str, dict[date, float]]:
-    """Each enterprise's total tce 等价值 per month from the carbon module (its service: the
-    rule of carriers, coefficients and green power has its one home there)."""
-    answer = await carbon_service.ledger_answer(
-        session, ctx=ctx, start=date(year, 1, 1), end=date(year, 12, 31),
-        group_by="enterprise", interval="month",
+    session: AsyncSession, ctx: ParkContext, year: int, enterprise_id: str
+) -> dict[date, float]:
+    """A firm's total tce 等价值 per month from the carbon module's ledger (the rule of
+    carriers, coefficients and meter trees has its one home there), read for that firm only
+    (``only``: its own meters, as the carbon report of one enterprise reads them)."""
+    book = await carbon_ledger.build(
+        session, park_id=ctx.park_id, tz=ctx.timezone, days=(date(year, 1, 1), date(year, 12, 31)),
+        group_by="enterprise", step="month", only=enterprise_id,
     )  # fmt: skip
-    out: dict[str, dict[date, float]] = defaultdict(dict)
-    for row in answer["rows"]:
-        value = row.get("tce_equal_value")
-        if value:
-            out[str(row["group"])][row["period"].replace(day=1)] = float(value)
-    return out
+    book.lines = [x for x in book.lines if x.group == enterprise_id]
+    rows = carbon_summary.rows(book, group_by="enterprise", interval="month",
+                               start=date(year, 1, 1))  # fmt: skip
+    return {r["period"].replace(day=1): float(r["tce_equal_value"]) for r in rows
+            if r["tce_equal_value"]}  # fmt: skip
+
+
+def _needs_carbon(months: list[RowMapping]) -> bool:
+    """Whether a reported month lacks ``energy_tce`` (only then is the ledger read)."""
+    return any(m["energy_tce"] is None for m in months)
 
 
 def _exclusion(row: RowMapping, months: int, land: float, year: int, min_age: int) -> str | None:
@@ -144,7 +150,11 @@ async def _inputs(session: AsyncSession, ctx: ParkContext, year: int) -> dict[st
         "reports": reports,
         "land": await permu_repository.land_mu(session, ctx.park_id, year),
         "kwh": kwh,
-        "tce": await carbon_tce(session, ctx, year),
+        "tce": {
+            e: await carbon_tce(session, ctx, year, e)
+            for e, months in reports.items()
+            if _needs_carbon(months)
+        },
         "above_scale": await permu_repository.above_scale(session, ctx.park_id, year),
     }
 

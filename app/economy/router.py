@@ -116,7 +116,8 @@ def _cell(value: Any) -> Any:
     summary="Enter or correct an enterprise's monthly report (admin)",
     description="Creates or replaces the report; every changed field of an existing one is "
     "kept as a revision (old and new value, who, when). The enterprise's 规上 status is "
-    "derived again from its trailing-12-month main revenue.",
+    "derived again by the statistics register's rule (the previous year's complete result "
+    "against its sector's NBS threshold; a new firm by its 累计 revenue).",
 )
 async def put_report(
     enterprise_id: EnterpriseIdPath,
@@ -209,8 +210,9 @@ async def report_revisions(
     "/scale/{enterprise_id}",
     response_model=list[ScaleChange],
     summary="An enterprise's 规上 status changes",
-    description="The months where its derived 规上 status (trailing-12-month main revenue "
-    "against `above_scale_revenue`) is first known or changes.",
+    description="The months where its derived 规上 status is first known or changes, with the "
+    "basis (annual, carried, cumulative), the revenue it rests on, the sector's threshold and "
+    "the threshold's NBS document.",
 )
 async def scale_history(
     request: Request,
