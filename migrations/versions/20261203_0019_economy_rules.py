@@ -229,6 +229,10 @@ CREATE TABLE economy_scheme (
 COMMENT ON TABLE economy_scheme IS
     '亩均 schemes as data; a year uses the newest version of its code from that year back';
 
+INSERT INTO economy_parameter (name, valid_from, value, unit, source, verify) VALUES
+    ('permu_scheme', '2000-01-01', 'null', 'economy_scheme code',
+     '亩均 scheme a park evaluates with; null: its benchmark set (economy_benchmark)', false);
+
 CREATE TABLE economy_permu_event (
     park_id        text NOT NULL,
     enterprise_id  text NOT NULL,
@@ -243,6 +247,7 @@ CREATE TABLE economy_permu_event (
 """
 
 DOWNGRADE = """
+DELETE FROM economy_parameter WHERE name = 'permu_scheme';
 DROP TABLE IF EXISTS economy_permu_event, economy_scheme, economy_calendar,
     economy_scale_threshold;
 DELETE FROM economy_anomaly WHERE kind = 'no_data';

@@ -150,3 +150,18 @@ def test_the_calendar_is_data(
     days = {d["day"]: d for d in client.get(f"{url}?year=2026", headers=viewer).json()}
     assert days["2026-07-01"]["park_id"] == park
     assert len([d for d in days.values() if d["kind"] == "workday"]) == 6
+
+
+def test_the_parks_default_scheme_is_a_parameter(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str]
+) -> None:
+    park = create_park(client, admin).id
+    base = f"/api/v1/parks/{park}/economy"
+    chosen = {"name": "permu_scheme", "valid_from": "2026-01-01", "value": "jiangsu"}
+    assert client.post(f"{base}/parameters", json=chosen, headers=admin).status_code == 201
+    bad = {**chosen, "valid_from": "2026-02-01", "value": "Not A Code"}
+    assert client.post(f"{base}/parameters", json=bad, headers=admin).status_code == 422
+    body = client.get(f"{base}/per-mu?year=2026", headers=viewer).json()
+    assert body["scheme"]["code"] == "jiangsu"
+    before = client.get(f"{base}/per-mu?year=2025", headers=viewer).json()
+    assert before["scheme"] is None and before["region"] == "Huangyan, Taizhou"
