@@ -69,9 +69,10 @@ class SchemeDefinition(BaseModel):
     sources: list[Annotated[str, Field(max_length=500)]] = Field(min_length=1, max_length=20)
     scope: SchemeScope = SchemeScope()
     min_age_years: int = Field(default=2, ge=0, le=20)
-    classes: dict[Literal["above_scale", "small"], list[SchemeIndicator]] = Field(
-        description="indicators of 规上 and of 规下 firms"
-    )
+    classes: dict[
+        Literal["above_scale", "small"],
+        Annotated[list[SchemeIndicator], Field(max_length=len(SCHEME_INDICATORS))],
+    ] = Field(description="indicators of 规上 and of 规下 firms")
     cutoffs: list[CutoffItem] = Field(min_length=4, max_length=4)
     adjustments: list[SchemeAdjustment] = Field(default=[], max_length=100)
     verify: list[Annotated[str, Field(max_length=500)]] = Field(
