@@ -17,6 +17,16 @@ from app.economy.reports import parse_month
 from app.economy.schemas import Coverage, IndustryRow, Overview, ScaleRow
 from app.parks.deps import ParkContext
 
+SOURCES = {
+    "growth": GROWTH_SOURCE,
+    "comparable": "同比/环比: the firms reported in both months; 累计同比: the (firm, month) "
+    "pairs reported in both years",
+    "scale": "规上 / 规下 by the statistics register's rule: the previous year's complete result "
+    "against the sector's NBS threshold (economy_scale_threshold; each firm's basis, threshold "
+    "and document at .../economy/scale/{enterprise_id})",
+    "sections": "GB/T 4754-2017 国民经济行业分类, 门类",
+}
+
 
 def _changes(row: RowMapping, cur: str, base: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Rates and NBS notes (扭亏, 减亏, 增亏, 转亏) of every indicator, by the one growth rule."""
@@ -95,6 +105,7 @@ async def get(session: AsyncSession, *, ctx: ParkContext, month: str) -> Overvie
         **head,
         by_industry=[_industry(r, ytd) for r in rows if r["by_section"] and r["enterprises"]],
         growth_rule=GROWTH_SOURCE,
+        sources=SOURCES,
         above_scale_count=above,
         coverage=coverage,
     )

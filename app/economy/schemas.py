@@ -184,6 +184,7 @@ class Overview(BaseModel):
     ytd_months: list[str] = Field(default=[], description="the months of the 累计")
     by_scale: list[ScaleRow] = Field(default=[], description="规上 / 规下 totals")
     growth_rule: str = ""
+    sources: dict[str, str] = Field(default={}, description="where each rule comes from")
     by_industry: list[IndustryRow]
     above_scale_count: int
     coverage: dict[str, Coverage]

@@ -110,6 +110,6 @@ def test_negative_bases_cumulative_and_scale_split(
     assert split["below_scale"]["ytd"]["value_added"] == 110
     (section,) = body["by_industry"]
     assert section["ytd"]["value_added"] == 360 and section["ytd_yoy_note"]["tax"] == "扭亏"
-    assert "扭亏" in body["growth_rule"]
+    assert "扭亏" in body["growth_rule"] and "NBS threshold" in body["sources"]["scale"]
     january = client.get(url.replace("2026-02", "2026-01"), headers=viewer).json()
     assert january["yoy"]["tax"] is None and january["yoy_note"]["tax"] == "扭亏"
