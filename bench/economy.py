@@ -29,6 +29,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from app.assets import geo
+from app.core.auth import generate_key
 from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
@@ -42,7 +43,15 @@ from sensors_sim.signals import TZ_OFFSET_S, Environment
 PARK = "demo"
 YEAR = 2025
 SEED = 1
-RUNS = {"per-mu": 20, "power-index": 5, "overview": 20}
+RUNS = {"per-mu-carbon": 3, "per-mu": 20, "power-index": 5, "overview": 20}
+ENERGY = """
+UPDATE economy_report r SET energy_tce = CASE WHEN %(reported)s
+    THEN round((r.revenue * (0.02 + mod(hashtext(r.enterprise_id)::bigint + 2147483648, 100)
+                             / 2000.0))::numeric, 3)::float8 END
+WHERE r.park_id = %(park)s
+"""
+"""综合能耗 in the monthly reports (NBS form 205-1; 0.02-0.07 tce per 10⁴ yuan of revenue by
+firm), or none of it, so that the evaluation takes every firm's energy from the carbon ledger."""
 TARGET_S = 2.0
 HEADING = "## Economy (bench/economy)"
 
@@ -236,8 +245,34 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def admin_key(url: str) -> str:
+    key = generate_key()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO api_key (id, secret_hash, role, name) VALUES (%s, %s, 'admin', 'bench')",
+            (key.id, key.secret_hash),
+        )
+    return key.token
+
+
+def register(client: TestClient, url: str) -> None:
+    """The reports were loaded with COPY-like inserts, past the API that derives each firm's
+    规上 status: put every firm's December report back once, so the register is built."""
+    headers = {"Authorization": f"Bearer {admin_key(url)}"}
+    with psycopg.connect(url) as conn:
+        ids = [r[0] for r in conn.execute(
+            "SELECT DISTINCT enterprise_id FROM economy_report WHERE park_id = %s", (PARK,))]  # fmt: skip
+    fields = ("output_value", "value_added", "revenue", "tax", "employees", "rd_spend",
+              "emissions", "energy_tce", "digital_transformed", "digital_services")  # fmt: skip
+    for e in ids:
+        path = f"/api/v1/parks/{PARK}/economy/reports/{e}/{YEAR}-12"
+        body = client.get(path, headers=headers).json()
+        answer = client.put(path, json={k: body[k] for k in fields}, headers=headers)
+        assert answer.status_code == 200, answer.text
+
+
 def measure(
-    client: TestClient, headers: dict[str, str]
+    client: TestClient, headers: dict[str, str], db_url: str
 ) -> tuple[dict[str, list[float]], dict[str, Any]]:
     base = f"/api/v1/parks/{PARK}/economy"
     urls = {
@@ -247,6 +282,12 @@ def measure(
     }
     results, facts = {}, {}
     for name, url in urls.items():
+        if name == "per-mu":  # first with no reported energy: every firm from the carbon ledger
+            with psycopg.connect(db_url) as conn:
+                conn.execute(ENERGY, {"park": PARK, "reported": False})
+            results["per-mu-carbon"], _ = timed(client, url, headers, RUNS["per-mu-carbon"])
+            with psycopg.connect(db_url) as conn:
+                conn.execute(ENERGY, {"park": PARK, "reported": True})
         results[name], body = timed(client, url, headers, RUNS[name])
         if name == "per-mu":
             grades = [i["grade"] for i in body["items"]]
@@ -276,6 +317,13 @@ def report(
         f"Target: the 亩均 evaluation of 40 enterprises under {TARGET_S:.0f} s: **{verdict}** "
         f"(slowest of {RUNS['per-mu']}: {worst * 1000:.0f} ms). Grades: {facts['grades']}.",
         "",
+        "The evaluation reads the carbon ledger for a firm only when one of its reported months "
+        "lacks `energy_tce` (its total tce 等价值 from app/carbon, read per firm with the "
+        "ledger's `only`); the first row shows the cost when no firm reports its energy. "
+        "(The ledger of every enterprise at once, `carbon/energy?group_by=enterprise`, took "
+        "50-90 s on this data: its meter-key CTE is estimated at 3 rows, so the rollup scan "
+        "runs once per meter; that is the carbon module's to fix.)",
+        "",
         "Every parktwin connection runs with `jit = off` (app/core/db.py): the planner prices "
         "their raw branch (days still queued for the rollup worker) over every chunk of the "
         "year, and with JIT on the first run spent 14 s compiling a 0.3 s query.",
@@ -284,7 +332,9 @@ def report(
         "|---|---:|---:|---:|---:|",
     ]
     labels = {
-        "per-mu": f"`per-mu?year={YEAR}` (亩均效益评价)",
+        "per-mu-carbon": f"`per-mu?year={YEAR}`, no firm reporting 综合能耗: each firm's "
+        "energy from the carbon ledger",
+        "per-mu": f"`per-mu?year={YEAR}` (亩均效益评价, firms reporting 综合能耗)",
         "power-index": f"`power-index` for {facts['days']} days (daily kWh, 开工率, index)",
         "overview": f"`overview?month={YEAR}-06`",
     }
@@ -298,8 +348,10 @@ def report(
 
 def main() -> int:
     settings = get_settings()
-    urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], "parktwin_bench_economy")
+    services = EmbeddedServices.from_settings(settings)
+    urls = services.up()
+    # the services' URL is the schema owner's, who may not create databases: the superuser's
+    db_url = bench_database(services.postgres.admin_url(), "parktwin_bench_economy")
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the demo park's year (once)...", flush=True)
@@ -313,7 +365,8 @@ def main() -> int:
     )  # type: ignore[call-arg]
     before = os.getloadavg()[0]
     with TestClient(create_app(app_settings)) as client:
-        results, facts = measure(client, {"Authorization": f"Bearer {token}"})
+        register(client, db_url)
+        results, facts = measure(client, {"Authorization": f"Bearer {token}"}, db_url)
     loadavg = f"{before:.1f} before, {os.getloadavg()[0]:.1f} after"
     section = report(results, facts, loadavg, meters)
     print(section)

@@ -111,3 +111,83 @@ async def replace_benchmarks(
         ),
         [{**params, **c} for c in cutoffs],
     )
+
+
+SCHEME = """
+SELECT code, year, park_id, definition FROM economy_scheme
+WHERE code = :code AND (park_id = :park OR park_id IS NULL)
+ORDER BY year <= :year DESC, park_id IS NULL,
+         CASE WHEN year <= :year THEN year END DESC, year
+LIMIT 1
+"""
+"""The version of scheme ``code`` for ``year``: the newest from that year back, the park's
+own before the default; before the first version, the first one."""
+
+SCHEMES = """
+SELECT DISTINCT ON (code) code, year, park_id, definition FROM economy_scheme
+WHERE park_id = :park OR park_id IS NULL
+ORDER BY code, year <= :year DESC, park_id IS NULL,
+         CASE WHEN year <= :year THEN year END DESC, year
+"""
+
+
+async def scheme(session: AsyncSession, park_id: str, code: str, year: int) -> RowMapping | None:
+    params = {"park": park_id, "code": code, "year": year}
+    return (await session.execute(text(SCHEME), params)).mappings().one_or_none()
+
+
+async def schemes(session: AsyncSession, park_id: str, year: int) -> Sequence[RowMapping]:
+    params = {"park": park_id, "year": year}
+    return (await session.execute(text(SCHEMES), params)).mappings().all()
+
+
+async def put_scheme(
+    session: AsyncSession, park_id: str, code: str, year: int, definition: str, by: str
+) -> None:
+    """The park's own version of a scheme for ``year`` (replacing its earlier one)."""
+    await session.execute(
+        text(
+            "INSERT INTO economy_scheme (park_id, code, year, definition, updated_by) "
+            "VALUES (:park, :code, :year, CAST(:definition AS jsonb), :by) "
+            "ON CONFLICT (park_id, code, year) DO UPDATE SET definition = excluded.definition, "
+            "updated_at = now(), updated_by = excluded.updated_by"
+        ),
+        {"park": park_id, "code": code, "year": year, "definition": definition, "by": by},
+    )
+
+
+async def events(session: AsyncSession, park_id: str, year: int) -> Sequence[RowMapping]:
+    """Every firm's scored items of ``year``."""
+    result = await session.execute(
+        text(
+            "SELECT enterprise_id, item, note FROM economy_permu_event "
+            "WHERE park_id = :park AND year = :year ORDER BY enterprise_id, item"
+        ),
+        {"park": park_id, "year": year},
+    )
+    return result.mappings().all()
+
+
+async def replace_events(
+    session: AsyncSession,
+    key: tuple[str, str, int],
+    items: list[dict[str, Any]],
+    by: str,
+) -> None:
+    park_id, enterprise_id, year = key
+    params = {"park": park_id, "e": enterprise_id, "year": year}
+    await session.execute(
+        text(
+            "DELETE FROM economy_permu_event "
+            "WHERE park_id = :park AND enterprise_id = :e AND year = :year"
+        ),
+        params,
+    )
+    if items:
+        await session.execute(
+            text(
+                "INSERT INTO economy_permu_event (park_id, enterprise_id, year, item, note, "
+                "created_by) VALUES (:park, :e, :year, :item, :note, :by)"
+            ),
+            [{**params, **i, "by": by} for i in items],
+        )

@@ -29,7 +29,10 @@ LABELS = {
     "changed_by": "修改人",
     "above_scale": "规上",
     "previous": "上月规上",
-    "trailing_revenue": "近12个月营业收入（万元）",
+    "trailing_revenue": "认定依据营业收入（万元）",
+    "basis": "认定依据",
+    "threshold": "规上标准（万元）",
+    "sector": "行业类别",
     "months_reported": "已报月数",
     "section": "行业门类（GB/T 4754）",
     "enterprises": "企业数",
@@ -57,8 +60,18 @@ LABELS = {
     "rd_ratio": "研发经费占营业收入比",
     "tax_per_kwh": "单位电耗税收（元/kWh）",
 }
-SUFFIXES = {"_yoy": "同比（比率）", "_mom": "环比（比率）", "_benchmark": "基准值",
-            "_points": "得分"}  # fmt: skip
+SUFFIXES = {
+    "_ytd_yoy_note": "累计同比说明",
+    "_ytd_yoy": "累计同比（比率）",
+    "_ytd": "累计（1-N月）",
+    "_yoy_note": "同比说明",
+    "_mom_note": "环比说明",
+    "_yoy": "同比（比率）",
+    "_mom": "环比（比率）",
+    "_benchmark": "基准值",
+    "_points": "得分",
+}
+"""Longest first: ``x_ytd_yoy`` is 累计同比, not the 同比 of ``x_ytd``."""
 
 
 def label(key: str) -> str:

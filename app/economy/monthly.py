@@ -18,14 +18,21 @@ from app.reports.files import local_time
 TITLE = "经济运行月报"
 
 
+def _rate(rate: float | None, note: str | None) -> str:
+    """A growth rate, or the NBS wording (扭亏, 减亏, ...) that stands for it."""
+    return note if rate is None and note else pdf.percent(rate)
+
+
 def _indicator_rows(row: IndustryRow | Overview) -> list[list[str]]:
-    head = ["指标", "本月", "同比", "环比"]
+    head = ["指标", "本月", "同比", "环比", "1-本月累计", "累计同比"]
     return [head] + [
         [
             LABELS[x],
             pdf.number(row.totals.get(x)),
-            pdf.percent(row.yoy.get(x)),
-            pdf.percent(row.mom.get(x)),
+            _rate(row.yoy.get(x), row.yoy_note.get(x)),
+            _rate(row.mom.get(x), row.mom_note.get(x)),
+            pdf.number(row.ytd.get(x)),
+            _rate(row.ytd_yoy.get(x), row.ytd_yoy_note.get(x)),
         ]
         for x in INDICATORS
     ]
@@ -47,7 +54,9 @@ def _industry_rows(overview: Overview) -> list[list[str]]:
 def document(overview: Overview, *, park: str, tz: str, now: datetime) -> pdf.Document:
     comparable = (
         f"同比、环比仅比较两个月均已填报的企业（同比 {overview.yoy_comparable} 家，"
-        f"环比 {overview.mom_comparable} 家）；比较基数为零或无数据时留空。"
+        f"环比 {overview.mom_comparable} 家）；累计同比比较两年均已填报的同一企业同一月份；"
+        "比较基数为零或无数据时留空；基数为负（亏损）时按国家统计局惯例写扭亏、减亏、增亏，"
+        "由盈转亏写转亏，不计百分比。"
     )
     coverage = [["指标", "企业数", "规上企业数", "比例"]] + [
         [

@@ -77,6 +77,76 @@ async def overview(session: AsyncSession, park_id: str, month: date) -> Sequence
     return (await session.execute(text(OVERVIEW), params)).mappings().all()
 
 
+def _ytd_columns() -> str:
+    parts = []
+    for x in INDICATORS:
+        parts += [
+            f"sum(c.{x}) AS ytd_{x}",
+            f"sum(c.{x}) FILTER (WHERE b.month IS NOT NULL) AS ytd_cur_{x}",
+            f"sum(b.{x}) AS ytd_base_{x}",
+        ]
+    return ",\n       ".join(parts)
+
+
+YTD = f"""
+WITH c AS (
+    SELECT r.*, {SECTION} AS section
+    FROM economy_report r JOIN enterprise e ON e.park_id = r.park_id AND e.id = r.enterprise_id
+    WHERE r.park_id = :park AND r.month >= :y0 AND r.month <= :t
+)
+SELECT c.section, grouping(c.section) = 0 AS by_section,
+       count(DISTINCT c.enterprise_id) AS enterprises,
+       count(DISTINCT c.enterprise_id) FILTER (WHERE b.month IS NOT NULL) AS comparable,
+       {_ytd_columns()}
+FROM c
+LEFT JOIN economy_report b ON b.park_id = c.park_id AND b.enterprise_id = c.enterprise_id
+     AND b.month = (c.month - interval '12 months')::date
+GROUP BY GROUPING SETS ((), (c.section))
+ORDER BY by_section, section
+"""  # noqa: S608 (column lists generated from INDICATORS)
+"""累计 (January to the month) per indicator, for the park and each section, and its 同比 on
+a comparable basis: the pairs (firm, month) reported in both years, summed on both sides."""
+
+
+async def ytd(session: AsyncSession, park_id: str, month: date) -> Sequence[RowMapping]:
+    params = {"park": park_id, "t": month, "y0": month.replace(month=1), **gb4754.sql_ranges()}
+    return (await session.execute(text(YTD), params)).mappings().all()
+
+
+def _split_columns() -> str:
+    parts = []
+    for x in INDICATORS:
+        parts += [
+            f"sum(r.{x}) FILTER (WHERE r.month = :t) AS {x}",
+            f"sum(r.{x}) AS ytd_{x}",
+        ]
+    return ",\n       ".join(parts)
+
+
+SPLIT = f"""
+WITH status AS (
+    SELECT enterprise_id, above_scale FROM economy_scale_status
+    WHERE park_id = :park AND month = :t
+)
+SELECT CASE s.above_scale WHEN true THEN 'above_scale' WHEN false THEN 'below_scale'
+            ELSE 'unclassified' END AS scale,
+       count(DISTINCT r.enterprise_id) FILTER (WHERE r.month = :t) AS enterprises,
+       {_split_columns()}
+FROM economy_report r LEFT JOIN status s ON s.enterprise_id = r.enterprise_id
+WHERE r.park_id = :park AND r.month >= :y0 AND r.month <= :t
+  AND r.enterprise_id IN (SELECT enterprise_id FROM economy_report
+                          WHERE park_id = :park AND month = :t)
+GROUP BY 1 ORDER BY 1
+"""  # noqa: S608 (column lists generated from INDICATORS)
+"""规上 / 规下 totals of the month and 累计, the firms reporting in the month classed by their
+register status in that month ('unclassified': a sector without a revenue threshold)."""
+
+
+async def split(session: AsyncSession, park_id: str, month: date) -> Sequence[RowMapping]:
+    params = {"park": park_id, "t": month, "y0": month.replace(month=1)}
+    return (await session.execute(text(SPLIT), params)).mappings().all()
+
+
 SCALE = """
 WITH status AS (
     SELECT DISTINCT ON (enterprise_id) enterprise_id, above_scale FROM economy_scale_status

@@ -1,13 +1,15 @@
 """亩均效益评价 for a year (亩均论英雄).
 
 For every enterprise of the park: its land in 亩 (permu_repository), its year's figures from
-the monthly reports, and its kWh from the meters. The firm class is ``above_scale`` when the
-year's main revenue reaches ``above_scale_revenue`` (the 规上 rule on the calendar year),
-else ``small``. Indicators:
+the monthly reports summed over the same months on both sides of each ratio (app.economy.annual),
+its kWh from the meters and its total tce 等价值 from the carbon ledger. The firm class is
+``above_scale`` when the 规上 register (app.economy.scale) has the firm 规上 at its last
+month of the year, else ``small``.
+Indicators:
 
 - 规上: tax_per_mu = tax / land, value_added_per_mu = value added / land,
-  value_added_per_energy = value added / energy (tce 等价值: the reports' ``energy_tce``,
-  else meter kWh x ``electricity_tce_per_kwh``), value_added_per_emission = value added /
+  value_added_per_energy = value added / energy (tce 等价值: the report's ``energy_tce``,
+  else the carbon module's total for the month), value_added_per_emission = value added /
   emissions, labour_productivity = value added / average employees, rd_ratio = R&D / revenue;
 - small firms: tax_per_mu, and tax_per_kwh = tax (yuan) / kWh.
 
@@ -17,12 +19,12 @@ it: the Huangyan rule for emissions), ``zero``, or ``not_evaluated``. Not evalua
 with the reason): younger than ``min_age_years`` at the year's end, no land, no report in the
 year, or a ``not_evaluated`` item missing. The others are ranked within their class by score
 (ties share the better rank) and graded by the cut-offs: the first grade whose ``upper_pct``
-holds rank / count.
+exceeds the share of the class ranked ahead (a firm alone in its class: A).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,65 +32,76 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.economy import config_repository, permu_repository, power_repository
-from app.economy.calc import Benchmark, Firm, evaluate, ratio
+from app.carbon import ledger as carbon_ledger
+from app.carbon import summary as carbon_summary
+from app.economy import (
+    annual,
+    config_repository,
+    gb4754,
+    permu_repository,
+    power_repository,
+    schemes,
+)
+from app.economy.annual import Year
+from app.economy.calc import Benchmark, Firm, evaluate
 from app.economy.schemas import IndicatorScore, PerMu, PerMuItem
 from app.parks.deps import ParkContext
 
-YUAN_PER_10K = 10_000  # the reports are in 10⁴ yuan
+GRADE_RULE = (
+    "ranked by score within the class (ties share the better rank); a firm gets the first "
+    "grade whose cut-off exceeds the share of its class ranked ahead of it (ahead / firms)"
+)
+ENERGY_SOURCE = (
+    "the report's energy_tce, else the firm's total tce 等价值 of the month from the carbon "
+    "ledger (app.carbon: every metered or entered energy carrier, with its coefficient and "
+    "source)"
+)
 
 
 def _midnight(day: date, tz: str) -> datetime:
     return datetime.combine(day, time(), ZoneInfo(tz)).astimezone(UTC)
 
 
-def _energy(row: RowMapping, kwh: float | None, tce_per_kwh: float) -> float | None:
-    if row["energy_tce"] is not None:
-        return float(row["energy_tce"])
-    return kwh * tce_per_kwh if kwh else None
+async def carbon_tce(
+    session: AsyncSession, ctx: ParkContext, year: int, enterprise_id: str
+) -> dict[date, float]:
+    """A firm's total tce 等价值 per month from the carbon module's ledger (the rule of
+    carriers, coefficients and meter trees has its one home there), read for that firm only
+    (``only``: its own meters, as the carbon report of one enterprise reads them)."""
+    book = await carbon_ledger.build(
+        session, park_id=ctx.park_id, tz=ctx.timezone, days=(date(year, 1, 1), date(year, 12, 31)),
+        group_by="enterprise", step="month", only=enterprise_id,
+    )  # fmt: skip
+    book.lines = [x for x in book.lines if x.group == enterprise_id]
+    rows = carbon_summary.rows(book, group_by="enterprise", interval="month",
+                               start=date(year, 1, 1))  # fmt: skip
+    return {r["period"].replace(day=1): float(r["tce_equal_value"]) for r in rows
+            if r["tce_equal_value"]}  # fmt: skip
 
 
-def _f(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _needs_carbon(months: list[RowMapping]) -> bool:
+    """Whether a reported month lacks ``energy_tce`` (only then is the ledger read)."""
+    return any(m["energy_tce"] is None for m in months)
 
 
-def indicators(
-    row: RowMapping, land: float, kwh: float | None, tce_per_kwh: float
-) -> dict[str, float | None]:
-    value_added, tax = _f(row["value_added"]), _f(row["tax"])
-    emissions = _f(row["emissions"])
-    return {
-        "tax_per_mu": ratio(tax, land),
-        "value_added_per_mu": ratio(value_added, land),
-        "value_added_per_energy": ratio(value_added, _energy(row, kwh, tce_per_kwh)),
-        "value_added_per_emission": ratio(value_added, emissions),
-        "labour_productivity": ratio(value_added, _f(row["employees"])),
-        "rd_ratio": ratio(_f(row["rd_spend"]), _f(row["revenue"])),
-        "tax_per_kwh": ratio(None if tax is None else tax * YUAN_PER_10K, kwh),
-    }
-
-
-def _exclusion(row: RowMapping, land: float, year: int, min_age: int) -> str | None:
+def _exclusion(row: RowMapping, months: int, land: float, year: int, min_age: int) -> str | None:
     founded = row["founded_on"]
     if founded is not None and founded > date(year - min_age, 12, 31):
         return f"younger than {min_age} years at the end of {year} (founded {founded})"
-    if not row["months"]:
+    if not months:
         return f"no monthly report in {year}"
     if land <= 0:
         return f"no land held in {year} (no parcel, building or space lease)"
     return None
 
 
-def _benchmarks(rows: Sequence[RowMapping]) -> dict[str, list[Benchmark]]:
-    out: dict[str, list[Benchmark]] = {"above_scale": [], "small": []}
-    for r in rows:
-        out[r["firm_class"]].append(
-            Benchmark(r["indicator"], r["benchmark"], r["weight"], r["when_missing"], r["unit"])
-        )
-    return out
+def _month(day: date) -> str:
+    return day.strftime("%Y-%m")
 
 
-def _item(firm: Firm, row: RowMapping, land: float, benches: list[Benchmark]) -> PerMuItem:
+def _item(
+    firm: Firm, row: RowMapping, land: float, benches: list[Benchmark], year: Year
+) -> PerMuItem:
     scores = {
         b.indicator: IndicatorScore(
             value=firm.indicators.get(b.indicator),
@@ -97,6 +110,8 @@ def _item(firm: Firm, row: RowMapping, land: float, benches: list[Benchmark]) ->
             weight=b.weight,
             points=firm.points.get(b.indicator),
             rule=firm.rules.get(b.indicator),
+            months=[_month(m) for m in year.months_used.get(b.indicator, [])],
+            source=b.source,
         )
         for b in benches
     }
@@ -110,46 +125,81 @@ def _item(firm: Firm, row: RowMapping, land: float, benches: list[Benchmark]) ->
         rank=firm.rank,
         grade=firm.grade,
         reason=firm.excluded,
+        share_ahead=firm.share_ahead,
+        class_size=firm.class_size,
+        months_reported=[_month(m) for m in year.months],
+        missing_months=[_month(m) for m in year.missing],
+        complete_year=year.complete,
+        energy_from={_month(m): how for m, how in sorted(year.energy_from.items())},
     )
 
 
-async def evaluate_year(session: AsyncSession, *, ctx: ParkContext, year: int) -> PerMu:
-    year_end = date(year, 12, 31)
-    params = await config_repository.parameters(session, ctx.park_id, year_end)
-    threshold = float(config_repository.value(params, "above_scale_revenue"))
-    min_age = int(config_repository.value(params, "min_age_years"))
-    tce_per_kwh = float(config_repository.value(params, "electricity_tce_per_kwh"))
-    bench_rows = await config_repository.benchmarks(session, ctx.park_id, year)
-    cut_rows = await config_repository.cutoffs(session, ctx.park_id, year)
-    benches = _benchmarks(bench_rows)
-    land = await permu_repository.land_mu(session, ctx.park_id, year)
+async def _inputs(session: AsyncSession, ctx: ParkContext, year: int) -> dict[str, Any]:
+    """Everything the evaluation reads: reports, land, meter kWh, the carbon ledger's tce."""
     tz = ctx.timezone
-    kwh = await power_repository.total_kwh(
-        session,
-        park_id=ctx.park_id,
-        tz=tz,
-        lo=_midnight(date(year, 1, 1), tz),
-        hi=_midnight(date(year + 1, 1, 1), tz),
-    )
-    rows = await permu_repository.annual(session, ctx.park_id, year)
-    firms = []
-    for r in rows:
-        mu = land.get(r["enterprise_id"], 0.0)
-        firm_class = "above_scale" if (r["revenue"] or 0) >= threshold else "small"
-        firm = Firm(r["enterprise_id"], firm_class,
-                    indicators(r, mu, kwh.get(r["enterprise_id"]), tce_per_kwh),
-                    excluded=_exclusion(r, mu, year, min_age))  # fmt: skip
+    lo, hi = _midnight(date(year, 1, 1), tz), _midnight(date(year + 1, 1, 1), tz)
+    reports: dict[str, list[RowMapping]] = defaultdict(list)
+    for r in await permu_repository.months(session, ctx.park_id, year):
+        reports[r["enterprise_id"]].append(r)
+    kwh: dict[str, dict[date, float]] = defaultdict(dict)
+    monthly = await power_repository.monthly_kwh(session, park_id=ctx.park_id, tz=tz, lo=lo, hi=hi)
+    for (enterprise_id, month), value in monthly.items():
+        kwh[enterprise_id][month] = value
+    return {
+        "enterprises": await permu_repository.enterprises(session, ctx.park_id),
+        "reports": reports,
+        "land": await permu_repository.land_mu(session, ctx.park_id, year),
+        "kwh": kwh,
+        "tce": {
+            e: await carbon_tce(session, ctx, year, e)
+            for e, months in reports.items()
+            if _needs_carbon(months)
+        },
+        "above_scale": await permu_repository.above_scale(session, ctx.park_id, year),
+    }
+
+
+async def evaluate_year(
+    session: AsyncSession, *, ctx: ParkContext, year: int, scheme: str | None = None
+) -> PerMu:
+    rules = await schemes.rules_for(session, ctx, year, scheme)
+    data = await _inputs(session, ctx, year)
+    events: dict[str, list[RowMapping]] = defaultdict(list)
+    for e in await config_repository.events(session, ctx.park_id, year):
+        events[e["enterprise_id"]].append(e)
+    firms, years, applied = [], [], []
+    for r in data["enterprises"]:
+        e = r["enterprise_id"]
+        mu = data["land"].get(e, 0.0)
+        months = data["reports"].get(e, [])
+        y = annual.figures(
+            months, year=year, founded=r["founded_on"], land_mu=mu,
+            carbon_tce=data["tce"].get(e, {}), kwh=data["kwh"].get(e, {}),
+        )  # fmt: skip
+        firm_class = "above_scale" if data["above_scale"].get(e) else "small"
+        excluded = _exclusion(r, len(months), mu, year, rules.min_age) or schemes.out_of_scope(
+            rules, gb4754.section(r["industry_code"]), firm_class, mu
+        )
+        firm = Firm(e, firm_class, y.indicators, excluded=excluded)
+        applied.append(schemes.apply_events(firm, events.get(e, []), rules))
         firms.append(firm)
-    evaluate(firms, benches, [(c["grade"], c["upper_pct"]) for c in cut_rows])
+        years.append(y)
+    evaluate(firms, rules.benches, rules.cutoffs)
     items = [
-        _item(f, r, land.get(r["enterprise_id"], 0.0), benches[f.firm_class])
-        for f, r in zip(firms, rows, strict=True)
+        _item(
+            f, r, data["land"].get(r["enterprise_id"], 0.0), rules.benches[f.firm_class], y
+        ).model_copy(update={"adjustments": a, "veto": f.veto if f.excluded is None else None})
+        for f, r, y, a in zip(firms, data["enterprises"], years, applied, strict=True)
     ]
     return PerMu(
         year=year,
-        benchmark_year=bench_rows[0]["year"] if bench_rows else None,
-        region=bench_rows[0]["region"] if bench_rows else None,
-        cutoffs={c["grade"]: c["upper_pct"] for c in cut_rows},
+        benchmark_year=rules.benchmark_year,
+        region=rules.region,
+        cutoffs=dict(rules.cutoffs),
+        grade_rule=GRADE_RULE,
+        energy_source=ENERGY_SOURCE,
+        sources=rules.sources,
+        scheme=rules.scheme,
         items=items,
     )
 

@@ -62,23 +62,39 @@ async def land_mu(session: AsyncSession, park_id: str, year: int) -> dict[str, f
     return {r[0]: float(r[1]) for r in rows}
 
 
-ANNUAL = """
-SELECT e.id AS enterprise_id, e.name, e.founded_on, count(r.month)::int AS months,
-       sum(r.value_added) AS value_added, sum(r.tax) AS tax, sum(r.revenue) AS revenue,
-       sum(r.rd_spend) AS rd_spend, sum(r.output_value) AS output_value,
-       avg(r.employees) AS employees, sum(r.emissions) AS emissions,
-       sum(r.energy_tce) AS energy_tce
-FROM enterprise e
-LEFT JOIN economy_report r ON r.park_id = e.park_id AND r.enterprise_id = e.id
-     AND r.month >= :first AND r.month <= :last
-WHERE e.park_id = :park
-GROUP BY e.id, e.name, e.founded_on
-ORDER BY e.id
+ENTERPRISES = """
+SELECT id AS enterprise_id, name, founded_on, industry_code FROM enterprise
+WHERE park_id = :park ORDER BY id
 """
-"""Every enterprise of the park with its year's sums (employees: the monthly average;
-emissions and energy: NULL when no month has them)."""
+
+MONTHS = """
+SELECT enterprise_id, month, value_added, tax, revenue, rd_spend, output_value, employees,
+       emissions, energy_tce
+FROM economy_report
+WHERE park_id = :park AND month >= :first AND month <= :last
+ORDER BY enterprise_id, month
+"""
+"""Every report of the year: the evaluation sums the same months on both sides of a ratio."""
 
 
-async def annual(session: AsyncSession, park_id: str, year: int) -> Sequence[RowMapping]:
+async def enterprises(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    return (await session.execute(text(ENTERPRISES), {"park": park_id})).mappings().all()
+
+
+async def months(session: AsyncSession, park_id: str, year: int) -> Sequence[RowMapping]:
     params = {"park": park_id, "first": date(year, 1, 1), "last": date(year, 12, 1)}
-    return (await session.execute(text(ANNUAL), params)).mappings().all()
+    return (await session.execute(text(MONTHS), params)).mappings().all()
+
+
+SCALE = """
+SELECT DISTINCT ON (enterprise_id) enterprise_id, above_scale FROM economy_scale_status
+WHERE park_id = :park AND month >= :first AND month <= :last
+ORDER BY enterprise_id, month DESC
+"""
+
+
+async def above_scale(session: AsyncSession, park_id: str, year: int) -> dict[str, bool]:
+    """Each enterprise's 规上 status at its last month of ``year`` in the register."""
+    params = {"park": park_id, "first": date(year, 1, 1), "last": date(year, 12, 1)}
+    rows = await session.execute(text(SCALE), params)
+    return {str(r[0]): bool(r[1]) for r in rows}

@@ -26,10 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.errors import Unprocessable
 from app.economy import config_repository, power_repository
-from app.economy.calc import AnomalyRules, anomalies, ratio
+from app.economy.calc import CALENDAR_SOURCE, AnomalyRules, anomalies, day_class, ratio
 from app.economy.reports import parse_month
 from app.economy.schemas import (
     Anomaly,
+    CalendarDay,
+    CalendarDayWrite,
     PowerDay,
     PowerEnterprise,
     PowerEnterpriseDay,
@@ -41,6 +43,7 @@ from app.webhooks.outbox import enqueue
 logger = logging.getLogger(__name__)
 
 MAX_DAYS = 400
+LOOKBACK_PER_DAY = 7  # calendar days read per day of a rule's window: a Sunday a week
 ANOMALY_EVENT = "economy.anomaly"
 
 
@@ -65,23 +68,28 @@ def _assemble(rows: Any) -> tuple[list[PowerDay], list[PowerEnterprise]]:
     firms: dict[str, PowerEnterprise] = {}
     for r in rows:
         kwh, baseline = float(r["kwh"]), float(r["baseline"])
+        comparable = _index(float(r["comparable_kwh"]), float(r["comparable_baseline"]))
         if r["by_enterprise"]:
             firm = firms.setdefault(
                 r["enterprise_id"],
                 PowerEnterprise(enterprise_id=r["enterprise_id"], section=r["section"],
                                 baseline_kwh=baseline, kwh=0, operating_days=0, days=[]),
             )  # fmt: skip
-            operating = bool(r["operating"]) if r["monitored"] else None
+            known = bool(r["monitored"])
             firm.kwh += kwh
             firm.operating_days += int(r["operating"])
-            firm.days.append(PowerEnterpriseDay(date=r["day"], kwh=kwh, operating=operating))
+            firm.days.append(PowerEnterpriseDay(date=r["day"], kwh=kwh,
+                                                operating=bool(r["operating"]) if known else None,
+                                                has_data=bool(r["has_data"])))  # fmt: skip
         elif r["by_section"]:
             days[-1].by_industry[r["section"] or "?"] = _index(kwh, baseline)
+            days[-1].by_industry_comparable[r["section"] or "?"] = comparable
         else:
             days.append(PowerDay(date=r["day"], kwh=kwh, monitored=r["monitored"],
-                                 operating=r["operating"],
+                                 operating=r["operating"], no_data=r["no_data"],
                                  operating_rate=ratio(r["operating"], r["monitored"]),
-                                 index=_index(kwh, baseline), by_industry={}))  # fmt: skip
+                                 index=_index(kwh, baseline), comparable_index=comparable,
+                                 by_industry={}, by_industry_comparable={}))  # fmt: skip
     return days, list(firms.values())
 
 
@@ -116,6 +124,11 @@ async def power_index(
     return PowerIndex(
         base_month=base.strftime("%Y-%m"),
         operating_ratio=operating_ratio,
+        sources={
+            "operating_ratio": params["operating_ratio"]["source"],
+            "comparable_index": "同口径: the firms with a baseline and data that day, their kWh "
+            "over their own base-month daily average (the same firms on both sides)",
+        },
         days=days,
         enterprises=firms,
     )
@@ -126,6 +139,21 @@ async def list_anomalies(
 ) -> list[Anomaly]:
     rows = await power_repository.list_anomalies(session, ctx.park_id, first, last)
     return [Anomaly.model_validate({**dict(r), "date": r["day"]}) for r in rows]
+
+
+async def calendar_days(session: AsyncSession, *, ctx: ParkContext, year: int) -> list[CalendarDay]:
+    rows = await power_repository.calendar(session, ctx.park_id, date(year, 1, 1),
+                                           date(year, 12, 31))  # fmt: skip
+    return [CalendarDay.model_validate(dict(r)) for r in rows]
+
+
+async def put_calendar_day(
+    session: AsyncSession, *, ctx: ParkContext, data: CalendarDayWrite
+) -> CalendarDay:
+    if not 2000 <= data.day.year <= 2999:
+        raise Unprocessable("day: a date between 2000 and 2999", field="day")
+    await power_repository.put_calendar_day(session, ctx.park_id, data.model_dump())
+    return CalendarDay(park_id=ctx.park_id, **data.model_dump())
 
 
 # ---------------------------------------------------------------- the daily job
@@ -144,15 +172,23 @@ def _rules(params: dict[str, RowMapping]) -> AnomalyRules:
 
 
 async def detect_park(session: AsyncSession, park_id: str, tz: str, day: date) -> int:
-    """Flag the anomalies of ``day`` (a park-local day) and queue their webhook events."""
+    """Flag the anomalies of ``day`` (a park-local day) and queue their webhook events.
+
+    Reads enough days back for the rules to find ``anomaly_drop_window_days`` days of the
+    day's own class (a Sunday a week) and ``anomaly_zero_days`` working days.
+    """
     params = await config_repository.parameters(session, park_id, day)
     rules = _rules(params)
-    span = max(rules.drop_window_days, rules.zero_days) + 1
+    span = max(rules.drop_window_days, rules.zero_days) * LOOKBACK_PER_DAY + 1
     first = day - timedelta(days=span - 1)
     rows = await power_repository.daily_kwh(
         session, park_id=park_id, tz=tz,
         lo=local_midnight(first, tz), hi=local_midnight(day + timedelta(days=1), tz),
     )  # fmt: skip
+    kinds = {r["day"]: r["kind"] for r in await power_repository.calendar(
+        session, park_id, first, day)}  # fmt: skip
+    calendar_days = [first + timedelta(days=i) for i in range(span)]
+    rest = [day_class(d, kinds) for d in calendar_days]
     series: dict[str, dict[date, float]] = defaultdict(dict)
     for r in rows:
         series[r["enterprise_id"]]
@@ -160,8 +196,8 @@ async def detect_park(session: AsyncSession, park_id: str, tz: str, day: date) -
             series[r["enterprise_id"]][r["day"]] = float(r["kwh"])
     raised = 0
     for enterprise_id, by_day in series.items():
-        days = [by_day.get(first + timedelta(days=i), 0.0) for i in range(span)]
-        for kind, detail in anomalies(days, rules):
+        days = [by_day.get(d) for d in calendar_days]
+        for kind, detail in anomalies(days, rest, rules):
             raised += await _raise(session, park_id, enterprise_id, day, kind, detail)
     return raised
 
@@ -169,6 +205,8 @@ async def detect_park(session: AsyncSession, park_id: str, tz: str, day: date) -
 async def _raise(
     session: AsyncSession, park_id: str, enterprise_id: str, day: date, kind: str, detail: Any
 ) -> int:
+    if kind != "no_data":
+        detail = {**detail, "calendar_source": CALENDAR_SOURCE}
     payload = orjson.dumps(detail).decode()
     if not await power_repository.insert_anomaly(session, park_id, enterprise_id, day, kind,
                                                  payload):  # fmt: skip

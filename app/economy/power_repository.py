@@ -62,7 +62,7 @@ ent AS (
 ),
 grid AS (
     SELECT c.day::date AS day, ent.enterprise_id, ent.section, ent.baseline,
-           coalesce(p.kwh, 0) AS kwh,
+           coalesce(p.kwh, 0) AS kwh, p.kwh IS NOT NULL AS has_data,
            ent.baseline > 0 AND coalesce(p.kwh, 0) > :ratio * ent.baseline AS operating
     FROM generate_series(CAST(:first_day AS date), CAST(:last_day AS date), interval '1 day') c(day)
     CROSS JOIN ent
@@ -71,15 +71,21 @@ grid AS (
 SELECT day, section, enterprise_id,
        grouping(section) = 0 AND grouping(enterprise_id) = 1 AS by_section,
        grouping(enterprise_id) = 0 AS by_enterprise,
-       sum(kwh) AS kwh, sum(baseline) AS baseline,
-       count(*) FILTER (WHERE baseline > 0) AS monitored,
-       count(*) FILTER (WHERE operating) AS operating
+       sum(kwh) AS kwh, sum(baseline) AS baseline, bool_or(has_data) AS has_data,
+       count(*) FILTER (WHERE baseline > 0 AND has_data) AS monitored,
+       count(*) FILTER (WHERE baseline > 0 AND NOT has_data) AS no_data,
+       count(*) FILTER (WHERE operating AND has_data) AS operating,
+       coalesce(sum(kwh) FILTER (WHERE baseline > 0 AND has_data), 0) AS comparable_kwh,
+       coalesce(sum(baseline) FILTER (WHERE baseline > 0 AND has_data), 0)
+           AS comparable_baseline
 FROM grid
 GROUP BY GROUPING SETS ((day), (day, section), (day, section, enterprise_id))
 ORDER BY day, by_section, by_enterprise, section, enterprise_id
 """  # noqa: S608
 """Per day: the park (no section, no enterprise), each section, each enterprise: kWh, the
-baseline daily kWh, firms monitored (a positive baseline) and operating."""
+baseline daily kWh, firms monitored (a positive baseline and data that day), without data
+(an outage: neither operating nor idle), operating, and the 同口径 kWh and baseline (the
+firms with a baseline and data that day, on both sides of the index)."""
 
 
 async def power_index(
@@ -136,6 +142,49 @@ async def total_kwh(
     params = {"park": park_id, "tz": tz, "p_lo": lo, "p_hi": hi}
     rows = (await session.execute(text(TOTAL), params)).mappings()
     return {str(r["enterprise_id"]): float(r["kwh"]) for r in rows}
+
+
+MONTHLY = f"""
+WITH {METERS}, {daily_ctes("p")}
+SELECT enterprise_id, date_trunc('month', day)::date AS month, sum(kwh) AS kwh
+FROM p_daily GROUP BY 1, 2
+"""  # noqa: S608
+
+
+async def monthly_kwh(
+    session: AsyncSession, *, park_id: str, tz: str, lo: datetime, hi: datetime
+) -> dict[tuple[str, date], float]:
+    """kWh per (enterprise, park-local month) of ``[lo, hi)``, months with readings only."""
+    params = {"park": park_id, "tz": tz, "p_lo": lo, "p_hi": hi}
+    rows = (await session.execute(text(MONTHLY), params)).mappings()
+    return {(str(r["enterprise_id"]), r["month"]): float(r["kwh"]) for r in rows}
+
+
+CALENDAR = """
+SELECT DISTINCT ON (day) day, kind, name, source, park_id FROM economy_calendar
+WHERE (park_id = :park OR park_id IS NULL) AND day >= :first AND day <= :last
+ORDER BY day, park_id NULLS LAST
+"""
+"""The calendar's days of a span, the park's own row before the default for the same day."""
+
+
+async def calendar(
+    session: AsyncSession, park_id: str, first: date, last: date
+) -> Sequence[RowMapping]:
+    params = {"park": park_id, "first": first, "last": last}
+    return (await session.execute(text(CALENDAR), params)).mappings().all()
+
+
+async def put_calendar_day(session: AsyncSession, park_id: str, values: dict[str, Any]) -> None:
+    """The park's own holiday or make-up working day (replacing its row for that day)."""
+    await session.execute(
+        text(
+            "INSERT INTO economy_calendar (park_id, day, kind, name, source) "
+            "VALUES (:park, :day, :kind, :name, :source) ON CONFLICT (park_id, day) "
+            "DO UPDATE SET kind = excluded.kind, name = excluded.name, source = excluded.source"
+        ),
+        {"park": park_id, **values},
+    )
 
 
 async def parks(session: AsyncSession) -> Sequence[RowMapping]:

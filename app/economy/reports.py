@@ -3,13 +3,15 @@ the 规上 history, and the all-or-nothing import from CSV or XLSX.
 
 A change of a stored report keeps one revision per changed field (old and new value, who,
 when, from the API or an import). After every write the enterprise's monthly 规上 status is
-rebuilt (trailing-12-month main revenue against ``above_scale_revenue``) and its
+rebuilt by the statistics register's rule (app.economy.scale: the previous year's complete
+result against the sector's threshold; a new firm by its 累计 revenue) and its
 ``enterprise.above_scale`` flag follows its latest month.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from datetime import date
 from typing import IO, Any
 
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import NotFound, Unprocessable
 from app.core.limits import TableLimits
 from app.core.pagination import Page, PageParams, paginate
-from app.economy import config_repository, repository, tables
+from app.economy import repository, scale, tables
 from app.economy.schemas import (
     MONTH_PATTERN,
     ImportResult,
@@ -61,10 +63,32 @@ async def _write(
     return "created" if old is None else "updated"
 
 
+def _threshold(row: Any) -> scale.Threshold:
+    return scale.Threshold(
+        sector=row["sector"], prefixes=tuple(row["prefixes"]), valid_from=row["valid_from"],
+        revenue=float(row["revenue"]), source=row["source"], own=row["own"],
+    )  # fmt: skip
+
+
 async def _rescale(session: AsyncSession, ctx: ParkContext, ids: list[str]) -> None:
-    params = await config_repository.parameters(session, ctx.park_id, date.today())
-    config_repository.value(params, "above_scale_revenue")  # 409 when it is not configured
-    await repository.recompute_scale(session, ctx.park_id, ids)
+    """Rebuild the monthly 规上 status of ``ids`` by the register's rule (app.economy.scale)."""
+    revenue_rows, firms, threshold_rows = await repository.scale_inputs(session, ctx.park_id, ids)
+    thresholds = [_threshold(t) for t in threshold_rows]
+    revenue: dict[str, dict[date, float]] = defaultdict(dict)
+    for r in revenue_rows:
+        revenue[r["enterprise_id"]][r["month"]] = float(r["revenue"])
+    rows = []
+    for firm in firms:
+        found = scale.statuses(revenue.get(firm["id"], {}), code=firm["industry_code"],
+                               founded=firm["founded_on"], thresholds=thresholds)  # fmt: skip
+        rows += [
+            {"enterprise_id": firm["id"], "month": s.month, "revenue": s.revenue,
+             "months_reported": s.months_reported, "above_scale": s.above_scale,
+             "basis": s.basis, "threshold": s.threshold.revenue, "sector": s.threshold.sector,
+             "source": s.threshold.source}
+            for s in found
+        ]  # fmt: skip
+    await repository.replace_scale(session, ctx.park_id, ids, rows)
 
 
 async def put(

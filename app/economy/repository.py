@@ -10,8 +10,6 @@ import orjson
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.economy.config_repository import IN_FORCE
-
 FIELDS = (
     "output_value",
     "value_added",
@@ -171,35 +169,35 @@ async def revisions(
     return result.mappings().all()
 
 
-RECOMPUTE_SCALE = f"""
-INSERT INTO economy_scale_status
-    (park_id, enterprise_id, month, trailing_revenue, months_reported, above_scale)
-WITH span AS (
-    SELECT enterprise_id, min(month) AS lo, max(month) AS hi FROM economy_report
-    WHERE park_id = :park AND enterprise_id = ANY(:ids) GROUP BY enterprise_id
-), months AS (
-    SELECT s.enterprise_id, m::date AS month
-    FROM span s, generate_series(s.lo, s.hi, interval '1 month') m
-), status AS (
-    SELECT m.enterprise_id, m.month, coalesce(sum(r.revenue), 0) AS trailing_revenue,
-           count(r.month)::int AS months_reported
-    FROM months m
-    LEFT JOIN economy_report r ON r.park_id = :park AND r.enterprise_id = m.enterprise_id
-         AND r.month > m.month - interval '12 months' AND r.month <= m.month
-    GROUP BY m.enterprise_id, m.month
-)
-SELECT CAST(:park AS text), enterprise_id, month, trailing_revenue, months_reported,
-       trailing_revenue >= (
-           SELECT CAST(p.value #>> '{{}}' AS float8) FROM economy_parameter p
-           WHERE p.name = 'above_scale_revenue' AND (p.park_id = :park OR p.park_id IS NULL)
-           ORDER BY {IN_FORCE.format(p="p.", on="status.month")} LIMIT 1
-       )
-FROM status
-"""
-"""Rebuild the monthly 规上 status of ``ids``: trailing-12-month main revenue (the months
-reported in the window) against the ``above_scale_revenue`` version in force in that month
-(a changed threshold applies from its date, not to the months before it), for every month
-from the first report to the last."""
+async def scale_inputs(
+    session: AsyncSession, park_id: str, ids: list[str]
+) -> tuple[Sequence[RowMapping], Sequence[RowMapping], Sequence[RowMapping]]:
+    """The reports' main revenue by month, the enterprises' code and founding date, and the
+    thresholds that apply to the park (its own rows and the defaults)."""
+    params = {"park": park_id, "ids": ids}
+    revenue = await session.execute(
+        text(
+            "SELECT enterprise_id, month, revenue FROM economy_report "
+            "WHERE park_id = :park AND enterprise_id = ANY(:ids) ORDER BY enterprise_id, month"
+        ),
+        params,
+    )
+    firms = await session.execute(
+        text(
+            "SELECT id, industry_code, founded_on FROM enterprise "
+            "WHERE park_id = :park AND id = ANY(:ids)"
+        ),
+        params,
+    )
+    thresholds = await session.execute(
+        text(
+            "SELECT sector, prefixes, valid_from, revenue, source, park_id IS NOT NULL AS own "
+            "FROM economy_scale_threshold WHERE park_id = :park OR park_id IS NULL"
+        ),
+        params,
+    )
+    return (revenue.mappings().all(), firms.mappings().all(), thresholds.mappings().all())
+
 
 SYNC_FLAG = """
 UPDATE enterprise e SET above_scale = s.above_scale, updated_at = now()
@@ -212,16 +210,28 @@ WHERE e.park_id = :park AND e.id = s.enterprise_id AND e.above_scale <> s.above_
 """The enterprise's 规上 flag follows the status of its latest reported month."""
 
 
-async def recompute_scale(session: AsyncSession, park_id: str, ids: list[str]) -> None:
+async def replace_scale(
+    session: AsyncSession, park_id: str, ids: list[str], rows: list[dict[str, Any]]
+) -> None:
+    """Replace the monthly 规上 status of ``ids`` by ``rows`` and sync the enterprise flag."""
     params = {"park": park_id, "ids": ids}
     await session.execute(
         text(
             "DELETE FROM economy_scale_status WHERE park_id = :park AND enterprise_id = ANY(:ids)"
         ),
-        {"park": park_id, "ids": ids},
+        params,
     )
-    await session.execute(text(RECOMPUTE_SCALE), params)
-    await session.execute(text(SYNC_FLAG), {"park": park_id, "ids": ids})
+    if rows:
+        await session.execute(
+            text(
+                "INSERT INTO economy_scale_status (park_id, enterprise_id, month, "
+                "trailing_revenue, months_reported, above_scale, basis, threshold, sector, "
+                "source) VALUES (:park, :enterprise_id, :month, :revenue, :months_reported, "
+                ":above_scale, :basis, :threshold, :sector, :source)"
+            ),
+            [{"park": park_id, **r} for r in rows],
+        )
+    await session.execute(text(SYNC_FLAG), params)
 
 
 async def scale_history(
@@ -231,7 +241,8 @@ async def scale_history(
     result = await session.execute(
         text(
             "SELECT to_char(month, 'YYYY-MM') AS month, above_scale, trailing_revenue, "
-            "months_reported, previous FROM (SELECT *, lag(above_scale) OVER (ORDER BY month) "
+            "months_reported, previous, basis, threshold, sector, source FROM (SELECT *, "
+            "lag(above_scale) OVER (ORDER BY month) "
             "AS previous FROM economy_scale_status WHERE park_id = :park AND enterprise_id = :e"
             ") s WHERE previous IS DISTINCT FROM above_scale ORDER BY month"
         ),

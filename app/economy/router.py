@@ -24,6 +24,7 @@ from app.core.limits import TableLimits, large_body, spool_body
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
 from app.economy import labels, monthly, overview, permu, power, reports, settings
+from app.economy import rules_router as rules
 from app.economy.schemas import (
     MONTH_PATTERN,
     Anomaly,
@@ -48,6 +49,7 @@ from app.reports import files
 
 router = APIRouter(prefix="/api/v1/parks/{park_id}/economy", tags=["economy"], responses=PROBLEMS)
 
+SCHEME_PATTERN = rules.SCHEME_PATTERN
 EnterpriseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the enterprise's id")]
 MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")]
 Format = Annotated[ExportFormat, Query(description="json, or a csv/xlsx download")]
@@ -114,7 +116,8 @@ def _cell(value: Any) -> Any:
     summary="Enter or correct an enterprise's monthly report (admin)",
     description="Creates or replaces the report; every changed field of an existing one is "
     "kept as a revision (old and new value, who, when). The enterprise's 规上 status is "
-    "derived again from its trailing-12-month main revenue.",
+    "derived again by the statistics register's rule (the previous year's complete result "
+    "against its sector's NBS threshold; a new firm by its 累计 revenue).",
 )
 async def put_report(
     enterprise_id: EnterpriseIdPath,
@@ -207,8 +210,9 @@ async def report_revisions(
     "/scale/{enterprise_id}",
     response_model=list[ScaleChange],
     summary="An enterprise's 规上 status changes",
-    description="The months where its derived 规上 status (trailing-12-month main revenue "
-    "against `above_scale_revenue`) is first known or changes.",
+    description="The months where its derived 规上 status is first known or changes, with the "
+    "basis (annual, carried, cumulative), the revenue it rests on, the sector's threshold and "
+    "the threshold's NBS document.",
 )
 async def scale_history(
     request: Request,
@@ -321,10 +325,18 @@ async def get_per_mu(
     session: SessionDep,
     ctx: ParkViewer,
     year: Annotated[int, Query(ge=2000, le=2999)],
+    scheme: Annotated[
+        str | None,
+        Query(
+            pattern=SCHEME_PATTERN,
+            description="a scheme code (default: the park's "
+            "`permu_scheme` parameter, else its benchmark set)",
+        ),
+    ] = None,
     format: Format = "json",
     lang: Lang = "zh",
 ) -> Response:
-    result = await permu.evaluate_year(session, ctx=ctx, year=year)
+    result = await permu.evaluate_year(session, ctx=ctx, year=year, scheme=scheme)
     if format != "json":
         return _file(format, f"economy-per-mu-{year}", permu.table(result), lang, ctx)
     return cached_json(request, result)
@@ -374,3 +386,6 @@ async def add_parameter(
 )
 async def put_benchmarks(data: BenchmarkSet, session: SessionDep, ctx: ParkAdmin) -> Settings:
     return await settings.put_benchmarks(session, ctx=ctx, data=data)
+
+
+router.include_router(rules.router)  # schemes, scored items, calendar, elasticity

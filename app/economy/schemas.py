@@ -46,8 +46,8 @@ class ReportWrite(BaseModel):
     )
     energy_tce: Amount | None = Field(
         default=None,
-        description="energy use, tce 等价值 (null: taken from the meters' kWh x the "
-        "`electricity_tce_per_kwh` parameter in the 亩均 evaluation)",
+        description="energy use, tce 等价值 (null: the 亩均 evaluation takes the firm's total "
+        "tce 等价值 of the month from the carbon module's ledger)",
     )
     digital_transformed: bool | None = Field(
         default=None, description="数字化转型 done (the guide's coverage indicator)"
@@ -88,8 +88,20 @@ class ScaleChange(BaseModel):
     month: Month
     above_scale: bool
     previous: bool | None = Field(description="the status the month before (null: first known)")
-    trailing_revenue: float = Field(description="main revenue of the 12 months to this one")
-    months_reported: int
+    trailing_revenue: float = Field(
+        description="the main revenue the status rests on (10⁴ yuan): the previous year's "
+        "complete result (basis annual or carried) or the year's 累计 (basis cumulative)"
+    )
+    months_reported: int = Field(description="months summed in that revenue")
+    basis: str | None = Field(
+        default=None,
+        description="annual: the previous year's complete result; carried: that year "
+        "incomplete (a missing month is not a zero), the last status kept; cumulative: a new "
+        "firm by its 累计 revenue of the year",
+    )
+    threshold: float | None = Field(default=None, description="the sector's threshold, 10⁴ yuan")
+    sector: str | None = Field(default=None, description="the threshold's sector")
+    source: str | None = Field(default=None, description="the threshold's NBS document")
 
 
 class ImportError_(BaseModel):
@@ -110,6 +122,13 @@ class Totals(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+Notes: Any = Field(
+    default={},
+    description="per indicator, instead of a rate on a negative base or a profit turned to "
+    "loss: 扭亏, 减亏, 增亏, 亏损持平 or 转亏 (NBS practice); null where the rate stands",
+)
+
+
 class IndustryRow(BaseModel):
     section: str | None = Field(description="GB/T 4754 门类 (null: no or unknown code)")
     name: str | None
@@ -117,6 +136,24 @@ class IndustryRow(BaseModel):
     totals: dict[str, float | None]
     yoy: dict[str, float | None]
     mom: dict[str, float | None]
+    yoy_note: dict[str, str | None] = Notes
+    mom_note: dict[str, str | None] = Notes
+    ytd: dict[str, float | None] = Field(default={}, description="累计: January to the month")
+    ytd_yoy: dict[str, float | None] = Field(
+        default={}, description="累计同比 over the (firm, month) pairs reported in both years"
+    )
+    ytd_yoy_note: dict[str, str | None] = Notes
+    ytd_comparable: int = Field(default=0, description="firms with a pair in both years")
+
+
+class ScaleRow(BaseModel):
+    scale: Literal["above_scale", "below_scale", "unclassified"] = Field(
+        description="the register status in the month (unclassified: a sector without a "
+        "revenue threshold)"
+    )
+    enterprises: int = Field(description="firms reporting in the month")
+    totals: dict[str, float | None]
+    ytd: dict[str, float | None] = Field(description="累计 of the same firms")
 
 
 class Coverage(BaseModel):
@@ -134,8 +171,20 @@ class Overview(BaseModel):
         "null when none did or the base is 0"
     )
     mom: dict[str, float | None] = Field(description="环比, on the same basis")
+    yoy_note: dict[str, str | None] = Notes
+    mom_note: dict[str, str | None] = Notes
     yoy_comparable: int
     mom_comparable: int
+    ytd: dict[str, float | None] = Field(default={}, description="累计: January to the month")
+    ytd_yoy: dict[str, float | None] = Field(
+        default={}, description="累计同比 over the (firm, month) pairs reported in both years"
+    )
+    ytd_yoy_note: dict[str, str | None] = Notes
+    ytd_comparable: int = 0
+    ytd_months: list[str] = Field(default=[], description="the months of the 累计")
+    by_scale: list[ScaleRow] = Field(default=[], description="规上 / 规下 totals")
+    growth_rule: str = ""
+    sources: dict[str, str] = Field(default={}, description="where each rule comes from")
     by_industry: list[IndustryRow]
     above_scale_count: int
     coverage: dict[str, Coverage]
@@ -144,17 +193,30 @@ class Overview(BaseModel):
 class PowerDay(BaseModel):
     date: date
     kwh: float
-    monitored: int = Field(description="enterprises with a positive baseline")
+    monitored: int = Field(
+        description="enterprises with a positive baseline and data that day (a firm whose "
+        "meters sent nothing is not counted idle)"
+    )
     operating: int
+    no_data: int = Field(default=0, description="enterprises with a baseline but no data")
     operating_rate: float | None = Field(description="开工率 = operating / monitored")
     index: float | None = Field(description="park electricity index, base period = 100")
+    comparable_index: float | None = Field(
+        default=None,
+        description="同口径 index: the kWh of the firms with a baseline and data that day "
+        "over the same firms' base-month daily average, x 100 (the same firms both sides)",
+    )
     by_industry: dict[str, float | None] = Field(description="index per GB/T 4754 section")
+    by_industry_comparable: dict[str, float | None] = Field(
+        default={}, description="同口径 index per section"
+    )
 
 
 class PowerEnterpriseDay(BaseModel):
     date: date
     kwh: float
-    operating: bool | None
+    operating: bool | None = Field(description="null: no baseline, or no data that day")
+    has_data: bool = Field(default=True, description="false: no reading that day (outage)")
 
 
 class PowerEnterprise(BaseModel):
@@ -169,15 +231,43 @@ class PowerEnterprise(BaseModel):
 class PowerIndex(BaseModel):
     base_month: Month
     operating_ratio: float
+    sources: dict[str, str | None] = Field(
+        default={}, description="where each rule of the answer comes from"
+    )
     days: list[PowerDay]
     enterprises: list[PowerEnterprise]
+
+
+class ElasticityRow(BaseModel):
+    section: str | None = Field(description="GB/T 4754 门类 (null: the park)")
+    name: str | None
+    enterprises: int = Field(description="firms on the comparable basis (同口径)")
+    kwh: float = Field(description="metered kWh, January to the month")
+    kwh_base: float = Field(description="the same months a year before")
+    value_added: float = Field(description="工业增加值 of the comparable months, 10⁴ yuan")
+    value_added_base: float
+    kwh_growth: float | None
+    kwh_growth_note: str | None
+    value_added_growth: float | None
+    value_added_growth_note: str | None = Field(description="扭亏, 减亏, ... (no rate)")
+    elasticity: float | None = Field(
+        description="电力消费弹性系数 = kwh_growth / value_added_growth (null without both)"
+    )
+
+
+class Elasticity(BaseModel):
+    month: Month
+    months: list[str] = Field(description="the months compared with a year before")
+    park: ElasticityRow
+    by_industry: list[ElasticityRow]
+    source: str
 
 
 class Anomaly(BaseModel):
     id: int
     enterprise_id: str
     date: date
-    kind: Literal["sudden_drop", "zero_load"]
+    kind: Literal["sudden_drop", "zero_load", "no_data"]
     detail: dict[str, Any]
     detected_at: UtcDateTime
 
@@ -189,6 +279,10 @@ class IndicatorScore(BaseModel):
     weight: float
     points: float | None
     rule: str | None = Field(description="how a missing value was scored, if it was")
+    months: list[str] = Field(
+        default=[], description="the months summed on both sides of the ratio (YYYY-MM)"
+    )
+    source: str | None = Field(default=None, description="the benchmark's document and year")
 
 
 class PerMuItem(BaseModel):
@@ -201,6 +295,22 @@ class PerMuItem(BaseModel):
     rank: int | None
     grade: Literal["A", "B", "C", "D", "T"]
     reason: str | None = Field(description="why the firm is not evaluated (grade T)")
+    share_ahead: float | None = Field(
+        default=None, description="share of its class ranked ahead of it (the grade's basis)"
+    )
+    class_size: int | None = Field(default=None, description="firms graded in its class")
+    months_reported: list[str] = Field(default=[], description="months with a report (YYYY-MM)")
+    missing_months: list[str] = Field(
+        default=[], description="months of the year (from founding) without a report"
+    )
+    complete_year: bool = Field(default=False, description="every month of the year reported")
+    energy_from: dict[str, str] = Field(
+        default={}, description="per month: energy from the `report` or the `carbon` ledger"
+    )
+    adjustments: list[dict[str, Any]] = Field(
+        default=[], description="the scheme's items recorded for the firm, with their points"
+    )
+    veto: str | None = Field(default=None, description="一票否决 item that set grade D")
 
 
 class PerMu(BaseModel):
@@ -208,6 +318,12 @@ class PerMu(BaseModel):
     benchmark_year: int | None
     region: str | None
     cutoffs: dict[str, float]
+    grade_rule: str = ""
+    energy_source: str = ""
+    scheme: dict[str, Any] | None = Field(
+        default=None, description="the scheme used (code, year, name, region, sources, verify)"
+    )
+    sources: dict[str, list[str]] = {}
     items: list[PerMuItem]
 
 
@@ -221,6 +337,7 @@ PARAMETER_NAMES = (
     "anomaly_zero_kwh",
     "min_age_years",
     "electricity_tce_per_kwh",
+    "permu_scheme",
 )
 INDICATORS = {
     "above_scale": (
@@ -251,7 +368,8 @@ class ParameterCreate(BaseModel):
     name: Literal[PARAMETER_NAMES]  # type: ignore[valid-type]
     valid_from: date
     value: float | str | None = Field(
-        description="a number; `power_base_month` takes YYYY-MM or null"
+        description="a number; `power_base_month` takes YYYY-MM or null; `permu_scheme` the "
+        "code of the 亩均 scheme the park evaluates with (null: its benchmark set)"
     )
     unit: str | None = Field(default=None, max_length=100)
     source: str | None = Field(default=None, max_length=500)
@@ -311,3 +429,20 @@ class Settings(BaseModel):
     parameters: list[ParameterRead]
     benchmarks: list[BenchmarkRead]
     cutoffs: list[CutoffRead]
+
+
+class CalendarDayWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    day: date
+    kind: Literal["holiday", "workday"] = Field(
+        description="holiday: a rest day; workday: a make-up working day (调休)"
+    )
+    name: str = Field(min_length=1, max_length=100)
+    source: str | None = Field(default=None, max_length=500)
+
+
+class CalendarDay(CalendarDayWrite):
+    model_config = ConfigDict(extra="ignore")
+
+    park_id: str | None = Field(default=None, description="null: the national default")

@@ -7,6 +7,7 @@ a year's benchmark set replaces the park's own set for that year. The seeded def
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from itertools import pairwise
 
@@ -45,6 +46,9 @@ def _check_value(data: ParameterCreate) -> None:
     if data.name == "power_base_month":
         if data.value is not None:
             parse_month(str(data.value))
+    elif data.name == "permu_scheme":
+        if data.value is not None and not re.match(r"^[a-z0-9_-]{1,40}$", str(data.value)):
+            raise Unprocessable("value: permu_scheme takes a scheme code or null", field="value")
     elif not isinstance(data.value, float | int) or data.value < 0:
         raise Unprocessable(f"value: {data.name} takes a number >= 0", field="value")
 

@@ -64,3 +64,52 @@ def test_yoy_and_mom_with_missing_months(
     assert float(rows[0]["output_value"]) == 1170
     etag = client.get(url, headers=viewer).headers["etag"]
     assert client.get(url, headers={**viewer, "If-None-Match": etag}).status_code == 304
+
+
+def test_negative_bases_cumulative_and_scale_split(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    """NBS practice: no percentage on a negative base (扭亏 / 减亏 / 增亏) nor for a profit
+    turned to a loss (转亏). 累计 (1-N月) and 累计同比 over the (firm, month) pairs reported in
+    both years. 规上 / 规下 totals by the register status of the month.
+
+    a (C3484): 2025-01 VA 100 tax -20 revenue 1,000; 2025-02 VA 100 tax 10 revenue 1,000;
+               2026-01 VA 120 tax 5; 2026-02 VA 130 tax -4 (revenue 1,500 each).
+    b (C3484): 2026-01 VA 50, 2026-02 VA 60 (tax 5, revenue 100 each); nothing in 2025.
+    February 2026, by hand:
+    - totals VA 130 + 60 = 190; 同比 tax (a only): 10 -> -4: 转亏, no rate.
+    - 累计 VA 120 + 130 + 50 + 60 = 360; 累计同比 VA over a's pairs (250 vs 200): +25 %;
+      累计 tax of the pairs 5 - 4 = 1 against -20 + 10 = -10: 扭亏, no rate.
+    - 规上: a (2025 累计 2,000 reached in February 2025, carried into 2026: 2025 is
+      incomplete), VA 130, 累计 250; 规下: b (累计 200), VA 60, 累计 110.
+    January 2026: 同比 tax of a -20 -> 5: 扭亏."""
+    park = create_park(client, admin).id
+    a = make_enterprise(database_url, park)
+    b = make_enterprise(database_url, park)
+    for month, va, tax in (("2025-01", 100, -20), ("2025-02", 100, 10)):
+        put_report(client, admin, park, a, month, value_added=va, tax=tax, revenue=1000)
+    for month, va, tax in (("2026-01", 120, 5), ("2026-02", 130, -4)):
+        put_report(client, admin, park, a, month, value_added=va, tax=tax, revenue=1500)
+    put_report(client, admin, park, b, "2026-01", value_added=50, revenue=100)
+    put_report(client, admin, park, b, "2026-02", value_added=60, revenue=100)
+    url = f"/api/v1/parks/{park}/economy/overview?month=2026-02"
+    body = client.get(url, headers=viewer).json()
+    assert body["totals"]["value_added"] == 190
+    assert body["yoy"]["tax"] is None and body["yoy_note"]["tax"] == "转亏"
+    assert body["yoy_note"]["value_added"] is None
+    assert body["ytd_months"] == ["2026-01", "2026-02"]
+    assert body["ytd"]["value_added"] == 360 and body["ytd_comparable"] == 1
+    assert body["ytd_yoy"]["value_added"] == pytest.approx(0.25)
+    assert body["ytd_yoy"]["tax"] is None and body["ytd_yoy_note"]["tax"] == "扭亏"
+    split = {r["scale"]: r for r in body["by_scale"]}
+    assert set(split) == {"above_scale", "below_scale"}
+    assert split["above_scale"]["enterprises"] == 1
+    assert split["above_scale"]["totals"]["value_added"] == 130
+    assert split["above_scale"]["ytd"]["value_added"] == 250
+    assert split["below_scale"]["totals"]["value_added"] == 60
+    assert split["below_scale"]["ytd"]["value_added"] == 110
+    (section,) = body["by_industry"]
+    assert section["ytd"]["value_added"] == 360 and section["ytd_yoy_note"]["tax"] == "扭亏"
+    assert "扭亏" in body["growth_rule"] and "NBS threshold" in body["sources"]["scale"]
+    january = client.get(url.replace("2026-02", "2026-01"), headers=viewer).json()
+    assert january["yoy"]["tax"] is None and january["yoy_note"]["tax"] == "扭亏"

@@ -90,8 +90,8 @@ def world(
     write_readings(database_url, sa, a_jan)
     write_readings(database_url, sb, daily_readings(jan, [10.0] * 5))
     write_readings(
-        database_url, sc, [(at(jan + timedelta(days=i), 12), 500 + 1550.0) for i in range(5)]
-    )
+        database_url, sc, [(at(jan + timedelta(days=i), 12), 500 + 1550.0) for i in range(6)]
+    )  # c: readings through Jan 6, all flat (zero load); a and b: none on Jan 6 (outage)
     return {"park": park.id, "a": a, "b": b, "c": c}
 
 
@@ -161,39 +161,56 @@ def test_anomalies_raise_webhook_events_once(
     settings: Settings,
     database_url: str,
 ) -> None:
+    """The seeded 2026 calendar (国务院办公厅 2025-11-04): Jan 1-3 holidays (rest days),
+    Sunday Jan 4 a make-up working day (调休), Jan 5-6 working days. December 2025: weekends
+    rest. Window 7, ratio 0.5, zero load 3 working days (the defaults)."""
     park = world["park"]
-    # Jan 2: a at 20 kWh against a trailing 7-day average of (6 x 100 + 100) / 7 -> a drop.
+    # Jan 2 (holiday, a Sunday-class rest day): a at 20 against its Sundays and holidays
+    # (Jan 1 and the December Sundays, 100 each): 20 < 0.5 x 100 -> a drop. b: one such day
+    # of data -> no basis.
     assert asyncio.run(_detect(settings, park, date(2026, 1, 2))) == 1
-    # Jan 3: c at zero for Jan 1-3 after 50 on Dec 31 -> long zero load; b never had a baseline
-    # yet is at 10 a day: nothing.
-    assert asyncio.run(_detect(settings, park, date(2026, 1, 3))) == 1
-    assert asyncio.run(_detect(settings, park, date(2026, 1, 3))) == 0  # once
-    # Jan 4: c's outage goes on (not raised again); a at 31 against (4 x 100 + 100 + 20 + 50)
-    # / 7 = 81.4 is another drop.
+    # Jan 3 (holiday): c at zero since Jan 1, but on rest days: no zero load. a at 50 against
+    # Jan 2 (20), Jan 1 and the December Sundays (100): well above half of it.
+    assert asyncio.run(_detect(settings, park, date(2026, 1, 3))) == 0
+    # Jan 4 (调休 working day): a at 31 against its last 7 working days (Dec 23-31, 100
+    # each): a drop. c: working days Dec 30 (50), Dec 31 (50), Jan 4 (0): not 3 zero days.
     assert asyncio.run(_detect(settings, park, date(2026, 1, 4))) == 1
+    assert asyncio.run(_detect(settings, park, date(2026, 1, 4))) == 0  # once
+    # Jan 6: a and b have no reading at all (a communications outage): no_data, not zero
+    # load; c flat on the working days Jan 4, 5 and 6 after 50 on Dec 31: zero load.
+    assert asyncio.run(_detect(settings, park, date(2026, 1, 6))) == 3
     url = f"/api/v1/parks/{park}/economy/anomalies?from=2026-01-01&to=2026-01-31"
     flags = client.get(url, headers=viewer).json()
-    assert [(f["enterprise_id"], f["date"], f["kind"]) for f in flags] == [
-        (world["a"], "2026-01-02", "sudden_drop"),
-        (world["c"], "2026-01-03", "zero_load"),
-        (world["a"], "2026-01-04", "sudden_drop"),
-    ]
+    assert sorted((f["date"], f["enterprise_id"], f["kind"]) for f in flags) == sorted([
+        ("2026-01-02", world["a"], "sudden_drop"),
+        ("2026-01-04", world["a"], "sudden_drop"),
+        ("2026-01-06", world["a"], "no_data"),
+        ("2026-01-06", world["b"], "no_data"),
+        ("2026-01-06", world["c"], "zero_load"),
+    ])  # fmt: skip
+    holiday = next(f for f in flags if f["date"] == "2026-01-02")
+    assert holiday["detail"]["rest_day"] == 1
+    makeup = next(f for f in flags if f["date"] == "2026-01-04")
+    assert makeup["detail"]["trailing_average_kwh"] == pytest.approx(100)
+    assert makeup["detail"]["rest_day"] == 0
     exported = client.get(url + "&format=csv&headers=en", headers=viewer).content.decode(
         "utf-8-sig"
     )
     assert exported.splitlines()[0] == "id,enterprise_id,date,kind,detail,detected_at"
-    assert len(exported.splitlines()) == 4
+    assert len(exported.splitlines()) == 6
     with psycopg.connect(database_url) as conn:
         events = conn.execute(
             "SELECT type, severity, data->>'enterprise_id', data->>'kind' FROM event_outbox "
             "WHERE park_id = %s ORDER BY created_at",
             (park,),
         ).fetchall()
-    assert events == [
+    assert sorted(events) == sorted([
         ("economy.anomaly", "warning", world["a"], "sudden_drop"),
+        ("economy.anomaly", "warning", world["a"], "sudden_drop"),
+        ("economy.anomaly", "warning", world["a"], "no_data"),
+        ("economy.anomaly", "warning", world["b"], "no_data"),
         ("economy.anomaly", "warning", world["c"], "zero_load"),
-        ("economy.anomaly", "warning", world["a"], "sudden_drop"),
-    ]
+    ])  # fmt: skip
 
 
 def test_a_parks_own_parameters_win(
@@ -216,3 +233,42 @@ def test_a_parks_own_parameters_win(
     a = next(e for e in other_base["enterprises"] if e["enterprise_id"] == world["a"])
     assert other_base["base_month"] == "2026-01"
     assert a["baseline_kwh"] == pytest.approx((100 + 20 + 50 + 31 + 30) / 31)
+
+
+def test_an_outage_is_not_idle_and_the_comparable_index(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    """x: 100 kWh a day in December, y: 50. Jan 1: x 100, y 25. Jan 2: x 80, y's meter
+    sends nothing (an outage). By hand (base month December, operating above 0.3 x baseline):
+    - Jan 1: index (100 + 25) / 150 x 100 = 83.3; 同口径 the same (both firms have data);
+      monitored 2, operating 2 (x 100 > 30, y 25 > 0.3 x 50 = 15), rate 1.
+    - Jan 2: index 80 / 150 x 100 = 53.3 (the total falls with the outage); 同口径 over x
+      alone 80 / 100 x 100 = 80; monitored 1 (y has no data: neither idle nor operating),
+      no_data 1, operating 1, rate 1/1 (not 1/2)."""
+    park = create_park(client, admin).id
+    x = make_enterprise(database_url, park, industry_code="C3484")
+    y = make_enterprise(database_url, park, industry_code="C3484")
+    sx = meter(client, admin, park, x, database_url)
+    sy = meter(client, admin, park, y, database_url)
+    dec, jan = date(2025, 12, 1), date(2026, 1, 1)
+    write_readings(database_url, sx, daily_readings(dec, [100.0] * 31))
+    write_readings(database_url, sy, daily_readings(dec, [50.0] * 31))
+    write_readings(database_url, sx, [(at(jan, 12), 3200.0),
+                                      (at(jan + timedelta(days=1), 12), 3280.0)])  # fmt: skip
+    write_readings(database_url, sy, [(at(jan, 12), 1575.0)])
+    url = f"/api/v1/parks/{park}/economy/power-index?from=2026-01-01&to=2026-01-02"
+    body = client.get(url, headers=viewer).json()
+    first, second = body["days"]
+    assert first["index"] == pytest.approx(125 / 150 * 100)
+    assert first["comparable_index"] == pytest.approx(125 / 150 * 100)
+    assert (first["monitored"], first["operating"], first["no_data"]) == (2, 2, 0)
+    assert second["index"] == pytest.approx(80 / 150 * 100)
+    assert second["comparable_index"] == pytest.approx(80)
+    assert second["by_industry_comparable"]["C"] == pytest.approx(80)
+    assert (second["monitored"], second["operating"], second["no_data"]) == (1, 1, 1)
+    assert second["operating_rate"] == 1
+    firms = {e["enterprise_id"]: e for e in body["enterprises"]}
+    assert [(d["has_data"], d["operating"]) for d in firms[y]["days"]] == [
+        (True, True),
+        (False, None),
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -47,44 +48,78 @@ def test_put_get_and_revisions(
     )
 
 
-def test_above_scale_transitions(
+def _history(client: TestClient, viewer: dict[str, str], park: str, e: str) -> list[Any]:
+    answer = client.get(f"/api/v1/parks/{park}/economy/scale/{e}", headers=viewer)
+    assert answer.status_code == 200, answer.text
+    return list(answer.json())
+
+
+def _flag(database_url: str, park: str, e: str) -> object:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT above_scale FROM enterprise WHERE park_id = %s AND id = %s", (park, e)
+        ).fetchone()
+
+
+def test_above_scale_is_fixed_by_the_annual_result(
     client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
 ) -> None:
-    """Trailing-12-month main revenue >= 2,000 (10⁴ yuan): 规上 from the month it is reached,
-    not any more when the window's total falls below."""
-    park = create_park(client, admin)
-    e = make_enterprise(database_url, park.id)
-    # 2025-01..2025-12 at 150 a month: trailing totals 150, 300, ... 1,800 by December.
+    """The statistics register's rule (NBS 规模以上工业: 2,000 × 10⁴ yuan main revenue a year;
+    the register is updated once a year). A manufacturer (C3484) founded 2010:
+    - 2025: 12 x 150 = 1,800, no 2024 result: judged by 累计, never 2,000: 规下.
+    - 2026: the complete 2025 result 1,800 < 2,000: 规下 all year, though January alone
+      brings 2,500 (an existing firm enters for the next year, not within the year).
+    - 2027: 2026 misses June (a missing month is not a zero): no result, 规下 carried.
+    - June 2026 entered (0): 2026 = 2,500 + 0 x 11 = 2,500 >= 2,000: 规上 from 2027-01."""
+    park = create_park(client, admin).id
+    e = make_enterprise(database_url, park)
     for m in range(1, 13):
-        put_report(client, admin, park.id, e, f"2025-{m:02d}", revenue=150)
-    # 2026-01 at 400: 1,650 + 400 = 2,050 -> 规上. 2026-02 at 0: 2,050 - 150 = 1,900 -> not.
-    put_report(client, admin, park.id, e, "2026-01", revenue=400)
-    put_report(client, admin, park.id, e, "2026-02", revenue=0)
-    history = client.get(f"/api/v1/parks/{park.id}/economy/scale/{e}", headers=viewer).json()
-    assert [(h["month"], h["above_scale"], h["previous"]) for h in history] == [
-        ("2025-01", False, None),
-        ("2026-01", True, False),
-        ("2026-02", False, True),
+        put_report(client, admin, park, e, f"2025-{m:02d}", revenue=150)
+    put_report(client, admin, park, e, "2026-01", revenue=2500)
+    for m in [2, 3, 4, 5, 7, 8, 9, 10, 11, 12]:
+        put_report(client, admin, park, e, f"2026-{m:02d}", revenue=0)
+    put_report(client, admin, park, e, "2027-01", revenue=0)
+    history = _history(client, viewer, park, e)
+    assert [(h["month"], h["above_scale"], h["basis"]) for h in history] == [
+        ("2025-01", False, "cumulative"),
     ]
-    assert history[1]["trailing_revenue"] == 2050 and history[1]["months_reported"] == 12
-    assert history[2]["trailing_revenue"] == 1900
-    with psycopg.connect(database_url) as conn:
-        flag = conn.execute(
-            "SELECT above_scale FROM enterprise WHERE park_id = %s AND id = %s", (park.id, e)
-        ).fetchone()
-    assert flag == (False,)
-    # A correction of February makes the firm 规上 again (and the enterprise's flag follows).
-    put_report(client, admin, park.id, e, "2026-02", revenue=200)
-    history = client.get(f"/api/v1/parks/{park.id}/economy/scale/{e}", headers=viewer).json()
-    assert [(h["month"], h["above_scale"]) for h in history] == [
-        ("2025-01", False),
-        ("2026-01", True),
+    assert _flag(database_url, park, e) == (False,)
+    put_report(client, admin, park, e, "2026-06", revenue=0)
+    history = _history(client, viewer, park, e)
+    assert [(h["month"], h["above_scale"], h["previous"], h["basis"]) for h in history] == [
+        ("2025-01", False, None, "cumulative"),
+        ("2027-01", True, False, "annual"),
     ]
-    with psycopg.connect(database_url) as conn:
-        flag = conn.execute(
-            "SELECT above_scale FROM enterprise WHERE park_id = %s AND id = %s", (park.id, e)
-        ).fetchone()
-    assert flag == (True,)
+    assert history[1]["trailing_revenue"] == 2500 and history[1]["months_reported"] == 12
+    assert history[1]["threshold"] == 2000 and history[1]["sector"] == "industry"
+    assert "国家统计局" in history[1]["source"]
+    assert _flag(database_url, park, e) == (True,)
+
+
+def test_a_new_firm_enters_by_its_cumulative_revenue(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
+) -> None:
+    """A retailer (F5211, 限额以上零售业: 500 × 10⁴ yuan) founded in March 2026: 累计 300
+    in March, 300 + 250 = 550 >= 500 in April: enters in April. A manufacturer founded the
+    same month with 800, 900, 400: 累计 800, 1,700, 2,100 >= 2,000: enters in May."""
+    park = create_park(client, admin).id
+    shop = make_enterprise(database_url, park, industry_code="F5211", founded_on="2026-03-10")
+    plant = make_enterprise(database_url, park, founded_on="2026-03-01")
+    for month, shop_revenue, plant_revenue in (("03", 300, 800), ("04", 250, 900),
+                                               ("05", 10, 400)):  # fmt: skip
+        put_report(client, admin, park, shop, f"2026-{month}", revenue=shop_revenue)
+        put_report(client, admin, park, plant, f"2026-{month}", revenue=plant_revenue)
+    shop_history = _history(client, viewer, park, shop)
+    assert [(h["month"], h["above_scale"], h["trailing_revenue"]) for h in shop_history] == [
+        ("2026-03", False, 300),
+        ("2026-04", True, 550),
+    ]
+    assert shop_history[1]["threshold"] == 500 and shop_history[1]["sector"] == "retail"
+    plant_history = _history(client, viewer, park, plant)
+    assert [(h["month"], h["above_scale"]) for h in plant_history] == [
+        ("2026-03", False),
+        ("2026-05", True),
+    ]
 
 
 def _csv(rows: list[dict[str, object]]) -> bytes:
@@ -211,22 +246,28 @@ def test_import_by_credit_code(
     assert got.status_code == 200
 
 
-def test_each_month_is_judged_by_the_threshold_in_force_then(
+def test_each_year_is_judged_by_the_threshold_in_force_then(
     client: TestClient, admin: dict[str, str], viewer: dict[str, str], database_url: str
 ) -> None:
-    """A park raises its 规上 threshold from 2,000 to 2,500 (10⁴ yuan) on 2026-01-01: the
-    months of 2025 keep the old one, those from January the new one, for the same revenue."""
+    """A park's own industry threshold of 2,500 (10⁴ yuan) from 2026-01-01 (a row of
+    economy_scale_threshold, versioned as data): 2025 is judged by 累计 against 2,000 (200 a
+    month reaches 2,000 in October); the register of 2026 judges 2025's 2,400 against the
+    new 2,500, as NBS applied its 2011 standard to the 2010 results: 规下 from January."""
     park = create_park(client, admin)
     e = make_enterprise(database_url, park.id)
-    raised = {"name": "above_scale_revenue", "valid_from": "2026-01-01", "value": 2500}
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO economy_scale_threshold (park_id, sector, prefixes, valid_from, "
+            "revenue, measure, source) VALUES (%s, 'industry', '{B,C,D}', '2026-01-01', 2500, "
+            "'main_business_revenue', 'the park''s own threshold (test)')",
+            (park.id,),
+        )
     base = f"/api/v1/parks/{park.id}/economy"
-    assert client.post(f"{base}/parameters", json=raised, headers=admin).status_code == 201
-    # 200 a month from 2025-01: the trailing total reaches 2,000 in October, 2,400 in December.
     for month in [f"2025-{m:02d}" for m in range(1, 13)] + ["2026-01", "2026-02"]:
         put_report(client, admin, park.id, e, month, revenue=200)
     history = client.get(f"{base}/scale/{e}", headers=viewer).json()
     assert [(h["month"], h["above_scale"], h["trailing_revenue"]) for h in history] == [
         ("2025-01", False, 200),
-        ("2025-10", True, 2000),  # 2,000 >= 2,000
-        ("2026-01", False, 2400),  # 2,400 < 2,500 from January
+        ("2025-10", True, 2000),  # 累计 2,000 >= 2,000
+        ("2026-01", False, 2400),  # the 2025 result 2,400 < 2,500
     ]
