@@ -18,7 +18,7 @@ schemes and the events a scheme scores (加分 / 减分 / 一票否决).
   Jiangsu-style scheme. ``economy_permu_event``: a firm's scored items of a year.
 
 Revision ID: 0019
-Revises: 0018
+Revises: 0021
 Create Date: 2026-12-03
 """
 
@@ -31,7 +31,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0019"
-down_revision = "0018"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
