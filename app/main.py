@@ -19,6 +19,7 @@ from app.core.limits import limit_bodies
 from app.core.metrics import instrument
 from app.core.microcache import MicroCache
 from app.core.request_id import install_request_id
+from app.events.hub import EventHub
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,11 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         app.state.engine = engine
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         app.state.broker = broker
+        app.state.events = EventHub(settings)
         try:
             yield
         finally:
+            await app.state.events.aclose()
             broker.close()
             await engine.dispose()
 
@@ -57,6 +60,7 @@ def api_routers() -> list[APIRouter]:
     from app.devices.router import router as devices
     from app.economy.router import router as economy
     from app.emergency.router import router as emergency
+    from app.events.router import router as events
     from app.parks.router import router as parks
     from app.telemetry.router import router as telemetry
     from app.webhooks.router import router as webhooks
@@ -77,6 +81,7 @@ def api_routers() -> list[APIRouter]:
         carbon,
         emergency,
         economy,
+        events,
     ]
 
 
