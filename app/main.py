@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.broker.dynsec import DynsecClient
 from app.core.config import Settings, get_settings
+from app.core.cors import install_cors
 from app.core.db import check_timescaledb, create_engine_for
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
@@ -103,5 +104,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
     instrument(app, app.state.registry)
+    install_cors(app, settings)  # outside the body limit: a refused body still carries CORS
     install_request_id(app)  # last added, so outermost: even a 413 carries the id
     return app
