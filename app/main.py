@@ -14,6 +14,7 @@ from app.broker.dynsec import DynsecClient
 from app.core.config import Settings, get_settings
 from app.core.cors import install_cors
 from app.core.db import check_timescaledb, create_engine_for
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.limits import limit_bodies
@@ -94,12 +95,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Digital operations backend for an industrial park (高标准数字园区): "
         "assets, economic operation, green and low-carbon, safety and emergency.",
         lifespan=_lifespan(settings),
+        docs_url=None,  # app/core/docs.py serves them with local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
     app.state.registry = CollectorRegistry()
     install_error_handlers(app)
     app.include_router(health_router)
+    install_docs(app)
     for router in api_routers():
         app.include_router(router)
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
