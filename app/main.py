@@ -38,7 +38,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         app.state.engine = engine
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         app.state.broker = broker
-        app.state.events = EventHub(settings)
+        app.state.events.open()
         try:
             yield
         finally:
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
     app.state.registry = CollectorRegistry()
+    app.state.events = EventHub(settings, app.state.registry)
     install_error_handlers(app)
     app.include_router(health_router)
     install_docs(app)

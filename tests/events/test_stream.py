@@ -132,6 +132,13 @@ def test_streams_per_key_are_capped_and_given_back_on_disconnect(
         third = http.get(f"/api/v1/parks/{park_id}/events", headers=viewer)
         assert third.status_code == 429
         assert third.json()["type"].endswith("/too-many-streams")
+        assert third.headers["retry-after"] == "10"
+        gauge = [
+            line
+            for line in http.get("/metrics").text.splitlines()
+            if line.startswith("parktwin_api_event_streams ")
+        ]
+        assert float(gauge[0].split()[1]) >= 2  # these two, and any another test left closing
     # both dropped: the server notices the disconnect and gives the places back
     deadline = time.monotonic() + 30
     while True:
