@@ -63,8 +63,9 @@ class EventHub:
             streams.set_function(lambda: self.open_streams)
 
     def open(self) -> None:
-        """Admit streams again (the app starts, perhaps for a second time)."""
-        self.closing = asyncio.Event()
+        """Admit streams again (the app starts, perhaps for a second time, on another event
+        loop: the events and the listener are made anew)."""
+        self.closing, self._changed, self._listener = asyncio.Event(), asyncio.Event(), None
 
     @property
     def open_streams(self) -> int:
