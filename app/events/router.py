@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette import EventSourceResponse
+from sse_starlette.sse import SendTimeoutError
 from starlette.types import Receive, Scope, Send
 
 from app.core.auth import ApiKey, Role, bearer, current_key
@@ -17,6 +19,8 @@ from app.core.http import PROBLEMS, SettingsDep
 from app.events.hub import Admission, EventHub, TooManyStreams
 from app.events.stream import park_events, ping
 from app.parks.deps import ParkContext, park_access
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/parks/{park_id}", tags=["events"], responses=PROBLEMS)
 
@@ -65,6 +69,12 @@ class EventStream(EventSourceResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except SendTimeoutError:  # the client stopped reading: it resumes from its last id
+            logger.warning(
+                "event stream closed: the client took over %.0f s to take a write (key %s)",
+                self.send_timeout or 0,
+                self._admission.key_id,
+            )
         finally:
             self._admission.release()
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
+from starlette.types import Message
 
 from app.core.config import Settings
 from app.events.hub import EventHub, TooManyStreams
+from app.events.router import EventStream
 
 # Nothing listens there: the hub's LISTEN task retries in the background, harmlessly.
 NOWHERE = "postgresql://parktwin@127.0.0.1:1/parktwin"
@@ -59,3 +62,38 @@ def test_a_notification_wakes_waiters_and_a_restart_on_another_loop_works() -> N
 
     asyncio.run(run())
     asyncio.run(run())  # the app started again (a second TestClient): a new loop
+
+
+def test_a_client_that_stops_reading_is_closed_and_its_place_given_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The ASGI server's ``send`` never completes, as when a client's socket buffer is full."""
+
+    async def run() -> None:
+        hub = hub_with(per_key=1, total=1)
+        hub.open()
+        admission = hub.admit("slow")
+
+        async def content() -> AsyncIterator[bytes]:
+            yield b"id: 1\n\n"
+            yield b"id: 2\nevent: alarm.raised\ndata: {}\n\n"
+            await asyncio.Event().wait()
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.body" and message.get("body"):
+                await asyncio.Event().wait()  # the write never completes
+
+        async def receive() -> Message:
+            await asyncio.Event().wait()  # the client never hangs up either
+            return {"type": "http.disconnect"}
+
+        stream = EventStream(admission, content=content(), ping=3600, send_timeout=0.2)
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+        await stream(scope, receive, send)
+        assert hub.open_streams == 0
+        hub.admit("slow")  # the place is free again
+        await hub.aclose()
+
+    with caplog.at_level("WARNING", logger="app.events.router"):
+        asyncio.run(run())
+    assert "took over" in caplog.text
