@@ -12,13 +12,16 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.broker.dynsec import DynsecClient
 from app.core.config import Settings, get_settings
+from app.core.cors import install_cors
 from app.core.db import check_timescaledb, create_engine_for
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.limits import limit_bodies
 from app.core.metrics import instrument
 from app.core.microcache import MicroCache
 from app.core.request_id import install_request_id
+from app.events.hub import EventHub
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +38,11 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         app.state.engine = engine
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         app.state.broker = broker
+        app.state.events.open()
         try:
             yield
         finally:
+            await app.state.events.aclose()
             broker.close()
             await engine.dispose()
 
@@ -58,6 +63,7 @@ def api_routers() -> list[APIRouter]:
     from app.devices.router import router as devices
     from app.economy.router import router as economy
     from app.emergency.router import router as emergency
+    from app.events.router import router as events
     from app.parks.router import router as parks
     from app.telemetry.router import router as telemetry
     from app.webhooks.router import router as webhooks
@@ -79,6 +85,7 @@ def api_routers() -> list[APIRouter]:
         carbon,
         emergency,
         economy,
+        events,
     ]
 
 
@@ -90,15 +97,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Digital operations backend for an industrial park (高标准数字园区): "
         "assets, economic operation, green and low-carbon, safety and emergency.",
         lifespan=_lifespan(settings),
+        docs_url=None,  # app/core/docs.py serves them with local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
     app.state.registry = CollectorRegistry()
+    app.state.events = EventHub(settings, app.state.registry)
     install_error_handlers(app)
     app.include_router(health_router)
+    install_docs(app)
     for router in api_routers():
         app.include_router(router)
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
     instrument(app, app.state.registry)
+    install_cors(app, settings)  # outside the body limit: a refused body still carries CORS
     install_request_id(app)  # last added, so outermost: even a 413 carries the id
     return app
