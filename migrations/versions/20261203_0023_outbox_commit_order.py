@@ -14,7 +14,7 @@ not write to the outbox never take the lock. ``seq`` is NULL only inside the wri
 transaction, never in a committed row. Existing rows are numbered by ``created_at``.
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-03
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0023"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
