@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import bindparam
 
-from app.assets.errors import integrity_error
+from app.core.integrity import integrity_error
 
 SELECT = (
     "SELECT d.id, d.park_id, d.type, t.domain, d.name, d.lon, d.lat, d.building_id, "

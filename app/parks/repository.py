@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import bindparam
 
-from app.core.errors import Conflict
+from app.core.integrity import integrity_error
 
 COLUMNS = "id, name, timezone, boundary, created_at, updated_at"
 
@@ -69,5 +69,5 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
         async with session.begin_nested():
             result = await session.execute(statement, values)
     except IntegrityError as exc:
-        raise Conflict(f"park {values['id']!r} already exists") from exc
+        raise integrity_error(exc, f"park {values['id']!r}", scope=None) from exc
     return result.mappings().one()

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import TextClause, bindparam
 
-from app.assets.errors import integrity_error
 from app.core.errors import Conflict
+from app.core.integrity import integrity_error
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import bindparam
 
-from app.assets.errors import integrity_error
 from app.core.errors import AppError, Conflict
+from app.core.integrity import constraint_name, integrity_error
 
 ENTERPRISE_COLUMNS = (
     "id", "name", "credit_code", "industry_code", "above_scale", "founded_on", "contacts",
@@ -28,8 +28,7 @@ JSON_COLUMNS = ("contacts", "attributes")
 
 def _integrity_error(exc: IntegrityError, what: str) -> AppError:
     """The database's refusal as the API's: 409 for duplicates and overlaps, else 422."""
-    diag = getattr(exc.orig, "diag", None)
-    constraint = str(getattr(diag, "constraint_name", "") or "")
+    constraint = constraint_name(exc)
     if constraint.endswith("_no_overlap"):
         column = constraint.removeprefix("lease_").removesuffix("_no_overlap")
         return Conflict(f"{what} overlaps another lease of the same {column[:-3]}", field=column)
