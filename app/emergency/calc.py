@@ -1,7 +1,7 @@
 """Pure emergency calculations: zone reach and shapes (with the downwind stretch), alarm
 grouping, people per zone, the incident lifecycle and warning levels.
 
-Zones are measured on the WGS84 ellipsoid (``app.assets.geo.GEOD``). A zone of radius ``r``
+Zones are measured on the WGS84 ellipsoid (``app.core.geodesy.GEOD``). A zone of radius ``r``
 reaches ``r`` in every direction, stretched downwind: at azimuth ``az`` (degrees clockwise from
 north) it reaches ``r * (1 + (stretch - 1) * max(0, cos(az - downwind)))``, so ``stretch * r``
 straight downwind, ``r`` crosswind and upwind. ``downwind`` is where the wind blows to: the
@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from shapely.geometry import Polygon
 
-from app.assets.geo import GEOD, distances_m
+from app.core.geodesy import GEOD, distances_m
 
 LEVELS = ("red", "orange", "yellow", "blue")
 """Warning levels, highest first: 一级 red, 二级 orange, 三级 yellow, 四级 blue."""

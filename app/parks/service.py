@@ -7,7 +7,7 @@ from typing import Any
 from shapely.geometry import Polygon
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets import geo
+from app.core import geodesy as geo
 from app.core.auth import ApiKey
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate

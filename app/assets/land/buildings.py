@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets import geo
 from app.assets.land import checks, repository
 from app.assets.land.repository import BUILDING, FLOOR, PARCEL, SPACE
 from app.assets.land.schemas import BuildingCreate, BuildingFilters, BuildingRead, BuildingUpdate
+from app.core import geodesy as geo
 from app.core.errors import Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext

@@ -14,10 +14,10 @@ from shapely.geometry import Polygon
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets import geo
 from app.assets.land import checks, repository
 from app.assets.land.repository import BUILDING, PARCEL
 from app.assets.land.schemas import ParcelCreate, ParcelFilters, ParcelRead, ParcelUpdate
+from app.core import geodesy as geo
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
