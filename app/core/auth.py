@@ -21,6 +21,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.auth_repository import find_active
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
 
@@ -148,8 +149,6 @@ async def current_key(
 
 async def _lookup(session: AsyncSession, token: str) -> tuple[ApiKey, float | None]:
     """The key and the seconds until it expires (None: never)."""
-    from app.apikeys.repository import find_active
-
     parsed = parse_token(token)
     row = await find_active(session, parsed[0]) if parsed else None
     if (

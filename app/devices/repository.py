@@ -1,4 +1,4 @@
-"""SQL for ``device`` (and the ``series`` rows a device gets at creation)."""
+"""SQL for ``device`` (the ``series`` rows a device gets at creation, and its latest values)."""
 
 from __future__ import annotations
 
@@ -121,3 +121,18 @@ async def delete(session: AsyncSession, park_id: str, device_id: str) -> None:
         text("DELETE FROM device WHERE park_id = :park AND id = :id"),
         {"park": park_id, "id": device_id},
     )
+
+
+async def latest_for_device(
+    session: AsyncSession, park_id: str, device_id: str, metrics: list[str] | None
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT s.metric, lv.time, lv.value FROM series s "
+            "JOIN latest_value lv ON lv.series_id = s.id "
+            "WHERE s.park_id = :park AND s.device_id = :device "
+            "AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics)) ORDER BY s.metric"
+        ),
+        {"park": park_id, "device": device_id, "metrics": metrics},
+    )
+    return result.mappings().all()

@@ -16,21 +16,6 @@ from app.telemetry.sql import STEP
 Agg = Literal["avg", "min", "max", "sum", "count", "first", "last", "delta"]
 
 
-async def latest_for_device(
-    session: AsyncSession, park_id: str, device_id: str, metrics: list[str] | None
-) -> Sequence[RowMapping]:
-    result = await session.execute(
-        text(
-            "SELECT s.metric, lv.time, lv.value FROM series s "
-            "JOIN latest_value lv ON lv.series_id = s.id "
-            "WHERE s.park_id = :park AND s.device_id = :device "
-            "AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics)) ORDER BY s.metric"
-        ),
-        {"park": park_id, "device": device_id, "metrics": metrics},
-    )
-    return result.mappings().all()
-
-
 UTC_TEXT = (
     "CASE WHEN extract(microseconds FROM {t})::int % 1000000 = 0 "
     "THEN to_char({t} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.equipment import links, repository
+from app.assets.equipment import repository
 from app.assets.equipment.schemas import (
     EquipmentCreate,
     EquipmentFilters,
@@ -21,6 +21,7 @@ from app.assets.equipment.schemas import (
 from app.assets.land import checks
 from app.core.errors import NotFound
 from app.core.pagination import Page, PageParams, paginate
+from app.devices import links
 from app.parks.deps import ParkContext
 
 REQUIRED = ("name", "category", "maintenance_status")
