@@ -7,9 +7,11 @@ from datetime import date
 from typing import Any
 
 import orjson
+from psycopg import sql
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.sqlcompose import Fixed, binds, identifiers, statement
 from app.economy.config_repository import IN_FORCE
 
 FIELDS = (
@@ -24,11 +26,21 @@ FIELDS = (
     "digital_transformed",
     "digital_services",
 )
-COLUMNS = "park_id, enterprise_id, month, " + ", ".join(FIELDS)
-READ = (
-    "enterprise_id, to_char(month, 'YYYY-MM') AS month, "
-    + ", ".join(FIELDS)
-    + ", created_at, created_by, updated_at, updated_by"
+KEY = ("park_id", "enterprise_id", "month")
+READ = sql.SQL(
+    "enterprise_id, to_char(month, 'YYYY-MM') AS month, {fields}, "
+    "created_at, created_by, updated_at, updated_by"
+).format(fields=identifiers(FIELDS))
+UPSERT_REPORT = statement(
+    "INSERT INTO economy_report ({columns}, created_by, updated_by) "
+    "VALUES ({values}, :by, :by) "
+    "ON CONFLICT (park_id, enterprise_id, month) DO UPDATE SET "
+    "{updates}, updated_at = now(), updated_by = excluded.updated_by",
+    columns=identifiers((*KEY, *FIELDS)),
+    values=binds((*KEY, *FIELDS)),
+    updates=sql.SQL(", ").join(
+        sql.SQL("{field} = excluded.{field}").format(field=sql.Identifier(f)) for f in FIELDS
+    ),
 )
 
 
@@ -58,9 +70,10 @@ async def lock_report(
 ) -> RowMapping | None:
     """The stored report, locked for the change (None when there is none yet)."""
     result = await session.execute(
-        text(
-            f"SELECT {', '.join(FIELDS)} FROM economy_report WHERE park_id = :park "
-            "AND enterprise_id = :e AND month = :m FOR UPDATE"
+        statement(
+            "SELECT {fields} FROM economy_report WHERE park_id = :park "
+            "AND enterprise_id = :e AND month = :m FOR UPDATE",
+            fields=identifiers(FIELDS),
         ),
         {"park": park_id, "e": enterprise_id, "m": month},
     )
@@ -71,17 +84,7 @@ async def upsert_report(
     session: AsyncSession, key: tuple[str, str, date], values: dict[str, Any], by: str
 ) -> None:
     params = {"park_id": key[0], "enterprise_id": key[1], "month": key[2], "by": by, **values}
-    placeholders = ", ".join(f":{c.strip()}" for c in COLUMNS.split(","))
-    updates = ", ".join(f"{f} = excluded.{f}" for f in FIELDS)
-    await session.execute(
-        text(
-            f"INSERT INTO economy_report ({COLUMNS}, created_by, updated_by) "
-            f"VALUES ({placeholders}, :by, :by) "
-            "ON CONFLICT (park_id, enterprise_id, month) DO UPDATE SET "
-            f"{updates}, updated_at = now(), updated_by = excluded.updated_by"
-        ),
-        params,
-    )
+    await session.execute(UPSERT_REPORT, params)
 
 
 async def add_revisions(
@@ -119,9 +122,10 @@ async def get_report(
     session: AsyncSession, park_id: str, enterprise_id: str, month: date
 ) -> RowMapping | None:
     result = await session.execute(
-        text(
-            f"SELECT {READ} FROM economy_report "
-            "WHERE park_id = :park AND enterprise_id = :e AND month = :m"
+        statement(
+            "SELECT {read} FROM economy_report "
+            "WHERE park_id = :park AND enterprise_id = :e AND month = :m",
+            read=READ,
         ),
         {"park": park_id, "e": enterprise_id, "m": month},
     )
@@ -137,14 +141,15 @@ async def list_reports(
 ) -> Sequence[RowMapping]:
     """Reports by month then enterprise, optionally of one month, year or enterprise."""
     result = await session.execute(
-        text(
-            f"SELECT {READ} FROM economy_report WHERE park_id = :park "
+        statement(
+            "SELECT {read} FROM economy_report WHERE park_id = :park "
             "AND (CAST(:month AS date) IS NULL OR month = :month) "
             "AND (CAST(:year AS integer) IS NULL OR extract(year FROM month) = :year) "
             "AND (CAST(:enterprise_id AS text) IS NULL OR enterprise_id = :enterprise_id) "
             "AND (CAST(:after_month AS text) IS NULL "
             "OR (to_char(month, 'YYYY-MM'), enterprise_id) > (:after_month, :after_e)) "
-            "ORDER BY month, enterprise_id LIMIT :limit"
+            "ORDER BY month, enterprise_id LIMIT :limit",
+            read=READ,
         ),
         {
             "park": park_id,
@@ -171,7 +176,8 @@ async def revisions(
     return result.mappings().all()
 
 
-RECOMPUTE_SCALE = f"""
+RECOMPUTE_SCALE = statement(
+    """
 INSERT INTO economy_scale_status
     (park_id, enterprise_id, month, trailing_revenue, months_reported, above_scale)
 WITH span AS (
@@ -192,10 +198,12 @@ SELECT CAST(:park AS text), enterprise_id, month, trailing_revenue, months_repor
        trailing_revenue >= (
            SELECT CAST(p.value #>> '{{}}' AS float8) FROM economy_parameter p
            WHERE p.name = 'above_scale_revenue' AND (p.park_id = :park OR p.park_id IS NULL)
-           ORDER BY {IN_FORCE.format(p="p.", on="status.month")} LIMIT 1
+           ORDER BY {in_force} LIMIT 1
        )
 FROM status
-"""
+""",
+    in_force=Fixed(IN_FORCE.format(p="p.", on="status.month")),
+)
 """Rebuild the monthly 规上 status of ``ids``: trailing-12-month main revenue (the months
 reported in the window) against the ``above_scale_revenue`` version in force in that month
 (a changed threshold applies from its date, not to the months before it), for every month
@@ -220,7 +228,7 @@ async def recompute_scale(session: AsyncSession, park_id: str, ids: list[str]) -
         ),
         {"park": park_id, "ids": ids},
     )
-    await session.execute(text(RECOMPUTE_SCALE), params)
+    await session.execute(RECOMPUTE_SCALE, params)
     await session.execute(text(SYNC_FLAG), {"park": park_id, "ids": ids})
 
 
