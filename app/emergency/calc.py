@@ -20,12 +20,14 @@ from numpy.typing import NDArray
 from shapely.geometry import Polygon
 
 from app.core.geodesy import GEOD, distances_m
+from app.core.severity import COLORS, SEVERITIES, Severity
 
 LEVELS = ("red", "orange", "yellow", "blue")
 """Warning levels, highest first: 一级 red, 二级 orange, 三级 yellow, 四级 blue."""
 
-LEVEL_SEVERITY = {"red": "critical", "orange": "major", "yellow": "minor", "blue": "warning"}
-"""The webhook severity of an incident event at each level (alarm colours, CONTRACT 3)."""
+LEVEL_SEVERITY: dict[str, Severity] = {COLORS[severity]: severity for severity in SEVERITIES}
+"""The webhook severity of an incident event at each level: the alarm severity of the same
+colour (app/core/severity.py; red critical, orange major, yellow minor, blue warning)."""
 
 STATUSES = ("reported", "responding", "contained", "closed")
 """The lifecycle, in order; an incident only moves forward (steps may be skipped)."""

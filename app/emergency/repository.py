@@ -9,10 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from psycopg.sql import Literal
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.http import JSON_OPTIONS
+from app.core.severity import CRITICAL
 from app.core.sqlcompose import Fixed, assignments, binds, fragment, identifiers, statement
 from app.emergency.config_repository import IN_FORCE
 
@@ -203,7 +205,7 @@ CANDIDATES = statement(
     FROM alarm a
     JOIN device d ON d.park_id = a.park_id AND d.id = a.device_id
     LEFT JOIN building b ON b.park_id = d.park_id AND b.id = d.building_id
-    WHERE a.severity = 'critical' AND a.closed_at IS NULL
+    WHERE a.severity = {critical} AND a.closed_at IS NULL
       AND (d.lon IS NOT NULL OR b.footprint IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM incident_alarm ia WHERE ia.alarm_id = a.id)
       AND EXISTS (SELECT 1 FROM ({in_force}) r
@@ -212,6 +214,8 @@ CANDIDATES = statement(
     LIMIT :limit
     """,
     in_force=fragment(IN_FORCE, park=Fixed("a.park_id"), only=Fixed("")),
+    # A literal, not a bound value: the partial index alarm_critical_open_idx matches it.
+    critical=Literal(CRITICAL),
 )
 """Critical alarms of a device type and metric that a rule in force for the alarm's park turns
 into incidents (the rule the worker then applies: an alarm whose park has turned its trigger
