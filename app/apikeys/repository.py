@@ -86,3 +86,18 @@ async def set_secret(session: AsyncSession, key_id: str, secret_hash: bytes) -> 
 async def park_exists(session: AsyncSession, park_id: str) -> bool:
     row = await session.execute(text("SELECT 1 FROM park WHERE id = :id"), {"id": park_id})
     return row.first() is not None
+
+
+async def lock_bootstrap(session: AsyncSession) -> None:
+    """Serialise bootstraps until the transaction ends (two at once make one key)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('parktwin.apikey.bootstrap'))")
+    )
+
+
+async def any_created_by(session: AsyncSession, created_by: str) -> bool:
+    """Whether any key, live or not, was made by ``created_by``."""
+    result = await session.execute(
+        text("SELECT 1 FROM api_key WHERE created_by = :by LIMIT 1"), {"by": created_by}
+    )
+    return result.first() is not None
