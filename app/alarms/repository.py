@@ -52,7 +52,7 @@ async def list_(
         "park": park_id,
         "severity": severity,
         "device": device_id,
-        "limit": limit + 1,
+        "limit": limit,
         "after_at": after[0] if after else None,
         "after_id": after[1] if after else None,
     }

@@ -83,7 +83,7 @@ async def list_(
         "park": park_id,
         "drill": drill,
         "status": status,
-        "limit": limit + 1,
+        "limit": limit,
         "after_at": after[0] if after else None,
         "after_id": after[1] if after else None,
     }

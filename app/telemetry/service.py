@@ -221,9 +221,9 @@ async def rejections(
         reason=reason,
         since=since,
         after=_rejection_cursor(after),
-        limit=page.limit + 1,
+        limit=page.fetch_limit,
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["received_at"].isoformat(), r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["received_at"].isoformat(), r["id"]])
     return Page[RejectionRead](
         items=[
             RejectionRead.model_validate(
