@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.broker.dynsec import DynsecClient
+from app.core.appstate import AppState
+from app.core.auth import TtlCache
 from app.core.config import Settings, get_settings
 from app.core.db import check_timescaledb, create_engine_for
 from app.core.errors import install_error_handlers
@@ -23,6 +25,12 @@ from app.core.request_id import install_request_id
 logger = logging.getLogger(__name__)
 
 
+def app_state_of(app: FastAPI) -> AppState:
+    state = app.state
+    assert isinstance(state, AppState)
+    return state
+
+
 def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,9 +40,10 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         logger.info("database ready, timescaledb %s", version)
         broker = DynsecClient(settings.mqtt_target("api"))
         broker.start()
-        app.state.engine = engine
-        app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-        app.state.broker = broker
+        state = app_state_of(app)
+        state.engine = engine
+        state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        state.broker = broker
         try:
             yield
         finally:
@@ -89,14 +98,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "assets, economic operation, green and low-carbon, safety and emergency.",
         lifespan=_lifespan(settings),
     )
-    app.state.settings = settings
-    app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
-    app.state.registry = CollectorRegistry()
+    state = AppState(
+        settings=settings,
+        registry=CollectorRegistry(),
+        latest_cache=MicroCache(settings.latest_cache_ttl.total_seconds()),
+        api_keys=TtlCache(settings.api_key_cache_ttl.total_seconds()),
+        park_timezones=TtlCache(),
+    )
+    app.state = state  # type: ignore[assignment]  # typed: app/core/appstate.py
     install_error_handlers(app)
     app.include_router(health_router)
     for router in api_routers():
         app.include_router(router)
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
-    instrument(app, app.state.registry)
+    instrument(app, state.registry)
     install_request_id(app)  # last added, so outermost: even a 413 carries the id
     return app

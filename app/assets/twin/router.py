@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from app.assets.twin import service, spatial
 from app.assets.twin.index import IndexCache
 from app.assets.twin.schemas import BuildingTwin, Containing, Kind, Nearby, ParkTwin
+from app.core.appstate import app_state
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
 from app.core.types import IDENT_PATTERN
@@ -24,11 +25,7 @@ Lat = Annotated[float, Query(ge=-90, le=90, description="latitude, WGS84")]
 
 def index_cache(request: Request) -> IndexCache:
     """The process's spatial indexes, one per park (made on first use)."""
-    cache = getattr(request.app.state, "spatial_indexes", None)
-    if not isinstance(cache, IndexCache):
-        cache = IndexCache()
-        request.app.state.spatial_indexes = cache
-    return cache
+    return app_state(request).cache(IndexCache)
 
 
 CacheDep = Annotated[IndexCache, Depends(index_cache)]
@@ -36,7 +33,7 @@ CacheDep = Annotated[IndexCache, Depends(index_cache)]
 
 def brute_force(request: Request) -> bool:
     """True only when bench/spatial.py measures its baseline (linear scan, no STRtree)."""
-    return bool(getattr(request.app.state, "spatial_brute_force", False))
+    return app_state(request).spatial_brute_force
 
 
 @router.get(
