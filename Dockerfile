@@ -7,12 +7,14 @@ FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# constraints.txt pins every runtime dependency to the version tested
+# (scripts/lock_constraints.py): the same source builds the same image.
+COPY pyproject.toml README.md constraints.txt ./
 COPY app ./app
 COPY ingest ./ingest
 COPY sensors_sim ./sensors_sim
 COPY migrations ./migrations
-RUN /opt/venv/bin/pip install .
+RUN /opt/venv/bin/pip install --constraint constraints.txt .
 
 FROM python:3.11-slim-bookworm AS runtime
 # A Chinese TrueType font, embedded (subset) in the PDF reports (app/reports/pdf.py).

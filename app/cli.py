@@ -44,10 +44,17 @@ def _broker(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
-    from app.core.migrate import upgrade_to_head
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.core.migrate import DatabaseUnreachable, upgrade_to_head, wait_for_database
 
-    before, after = upgrade_to_head(settings.database_url_for("migrate"))
+    url = settings.database_url_for("migrate")
+    if args.wait > 0:
+        try:
+            wait_for_database(url, args.wait, notify=lambda line: print(line, file=sys.stderr))
+        except DatabaseUnreachable as exc:
+            print(f"parktwin migrate: {exc}", file=sys.stderr)
+            return 1
+    before, after = upgrade_to_head(url)
     if before == after:
         print(f"database already at {after}: nothing to do")
     else:
@@ -129,6 +136,24 @@ def _apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _apikey_bootstrap(_args: argparse.Namespace, settings: Settings) -> int:
+    """Print the first admin key once per database; later runs print that it exists."""
+    import asyncio
+
+    from app.apikeys.cli import bootstrap_key
+
+    token = asyncio.run(bootstrap_key(settings))
+    if token is None:
+        print(
+            "the first admin key was made before: nothing to print "
+            "(`parktwin apikey create --role admin` makes another)"
+        )
+        return 0
+    print("the first admin key (role admin, every park). It is shown only once:")
+    print(token)
+    return 0
+
+
 def _apikey_list(_args: argparse.Namespace, settings: Settings) -> int:
     """One tab-separated line per key, after a header; never a secret."""
     from app.apikeys.cli import list_keys
@@ -200,6 +225,9 @@ def _add_apikey_commands(apikey: argparse.ArgumentParser) -> None:
     expiry.add_argument("--expires-in", default=None, help="e.g. 90m, 12h, 30d, 8w; default never")
     expiry.add_argument("--expires-at", default=None, help="an ISO 8601 time (UTC if no offset)")
     create.set_defaults(handler=_apikey_create)
+    actions.add_parser(
+        "bootstrap", help="print the first admin key, once per database (the last line)"
+    ).set_defaults(handler=_apikey_bootstrap)
     actions.add_parser("list", help="every key and its state, never a secret").set_defaults(
         handler=_apikey_list
     )
@@ -232,7 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
     services.add_argument("action", choices=("up", "down", "status", "install"))
     services.set_defaults(handler=_services)
 
-    sub.add_parser("migrate", help="apply all database migrations").set_defaults(handler=_migrate)
+    migrate = sub.add_parser("migrate", help="apply all database migrations")
+    migrate.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="retry until the database answers, for up to this long (default 0: try once)",
+    )
+    migrate.set_defaults(handler=_migrate)
 
     broker = sub.add_parser(
         "broker",

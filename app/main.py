@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.broker.dynsec import DynsecClient
+from app.core.appstate import AppState
+from app.core.auth import TtlCache
 from app.core.config import Settings, get_settings
 from app.core.cors import install_cors
 from app.core.db import check_timescaledb, create_engine_for
@@ -21,9 +23,16 @@ from app.core.limits import limit_bodies
 from app.core.metrics import instrument
 from app.core.microcache import MicroCache
 from app.core.request_id import install_request_id
+from app.emergency.hazards import map_features as hazard_map_features
 from app.events.hub import EventHub
 
 logger = logging.getLogger(__name__)
+
+
+def app_state_of(app: FastAPI) -> AppState:
+    state = app.state
+    assert isinstance(state, AppState)
+    return state
 
 
 def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
@@ -35,14 +44,15 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         logger.info("database ready, timescaledb %s", version)
         broker = DynsecClient(settings.mqtt_target("api"))
         broker.start()
-        app.state.engine = engine
-        app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-        app.state.broker = broker
-        app.state.events.open()
+        state = app_state_of(app)
+        state.engine = engine
+        state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        state.broker = broker
+        state.events.open()
         try:
             yield
         finally:
-            await app.state.events.aclose()
+            await state.events.aclose()
             broker.close()
             await engine.dispose()
 
@@ -100,17 +110,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # app/core/docs.py serves them with local assets
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
-    app.state.registry = CollectorRegistry()
-    app.state.events = EventHub(settings, app.state.registry)
+    state = AppState(
+        settings=settings,
+        registry=CollectorRegistry(),
+        latest_cache=MicroCache(settings.latest_cache_ttl.total_seconds()),
+        api_keys=TtlCache(settings.api_key_cache_ttl.total_seconds()),
+        park_timezones=TtlCache(),
+    )
+    app.state = state  # type: ignore[assignment]  # typed: app/core/appstate.py
+    state.events = EventHub(settings, state.registry)
+    state.map_layers.append(hazard_map_features)  # 重大危险源 on the park map
     install_error_handlers(app)
     app.include_router(health_router)
     install_docs(app)
     for router in api_routers():
         app.include_router(router)
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
-    instrument(app, app.state.registry)
+    instrument(app, state.registry)
     install_cors(app, settings)  # outside the body limit: a refused body still carries CORS
     install_request_id(app)  # last added, so outermost: even a 413 carries the id
     return app

@@ -28,7 +28,7 @@ import orjson
 import psycopg
 from fastapi.testclient import TestClient
 
-from app.assets import geo
+from app.core import geodesy as geo
 from app.core.auth import generate_key
 from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head

@@ -29,8 +29,8 @@ import orjson
 import psycopg
 from fastapi.testclient import TestClient
 
-from app.assets import geo
 from app.assets.twin.index import IndexCache, ParkIndex
+from app.core import geodesy as geo
 from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices

@@ -7,11 +7,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/src"
-cp -r "$top"/{pyproject.toml,README.md,app,ingest,sensors_sim,migrations} "$work/src/"
+cp -r "$top"/{pyproject.toml,README.md,constraints.txt,app,ingest,sensors_sim,migrations} "$work/src/"
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet "$work/src"
+"$work/venv/bin/pip" install --quiet --constraint "$work/src/constraints.txt" "$work/src"
 cd "$work"
 "$work/venv/bin/parktwin" --help >/dev/null
 urls=$(cd "$top" && "$top/.venv/bin/parktwin" services up)
-env $(echo "$urls" | xargs) "$work/venv/bin/parktwin" migrate
+env $(echo "$urls" | xargs) "$work/venv/bin/parktwin" migrate --wait 60
 echo "image steps OK"

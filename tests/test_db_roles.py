@@ -29,9 +29,9 @@ from app.core.config import Settings
 from app.core.db import SessionDep, create_engine_for
 from app.core.migrate import alembic_config, current_revision, upgrade_to_head
 from app.core.mqtt import MqttTarget
+from app.core.statedir import DB_LOGINS, DB_OWNER
 from app.embedded import install
 from app.embedded.services import EmbeddedServices
-from app.embedded.state import DB_LOGINS, DB_OWNER
 from app.main import create_app
 from app.worker.loop import Job, run_job
 from tests.api.conftest import auth, make_key

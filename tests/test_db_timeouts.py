@@ -25,8 +25,8 @@ from app.core.config import Settings
 from app.core.db import create_engine_for
 from app.core.migrate import upgrade_to_head
 from app.core.mqtt import MqttTarget
+from app.core.statedir import DB_LOGINS, DB_OWNER
 from app.embedded.services import EmbeddedServices
-from app.embedded.state import DB_LOGINS, DB_OWNER
 from app.telemetry.jobs import rollup
 from app.worker.loop import Job, run_job
 from tests.conftest import ServiceEnv

@@ -118,7 +118,7 @@ async def list_(
         LIST_COLUMNS + "WHERE d.park_id = :park AND " + FILTERS[which] + " "
         "AND (CAST(:after AS text) IS NULL OR d.id > :after) ORDER BY d.id LIMIT :limit"
     )
-    params = {"park": park_id, "lead": lead_days, "after": after, "limit": limit + 1}
+    params = {"park": park_id, "lead": lead_days, "after": after, "limit": limit}
     return (await session.execute(sql, params)).mappings().all()
 
 

@@ -73,9 +73,9 @@ async def list_(
 ) -> Page[DetectorStateRead]:
     after = page.after(1)
     rows = await repository.list_(
-        session, ctx.park_id, which, lead_days, after[0] if after else None, page.limit
+        session, ctx.park_id, which, lead_days, after[0] if after else None, page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["device_id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["device_id"]])
     return Page[DetectorStateRead](
         items=[DetectorStateRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )

@@ -12,6 +12,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.severity import CRITICAL
+from app.core.sqlcompose import Fixed, identifiers, statement
 
 STATUS_FILTER = {
     "active": "a.active",
@@ -37,35 +38,36 @@ async def list_(
     after: list[Any] | None,
     limit: int,
 ) -> Sequence[RowMapping]:
-    where = f"{STATUS_FILTER[status]} AND {SHELVED_FILTER[shelved]}"
-    sql = text(
-        "SELECT a.* FROM alarm a WHERE a.park_id = :park AND " + where + " "
+    sql = statement(
+        "SELECT a.* FROM alarm a WHERE a.park_id = :park AND {status} AND {shelved} "
         "AND (CAST(:severity AS text) IS NULL OR a.severity = :severity) "
         "AND (CAST(:device AS text) IS NULL OR a.device_id = :device) "
         "AND (CAST(:after_at AS timestamptz) IS NULL "
         "     OR (a.raised_at, a.id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))) "
-        "ORDER BY a.raised_at DESC, a.id DESC LIMIT :limit"
+        "ORDER BY a.raised_at DESC, a.id DESC LIMIT :limit",
+        status=Fixed(STATUS_FILTER[status]),
+        shelved=Fixed(SHELVED_FILTER[shelved]),
     )
     params = {
         "park": park_id,
         "severity": severity,
         "device": device_id,
-        "limit": limit + 1,
+        "limit": limit,
         "after_at": after[0] if after else None,
         "after_id": after[1] if after else None,
     }
     return (await session.execute(sql, params)).mappings().all()
 
 
+GET = text("SELECT * FROM alarm WHERE park_id = :park AND id = :id")
+GET_FOR_UPDATE = text("SELECT * FROM alarm WHERE park_id = :park AND id = :id FOR UPDATE")
+
+
 async def get(
     session: AsyncSession, park_id: str, alarm_id: uuid.UUID, lock: bool = False
 ) -> RowMapping | None:
-    sql = "SELECT * FROM alarm WHERE park_id = :park AND id = :id" + (" FOR UPDATE" if lock else "")
-    return (
-        (await session.execute(text(sql), {"park": park_id, "id": alarm_id}))
-        .mappings()
-        .one_or_none()
-    )
+    sql = GET_FOR_UPDATE if lock else GET
+    return (await session.execute(sql, {"park": park_id, "id": alarm_id})).mappings().one_or_none()
 
 
 async def events(session: AsyncSession, alarm_id: uuid.UUID) -> Sequence[RowMapping]:
@@ -195,16 +197,20 @@ async def unshelve_expired(session: AsyncSession, limit: int) -> Sequence[RowMap
     return (await session.execute(UNSHELVE_EXPIRED, {"limit": limit})).mappings().all()
 
 
-RULE_COLUMNS = (
-    "id, park_id, device_type, device_id, metric, type, direction, levels, deadband, "
-    "on_delay_s, off_delay_s, latch, enabled, source, low_levels, gas, suppress_when"
-)
+RULE_COLUMNS = identifiers(
+    (
+        "id", "park_id", "device_type", "device_id", "metric", "type", "direction", "levels",
+        "deadband", "on_delay_s", "off_delay_s", "latch", "enabled", "source", "low_levels",
+        "gas", "suppress_when",
+    )
+)  # fmt: skip
 
 
 async def list_rules(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
-    sql = text(
-        f"SELECT {RULE_COLUMNS} FROM alarm_rule WHERE park_id IS NULL OR park_id = :park "
-        "ORDER BY park_id NULLS FIRST, device_type, metric, device_id NULLS FIRST, id"
+    sql = statement(
+        "SELECT {columns} FROM alarm_rule WHERE park_id IS NULL OR park_id = :park "
+        "ORDER BY park_id NULLS FIRST, device_type, metric, device_id NULLS FIRST, id",
+        columns=RULE_COLUMNS,
     )
     return (await session.execute(sql, {"park": park_id})).mappings().all()
 
@@ -223,13 +229,14 @@ async def create_rule(
     session: AsyncSession, park_id: str, data: dict[str, Any]
 ) -> RowMapping | None:
     """The new rule, or None when the park already has one for the same scope."""
-    sql = text(
+    sql = statement(
         "INSERT INTO alarm_rule (park_id, device_type, device_id, metric, type, direction, levels, "
         "deadband, on_delay_s, off_delay_s, latch, enabled, low_levels, gas, suppress_when) "
         "VALUES (:park, :device_type, :device_id, :metric, :type, :direction, "
         "CAST(:levels AS jsonb), :deadband, :on_delay_s, :off_delay_s, :latch, :enabled, "
         "CAST(:low_levels AS jsonb), :gas, CAST(:suppress_when AS jsonb)) "
-        "ON CONFLICT DO NOTHING RETURNING " + RULE_COLUMNS
+        "ON CONFLICT DO NOTHING RETURNING {columns}",
+        columns=RULE_COLUMNS,
     )
     params = {
         **data,
@@ -263,7 +270,7 @@ async def delete_rule(session: AsyncSession, park_id: str, rule_id: int) -> bool
 # the window, up to and including it, than the threshold). A chattering device's batch opens
 # its flood (announced with ``alarm.flood_started``) or adds to the open one.
 HOLD_BACK = text(
-    f"""
+    """
     WITH events AS (
         SELECT o.id, o.park_id, o.type, o.severity, o.created_at, o.data,
                coalesce(o.data->>'device_id', '') AS device
@@ -275,7 +282,7 @@ HOLD_BACK = text(
                  THEN 'suppressed'
                  WHEN e.type IN ('alarm.raised', 'alarm.escalated', 'alarm.cleared')
                       AND CAST(e.data->>'shelved_until' AS timestamptz) > e.created_at
-                      AND NOT (e.type = 'alarm.escalated' AND e.severity = '{CRITICAL}')
+                      AND NOT (e.type = 'alarm.escalated' AND e.severity = :critical)
                  THEN 'shelved'
                  WHEN c.raises > :threshold AND c.repeat
                       AND NOT coalesce(CAST(e.data->>'latched' AS boolean), false)
@@ -315,7 +322,7 @@ HOLD_BACK = text(
     )
     SELECT (SELECT count(*) FROM marked) AS held, (SELECT count(*) FROM announced) AS floods
     """
-)
+).bindparams(critical=CRITICAL)
 
 
 async def hold_back(

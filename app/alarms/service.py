@@ -46,9 +46,9 @@ async def list_(
     page: PageParams,
 ) -> Page[AlarmRead]:
     rows = await repository.list_(
-        session, ctx.park_id, status, shelved, severity, device_id, page.after(2), page.limit
+        session, ctx.park_id, status, shelved, severity, device_id, page.after(2), page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["raised_at"].isoformat(), str(r["id"])])
+    items, cursor = paginate(rows, page, lambda r: [r["raised_at"].isoformat(), str(r["id"])])
     return Page[AlarmRead](items=[_read(r) for r in items], next_cursor=cursor)
 
 

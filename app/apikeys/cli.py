@@ -74,6 +74,10 @@ async def replace_demo_key(settings: Settings) -> str:
     )
 
 
+async def bootstrap_key(settings: Settings) -> str | None:
+    return await in_transaction(settings, service.bootstrap)
+
+
 async def list_keys(settings: Settings) -> list[dict[str, object]]:
     return await in_transaction(settings, service.list_)
 

@@ -4,37 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Row, RowMapping, text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-
-async def find_active(
-    session: AsyncSession, key_id: str
-) -> Row[tuple[str, bytes, str, str | None, bool, float | None]] | None:
-    """The unrevoked, unexpired key ``key_id`` with ``expires_in`` (seconds, None: never);
-    touches ``last_used_at`` at most once a minute."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT id, secret_hash, role, park_id, "
-                "last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS stale, "
-                "EXTRACT(EPOCH FROM expires_at - now())::float8 AS expires_in "
-                "FROM api_key WHERE id = :id AND revoked_at IS NULL "
-                "AND (expires_at IS NULL OR expires_at > now())"
-            ),
-            {"id": key_id},
-        )
-    ).one_or_none()
-    if row is not None and row.stale:
-        # SKIP LOCKED: concurrent requests with the same key never queue behind each other.
-        await session.execute(
-            text(
-                "UPDATE api_key SET last_used_at = now() WHERE id = ("
-                "SELECT id FROM api_key WHERE id = :id FOR UPDATE SKIP LOCKED)"
-            ),
-            {"id": key_id},
-        )
-    return row
 
 
 async def insert(
@@ -115,3 +86,18 @@ async def set_secret(session: AsyncSession, key_id: str, secret_hash: bytes) -> 
 async def park_exists(session: AsyncSession, park_id: str) -> bool:
     row = await session.execute(text("SELECT 1 FROM park WHERE id = :id"), {"id": park_id})
     return row.first() is not None
+
+
+async def lock_bootstrap(session: AsyncSession) -> None:
+    """Serialise bootstraps until the transaction ends (two at once make one key)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('parktwin.apikey.bootstrap'))")
+    )
+
+
+async def any_created_by(session: AsyncSession, created_by: str) -> bool:
+    """Whether any key, live or not, was made by ``created_by``."""
+    result = await session.execute(
+        text("SELECT 1 FROM api_key WHERE created_by = :by LIMIT 1"), {"by": created_by}
+    )
+    return result.first() is not None

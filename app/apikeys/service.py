@@ -1,4 +1,4 @@
-"""API keys: create, list, revoke, rotate (``parktwin apikey ...``)."""
+"""API keys: create, list, revoke, rotate, bootstrap (``parktwin apikey ...``)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,19 @@ async def rotate(session: AsyncSession, *, key_id: str) -> str:
     if not await repository.set_secret(session, key_id, key.secret_hash):
         raise NotFound(f"API key {key_id!r} not found, revoked or expired")
     return key.token
+
+
+BOOTSTRAP = "bootstrap"
+
+
+async def bootstrap(session: AsyncSession) -> str | None:
+    """The first admin key, made once per database (``parktwin apikey bootstrap``, the compose
+    file's ``bootstrap`` step); None when it was made before, even if revoked since: running
+    the step again never mints another admin key."""
+    await repository.lock_bootstrap(session)
+    if await repository.any_created_by(session, BOOTSTRAP):
+        return None
+    return await create(session, role=Role.admin, name=BOOTSTRAP, created_by=BOOTSTRAP)
 
 
 async def replace_created_by(session: AsyncSession, *, created_by: str, role: Role) -> str:

@@ -30,8 +30,6 @@ from app.core.mqtt import MqttTarget, new_client
 
 logger = logging.getLogger(__name__)
 
-INGEST_USER = "parktwin-ingest"
-API_USER = "parktwin-api"
 CONTROL_FILTER = "$CONTROL/dynamic-security/#"
 
 

@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from psycopg.sql import Identifier
 from sqlalchemy import RowMapping, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.carbon.sql import energy_sql, gaps_sql
+from app.core.sqlcompose import statement
 
 
 async def region(session: AsyncSession, park_id: str) -> str:
@@ -55,12 +57,15 @@ async def gaps(
     return (await session.execute(text(gaps_sql()), params)).mappings().all()
 
 
+# One fixed statement per table a manual entry may name.
+_EXISTS = {
+    "enterprise": text("SELECT 1 FROM enterprise WHERE park_id = :park AND id = :id"),
+    "building": text("SELECT 1 FROM building WHERE park_id = :park AND id = :id"),
+}
+
+
 async def exists(session: AsyncSession, table: str, park_id: str, row_id: str) -> bool:
-    assert table in ("enterprise", "building")
-    result = await session.execute(
-        text(f"SELECT 1 FROM {table} WHERE park_id = :park AND id = :id"),
-        {"park": park_id, "id": row_id},
-    )
+    result = await session.execute(_EXISTS[table], {"park": park_id, "id": row_id})
     return result.first() is not None
 
 
@@ -229,14 +234,15 @@ async def green_by_month(
     none (green power is bought by enterprises or the park)."""
     if group_by == "building":
         return []
-    key = "park_id" if group_by in ("park", "carrier") else "enterprise_id"
+    key = Identifier("park_id" if group_by in ("park", "carrier") else "enterprise_id")
     result = await session.execute(
-        text(
-            f"SELECT {key} AS group_key, month, sum(kwh) AS kwh, "
+        statement(
+            "SELECT {key} AS group_key, month, sum(kwh) AS kwh, "
             "array_agg(certificate_id ORDER BY certificate_id) "
             "FILTER (WHERE certificate_id IS NOT NULL) AS certificates "
             "FROM carbon_green_power WHERE park_id = :park AND month >= :lo AND month < :hi "
-            f"AND {key} IS NOT NULL GROUP BY 1, 2"
+            "AND {key} IS NOT NULL GROUP BY 1, 2",
+            key=key,
         ),
         {"park": park_id, "lo": months[0], "hi": months[1]},
     )

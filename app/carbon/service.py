@@ -177,8 +177,8 @@ async def list_manual(
     session: AsyncSession, *, ctx: ParkContext, page: PageParams
 ) -> Page[ManualEntryRead]:
     key = _date_cursor(page)
-    rows = await repository.list_manual(session, ctx.park_id, key, page.limit + 1)
-    items, cursor = paginate(rows, page.limit, lambda r: [r["day"].isoformat(), str(r["id"])])
+    rows = await repository.list_manual(session, ctx.park_id, key, page.fetch_limit)
+    items, cursor = paginate(rows, page, lambda r: [r["day"].isoformat(), str(r["id"])])
     return Page[ManualEntryRead](
         items=[ManualEntryRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )
@@ -213,8 +213,8 @@ async def list_green(
     session: AsyncSession, *, ctx: ParkContext, page: PageParams
 ) -> Page[GreenPowerRead]:
     key = _date_cursor(page)
-    rows = await repository.list_green(session, ctx.park_id, key, page.limit + 1)
-    items, cursor = paginate(rows, page.limit, lambda r: [r["month"].isoformat(), str(r["id"])])
+    rows = await repository.list_green(session, ctx.park_id, key, page.fetch_limit)
+    items, cursor = paginate(rows, page, lambda r: [r["month"].isoformat(), str(r["id"])])
     return Page[GreenPowerRead](
         items=[GreenPowerRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )

@@ -21,6 +21,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.appstate import app_state
+from app.core.auth_repository import find_active
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
 
@@ -116,15 +118,6 @@ class TtlCache:
         self._items[key] = (time.monotonic() + ttl, value)
 
 
-def request_cache(request: Request, name: str, ttl: float = CACHE_TTL_S) -> TtlCache:
-    """The app's cache ``name``, made on first use."""
-    cache = getattr(request.app.state, name, None)
-    if not isinstance(cache, TtlCache):
-        cache = TtlCache(ttl)
-        setattr(request.app.state, name, cache)
-    return cache
-
-
 bearer = HTTPBearer(auto_error=False, description="an API key from `parktwin apikey create`")
 
 
@@ -135,8 +128,7 @@ async def current_key(
 ) -> ApiKey:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send an API key as `Authorization: Bearer <key>`")
-    ttl = request.app.state.settings.api_key_cache_ttl.total_seconds()
-    cache = request_cache(request, "api_keys", ttl)
+    cache = app_state(request).api_keys
     token_hash = hash_secret(credentials.credentials).hex()
     key = cache.get(token_hash)
     if key is None:
@@ -148,8 +140,6 @@ async def current_key(
 
 async def _lookup(session: AsyncSession, token: str) -> tuple[ApiKey, float | None]:
     """The key and the seconds until it expires (None: never)."""
-    from app.apikeys.repository import find_active
-
     parsed = parse_token(token)
     row = await find_active(session, parsed[0]) if parsed else None
     if (

@@ -486,7 +486,7 @@ class Settings(BaseSettings):
         """The database URL in force: the explicit one, else the embedded cluster's."""
         if self.database_url:
             return self.database_url
-        from app.embedded.state import embedded_database_url
+        from app.core.statedir import embedded_database_url
 
         return embedded_database_url(self)
 
@@ -501,7 +501,7 @@ class Settings(BaseSettings):
         statement and lock timeouts and TCP keepalives (docs/security/database.md)."""
         url = getattr(self, f"{process}_database_url") or self.database_url
         if not url:
-            from app.embedded.state import embedded_database_url
+            from app.core.statedir import embedded_database_url
 
             url = embedded_database_url(self, process)
         if process == "migrate":
@@ -534,7 +534,7 @@ class Settings(BaseSettings):
         embedded broker's account for that role. A URL of the embedded broker's device
         listener is turned into its services listener (same account): parktwin's processes
         choose their own client ids and may share an account between connections."""
-        from app.embedded.state import embedded_mqtt_url, via_service_listener
+        from app.core.statedir import embedded_mqtt_url, via_service_listener
 
         own = {"admin": None, "ingest": self.ingest_mqtt_url, "api": self.api_mqtt_url}[role]
         if own or self.mqtt_url:
@@ -547,7 +547,7 @@ class Settings(BaseSettings):
         accounts)."""
         if self.mqtt_url:
             return self.mqtt_url
-        from app.embedded.state import embedded_mqtt_url
+        from app.core.statedir import embedded_mqtt_url
 
         return embedded_mqtt_url(self, listener="device")
 

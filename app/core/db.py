@@ -20,9 +20,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
+
+from app.core.appstate import app_state
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     serialised, before a byte of it is sent (``SessionDep`` uses ``scope="function"``), so a
     commit that fails reaches the client as an error, never as a 2xx. Anything raised (by the
     handler or by the commit) rolls back and runs the ``on_rollback`` compensations."""
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    maker = app_state(request).sessionmaker
     async with maker() as session:
         try:
             yield session

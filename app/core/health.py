@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from app.core.appstate import app_state
+
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["operations"])
@@ -21,7 +23,7 @@ async def healthz() -> dict[str, str]:
 
 async def _database_ok(request: Request) -> bool:
     try:
-        async with request.app.state.engine.connect() as conn:
+        async with app_state(request).engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means not ready; the reason goes to the log
         logger.warning("readyz: database check failed: %s", exc)
@@ -33,7 +35,7 @@ async def _database_ok(request: Request) -> bool:
 async def readyz(request: Request) -> JSONResponse:
     checks = {
         "database": "ok" if await _database_ok(request) else "down",
-        "broker": "ok" if request.app.state.broker.is_connected() else "down",
+        "broker": "ok" if app_state(request).broker.is_connected() else "down",
     }
     ready = all(v == "ok" for v in checks.values())
     body = {"status": "ok" if ready else "unavailable", "checks": checks}
@@ -42,4 +44,4 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(app_state(request).registry), media_type=CONTENT_TYPE_LATEST)

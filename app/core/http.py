@@ -13,6 +13,7 @@ import orjson
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
+from app.core.appstate import app_state
 from app.core.config import Settings
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY
@@ -96,7 +97,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 def get_settings(request: Request) -> Settings:
     """The app's settings (built once in ``create_app``), as a dependency."""
-    settings: Settings = request.app.state.settings
+    settings = app_state(request).settings
     return settings
 
 

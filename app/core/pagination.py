@@ -2,13 +2,17 @@
 
 A cursor is the sort key of the last item served, as base64url JSON: opaque to clients,
 stable under inserts, and cheap to resume from with ``WHERE (key) > (:cursor)``.
+
+One rule for every list: the repository fetches :attr:`PageParams.fetch_limit` rows (the page
+and one more, which says whether another page follows, without a count), and
+:func:`paginate` cuts them to the page and makes the next cursor from the last item shown.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -74,6 +78,11 @@ class PageParams:
             raise Unprocessable("cursor: not a cursor for this list")
         return key
 
+    @property
+    def fetch_limit(self) -> int:
+        """The rows to fetch: the page and one more, to know whether another page follows."""
+        return self.limit + 1
+
 
 def page_params(
     limit: Annotated[
@@ -89,8 +98,13 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def paginate(rows: Sequence[T], limit: int, key: Any) -> tuple[list[T], str | None]:
-    """Split ``limit + 1`` fetched rows into the page and the cursor of the next one."""
-    items = list(rows[:limit])
-    more = len(rows) > limit
+def paginate(
+    rows: Sequence[T], page: PageParams, key: Callable[[T], Sequence[Any]]
+) -> tuple[list[T], str | None]:
+    """Split the ``page.fetch_limit`` rows fetched into the page and the cursor of the next
+    one (None: this is the last page); ``key`` is an item's sort key."""
+    if len(rows) > page.fetch_limit:
+        raise ValueError(f"{len(rows)} rows fetched for a page of {page.limit}")
+    items = list(rows[: page.limit])
+    more = len(rows) > page.limit
     return items, encode_cursor(key(items[-1])) if more and items else None

@@ -2,8 +2,8 @@
 
 Highest first: ``critical`` (red), ``major`` (orange), ``minor`` (yellow), ``warning`` (blue).
 Events and alarms carry the name; whatever compares two severities uses :func:`rank` in Python
-or :data:`SQL_ORDER` in SQL (``array_position(SQL_ORDER, x)``: 1 for warning up to 4 for
-critical; NULL for no severity).
+or :data:`RANKED` bound as a SQL text[] (``array_position(CAST(:ranked AS text[]), x)``: 1 for
+warning up to 4 for critical; NULL for no severity).
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ COLORS: Final[dict[str, Color]] = dict(zip(SEVERITIES, get_args(Color), strict=T
 """critical red, major orange, minor yellow, warning blue."""
 
 CRITICAL: Final[Severity] = SEVERITIES[0]
+
+RANKED: Final[list[str]] = list(reversed(SEVERITIES))
+"""Lowest first, to bind as a text[]: ``array_position(CAST(:ranked AS text[]), severity)`` is
+the rank (1 for warning up to 4 for critical), ``(CAST(:ranked AS text[]))[rank]`` the name."""
 
 SQL_ORDER: Final[str] = "ARRAY[" + ", ".join(f"'{s}'" for s in reversed(SEVERITIES)) + "]"
 """A text[] literal, lowest first: ``array_position(SQL_ORDER, severity)`` is the rank."""

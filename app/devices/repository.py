@@ -1,17 +1,19 @@
-"""SQL for ``device`` (and the ``series`` rows a device gets at creation)."""
+"""SQL for ``device`` (the ``series`` rows a device gets at creation, and its latest values)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg.sql import Identifier
 from sqlalchemy import RowMapping, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import bindparam
 
-from app.assets.errors import integrity_error
+from app.core.integrity import integrity_error
+from app.core.sqlcompose import Fixed, assignments, statement
 
 SELECT = (
     "SELECT d.id, d.park_id, d.type, t.domain, d.name, d.lon, d.lat, d.building_id, "
@@ -91,13 +93,14 @@ async def update(
         "name", "lon", "lat", "building_id", "enterprise_id", "space_id", "parent_meter_id",
         "attributes",
     }  # fmt: skip
-    sets = "".join(f"{c} = :{c}, " for c in changes if c in allowed)
-    statement = text(
-        f"UPDATE device SET {sets}updated_at = now() WHERE park_id = :park AND id = :id"
+    sets = [c for c in changes if c in allowed]
+    query = statement(
+        "UPDATE device SET {sets}updated_at = now() WHERE park_id = :park AND id = :id",
+        sets=assignments(sets) + Fixed(", ") if sets else Fixed(""),
     )
     if "attributes" in changes:
-        statement = statement.bindparams(bindparam("attributes", type_=JSONB))
-    await session.execute(statement, {**changes, "park": park_id, "id": device_id})
+        query = query.bindparams(bindparam("attributes", type_=JSONB))
+    await session.execute(query, {**changes, "park": park_id, "id": device_id})
 
 
 async def delete(session: AsyncSession, park_id: str, device_id: str) -> None:
@@ -114,10 +117,25 @@ async def delete(session: AsyncSession, park_id: str, device_id: str) -> None:
     )
     for table in ("telemetry", "rollup_hour", "rollup_day", "telemetry_dirty"):
         await session.execute(
-            text(f"DELETE FROM {table} WHERE series_id = ANY(:ids)"),
+            statement("DELETE FROM {table} WHERE series_id = ANY(:ids)", table=Identifier(table)),
             {"ids": list(ids)},
         )
     await session.execute(
         text("DELETE FROM device WHERE park_id = :park AND id = :id"),
         {"park": park_id, "id": device_id},
     )
+
+
+async def latest_for_device(
+    session: AsyncSession, park_id: str, device_id: str, metrics: list[str] | None
+) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text(
+            "SELECT s.metric, lv.time, lv.value FROM series s "
+            "JOIN latest_value lv ON lv.series_id = s.id "
+            "WHERE s.park_id = :park AND s.device_id = :device "
+            "AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics)) ORDER BY s.metric"
+        ),
+        {"park": park_id, "device": device_id, "metrics": metrics},
+    )
+    return result.mappings().all()

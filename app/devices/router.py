@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from app.broker.dynsec import DynsecClient
+from app.core.appstate import app_state
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
@@ -36,9 +37,11 @@ DeviceIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the devic
 
 def get_broker(request: Request) -> DynsecClient | None:
     """The broker's account manager, or None when accounts are managed elsewhere."""
-    if request.app.state.settings.mqtt_credentials != "dynsec":
+    state = app_state(request)
+    if state.settings.mqtt_credentials != "dynsec":
         return None
-    broker: DynsecClient = request.app.state.broker
+    broker = state.broker
+    assert isinstance(broker, DynsecClient)  # the lifespan's (app/main.py)
     return broker
 
 

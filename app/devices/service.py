@@ -17,12 +17,11 @@ from anyio import to_thread
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.equipment import links
 from app.broker.dynsec import DynsecClient, DynsecError, device_username, new_password
 from app.core.db import Compensation, on_rollback
 from app.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
-from app.devices import repository
+from app.devices import links, repository
 from app.devices.schemas import (
     DeviceCreate,
     DeviceCreated,
@@ -33,7 +32,6 @@ from app.devices.schemas import (
     MqttCredentials,
 )
 from app.parks.deps import ParkContext
-from app.telemetry import repository as telemetry
 
 
 class Accounts(Protocol):
@@ -175,7 +173,7 @@ async def delete(
 
 async def get(session: AsyncSession, *, ctx: ParkContext, device_id: str) -> DeviceTwin:
     row = await load(session, ctx, device_id)
-    latest = await telemetry.latest_for_device(session, ctx.park_id, device_id, None)
+    latest = await repository.latest_for_device(session, ctx.park_id, device_id, None)
     values = {r["metric"]: {"ts": r["time"], "value": r["value"]} for r in latest}
     return DeviceTwin.model_validate({**to_read(row), "latest": values})
 
@@ -185,9 +183,9 @@ async def list_(
 ) -> Page[DeviceRead]:
     after = page.after(1)
     rows = await repository.list_(
-        session, ctx.park_id, filters.model_dump(), after[0] if after else None, page.limit + 1
+        session, ctx.park_id, filters.model_dump(), after[0] if after else None, page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["id"]])
     return Page[DeviceRead](
         items=[DeviceRead.model_validate(to_read(r)) for r in items], next_cursor=cursor
     )

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from psycopg.sql import Identifier
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict
+from app.core.sqlcompose import Fixed, statement
 
 IN_FORCE = """{p}valid_from <= {on} DESC, {p}park_id IS NULL,
          CASE WHEN {p}valid_from <= {on} THEN {p}valid_from END DESC, {p}valid_from"""
@@ -21,12 +23,15 @@ IN_FORCE = """{p}valid_from <= {on} DESC, {p}park_id IS NULL,
 before the default); before the first version of a name, its first one. ``p`` is the table
 alias with its dot, or empty."""
 
-PARAMETERS = f"""
+PARAMETERS = statement(
+    """
 SELECT DISTINCT ON (name) name, value, valid_from, unit, source, verify, park_id
 FROM economy_parameter
 WHERE park_id = :park OR park_id IS NULL
-ORDER BY name, {IN_FORCE.format(p="", on=":on")}
-"""  # noqa: S608 (fixed SQL; values are bound parameters)
+ORDER BY name, {in_force}
+""",
+    in_force=Fixed(IN_FORCE.format(p="", on=":on")),
+)
 """Every parameter's version in force on ``on``."""
 
 BY_YEAR = """
@@ -44,19 +49,21 @@ ORDER BY {order}
 
 
 async def parameters(session: AsyncSession, park_id: str, on: date) -> dict[str, RowMapping]:
-    rows = await session.execute(text(PARAMETERS), {"park": park_id, "on": on})
+    rows = await session.execute(PARAMETERS, {"park": park_id, "on": on})
     return {r["name"]: r for r in rows.mappings()}
 
 
 async def benchmarks(session: AsyncSession, park_id: str, year: int) -> Sequence[RowMapping]:
-    statement = BY_YEAR.format(table="economy_benchmark", order="t.firm_class, t.id")
-    rows = await session.execute(text(statement), {"park": park_id, "year": year})
+    query = statement(
+        BY_YEAR, table=Identifier("economy_benchmark"), order=Fixed("t.firm_class, t.id")
+    )
+    rows = await session.execute(query, {"park": park_id, "year": year})
     return rows.mappings().all()
 
 
 async def cutoffs(session: AsyncSession, park_id: str, year: int) -> Sequence[RowMapping]:
-    statement = BY_YEAR.format(table="economy_grade_cutoff", order="t.upper_pct")
-    rows = await session.execute(text(statement), {"park": park_id, "year": year})
+    query = statement(BY_YEAR, table=Identifier("economy_grade_cutoff"), order=Fixed("t.upper_pct"))
+    rows = await session.execute(query, {"park": park_id, "year": year})
     return rows.mappings().all()
 
 

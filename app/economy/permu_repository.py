@@ -22,7 +22,7 @@ from datetime import date
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.geo import SQUARE_METRES_PER_MU
+from app.core.geodesy import SQUARE_METRES_PER_MU
 
 LAND = """
 WITH floor_area AS (

@@ -121,9 +121,9 @@ async def list_(
     values = filters.model_dump()
     values["month"] = parse_month(filters.month) if filters.month else None
     rows = await repository.list_reports(
-        session, ctx.park_id, values, (after[0], after[1]) if after else None, page.limit + 1
+        session, ctx.park_id, values, (after[0], after[1]) if after else None, page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["month"], r["enterprise_id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["month"], r["enterprise_id"]])
     return Page[ReportRead](
         items=[ReportRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )

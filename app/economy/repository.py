@@ -7,8 +7,11 @@ from datetime import date
 from typing import Any
 
 import orjson
+from psycopg import sql
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.sqlcompose import binds, identifiers, statement
 
 FIELDS = (
     "output_value",
@@ -22,11 +25,21 @@ FIELDS = (
     "digital_transformed",
     "digital_services",
 )
-COLUMNS = "park_id, enterprise_id, month, " + ", ".join(FIELDS)
-READ = (
-    "enterprise_id, to_char(month, 'YYYY-MM') AS month, "
-    + ", ".join(FIELDS)
-    + ", created_at, created_by, updated_at, updated_by"
+KEY = ("park_id", "enterprise_id", "month")
+READ = sql.SQL(
+    "enterprise_id, to_char(month, 'YYYY-MM') AS month, {fields}, "
+    "created_at, created_by, updated_at, updated_by"
+).format(fields=identifiers(FIELDS))
+UPSERT_REPORT = statement(
+    "INSERT INTO economy_report ({columns}, created_by, updated_by) "
+    "VALUES ({values}, :by, :by) "
+    "ON CONFLICT (park_id, enterprise_id, month) DO UPDATE SET "
+    "{updates}, updated_at = now(), updated_by = excluded.updated_by",
+    columns=identifiers((*KEY, *FIELDS)),
+    values=binds((*KEY, *FIELDS)),
+    updates=sql.SQL(", ").join(
+        sql.SQL("{field} = excluded.{field}").format(field=sql.Identifier(f)) for f in FIELDS
+    ),
 )
 
 
@@ -56,9 +69,10 @@ async def lock_report(
 ) -> RowMapping | None:
     """The stored report, locked for the change (None when there is none yet)."""
     result = await session.execute(
-        text(
-            f"SELECT {', '.join(FIELDS)} FROM economy_report WHERE park_id = :park "
-            "AND enterprise_id = :e AND month = :m FOR UPDATE"
+        statement(
+            "SELECT {fields} FROM economy_report WHERE park_id = :park "
+            "AND enterprise_id = :e AND month = :m FOR UPDATE",
+            fields=identifiers(FIELDS),
         ),
         {"park": park_id, "e": enterprise_id, "m": month},
     )
@@ -69,17 +83,7 @@ async def upsert_report(
     session: AsyncSession, key: tuple[str, str, date], values: dict[str, Any], by: str
 ) -> None:
     params = {"park_id": key[0], "enterprise_id": key[1], "month": key[2], "by": by, **values}
-    placeholders = ", ".join(f":{c.strip()}" for c in COLUMNS.split(","))
-    updates = ", ".join(f"{f} = excluded.{f}" for f in FIELDS)
-    await session.execute(
-        text(
-            f"INSERT INTO economy_report ({COLUMNS}, created_by, updated_by) "
-            f"VALUES ({placeholders}, :by, :by) "
-            "ON CONFLICT (park_id, enterprise_id, month) DO UPDATE SET "
-            f"{updates}, updated_at = now(), updated_by = excluded.updated_by"
-        ),
-        params,
-    )
+    await session.execute(UPSERT_REPORT, params)
 
 
 async def add_revisions(
@@ -117,9 +121,10 @@ async def get_report(
     session: AsyncSession, park_id: str, enterprise_id: str, month: date
 ) -> RowMapping | None:
     result = await session.execute(
-        text(
-            f"SELECT {READ} FROM economy_report "
-            "WHERE park_id = :park AND enterprise_id = :e AND month = :m"
+        statement(
+            "SELECT {read} FROM economy_report "
+            "WHERE park_id = :park AND enterprise_id = :e AND month = :m",
+            read=READ,
         ),
         {"park": park_id, "e": enterprise_id, "m": month},
     )
@@ -135,14 +140,15 @@ async def list_reports(
 ) -> Sequence[RowMapping]:
     """Reports by month then enterprise, optionally of one month, year or enterprise."""
     result = await session.execute(
-        text(
-            f"SELECT {READ} FROM economy_report WHERE park_id = :park "
+        statement(
+            "SELECT {read} FROM economy_report WHERE park_id = :park "
             "AND (CAST(:month AS date) IS NULL OR month = :month) "
             "AND (CAST(:year AS integer) IS NULL OR extract(year FROM month) = :year) "
             "AND (CAST(:enterprise_id AS text) IS NULL OR enterprise_id = :enterprise_id) "
             "AND (CAST(:after_month AS text) IS NULL "
             "OR (to_char(month, 'YYYY-MM'), enterprise_id) > (:after_month, :after_e)) "
-            "ORDER BY month, enterprise_id LIMIT :limit"
+            "ORDER BY month, enterprise_id LIMIT :limit",
+            read=READ,
         ),
         {
             "park": park_id,

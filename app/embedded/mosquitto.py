@@ -21,6 +21,15 @@ from pathlib import Path
 from app.broker.accounts import ServiceAccount, api_account, ingest_account
 from app.core.config import MqttRole, Settings
 from app.core.mqtt import MqttTarget
+from app.core.statedir import (
+    MQTT_SERVICE_USER,
+    MQTT_USERS,
+    StatePaths,
+    has_service_listener,
+    mqtt_url,
+    read_or_create_secret,
+    service_listener_line,
+)
 from app.embedded import install, tls
 from app.embedded.process import (
     check_traversable,
@@ -30,15 +39,6 @@ from app.embedded.process import (
     read_pid,
     require_binary,
     wait_for,
-)
-from app.embedded.state import (
-    MQTT_SERVICE_USER,
-    MQTT_USERS,
-    StatePaths,
-    has_service_listener,
-    mqtt_url,
-    read_or_create_secret,
-    service_listener_line,
 )
 
 SYSTEM_USER = "mosquitto"

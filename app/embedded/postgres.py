@@ -16,6 +16,16 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from app.core.statedir import (
+    DB_GROUPS,
+    DB_LOGINS,
+    DB_NAME,
+    DB_OWNER,
+    DB_USER,
+    StatePaths,
+    database_url,
+    read_or_create_secret,
+)
 from app.embedded import install
 from app.embedded.process import (
     as_user,
@@ -26,16 +36,6 @@ from app.embedded.process import (
     read_pid,
     require_binary,
     wait_for,
-)
-from app.embedded.state import (
-    DB_GROUPS,
-    DB_LOGINS,
-    DB_NAME,
-    DB_OWNER,
-    DB_USER,
-    StatePaths,
-    database_url,
-    read_or_create_secret,
 )
 
 logger = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from app.broker.accounts import provision
 from app.broker.dynsec import DynsecClient
 from app.core.config import Settings
 from app.core.mqtt import MqttTarget
+from app.core.statedir import state_paths
 from app.embedded import install
 from app.embedded.mosquitto import EmbeddedMosquitto
 from app.embedded.postgres import EmbeddedPostgres
-from app.embedded.state import state_paths
 
 
 def _is_external(url: str | None, *embedded_ports: int) -> bool:

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from app.embedded.state import StatePaths, create_private
+from app.core.statedir import StatePaths, create_private
 
 CA_DAYS = 3650
 SERVER_DAYS = 825  # what clients such as Apple's accept for a server certificate

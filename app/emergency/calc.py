@@ -1,7 +1,7 @@
 """Pure emergency calculations: zone reach and shapes (with the downwind stretch), alarm
 grouping, people per zone, the incident lifecycle and warning levels.
 
-Zones are measured on the WGS84 ellipsoid (``app.assets.geo.GEOD``). A zone of radius ``r``
+Zones are measured on the WGS84 ellipsoid (``app.core.geodesy.GEOD``). A zone of radius ``r``
 reaches ``r`` in every direction, stretched downwind: at azimuth ``az`` (degrees clockwise from
 north) it reaches ``r * (1 + (stretch - 1) * max(0, cos(az - downwind)))``, so ``stretch * r``
 straight downwind, ``r`` crosswind and upwind. ``downwind`` is where the wind blows to: the
@@ -19,13 +19,15 @@ import numpy as np
 from numpy.typing import NDArray
 from shapely.geometry import Polygon
 
-from app.assets.geo import GEOD, distances_m
+from app.core.geodesy import GEOD, distances_m
+from app.core.severity import COLORS, SEVERITIES, Severity
 
 LEVELS = ("red", "orange", "yellow", "blue")
 """Warning levels, highest first: 一级 red, 二级 orange, 三级 yellow, 四级 blue."""
 
-LEVEL_SEVERITY = {"red": "critical", "orange": "major", "yellow": "minor", "blue": "warning"}
-"""The webhook severity of an incident event at each level (alarm colours, CONTRACT 3)."""
+LEVEL_SEVERITY: dict[str, Severity] = {COLORS[severity]: severity for severity in SEVERITIES}
+"""The webhook severity of an incident event at each level: the alarm severity of the same
+colour (app/core/severity.py; red critical, orange major, yellow minor, blue warning)."""
 
 STATUSES = ("reported", "responding", "contained", "closed")
 """The lifecycle, in order; an incident only moves forward (steps may be skipped)."""

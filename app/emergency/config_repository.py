@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.sqlcompose import Fixed, binds, identifiers, statement
+
 IN_FORCE = """
 SELECT DISTINCT ON (incident_type) * FROM incident_type_rule
 WHERE (park_id IS NULL OR park_id = {park}) AND valid_from <= now(){only}
@@ -19,13 +21,15 @@ ORDER BY incident_type, park_id NULLS LAST, valid_from DESC
 """
 """Per incident type, the rule in force for park ``{park}`` (its own, else the default)."""
 
-RULES_IN_FORCE = IN_FORCE.format(
-    park=":park", only="\n  AND (CAST(:type AS text) IS NULL OR incident_type = :type)"
+RULES_IN_FORCE = statement(
+    IN_FORCE,
+    park=Fixed(":park"),
+    only=Fixed("\n  AND (CAST(:type AS text) IS NULL OR incident_type = :type)"),
 )
 
 
 async def rules(session: AsyncSession, park_id: str, type_: str | None = None) -> list[RowMapping]:
-    result = await session.execute(text(RULES_IN_FORCE), {"park": park_id, "type": type_})
+    result = await session.execute(RULES_IN_FORCE, {"park": park_id, "type": type_})
     return list(result.mappings().all())
 
 
@@ -35,11 +39,11 @@ async def rule(session: AsyncSession, park_id: str, type_: str) -> RowMapping | 
 
 
 async def insert_rule(session: AsyncSession, park_id: str, values: dict[str, Any]) -> RowMapping:
-    columns = ", ".join(values)
-    params = ", ".join(f":{c}" for c in values)
-    sql = text(
-        f"INSERT INTO incident_type_rule (park_id, valid_from, source, {columns}) "
-        f"VALUES (:park, clock_timestamp(), 'park', {params}) RETURNING *"
+    sql = statement(
+        "INSERT INTO incident_type_rule (park_id, valid_from, source, {columns}) "
+        "VALUES (:park, clock_timestamp(), 'park', {values}) RETURNING *",
+        columns=identifiers(values),
+        values=binds(values),
     )
     return (await session.execute(sql, {**values, "park": park_id})).mappings().one()
 
@@ -59,9 +63,10 @@ async def plan_for(
     session: AsyncSession, park_id: str, type_: str, level: str
 ) -> RowMapping | None:
     """The plan in force for the type at this level, else the type's any-level plan."""
-    sql = text(
-        "SELECT * FROM (" + PLANS_IN_FORCE + ") p WHERE incident_type = :type "
-        "AND (level = :level OR level IS NULL) ORDER BY level NULLS LAST LIMIT 1"
+    sql = statement(
+        "SELECT * FROM ({plans}) p WHERE incident_type = :type "
+        "AND (level = :level OR level IS NULL) ORDER BY level NULLS LAST LIMIT 1",
+        plans=Fixed(PLANS_IN_FORCE),
     )
     params = {"park": park_id, "type": type_, "level": level}
     return (await session.execute(sql, params)).mappings().one_or_none()
@@ -169,14 +174,18 @@ async def insert_resource(
     return (await session.execute(sql, params)).mappings().one_or_none()
 
 
+MAP_RESOURCE_COLUMNS = ("id", "kind", "name", "lon", "lat", "capacity", "contact")
+
+
 async def resources(
     session: AsyncSession, park_id: str, kind: str | None = None, attributes: bool = True
 ) -> Sequence[RowMapping]:
     """The park's resources (without ``attributes`` when not asked: the map needs none)."""
-    columns = "*" if attributes else "id, kind, name, lon, lat, capacity, contact"
-    sql = text(
-        f"SELECT {columns} FROM emergency_resource WHERE park_id = :park "
-        "AND (CAST(:kind AS text) IS NULL OR kind = :kind) ORDER BY id"
+    columns = Fixed("*") if attributes else identifiers(MAP_RESOURCE_COLUMNS)
+    sql = statement(
+        "SELECT {columns} FROM emergency_resource WHERE park_id = :park "
+        "AND (CAST(:kind AS text) IS NULL OR kind = :kind) ORDER BY id",
+        columns=columns,
     )
     return (await session.execute(sql, {"park": park_id, "kind": kind})).mappings().all()
 

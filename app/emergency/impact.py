@@ -30,12 +30,12 @@ from shapely.geometry import Polygon
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets import geo
-from app.assets.geo import GEOD
 from app.assets.twin import repository as twin_repository
 from app.assets.twin import spatial
 from app.assets.twin.index import IndexCache, Layer, ParkIndex
+from app.core import geodesy as geo
 from app.core.errors import NotFound, Unprocessable
+from app.core.geodesy import GEOD
 from app.emergency import calc, hazard_repository, hazards, repository, toxic
 from app.emergency import config_repository as config
 from app.emergency.schemas import (

@@ -9,10 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from psycopg.sql import Literal
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.http import JSON_OPTIONS
+from app.core.severity import CRITICAL
+from app.core.sqlcompose import Fixed, assignments, binds, fragment, identifiers, statement
 from app.emergency.config_repository import IN_FORCE
 
 INCIDENT_COLUMNS = {
@@ -47,26 +50,32 @@ INCIDENT_COLUMNS = {
 
 
 async def insert(session: AsyncSession, **values: Any) -> RowMapping:
-    columns = ", ".join(values)
-    params = ", ".join(f":{c}" for c in values)
-    sql = text(f"INSERT INTO incident ({columns}) VALUES ({params}) RETURNING *")
+    sql = statement(
+        "INSERT INTO incident ({columns}) VALUES ({values}) RETURNING *",
+        columns=identifiers(values),
+        values=binds(values),
+    )
     return (await session.execute(sql, values)).mappings().one()
+
+
+GET = text("SELECT * FROM incident WHERE park_id = :park AND id = :id")
+GET_FOR_UPDATE = text("SELECT * FROM incident WHERE park_id = :park AND id = :id FOR UPDATE")
 
 
 async def get(
     session: AsyncSession, park_id: str, incident_id: uuid.UUID, lock: bool = False
 ) -> RowMapping | None:
-    sql = "SELECT * FROM incident WHERE park_id = :park AND id = :id" + (
-        " FOR UPDATE" if lock else ""
-    )
-    result = await session.execute(text(sql), {"park": park_id, "id": incident_id})
+    sql = GET_FOR_UPDATE if lock else GET
+    result = await session.execute(sql, {"park": park_id, "id": incident_id})
     return result.mappings().one_or_none()
 
 
 async def update(session: AsyncSession, incident_id: uuid.UUID, **values: Any) -> RowMapping:
     assert set(values) <= INCIDENT_COLUMNS, set(values) - INCIDENT_COLUMNS
-    sets = ", ".join(f"{c} = :{c}" for c in values)
-    sql = text(f"UPDATE incident SET {sets}, updated_at = now() WHERE id = :id RETURNING *")
+    sql = statement(
+        "UPDATE incident SET {sets}, updated_at = now() WHERE id = :id RETURNING *",
+        sets=assignments(values),
+    )
     return (await session.execute(sql, {**values, "id": incident_id})).mappings().one()
 
 
@@ -90,7 +99,7 @@ async def list_(
         "park": park_id,
         "drill": drill,
         "status": status,
-        "limit": limit + 1,
+        "limit": limit,
         "after_at": after[0] if after else None,
         "after_id": after[1] if after else None,
     }
@@ -205,22 +214,25 @@ async def open_critical_tasks(session: AsyncSession, incident_id: uuid.UUID) -> 
     return list((await session.execute(sql, {"id": incident_id})).scalars().all())
 
 
-CANDIDATES = text(
-    f"""
+CANDIDATES = statement(
+    """
     SELECT a.id, a.park_id, a.device_id, a.metric, a.raised_at, d.type AS device_type,
            d.lon, d.lat, b.footprint
     FROM alarm a
     JOIN device d ON d.park_id = a.park_id AND d.id = a.device_id
     LEFT JOIN building b ON b.park_id = d.park_id AND b.id = d.building_id
-    WHERE a.severity = 'critical' AND a.closed_at IS NULL
+    WHERE a.severity = {critical} AND a.closed_at IS NULL
       AND a.suppressed IS NULL  -- a detector out of service: announced (and taken) once back
       AND (d.lon IS NOT NULL OR b.footprint IS NOT NULL)
       AND NOT EXISTS (SELECT 1 FROM incident_alarm ia WHERE ia.alarm_id = a.id)
-      AND EXISTS (SELECT 1 FROM ({IN_FORCE.format(park="a.park_id", only="")}) r
+      AND EXISTS (SELECT 1 FROM ({in_force}) r
                   WHERE r.trigger_device_type = d.type AND r.trigger_metric = a.metric)
     ORDER BY a.raised_at, a.id
     LIMIT :limit
-    """
+    """,
+    in_force=fragment(IN_FORCE, park=Fixed("a.park_id"), only=Fixed("")),
+    # A literal, not a bound value: the partial index alarm_critical_open_idx matches it.
+    critical=Literal(CRITICAL),
 )
 """Critical alarms of a device type and metric that a rule in force for the alarm's park turns
 into incidents (the rule the worker then applies: an alarm whose park has turned its trigger

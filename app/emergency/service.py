@@ -197,8 +197,10 @@ async def _load(
 async def list_(
     session: AsyncSession, *, ctx: ParkContext, status: str | None, drill: bool, page: PageParams
 ) -> Page[IncidentRead]:
-    rows = await repository.list_(session, ctx.park_id, status, drill, page.after(2), page.limit)
-    items, cursor = paginate(rows, page.limit, lambda r: [r["opened_at"].isoformat(), str(r["id"])])
+    rows = await repository.list_(
+        session, ctx.park_id, status, drill, page.after(2), page.fetch_limit
+    )
+    items, cursor = paginate(rows, page, lambda r: [r["opened_at"].isoformat(), str(r["id"])])
     ids = await repository.alarm_ids(session, [r["id"] for r in items])
     return Page[IncidentRead](
         items=[IncidentRead.model_validate(document(r, ids[r["id"]])) for r in items],

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from shapely.geometry import Polygon
 
-from app.assets.geo import GEOD
+from app.core.geodesy import GEOD
 
 LOW_KMH, HIGH_KMH = 10.0, 20.0
 """ERG 2024 Table 3 wind bands: low < 10 km/h (6 mph), moderate 10–20 km/h, high > 20 km/h."""

@@ -1,7 +1,7 @@
 """One per API process: the wake-ups of every open event stream, and the streams' admission.
 
 Wake-ups: one ``LISTEN parktwin_outbox`` connection per process (opened with the first stream,
-through app/worker/wakeup.py's reconnecting listener), whatever the number of streams; each
+through app/core/listen.py's reconnecting listener), whatever the number of streams; each
 notification wakes every stream, which then reads its park's new events. The outbox trigger
 notifies on commit (migration 0013), so an event reaches the screen one query after its commit.
 Streams also read every ``PARKTWIN_API_EVENTS_POLL_INTERVAL``, so a lost notification (the
@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from app.core.config import Settings
 from app.core.errors import AppError
-from app.worker.wakeup import Fanout, listen
+from app.core.listen import Fanout, listen
 
 logger = logging.getLogger(__name__)
 

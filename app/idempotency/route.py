@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.appstate import app_state
 from app.core.auth import ApiKey, current_key
 from app.core.db import SessionDep
 from app.core.errors import Conflict, Unprocessable
@@ -114,7 +115,7 @@ def _dependency(keep_body: bool) -> Callable[..., Coroutine[Any, Any, None]]:
             if row.fingerprint != digest:
                 raise Unprocessable(f"{HEADER} was already used with another request body")
             raise Replay(_replay(row))
-        retention = request.app.state.settings.idempotency_retention
+        retention = app_state(request).settings.idempotency_retention
         request.scope[_PENDING] = Pending(
             session, api_key.id, scope, key, digest, keep_body, retention
         )

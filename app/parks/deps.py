@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import ApiKey, Role, current_key, request_cache
+from app.core.appstate import app_state
+from app.core.auth import ApiKey, Role, current_key
 from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.core.types import IDENT_PATTERN
@@ -31,7 +32,7 @@ class ParkContext:
 
 async def _timezone(request: Request, session: AsyncSession, park_id: str) -> str:
     """The park's timezone (cached a few seconds: it never changes), or 404."""
-    cache = request_cache(request, "park_timezones")
+    cache = app_state(request).park_timezones
     timezone = cache.get(park_id)
     if timezone is None:
         park = await repository.get(session, park_id)

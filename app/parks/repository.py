@@ -11,38 +11,46 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import bindparam
 
-from app.core.errors import Conflict
+from app.core.integrity import integrity_error
+from app.core.sqlcompose import Fixed, assignments, identifiers, statement
 
-COLUMNS = "id, name, timezone, boundary, created_at, updated_at"
+COLUMNS = identifiers(("id", "name", "timezone", "boundary", "created_at", "updated_at"))
+GET = statement("SELECT {columns} FROM park WHERE id = :id", columns=COLUMNS)
+LIST = statement(
+    "SELECT {columns} FROM park "
+    "WHERE (CAST(:only AS text) IS NULL OR id = :only) "
+    "AND (CAST(:after AS text) IS NULL OR id > :after) ORDER BY id LIMIT :limit",
+    columns=COLUMNS,
+)
+INSERT = statement(
+    "INSERT INTO park (id, name, timezone, boundary) "
+    "VALUES (:id, :name, :timezone, :boundary) RETURNING {columns}",
+    columns=COLUMNS,
+).bindparams(bindparam("boundary", type_=JSONB))
+UPDATABLE = ("name", "boundary")
 
 
 async def get(session: AsyncSession, park_id: str) -> RowMapping | None:
-    result = await session.execute(
-        text(f"SELECT {COLUMNS} FROM park WHERE id = :id"), {"id": park_id}
-    )
+    result = await session.execute(GET, {"id": park_id})
     return result.mappings().one_or_none()
 
 
 async def list_(
     session: AsyncSession, *, only: str | None, after: str | None, limit: int
 ) -> Sequence[RowMapping]:
-    result = await session.execute(
-        text(
-            f"SELECT {COLUMNS} FROM park "
-            "WHERE (CAST(:only AS text) IS NULL OR id = :only) "
-            "AND (CAST(:after AS text) IS NULL OR id > :after) ORDER BY id LIMIT :limit"
-        ),
-        {"only": only, "after": after, "limit": limit},
-    )
+    result = await session.execute(LIST, {"only": only, "after": after, "limit": limit})
     return result.mappings().all()
 
 
 async def update(session: AsyncSession, park_id: str, changes: dict[str, Any]) -> None:
-    sets = "".join(f"{c} = :{c}, " for c in changes if c in ("name", "boundary"))
-    statement = text(f"UPDATE park SET {sets}updated_at = now() WHERE id = :id")
+    sets = [c for c in UPDATABLE if c in changes]
+    update = statement(
+        "UPDATE park SET {sets}updated_at = now() WHERE id = :id",
+        sets=assignments(sets) + Fixed(", ") if sets else Fixed(""),
+    )
     if "boundary" in changes:
-        statement = statement.bindparams(bindparam("boundary", type_=JSONB))
-    await session.execute(statement, {**changes, "id": park_id})
+        update = update.bindparams(bindparam("boundary", type_=JSONB))
+    await session.execute(update, {**changes, "id": park_id})
 
 
 async def land_polygons(
@@ -61,13 +69,9 @@ async def land_polygons(
 
 
 async def insert(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
-    statement = text(
-        f"INSERT INTO park (id, name, timezone, boundary) "
-        f"VALUES (:id, :name, :timezone, :boundary) RETURNING {COLUMNS}"
-    ).bindparams(bindparam("boundary", type_=JSONB))
     try:
         async with session.begin_nested():
-            result = await session.execute(statement, values)
+            result = await session.execute(INSERT, values)
     except IntegrityError as exc:
-        raise Conflict(f"park {values['id']!r} already exists") from exc
+        raise integrity_error(exc, f"park {values['id']!r}", scope=None) from exc
     return result.mappings().one()

@@ -7,7 +7,7 @@ from typing import Any
 from shapely.geometry import Polygon
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets import geo
+from app.core import geodesy as geo
 from app.core.auth import ApiKey
 from app.core.errors import Forbidden, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
@@ -45,9 +45,9 @@ async def get(session: AsyncSession, *, key: ApiKey, park_id: str) -> ParkRead:
 async def list_(session: AsyncSession, *, key: ApiKey, page: PageParams) -> Page[ParkRead]:
     after = page.after(1)
     rows = await repository.list_(
-        session, only=key.park_id, after=after[0] if after else None, limit=page.limit + 1
+        session, only=key.park_id, after=after[0] if after else None, limit=page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["id"]])
     return Page[ParkRead](
         items=[ParkRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )

@@ -9,26 +9,12 @@ from typing import Any, Literal
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.sqlcompose import Fixed, compose, statement
 from app.telemetry.consumption import DELTA, counter_buckets, last_before
 from app.telemetry.intervals import Interval, Level
 from app.telemetry.sql import STEP
 
 Agg = Literal["avg", "min", "max", "sum", "count", "first", "last", "delta"]
-
-
-async def latest_for_device(
-    session: AsyncSession, park_id: str, device_id: str, metrics: list[str] | None
-) -> Sequence[RowMapping]:
-    result = await session.execute(
-        text(
-            "SELECT s.metric, lv.time, lv.value FROM series s "
-            "JOIN latest_value lv ON lv.series_id = s.id "
-            "WHERE s.park_id = :park AND s.device_id = :device "
-            "AND (CAST(:metrics AS text[]) IS NULL OR s.metric = ANY(:metrics)) ORDER BY s.metric"
-        ),
-        {"park": park_id, "device": device_id, "metrics": metrics},
-    )
-    return result.mappings().all()
 
 
 UTC_TEXT = (
@@ -41,14 +27,15 @@ UTC_TEXT = (
 # One join and GROUP BY rather than a LATERAL subquery per device: about twice as fast for a
 # wall of 1,000 devices (measured in bench/api). The metric filter sits in the join, so a
 # device without the chosen metrics still answers with {}.
-BULK_LATEST = f"""
+BULK_LATEST = statement(
+    """
 SELECT coalesce(json_agg(json_build_object('device_id', id, 'values', values) ORDER BY id),
                 '[]')::text
 FROM (
     SELECT d.id,
            coalesce(json_object_agg(
                s.metric,
-               json_build_object('ts', {UTC_TEXT.format(t="lv.time")}, 'value', lv.value)
+               json_build_object('ts', {ts}, 'value', lv.value)
                ORDER BY s.metric
            ) FILTER (WHERE lv.series_id IS NOT NULL), '{{}}') AS values
     FROM device d
@@ -67,7 +54,9 @@ FROM (
       AND (CAST(:status AS text) IS NULL OR d.status = :status)
     GROUP BY d.id
 ) per_device
-"""
+""",
+    ts=Fixed(UTC_TEXT.format(t="lv.time")),
+)
 
 
 async def bulk_latest(
@@ -80,7 +69,7 @@ async def bulk_latest(
     """The JSON array of ``{"device_id", "values"}`` items, built by PostgreSQL in one go
     (a wall of 1,000 tiles is one row, not 2,000 rows to turn into objects)."""
     result = await session.execute(
-        text(BULK_LATEST), {"park": park_id, "devices": device_ids, "metrics": metrics, **filters}
+        BULK_LATEST, {"park": park_id, "devices": device_ids, "metrics": metrics, **filters}
     )
     return str(result.scalar_one())
 
@@ -147,10 +136,15 @@ def _bucket(interval: Interval, column: str) -> str:
 
 
 def _raw_sql(interval: Interval, agg: Agg) -> str:
-    return f"""WITH {PREV}, r AS (
+    return compose(
+        """WITH {prev}, r AS (
     SELECT time, value, lag(value, 1, (SELECT value FROM prev)) OVER (ORDER BY time) AS before
     FROM telemetry WHERE series_id = :sid AND time >= :lo AND time < :hi)
-SELECT {_bucket(interval, "time")} AS ts, {RAW_AGG[agg]} AS value FROM r GROUP BY 1 ORDER BY 1"""
+SELECT {bucket} AS ts, {agg} AS value FROM r GROUP BY 1 ORDER BY 1""",
+        prev=Fixed(PREV),
+        bucket=Fixed(_bucket(interval, "time")),
+        agg=Fixed(RAW_AGG[agg]),
+    )
 
 
 def _rollup_sql(interval: Interval, agg: Agg, level: Level) -> str:
@@ -158,9 +152,14 @@ def _rollup_sql(interval: Interval, agg: Agg, level: Level) -> str:
     # The one series as a subquery, not a CTE: PostgreSQL pulls it up, so every lookup is
     # on ``series_id = :sid`` (the indexes' first column), as a hand-written query would be.
     keys = "(SELECT CAST(:sid AS integer) AS series_id)"
-    return f"""WITH {counter_buckets("r", keys=keys, level=level)}
-SELECT {_bucket(interval, "bucket")} AS ts, {ROLLUP_AGG[agg]} AS value
-FROM r GROUP BY 1 ORDER BY 1"""
+    return compose(
+        """WITH {buckets}
+SELECT {bucket} AS ts, {agg} AS value
+FROM r GROUP BY 1 ORDER BY 1""",
+        buckets=Fixed(counter_buckets("r", keys=keys, level=level)),
+        bucket=Fixed(_bucket(interval, "bucket")),
+        agg=Fixed(ROLLUP_AGG[agg]),
+    )
 
 
 async def bucketed(

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from psycopg.sql import Identifier
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.sqlcompose import Fixed, compose, statement
 from app.telemetry.sql import DAY_END, DAYS_OF_HOURS, RAW_ROLLUP, ROLLUP_COLUMNS
 
 CLAIM = """
@@ -37,10 +39,14 @@ HOURS = """hours AS (
     WHERE bucket >= :horizon
 )"""
 
-DAYS = f"""days AS (
-    SELECT series_id, bucket, {DAY_END.format(b="bucket", tz="timezone")} AS bucket_end
-    FROM ({DAYS_OF_HOURS.format(hours="hours")}) d
-)"""
+DAYS = compose(
+    """days AS (
+    SELECT series_id, bucket, {day_end} AS bucket_end
+    FROM ({days_of_hours}) d
+)""",
+    day_end=Fixed(DAY_END.format(b="bucket", tz="timezone")),
+    days_of_hours=Fixed(DAYS_OF_HOURS.format(hours="hours")),
+)
 
 
 async def claim_dirty(
@@ -70,19 +76,26 @@ async def recompute(
         "tmax": max(buckets) + timedelta(days=2),
     }
     for table, keys in (("rollup_hour", "hours"), ("rollup_day", "days")):
-        ctes = f"WITH {HOURS}" + (f", {DAYS}" if keys == "days" else "")
+        ctes = (
+            Fixed("WITH ")
+            + Fixed(HOURS)
+            + (Fixed(", ") + Fixed(DAYS) if keys == "days" else Fixed(""))
+        )
+        parts = {"ctes": ctes, "table": Identifier(table), "keys": Identifier(keys)}
         await session.execute(
-            text(
-                f"{ctes} DELETE FROM {table} r USING {keys} k "
-                "WHERE r.series_id = k.series_id AND r.bucket = k.bucket"
+            statement(
+                "{ctes} DELETE FROM {table} r USING {keys} k "
+                "WHERE r.series_id = k.series_id AND r.bucket = k.bucket",
+                **parts,
             ),
             params,
         )
         await session.execute(
-            text(
-                f"INSERT INTO {table} ({ROLLUP_COLUMNS}) {ctes} "
-                f"SELECT {ROLLUP_COLUMNS} "
-                f"FROM ({RAW_ROLLUP.format(keys=keys, lo=':tmin', hi=':tmax')}) fresh"
+            statement(
+                "INSERT INTO {table} ({columns}) {ctes} SELECT {columns} FROM ({fresh}) fresh",
+                **parts,
+                columns=Fixed(ROLLUP_COLUMNS),
+                fresh=Fixed(RAW_ROLLUP.format(keys=keys, lo=":tmin", hi=":tmax")),
             ),
             params,
         )

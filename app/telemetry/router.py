@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from app.core.appstate import app_state
 from app.core.auth import ViewerKey
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json, cached_response
@@ -70,7 +71,7 @@ async def bulk_latest(
         device_ids=device_id,
         metrics=metric,
         filters=filters,
-        cache=request.app.state.latest_cache,
+        cache=app_state(request).latest_cache,
     )
     return cached_response(request, result, max_age=1)
 
@@ -91,7 +92,7 @@ async def bulk_latest_query(
         device_ids=query.device_ids,
         metrics=query.metrics,
         filters=DeviceFilters(),
-        cache=request.app.state.latest_cache,
+        cache=app_state(request).latest_cache,
     )
     return cached_response(request, result, max_age=1)
 

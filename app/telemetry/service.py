@@ -57,7 +57,7 @@ class TooManyPoints(Unprocessable):
 async def latest(session: AsyncSession, *, ctx: ParkContext, device_id: str) -> dict[str, Any]:
     if await devices.get(session, ctx.park_id, device_id) is None:
         raise NotFound(f"device {device_id!r} not found in park {ctx.park_id!r}")
-    rows = await repository.latest_for_device(session, ctx.park_id, device_id, None)
+    rows = await devices.latest_for_device(session, ctx.park_id, device_id, None)
     values = {r["metric"]: {"ts": r["time"], "value": r["value"]} for r in rows}
     return {"device_id": device_id, "values": values}
 
@@ -221,9 +221,9 @@ async def rejections(
         reason=reason,
         since=since,
         after=_rejection_cursor(after),
-        limit=page.limit + 1,
+        limit=page.fetch_limit,
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["received_at"].isoformat(), r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["received_at"].isoformat(), r["id"]])
     return Page[RejectionRead](
         items=[
             RejectionRead.model_validate(

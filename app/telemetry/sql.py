@@ -9,6 +9,8 @@ the meter restarted from zero, so it counts in full.
 
 from __future__ import annotations
 
+from app.core.sqlcompose import Fixed, compose
+
 ROLLUP_COLUMNS = (
     "series_id, bucket, count, sum, min, max, first_time, first_value, last_time, last_value, "
     "increase"
@@ -20,11 +22,12 @@ STEP = (
 )
 """One reading's consumption against the one before it (none before: 0)."""
 
-RAW_ROLLUP = f"""
+RAW_ROLLUP = compose(
+    """
 SELECT series_id, bucket, count(*)::int AS count, sum(value) AS sum, min(value) AS min,
        max(value) AS max, min(time) AS first_time, first(value, time) AS first_value,
        max(time) AS last_time, last(value, time) AS last_value,
-       sum({STEP.format(before="before", value="value")}) AS increase
+       sum({step}) AS increase
 FROM (
     SELECT k.series_id, k.bucket, t.time, t.value,
            lag(t.value) OVER (PARTITION BY k.series_id, k.bucket ORDER BY t.time) AS before
@@ -33,7 +36,9 @@ FROM (
     WHERE t.time >= {{lo}} AND t.time < {{hi}}
 ) readings
 GROUP BY series_id, bucket
-"""
+""",
+    step=Fixed(STEP.format(before="before", value="value")),
+)
 """Rollup rows computed from raw readings for the keys ``(series_id, bucket, bucket_end)``.
 
 ``{lo}`` and ``{hi}`` bound every key's bucket by constants (bound parameters): TimescaleDB can

@@ -10,23 +10,33 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-COLUMNS = (
+from app.core.sqlcompose import Fixed, assignments, statement
+
+COLUMNS = Fixed(
     "id, park_id, url, event_types, min_severity, description, active, created_at, updated_at, "
     "CASE WHEN circuit_open_until IS NULL THEN 'closed' WHEN circuit_open_until > now() "
     "THEN 'open' ELSE 'half_open' END AS circuit, circuit_open_until, consecutive_failures"
+)
+INSERT = statement(
+    "INSERT INTO webhook (park_id, url, event_types, min_severity, description, active, "
+    "secret) VALUES (:park_id, :url, :event_types, :min_severity, :description, "
+    ":active, :secret) RETURNING {columns}",
+    columns=COLUMNS,
+)
+GET = statement(
+    "SELECT {columns} FROM webhook WHERE park_id = :park_id AND id = :id", columns=COLUMNS
+)
+LIST = statement(
+    "SELECT {columns} FROM webhook WHERE park_id = :park_id "
+    "AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
+    "ORDER BY id LIMIT :limit",
+    columns=COLUMNS,
 )
 NOTIFY = "SELECT pg_notify('parktwin_outbox', '')"
 
 
 async def insert(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
-    result = await session.execute(
-        text(
-            "INSERT INTO webhook (park_id, url, event_types, min_severity, description, active, "
-            "secret) VALUES (:park_id, :url, :event_types, :min_severity, :description, "
-            f":active, :secret) RETURNING {COLUMNS}"
-        ),
-        values,
-    )
+    result = await session.execute(INSERT, values)
     return result.mappings().one()
 
 
@@ -66,24 +76,14 @@ async def cancel_pending(session: AsyncSession, webhook_id: uuid.UUID) -> int:
 
 
 async def get(session: AsyncSession, park_id: str, webhook_id: uuid.UUID) -> RowMapping | None:
-    result = await session.execute(
-        text(f"SELECT {COLUMNS} FROM webhook WHERE park_id = :park_id AND id = :id"),
-        {"park_id": park_id, "id": webhook_id},
-    )
+    result = await session.execute(GET, {"park_id": park_id, "id": webhook_id})
     return result.mappings().one_or_none()
 
 
 async def list_(
     session: AsyncSession, park_id: str, *, after: str | None, limit: int
 ) -> Sequence[RowMapping]:
-    result = await session.execute(
-        text(
-            f"SELECT {COLUMNS} FROM webhook WHERE park_id = :park_id "
-            "AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid)) "
-            "ORDER BY id LIMIT :limit"
-        ),
-        {"park_id": park_id, "after": after, "limit": limit},
-    )
+    result = await session.execute(LIST, {"park_id": park_id, "after": after, "limit": limit})
     return result.mappings().all()
 
 
@@ -91,11 +91,12 @@ async def update(
     session: AsyncSession, park_id: str, webhook_id: uuid.UUID, values: dict[str, Any]
 ) -> RowMapping | None:
     """Set the given columns (names come from the schema, never from the client)."""
-    assignments = ", ".join(f"{name} = :{name}" for name in values)
     result = await session.execute(
-        text(
-            f"UPDATE webhook SET {assignments}, updated_at = now() "
-            f"WHERE park_id = :park_id AND id = :id RETURNING {COLUMNS}"
+        statement(
+            "UPDATE webhook SET {sets}, updated_at = now() "
+            "WHERE park_id = :park_id AND id = :id RETURNING {columns}",
+            sets=assignments(values),
+            columns=COLUMNS,
         ),
         {**values, "park_id": park_id, "id": webhook_id},
     )

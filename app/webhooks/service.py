@@ -67,9 +67,9 @@ async def get(session: AsyncSession, *, ctx: ParkContext, webhook_id: uuid.UUID)
 async def list_(session: AsyncSession, *, ctx: ParkContext, page: PageParams) -> Page[WebhookRead]:
     after = page.after(1)
     rows = await repository.list_(
-        session, ctx.park_id, after=str(after[0]) if after else None, limit=page.limit + 1
+        session, ctx.park_id, after=str(after[0]) if after else None, limit=page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [str(r["id"])])
+    items, cursor = paginate(rows, page, lambda r: [str(r["id"])])
     return Page[WebhookRead](
         items=[WebhookRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )
@@ -162,9 +162,9 @@ async def attempts(
         event_id=event_id,
         delivery_status=delivery_status,
         before=before[0] if before else None,
-        limit=page.limit + 1,
+        limit=page.fetch_limit,
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["id"]])
     return Page[AttemptRead](
         items=[AttemptRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )

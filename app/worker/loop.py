@@ -12,7 +12,7 @@ starting failed) and closes it when the loop stops, whatever its runs did. That 
 opens what it holds (an HTTP client, a connection, a task) instead of reaching into its run's
 session. A ``run`` that also has ``channels`` and ``notified(channel)`` (:class:`Listener`) is
 called on every ``NOTIFY`` of those channels, through the loop's one LISTEN connection
-(``app/worker/wakeup.py``); a ``NOTIFY`` on ``WAKE_CHANNELS`` ends the loop's idle sleep.
+(``app/core/listen.py``); a ``NOTIFY`` on ``WAKE_CHANNELS`` ends the loop's idle sleep.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.listen import Fanout, listen
 from app.worker.metrics import WorkerMetrics
-from app.worker.wakeup import Fanout, listen
 
 logger = logging.getLogger(__name__)
 

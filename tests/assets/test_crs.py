@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.assets import crs
-from app.assets.geo import GEOD
+from app.core.geodesy import GEOD
 from tests.assets.land_util import SOUTH, WEST, building, park_with_boundary, square
 
 # Reference points of eviltransform's test suite (github.com/googollee/eviltransform,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
-from app.assets import geo
+from app.core import geodesy as geo
 
 # WGS84
 A = 6_378_137.0

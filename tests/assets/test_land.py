@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from app.assets import geo
+from app.core import geodesy as geo
 from tests.api.conftest import create_device
 from tests.assets.land_util import (
     SOUTH,

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from app.assets import geo
+from app.core import geodesy as geo
 from app.core.limits import MAX_RINGS, MAX_VERTICES
 from app.parks.schemas import Polygon
 from tests.assets.land_util import SOUTH, WEST, new_id, park_with_boundary, square

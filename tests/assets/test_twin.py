@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.assets import geo
 from app.assets.twin.index import Layer
 from app.assets.twin.status import rollup, worst
+from app.core import geodesy as geo
 from tests.api.conftest import create_device, series_id, write_readings
 from tests.assets.land_util import (
     SOUTH,

@@ -14,8 +14,8 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from app.assets.credit_code import check_character
-from app.assets.geo import GEOD
 from app.core.config import Settings
+from app.core.geodesy import GEOD
 from app.emergency.jobs import open_from_alarms, report_reminders
 from app.worker.loop import Job
 from tests.api.conftest import create_park, write_readings

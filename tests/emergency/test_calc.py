@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
-from app.assets.geo import GEOD
+from app.core.geodesy import GEOD
 from app.emergency import calc
 from tests.emergency.support import LAT, LON
 

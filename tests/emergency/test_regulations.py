@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.assets.geo import GEOD
+from app.core.geodesy import GEOD
 from app.emergency import accident, hazard, toxic
 from app.emergency.accident import Casualties
 

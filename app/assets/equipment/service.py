@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.equipment import links, repository
+from app.assets.equipment import repository
 from app.assets.equipment.schemas import (
     EquipmentCreate,
     EquipmentFilters,
@@ -21,6 +21,7 @@ from app.assets.equipment.schemas import (
 from app.assets.land import checks
 from app.core.errors import NotFound
 from app.core.pagination import Page, PageParams, paginate
+from app.devices import links
 from app.parks.deps import ParkContext
 
 REQUIRED = ("name", "category", "maintenance_status")
@@ -71,9 +72,9 @@ async def list_(
 ) -> Page[EquipmentRead]:
     after = page.after(1)
     rows = await repository.list_(
-        session, ctx.park_id, filters.model_dump(), after[0] if after else None, page.limit + 1
+        session, ctx.park_id, filters.model_dump(), after[0] if after else None, page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["id"]])
     return Page[EquipmentRead](items=[to_read(r) for r in items], next_cursor=cursor)
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg.sql import Identifier
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.sqlcompose import compose, identifiers
 
 TABLES = ("parcel", "building", "floor", "space", "enterprise", "lease", "equipment", "device")
 
@@ -23,8 +26,11 @@ async def existing_keys(
     by ``id`` only)."""
     assert table in TABLES and all(c.isidentifier() for c in columns)
     if key == ("id",):
-        selected = ", ".join(["id", *columns])
-        sql = f"SELECT {selected} FROM {table} WHERE park_id = :park AND id = ANY(:a)"
+        sql = compose(
+            "SELECT {selected} FROM {table} WHERE park_id = :park AND id = ANY(:a)",
+            selected=identifiers(["id", *columns]),
+            table=Identifier(table),
+        )
         params = {"park": park_id, "a": [k[0] for k in keys]}
     else:
         assert key == ("building_id", "number") and not columns

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets import geo
 from app.assets.land import checks, repository
 from app.assets.land.repository import BUILDING, FLOOR, PARCEL, SPACE
 from app.assets.land.schemas import BuildingCreate, BuildingFilters, BuildingRead, BuildingUpdate
+from app.core import geodesy as geo
 from app.core.errors import Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
@@ -68,9 +68,9 @@ async def list_(
         {"park_id": ctx.park_id},
         filters.model_dump(),
         after[0] if after else None,
-        page.limit + 1,
+        page.fetch_limit,
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["id"]])
     return Page[BuildingRead](items=[to_read(r) for r in items], next_cursor=cursor)
 
 

@@ -8,9 +8,9 @@ from shapely.geometry import Polygon
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets import geo
 from app.assets.land import repository
 from app.assets.land.repository import BUILDING
+from app.core import geodesy as geo
 from app.core.errors import NotFound, Unprocessable
 from app.parks.deps import ParkContext
 

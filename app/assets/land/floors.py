@@ -49,9 +49,9 @@ async def list_(
     after = page.after(1, (int,))
     key = {"park_id": ctx.park_id, "building_id": building_id}
     rows = await repository.list_(
-        session, FLOOR, key, {}, after[0] if after else None, page.limit + 1
+        session, FLOOR, key, {}, after[0] if after else None, page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["number"]])
+    items, cursor = paginate(rows, page, lambda r: [r["number"]])
     return Page[FloorRead](
         items=[FloorRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.assets import geo
 from app.assets.land.schemas import ParcelLand
+from app.core import geodesy as geo
 
 SQUARE_METRES_PER_HECTARE = 10_000.0
 SOURCES = [

@@ -15,11 +15,11 @@ from shapely.geometry import Polygon
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets import geo
 from app.assets.land import checks, repository
 from app.assets.land.landuse import land_figures
 from app.assets.land.repository import BUILDING, PARCEL
 from app.assets.land.schemas import ParcelCreate, ParcelFilters, ParcelRead, ParcelUpdate
+from app.core import geodesy as geo
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.parks.deps import ParkContext
@@ -93,9 +93,9 @@ async def list_(
         {"park_id": ctx.park_id},
         filters.model_dump(),
         after[0] if after else None,
-        page.limit + 1,
+        page.fetch_limit,
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["id"]])
     return Page[ParcelRead](items=await read_all(session, ctx, items), next_cursor=cursor)
 
 

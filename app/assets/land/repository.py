@@ -10,14 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg import sql
 from sqlalchemy import RowMapping, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import TextClause, bindparam
 
-from app.assets.errors import integrity_error
 from app.core.errors import Conflict
+from app.core.integrity import integrity_error
+from app.core.sqlcompose import assignments, binds, equals, identifiers, statement
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,10 @@ class Table:
     json: tuple[str, ...]
     order: str
 
-    def select(self) -> str:
-        columns = ", ".join(self.columns)
-        return f"SELECT park_id, {columns}, created_at, updated_at FROM {self.name} "
+    def select(self) -> sql.Composed:
+        return sql.SQL("SELECT park_id, {columns}, created_at, updated_at FROM {table} ").format(
+            columns=identifiers(self.columns), table=sql.Identifier(self.name)
+        )
 
     def bind(self, statement: TextClause, names: Sequence[str]) -> TextClause:
         json = [bindparam(c, type_=JSONB) for c in self.json if c in names]
@@ -80,12 +83,9 @@ SPACE = Table(
 )
 
 
-def _where(table: Table) -> str:
-    return " AND ".join(f"{k} = :{k}" for k in table.keys)
-
-
 async def get(session: AsyncSession, table: Table, key: dict[str, Any]) -> RowMapping | None:
-    result = await session.execute(text(table.select() + "WHERE " + _where(table)), key)
+    query = statement("{select}WHERE {where}", select=table.select(), where=equals(table.keys))
+    result = await session.execute(query, key)
     return result.mappings().one_or_none()
 
 
@@ -99,14 +99,17 @@ async def list_(
 ) -> Sequence[RowMapping]:
     """Rows matching ``key`` (a prefix of the table's key) and the non-null ``filters``,
     after the cursor value of the ordering column."""
-    where = [f"{k} = :{k}" for k in key]
-    where += [f"{c} = :{c}" for c, v in filters.items() if v is not None]
+    where = equals([*key, *(c for c, v in filters.items() if v is not None)])
+    order = sql.Identifier(table.order)
     if after is not None:
-        where.append(f"{table.order} > :after")
-    statement = text(
-        table.select() + "WHERE " + " AND ".join(where) + f" ORDER BY {table.order} LIMIT :limit"
+        where = sql.SQL("{} AND {} > :after").format(where, order)
+    query = statement(
+        "{select}WHERE {where} ORDER BY {order} LIMIT :limit",
+        select=table.select(),
+        where=where,
+        order=order,
     )
-    result = await session.execute(statement, {**key, **filters, "after": after, "limit": limit})
+    result = await session.execute(query, {**key, **filters, "after": after, "limit": limit})
     return result.mappings().all()
 
 
@@ -114,26 +117,27 @@ async def list_all(
     session: AsyncSession, table: Table, park_id: str, **filters: Any
 ) -> Sequence[RowMapping]:
     """Every row of the park matching the given column values, in key order."""
-    where = "".join(f" AND {c} = :{c}" for c in filters)
-    result = await session.execute(
-        text(table.select() + "WHERE park_id = :park_id" + where + f" ORDER BY {table.order}"),
-        {"park_id": park_id, **filters},
+    query = statement(
+        "{select}WHERE {where} ORDER BY {order}",
+        select=table.select(),
+        where=equals(["park_id", *filters]),
+        order=sql.Identifier(table.order),
     )
+    result = await session.execute(query, {"park_id": park_id, **filters})
     return result.mappings().all()
 
 
 async def insert(session: AsyncSession, table: Table, values: dict[str, Any], what: str) -> None:
     names = [c for c in ("park_id", *table.columns) if c in values]
-    statement = table.bind(
-        text(
-            f"INSERT INTO {table.name} ({', '.join(names)}) "
-            f"VALUES ({', '.join(':' + n for n in names)})"
-        ),
-        names,
+    query = statement(
+        "INSERT INTO {table} ({names}) VALUES ({values})",
+        table=sql.Identifier(table.name),
+        names=identifiers(names),
+        values=binds(names),
     )
     try:
         async with session.begin_nested():
-            await session.execute(statement, values)
+            await session.execute(table.bind(query, names), values)
     except IntegrityError as exc:
         raise integrity_error(exc, what) from exc
 
@@ -142,18 +146,25 @@ async def update(
     session: AsyncSession, table: Table, key: dict[str, Any], changes: dict[str, Any]
 ) -> None:
     names = [c for c in changes if c in table.columns and c not in table.keys]
-    sets = "".join(f"{c} = :{c}, " for c in names)
-    statement = table.bind(
-        text(f"UPDATE {table.name} SET {sets}updated_at = now() WHERE {_where(table)}"), names
+    query = statement(
+        "UPDATE {table} SET {sets}updated_at = now() WHERE {where}",
+        table=sql.Identifier(table.name),
+        sets=assignments(names) + sql.SQL(", ") if names else sql.SQL(""),
+        where=equals(table.keys),
     )
-    await session.execute(statement, {**changes, **key})
+    await session.execute(table.bind(query, names), {**changes, **key})
 
 
 async def delete(session: AsyncSession, table: Table, key: dict[str, Any], what: str) -> None:
     """Delete the row, or Conflict when something still refers to it (a lease, say)."""
     try:
         async with session.begin_nested():
-            await session.execute(text(f"DELETE FROM {table.name} WHERE {_where(table)}"), key)
+            query = statement(
+                "DELETE FROM {table} WHERE {where}",
+                table=sql.Identifier(table.name),
+                where=equals(table.keys),
+            )
+            await session.execute(query, key)
     except IntegrityError as exc:
         diag = getattr(exc.orig, "diag", None)
         table_name = getattr(diag, "table_name", None) or "another table"

@@ -50,9 +50,9 @@ async def list_(
         {"park_id": ctx.park_id},
         filters.model_dump(),
         after[0] if after else None,
-        page.limit + 1,
+        page.fetch_limit,
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["id"]])
     return Page[SpaceRead](items=[to_read(r) for r in items], next_cursor=cursor)
 
 

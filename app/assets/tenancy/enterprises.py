@@ -51,9 +51,9 @@ async def list_(
 ) -> Page[EnterpriseRead]:
     after = page.after(1)
     rows = await repository.list_enterprises(
-        session, ctx.park_id, filters.model_dump(), after[0] if after else None, page.limit + 1
+        session, ctx.park_id, filters.model_dump(), after[0] if after else None, page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["id"]])
     return Page[EnterpriseRead](
         items=[EnterpriseRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )

@@ -72,9 +72,14 @@ async def expiring(
     first; a lease ending on ``on`` itself is included (0 days left)."""
     on = on or today(ctx)
     rows = await repository.expiring(
-        session, ctx.park_id, on, on + timedelta(days=days), _cursor(page.after(2)), page.limit + 1
+        session,
+        ctx.park_id,
+        on,
+        on + timedelta(days=days),
+        _cursor(page.after(2)),
+        page.fetch_limit,
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["end_date"].isoformat(), r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["end_date"].isoformat(), r["id"]])
     return Page[ExpiringLease](
         items=[ExpiringLease.model_validate(dict(r)) for r in items], next_cursor=cursor
     )

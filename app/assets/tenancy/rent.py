@@ -80,9 +80,9 @@ async def list_(
     await leases.load(session, ctx, lease_id)
     after = page.after(1)
     rows = await rent_repository.list_payments(
-        session, ctx.park_id, lease_id, after[0] if after else None, page.limit + 1
+        session, ctx.park_id, lease_id, after[0] if after else None, page.fetch_limit
     )
-    items, cursor = paginate(rows, page.limit, lambda r: [r["id"]])
+    items, cursor = paginate(rows, page, lambda r: [r["id"]])
     return Page[RentPaymentRead](
         items=[RentPaymentRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )

@@ -6,14 +6,23 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from psycopg.sql import Identifier
 from sqlalchemy import RowMapping, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import bindparam
 
-from app.assets.errors import integrity_error
 from app.core.errors import AppError, Conflict
+from app.core.integrity import constraint_name, integrity_error
+from app.core.sqlcompose import (
+    Fixed,
+    assignments,
+    binds,
+    compose,
+    identifiers,
+    statement,
+)
 
 ENTERPRISE_COLUMNS = (
     "id", "name", "credit_code", "industry_code", "above_scale", "founded_on", "contacts",
@@ -28,8 +37,7 @@ JSON_COLUMNS = ("contacts", "attributes")
 
 def _integrity_error(exc: IntegrityError, what: str) -> AppError:
     """The database's refusal as the API's: 409 for duplicates and overlaps, else 422."""
-    diag = getattr(exc.orig, "diag", None)
-    constraint = str(getattr(diag, "constraint_name", "") or "")
+    constraint = constraint_name(exc)
     if constraint.endswith("_no_overlap"):
         column = constraint.removeprefix("lease_").removesuffix("_no_overlap")
         return Conflict(f"{what} overlaps another lease of the same {column[:-3]}", field=column)
@@ -54,8 +62,11 @@ async def write_row(session: AsyncSession, sql: str, values: dict[str, Any], wha
 
 async def insert_row(session: AsyncSession, table: str, values: dict[str, Any], what: str) -> None:
     columns = ["park_id", *values.keys() - {"park_id"}]
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
+    sql = compose(
+        "INSERT INTO {table} ({columns}) VALUES ({values})",
+        table=Identifier(table),
+        columns=identifiers(columns),
+        values=binds(columns),
     )
     await write_row(session, sql, values, what)
 
@@ -69,8 +80,11 @@ async def update_row(
     what: str,
 ) -> None:
     changes = {c: v for c, v in changes.items() if c in allowed and c != "id"}
-    sets = "".join(f"{c} = :{c}, " for c in changes)
-    sql = f"UPDATE {table} SET {sets}updated_at = now() WHERE park_id = :park AND id = :id"
+    sql = compose(
+        "UPDATE {table} SET {sets}updated_at = now() WHERE park_id = :park AND id = :id",
+        table=Identifier(table),
+        sets=assignments(changes) + Fixed(", ") if changes else Fixed(""),
+    )
     await write_row(session, sql, {**changes, "park": key[0], "id": key[1]}, what)
 
 
@@ -78,7 +92,9 @@ async def get_row(
     session: AsyncSession, table: str, park_id: str, row_id: str
 ) -> RowMapping | None:
     result = await session.execute(
-        text(f"SELECT * FROM {table} WHERE park_id = :park AND id = :id"),
+        statement(
+            "SELECT * FROM {table} WHERE park_id = :park AND id = :id", table=Identifier(table)
+        ),
         {"park": park_id, "id": row_id},
     )
     return result.mappings().one_or_none()
@@ -86,7 +102,9 @@ async def get_row(
 
 async def delete_row(session: AsyncSession, table: str, park_id: str, row_id: str) -> None:
     await session.execute(
-        text(f"DELETE FROM {table} WHERE park_id = :park AND id = :id"),
+        statement(
+            "DELETE FROM {table} WHERE park_id = :park AND id = :id", table=Identifier(table)
+        ),
         {"park": park_id, "id": row_id},
     )
 
@@ -102,7 +120,10 @@ async def existing_ids(session: AsyncSession, table: str, park_id: str, ids: lis
     """Which of ``ids`` are rows of ``table`` (enterprise, lease, equipment) in the park."""
     assert table in ("enterprise", "lease", "equipment")
     result = await session.execute(
-        text(f"SELECT id FROM {table} WHERE park_id = :park AND id = ANY(:ids)"),
+        statement(
+            "SELECT id FROM {table} WHERE park_id = :park AND id = ANY(:ids)",
+            table=Identifier(table),
+        ),
         {"park": park_id, "ids": ids},
     )
     return set(result.scalars().all())

@@ -29,7 +29,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry import Point
 
-from app.assets import geo
+from app.core import geodesy as geo
 
 MAX_CACHED_PARKS = 64
 

@@ -9,22 +9,24 @@ from datetime import date
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-UNDER_MAINTENANCE = "('under_maintenance', 'faulty')"
+from app.core.severity import RANKED
 
-LEAVES = f"""
+UNDER_MAINTENANCE = ["under_maintenance", "faulty"]
+
+# A device's worst open alarm by severity rank (app/core/severity.py: 4 critical ... 1 warning).
+LEAVES = text("""
 WITH open_alarm AS (
-    SELECT device_id,
-           min(CASE severity WHEN 'critical' THEN 1 WHEN 'major' THEN 2
-                             WHEN 'minor' THEN 3 ELSE 4 END) AS rank
+    SELECT device_id, max(array_position(CAST(:ranked AS text[]), severity)) AS rank
     FROM alarm WHERE park_id = :park AND closed_at IS NULL GROUP BY device_id
 ), watched AS (
-    SELECT device_id, bool_or(maintenance_status IN {UNDER_MAINTENANCE}) AS maintenance
+    SELECT device_id, bool_or(maintenance_status = ANY(CAST(:under_maintenance AS text[])))
+           AS maintenance
     FROM equipment WHERE park_id = :park AND device_id IS NOT NULL GROUP BY device_id
 ), leaf AS (
     SELECT 'device' AS kind, d.id, d.name, d.type, d.lon, d.lat,
            coalesce(s.building_id, d.building_id) AS building_id, d.space_id,
            CASE WHEN o.rank IS NOT NULL
-                THEN (ARRAY['critical', 'major', 'minor', 'warning'])[o.rank]
+                THEN (CAST(:ranked AS text[]))[o.rank]
                 WHEN d.status = 'offline' THEN 'offline'
                 WHEN w.maintenance THEN 'maintenance'
                 WHEN d.status = 'unknown' THEN 'unknown'
@@ -38,7 +40,8 @@ WITH open_alarm AS (
     UNION ALL
     SELECT 'equipment', e.id, e.name, e.category, e.lon, e.lat,
            coalesce(s.building_id, e.building_id), e.space_id,
-           CASE WHEN e.maintenance_status IN {UNDER_MAINTENANCE} THEN 'maintenance'
+           CASE WHEN e.maintenance_status = ANY(CAST(:under_maintenance AS text[]))
+                THEN 'maintenance'
                 ELSE 'normal' END,
            NULL, NULL
     FROM equipment e
@@ -51,7 +54,7 @@ WITH open_alarm AS (
 SELECT * FROM leaf
 WHERE CAST(:building AS text) IS NULL OR building_id = :building
 ORDER BY kind, id
-"""
+""").bindparams(ranked=RANKED, under_maintenance=UNDER_MAINTENANCE)
 
 
 async def leaves(
@@ -59,7 +62,7 @@ async def leaves(
 ) -> Sequence[RowMapping]:
     """Devices, unwatched equipment and spaces under maintenance, each with its status and
     its building (a device or equipment in a space is in that space's building)."""
-    result = await session.execute(text(LEAVES), {"park": park_id, "building": building_id})
+    result = await session.execute(LEAVES, {"park": park_id, "building": building_id})
     return result.mappings().all()
 
 

@@ -12,6 +12,7 @@ from app.assets.crs import Crs, from_wgs84, to_wgs84
 from app.assets.twin import service, spatial
 from app.assets.twin.index import IndexCache
 from app.assets.twin.schemas import BuildingTwin, Containing, Kind, Nearby, ParkTwin
+from app.core.appstate import app_state
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
 from app.core.types import IDENT_PATTERN
@@ -33,11 +34,7 @@ CrsQuery = Annotated[
 
 def index_cache(request: Request) -> IndexCache:
     """The process's spatial indexes, one per park (made on first use)."""
-    cache = getattr(request.app.state, "spatial_indexes", None)
-    if not isinstance(cache, IndexCache):
-        cache = IndexCache()
-        request.app.state.spatial_indexes = cache
-    return cache
+    return app_state(request).cache(IndexCache)
 
 
 CacheDep = Annotated[IndexCache, Depends(index_cache)]
@@ -50,7 +47,7 @@ def dumped(result: BaseModel, crs: Crs) -> Any:
 
 def brute_force(request: Request) -> bool:
     """True only when bench/spatial.py measures its baseline (linear scan, no STRtree)."""
-    return bool(getattr(request.app.state, "spatial_brute_force", False))
+    return app_state(request).spatial_brute_force
 
 
 @router.get(
@@ -76,7 +73,8 @@ async def park_twin(
 async def park_map(
     request: Request, session: SessionDep, ctx: ParkViewer, cache: CacheDep, crs: CrsQuery = "wgs84"
 ) -> Response:
-    result = await service.map_(session, ctx=ctx, cache=cache)
+    layers = app_state(request).map_layers
+    result = await service.map_(session, ctx=ctx, cache=cache, layers=layers)
     return cached_json(request, from_wgs84(result, crs))
 
 

@@ -6,21 +6,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.assets.twin.status import Status
+from app.assets.twin.status import STATUSES, Status
 from app.core.types import UtcDateTime
 
 Kind = Literal["device", "building", "parcel", "space", "enterprise"]
 
-COUNTS_EXAMPLE: dict[str, Any] = {
-    "critical": 0,
-    "major": 1,
-    "minor": 0,
-    "warning": 0,
-    "offline": 2,
-    "maintenance": 0,
-    "unknown": 1,
-    "normal": 36,
-}
+# One device with a major alarm, two offline, one never heard from, 36 normal.
+COUNTS_EXAMPLE: dict[str, Any] = dict(zip(STATUSES, (0, 1, 0, 0, 2, 0, 1, 36), strict=True))
+EXAMPLE_STATUS = STATUSES[1]
 
 
 class Rolled(BaseModel):
@@ -37,7 +30,9 @@ class Rolled(BaseModel):
 class AssetStatus(Rolled):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"id": "B3", "name": "3号楼", "status": "major", "counts": COUNTS_EXAMPLE}]
+            "examples": [
+                {"id": "B3", "name": "3号楼", "status": EXAMPLE_STATUS, "counts": COUNTS_EXAMPLE}
+            ]
         }
     )
 

@@ -30,7 +30,7 @@ from app.assets.twin.schemas import (
     TwinSpace,
 )
 from app.assets.twin.status import Rollup, rollup
-from app.emergency.hazards import map_features as hazard_features
+from app.core.appstate import MapLayer
 from app.parks.deps import ParkContext
 
 
@@ -104,7 +104,13 @@ def _feature(geometry: dict[str, Any] | None, **properties: Any) -> dict[str, An
     return {"type": "Feature", "geometry": geometry, "properties": properties}
 
 
-async def map_(session: AsyncSession, *, ctx: ParkContext, cache: IndexCache) -> dict[str, Any]:
+async def map_(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    cache: IndexCache,
+    layers: Sequence[MapLayer] = (),
+) -> dict[str, Any]:
     """GeoJSON FeatureCollection: the park's boundary, parcels, buildings, located devices and
     hazard sources (重大危险源, owned by app.emergency.hazards), each with ``properties.kind``
     and ``properties.status``."""
@@ -132,7 +138,8 @@ async def map_(session: AsyncSession, *, ctx: ParkContext, cache: IndexCache) ->
                     connectivity=leaf["connectivity"],
                 )
             )
-    features += await hazard_features(session, ctx.park_id)
+    for extra_layer in layers:  # e.g. emergency's hazard sources (重大危险源), wired by create_app
+        features += await extra_layer(session, ctx.park_id)
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -15,10 +15,10 @@ import shapely
 from shapely.geometry import Point, shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets import geo
 from app.assets.twin import repository
 from app.assets.twin.index import IndexCache, Layer, ParkIndex
 from app.assets.twin.schemas import Containing, Found, Kind, Nearby
+from app.core import geodesy as geo
 from app.parks.deps import ParkContext
 
 

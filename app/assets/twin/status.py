@@ -14,19 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal[
-    "critical", "major", "minor", "warning", "offline", "maintenance", "unknown", "normal"
-]
-STATUSES: tuple[Status, ...] = (
-    "critical",
-    "major",
-    "minor",
-    "warning",
-    "offline",
-    "maintenance",
-    "unknown",
-    "normal",
-)
+from app.core.severity import SEVERITIES, Severity
+
+Status = Severity | Literal["offline", "maintenance", "unknown", "normal"]
+STATUSES: tuple[Status, ...] = (*SEVERITIES, "offline", "maintenance", "unknown", "normal")
 RANK: dict[Status, int] = {s: i for i, s in enumerate(STATUSES)}
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.assets.equipment import repository
 from app.core.errors import Unprocessable
+from app.devices import links_repository as repository
 from app.parks.deps import ParkContext
 
 

@@ -1,4 +1,4 @@
-"""A refused asset write becomes the right API error: the database's own refusals (a
+"""A refused write becomes the right API error: the database's own refusals (a
 duplicate, a reference to nothing, a failed check) wrapped as SQLAlchemy raises them."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 
-from app.assets.errors import integrity_error
 from app.core.errors import Conflict, Unprocessable
+from app.core.integrity import integrity_error
 from tests.api.conftest import create_park
 
 BUILDING = (
@@ -39,3 +39,15 @@ def test_database_refusals_map_to_409_and_422(
     assert dangling.detail == "building 'b2': parcel_id names nothing"
     negative = integrity_error(refusal(database_url, BUILDING, park, "b3", -1.0, None), "b3")
     assert isinstance(negative, Unprocessable) and "refused by the database" in negative.detail
+
+
+def test_an_overlap_refused_by_an_exclusion_constraint_is_409(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn, pytest.raises(psycopg.IntegrityError) as caught:
+        conn.execute(
+            "CREATE TEMP TABLE booking (during int4range, "
+            "CONSTRAINT booking_no_overlap EXCLUDE USING gist (during WITH &&))"
+        )
+        conn.execute("INSERT INTO booking VALUES ('[1,5)'), ('[3,8)')")
+    overlap = integrity_error(IntegrityError("INSERT", None, caught.value), "booking [3,8)")
+    assert isinstance(overlap, Conflict)
+    assert overlap.detail == "booking [3,8) overlaps an existing one (booking_no_overlap)"

@@ -1,4 +1,5 @@
-"""Where the embedded services keep their state, and the URLs that reach them.
+"""Where the embedded services keep their state, and the URLs that reach them (the settings'
+fallback when no URL is set; ``app/embedded`` installs and runs the services).
 
 Layout under ``PARKTWIN_STATE_DIR`` (default ``.parktwin/``)::
 
@@ -25,9 +26,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
-from app.broker.accounts import API_USER, INGEST_USER
 from app.core.config import MqttRole, Settings
 
+# The broker accounts of the ingestor and of the API (app/broker/accounts.py provisions them).
+INGEST_USER = "parktwin-ingest"
+API_USER = "parktwin-api"
 DB_USER = "parktwin"  # the superuser: creates databases, roles and the extension
 DB_NAME = "parktwin"
 DB_OWNER = "parktwin_owner"  # owns the schema, runs the migrations; what `services up` prints
