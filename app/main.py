@@ -57,6 +57,8 @@ def api_routers() -> list[APIRouter]:
     from app.devices.router import router as devices
     from app.economy.router import router as economy
     from app.emergency.router import router as emergency
+    from app.notify.router import ack_router as notify_ack
+    from app.notify.router import router as notify
     from app.parks.router import router as parks
     from app.telemetry.router import router as telemetry
     from app.webhooks.router import router as webhooks
@@ -69,6 +71,8 @@ def api_routers() -> list[APIRouter]:
         alarms,
         alarm_rules,
         webhooks,
+        notify,
+        notify_ack,
         land,
         twin,
         tenancy,

@@ -1,0 +1,181 @@
+"""Routing: which outbox events become which notifications, decided when the webhook worker
+takes a batch of events, in its transaction, after the alarm policy (app/alarms/policy.py)
+marked what it holds back: notifications follow the same who-is-told decision as webhooks.
+
+Per event and matching route (event type, lowest severity, building, device type) one message
+to the route's channel, @-mentioning the route's people, with the facts it names frozen at
+that moment (``context``). Rules:
+
+- **Quiet hours** (免打扰): a non-critical event inside the route's quiet hours (park-local
+  time, may span midnight) waits until they end, and goes out then (merged into a digest with
+  whatever else waited).
+- **Dedup**: a non-critical notification with the same event type, device, metric, alarm type
+  and severity as one sent to the same channel within ``PARKTWIN_NOTIFY_DEDUP_WINDOW`` is kept
+  as ``duplicate`` and not sent. Critical ones always go.
+- **Escalation**: a critical ``alarm.raised`` or ``alarm.escalated`` starts the alarm's
+  escalation timer when the park has an on-call chain (app/notify/escalation.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alarms.document import rfc3339
+from app.core.config import Settings
+from app.core.severity import CRITICAL
+from app.notify import repository
+
+logger = logging.getLogger(__name__)
+
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+ESCALATING = ("alarm.raised", "alarm.escalated")
+
+
+def quiet_until(
+    at: datetime, timezone: str, start: time | None, end: time | None
+) -> datetime | None:
+    """When the quiet hours around ``at`` end (UTC-aware), or None when ``at`` is outside them.
+    ``start`` = ``end`` means no quiet hours; ``start`` > ``end`` spans midnight."""
+    if start is None or end is None or start == end:
+        return None
+    local = at.astimezone(ZoneInfo(timezone))
+    now = local.time().replace(tzinfo=None)
+    inside = start <= now < end if start < end else (now >= start or now < end)
+    if not inside:
+        return None
+    ends = datetime.combine(local.date(), end, tzinfo=local.tzinfo)
+    if ends <= local:
+        ends = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=local.tzinfo)
+    return ends
+
+
+def dedup_key(type_: str, severity: str | None, data: Mapping[Any, Any]) -> str | None:
+    """Repeats share a key; critical notifications have none (they are never suppressed)."""
+    if severity == CRITICAL:
+        return None
+    parts = (type_, data.get("device_id"), data.get("metric"), data.get("type"), severity)
+    return "|".join("" if p is None else str(p) for p in parts)
+
+
+def alarm_id_of(type_: str, data: Mapping[Any, Any]) -> str | None:
+    value = data.get("id")
+    if type_.startswith("alarm.") and isinstance(value, str) and UUID_RE.match(value):
+        return value
+    return None
+
+
+def event_context(row: Mapping[Any, Any], facts: Mapping[Any, Any]) -> dict[str, Any]:
+    """What the message will say about an event: the alarm's document plus the facts."""
+    data: Mapping[Any, Any] = row["data"] if isinstance(row["data"], dict) else {}
+    return {
+        **facts,
+        "type": row["type"],
+        "severity": row["severity"],
+        "at": data.get("raised_at")
+        if row["type"] == "alarm.raised"
+        else rfc3339(row["created_at"]),
+        "park_id": row["park_id"],
+        "alarm_id": alarm_id_of(row["type"], data),
+        "device_id": data.get("device_id"),
+        "metric": data.get("metric"),
+        "alarm_type": data.get("type"),
+        "value": data.get("value"),
+        "threshold": data.get("threshold"),
+    }
+
+
+async def route(session: AsyncSession, event_ids: Sequence[uuid.UUID], settings: Settings) -> None:
+    """Queue the notifications of this batch of events (see the module docstring).
+
+    Runs in a savepoint: a failure here is logged and costs this batch its notifications, but
+    never holds back the webhooks."""
+    try:
+        async with session.begin_nested():
+            await _route(session, event_ids, settings)
+    except Exception:
+        logger.exception("notification routing failed for %d event(s)", len(event_ids))
+
+
+async def _route(session: AsyncSession, event_ids: Sequence[uuid.UUID], settings: Settings) -> None:
+    rows = await repository.routed(session, event_ids)
+    escalate = await _escalating(session, event_ids)
+    await repository.start_escalations(session, escalate)
+    if not rows:
+        return
+    keys = [_facts_key(r) for r in rows]
+    distinct = list(dict.fromkeys(keys))
+    found = dict(zip(distinct, await repository.facts(session, distinct), strict=True))
+    person_ids = {uuid.UUID(str(p)) for r in rows for p in r["person_ids"]}
+    people = await repository.people(session, list(person_ids))
+    messages = [_message(r, found[k], people) for r, k in zip(rows, keys, strict=True)]
+    await repository.insert_messages(
+        session, _dedup_batch(messages), settings.notify_dedup_window.total_seconds()
+    )
+
+
+async def _escalating(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> list[str]:
+    sql = text(
+        "SELECT type, severity, data FROM event_outbox WHERE id = ANY (CAST(:ids AS uuid[]))"
+        " AND held_back IS NULL AND severity = :critical AND type = ANY (CAST(:types AS text[]))"
+    )
+    params = {"ids": list(event_ids), "critical": CRITICAL, "types": list(ESCALATING)}
+    rows = (await session.execute(sql, params)).mappings().all()
+    return [a for r in rows if (a := alarm_id_of(r["type"], r["data"] or {}))]
+
+
+def _facts_key(row: Mapping[Any, Any]) -> tuple[str, str | None, str | None, str | None]:
+    data = row["data"] if isinstance(row["data"], dict) else {}
+    return (row["park_id"], data.get("device_id"), data.get("metric"), row["severity"])
+
+
+def _message(
+    row: Mapping[Any, Any], facts: Mapping[Any, Any], people: Mapping[Any, Any]
+) -> dict[str, Any]:
+    ctx = event_context(row, facts)
+    ctx["people"] = [people[str(p)] for p in row["person_ids"] if str(p) in people]
+    critical = row["severity"] == CRITICAL
+    wait = (
+        None
+        if critical
+        else quiet_until(row["created_at"], row["timezone"], row["quiet_start"], row["quiet_end"])
+    )
+    return {
+        "park_id": row["park_id"],
+        "channel_id": str(row["channel_id"]),
+        "event_id": str(row["event_id"]),
+        "alarm_id": ctx["alarm_id"],
+        "kind": "event",
+        "type": row["type"],
+        "severity": row["severity"],
+        "dedup_key": dedup_key(row["type"], row["severity"], row["data"] or {}),
+        "recipient": "",
+        "urgent": critical,
+        "context": ctx,
+        "not_before": wait.isoformat() if wait else None,
+    }
+
+
+def _dedup_batch(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Repeats within the batch itself: the first stays, the others are dropped (the insert's
+    duplicate check only sees rows written before it)."""
+    seen: set[tuple[str, str]] = set()
+    for message in messages:
+        key = message["dedup_key"]
+        if key is None:
+            continue
+        if (message["channel_id"], key) in seen:
+            message["dedup_key"] = None
+            message["duplicate_of_batch"] = True
+        seen.add((message["channel_id"], key))
+    return [m for m in messages if not m.pop("duplicate_of_batch", False)]
