@@ -14,7 +14,8 @@ from app.alarms import repository as alarms
 from app.alarms import service as alarm_service
 from app.core.config import Settings
 from app.notify import acklink, repository
-from app.notify.render import COLOR_ZH, LEVEL_ZH
+from app.notify.render import render
+from app.notify.routing import alarm_context
 
 REFUSED = {
     "malformed": (403, "链接无效", "This link is not valid."),
@@ -60,13 +61,14 @@ async def page(session: AsyncSession, token: str, settings: Settings) -> HTMLRes
     if row is None:
         return refused("gone")
     e = html.escape
-    level = f"{LEVEL_ZH[row['severity']]}（{COLOR_ZH[_color(row['severity'])]}）"
+    shown = render(await alarm_context(session, row), "zh", settings.public_url, _no_links)
+    facts = "".join(f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in shown.facts)
     state = "已确认" if row["acknowledged"] else "未确认"
     body = (
         f"<h2>确认告警 / Acknowledge alarm</h2><p>{e(claim.name)}，您将以本人身份确认：</p>"
-        f"<p>设备 {e(row['device_id'])} · {e(row['metric'] or row['type'])} · {level} · "
-        f"当前值 {row['value']} · {state}</p>"
+        f"<h3>{e(shown.title)}（{state}）</h3><table>{facts}</table>"
         f"<form method='post'><button type='submit'>确认 / Acknowledge</button></form>"
+        f"<p><a href='{e(shown.link)}'>在驾驶舱查看 / Open in the cockpit</a></p>"
     )
     return _html(200, body)
 
@@ -90,7 +92,5 @@ async def confirm(session: AsyncSession, token: str, settings: Settings) -> HTML
     return _html(200, f"<h2>已确认 / Acknowledged</h2><p>{who} · {alarm.acknowledged_at}</p>")
 
 
-def _color(severity: str) -> str:
-    from app.core.severity import COLORS
-
-    return COLORS[severity]
+def _no_links(*_args: object) -> None:
+    return None

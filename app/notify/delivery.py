@@ -145,7 +145,8 @@ class NotifyDispatcher:
         if channel.kind == "email":
             return await mail(channel, rendered, str(group[0]["recipient"]), settings)
         assert self._client is not None
-        return await post(self._client, channel, rendered, contexts, settings)
+        key = ",".join(str(m["id"]) for m in group)
+        return await post(self._client, channel, rendered, contexts, settings, key)
 
     async def aclose(self) -> None:
         if self._pump is not None:
@@ -164,3 +165,12 @@ class NotifyDispatcher:
 async def backlog(session: AsyncSession, _settings: Settings) -> int:
     """The ``notify`` job's backlog: messages due now."""
     return await repository.due_count(session)
+
+
+async def purge(session: AsyncSession, settings: Settings) -> int:
+    """The ``notify_retention`` job: settled messages, attempts and ended escalation timers
+    older than ``PARKTWIN_WEBHOOK_RETENTION`` go (pending messages stay, whatever their age)."""
+    count = await repository.purge(session, settings.webhook_retention.total_seconds())
+    if count:
+        logger.info("notify retention: deleted %d row(s)", count)
+    return 0

@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms import repository as alarms
-from app.alarms.document import alarm_document
 from app.core.config import Settings
 from app.notify import repository
+from app.notify.routing import alarm_context
 
 logger = logging.getLogger(__name__)
 
@@ -68,38 +68,21 @@ async def _notify(
     row = await alarms.get(session, park_id, alarm_id)
     if row is None:
         return
-    doc = alarm_document(row)
-    key = (park_id, doc["device_id"], doc["metric"], doc["severity"])
-    facts = (await repository.facts(session, [key]))[0]
     person = {
         k: (str(step[k]) if step[k] is not None else None)
         for k in ("name", "mobile", "email", "wecom_userid")
     }
     person["id"] = str(step["person_id"])
-    context = {
-        **facts,
-        "type": "alarm.raised",
-        "severity": doc["severity"],
-        "at": doc["raised_at"],
-        "park_id": park_id,
-        "alarm_id": doc["id"],
-        "device_id": doc["device_id"],
-        "metric": doc["metric"],
-        "alarm_type": doc["type"],
-        "value": doc["value"],
-        "threshold": doc["threshold"],
-        "people": [person],
-        "escalated_to": step["name"],
-        "step": number,
-    }
+    context = await alarm_context(session, row)
+    context.update(people=[person], escalated_to=step["name"], step=number)
     message = {
         "park_id": park_id,
         "channel_id": str(step["channel_id"]),
         "event_id": None,
-        "alarm_id": doc["id"],
+        "alarm_id": context["alarm_id"],
         "kind": "escalation",
         "type": "alarm.escalation",
-        "severity": doc["severity"],
+        "severity": context["severity"],
         "dedup_key": None,
         "recipient": contact(step),
         "urgent": True,
@@ -112,7 +95,7 @@ async def _notify(
         session,
         alarm_id,
         "notify_escalated",
-        severity=doc["severity"],
+        severity=context["severity"],
         actor=f"notify:{step['name']}",
         comment=comment,
     )

@@ -368,3 +368,25 @@ async def use_nonce(session: AsyncSession, nonce: uuid.UUID, alarm: uuid.UUID, a
 async def nonce_used(session: AsyncSession, nonce: uuid.UUID) -> bool:
     sql = text("SELECT 1 FROM notify_ack_use WHERE nonce = :nonce")
     return (await session.execute(sql, {"nonce": nonce})).first() is not None
+
+
+PURGE_MESSAGES = text(
+    "DELETE FROM notify_message WHERE status <> 'pending'"
+    " AND created_at < now() - make_interval(secs => :age_s)"
+)
+PURGE_ATTEMPTS = text(
+    "DELETE FROM notify_attempt WHERE outcome <> 'in_flight'"
+    " AND started_at < now() - make_interval(secs => :age_s)"
+)
+PURGE_TIMERS = text(
+    "DELETE FROM notify_escalation WHERE ended_at < now() - make_interval(secs => :age_s)"
+)
+
+
+async def purge(session: AsyncSession, age_s: float) -> int:
+    """Forget settled messages, finished attempts and ended timers older than ``age_s``."""
+    deleted = 0
+    for statement in (PURGE_MESSAGES, PURGE_ATTEMPTS, PURGE_TIMERS):
+        result = await session.execute(statement, {"age_s": age_s})
+        deleted += int(getattr(result, "rowcount", 0) or 0)
+    return deleted

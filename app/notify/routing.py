@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alarms.document import rfc3339
+from app.alarms.document import alarm_document, rfc3339
 from app.core.config import Settings
 from app.core.severity import CRITICAL
 from app.notify import repository
@@ -92,6 +92,27 @@ def event_context(row: Mapping[Any, Any], facts: Mapping[Any, Any]) -> dict[str,
         "alarm_type": data.get("type"),
         "value": data.get("value"),
         "threshold": data.get("threshold"),
+    }
+
+
+async def alarm_context(session: AsyncSession, row: Mapping[Any, Any]) -> dict[str, Any]:
+    """What a message (or the acknowledge page) says about an alarm, from its row."""
+    doc = alarm_document(row)
+    key = (doc["park_id"], doc["device_id"], doc["metric"], doc["severity"])
+    facts = (await repository.facts(session, [key]))[0]
+    return {
+        **facts,
+        "type": "alarm.raised",
+        "severity": doc["severity"],
+        "at": doc["raised_at"],
+        "park_id": doc["park_id"],
+        "alarm_id": doc["id"],
+        "device_id": doc["device_id"],
+        "metric": doc["metric"],
+        "alarm_type": doc["type"],
+        "value": doc["value"],
+        "threshold": doc["threshold"],
+        "people": [],
     }
 
 

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -19,15 +20,17 @@ import aiosmtplib
 import httpx
 import orjson
 
+from app.alarms.document import rfc3339
 from app.core.config import Settings
 from app.core.http import JSON_OPTIONS
 from app.notify import acklink, formats, vendors
 from app.notify.render import Context, Rendered, digest, render
 from app.webhooks.delivery import error_class, excerpt, send_pinned
-from app.webhooks.guard import Policy, Resolver, resolve
+from app.webhooks.guard import Policy, Resolver, pin, resolve
 from app.webhooks.signing import headers as webhook_headers
 
 RESPONSE_KEEP = 4096
+NOTIFICATION_IDS = uuid.UUID("6d1f3c8e-7a51-4b0e-9a43-0c2f5e9d8b17")  # uuid5 namespace
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,11 @@ def _ack_url(settings: Settings) -> Any:
 
 
 def http_request(
-    channel: Channel, r: Rendered, contexts: Sequence[Context]
+    channel: Channel, r: Rendered, contexts: Sequence[Context], key: str = ""
 ) -> tuple[str, bytes, dict[str, str]]:
-    """(URL, body, headers) of a robot or webhook send, signed now."""
+    """(URL, body, headers) of a robot or webhook send, signed now. ``key`` names the
+    messages carried: a webhook's ``webhook-id`` is derived from it, so a retry of the same
+    messages carries the same id (Standard Webhooks' idempotency)."""
     assert channel.url is not None
     json_headers = {"content-type": "application/json; charset=utf-8"}
     if channel.kind == "dingtalk":
@@ -112,12 +117,12 @@ def http_request(
             vendors.feishu_body(card, channel.secret, int(time.time())),
             json_headers,
         )
-    body_id = str(uuid.uuid4())
+    body_id = str(uuid.uuid5(NOTIFICATION_IDS, f"{channel.id}/{key}"))
     body = orjson.dumps(
         {
             "id": body_id,
             "type": "notification",
-            "created_at": None,
+            "created_at": rfc3339(datetime.now(UTC)),
             "park_id": channel.park_id,
             "data": {
                 "title": r.title,
@@ -139,14 +144,13 @@ async def post(
     r: Rendered,
     contexts: Sequence[Context],
     settings: Settings,
+    key: str = "",
     resolver: Resolver = resolve,
 ) -> Outcome:
     status: int | None = None
     try:
-        url, body, sent = http_request(channel, r, contexts)
+        url, body, sent = http_request(channel, r, contexts, key)
         async with asyncio.timeout(settings.webhook_timeout.total_seconds()):
-            from app.webhooks.guard import pin
-
             target = await pin(url, Policy.of(settings), resolver)
             response = await send_pinned(client, target, body, sent)
             try:

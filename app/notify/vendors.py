@@ -69,9 +69,10 @@ def dingtalk_url(url: str, secret: str | None, timestamp_ms: int) -> str:
 
 def dingtalk_body(title: str, text: str, mobiles: list[str]) -> bytes:
     mentions = "".join(f" @{m}" for m in mobiles if f"@{m}" not in text)
+    room = DINGTALK_MAX_BYTES - len(mentions.encode()) - len(title.encode()) - 200
     body = {
         "msgtype": "markdown",
-        "markdown": {"title": title, "text": text + mentions},
+        "markdown": {"title": title, "text": clip(text, room) + mentions},
         "at": {"atMobiles": mobiles, "isAtAll": False},
     }
     return orjson.dumps(body)

@@ -13,6 +13,7 @@ from app.notify import escalation as notify_escalation
 from app.notify import routing as notify_routing
 from app.notify.delivery import NotifyDispatcher
 from app.notify.delivery import backlog as notify_backlog
+from app.notify.delivery import purge as notify_retention
 from app.telemetry.jobs import dirty_hours, rejection_retention, retention, rollup
 from app.webhooks.delivery import WebhookDispatcher
 from app.webhooks.delivery import backlog as webhook_backlog
@@ -48,6 +49,7 @@ def default_jobs() -> list[Job]:
         Job("economy_anomalies", economy_anomalies, every=ECONOMY_ANOMALIES_EVERY_S),
         Job("retention", retention, every=RETENTION_EVERY_S),
         Job("webhook_retention", webhook_retention, every=RETENTION_EVERY_S),
+        Job("notify_retention", notify_retention, every=RETENTION_EVERY_S),
         Job("rejection_retention", rejection_retention, every=REJECTION_RETENTION_EVERY_S),
         Job("idempotency_retention", idempotency_retention, every=RETENTION_EVERY_S),
     ]

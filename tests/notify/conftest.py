@@ -42,6 +42,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.alarms import policy as alarm_policy
 from app.alarms.document import alarm_document
@@ -81,10 +82,19 @@ class Robot:
             "dingtalk": "/robot/send?access_token=tok123",
             "wecom": "/cgi-bin/webhook/send?key=key123",
             "feishu": "/open-apis/bot/v2/hook/hook123",
+            "webhook": "/hook",
         }[self.kind]
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def check(self, query: dict[str, list[str]], body: dict[str, Any]) -> str | None:
+    def check(
+        self, query: dict[str, list[str]], body: dict[str, Any], raw: bytes, headers: Any
+    ) -> str | None:
+        if self.kind == "webhook":
+            try:
+                Webhook(self.secret or "").verify(raw, dict(headers))
+            except WebhookVerificationError:
+                return "bad signature"
+            return None
         if self.kind == "dingtalk":
             return check_dingtalk(query, body, self.secret)
         if self.kind == "wecom":
@@ -112,7 +122,7 @@ class Robot:
                 raw = self.rfile.read(int(self.headers.get("content-length", "0")))
                 query = parse_qs(urlsplit(self.path).query)
                 body = json.loads(raw)
-                problem = robot.check(query, body)
+                problem = robot.check(query, body, raw, self.headers)
                 with robot.cond:
                     if robot.fail_with is None and problem is None:
                         robot.requests.append((query, body))

@@ -231,6 +231,7 @@ def test_the_ack_link_is_accepted_once(n_client: TestClient, world: ParkWorld) -
     token = _token(world, alarm_id, 600)
     page = n_client.get(f"/notify/ack/{token}")
     assert page.status_code == 200 and "<form method='post'>" in page.text and "赵工" in page.text
+    assert "涂装线可燃气体探测器 A7" in page.text and "3号厂房 二层 涂装车间" in page.text
     (acked,) = query(world.database_url, "SELECT acknowledged FROM alarm WHERE id = %s", alarm_id)
     assert acked == (False,)  # showing the page changes nothing
     first = n_client.post(f"/notify/ack/{token}")

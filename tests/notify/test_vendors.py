@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
+from app.webhooks.signing import new_secret
 from tests.notify.conftest import (
     DING_SECRET,
     FEISHU_SECRET,
@@ -209,3 +210,36 @@ def test_email_goes_over_starttls_to_the_list_and_the_mentioned_people(
     assert plain is not None and html is not None
     _common_facts(plain.get_content(), world, alarm_id)
     assert "li@park.example.cn" not in plain.get_content()  # people by name, not address
+
+
+def test_a_webhook_channel_gets_a_standard_webhooks_signed_notification(
+    n_client: TestClient, n_admin: dict[str, str], n_settings: Settings, world: ParkWorld
+) -> None:
+    secret = new_secret()
+    robot = Robot("webhook", secret).start()
+    try:
+        channel = add_channel(
+            n_client,
+            n_admin,
+            world.park_id,
+            name="值班系统",
+            kind="webhook",
+            url=robot.url,
+            secret=secret,
+            language="en",
+        )
+        set_routes(
+            n_client,
+            n_admin,
+            world.park_id,
+            [{"channel_id": channel, "event_types": ["alarm.raised"]}],
+        )
+        raise_alarm(world)
+        worker_round(n_settings)
+    finally:
+        robot.stop()
+    assert robot.refused == []
+    ((_query, body),) = robot.requests
+    assert body["type"] == "notification" and body["park_id"] == world.park_id
+    assert body["data"]["title"] == "[Alarm, level 1 (red)] 苏州智造园"
+    assert body["data"]["facts"]["Reading"] == "55 %LEL (threshold 50 %LEL)"
