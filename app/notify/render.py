@@ -155,13 +155,21 @@ def device(ctx: Context, lang: str) -> str:
 
 def todo(ctx: Context, lang: str) -> list[str]:
     """The response plan's tasks when one applies, else advice by level."""
-    tasks = [str(t) for t in ctx.get("plan_tasks") or []]
+    tasks = [_task(t) for t in ctx.get("plan_tasks") or []]
     if tasks:
         head = f"{'按' if lang == 'zh' else 'Plan: '}{ctx.get('plan_name') or ''}"
         return [head, *tasks]
     severity = str(ctx.get("severity") or "")
     advice = (ADVICE_ZH if lang == "zh" else ADVICE_EN).get(severity)
     return [advice] if advice else []
+
+
+def _task(task: Any) -> str:
+    """A plan task: ``{"title", "critical"}`` (app/emergency's plans), critical ones marked."""
+    if isinstance(task, dict):
+        mark = "（关键）" if task.get("critical") else ""
+        return f"{task.get('title', '')}{mark}"
+    return str(task)
 
 
 def render(ctx: Context, lang: str, public_url: str, ack_url: AckUrl) -> Rendered:

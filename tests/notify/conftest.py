@@ -353,13 +353,15 @@ def raise_alarm(
     device_id: str | None = None,
     type_: str = "alarm.raised",
     metric: str = "gas_lel_pct",
+    shelved: bool = False,
 ) -> str:
     """An open alarm and its event in the outbox, as the ingestor writes them."""
     with psycopg.connect(world.database_url, row_factory=dict_row) as conn:
         row = conn.execute(
             "INSERT INTO alarm (id, park_id, device_id, metric, type, severity, raised_at, value,"
-            " peak_value, threshold, latched) VALUES (gen_random_uuid(), %s, %s, %s, 'threshold',"
-            " %s, '2026-12-03T06:30:00Z', %s, %s, %s, true) RETURNING *",
+            " peak_value, threshold, latched, shelved_until) VALUES (gen_random_uuid(), %s, %s,"
+            " %s, 'threshold', %s, '2026-12-03T06:30:00Z', %s, %s, %s, %s,"
+            " CASE WHEN %s THEN now() + interval '1 hour' END) RETURNING *",
             (
                 world.park_id,
                 device_id or world.device_id,
@@ -368,6 +370,8 @@ def raise_alarm(
                 value,
                 value,
                 threshold,
+                not shelved,  # gas alarms latch; a shelved one is a non-latching alarm
+                shelved,
             ),
         ).fetchone()
         assert row is not None

@@ -45,7 +45,9 @@ def _common_facts(text: str, world: ParkWorld, alarm_id: str) -> None:
     assert "一级" in text and "红色" in text
     # raised 06:30 UTC is 14:30 in Asia/Shanghai (UTC+8)
     assert "2026-12-03 14:30:00" in text
-    assert "可燃气体泄漏应急预案" in text and "Cut off the gas supply" in text  # the plan
+    # the plan in force for gas_leak (app/emergency's default), its critical tasks marked
+    assert "可燃气体泄漏应急预案" in text and "Cut off the gas supply to the area（关键）" in text
+    assert "'title'" not in text
     assert f"https://park.example.cn/#park={world.park_id}&alarm={alarm_id}" in text
 
 
