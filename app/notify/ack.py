@@ -1,18 +1,20 @@
 """The one-click acknowledge pages: GET shows what would be acknowledged and a button (a
 link preview or a mail scanner fetching the link changes nothing); POST acknowledges the
 alarm as the link's person, once. Refused: a forged or malformed token (403), an expired one
-(410), a used one (409), an alarm gone (404). Chinese first, English below."""
+(410), a used one (409), an alarm gone (404): a page for a browser, problem+json for anything
+that does not ask for HTML. Chinese first, English below."""
 
 from __future__ import annotations
 
 import html
 
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms import repository as alarms
 from app.alarms import service as alarm_service
 from app.core.config import Settings
+from app.core.errors import problem
 from app.notify import acklink, repository
 from app.notify.render import render
 from app.notify.routing import alarm_context
@@ -37,8 +39,11 @@ def _html(status: int, body: str) -> HTMLResponse:
     return HTMLResponse(page, status_code=status, headers=headers)
 
 
-def refused(reason: str) -> HTMLResponse:
+def refused(reason: str, page: bool) -> Response:
+    """The refusal as a page for a browser (``Accept: text/html``), else problem+json."""
     status, zh, en = REFUSED[reason]
+    if not page:
+        return problem(status, f"ack-{reason.replace('_', '-')}", en, f"{zh} / {en}", reason=reason)
     return _html(status, f"<h2>{zh}</h2><p>{en}</p>")
 
 
@@ -51,15 +56,15 @@ def _verify(token: str, settings: Settings) -> acklink.Claim | str:
         return exc.reason
 
 
-async def page(session: AsyncSession, token: str, settings: Settings) -> HTMLResponse:
+async def page(session: AsyncSession, token: str, settings: Settings, html_: bool) -> Response:
     claim = _verify(token, settings)
     if isinstance(claim, str):
-        return refused(claim)
+        return refused(claim, html_)
     if await repository.nonce_used(session, claim.nonce):
-        return refused("used")
+        return refused("used", html_)
     row = await alarms.get(session, claim.park_id, claim.alarm_id)
     if row is None:
-        return refused("gone")
+        return refused("gone", html_)
     e = html.escape
     shown = render(await alarm_context(session, row), "zh", settings.public_url, _no_links)
     facts = "".join(f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in shown.facts)
@@ -73,14 +78,14 @@ async def page(session: AsyncSession, token: str, settings: Settings) -> HTMLRes
     return _html(200, body)
 
 
-async def confirm(session: AsyncSession, token: str, settings: Settings) -> HTMLResponse:
+async def confirm(session: AsyncSession, token: str, settings: Settings, html_: bool) -> Response:
     claim = _verify(token, settings)
     if isinstance(claim, str):
-        return refused(claim)
+        return refused(claim, html_)
     if await alarms.get(session, claim.park_id, claim.alarm_id) is None:
-        return refused("gone")
+        return refused("gone", html_)
     if not await repository.use_nonce(session, claim.nonce, claim.alarm_id, claim.actor):
-        return refused("used")
+        return refused("used", html_)
     alarm = await alarm_service.acknowledge_as(
         session,
         park_id=claim.park_id,

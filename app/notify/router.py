@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, status
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Path, Query, Request, status
+from fastapi.responses import HTMLResponse, Response
 
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, SettingsDep
@@ -106,11 +106,19 @@ async def list_messages(
     return await service.list_messages(session, ctx=ctx, status=status, page=page)
 
 
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
 @ack_router.get("/{token}", response_class=HTMLResponse, summary="The acknowledge page")
-async def ack_page(token: TokenPath, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    return await ack.page(session, token, settings)
+async def ack_page(
+    token: TokenPath, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    return await ack.page(session, token, settings, _wants_html(request))
 
 
 @ack_router.post("/{token}", response_class=HTMLResponse, summary="Acknowledge the alarm")
-async def ack_confirm(token: TokenPath, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    return await ack.confirm(session, token, settings)
+async def ack_confirm(
+    token: TokenPath, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    return await ack.confirm(session, token, settings, _wants_html(request))

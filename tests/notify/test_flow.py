@@ -226,19 +226,25 @@ def _token(world: ParkWorld, alarm_id: str, ttl_s: float, now: float | None = No
     )
 
 
+BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
 def test_the_ack_link_is_accepted_once(n_client: TestClient, world: ParkWorld) -> None:
     alarm_id = raise_alarm(world)
     token = _token(world, alarm_id, 600)
-    page = n_client.get(f"/notify/ack/{token}")
+    page = n_client.get(f"/notify/ack/{token}", headers=BROWSER)
     assert page.status_code == 200 and "<form method='post'>" in page.text and "赵工" in page.text
     assert "涂装线可燃气体探测器 A7" in page.text and "3号厂房 二层 涂装车间" in page.text
     (acked,) = query(world.database_url, "SELECT acknowledged FROM alarm WHERE id = %s", alarm_id)
     assert acked == (False,)  # showing the page changes nothing
-    first = n_client.post(f"/notify/ack/{token}")
+    first = n_client.post(f"/notify/ack/{token}", headers=BROWSER)
     assert first.status_code == 200 and "已确认" in first.text
-    again = n_client.post(f"/notify/ack/{token}")
+    again = n_client.post(f"/notify/ack/{token}", headers=BROWSER)
     assert again.status_code == 409 and "已使用" in again.text
-    assert n_client.get(f"/notify/ack/{token}").status_code == 409
+    script = n_client.get(f"/notify/ack/{token}")  # not a browser: problem+json
+    assert script.status_code == 409
+    assert script.headers["content-type"] == "application/problem+json"
+    assert script.json()["reason"] == "used"
     (row,) = query(
         world.database_url,
         "SELECT acknowledged, acknowledged_by FROM alarm WHERE id = %s",
@@ -252,7 +258,8 @@ def test_the_ack_link_is_refused_when_expired_or_forged(
 ) -> None:
     alarm_id = raise_alarm(world)
     expired = _token(world, alarm_id, 60, now=datetime.now(UTC).timestamp() - 120)
-    assert n_client.get(f"/notify/ack/{expired}").status_code == 410
+    gone = n_client.get(f"/notify/ack/{expired}", headers=BROWSER)
+    assert gone.status_code == 410 and "已过期" in gone.text
     assert n_client.post(f"/notify/ack/{expired}").status_code == 410
     forged = acklink.issue(
         "another-secret-of-sufficient-length!!",
