@@ -70,6 +70,7 @@ class Robot:
     kind: str
     secret: str | None = None
     fail_with: int | None = None  # an HTTP status to answer instead
+    hold: threading.Event | None = None  # a tarpit: answer only once this is set
     requests: list[tuple[dict[str, list[str]], dict[str, Any]]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
@@ -129,6 +130,8 @@ class Robot:
                     elif problem is not None:
                         robot.refused.append(problem)
                     robot.cond.notify_all()
+                if robot.hold is not None:
+                    robot.hold.wait(30)
                 status = robot.fail_with or 200  # the vendors answer their errors in a 200
                 out = json.dumps(robot.answer(problem)).encode()
                 self.send_response(status)

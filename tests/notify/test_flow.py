@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -318,3 +319,44 @@ def test_a_dead_robot_holds_back_neither_another_robot_nor_another_park(
         database_url, "SELECT consecutive_failures FROM notify_channel WHERE id = %s", bad
     )
     assert failures == (2,)
+
+
+def test_a_slow_robot_does_not_delay_another_channel(
+    n_client: TestClient, n_admin: dict[str, str], n_settings: Settings, world: ParkWorld
+) -> None:
+    release = threading.Event()
+    slow, quick = Robot("dingtalk", hold=release).start(), Robot("wecom").start()
+    try:
+        tarpit = add_channel(
+            n_client, n_admin, world.park_id, name="慢", kind="dingtalk", url=slow.url
+        )
+        add_channel(n_client, n_admin, world.park_id, name="快", kind="wecom", url=quick.url)
+        channels = n_client.get(
+            f"/api/v1/parks/{world.park_id}/notify/channels", headers=n_admin
+        ).json()
+        set_routes(
+            n_client,
+            n_admin,
+            world.park_id,
+            [{"channel_id": c["id"], "event_types": ["*"]} for c in channels],
+        )
+        raise_alarm(world)
+        round_ = threading.Thread(target=worker_round, args=(n_settings,))
+        round_.start()
+        with quick.cond:  # the quick robot is served while the slow one still holds its send
+            assert quick.cond.wait_for(lambda: bool(quick.requests), 30)
+        # the slow robot has the request but has not answered: its message is still in flight
+        assert query(
+            world.database_url, "SELECT status FROM notify_message WHERE channel_id = %s", tarpit
+        ) == [("pending",)]
+        release.set()
+        round_.join(60)
+    finally:
+        release.set()
+        slow.stop()
+        quick.stop()
+    assert len(slow.requests) == 1
+    (state,) = query(
+        world.database_url, "SELECT status FROM notify_message WHERE channel_id = %s", tarpit
+    )
+    assert state == ("sent",)
