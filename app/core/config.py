@@ -441,6 +441,20 @@ class Settings(BaseSettings):
         default=timedelta(seconds=15), description="timeout of one SMTP session"
     )
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or value.rstrip("/") != value:
+            raise ValueError("an http(s) URL without a trailing slash")
+        return value
+
+    @field_validator("notify_ack_secret")
+    @classmethod
+    def _ack_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("at least 32 characters")
+        return value
+
     @field_validator("webhook_allowed_ports")
     @classmethod
     def _ports(cls, value: str) -> str:

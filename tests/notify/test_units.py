@@ -138,3 +138,16 @@ def test_render_in_chinese_and_english() -> None:
     assert (
         place(CTX, "en") == "1号楼 F-1 泵房" and reading(CTX, "en") == "30 %LEL (threshold 25 %LEL)"
     )
+
+
+def test_the_settings_refuse_a_short_ack_secret_and_a_bare_public_url() -> None:
+    from pydantic import ValidationError
+
+    from app.core.config import Settings
+
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(notify_ack_secret="short")
+    with pytest.raises(ValidationError, match="without a trailing slash"):
+        Settings(public_url="https://park.example.cn/")
+    with pytest.raises(ValidationError, match="http"):
+        Settings(public_url="park.example.cn")
