@@ -114,6 +114,20 @@ START_ESCALATIONS = text(
 )
 
 
+CRITICAL_RAISES = text(
+    "SELECT type, data FROM event_outbox WHERE id = ANY (CAST(:ids AS uuid[]))"
+    " AND held_back IS NULL AND severity = :critical AND type = ANY (CAST(:types AS text[]))"
+)
+
+
+async def critical_raises(
+    session: AsyncSession, event_ids: Sequence[uuid.UUID], critical: str, types: Sequence[str]
+) -> Sequence[RowMapping]:
+    """The batch's events (not held back) that start an escalation."""
+    params = {"ids": list(event_ids), "critical": critical, "types": list(types)}
+    return (await session.execute(CRITICAL_RAISES, params)).mappings().all()
+
+
 async def routed(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> Sequence[RowMapping]:
     params = {"ids": list(event_ids), "order": _ORDER}
     return (await session.execute(ROUTED, params)).mappings().all()

@@ -26,7 +26,6 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.document import alarm_document, rfc3339
@@ -146,12 +145,7 @@ async def _route(session: AsyncSession, event_ids: Sequence[uuid.UUID], settings
 
 
 async def _escalating(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> list[str]:
-    sql = text(
-        "SELECT type, severity, data FROM event_outbox WHERE id = ANY (CAST(:ids AS uuid[]))"
-        " AND held_back IS NULL AND severity = :critical AND type = ANY (CAST(:types AS text[]))"
-    )
-    params = {"ids": list(event_ids), "critical": CRITICAL, "types": list(ESCALATING)}
-    rows = (await session.execute(sql, params)).mappings().all()
+    rows = await repository.critical_raises(session, event_ids, CRITICAL, ESCALATING)
     return [a for r in rows if (a := alarm_id_of(r["type"], r["data"] or {}))]
 
 
