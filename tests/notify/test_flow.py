@@ -360,3 +360,60 @@ def test_a_slow_robot_does_not_delay_another_channel(
         world.database_url, "SELECT status FROM notify_message WHERE channel_id = %s", tarpit
     )
     assert state == ("sent",)
+
+
+def test_over_the_rate_messages_wait_and_go_as_one_digest(
+    n_client: TestClient, n_admin: dict[str, str], n_settings: Settings, world: ParkWorld
+) -> None:
+    robot = Robot("dingtalk").start()
+    try:
+        channel = add_channel(
+            n_client,
+            n_admin,
+            world.park_id,
+            name="钉钉",
+            kind="dingtalk",
+            url=robot.url,
+            rate_per_min=1,
+        )
+        set_routes(
+            n_client,
+            n_admin,
+            world.park_id,
+            [{"channel_id": channel, "event_types": ["alarm.raised"]}],
+        )
+        devices = [f"gas-r{i}" for i in range(4)]
+        for device in devices:
+            query(
+                world.database_url,
+                "INSERT INTO device (park_id, id, type, name) VALUES"
+                " (%s, %s, 'gas_detector', %s) RETURNING id",
+                world.park_id,
+                device,
+                f"探测器 {device}",
+            )
+        raise_alarm(world, device_id=devices[0])
+        worker_round(n_settings)  # the minute's one message
+        for device in devices[1:]:
+            raise_alarm(world, device_id=device)
+        worker_round(n_settings)  # over the rate: they wait, nothing is dropped
+        assert len(robot.requests) == 1
+        waiting = query(
+            world.database_url,
+            "SELECT count(*) FROM notify_message WHERE channel_id = %s AND status = 'pending'",
+            channel,
+        )
+        assert waiting == [(3,)]
+        # a minute later (the attempt log moved back instead of the clock)
+        query(
+            world.database_url,
+            "UPDATE notify_attempt SET started_at = started_at"
+            " - interval '61 seconds' WHERE channel_id = %s RETURNING id",
+            channel,
+        )
+        worker_round(n_settings)
+    finally:
+        robot.stop()
+    assert len(robot.requests) == 2
+    digest = robot.requests[1][1]["markdown"]["text"]
+    assert "3 条通知汇总" in digest and all(f"探测器 {d}" in digest for d in devices[1:])
