@@ -139,3 +139,47 @@ def test_a_shelved_alarm_tells_nobody(
     assert query(
         world.database_url, "SELECT count(*) FROM notify_message WHERE channel_id = %s", channel
     ) == [(0,)]
+
+
+def test_routes_match_event_type_severity_building_and_device_type(
+    n_client: TestClient, n_admin: dict[str, str], n_settings: Settings, world: ParkWorld
+) -> None:
+    robot = Robot("wecom").start()
+    filters = {
+        "this building": {"building_id": "b3"},
+        "gas detectors, major and up": {"device_type": "gas_detector", "min_severity": "major"},
+        "another building": {"building_id": "b9"},
+        "smoke detectors": {"device_type": "smoke_detector"},
+        "critical only": {"min_severity": "critical"},
+        "device events": {"event_types": ["device.*"]},
+    }
+    try:
+        channels = {
+            name: add_channel(
+                n_client, n_admin, world.park_id, name=name, kind="wecom", url=robot.url
+            )
+            for name in filters
+        }
+        set_routes(
+            n_client,
+            n_admin,
+            world.park_id,
+            [
+                {"channel_id": channels[name], "event_types": ["alarm.*"], **extra}
+                for name, extra in filters.items()
+            ],
+        )
+        raise_alarm(world, severity="major", value=30, threshold=25)  # gas-7 in building b3
+        worker_round(n_settings)
+    finally:
+        robot.stop()
+    told = {
+        name
+        for name, channel in channels.items()
+        if query(
+            world.database_url, "SELECT count(*) FROM notify_message WHERE channel_id = %s", channel
+        )
+        == [(1,)]
+    }
+    assert told == {"this building", "gas detectors, major and up"}
+    assert len(robot.requests) == 2
