@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.severity import COLORS, SEVERITIES
+from app.core.severity import SEVERITIES
 
 _ORDER = list(reversed(SEVERITIES))  # lowest first: array_position() is the rank
 
@@ -40,17 +40,14 @@ ROUTED = text(
     """
 )
 
-# What a message names, per (park, device, metric, severity): park, building, floor, space,
-# device, the metric's unit, and the response plan in force for the incident type whose
-# trigger is this device type and metric, at the alarm's colour (else its any-level plan).
+# What a message names, per (park, device, metric): park, building, floor, space, device and
+# the metric's unit. (The response plan comes from app/emergency: routing.plan_of.)
 FACTS = text(
     """
     SELECT k.i, p.name AS park_name, p.timezone, d.name AS device_name, d.type AS device_type,
-           b.name AS building_name, s.name AS space_name, s.floor, f.name AS floor_name,
-           m.unit, plan.name AS plan_name, plan.tasks AS plan_tasks
-    FROM unnest(CAST(:parks AS text[]), CAST(:devices AS text[]), CAST(:metrics AS text[]),
-                CAST(:severities AS text[])) WITH ORDINALITY AS k(park_id, device_id, metric,
-                                                                   severity, i)
+           b.name AS building_name, s.name AS space_name, s.floor, f.name AS floor_name, m.unit
+    FROM unnest(CAST(:parks AS text[]), CAST(:devices AS text[]), CAST(:metrics AS text[]))
+         WITH ORDINALITY AS k(park_id, device_id, metric, i)
     JOIN park p ON p.id = k.park_id
     LEFT JOIN device d ON d.park_id = k.park_id AND d.id = k.device_id
     LEFT JOIN building b ON b.park_id = d.park_id AND b.id = d.building_id
@@ -58,23 +55,6 @@ FACTS = text(
     LEFT JOIN floor f ON f.park_id = s.park_id AND f.building_id = s.building_id
                      AND f.number = s.floor
     LEFT JOIN device_type_metric m ON m.device_type = d.type AND m.name = k.metric
-    LEFT JOIN LATERAL (
-        SELECT rp.name, rp.tasks FROM (
-            SELECT DISTINCT ON (incident_type) incident_type, trigger_device_type,
-                   trigger_metric
-            FROM incident_type_rule
-            WHERE (park_id IS NULL OR park_id = k.park_id) AND valid_from <= now()
-            ORDER BY incident_type, park_id NULLS LAST, valid_from DESC
-        ) t
-        CROSS JOIN LATERAL (
-            SELECT r.name, r.tasks FROM response_plan r
-            WHERE r.incident_type = t.incident_type AND valid_from <= now()
-              AND (r.park_id IS NULL OR r.park_id = k.park_id)
-              AND (r.level IS NULL OR r.level = CAST(:colors AS jsonb) ->> k.severity)
-            ORDER BY r.level NULLS LAST, r.park_id NULLS LAST, r.valid_from DESC LIMIT 1
-        ) rp
-        WHERE t.trigger_device_type = d.type AND t.trigger_metric = k.metric LIMIT 1
-    ) plan ON true
     ORDER BY k.i
     """
 )
@@ -134,19 +114,13 @@ async def routed(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> Seque
 
 
 async def facts(
-    session: AsyncSession, keys: Sequence[tuple[str, str | None, str | None, str | None]]
+    session: AsyncSession, keys: Sequence[tuple[str, str | None, str | None]]
 ) -> list[dict[str, Any]]:
-    """The facts of each (park, device, metric, severity), in order."""
+    """The facts of each (park, device, metric), in order."""
     if not keys:
         return []
-    parks, devices, metrics, severities = (list(column) for column in zip(*keys, strict=True))
-    params = {
-        "parks": parks,
-        "devices": devices,
-        "metrics": metrics,
-        "severities": severities,
-        "colors": orjson.dumps(COLORS).decode(),
-    }
+    parks, devices, metrics = (list(column) for column in zip(*keys, strict=True))
+    params = {"parks": parks, "devices": devices, "metrics": metrics}
     rows = (await session.execute(FACTS, params)).mappings().all()
     return [{k: v for k, v in row.items() if k != "i"} for row in rows]
 

@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.document import alarm_document, rfc3339
 from app.core.config import Settings
-from app.core.severity import CRITICAL
+from app.core.severity import COLORS, CRITICAL
+from app.emergency import config_repository as emergency_config
 from app.notify import repository
 
 logger = logging.getLogger(__name__)
@@ -94,11 +95,42 @@ def event_context(row: Mapping[Any, Any], facts: Mapping[Any, Any]) -> dict[str,
     }
 
 
+async def plan_of(
+    session: AsyncSession, park_id: str, device_type: Any, metric: Any, severity: Any
+) -> dict[str, Any]:
+    """What to do, by app/emergency's rules: the response plan (应急预案) in force for the
+    incident type whose trigger is this device type and metric, at the alarm's colour, else
+    that type's any-level plan (``config_repository.plan_for``); none when no type applies."""
+    if not device_type or not metric or severity not in COLORS:
+        return {"plan_name": None, "plan_tasks": []}
+    for rule in await emergency_config.rules(session, park_id):
+        if (rule["trigger_device_type"], rule["trigger_metric"]) == (device_type, metric):
+            color = COLORS[severity]
+            found = await emergency_config.plan_for(session, park_id, rule["incident_type"], color)
+            if found is not None:
+                return {"plan_name": found["name"], "plan_tasks": list(found["tasks"])}
+    return {"plan_name": None, "plan_tasks": []}
+
+
+async def facts_of(
+    session: AsyncSession, keys: Sequence[tuple[str, str | None, str | None, str | None]]
+) -> list[dict[str, Any]]:
+    """The facts of each (park, device, metric, severity): place, device, unit and plan."""
+    found = await repository.facts(session, [(p, d, m) for p, d, m, _s in keys])
+    plans: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for (park, _device, metric, severity), facts in zip(keys, found, strict=True):
+        which = (park, facts["device_type"], metric, severity)
+        if which not in plans:
+            plans[which] = await plan_of(session, *which)
+        facts.update(plans[which])
+    return found
+
+
 async def alarm_context(session: AsyncSession, row: Mapping[Any, Any]) -> dict[str, Any]:
     """What a message (or the acknowledge page) says about an alarm, from its row."""
     doc = alarm_document(row)
     key = (doc["park_id"], doc["device_id"], doc["metric"], doc["severity"])
-    facts = (await repository.facts(session, [key]))[0]
+    facts = (await facts_of(session, [key]))[0]
     return {
         **facts,
         "type": "alarm.raised",
@@ -135,7 +167,7 @@ async def _route(session: AsyncSession, event_ids: Sequence[uuid.UUID], settings
         return
     keys = [_facts_key(r) for r in rows]
     distinct = list(dict.fromkeys(keys))
-    found = dict(zip(distinct, await repository.facts(session, distinct), strict=True))
+    found = dict(zip(distinct, await facts_of(session, distinct), strict=True))
     person_ids = {uuid.UUID(str(p)) for r in rows for p in r["person_ids"]}
     people = await repository.people(session, list(person_ids))
     messages = [_message(r, found[k], people) for r, k in zip(rows, keys, strict=True)]
