@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -110,3 +111,15 @@ async def messages(
     )
     params = {"park": park_id, "status": status, "before": before, "limit": limit + 1}
     return (await session.execute(sql, params)).mappings().all()
+
+
+async def insert_test(
+    session: AsyncSession, park_id: str, channel_id: uuid.UUID, context: dict[str, Any]
+) -> RowMapping:
+    sql = text(
+        "INSERT INTO notify_message (park_id, channel_id, kind, type, urgent, context)"
+        " VALUES (:park, :channel, 'test', 'notify.test', false, CAST(:context AS jsonb))"
+        " RETURNING *"
+    )
+    params = {"park": park_id, "channel": channel_id, "context": orjson.dumps(context).decode()}
+    return (await session.execute(sql, params)).mappings().one()

@@ -36,6 +36,7 @@ EVENT_ZH = {
     "alarm.unshelved": "告警恢复显示",
     "device.offline": "设备离线",
     "device.online": "设备恢复在线",
+    "notify.test": "测试消息",
 }
 EVENT_EN = {
     "alarm.raised": "Alarm",
@@ -46,6 +47,7 @@ EVENT_EN = {
     "alarm.unshelved": "Alarm unshelved",
     "device.offline": "Device offline",
     "device.online": "Device back online",
+    "notify.test": "Test message",
 }
 DEVICE_TYPE_ZH = {
     "electricity_meter": "电表",
@@ -184,10 +186,11 @@ def render(ctx: Context, lang: str, public_url: str, ack_url: AckUrl) -> Rendere
         if zh
         else ("Park", "Where", "Device", "Reading", "Level", "Time")
     )
+    about_device = bool(ctx.get("device_id"))
     values = [
         str(ctx.get("park_name") or ctx["park_id"]),
-        place(ctx, lang),
-        device(ctx, lang),
+        place(ctx, lang) if about_device else None,
+        device(ctx, lang) if about_device else None,
         reading(ctx, lang),
         words,
         f"{local_time(ctx.get('at'), ctx['timezone'])}（{ctx['timezone']}）"

@@ -58,6 +58,18 @@ async def delete_channel(channel_id: ChannelIdPath, session: SessionDep, ctx: Pa
     await service.delete_channel(session, ctx=ctx, channel_id=channel_id)
 
 
+@router.post(
+    "/channels/{channel_id}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a test message to the channel (admin)",
+    description="Queued like any notification; `GET .../notify/messages` shows how it went.",
+)
+async def test_channel(
+    channel_id: ChannelIdPath, session: SessionDep, ctx: ParkAdmin
+) -> MessageRead:
+    return await service.test_channel(session, ctx=ctx, channel_id=channel_id)
+
+
 @router.post("/people", status_code=status.HTTP_201_CREATED, summary="Add a person (admin)")
 async def create_person(data: PersonCreate, session: SessionDep, ctx: ParkAdmin) -> PersonRead:
     return await service.create_person(session, ctx=ctx, data=data)

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alarms.document import rfc3339
 from app.core.config import Settings
 from app.core.errors import NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.notify import admin_repository as repository
-from app.notify import vendors
+from app.notify import routing, vendors
 from app.notify.schemas import (
     ChannelCreate,
     ChannelRead,
@@ -136,3 +138,23 @@ async def list_messages(
     return Page[MessageRead](
         items=[MessageRead.model_validate(dict(r)) for r in items], next_cursor=cursor
     )
+
+
+async def test_channel(
+    session: AsyncSession, *, ctx: ParkContext, channel_id: uuid.UUID
+) -> MessageRead:
+    """Queue a test message to the channel (sent by the worker like any other)."""
+    if await repository.count_owned(session, "notify_channel", ctx.park_id, [channel_id]) != 1:
+        raise NotFound(f"no notification channel {channel_id} in park {ctx.park_id!r}")
+    facts = (await routing.facts_of(session, [(ctx.park_id, None, None, None)]))[0]
+    context = {
+        **facts,
+        "type": "notify.test",
+        "severity": None,
+        "park_id": ctx.park_id,
+        "at": rfc3339(datetime.now(UTC)),
+        "alarm_id": None,
+        "people": [],
+    }
+    row = await repository.insert_test(session, ctx.park_id, channel_id, context)
+    return MessageRead.model_validate(dict(row))

@@ -104,7 +104,7 @@ CREATE TABLE notify_message (
     channel_id       uuid NOT NULL REFERENCES notify_channel (id) ON DELETE CASCADE,
     event_id         uuid,
     alarm_id         uuid,
-    kind             text NOT NULL CHECK (kind IN ('event', 'escalation')),
+    kind             text NOT NULL CHECK (kind IN ('event', 'escalation', 'test')),
     type             text NOT NULL,
     severity         text,
     dedup_key        text,

@@ -4,6 +4,7 @@ with its colour word, park-local time, the response plan and the cockpit link.""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -245,3 +246,30 @@ def test_a_webhook_channel_gets_a_standard_webhooks_signed_notification(
     assert body["type"] == "notification" and body["park_id"] == world.park_id
     assert body["data"]["title"] == "[Alarm, level 1 (red)] 苏州智造园"
     assert body["data"]["facts"]["Reading"] == "55 %LEL (threshold 50 %LEL)"
+
+
+def test_a_test_message_reaches_the_robot(
+    n_client: TestClient, n_admin: dict[str, str], n_settings: Settings, world: ParkWorld
+) -> None:
+    robot = Robot("dingtalk", DING_SECRET).start()
+    try:
+        channel = add_channel(
+            n_client,
+            n_admin,
+            world.park_id,
+            name="钉钉",
+            kind="dingtalk",
+            url=robot.url,
+            secret=DING_SECRET,
+        )
+        path = f"/api/v1/parks/{world.park_id}/notify/channels/{channel}/test"
+        queued = n_client.post(path, headers=n_admin)
+        assert queued.status_code == 202 and queued.json()["status"] == "pending"
+        missing = n_client.post(path.replace(channel, str(uuid.uuid4())), headers=n_admin)
+        assert missing.status_code == 404
+        worker_round(n_settings)
+    finally:
+        robot.stop()
+    ((_query, body),) = robot.requests
+    assert body["markdown"]["title"] == "【通知测试消息】苏州智造园"
+    assert "设备" not in body["markdown"]["text"]
