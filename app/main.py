@@ -74,6 +74,8 @@ def api_routers() -> list[APIRouter]:
     from app.economy.router import router as economy
     from app.emergency.router import router as emergency
     from app.events.router import router as events
+    from app.notify.router import ack_router as notify_ack
+    from app.notify.router import router as notify
     from app.parks.router import router as parks
     from app.telemetry.router import router as telemetry
     from app.webhooks.router import router as webhooks
@@ -87,6 +89,8 @@ def api_routers() -> list[APIRouter]:
         alarm_rules,
         detectors,
         webhooks,
+        notify,
+        notify_ack,
         land,
         twin,
         tenancy,

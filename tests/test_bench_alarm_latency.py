@@ -48,3 +48,21 @@ def test_receiver_verifies_and_keeps_the_first_arrival() -> None:
     ping, sent = _signed(receiver.secret, "e3", {"type": "webhook.test", "data": {}})
     assert receiver.record(ping, sent, 13.0)
     assert receiver.others == ["webhook.test"]
+
+
+def test_the_fake_dingtalk_robot_checks_the_signature_and_reads_a_digest() -> None:
+    from app.notify import vendors
+    from bench.alarm_latency import DING_SECRET, DingTalkRobot
+
+    robot = DingTalkRobot(secret=DING_SECRET)
+    now_ms = int(time.time() * 1000)
+    url = vendors.dingtalk_url("http://x/robot/send?access_token=t", DING_SECRET, now_ms)
+    path = url.removeprefix("http://x")
+    body = vendors.dingtalk_body("t", "gas detector g1 ... gas detector g2", [])
+    assert robot.record(body, {}, now_ms / 1000, path)
+    assert robot.arrivals == {"g1": now_ms / 1000, "g2": now_ms / 1000} and robot.messages == 1
+    assert robot.reply(True) == (200, b'{"errcode":0,"errmsg":"ok"}')
+
+    wrong = vendors.dingtalk_url("http://x/robot/send?access_token=t", "SECother", now_ms)
+    assert not robot.record(body, {}, now_ms / 1000, wrong.removeprefix("http://x"))
+    assert robot.bad_signatures == 1

@@ -65,24 +65,28 @@ async def get(session: AsyncSession, *, ctx: ParkContext, alarm_id: uuid.UUID) -
 async def acknowledge(
     session: AsyncSession, *, ctx: ParkContext, alarm_id: uuid.UUID, comment: str | None
 ) -> AlarmRead:
-    before = await repository.get(session, ctx.park_id, alarm_id, lock=True)
+    return await acknowledge_as(
+        session, park_id=ctx.park_id, alarm_id=alarm_id, actor=ctx.key.id, comment=comment
+    )
+
+
+async def acknowledge_as(
+    session: AsyncSession, *, park_id: str, alarm_id: uuid.UUID, actor: str, comment: str | None
+) -> AlarmRead:
+    """Acknowledge as ``actor`` (an API key's id, or a person through a one-click link)."""
+    before = await repository.get(session, park_id, alarm_id, lock=True)
     if before is None:
-        raise NotFound(f"alarm {alarm_id} not found in park {ctx.park_id!r}")
-    row = await repository.acknowledge(session, ctx.park_id, alarm_id, ctx.key.id)
+        raise NotFound(f"alarm {alarm_id} not found in park {park_id!r}")
+    row = await repository.acknowledge(session, park_id, alarm_id, actor)
     if row is None:  # acknowledged before: nothing changes, the answer is the same
         return _read(before)
     await repository.add_event(
-        session,
-        alarm_id,
-        "acknowledged",
-        severity=row["severity"],
-        actor=ctx.key.id,
-        comment=comment,
+        session, alarm_id, "acknowledged", severity=row["severity"], actor=actor, comment=comment
     )
     await announce(session, "alarm.acknowledged", row)
     if before["active"] and not row["active"]:
         await repository.add_event(
-            session, alarm_id, "cleared", severity=row["severity"], actor=ctx.key.id
+            session, alarm_id, "cleared", severity=row["severity"], actor=actor
         )
         await announce(session, "alarm.cleared", row)
     return _read(row)

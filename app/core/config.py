@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.mqtt import MqttTarget
@@ -468,6 +468,63 @@ class Settings(BaseSettings):
         default=timedelta(minutes=10),
         description="the window in which a device's alarm raises are counted",
     )
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="the address people reach `parktwin api` at (scheme, host, port, no trailing "
+        "slash): notification messages link to the cockpit (`{url}/#park=..&alarm=..`) and to "
+        "the acknowledge page from it",
+    )
+    notify_ack_secret: SecretStr | None = Field(
+        default=None,
+        description="server secret that signs the one-click acknowledge links in notifications "
+        "(at least 32 characters; the same in every API and worker process); unset: messages "
+        "carry no acknowledge link",
+    )
+    notify_ack_ttl: timedelta = Field(
+        default=timedelta(hours=1),
+        description="how long a one-click acknowledge link is valid after it was sent",
+    )
+    notify_dedup_window: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="a repeat of the same notification (event type, device, metric, alarm type "
+        "and severity) to the same channel within this long is recorded as a duplicate, not sent",
+    )
+    notify_digest_max: int = Field(
+        default=30,
+        ge=1,
+        le=200,
+        description="most notifications merged into one digest message to a channel",
+    )
+    smtp_host: str = Field(default="", description="SMTP server for email notifications")
+    smtp_port: int = Field(default=587, description="SMTP submission port (STARTTLS)")
+    smtp_username: str = Field(default="", description="SMTP login; empty: no login")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    smtp_from: str = Field(
+        default="parktwin@localhost", description="the From address of email notifications"
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA bundle the SMTP server's certificate is checked against; unset: "
+        "the system's CAs",
+    )
+    smtp_timeout: timedelta = Field(
+        default=timedelta(seconds=15), description="timeout of one SMTP session"
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or value.rstrip("/") != value:
+            raise ValueError("an http(s) URL without a trailing slash")
+        return value
+
+    @field_validator("notify_ack_secret")
+    @classmethod
+    def _ack_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("at least 32 characters")
+        return value
 
     @field_validator("api_cors_origins")
     @classmethod

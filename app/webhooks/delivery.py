@@ -83,7 +83,7 @@ async def post(
         sent = headers(claimed.secrets, str(claimed.event_id), int(time.time()), body)
         async with asyncio.timeout(settings.webhook_timeout.total_seconds()):
             target = await pin(claimed.url, Policy.of(settings), resolver)
-            response = await _send(client, target, body, sent)
+            response = await send_pinned(client, target, body, sent)
             try:
                 status = response.status_code
                 if not 200 <= status < 300:
@@ -96,7 +96,7 @@ async def post(
     return Result(status, error, answer, duration_ms)
 
 
-async def _send(
+async def send_pinned(
     client: httpx.AsyncClient, target: Target, body: bytes, sent: dict[str, str]
 ) -> httpx.Response:
     """POST to the checked addresses in turn until one takes the connection (a dual-stack
@@ -181,6 +181,10 @@ def new_client(settings: Settings) -> httpx.AsyncClient:
 
 
 HoldBack = Callable[[AsyncSession, Sequence[uuid.UUID], Settings], Awaitable[None]]
+Also = HoldBack
+"""Called with each batch of taken events after ``hold_back``, in the same transaction, before
+the fan-out: other deliverers queue their own work from the same events (app/notify/routing.py
+queues notifications to people)."""
 
 
 async def _send_everything(
@@ -199,8 +203,9 @@ class WebhookDispatcher:
 
     channels = ("parktwin_outbox",)
 
-    def __init__(self, hold_back: HoldBack | None = None) -> None:
+    def __init__(self, hold_back: HoldBack | None = None, also: Sequence[Also] = ()) -> None:
         self._hold_back = hold_back or _send_everything
+        self._also = tuple(also)
         self._client: httpx.AsyncClient | None = None
         self._maker: async_sessionmaker[AsyncSession] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -245,6 +250,8 @@ class WebhookDispatcher:
             taken = await queue.take(own, FAN_OUT_BATCH)
             if taken:
                 await self._hold_back(own, taken, settings)
+                for also in self._also:
+                    await also(own, taken, settings)
             events, _queued = await queue.fan_out(own, taken) if taken else (0, 0)
             claimed = await queue.claim(own, limits) if room > 0 else []
         for item in claimed:

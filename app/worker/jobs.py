@@ -10,6 +10,11 @@ from app.carbon.budgets import check as carbon_budgets
 from app.economy.power import detect_anomalies as economy_anomalies
 from app.emergency.jobs import open_from_alarms, report_reminders
 from app.idempotency.jobs import prune as idempotency_retention
+from app.notify import escalation as notify_escalation
+from app.notify import routing as notify_routing
+from app.notify.delivery import NotifyDispatcher
+from app.notify.delivery import backlog as notify_backlog
+from app.notify.delivery import purge as notify_retention
 from app.telemetry.jobs import dirty_hours, rejection_retention, retention, rollup
 from app.webhooks.delivery import WebhookDispatcher
 from app.webhooks.delivery import backlog as webhook_backlog
@@ -31,9 +36,11 @@ REPORT_REMINDERS_EVERY_S = 5.0
 
 def default_jobs() -> list[Job]:
     # Webhooks first: a safety event must not wait behind a round of rollups.
-    webhooks = WebhookDispatcher(hold_back=alarm_policy.hold_back)
+    webhooks = WebhookDispatcher(hold_back=alarm_policy.hold_back, also=[notify_routing.route])
     return [
         Job("webhooks", webhooks, backlog=webhook_backlog),
+        Job("notify", NotifyDispatcher(), backlog=notify_backlog),
+        Job("notify_escalation", notify_escalation.run, every=TIMERS_EVERY_S),
         Job("incidents", open_from_alarms),  # every round: the alarm's NOTIFY wakes the loop
         Job("incident_reports", report_reminders, every=REPORT_REMINDERS_EVERY_S),
         Job("rollup", rollup, backlog=dirty_hours),
@@ -47,6 +54,7 @@ def default_jobs() -> list[Job]:
         Job("economy_anomalies", economy_anomalies, every=ECONOMY_ANOMALIES_EVERY_S),
         Job("retention", retention, every=RETENTION_EVERY_S),
         Job("webhook_retention", webhook_retention, every=RETENTION_EVERY_S),
+        Job("notify_retention", notify_retention, every=RETENTION_EVERY_S),
         Job("rejection_retention", rejection_retention, every=REJECTION_RETENTION_EVERY_S),
         Job("idempotency_retention", idempotency_retention, every=RETENTION_EVERY_S),
     ]

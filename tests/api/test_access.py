@@ -72,7 +72,7 @@ def test_every_api_route_declares_a_role() -> None:
         assert role is not None, f"{method} {path} declares no role"
         expected = (
             Role.admin
-            if "/webhooks" in path  # subscriptions hold secrets and receiver URLs: admin only
+            if "/webhooks" in path or "/notify" in path  # secrets, URLs, phones: admin only
             else Role.viewer
             if method == "GET" or (method, path) in MUTATIONS_BY_VIEWERS
             else Role.operator
@@ -291,6 +291,18 @@ def make_emergency(database_url: str, park_id: str) -> dict[str, str]:
     }
 
 
+def make_channel(database_url: str, park_id: str) -> str:
+    """A notification channel (an email list), straight into the table, to be deleted."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "INSERT INTO notify_channel (park_id, name, kind, recipients, rate_per_min) "
+            "VALUES (%s, 'm', 'email', '{a@b.cn}', 60) RETURNING id",
+            (park_id,),
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 def make_report(database_url: str, park_id: str, enterprise_id: str, month: str) -> None:
     with psycopg.connect(database_url) as conn:
         conn.execute(
@@ -310,6 +322,9 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
         "webhook_id": webhook[0],
         "event_id": webhook[1],
         "rule_id": make_rule(world.database_url, world.park.id) if "{rule_id}" in path else "",
+        "channel_id": make_channel(world.database_url, world.park.id)
+        if "{channel_id}" in path
+        else "",
         "kind": "enterprises",  # bulk import
         "month": "2026-01",  # economy reports
         **(

@@ -88,7 +88,7 @@ def test_the_worker_exposes_its_jobs_metrics_after_a_delivery_and_a_rollup(
     assert samples[("parktwin_worker_job_failures_total", "webhooks")] == 0
     assert samples[("parktwin_worker_job_failures_total", "rollup")] == 0
     backlog = {job for (name, job) in samples if name == "parktwin_worker_job_backlog"}
-    assert backlog == {"webhooks", "rollup"}  # only jobs that can tell it cheaply
+    assert backlog == {"webhooks", "notify", "rollup"}  # only jobs that can tell it cheaply
 
 
 def _delivered(port: int) -> bool:
