@@ -23,11 +23,12 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from app.broker.accounts import API_USER, ensure_service_account, ingest_account, provision
+from app.broker.accounts import ensure_service_account, ingest_account, provision
 from app.broker.dynsec import DynsecClient, device_role
 from app.core.config import MqttRole
 from app.core.migrate import upgrade_to_head
 from app.core.mqtt import MqttTarget, new_client, tls_context
+from app.core.statedir import API_USER
 from app.embedded.mosquitto import MAX_PACKET_SIZE
 from app.embedded.services import EmbeddedServices
 from tests.conftest import ServiceEnv
