@@ -20,6 +20,7 @@ from app.carbon.schemas import (
     LedgerAnswer,
     ManualEntryCreate,
     ManualEntryRead,
+    NaturalGasPut,
     ProcessEmissionPut,
     ProcessEmissionRead,
     Settings,
@@ -124,6 +125,17 @@ async def get_settings(session: SessionDep, ctx: ParkViewer) -> Settings:
             "answer is the park's new steam factor with its parameters.")  # fmt: skip
 async def put_steam(data: SteamPut, session: SessionDep, ctx: ParkAdmin) -> dict[str, Any]:
     return await service.set_steam(session, ctx=ctx, data=data)
+
+
+@router.put("/natural-gas", summary="The park's natural-gas calorific value (admin)",
+            description="One net calorific value (MJ/m³) used from `valid_from` on for both the "
+            "standard-coal coefficient (NCV / 29.307 MJ/kgce) and the CO₂ factor (NCV x carbon "
+            "content x oxidation x 44/12); 409 when the park has versions from that "
+            "date.")  # fmt: skip
+async def put_natural_gas(
+    data: NaturalGasPut, session: SessionDep, ctx: ParkAdmin
+) -> dict[str, Any]:
+    return await service.set_natural_gas(session, ctx=ctx, data=data)
 
 
 @router.put("/process-emissions/{enterprise_id}/{year}",

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from app.core.types import IDENT_PATTERN
 
@@ -114,7 +114,7 @@ class CoefficientCreate(Strict):
 
 class FactorCreate(Strict):
     carrier: Carrier
-    method: Literal["location", "market", "combustion", "heat"]
+    method: Literal["location", "market", "combustion", "heat", "biogenic"]
     region: str = Field("", max_length=64)
     valid_from: date
     value: float | None = Field(
@@ -154,6 +154,14 @@ class SteamPut(Strict):
     temperature_c: float | None = Field(
         None, gt=0, le=800, description="°C for superheated steam; null: saturated"
     )
+
+
+class NaturalGasPut(Strict):
+    valid_from: date
+    ncv_mj_m3: float = Field(
+        gt=20, le=60, description="net calorific value of the park's gas, MJ/m³ (standard state)"
+    )
+    source: str = Field(min_length=1, max_length=500, description="e.g. the supplier's 气质报告")
 
 
 class ProcessEmissionPut(Strict):
@@ -197,7 +205,10 @@ class ManualEntryRead(BaseModel):
 
 class GreenPowerCreate(Strict):
     kind: Literal["contract", "certificate"]
-    month: date = Field(description="the month the green power covers (any day of it)")
+    month: date = Field(
+        description="a contract: the month it delivers; a 绿证: its vintage, the month the "
+        "power was generated (any day of it). 绿证 count in the calendar year of their vintage"
+    )
     enterprise_id: Ident | None = None
     kwh: float | None = Field(None, gt=0, le=1e12, description="a contract's kWh")
     certificate_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
@@ -225,6 +236,11 @@ class GreenPowerRead(BaseModel):
     month: date
     kwh: float
     reference: str | None
+
+    @computed_field(description="a 绿证's generation month (its `month`); null for a contract")  # type: ignore[prop-decorator]
+    @property
+    def vintage(self) -> date | None:
+        return self.month if self.kind == "certificate" else None
 
 
 class BudgetPut(Strict):

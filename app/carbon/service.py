@@ -19,6 +19,7 @@ from app.carbon.schemas import (
     GreenPowerRead,
     ManualEntryCreate,
     ManualEntryRead,
+    NaturalGasPut,
     ProcessEmissionPut,
     ProcessEmissionRead,
     Settings,
@@ -201,6 +202,39 @@ async def set_steam(session: AsyncSession, *, ctx: ParkContext, data: SteamPut) 
     if row_id is None:
         raise Conflict("the park already has a steam factor from that date")
     return {"id": row_id, **values}
+
+
+async def set_natural_gas(
+    session: AsyncSession, *, ctx: ParkContext, data: NaturalGasPut
+) -> dict[str, Any]:
+    """One calorific value for the park's gas from ``valid_from`` on, for tce and CO₂ alike:
+    kgce/m³ = NCV / 29.307 MJ/kgce (GB/T 2589-2020); kgCO₂/m³ = NCV x carbon content x
+    oxidation x 44/12, with the carbon content and oxidation of the factor in force."""
+    kgce_kj = float((await repository.constants(session))["kgce_kj"]["value"])
+    fuel = await repository.factor_in_force(
+        session, ctx.park_id, "natural_gas", "combustion", data.valid_from
+    )
+    if fuel is None or fuel["carbon_content"] is None or fuel["oxidation"] is None:
+        raise Unprocessable("no natural-gas factor with its parts in force", field="valid_from")
+    ncv = data.ncv_mj_m3 / 1000  # GJ/m³
+    cc, ox = float(fuel["carbon_content"]), float(fuel["oxidation"])
+    source = f"{data.source}; NCV {data.ncv_mj_m3} MJ/m³ for tce and CO₂"
+    coefficient = {"carrier": "natural_gas", "valid_from": data.valid_from,
+                   "value": data.ncv_mj_m3 * 1000 / kgce_kj, "verify": False,
+                   "source": f"{source}: ÷ {kgce_kj:g} kJ/kgce (GB/T 2589-2020)"}  # fmt: skip
+    for basis in ("equivalent", "equal_value"):
+        row = {**coefficient, "basis": basis, "park_id": ctx.park_id}
+        if await repository.insert_coefficient(session, row) is None:
+            raise Conflict("the park already has a natural-gas coefficient from that date")
+    factor = {"park_id": ctx.park_id, "carrier": "natural_gas", "method": "combustion",
+              "region": "", "valid_from": data.valid_from, "ncv": ncv, "carbon_content": cc,
+              "oxidation": ox, "value": calc.combustion_factor(ncv, cc, ox), "verify": False,
+              "source": f"{source}; carbon content {cc} tC/TJ, oxidation {ox} from "
+              f"{fuel['document'] or fuel['source']}"}  # fmt: skip
+    if await repository.insert_factor(session, factor) is None:
+        raise Conflict("the park already has a natural-gas factor from that date")
+    return {"coefficient_kgce_m3": coefficient["value"], "factor_kgco2_m3": factor["value"],
+            "ncv_mj_m3": data.ncv_mj_m3, "valid_from": data.valid_from}  # fmt: skip
 
 
 async def put_process(

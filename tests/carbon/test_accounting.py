@@ -199,3 +199,50 @@ def test_certificates_matched_over_the_year_by_vintage(
     old_year = client.get(f"{url}/matching", params={"year": 2025, "enterprise_id": firm},
                           headers=viewer).json()  # fmt: skip
     assert old_year["certificates"] == [] and len(old_year["certificates_excess"]) == 1
+
+
+def test_one_natural_gas_calorific_value_for_tce_and_co2(
+    client: TestClient,
+    admin: dict[str, str],
+    viewer: dict[str, str],
+    database_url: str,
+    settings: Settings,
+) -> None:
+    park = create_park(client, admin)
+    url = f"/api/v1/parks/{park.id}/carbon/natural-gas"
+    # gas-field gas, 35 544 kJ/m³ (GB/T 2589-2020 附录A)
+    body = {"valid_from": "2026-01-01", "ncv_mj_m3": 35.544, "source": "供气方气质报告"}
+    made = client.put(url, json=body, headers=admin)
+    assert made.status_code == 200, made.text
+    # tce: 35 544 / 29 307 = 1.212816 kgce/m³; CO₂: 0.035544 GJ/m³ x 15.3 tC/TJ x 0.99 x 44/12
+    # = 1.974078 kgCO₂/m³ (the carbon content and oxidation of the 核算指南 default)
+    assert made.json()["coefficient_kgce_m3"] == pytest.approx(1.212816, abs=1e-6)
+    assert made.json()["factor_kgco2_m3"] == pytest.approx(1.974078, abs=1e-6)
+    assert client.put(url, json=body, headers=admin).status_code == 409
+    readings = [("2026-02-01 12:00", 0), ("2026-02-02 12:00", 1000)]
+    meter(client, admin, database_url, park.id, readings, "gas_meter")
+    build_rollups(settings)
+    q = {"from": "2026-02-01", "to": "2026-02-28"}
+    [row] = carbon(client, viewer, park.id, "emissions", **q)["rows"]
+    assert row["tce_equivalent"] == pytest.approx(1.212816, abs=1e-6)  # 1000 m³
+    assert row["scope1_t"] == pytest.approx(1.974078, abs=1e-6)
+    [line] = carbon(client, viewer, park.id, "report", year=2026)["audit"]
+    assert line["coefficient_equal_value"]["source"].startswith("供气方气质报告")
+    assert line["factor_location"]["ncv"] == pytest.approx(0.035544)
+
+
+def test_green_power_list_shows_the_vintage(
+    client: TestClient, admin: dict[str, str], viewer: dict[str, str]
+) -> None:
+    park = create_park(client, admin)
+    url = f"/api/v1/parks/{park.id}/carbon/green-power"
+    ident = f"GEC-{uuid.uuid4().hex}"
+    body = {"kind": "certificate", "month": "2026-03-17", "certificate_ids": [ident]}
+    assert client.post(url, json=body, headers=admin).status_code == 201
+    contract = {"kind": "contract", "month": "2026-04-01", "kwh": 500}
+    assert client.post(url, json=contract, headers=admin).status_code == 201
+    items = client.get(url, headers=viewer).json()["items"]
+    assert [(g["kind"], g["vintage"]) for g in items] == [
+        ("certificate", "2026-03-01"),
+        ("contract", None),
+    ]
