@@ -51,7 +51,10 @@ async def build(
         "grid_region": await repository.region(session, ctx.park_id),
         "generated_at": datetime.now(UTC),
         "totals": totals,
-        "zero_carbon": zerocarbon.indicators(totals, await repository.targets(session)),
+        # the notice sets targets for parks: an enterprise's figures are shown without them
+        "zero_carbon": zerocarbon.indicators(
+            totals, await repository.targets(session) if enterprise_id is None else []
+        ),
         "carriers": summary.carrier_rows(book, book.lines),
         "months": summary.rows(book, group_by=group_by, interval="month", start=start),
         "audit": audit_lines(book),

@@ -142,8 +142,19 @@ def test_steam_new_carriers_and_process_emissions(
     assert report["process_emissions"][0]["description"] == "石灰石分解"
     listed = client.get(f"{url}/process-emissions", params={"year": 2026}, headers=viewer)
     assert [p["enterprise_id"] for p in listed.json()] == [firm]
-    kinds = {(z["indicator"], z["basis"]) for z in report["zero_carbon"]}
-    assert ("co2_per_tce", "market") in kinds and ("clean_energy_share", "location") in kinds
+    assert all(z["target"] is None for z in report["zero_carbon"])  # targets are for parks
+    park_report = carbon(client, viewer, park.id, "report", year=2026)
+    zero = {(z["indicator"], z["basis"]): z for z in park_report["zero_carbon"]}
+    # 2.274966 tce a year: below the notice's 200,000 tce band, so no 单位能耗碳排放 target;
+    # the clean-energy share target ≥ 90 % applies: 573.246 / 2274.966 = 25.2 %, not met
+    assert zero[("co2_per_tce", "location")]["target"] is None
+    clean = zero[("clean_energy_share", "location")]
+    assert (clean["target"], clean["meets"], clean["verify"]) == (0.9, False, True)
+    assert "发改环资〔2025〕910号" in clean["source"]
+    scope1 = 0.88910 + 120.5  # tCO₂; + location steam 3.03163, over 2.274966 tce
+    assert zero[("co2_per_tce", "location")]["value"] == pytest.approx(
+        (scope1 + 3.03163) / 2.274966, rel=1e-5
+    )
     energy = asyncio.run(_monthly(settings, park.id, firm))
     assert energy[(firm, date(2026, 3, 1))].tce_equal_value == pytest.approx(2.274966, abs=1e-6)
     assert (firm, date(2026, 4, 1)) not in energy  # no data is not zero
