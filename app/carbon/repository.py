@@ -333,17 +333,31 @@ async def put_process(session: AsyncSession, values: dict[str, Any]) -> RowMappi
 
 
 async def process_emissions(
-    session: AsyncSession, park_id: str, year: int | None, enterprise_id: str | None = None
+    session: AsyncSession,
+    park_id: str,
+    year: int | None,
+    enterprise_id: str | None = None,
+    after: tuple[int, str] | None = None,
+    limit: int | None = None,
 ) -> Sequence[RowMapping]:
-    """Process emissions entered for the park (or one enterprise), per enterprise and year."""
+    """Process emissions entered for the park (or one enterprise), by year and enterprise,
+    after the (year, enterprise) key ``after``, at most ``limit`` rows."""
     result = await session.execute(
         text(
             "SELECT * FROM carbon_process_emission WHERE park_id = :park "
             "AND (CAST(:year AS integer) IS NULL OR year = :year) "
             "AND (CAST(:enterprise AS text) IS NULL OR enterprise_id = :enterprise) "
-            "ORDER BY year, enterprise_id"
+            "AND (CAST(:after_year AS integer) IS NULL OR (year, enterprise_id) > "
+            "(:after_year, :after_id)) ORDER BY year, enterprise_id LIMIT :limit"
         ),
-        {"park": park_id, "year": year, "enterprise": enterprise_id},
+        {
+            "park": park_id,
+            "year": year,
+            "enterprise": enterprise_id,
+            "after_year": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": limit,
+        },
     )
     return result.mappings().all()
 

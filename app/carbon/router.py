@@ -152,14 +152,13 @@ async def put_process(
     )
 
 
-@router.get("/process-emissions", response_model=list[ProcessEmissionRead],
+@router.get("/process-emissions", response_model=Page[ProcessEmissionRead],
             summary="Process emissions entered")  # fmt: skip
 async def list_process(
-    request: Request, session: SessionDep, ctx: ParkViewer,
+    request: Request, session: SessionDep, ctx: ParkViewer, page: PageDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Response:  # fmt: skip
-    found = await service.list_process(session, ctx=ctx, year=year)
-    return cached_json(request, [p.model_dump() for p in found])
+    return cached_json(request, await service.list_process(session, ctx=ctx, year=year, page=page))
 
 
 @router.post("/manual-entries", status_code=status.HTTP_201_CREATED,

@@ -249,10 +249,17 @@ async def put_process(
 
 
 async def list_process(
-    session: AsyncSession, *, ctx: ParkContext, year: int | None
-) -> list[ProcessEmissionRead]:
-    rows = await repository.process_emissions(session, ctx.park_id, year)
-    return [ProcessEmissionRead.model_validate(dict(r)) for r in rows]
+    session: AsyncSession, *, ctx: ParkContext, year: int | None, page: PageParams
+) -> Page[ProcessEmissionRead]:
+    key = page.after(2, (int, str))
+    after = (int(key[0]), str(key[1])) if key else None
+    rows = await repository.process_emissions(
+        session, ctx.park_id, year, after=after, limit=page.limit + 1
+    )
+    items, cursor = paginate(rows, page.limit, lambda r: [r["year"], r["enterprise_id"]])
+    return Page[ProcessEmissionRead](
+        items=[ProcessEmissionRead.model_validate(dict(r)) for r in items], next_cursor=cursor
+    )
 
 
 async def create_manual(

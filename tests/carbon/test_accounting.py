@@ -141,7 +141,16 @@ def test_steam_new_carriers_and_process_emissions(
     assert totals["clean_energy_share_location"] == pytest.approx(573.246 / 2274.966, abs=1e-6)
     assert report["process_emissions"][0]["description"] == "石灰石分解"
     listed = client.get(f"{url}/process-emissions", params={"year": 2026}, headers=viewer)
-    assert [p["enterprise_id"] for p in listed.json()] == [firm]
+    assert [p["enterprise_id"] for p in listed.json()["items"]] == [firm]
+    again = client.put(f"{url}/process-emissions/{firm}/2025", json=process, headers=admin)
+    assert again.status_code == 200
+    first = client.get(f"{url}/process-emissions", params={"limit": 1}, headers=viewer).json()
+    assert [p["year"] for p in first["items"]] == [2025]
+    rest = client.get(f"{url}/process-emissions", params={"cursor": first["next_cursor"]},
+                      headers=viewer).json()  # fmt: skip
+    assert ([p["year"] for p in rest["items"]], rest["next_cursor"]) == ([2026], None)
+    bad = client.get(f"{url}/process-emissions", params={"cursor": "x"}, headers=viewer)
+    assert bad.status_code == 422
     assert all(z["target"] is None for z in report["zero_carbon"])  # targets are for parks
     park_report = carbon(client, viewer, park.id, "report", year=2026)
     zero = {(z["indicator"], z["basis"]): z for z in park_report["zero_carbon"]}
