@@ -327,8 +327,10 @@ def measure(client: TestClient, headers: dict[str, str], park: str, description:
 
 def main() -> int:
     settings = get_settings()
-    urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], "parktwin_bench_carbon")
+    services = EmbeddedServices.from_settings(settings)
+    urls = services.up()
+    # the superuser creates the database (the schema owner of `services up` may not)
+    db_url = bench_database(services.postgres.admin_url(), "parktwin_bench_carbon")
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the park (once)...", flush=True)

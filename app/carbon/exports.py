@@ -62,12 +62,32 @@ TOTALS = {
     "tce_per_value_added": "单位增加值能耗（tce/万元）",
     "co2_per_value_added": "单位增加值排放（tCO₂/万元）",
     "co2_per_tce": "单位能耗排放（tCO₂/tce）",
-    "clean_energy_share": "清洁能源占比",
+    "clean_energy_share": "清洁能源占比（基于市场）",
+    "tce_equivalent_excl_renewables": "综合能耗 不含可再生能源（tce，当量值）",
+    "tce_equal_value_excl_renewables": "综合能耗 不含可再生能源（tce，等价值）",
+    "process_t": "其中 工业生产过程排放（tCO₂）",
+    "biogenic_t": "生物质燃烧排放（tCO₂，单独报告，不计入总量）",
+    "co2_per_tce_location": "单位能耗碳排放 基于位置（tCO₂/tce）",
+    "co2_per_tce_market": "单位能耗碳排放 基于市场（tCO₂/tce）",
+    "clean_energy_share_location": "清洁能源消费占比 基于位置",
+    "clean_energy_share_market": "清洁能源消费占比 基于市场（含绿电、绿证）",
 }
+INDICATORS = {"co2_per_tce": "单位能耗碳排放（tCO₂/tce）",
+              "clean_energy_share": "清洁能源消费占比"}  # fmt: skip
+BASES = {"location": "基于位置", "market": "基于市场"}
 
 
 def _part(version: dict[str, Any] | None, field: str) -> Any:
-    return "" if version is None else version[field]
+    if version is None:
+        return ""
+    return _cited(version) if field == "source" else version[field]
+
+
+def _cited(version: dict[str, Any]) -> str:
+    """The row's source, then the document it cites: title, issuer, date, table."""
+    parts = [version.get(k) for k in ("document", "issuer", "issued_on", "table_ref")]
+    cited = "，".join(str(p) for p in parts if p)
+    return f"{version['source']}｜{cited}" if cited else str(version["source"])
 
 
 def audit_rows(report: dict[str, Any]) -> list[list[Any]]:
@@ -212,6 +232,17 @@ def document(report: dict[str, Any], *, park: str) -> pdf.Document:
             pdf.Section("一、合计", totals),
             pdf.Section("二、分月", _months_table(report)),
             pdf.Section("三、核算明细（每条均列出所用系数、因子及其来源）", _audit_table(report)),
-            pdf.Section("四、核算方法", [], [report["method"]]),
+            pdf.Section("四、零碳园区指标（发改环资〔2025〕910号，待核实）", _zero_carbon(report)),
+            pdf.Section("五、核算方法", [], [report["method"]]),
         ],
     )
+
+
+def _zero_carbon(report: dict[str, Any]) -> list[list[str]]:
+    rows = [["指标", "口径", "数值", "目标", "是否达标"]]
+    for z in report.get("zero_carbon", []):
+        target = "" if z["target"] is None else f"{z['comparator']} {z['target']}"
+        meets = {True: "达标", False: "未达标", None: "不适用"}[z["meets"]]
+        rows.append([INDICATORS.get(z["indicator"], z["indicator"]), BASES[z["basis"]],
+                     pdf.number(z["value"], 4), target, meets])  # fmt: skip
+    return rows

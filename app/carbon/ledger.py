@@ -3,9 +3,10 @@ and factor versions in force, then summed per period and group.
 
 A line is one (bucket, group, carrier, versions) quantity; every figure of a line comes from
 the row ids it names, so a report can list them and an auditor recompute each line.
-Market-based Scope 2: per group and month, green power (contracts and 绿证) covers grid kWh
-up to the month's grid kWh; the covered share of each grid line counts at 0, the rest at the
-market factor in force that day (the location factor where no market factor is published).
+Market-based Scope 2: per group and calendar year, green power (contracts and 绿证) is
+matched against the year's grid kWh (app/carbon/green.py); the covered share of each grid line
+counts at 0, the rest at the market factor in force that day (the location factor where no
+market factor is published). Biomass CO₂ is priced apart (``biogenic_t``), never in a scope.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.carbon import factors as calc
-from app.carbon import repository
+from app.carbon import green, repository
 
 GRID = "electricity_grid"
 
@@ -34,12 +35,14 @@ class Line:
     coefficient_equal_value: int | None
     factor_location: int | None
     factor_market: int | None
+    factor_biogenic: int | None = None
     tce_equivalent: float = 0.0
     tce_equal_value: float = 0.0
     scope: int | None = None
     location_t: float = 0.0
     market_t: float = 0.0
     green_kwh: float = 0.0
+    biogenic_t: float = 0.0
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Ledger:
     carriers: dict[str, RowMapping]
     coefficients: dict[int, RowMapping]
     factors: dict[int, RowMapping]
-    green: dict[tuple[str, date], RowMapping] = field(default_factory=dict)
+    matches: dict[tuple[str, int], green.Match] = field(default_factory=dict)
     value_added: dict[tuple[str, date], float] = field(default_factory=dict)
 
 
@@ -79,8 +82,10 @@ async def build(
     group_by: str,
     step: str,
     only: str | None = None,
+    green_power: bool = True,
 ) -> Ledger:
-    """The ledger of every group (or of the group ``only``) over the local ``days``."""
+    """The ledger of every group (or of the group ``only``) over the local ``days``;
+    ``green_power=False`` skips the matching (energy figures only)."""
     grid_region = await repository.region(session, park_id)
     rows = await repository.quantities(
         session, park_id=park_id, tz=tz, span=span(tz, *days), group_by=group_by, step=step,
@@ -89,9 +94,9 @@ async def build(
     lines = [_line(row) for row in rows]
     ids = {name: sorted({getattr(x, name) for x in lines} - {None}) for name in
            ("coefficient_equivalent", "coefficient_equal_value", "factor_location",
-            "factor_market")}  # fmt: skip
+            "factor_market", "factor_biogenic")}  # fmt: skip
     coefficient_ids = ids["coefficient_equivalent"] + ids["coefficient_equal_value"]
-    factor_ids = ids["factor_location"] + ids["factor_market"]
+    factor_ids = ids["factor_location"] + ids["factor_market"] + ids["factor_biogenic"]
     ledger = Ledger(
         lines=lines,
         carriers={r["carrier"]: r for r in await repository.carriers(session)},
@@ -100,12 +105,62 @@ async def build(
         factors={r["id"]: r for r in await repository.factors(session, park_id, factor_ids)},
     )  # fmt: skip
     months = _months(*days)
-    for row in await repository.green_by_month(session, park_id, group_by, months):
-        ledger.green[(str(row["group_key"]), row["month"])] = row
+    ledger.matches = {} if not green_power else await _match(
+        session, ledger, park_id=park_id, tz=tz, days=days, group_by=group_by,
+        grid_region=grid_region, only=only,
+    )  # fmt: skip
     for row in await repository.value_added(session, park_id, months):
         ledger.value_added[(str(row["enterprise_id"]), row["month"])] = float(row["value_added"])
     price(ledger)
     return ledger
+
+
+async def _year_grid(
+    session: AsyncSession, ledger: Ledger, *, park_id: str, tz: str, days: tuple[date, date],
+    group_by: str, grid_region: str, only: str | None,
+) -> dict[str, dict[date, float]]:  # fmt: skip
+    """Grid kWh per group and month over the whole calendar years ``days`` touch: from the
+    ledger's own lines when it spans whole years, else read for the years."""
+    years = (date(days[0].year, 1, 1), date(days[1].year, 12, 31))
+    if days == years:
+        rows = [(x.group, x.bucket, x.quantity) for x in ledger.lines if x.carrier == GRID]
+    else:
+        found = await repository.quantities(
+            session, park_id=park_id, tz=tz, span=span(tz, *years), group_by=group_by,
+            step="month", grid_region=grid_region, only=only, carrier=GRID,
+        )  # fmt: skip
+        rows = [(str(r["group_key"]), r["bucket"], float(r["quantity"] or 0)) for r in found]
+    grid: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+    for group, bucket, quantity in rows:
+        grid[group][bucket.replace(day=1)] += quantity
+    return grid
+
+
+async def _match(
+    session: AsyncSession, ledger: Ledger, *, park_id: str, tz: str, days: tuple[date, date],
+    group_by: str, grid_region: str, only: str | None,
+) -> dict[tuple[str, int], green.Match]:  # fmt: skip
+    """Green power of each group and year matched against that year's grid kWh."""
+    first, last = days[0].year, days[1].year
+    found = await repository.green_records(
+        session, park_id, group_by, (date(first, 1, 1), date(last + 1, 1, 1))
+    )
+    records: dict[str, list[green.Record]] = defaultdict(list)
+    for r in found:
+        if only is None or str(r["group_key"]) == only:
+            records[str(r["group_key"])].append(green.Record(
+                r["kind"], r["month"], float(r["kwh"]), r["certificate_id"]))  # fmt: skip
+    if not records:
+        return {}
+    grid = await _year_grid(
+        session, ledger, park_id=park_id, tz=tz, days=days, group_by=group_by,
+        grid_region=grid_region, only=only,
+    )  # fmt: skip
+    return {
+        (group, year): green.match(year, grid.get(group, {}), own)
+        for group, own in records.items()
+        for year in range(first, last + 1)
+    }
 
 
 def _line(row: RowMapping) -> Line:
@@ -134,22 +189,24 @@ def price(ledger: Ledger) -> None:
         market = _value(ledger.factors, line.factor_market)
         line.location_t = calc.tco2(line.quantity, location)
         line.market_t = calc.tco2(line.quantity, location if market is None else market)
+    for line in ledger.lines:
+        biogenic = _value(ledger.factors, line.factor_biogenic)
+        if biogenic is not None:
+            line.biogenic_t = calc.tco2(line.quantity, biogenic)
     _apply_green(ledger)
 
 
 def _apply_green(ledger: Ledger) -> None:
-    grid: dict[tuple[str, date], list[Line]] = defaultdict(list)
+    """Each grid line's share of its month's grid kWh covered by the year's matched green
+    power counts at 0 in the market-based figure."""
     for line in ledger.lines:
-        if line.carrier == GRID:
-            grid[(line.group, line.bucket.replace(day=1))].append(line)
-    for key, lines in grid.items():
-        green = ledger.green.get(key)
-        if green is None:
+        found = ledger.matches.get((line.group, line.bucket.year))
+        if line.carrier != GRID or found is None:
             continue
-        share = calc.covered_share(sum(x.quantity for x in lines), float(green["kwh"]))
-        for line in lines:
-            line.green_kwh = line.quantity * share
-            line.market_t *= 1 - share
+        month = line.bucket.replace(day=1)
+        share = calc.covered_share(found.grid_kwh_of(month), found.covered.get(month, 0.0))
+        line.green_kwh = line.quantity * share
+        line.market_t *= 1 - share
 
 
 def period_of(bucket: date, interval: str, start: date) -> date:

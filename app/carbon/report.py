@@ -15,13 +15,13 @@ from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.tenancy.enterprises import load as load_enterprise
-from app.carbon import exports, ledger, repository, summary
+from app.carbon import exports, green, ledger, repository, summary, zerocarbon
 from app.carbon.ledger import Ledger, Line
 from app.parks import repository as parks
 from app.parks.deps import ParkContext
 from app.reports import pdf
 
-AuditKey = tuple[str, int | None, int | None, int | None, int | None]
+AuditKey = tuple[str, int | None, int | None, int | None, int | None, int | None]
 
 
 async def build(
@@ -39,7 +39,10 @@ async def build(
     book.lines = [x for x in book.lines if x.group == group]
     months = {date(year, m, 1) for m in range(1, 13)}
     value_added = summary.value_added(book, group_by, group, months)
-    green = [dict(v) for (g, _), v in sorted(book.green.items()) if g == group]
+    process = [dict(r) for r in await repository.process_emissions(
+        session, ctx.park_id, year, enterprise_id)]  # fmt: skip
+    totals = summary.totals(book, book.lines, value_added, sum(p["co2_t"] for p in process))
+    match = book.matches.get((group, year))
     return {
         "park_id": ctx.park_id,
         "enterprise_id": enterprise_id,
@@ -47,14 +50,16 @@ async def build(
         "timezone": ctx.timezone,
         "grid_region": await repository.region(session, ctx.park_id),
         "generated_at": datetime.now(UTC),
-        "totals": summary.totals(book, book.lines, value_added),
+        "totals": totals,
+        # the notice sets targets for parks: an enterprise's figures are shown without them
+        "zero_carbon": zerocarbon.indicators(
+            totals, await repository.targets(session) if enterprise_id is None else []
+        ),
         "carriers": summary.carrier_rows(book, book.lines),
         "months": summary.rows(book, group_by=group_by, interval="month", start=start),
         "audit": audit_lines(book),
-        "green_power": [
-            {"month": g["month"], "kwh": g["kwh"], "certificates": g["certificates"] or []}
-            for g in green
-        ],
+        "green_power": [] if match is None else [green.as_dict(match)],
+        "process_emissions": process,
         "method": METHOD,
     }
 
@@ -62,9 +67,12 @@ async def build(
 METHOD = (
     "tce = quantity x coefficient (kgce/unit) / 1000, 当量值 and 等价值; "
     "location tCO2 = quantity x factor (kgCO2/unit) / 1000; market tCO2 (grid) = (quantity - "
-    "green_kwh) x market factor / 1000 (the location factor where none is published); fuel "
-    "factors = NCV x carbon content x oxidation x 44/12; self-consumed PV counts 0; exported PV "
-    "is not deducted. Each audit line names the versions in force on its days."
+    "green_kwh) x market factor / 1000 (the location factor where none is published); green "
+    "power matched over the year (绿证 by vintage); fuel factors = NCV x carbon content x "
+    "oxidation x 44/12; purchased steam = kg x (enthalpy - 83.74 kJ/kg) x 0.11 kgCO2/MJ; "
+    "biomass CO2 reported apart (biogenic_t); process emissions as entered (Scope 1); "
+    "self-consumed PV counts 0; exported PV is not deducted. Each audit line names the "
+    "versions in force on its days, with document, issuer, date and table."
 )
 
 
@@ -82,7 +90,7 @@ def audit_lines(book: Ledger) -> list[dict[str, Any]]:
     grouped: dict[AuditKey, list[Line]] = defaultdict(list)
     for x in book.lines:
         key = (x.carrier, x.coefficient_equivalent, x.coefficient_equal_value,
-               x.factor_location, x.factor_market)  # fmt: skip
+               x.factor_location, x.factor_market, x.factor_biogenic)  # fmt: skip
         grouped[key].append(x)
     out = []
     for key, lines in sorted(grouped.items(), key=lambda kv: (kv[0][0], str(kv[0][1:]))):
@@ -95,6 +103,7 @@ def audit_lines(book: Ledger) -> list[dict[str, Any]]:
             "coefficient_equal_value": _version(book.coefficients, key[2]),
             "factor_location": _version(book.factors, key[3]) if scoped else None,
             "factor_market": _version(book.factors, key[4]) if scoped else None,
+            "factor_biogenic": _version(book.factors, key[5]),
         })  # fmt: skip
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -43,17 +44,23 @@ async def quantities(
     step: str,
     grid_region: str,
     only: str | None = None,
+    carrier: str | None = None,
 ) -> Sequence[RowMapping]:
     lo, hi, lo_day, hi_day = span
+    # The best plan depends on the park's meters; psycopg prepares a statement run five times
+    # on a connection, and PostgreSQL's generic plan for it took 25-30 s instead of 1-2 s
+    # (bench/carbon): plan each run for its own values, for the rest of the transaction.
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "lo_day": lo_day,
-              "hi_day": hi_day, "region": grid_region, "only": only}  # fmt: skip
+              "hi_day": hi_day, "region": grid_region, "only": only,
+              "carrier": carrier}  # fmt: skip
     return (await session.execute(text(energy_sql(group_by, step)), params)).mappings().all()
 
 
 async def gaps(
     session: AsyncSession, *, park_id: str, tz: str, lo: datetime, hi: datetime
 ) -> Sequence[RowMapping]:
-    params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "only": None}
+    params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "only": None, "carrier": None}
     return (await session.execute(text(gaps_sql()), params)).mappings().all()
 
 
@@ -79,8 +86,9 @@ async def coefficients(
 ) -> Sequence[RowMapping]:
     result = await session.execute(
         text(
-            "SELECT id, park_id, carrier, basis, valid_from, value, source, verify "
-            "FROM carbon_coefficient WHERE (park_id = :park OR park_id IS NULL) "
+            "SELECT id, park_id, carrier, basis, valid_from, value, source, verify, document, "
+            "issuer, issued_on, table_ref FROM carbon_coefficient "
+            "WHERE (park_id = :park OR park_id IS NULL) "
             "AND (CAST(:ids AS bigint[]) IS NULL OR id = ANY(:ids)) "
             "ORDER BY carrier, basis, valid_from, park_id NULLS FIRST"
         ),
@@ -95,7 +103,8 @@ async def factors(
     result = await session.execute(
         text(
             "SELECT id, park_id, carrier, method, region, valid_from, value, ncv, "
-            "carbon_content, oxidation, source, verify FROM carbon_factor "
+            "carbon_content, oxidation, source, verify, document, issuer, issued_on, "
+            "table_ref, data_year, parameters FROM carbon_factor "
             "WHERE (park_id = :park OR park_id IS NULL) "
             "AND (CAST(:ids AS bigint[]) IS NULL OR id = ANY(:ids)) "
             "ORDER BY carrier, method, region, valid_from, park_id NULLS FIRST"
@@ -110,9 +119,10 @@ async def insert_coefficient(session: AsyncSession, values: dict[str, Any]) -> i
     return await _insert(
         session,
         "INSERT INTO carbon_coefficient (park_id, carrier, basis, valid_from, value, source, "
-        "verify) VALUES (:park_id, :carrier, :basis, :valid_from, :value, :source, :verify) "
+        "verify, document, issuer, issued_on, table_ref) VALUES (:park_id, :carrier, :basis, "
+        ":valid_from, :value, :source, :verify, :document, :issuer, :issued_on, :table_ref) "
         "RETURNING id",
-        values,
+        {"document": None, "issuer": None, "issued_on": None, "table_ref": None, **values},
     )
 
 
@@ -120,11 +130,19 @@ async def insert_factor(session: AsyncSession, values: dict[str, Any]) -> int | 
     return await _insert(
         session,
         "INSERT INTO carbon_factor (park_id, carrier, method, region, valid_from, value, ncv, "
-        "carbon_content, oxidation, source, verify) VALUES (:park_id, :carrier, :method, "
-        ":region, :valid_from, :value, :ncv, :carbon_content, :oxidation, :source, :verify) "
-        "RETURNING id",
-        values,
+        "carbon_content, oxidation, source, verify, document, issuer, issued_on, table_ref, "
+        "data_year, parameters) VALUES (:park_id, :carrier, :method, :region, :valid_from, "
+        ":value, :ncv, :carbon_content, :oxidation, :source, :verify, :document, :issuer, "
+        ":issued_on, :table_ref, :data_year, CAST(:parameters AS jsonb)) RETURNING id",
+        {**FACTOR_DEFAULTS, **values, "parameters": _json(values.get("parameters"))},
     )
+
+
+FACTOR_DEFAULTS = dict.fromkeys(("document", "issuer", "issued_on", "table_ref", "data_year"))
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 async def _insert(session: AsyncSession, statement: str, values: dict[str, Any]) -> int | None:
@@ -227,21 +245,20 @@ async def green_by_ids(session: AsyncSession, park_id: str, ids: list[Any]) -> S
     return result.mappings().all()
 
 
-async def green_by_month(
+async def green_records(
     session: AsyncSession, park_id: str, group_by: str, months: tuple[date, date]
 ) -> Sequence[RowMapping]:
-    """Green kWh per (group, month): the park gets all, an enterprise its own, a building
-    none (green power is bought by enterprises or the park)."""
+    """Green-power records of ``[lo, hi)`` months (a 绿证's month is its vintage), per group:
+    the park gets all, an enterprise its own, a building none (green power is bought by
+    enterprises or the park)."""
     if group_by == "building":
         return []
     key = Identifier("park_id" if group_by in ("park", "carrier") else "enterprise_id")
     result = await session.execute(
         statement(
-            "SELECT {key} AS group_key, month, sum(kwh) AS kwh, "
-            "array_agg(certificate_id ORDER BY certificate_id) "
-            "FILTER (WHERE certificate_id IS NOT NULL) AS certificates "
+            "SELECT {key} AS group_key, kind, month, kwh, certificate_id "
             "FROM carbon_green_power WHERE park_id = :park AND month >= :lo AND month < :hi "
-            "AND {key} IS NOT NULL GROUP BY 1, 2",
+            "AND {key} IS NOT NULL ORDER BY 1, month, certificate_id NULLS FIRST",
             key=key,
         ),
         {"park": park_id, "lo": months[0], "hi": months[1]},
@@ -305,3 +322,85 @@ async def announce(session: AsyncSession, budget_id: Any, threshold: int, value:
         {"id": budget_id, "threshold": threshold, "value": value},
     )
     return result.scalar_one_or_none() is not None
+
+
+async def put_process(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
+    result = await session.execute(
+        text(
+            "INSERT INTO carbon_process_emission (park_id, enterprise_id, year, co2_t, "
+            "description, method) VALUES (:park_id, :enterprise_id, :year, :co2_t, "
+            ":description, :method) ON CONFLICT (park_id, enterprise_id, year) DO UPDATE SET "
+            "co2_t = excluded.co2_t, description = excluded.description, "
+            "method = excluded.method, updated_at = now() RETURNING *"
+        ),
+        values,
+    )
+    return result.mappings().one()
+
+
+async def process_emissions(
+    session: AsyncSession,
+    park_id: str,
+    year: int | None,
+    enterprise_id: str | None = None,
+    after: tuple[int, str] | None = None,
+    limit: int | None = None,
+) -> Sequence[RowMapping]:
+    """Process emissions entered for the park (or one enterprise), by year and enterprise,
+    after the (year, enterprise) key ``after``, at most ``limit`` rows."""
+    result = await session.execute(
+        text(
+            "SELECT * FROM carbon_process_emission WHERE park_id = :park "
+            "AND (CAST(:year AS integer) IS NULL OR year = :year) "
+            "AND (CAST(:enterprise AS text) IS NULL OR enterprise_id = :enterprise) "
+            "AND (CAST(:after_year AS integer) IS NULL OR (year, enterprise_id) > "
+            "(:after_year, :after_id)) ORDER BY year, enterprise_id LIMIT :limit"
+        ),
+        {
+            "park": park_id,
+            "year": year,
+            "enterprise": enterprise_id,
+            "after_year": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": limit,
+        },
+    )
+    return result.mappings().all()
+
+
+async def targets(session: AsyncSession) -> Sequence[RowMapping]:
+    result = await session.execute(
+        text("SELECT * FROM carbon_target ORDER BY indicator, min_tce NULLS FIRST")
+    )
+    return result.mappings().all()
+
+
+async def constants(session: AsyncSession) -> dict[str, RowMapping]:
+    result = await session.execute(text("SELECT * FROM carbon_constant ORDER BY name"))
+    return {str(r["name"]): r for r in result.mappings().all()}
+
+
+async def regions(session: AsyncSession, park_id: str) -> set[str]:
+    """The grid regions with a location factor (the defaults' and the park's own)."""
+    result = await session.execute(
+        text(
+            "SELECT DISTINCT region FROM carbon_factor WHERE carrier = 'electricity_grid' "
+            "AND method = 'location' AND (park_id IS NULL OR park_id = :park)"
+        ),
+        {"park": park_id},
+    )
+    return {str(r[0]) for r in result}
+
+
+async def factor_in_force(
+    session: AsyncSession, park_id: str, carrier: str, method: str, on: date
+) -> RowMapping | None:
+    result = await session.execute(
+        text(
+            "SELECT * FROM carbon_factor WHERE carrier = :carrier AND method = :method "
+            "AND valid_from <= :on AND (park_id = :park OR park_id IS NULL) "
+            "ORDER BY park_id NULLS LAST, valid_from DESC LIMIT 1"
+        ),
+        {"park": park_id, "carrier": carrier, "method": method, "on": on},
+    )
+    return result.mappings().first()

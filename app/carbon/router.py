@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.carbon import budgets, exports, report, service
 from app.carbon.schemas import (
@@ -20,7 +20,11 @@ from app.carbon.schemas import (
     LedgerAnswer,
     ManualEntryCreate,
     ManualEntryRead,
+    NaturalGasPut,
+    ProcessEmissionPut,
+    ProcessEmissionRead,
     Settings,
+    SteamPut,
 )
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, SettingsDep, cached_json, cached_response
@@ -102,9 +106,59 @@ async def add_factor(data: FactorCreate, session: SessionDep, ctx: ParkAdmin) ->
     return await service.add_factor(session, ctx=ctx, data=data)
 
 
-@router.put("/settings", summary="The park's grid region (admin)")
+@router.put("/settings", summary="The park's grid region (admin)",
+            description="422 for a region without a grid factor (GET .../carbon/factors lists "
+            "them).")  # fmt: skip
 async def put_settings(data: Settings, session: SessionDep, ctx: ParkAdmin) -> Settings:
     return await service.set_settings(session, ctx=ctx, data=data)
+
+
+@router.get("/settings", summary="The park's grid region")
+async def get_settings(session: SessionDep, ctx: ParkViewer) -> Settings:
+    return await service.get_settings(session, ctx=ctx)
+
+
+@router.put("/steam", summary="The park's purchased steam conditions (admin)",
+            description="Pressure (MPa, absolute) and temperature (°C; null: saturated) of the "
+            "steam bought; from `valid_from` on, steam counts by the accounting guide's method: "
+            "kg x (enthalpy − 83.74 kJ/kg) x the purchased-heat factor (0.11 tCO₂/GJ). The "
+            "answer is the park's new steam factor with its parameters.")  # fmt: skip
+async def put_steam(data: SteamPut, session: SessionDep, ctx: ParkAdmin) -> dict[str, Any]:
+    return await service.set_steam(session, ctx=ctx, data=data)
+
+
+@router.put("/natural-gas", summary="The park's natural-gas calorific value (admin)",
+            description="One net calorific value (MJ/m³) used from `valid_from` on for both the "
+            "standard-coal coefficient (NCV / 29.307 MJ/kgce) and the CO₂ factor (NCV x carbon "
+            "content x oxidation x 44/12); 409 when the park has versions from that "
+            "date.")  # fmt: skip
+async def put_natural_gas(
+    data: NaturalGasPut, session: SessionDep, ctx: ParkAdmin
+) -> dict[str, Any]:
+    return await service.set_natural_gas(session, ctx=ctx, data=data)
+
+
+@router.put("/process-emissions/{enterprise_id}/{year}",
+            summary="Enter an enterprise's process emissions of a year (admin)",
+            description="工业生产过程排放 in tCO₂, as computed by the enterprise or its verifier; "
+            "counted in Scope 1 of the annual report.")  # fmt: skip
+async def put_process(
+    data: ProcessEmissionPut, session: SessionDep, ctx: ParkAdmin,
+    enterprise_id: Annotated[str, Path(pattern=IDENT_PATTERN)],
+    year: Annotated[int, Path(ge=2000, le=2100)],
+) -> ProcessEmissionRead:  # fmt: skip
+    return await service.put_process(
+        session, ctx=ctx, enterprise_id=enterprise_id, year=year, data=data
+    )
+
+
+@router.get("/process-emissions", response_model=Page[ProcessEmissionRead],
+            summary="Process emissions entered")  # fmt: skip
+async def list_process(
+    request: Request, session: SessionDep, ctx: ParkViewer, page: PageDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> Response:  # fmt: skip
+    return cached_json(request, await service.list_process(session, ctx=ctx, year=year, page=page))
 
 
 @router.post("/manual-entries", status_code=status.HTTP_201_CREATED,
@@ -133,6 +187,19 @@ async def create_green(
     data: GreenPowerCreate, session: SessionDep, ctx: ParkAdmin
 ) -> list[GreenPowerRead]:
     return await service.create_green(session, ctx=ctx, data=data)
+
+
+@router.get("/green-power/matching", summary="Green power matched over a year",
+            description="The park's (every record) or one enterprise's green power of `year` "
+            "against its grid kWh: contracts per month, 绿证 by vintage, consumed whole while "
+            "they fit; `certificates` used, `certificates_excess` still available.")  # fmt: skip
+async def green_matching(
+    request: Request, session: SessionDep, ctx: ParkViewer,
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    enterprise_id: Annotated[str | None, Query(pattern=IDENT_PATTERN)] = None,
+) -> Response:  # fmt: skip
+    found = await service.green_matching(session, ctx=ctx, year=year, enterprise_id=enterprise_id)
+    return cached_json(request, found)
 
 
 @router.get("/green-power", response_model=Page[GreenPowerRead], summary="Green power")

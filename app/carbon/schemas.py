@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from app.core.types import IDENT_PATTERN
 
@@ -38,6 +38,7 @@ class CarrierRow(BaseModel):
     location_t: float | None
     market_t: float | None
     green_kwh: float | None
+    biogenic_t: float | None = Field(None, description="biomass CO₂, reported, in no scope")
 
 
 class LedgerRow(BaseModel):
@@ -45,17 +46,37 @@ class LedgerRow(BaseModel):
     group: str
     tce_equivalent: float | None
     tce_equal_value: float | None
+    tce_equivalent_excl_renewables: float | None = Field(
+        None, description="当量值 without on-site renewables and green-power-covered grid kWh"
+    )
+    tce_equal_value_excl_renewables: float | None = Field(None, description="等价值, the same")
     scope1_t: float | None
+    process_t: float | None = Field(
+        None, description="process emissions entered (annual report only; 0 in period rows)"
+    )
     scope2_location_t: float | None
     scope2_market_t: float | None
     total_location_t: float | None
     total_market_t: float | None
+    biogenic_t: float | None = Field(None, description="biomass CO₂ (tCO₂), not in any scope")
     green_kwh: float | None
     value_added: float | None = Field(description="10⁴ yuan, from the economy module")
     tce_per_value_added: float | None = Field(description="tce (等价值) per 10⁴ yuan")
     co2_per_value_added: float | None = Field(description="tCO₂ (location) per 10⁴ yuan")
-    co2_per_tce: float | None = Field(description="单位能耗碳排放, tCO₂ per tce (等价值)")
-    clean_energy_share: float | None
+    co2_per_tce: float | None = Field(
+        description="单位能耗碳排放, tCO₂ (Scope 1 + Scope 2 location-based) per tce (等价值)"
+    )
+    co2_per_tce_location: float | None = Field(None, description="the same, location-based")
+    co2_per_tce_market: float | None = Field(
+        None, description="tCO₂ (Scope 1 + Scope 2 market-based: green power at 0) per tce"
+    )
+    clean_energy_share: float | None = Field(description="market-based (as the _market field)")
+    clean_energy_share_location: float | None = Field(
+        None, description="on-site clean carriers (PV, biomass, hydrogen) / tce 当量值"
+    )
+    clean_energy_share_market: float | None = Field(
+        None, description="on-site clean carriers + green-power-covered grid kWh / tce 当量值"
+    )
     carriers: list[CarrierRow]
 
 
@@ -85,11 +106,15 @@ class CoefficientCreate(Strict):
     value: float = Field(ge=0, le=1e6, description="kgce per unit of the carrier")
     source: str = Field(min_length=1, max_length=500)
     verify: bool = False
+    document: str | None = Field(None, max_length=300, description="the document cited")
+    issuer: str | None = Field(None, max_length=200)
+    issued_on: date | None = None
+    table_ref: str | None = Field(None, max_length=300, description="table or clause")
 
 
 class FactorCreate(Strict):
     carrier: Carrier
-    method: Literal["location", "market", "combustion", "heat"]
+    method: Literal["location", "market", "combustion", "heat", "biogenic"]
     region: str = Field("", max_length=64)
     valid_from: date
     value: float | None = Field(
@@ -100,6 +125,11 @@ class FactorCreate(Strict):
     oxidation: float | None = Field(None, gt=0, le=1)
     source: str = Field(min_length=1, max_length=500)
     verify: bool = False
+    document: str | None = Field(None, max_length=300, description="the document cited")
+    issuer: str | None = Field(None, max_length=200)
+    issued_on: date | None = None
+    table_ref: str | None = Field(None, max_length=300, description="table or clause")
+    data_year: int | None = Field(None, ge=1990, le=2100, description="the year it describes")
 
     @model_validator(mode="after")
     def _value_or_parts(self) -> FactorCreate:
@@ -114,6 +144,41 @@ class Settings(Strict):
         min_length=1, max_length=64, description="national, north, northeast, east, central, "
         "northwest, south, southwest (or a region of the park's own factors)"
     )  # fmt: skip
+
+
+class SteamPut(Strict):
+    valid_from: date
+    pressure_mpa: float = Field(
+        gt=0.001, le=22.0, description="absolute pressure of the purchased steam, MPa"
+    )
+    temperature_c: float | None = Field(
+        None, gt=0, le=800, description="°C for superheated steam; null: saturated"
+    )
+
+
+class NaturalGasPut(Strict):
+    valid_from: date
+    ncv_mj_m3: float = Field(
+        gt=20, le=60, description="net calorific value of the park's gas, MJ/m³ (standard state)"
+    )
+    source: str = Field(min_length=1, max_length=500, description="e.g. the supplier's 气质报告")
+
+
+class ProcessEmissionPut(Strict):
+    co2_t: float = Field(ge=0, le=1e9, description="tCO₂ of the year (工业生产过程排放)")
+    description: str = Field(min_length=1, max_length=500, description="the process")
+    method: str | None = Field(
+        None, max_length=500, description="how it was computed (e.g. the guide's formula)"
+    )
+
+
+class ProcessEmissionRead(BaseModel):
+    park_id: str
+    enterprise_id: str
+    year: int
+    co2_t: float
+    description: str
+    method: str | None
 
 
 class ManualEntryCreate(Strict):
@@ -140,7 +205,10 @@ class ManualEntryRead(BaseModel):
 
 class GreenPowerCreate(Strict):
     kind: Literal["contract", "certificate"]
-    month: date = Field(description="the month the green power covers (any day of it)")
+    month: date = Field(
+        description="a contract: the month it delivers; a 绿证: its vintage, the month the "
+        "power was generated (any day of it). 绿证 count in the calendar year of their vintage"
+    )
     enterprise_id: Ident | None = None
     kwh: float | None = Field(None, gt=0, le=1e12, description="a contract's kWh")
     certificate_ids: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
@@ -168,6 +236,11 @@ class GreenPowerRead(BaseModel):
     month: date
     kwh: float
     reference: str | None
+
+    @computed_field(description="a 绿证's generation month (its `month`); null for a contract")  # type: ignore[prop-decorator]
+    @property
+    def vintage(self) -> date | None:
+        return self.month if self.kind == "certificate" else None
 
 
 class BudgetPut(Strict):

@@ -53,11 +53,13 @@ DAILY = f"""keys AS (
     SELECT DISTINCT series_id FROM meters
     WHERE group_key IS NOT NULL AND carrier <> 'none'
       AND (CAST(:only AS text) IS NULL OR group_key = :only)
+      AND (CAST(:carrier AS text) IS NULL OR carrier = :carrier)
 ),
 {daily_consumption("daily", keys="keys")}"""  # noqa: S608 (fixed SQL; values are bound parameters)
 """Per series and local day of ``[lo, hi)``: the counter's consumption (reset aware), for
 the meters that count in a group (only those of group ``:only`` when given: one
-enterprise's report reads only its own meters)."""
+enterprise's report reads only its own meters; only those of ``:carrier`` when given: the
+year's grid kWh that green power is matched against)."""
 
 QUANTITIES = """measured AS (
     SELECT m.group_key, m.carrier, (d.bucket AT TIME ZONE CAST(:tz AS text))::date AS day,
@@ -65,6 +67,7 @@ QUANTITIES = """measured AS (
     FROM daily d JOIN meters m ON m.series_id = d.series_id
     WHERE m.group_key IS NOT NULL AND m.carrier <> 'none'
       AND (CAST(:only AS text) IS NULL OR m.group_key = :only)
+      AND (CAST(:carrier AS text) IS NULL OR m.carrier = :carrier)
     GROUP BY 1, 2, 3
 ),
 manual AS (
@@ -72,6 +75,7 @@ manual AS (
     FROM carbon_manual_entry
     WHERE park_id = :park AND day >= :lo_day AND day < :hi_day AND {manual_key} IS NOT NULL
       AND (CAST(:only AS text) IS NULL OR {manual_key} = :only)
+      AND (CAST(:carrier AS text) IS NULL OR carrier = :carrier)
     GROUP BY 1, 2, 3
 ),
 combined AS (SELECT * FROM measured UNION ALL SELECT * FROM manual),
@@ -103,7 +107,8 @@ VERSIONS = f"""versions AS (
            {VERSION.format(basis="equivalent")} AS coefficient_equivalent,
            {VERSION.format(basis="equal_value")} AS coefficient_equal_value,
            {FACTOR.format(methods="'location', 'combustion', 'heat'")} AS factor_location,
-           {FACTOR.format(methods="'market'")} AS factor_market
+           {FACTOR.format(methods="'market'")} AS factor_market,
+           {FACTOR.format(methods="'biogenic'")} AS factor_biogenic
     FROM (SELECT DISTINCT carrier, day FROM quantities) c
 )"""  # noqa: S608
 
@@ -117,9 +122,9 @@ def energy_sql(group_by: str, step: str) -> str:
     return f"""WITH {meters}, {DAILY}, {quantities}, {VERSIONS}
 SELECT date_trunc('{step}', q.day)::date AS bucket, q.group_key, q.carrier,
        v.coefficient_equivalent, v.coefficient_equal_value, v.factor_location, v.factor_market,
-       sum(q.qty) AS quantity
+       v.factor_biogenic, sum(q.qty) AS quantity
 FROM quantities q JOIN versions v ON v.carrier = q.carrier AND v.day = q.day
-GROUP BY 1, 2, 3, 4, 5, 6, 7
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 ORDER BY 1, 2, 3"""  # noqa: S608 (group_by and step are checked literals)
 
 

@@ -33,34 +33,58 @@ def carrier_rows(ledger: Ledger, lines: list[Line]) -> list[dict[str, Any]]:
             "location_t": _r(sum(x.location_t for x in items)),
             "market_t": _r(sum(x.market_t for x in items)),
             "green_kwh": _r(sum(x.green_kwh for x in items)),
+            "biogenic_t": _r(sum(x.biogenic_t for x in items)),
         })  # fmt: skip
     return rows
 
 
-def totals(ledger: Ledger, lines: list[Line], value_added: float | None) -> dict[str, Any]:
+def _renewable_tce(ledger: Ledger, lines: list[Line], basis: str) -> float:
+    """Renewable energy (tce, ``basis``): renewable carriers (on-site PV, biomass) plus the
+    grid kWh covered by green power (绿电, 绿证)."""
+    tce = "tce_equivalent" if basis == "equivalent" else "tce_equal_value"
+    own = sum(getattr(x, tce) for x in lines if ledger.carriers[x.carrier]["renewable"])
+    bought = sum(getattr(x, tce) * x.green_kwh / x.quantity for x in lines if x.green_kwh)
+    return float(own + bought)
+
+
+def totals(
+    ledger: Ledger, lines: list[Line], value_added: float | None, process_t: float = 0.0
+) -> dict[str, Any]:
+    """The totals of ``lines``; ``process_t``: process emissions entered for the period
+    (Scope 1). Intensities and the clean-energy share both location- and market-based."""
     energy = [x for x in lines if ledger.carriers[x.carrier]["energy"]]
     tce_eq = sum(x.tce_equivalent for x in energy)
     tce_ev = sum(x.tce_equal_value for x in energy)
-    clean = sum(x.tce_equivalent for x in energy if ledger.carriers[x.carrier]["clean"])
-    clean += sum(x.tce_equivalent * x.green_kwh / x.quantity for x in energy if x.green_kwh)
-    scope1 = sum(x.location_t for x in lines if x.scope == 1)
+    own_clean = sum(x.tce_equivalent for x in energy if ledger.carriers[x.carrier]["clean"])
+    bought = sum(x.tce_equivalent * x.green_kwh / x.quantity for x in energy if x.green_kwh)
+    scope1 = sum(x.location_t for x in lines if x.scope == 1) + process_t
     scope2_location = sum(x.location_t for x in lines if x.scope == 2)
     scope2_market = sum(x.market_t for x in lines if x.scope == 2)
-    location = scope1 + scope2_location
+    location, market = scope1 + scope2_location, scope1 + scope2_market
     return {
         "tce_equivalent": _r(tce_eq),
         "tce_equal_value": _r(tce_ev),
+        "tce_equivalent_excl_renewables": _r(tce_eq - _renewable_tce(ledger, energy, "equivalent")),
+        "tce_equal_value_excl_renewables": _r(
+            tce_ev - _renewable_tce(ledger, energy, "equal_value")
+        ),
         "scope1_t": _r(scope1),
+        "process_t": _r(process_t),
         "scope2_location_t": _r(scope2_location),
         "scope2_market_t": _r(scope2_market),
         "total_location_t": _r(location),
-        "total_market_t": _r(scope1 + scope2_market),
+        "total_market_t": _r(market),
+        "biogenic_t": _r(sum(x.biogenic_t for x in lines)),
         "green_kwh": _r(sum(x.green_kwh for x in lines)),
         "value_added": _r(value_added),
         "tce_per_value_added": _r(calc.ratio(tce_ev, value_added)),
         "co2_per_value_added": _r(calc.ratio(location, value_added)),
         "co2_per_tce": _r(calc.ratio(location, tce_ev)),
-        "clean_energy_share": _r(calc.ratio(clean, tce_eq)),
+        "co2_per_tce_location": _r(calc.ratio(location, tce_ev)),
+        "co2_per_tce_market": _r(calc.ratio(market, tce_ev)),
+        "clean_energy_share": _r(calc.ratio(own_clean + bought, tce_eq)),
+        "clean_energy_share_location": _r(calc.ratio(own_clean, tce_eq)),
+        "clean_energy_share_market": _r(calc.ratio(own_clean + bought, tce_eq)),
     }
 
 

@@ -16,6 +16,12 @@ Built here, once, for the read API (app/telemetry/repository.py), the carbon led
   the others are read from ``rollup_hour`` / ``rollup_day``;
 - each bucket's ``before`` is the previous bucket's last reading; the first one's, the baseline.
 
+The bucket rows and the bucket rows with their ``before`` are ``MATERIALIZED``: each is
+computed once per statement. Inlined, a caller joining them to a relation the planner
+underestimates (the carbon ledger's meters, estimated at one row for hundreds) had them
+recomputed once per outer row, quadratic in the meters: a park's annual carbon report took
+minutes instead of about a second (bench/carbon).
+
 The builders return CTEs to compose into the caller's single statement. Their arguments are SQL
 written in the code (CTE names, bound parameters such as ``:lo``), never values.
 """
@@ -85,7 +91,7 @@ def counter_buckets(
     fresh = RAW_ROLLUP.format(keys=f"{name}_dirty", lo=lo, hi=hi)
     return f"""{name}_dirty AS (
     {_dirty(keys, level, lo, hi, tz)}
-), {name}_rows AS (
+), {name}_rows AS MATERIALIZED (
     SELECT r.series_id, r.bucket, {COLUMNS}
     FROM rollup_{level} r JOIN {keys} k ON k.series_id = r.series_id
     WHERE r.bucket >= {lo} AND r.bucket < {hi}
@@ -95,7 +101,7 @@ def counter_buckets(
     SELECT series_id, bucket, {COLUMNS} FROM ({fresh}) fresh
 ), {name}_prev AS (
     SELECT k.series_id, {last_before("k.series_id", lo)} AS value FROM {keys} k
-), {name} AS (
+), {name} AS MATERIALIZED (
     SELECT x.*, lag(x.last_value, 1, p.value) OVER (PARTITION BY x.series_id ORDER BY x.bucket)
                AS before
     FROM {name}_rows x JOIN {name}_prev p ON p.series_id = x.series_id

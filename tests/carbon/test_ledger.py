@@ -33,7 +33,8 @@ def month(client: TestClient, admin: dict[str, str], database_url: str) -> dict[
     grid meter: 1000 (30 Apr) → 1100 → 5000, reset → 200 → 700: 100 + 3900 + 200 + 500 = 4700 kWh
     PV inverter 10000 → 10800 (10 May) → 12000 (31 May): 2000 kWh generated
     PV export meter 0 → 500 (31 May): 500 kWh exported, so 1500 kWh self-consumed
-    gas meter 100 → 1100: 1000 m³; diesel entered by hand: 200 kg; 2 绿证: 2000 kWh
+    gas meter 100 → 1100: 1000 m³; diesel entered by hand: 200 kg; 2 绿证 of vintage May
+    2026: 2000 kWh; 1 June adds 200 grid kWh (900 − 700), so the year's grid kWh are 4900
     """
     park = create_park(client, admin)
     enterprise = make_enterprise(client, admin, park.id)
@@ -70,14 +71,20 @@ def month(client: TestClient, admin: dict[str, str], database_url: str) -> dict[
     return {"park": park.id, "enterprise": enterprise}
 
 
+# Natural gas: one NCV for tce and CO₂, 核算指南 389.31 GJ/10⁴Nm³ = 38.931 MJ/m³, so
+# 38.931 / 29.307 = 1.3284 kgce/m³ (GB/T 2589-2020: 1 kgce = 29 307 kJ) and 2.1622 kgCO₂/m³.
+# 绿证 are matched over the year (vintage 2026): 2 certificates (2000 kWh) fit in the year's
+# 4900 grid kWh, both used; spread pro rata, May's 4700 kWh are covered 4700 x 2000 / 4900
+# = 1918.367 kWh.
+MAY_GREEN = 4700 * 2000 / 4900
 EXPECTED = {
-    # kgce: 4700 x 0.1229 + 1500 x 0.1229 + 1000 x 1.2143 + 200 x 1.4571 = 2267.70
-    "tce_equivalent": 2.26770,
-    # kgce: 4700 x 0.30 + 1500 x 0.1229 + 1000 x 1.2143 + 200 x 1.4571 = 3100.07
-    "tce_equal_value": 3.10007,
+    # kgce: 4700 x 0.1229 + 1500 x 0.1229 + 1000 x 1.3284 + 200 x 1.4571 = 2381.80
+    "tce_equivalent": 2.38180,
+    # kgce: 4700 x 0.30 + 1500 x 0.1229 + 1000 x 1.3284 + 200 x 1.4571 = 3214.17
+    "tce_equal_value": 3.21417,
     "scope1_t": 2.78138,  # 1000 x 2.1622 + 200 x 3.0959 = 2781.38 kg
     "scope2_location_t": 2.49382,  # 4700 x 0.5306 (national 2023, in force in 2026)
-    "scope2_market_t": 1.64592,  # (4700 − 2000) x 0.6096
+    "scope2_market_t": 1.69568,  # (4700 − 1918.367) x 0.6096 = 1695.68 kg
 }
 
 
@@ -94,11 +101,21 @@ def _check(row: dict[str, Any]) -> None:
             "diesel": 200,
         }
     )
-    assert row["co2_per_tce"] == pytest.approx((2.78138 + 2.49382) / 3.10007, rel=1e-6)
+    # 单位能耗碳排放 (tCO₂/tce 等价值), location: (2.78138 + 2.49382) / 3.21417 = 1.64123;
+    # market: (2.78138 + 1.69568) / 3.21417 = 1.39291
+    assert row["co2_per_tce"] == pytest.approx((2.78138 + 2.49382) / 3.21417, rel=1e-5)
+    assert row["co2_per_tce_location"] == row["co2_per_tce"]
+    assert row["co2_per_tce_market"] == pytest.approx((2.78138 + 1.69568) / 3.21417, rel=1e-5)
     assert row["value_added"] is None and row["tce_per_value_added"] is None
-    # clean: self-consumed PV (1500 x 0.1229) and the green share of the grid (2000 x 0.1229)
-    assert row["clean_energy_share"] == pytest.approx(3500 * 0.1229 / 2267.70, abs=1e-6)
-    assert row["green_kwh"] == pytest.approx(2000)
+    # clean (当量值): self-consumed PV 1500 x 0.1229 = 184.35 kgce on both bases; market adds
+    # the green share of the grid 1918.367 x 0.1229 = 235.767 kgce
+    assert row["clean_energy_share_location"] == pytest.approx(184.35 / 2381.80, abs=1e-6)
+    market = (184.35 + MAY_GREEN * 0.1229) / 2381.80
+    assert row["clean_energy_share_market"] == pytest.approx(market, abs=1e-6)
+    assert row["clean_energy_share"] == row["clean_energy_share_market"]
+    assert row["green_kwh"] == pytest.approx(MAY_GREEN)
+    # without renewables (PV and green power), 当量值: 2381.80 − 184.35 − 235.767 = 1961.683
+    assert row["tce_equivalent_excl_renewables"] == pytest.approx(1.961683, abs=1e-6)
 
 
 @pytest.mark.parametrize("group_by", ["enterprise", "park"])
@@ -118,7 +135,7 @@ def test_a_hand_computed_month(
     assert row["group"] == month["enterprise" if group_by == "enterprise" else "park"]
     _check(row)
     energy = carbon(client, viewer, month["park"], "energy", **q)
-    assert energy["rows"][0]["tce_equal_value"] == pytest.approx(3.10007, abs=KG)
+    assert energy["rows"][0]["tce_equal_value"] == pytest.approx(3.21417, abs=KG)
 
 
 def test_by_carrier_and_by_day(
@@ -127,7 +144,7 @@ def test_by_carrier_and_by_day(
     q = {"from": "2026-05-01", "to": "2026-05-31", "group_by": "carrier"}
     rows = carbon(client, viewer, month["park"], "energy", **q)["rows"]
     by = {r["group"]: r for r in rows}
-    assert by["natural_gas"]["tce_equivalent"] == pytest.approx(1.2143, abs=1e-6)
+    assert by["natural_gas"]["tce_equivalent"] == pytest.approx(1.3284, abs=1e-6)
     assert by["pv_self"]["scope2_location_t"] == 0
     days = carbon(
         client,
@@ -138,7 +155,7 @@ def test_by_carrier_and_by_day(
         **{"from": "2026-05-01", "to": "2026-05-31"},
     )["rows"]
     assert sum(r["scope2_location_t"] for r in days) == pytest.approx(2.49382, abs=KG)
-    assert sum(r["scope2_market_t"] for r in days) == pytest.approx(1.64592, abs=KG)
+    assert sum(r["scope2_market_t"] for r in days) == pytest.approx(1.69568, abs=KG)
     may15 = next(r for r in days if r["period"] == "2026-05-15")
     assert may15["carriers"][0]["quantity"] == pytest.approx(3900)
 
@@ -243,7 +260,8 @@ def test_the_annual_report(
         "tce_equal_value": EXPECTED["tce_equal_value"] + 200 * 0.30 / 1000,
         "scope1_t": EXPECTED["scope1_t"],
         "scope2_location_t": EXPECTED["scope2_location_t"] + 200 * 0.5306 / 1000,
-        "scope2_market_t": EXPECTED["scope2_market_t"] + 200 * 0.6096 / 1000,
+        # the year's claim: (4900 − 2000) x 0.6096 = 1767.84 kg
+        "scope2_market_t": 1.76784,
     }
     for name, value in june.items():
         assert report["totals"][name] == pytest.approx(value, abs=KG), name
@@ -254,7 +272,9 @@ def test_the_annual_report(
             kg = line["quantity"] * line["factor_location"]["value"]
             assert line["location_t"] * 1000 == pytest.approx(kg, abs=0.5)
         assert line["coefficient_equal_value"]["source"]
-    assert report["green_power"][0]["kwh"] == 2000
+    [claim] = report["green_power"]
+    assert (claim["grid_kwh"], claim["kwh"], claim["certificates_excess"]) == (4900, 2000, [])
+    assert len(claim["certificates"]) == 2
     text = client.get(url, params=q, headers={**viewer, "Accept": "text/csv"})
     assert text.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(text.text)))
@@ -317,7 +337,7 @@ def test_intensities_from_the_economy_module(
     q = {"from": "2026-05-01", "to": "2026-05-31", "group_by": "enterprise"}
     [row] = carbon(client, viewer, month["park"], "emissions", **q)["rows"]
     assert row["value_added"] == 50
-    assert row["tce_per_value_added"] == pytest.approx(3.10007 / 50, abs=1e-5)
+    assert row["tce_per_value_added"] == pytest.approx(3.21417 / 50, abs=1e-5)
     assert row["co2_per_value_added"] == pytest.approx((2.78138 + 2.49382) / 50, abs=1e-5)
 
 
