@@ -327,6 +327,7 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
         else "",
         "kind": "enterprises",  # bulk import
         "month": "2026-01",  # economy reports
+        "year": "2026",  # carbon process emissions
         **(
             make_land(world.database_url, world.park.id) if LAND_PARAMS & {*path.split("/")} else {}
         ),

@@ -214,7 +214,9 @@ def test_device_types_catalogue(client: TestClient, viewer: dict[str, str]) -> N
     items = client.get("/api/v1/device-types", headers=viewer).json()["items"]
     by_type = {i["type"]: i for i in items}
     assert by_type["gas_meter"]["domain"] == "energy"
-    assert by_type["smoke_detector"]["metrics"] == [{"name": "smoke", "unit": "", "kind": "state"}]
+    smoke = by_type["smoke_detector"]["metrics"]
+    assert {"name": "smoke", "unit": "", "kind": "state"} in smoke  # the contract's metric
+    assert {"name": "fault", "unit": "", "kind": "state"} in smoke  # the detector's own fault
     assert len(by_type) >= 10
 
 

@@ -195,8 +195,23 @@ def list_ids(client: TestClient, admin: dict[str, str], database_url: str) -> di
             "VALUES (%s, 'https://example.com/hook', ARRAY['*'], 's') RETURNING id",
             (park_id,),
         ).fetchone()
+        conn.execute(
+            "INSERT INTO enterprise (park_id, id, name, credit_code) "
+            "VALUES (%s, 'e-cursor', 'e', '91350100M000100Y43')",
+            (park_id,),
+        )
+        conn.execute(
+            "INSERT INTO lease (park_id, id, enterprise_id, building_id, area_m2, start_date, "
+            "end_date) VALUES (%s, 'l-cursor', 'e-cursor', %s, 10, '2026-01-01', '2026-12-31')",
+            (park_id, building_id),
+        )
     assert row is not None
-    return {"park_id": park_id, "building_id": building_id, "webhook_id": str(row[0])}
+    return {
+        "park_id": park_id,
+        "building_id": building_id,
+        "webhook_id": str(row[0]),
+        "lease_id": "l-cursor",
+    }
 
 
 @pytest.mark.parametrize("path", list_paths())
