@@ -329,8 +329,7 @@ def main() -> int:
     settings = get_settings()
     services = EmbeddedServices.from_settings(settings)
     urls = services.up()
-    # the superuser creates the database (the schema owner of `services up` may not)
-    db_url = bench_database(services.postgres.admin_url(), "parktwin_bench_carbon")
+    db_url = bench_database(services, "parktwin_bench_carbon")
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the park (once)...", flush=True)

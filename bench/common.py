@@ -6,21 +6,19 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 
 from app.core.auth import generate_key
+from app.embedded.services import EmbeddedServices
 
 
-def bench_database(admin_url: str, name: str) -> str:
-    """The URL of database ``name`` on the server of ``admin_url``, created if it is missing."""
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return url
+def bench_database(services: EmbeddedServices, name: str) -> str:
+    """The schema owner's URL of database ``name`` on the embedded server, created if it is
+    missing: only the superuser may create databases, and it hands them to the owner, as
+    ``services up`` does for the main one (app/embedded/postgres.py)."""
+    services.postgres.ensure_database(name)
+    return services.postgres.url(name)
 
 
 def viewer_key(url: str) -> str:

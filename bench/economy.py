@@ -353,7 +353,7 @@ def main() -> int:
     services = EmbeddedServices.from_settings(settings)
     urls = services.up()
     # the services' URL is the schema owner's, who may not create databases: the superuser's
-    db_url = bench_database(services.postgres.admin_url(), "parktwin_bench_economy")
+    db_url = bench_database(services, "parktwin_bench_economy")
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the demo park's year (once)...", flush=True)

@@ -275,8 +275,9 @@ def report(result: Result, extra: dict[str, float], loadavg: str) -> str:
 
 def main() -> int:
     settings = get_settings()
-    urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], DATABASE)
+    services = EmbeddedServices.from_settings(settings)
+    urls = services.up()
+    db_url = bench_database(services, DATABASE)
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the park (once)...", flush=True)

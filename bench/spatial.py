@@ -326,8 +326,9 @@ def report(results: list[Result], extra: dict[str, float], loadavg: str) -> str:
 
 def main() -> int:
     settings = get_settings()
-    urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], "parktwin_bench_spatial")
+    services = EmbeddedServices.from_settings(settings)
+    urls = services.up()
+    db_url = bench_database(services, "parktwin_bench_spatial")
     upgrade_to_head(db_url)
     if not loaded(db_url):
         print("loading the park (once)...", flush=True)

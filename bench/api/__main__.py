@@ -256,8 +256,9 @@ def report(
 
 def main() -> int:
     settings = get_settings()
-    urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], "parktwin_bench")
+    services = EmbeddedServices.from_settings(settings)
+    urls = services.up()
+    db_url = bench_database(services, "parktwin_bench")
     upgrade_to_head(db_url)
     began = time.monotonic()
     end = loaded(db_url)
