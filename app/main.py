@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.broker.dynsec import DynsecClient
+from app.cockpit import mount_cockpit
 from app.core.config import Settings, get_settings
 from app.core.db import check_timescaledb, create_engine_for
 from app.core.errors import install_error_handlers
@@ -47,6 +48,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
 def api_routers() -> list[APIRouter]:
     from app.alarms.router import router as alarms
     from app.alarms.router import rules_router as alarm_rules
+    from app.apikeys.router import router as apikeys
     from app.assets.equipment.router import router as equipment
     from app.assets.imports.router import router as imports
     from app.assets.land.router import router as land
@@ -62,6 +64,7 @@ def api_routers() -> list[APIRouter]:
     from app.webhooks.router import router as webhooks
 
     return [
+        apikeys,
         parks,
         device_types,
         devices,
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     for router in api_routers():
         app.include_router(router)
+    mount_cockpit(app)  # after every route: the mount at / must shadow none of them
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
     instrument(app, app.state.registry)
     install_request_id(app)  # last added, so outermost: even a 413 carries the id
