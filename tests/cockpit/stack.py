@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +40,25 @@ class Stack:
     settings: Settings
     keys: dict[str, str]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: Path = ROOT / ".pytest_cache"
 
     def link(self, role: str) -> str:
         """The cockpit, signed in with the key of ``role`` (the key rides in the fragment)."""
         return f"{self.base}/#key={self.keys[role]}&park={PARK}"
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
+    def stop_api(self) -> None:
+        """Stop ``parktwin api`` (the first process): open streams drop."""
+        stop_process(self.processes[0])
+
+    def start_api(self) -> None:
+        """Start ``parktwin api`` again on the same port and wait until it answers."""
+        command = ("api", "--port", str(self.port))
+        self.processes[0] = _spawn(self.settings, self.logs / "api.log", *command)
+        wait_until(lambda: _api_ready(self.base), 60, "the API to be ready")
 
     def api(self, role: str = "admin") -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.keys[role]}"}
@@ -86,12 +102,14 @@ def _api_ready(base: str) -> bool:
 def running_stack(settings: Settings, devices: int = 120, sim_rate: float = 0) -> Iterator[Stack]:
     """The demo park seeded with ``devices`` devices, the three processes (and the simulator at
     ``sim_rate`` msg/s when > 0) started; everything stopped at the end."""
-    asyncio.run(seed_park(settings, PARK, device_count=devices))
+    # In a thread of its own: Playwright's sync API may already run an event loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, seed_park(settings, PARK, device_count=devices)).result()
     database_url = settings.resolved_database_url()
     keys = {role: make_key(database_url, role, PARK) for role in ROLES}
     port = free_port()
     logs = ROOT / ".pytest_cache" / f"cockpit-{port}"
-    stack = Stack(f"http://127.0.0.1:{port}", settings, keys)
+    stack = Stack(f"http://127.0.0.1:{port}", settings, keys, logs=logs)
     commands = [
         ("api", "--port", str(port)),
         ("ingest",),

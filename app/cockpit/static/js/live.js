@@ -9,17 +9,29 @@ export class Live {
     this.source = null;
     this.lastId = null;
     this.received = 0;
+    this.ids = []; // the last event ids seen, newest last (the tests compare them with the outbox)
+    this.retry = null;
   }
 
   start() {
     if (typeof EventSource === "undefined") return this.onState("poll");
     this.source = new EventSource(this.url);
-    this.source.onopen = () => this.onState("on");
-    this.source.onerror = () => this.onState(this.source.readyState === EventSource.CLOSED ? "poll" : "off");
+    this.source.onopen = () => {
+      this.onState("on");
+      this.onEvent("stream.open", null, null); // the panels re-read: nothing missed on screen
+    };
+    this.source.onerror = () => {
+      if (this.source.readyState !== EventSource.CLOSED) return this.onState("off"); // retrying
+      // Refused for good (e.g. 503 while the API restarts): poll, and open a new stream later.
+      this.onState("poll");
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => this.start(), 10000);
+    };
     for (const type of [
       "alarm.raised", "alarm.escalated", "alarm.acknowledged", "alarm.cleared", "alarm.shelved",
-      "alarm.unshelved", "device.offline", "device.online", "incident.opened", "incident.updated",
-      "incident.closed", "incident.reported", "incident.status",
+      "alarm.unshelved", "alarm.flood_ended", "device.offline", "device.online", "incident.opened",
+      "incident.updated", "incident.status", "incident.reported", "incident.report_due",
+      "incident.closed",
     ]) {
       this.source.addEventListener(type, (event) => this.dispatch(type, event));
     }
@@ -35,6 +47,8 @@ export class Live {
     } catch {
       return;
     }
+    this.ids.push(body.id); // the event's own id (the SSE id is its position in the stream)
+    if (this.ids.length > 1000) this.ids.shift();
     this.onEvent(body.type || type, body, event.lastEventId);
   }
 

@@ -108,6 +108,7 @@ async function start() {
     .map((create) => create(ctx));
   onLangChange(() => panels.forEach((p) => p.render()));
   const live = new Live(ctx.park, session.key, (type, body) => {
+    if (type === "stream.open") return ["alarms", "map", "emergency"].forEach((n) => ctx.scheduler.now(n, 0));
     for (const [prefix, fns] of Object.entries(ctx.handlers)) {
       if (type.startsWith(prefix)) fns.forEach((fn) => fn(type, body));
     }
