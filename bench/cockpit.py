@@ -1,7 +1,7 @@
 """The cockpit on the demo park: time to the first full screen, and 50 open screens.
 
-1. The embedded services (``parktwin services up``), a database ``parktwin_bench_cockpit``
-   migrated, the demo park seeded (2,000 devices, as ``make demo``), ``parktwin api``,
+1. Embedded services of its own (a temporary state directory, free ports: other work on the
+   machine is left alone), migrated, the demo park seeded (2,000 devices, as ``make demo``), ``parktwin api``,
    ``ingest``, ``worker`` and the simulator at the demo's 100 msg/s, as processes.
 2. First screen: headless Chromium (Debian's ``/usr/bin/chromium``) opens the signed-in link
    ``RUNS`` times, each in a fresh context (cold cache); the page sets the performance mark
@@ -30,12 +30,8 @@ from typing import Any
 
 import httpx
 
-from app.core.config import get_settings
-from app.core.migrate import upgrade_to_head
-from app.embedded.services import EmbeddedServices
-from bench.common import bench_database
 from bench.report import replace_section
-from tests.cockpit.stack import PARK, Stack, running_stack
+from tests.cockpit.stack import PARK, Stack, private_services, running_stack
 
 HEADING = "## Cockpit (bench/cockpit)"
 RUNS = 7
@@ -175,17 +171,13 @@ second, the first screen's loads included; budget: 1); {SCREENS} replayed it at 
 
 
 def main() -> int:
-    settings = get_settings()
-    urls = EmbeddedServices.from_settings(settings).up()
-    db_url = bench_database(urls["PARKTWIN_DATABASE_URL"], "parktwin_bench_cockpit")
-    upgrade_to_head(db_url)
-    bench_settings = settings.model_copy(
-        update={"database_url": db_url, "mqtt_url": urls["PARKTWIN_MQTT_URL"]}
-    )
     before = os.getloadavg()[0]
-    print("seeding the demo park and starting the stack...", flush=True)
-    with running_stack(bench_settings, devices=2000, sim_rate=100.0) as stack:
-        time.sleep(20)  # readings arrive: the panels have data to draw
+    print("seeding the demo park (2,000 devices) and starting the stack...", flush=True)
+    with (
+        private_services() as settings,
+        running_stack(settings, devices=2000, sim_rate=100.0) as stack,
+    ):
+        time.sleep(30)  # readings arrive: the panels have data to draw
         times, pattern = first_screens(stack)
         load = asyncio.run(screens(stack, pattern))
     loadavg = f"{before:.1f} before, {os.getloadavg()[0]:.1f} after"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,12 +128,15 @@ def running_stack(settings: Settings, devices: int = 120, sim_rate: float = 0) -
             stop_process(process)
 
 
-def main() -> None:  # pragma: no cover - a development server
+@contextmanager
+def private_services() -> Iterator[Settings]:
+    """Embedded PostgreSQL and Mosquitto of their own (a temporary state directory, free
+    ports), a database migrated to head: settings for :func:`running_stack`."""
     from app.core.migrate import upgrade_to_head
     from app.embedded.services import EmbeddedServices
 
     state = Path(tempfile.mkdtemp(prefix="parktwin-cockpit-"))
-    state.chmod(0o755)
+    state.chmod(0o755)  # the postgres and mosquitto system users must reach it
     base = Settings(
         state_dir=state,
         embedded_pg_port=free_port(),
@@ -141,25 +145,29 @@ def main() -> None:  # pragma: no cover - a development server
         embedded_mqtts_port=free_port(),
         database_url=None,
         mqtt_url=None,
-    )
+    )  # type: ignore[call-arg]
     services = EmbeddedServices.from_settings(base)
     urls = services.up()
     try:
         upgrade_to_head(urls["PARKTWIN_DATABASE_URL"])
-        settings = base.model_copy(
+        yield base.model_copy(
             update={
                 "database_url": urls["PARKTWIN_DATABASE_URL"],
                 "mqtt_url": services.mosquitto.url(),
             }
         )
-        rate = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
-        with running_stack(settings, devices=300, sim_rate=rate) as stack:
-            for role in ROLES:
-                print(f"{role}: {stack.link(role)}", flush=True)
-            while True:
-                time.sleep(3600)
     finally:
         services.down()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def main() -> None:  # pragma: no cover - a development server
+    rate = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
+    with private_services() as settings, running_stack(settings, 300, rate) as stack:
+        for role in ROLES:
+            print(f"{role}: {stack.link(role)}", flush=True)
+        while True:
+            time.sleep(3600)
 
 
 if __name__ == "__main__":  # pragma: no cover
