@@ -45,3 +45,12 @@ def test_the_cockpit_is_served_at_the_root_without_shadowing_the_api(client: Tes
     missing = client.get("/api/v1/no-such-thing")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_cockpit_allows_only_its_own_scripts_and_origin(client: TestClient) -> None:
+    page = client.get("/")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert client.get("/vendor/echarts.esm.min.js").headers["x-content-type-options"] == "nosniff"

@@ -38,7 +38,9 @@ function readiness() {
   const pending = new Set(PANELS);
   performance.mark("cockpit-start");
   return (name) => {
-    if (!pending.delete(name) || pending.size) return;
+    if (!pending.delete(name)) return;
+    performance.mark(`cockpit-panel-${name}`); // which panel was last: bench/cockpit lists them
+    if (pending.size) return;
     performance.mark("cockpit-ready");
     performance.measure("cockpit-first-screen", undefined, "cockpit-ready"); // from navigation
     document.body.dataset.ready = "true";

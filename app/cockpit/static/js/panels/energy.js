@@ -1,7 +1,7 @@
-// 能源: the park's electricity today against yesterday, hour by hour (each root meter of the
-// meter tree, its hourly consumption as `agg=delta` of energy_kwh, summed: kWh in an hour is
-// the hour's mean load in kW), the load and PV output now (newest power_kw), the top consumers
-// today (the meter tree), and the 电力看经济 index (GET .../economy/power-index).
+// 能源: the park's electricity today against yesterday, hour by hour (each root meter, i.e.
+// without a parent meter, its hourly consumption as `agg=delta` of energy_kwh, summed: kWh in
+// an hour is the hour's mean load in kW), the load and PV output now (newest power_kw), the
+// root meters that used most today, and the 电力看经济 index (GET .../economy/power-index).
 import * as echarts from "../../vendor/echarts.esm.min.js";
 import { query } from "../api.js";
 import { t } from "../i18n.js";
@@ -37,29 +37,34 @@ export function createEnergy(ctx) {
   const state = { hours: null, now: null, top: [], index: null };
 
   async function hourly(roots, today) {
+    // Per root meter, and for the park, kWh per park-local hour of yesterday and today.
     const from = localMidnight(addDays(today, -1), ctx.tz).toISOString();
     const to = new Date().toISOString();
-    const series = await pool(roots, 4, (root) => ctx.api.get(
-      `${ctx.base}/devices/${encodeURIComponent(root.device_id)}/series/energy_kwh?${query({ from, to, interval: "1h", agg: "delta" })}`));
+    const series = await pool(roots, 6, (root) => ctx.api.get(
+      `${ctx.base}/devices/${encodeURIComponent(root.id)}/series/energy_kwh?${query({ from, to, interval: "1h", agg: "delta" })}`));
     const days = { [today]: Array(24).fill(null), [addDays(today, -1)]: Array(24).fill(null) };
-    for (const s of series) {
+    const todayByRoot = new Map();
+    series.forEach((s, i) => {
       for (const p of s.points) {
         const day = localDate(ctx.tz, new Date(p.ts));
         if (!days[day]) continue;
         const h = localHour(p.ts, ctx.tz);
         days[day][h] = (days[day][h] ?? 0) + p.value;
+        if (day === today) todayByRoot.set(roots[i], (todayByRoot.get(roots[i]) ?? 0) + p.value);
       }
-    }
-    return { today: days[today], yesterday: days[addDays(today, -1)] };
+    });
+    return { today: days[today], yesterday: days[addDays(today, -1)], todayByRoot };
   }
 
   async function loadCurve() {
+    // The root meters (no parent meter): the park's electricity, each kWh counted once.
     const today = localDate(ctx.tz);
-    const tree = await ctx.api.get(`${ctx.base}/meters/tree?${query({ from: today, to: today })}`);
-    const roots = tree.roots.filter((r) => r.type === "electricity_meter" && r.metric === "energy_kwh");
-    state.roots = new Set(roots.map((r) => r.device_id));
-    state.top = [...roots].sort((a, b) => (b.consumption ?? 0) - (a.consumption ?? 0)).slice(0, 8);
+    const meters = await ctx.api.get(`${ctx.base}/devices?type=electricity_meter&limit=1000`);
+    const roots = meters.items.filter((m) => m.parent_meter_id === null);
+    state.roots = new Set(roots.map((r) => r.id));
     state.hours = await hourly(roots, today);
+    state.top = [...state.hours.todayByRoot.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8)
+      .map(([root, kwh]) => ({ name: root.name, consumption: kwh }));
     render();
   }
 

@@ -10,6 +10,11 @@ import { STATUS_COLOURS, chartTheme, el, num, resizeWith } from "./common.js";
 const ALARMED = new Set(["critical", "major", "minor", "warning"]);
 const ZONE_COLOURS = ["rgba(229,56,59,0.35)", "rgba(244,140,6,0.25)", "rgba(255,214,10,0.18)"];
 
+function escape(text) {
+  // ECharts renders a tooltip formatter's string as HTML: names come from the API, so escape.
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function regionName(props) {
   return `${props.kind}:${props.id}`;
 }
@@ -94,9 +99,9 @@ export function createMap(ctx) {
       const [kind, id] = params.name.split(":");
       const feature = state.collection.features.find((f) => f.properties.kind === kind && f.properties.id === id);
       const p = feature?.properties || {};
-      return `${p.name || id}<br>${t(p.status || "unknown")}`;
+      return `${escape(p.name || id)}<br>${escape(t(p.status || "unknown"))}`;
     }
-    return params.name;
+    return escape(params.name);
   }
 
   async function load() {
