@@ -44,7 +44,8 @@ export function createAlarms(ctx) {
     return el("li", {
       class: alarm.acknowledged ? "acked" : "", dataset: { alarm: alarm.id, severity: alarm.severity },
     }, severityBadge(alarm.severity),
-    el("span", { class: "what" }, `${alarm.device_id} ${detail}`, el("small", {}, notes)),
+    el("span", { class: "what" }, `${ctx.map?.deviceName(alarm.device_id) ?? alarm.device_id} ${detail}`,
+      el("small", {}, `${alarm.device_id} · ${notes}`)),
     actions(alarm));
   }
 

@@ -113,6 +113,8 @@ export function createMap(ctx) {
       state.signature = signature;
     }
     state.collection = collection;
+    state.names = new Map(collection.features.filter((f) => f.properties.kind === "device")
+      .map((f) => [f.properties.id, f.properties.name]));
     render();
     ctx.ready("map");
   }
@@ -145,6 +147,7 @@ export function createMap(ctx) {
   ctx.on("device.", () => ctx.scheduler.now("map", 2000));
   ctx.map = {
     chart,
+    deviceName: (id) => state.names?.get(id) || id,
     setIncidents(incidents) {
       state.zones = [];
       state.sources = [];
