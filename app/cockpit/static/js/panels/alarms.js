@@ -86,8 +86,8 @@ export function createAlarms(ctx) {
   }
 
   // Without the stream, poll often enough that a new critical alarm shows within seconds.
-  ctx.scheduler.every("alarms", 3, load);
-  ctx.onStreamState.push((streaming) => ctx.scheduler.setPeriod("alarms", streaming ? 20 : 3));
+  ctx.scheduler.every("alarms", 5, load);
+  ctx.onStreamState.push((streaming) => ctx.scheduler.setPeriod("alarms", streaming ? 20 : 5));
   ctx.on("alarm.", (type, body) => {
     if (type === "alarm.raised" || type === "alarm.escalated") {
       if (body?.data?.severity === "critical" && !state.seen?.has(body.data.id)) {
