@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from app.broker.dynsec import DynsecClient
 from app.cockpit import mount_cockpit
 from app.core.config import Settings, get_settings
+from app.core.cors import install_cors
 from app.core.db import check_timescaledb, create_engine_for
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
@@ -20,6 +21,7 @@ from app.core.limits import limit_bodies
 from app.core.metrics import instrument
 from app.core.microcache import MicroCache
 from app.core.request_id import install_request_id
+from app.events.hub import EventHub
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,11 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         app.state.engine = engine
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         app.state.broker = broker
+        app.state.events = EventHub(settings)
         try:
             yield
         finally:
+            await app.state.events.aclose()
             broker.close()
             await engine.dispose()
 
@@ -59,6 +63,7 @@ def api_routers() -> list[APIRouter]:
     from app.devices.router import router as devices
     from app.economy.router import router as economy
     from app.emergency.router import router as emergency
+    from app.events.router import router as events
     from app.parks.router import router as parks
     from app.telemetry.router import router as telemetry
     from app.webhooks.router import router as webhooks
@@ -80,6 +85,7 @@ def api_routers() -> list[APIRouter]:
         carbon,
         emergency,
         economy,
+        events,
     ]
 
 
@@ -102,5 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_cockpit(app)  # after every route: the mount at / must shadow none of them
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
     instrument(app, app.state.registry)
+    install_cors(app, settings)  # outside the body limit: a refused body still carries CORS
     install_request_id(app)  # last added, so outermost: even a 413 carries the id
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,23 @@ def parse_ports(spec: str) -> list[tuple[int, int]]:
             raise ValueError(f"{item!r} is not a port or a range of ports (1-65535)")
         ranges.append((first, last))
     return ranges
+
+
+def parse_origins(spec: str) -> list[str]:
+    """``"https://a.example, http://10.0.0.5:8080"`` as a list of origins; ValueError for
+    anything that is not ``scheme://host[:port]`` (no path, no wildcard)."""
+    origins = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.hostname or item != _origin(parts):
+            raise ValueError(f"{item!r} is not an origin such as https://screen.example.cn")
+        origins.append(item)
+    return origins
+
+
+def _origin(parts: SplitResult) -> str:
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 # who connects: the dynsec admin (`services up`, `broker setup`), the ingestor, the API
@@ -366,6 +384,38 @@ class Settings(BaseSettings):
         description="identical bulk-latest reads within this long share one answer (per API "
         "process); 0 turns it off",
     )
+    api_events_max_streams: int = Field(
+        default=200,
+        ge=1,
+        description="server-sent event streams (`/api/v1/parks/{park_id}/events`) one API "
+        "process holds open at once; one more is refused with 429",
+    )
+    api_events_max_streams_per_key: int = Field(
+        default=8,
+        ge=1,
+        description="event streams one API key may hold open at once in one API process; one "
+        "more is refused with 429",
+    )
+    api_events_heartbeat: timedelta = Field(
+        default=timedelta(seconds=15),
+        description="an event stream sends the comment `: ping` this often, so proxies keep it "
+        "open and a dead client is found",
+    )
+    api_events_poll_interval: timedelta = Field(
+        default=timedelta(seconds=2),
+        description="an event stream reads the outbox at least this often, even without a "
+        "NOTIFY (the fallback if a notification is lost)",
+    )
+    api_events_send_timeout: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="an event stream whose client takes longer than this to accept one write "
+        "(a slow consumer) is closed; the client resumes from Last-Event-ID",
+    )
+    api_cors_origins: str = Field(
+        default="",
+        description="origins (comma-separated, e.g. `https://screen.example.cn,http://10.0.0.5:"
+        "8080`) whose browser pages may call the API (CORS); empty: CORS off",
+    )
     api_tls_cert: Path | None = Field(
         default=None,
         description="PEM certificate (chain) for HTTPS: with PARKTWIN_API_TLS_KEY, `parktwin api` "
@@ -397,6 +447,12 @@ class Settings(BaseSettings):
         default=timedelta(minutes=10),
         description="the window in which a device's alarm raises are counted",
     )
+
+    @field_validator("api_cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        parse_origins(value)
+        return value
 
     @field_validator("webhook_allowed_ports")
     @classmethod

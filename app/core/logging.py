@@ -7,7 +7,8 @@
 
 No secrets in the logs (review L7): the engines hide SQL parameters (``hide_parameters``), and
 every handler drops the row values PostgreSQL puts in a constraint violation's detail
-("Failing row contains (...)": a whole row, a webhook's secret included).
+("Failing row contains (...)": a whole row, a webhook's secret included), and the value of
+an ``access_token=`` query parameter (the event stream's key, in uvicorn's access line).
 """
 
 from __future__ import annotations
@@ -43,6 +44,24 @@ class HideRowValues(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text and "Failing row contains" in record.exc_text:
             record.exc_text = hide_row_values(record.exc_text)
+        return True
+
+
+# ``?access_token=<key>`` (accepted by the event stream only): the key never reaches a log line.
+ACCESS_TOKEN = re.compile(r"(access_token=)[^&\s\"']*", re.I)
+
+
+def hide_access_token(text: str) -> str:
+    return ACCESS_TOKEN.sub(r"\1[hidden]", text)
+
+
+class HideAccessToken(logging.Filter):
+    """Rewrites a record (uvicorn's access line above all) without an ``access_token`` value."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "access_token=" in message.lower():
+            record.msg, record.args = hide_access_token(message), None
         return True
 
 
@@ -128,6 +147,7 @@ def build_handler(log_format: str = "text", stream: Any = None) -> logging.Handl
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
     handler.addFilter(HideRowValues())
+    handler.addFilter(HideAccessToken())
     return handler
 
 

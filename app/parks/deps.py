@@ -42,12 +42,17 @@ async def _timezone(request: Request, session: AsyncSession, park_id: str) -> st
     return str(timezone)
 
 
-def park_access(role: Role) -> Callable[..., Awaitable[ParkContext]]:
+def park_access(
+    role: Role, key_from: Callable[..., Awaitable[ApiKey]] = current_key
+) -> Callable[..., Awaitable[ParkContext]]:
+    """The dependency checking a park and ``role`` for the key ``key_from`` finds (by default
+    the ``Authorization`` header's)."""
+
     async def dependency(
         request: Request,
         park_id: ParkIdPath,
         session: SessionDep,
-        key: Annotated[ApiKey, Depends(current_key)],
+        key: ApiKey = Depends(key_from),  # noqa: B008 (an annotation cannot name a local)
     ) -> ParkContext:
         key.check_park(park_id)
         timezone = await _timezone(request, session, park_id)

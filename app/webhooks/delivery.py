@@ -33,13 +33,12 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 
 import httpx
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.core.http import JSON_OPTIONS
 from app.webhooks import queue
 from app.webhooks.guard import Policy, Resolver, Target, UnsafeUrl, pin, redact, resolve
+from app.webhooks.outbox import event_body
 from app.webhooks.queue import Claimed, Result
 from app.webhooks.signing import headers
 
@@ -53,15 +52,12 @@ FAN_OUT_BATCH = 500
 
 def body_of(claimed: Claimed) -> bytes:
     """The JSON body: ``{"id", "type", "created_at", "park_id", "data"}``."""
-    return orjson.dumps(
-        {
-            "id": str(claimed.event_id),
-            "type": claimed.type,
-            "created_at": claimed.created_at,
-            "park_id": claimed.park_id,
-            "data": claimed.data,
-        },
-        option=JSON_OPTIONS,
+    return event_body(
+        event_id=claimed.event_id,
+        type=claimed.type,
+        created_at=claimed.created_at,
+        park_id=claimed.park_id,
+        data=claimed.data,
     )
 
 

@@ -71,3 +71,20 @@ def _values(park_id: str, type_: str, severity: str | None, data: dict[str, Any]
         "severity": severity,
         "data": orjson.dumps(data, option=JSON_OPTIONS).decode(),
     }
+
+
+def event_body(
+    *, event_id: uuid.UUID, type: str, created_at: Any, park_id: str, data: Any
+) -> bytes:
+    """An event as every receiver gets it: the webhook body, also the event stream's ``data``:
+    ``{"id", "type", "created_at", "park_id", "data"}``."""
+    return orjson.dumps(
+        {
+            "id": str(event_id),
+            "type": type,
+            "created_at": created_at,
+            "park_id": park_id,
+            "data": data,
+        },
+        option=JSON_OPTIONS,
+    )

@@ -1,0 +1,1 @@
+"""Server-sent events per park: the event outbox as a resumable stream for dashboards."""

@@ -1,0 +1,113 @@
+"""``GET /api/v1/parks/{park_id}/events``: the park's events as server-sent events."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from sse_starlette import EventSourceResponse
+from starlette.types import Receive, Scope, Send
+
+from app.core.auth import ApiKey, Role, bearer, current_key
+from app.core.db import SessionDep
+from app.core.errors import Unprocessable
+from app.core.http import PROBLEMS, SettingsDep
+from app.events.hub import Admission, EventHub
+from app.events.stream import park_events, ping
+from app.parks.deps import ParkContext, park_access
+
+router = APIRouter(prefix="/api/v1/parks/{park_id}", tags=["events"], responses=PROBLEMS)
+
+POSITION = re.compile(r"[0-9]{1,18}")
+
+QUERY_KEY_DOC = (
+    "the API key, for clients that cannot send headers (a browser's EventSource); accepted on "
+    "this endpoint only, and redacted from the access log. Prefer the Authorization header"
+)
+
+
+async def stream_key(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    access_token: Annotated[str | None, Query(max_length=200, description=QUERY_KEY_DOC)] = None,
+) -> ApiKey:
+    """The key of the ``Authorization`` header, else of ``?access_token=``."""
+    if credentials is None and access_token:
+        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=access_token)
+    return await current_key(request, session, credentials)
+
+
+StreamViewer = Annotated[ParkContext, Depends(park_access(Role.viewer, stream_key))]
+
+
+def parse_position(header: str | None, query: str | None) -> int | None:
+    """The position to resume after: ``Last-Event-ID`` (what a browser sends on reconnect),
+    else ``?last_event_id=``; None: from now on."""
+    value = header if header not in (None, "") else query
+    if value in (None, ""):
+        return None
+    if not POSITION.fullmatch(value):
+        raise Unprocessable(f"Last-Event-ID {value[:40]!r} is not an event id of this stream")
+    return int(value)
+
+
+class EventStream(EventSourceResponse):
+    """The response; gives its admission back however it ends (also if never iterated)."""
+
+    def __init__(self, admission: Admission, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._admission = admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._admission.release()
+
+
+@router.get(
+    "/events",
+    summary="The park's events as server-sent events (alarms, incidents, device status)",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "the event stream"}},
+)
+async def events(
+    request: Request,
+    ctx: StreamViewer,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(max_length=40)] = None,
+    last_event_id_query: Annotated[
+        str | None,
+        Query(
+            alias="last_event_id",
+            max_length=40,
+            description="resume after this event id, when the client cannot send Last-Event-ID",
+        ),
+    ] = None,
+) -> EventStream:
+    """Each event: ``id`` (its position, increasing in commit order), ``event`` (its type) and
+    ``data`` (the webhook body: ``{"id", "type", "created_at", "park_id", "data"}``); a
+    ``: ping`` comment every 15 s. Reconnecting with ``Last-Event-ID`` (browsers do it by
+    themselves) sends exactly the events committed since that one. Authenticate with the
+    ``Authorization`` header, or with ``?access_token=`` where the client cannot set headers."""
+    after = parse_position(last_event_id, last_event_id_query)
+    hub: EventHub = request.app.state.events
+    admission = hub.admit(ctx.key.id)
+    content = park_events(
+        request.app.state.sessionmaker,
+        hub,
+        ctx.park_id,
+        after,
+        settings.api_events_poll_interval.total_seconds(),
+    )
+    return EventStream(
+        admission,
+        content=content,
+        ping=settings.api_events_heartbeat.total_seconds(),
+        ping_message_factory=ping,
+        sep="\n",
+        send_timeout=settings.api_events_send_timeout.total_seconds(),
+    )
