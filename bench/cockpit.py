@@ -9,7 +9,7 @@
    navigation start, by Chromium's own clock. Target < 2 s.
 3. 50 screens: one real page is watched: the requests of its first screen, then every
    request of the ``RECORD_S`` seconds after (path and moment). ``SCREENS`` simulated screens
-   (httpx, each with its own ETags and its own open event stream) open over 10 s, each sending
+   (httpx, each with its own key, ETags and open event stream) open over 10 s, each sending
    the first-screen reads and then the steady pattern, looped, every request at its moment
    (open loop: a slow answer does not slow the screen down), against the one API process.
    Reported: requests per second, per screen, and the latency of each request of the steady
@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from bench.report import replace_section
+from tests.api.conftest import make_key
 from tests.cockpit.stack import PARK, Stack, private_services, running_stack
 
 HEADING = "## Cockpit (bench/cockpit)"
@@ -45,6 +46,8 @@ CHROMIUM = "/usr/bin/chromium"
 
 Pattern = list[tuple[float, str]]
 """Requests of one screen: (seconds from the start of the window, path)."""
+Latencies = list[tuple[float, float]]
+"""(perf_counter when sent, latency in ms) per request."""
 
 
 def first_screens(stack: Stack) -> tuple[list[float], Pattern, Pattern]:
@@ -82,26 +85,33 @@ def first_screens(stack: Stack) -> tuple[list[float], Pattern, Pattern]:
 
 
 async def get(
-    client: httpx.AsyncClient, path: str, etags: dict[str, str], out: list[float]
+    client: httpx.AsyncClient, path: str, key: str, etags: dict[str, str], out: Latencies
 ) -> None:
-    headers = {"If-None-Match": etags[path]} if path in etags else {}
+    headers = {"Authorization": f"Bearer {key}"}
+    if path in etags:
+        headers["If-None-Match"] = etags[path]
     sent = time.perf_counter()
     answer = await client.get(path, headers=headers)
-    out.append((time.perf_counter() - sent) * 1000)
+    out.append((sent, (time.perf_counter() - sent) * 1000))
     if answer.status_code == 200 and "etag" in answer.headers:
         etags[path] = answer.headers["etag"]
 
 
 async def screen(
-    client: httpx.AsyncClient, first: Pattern, steady: Pattern, offset: float, out: list[float]
+    client: httpx.AsyncClient,
+    key: str,
+    patterns: tuple[Pattern, Pattern],
+    offset: float,
+    out: Latencies,
 ) -> None:
     """One screen opened at ``offset`` s: its first-screen reads, then the steady pattern
     looped, each request at its moment whatever the answers before it (open loop), with this
     screen's own ETags; each latency in ms into ``out``."""
+    first, steady = patterns
     etags: dict[str, str] = {}
     pending: set[asyncio.Task[None]] = set()
     await asyncio.sleep(offset)
-    await asyncio.gather(*(get(client, path, etags, out) for _, path in first))
+    await asyncio.gather(*(get(client, path, key, etags, out) for _, path in first))
     begin = time.monotonic()
     try:
         while True:
@@ -109,7 +119,7 @@ async def screen(
                 wait = begin + at - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                task = asyncio.create_task(get(client, path, etags, out))
+                task = asyncio.create_task(get(client, path, key, etags, out))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
             begin += RECORD_S
@@ -119,8 +129,9 @@ async def screen(
             task.cancel()
 
 
-async def stream(client: httpx.AsyncClient, received: Counter[str]) -> None:
-    async with client.stream("GET", f"/api/v1/parks/{PARK}/events") as answer:
+async def stream(client: httpx.AsyncClient, key: str, received: Counter[str]) -> None:
+    headers = {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
+    async with client.stream("GET", f"/api/v1/parks/{PARK}/events", headers=headers) as answer:
         if answer.status_code != 200:
             received["refused"] += 1
             return
@@ -133,26 +144,29 @@ async def stream(client: httpx.AsyncClient, received: Counter[str]) -> None:
 async def screens(stack: Stack, first: Pattern, steady: Pattern) -> dict[str, Any]:
     """SCREENS screens opened over the first 10 s; the latencies of the requests sent after
     every screen is open (the steady state) are reported apart from all of them."""
-    everything: list[float] = []
+    everything: Latencies = []
     received: Counter[str] = Counter()
-    headers = {"Authorization": f"Bearer {stack.keys['operator']}"}
+    # A key per screen, as each wall screen signs in with its own (the API caps the streams
+    # one key may hold open).
+    database_url = stack.settings.resolved_database_url()
+    keys = [make_key(database_url, "operator", PARK) for _ in range(SCREENS)]
     limits = httpx.Limits(max_connections=SCREENS * 3, max_keepalive_connections=SCREENS * 3)
-    async with httpx.AsyncClient(
-        base_url=stack.base, headers=headers, limits=limits, timeout=60
-    ) as client:
-        tasks = [asyncio.create_task(stream(client, received)) for _ in range(SCREENS)]
+    async with httpx.AsyncClient(base_url=stack.base, limits=limits, timeout=60) as client:
+        tasks = [asyncio.create_task(stream(client, key, received)) for key in keys]
         tasks += [
-            asyncio.create_task(screen(client, first, steady, i * 10.0 / SCREENS, everything))
-            for i in range(SCREENS)
+            asyncio.create_task(
+                screen(client, key, (first, steady), i * 10.0 / SCREENS, everything)
+            )
+            for i, key in enumerate(keys)
         ]
         await asyncio.sleep(OPENING_S)
-        opened = len(everything)
+        opened = time.perf_counter()
         await asyncio.sleep(REPLAY_S)
-        steady_latencies = everything[opened:]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return {"all": everything, "steady": steady_latencies, "streams": received}
+    steady_latencies = [ms for sent, ms in everything if sent >= opened]
+    return {"all": [ms for _, ms in everything], "steady": steady_latencies, "streams": received}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -197,8 +211,8 @@ as the clients saw them; all requests, the {SCREENS} first screens included: p50
 {pct(load["all"], 0.5):.0f} ms, p99 {pct(load["all"], 0.99):.0f} ms). A screen's first screen \
 took {len(first)} requests; then it made {len(steady)} in {RECORD_S:.0f} s \
 ({per_screen:.2f} per second; budget: 1). {SCREENS} screens replayed that at {rps:.1f} \
-requests per second against the one API process, each with its own ETags (`If-None-Match`) \
-and its own event stream ({streams.get("open", 0)} streams open, \
+requests per second against the one API process, each with its own key, ETags (`If-None-Match`) \
+and event stream ({streams.get("open", 0)} streams open, \
 {streams.get("refused", 0)} refused, {streams.get("events", 0)} events received).
 
 | read | first screen | next {RECORD_S:.0f} s |

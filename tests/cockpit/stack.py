@@ -145,7 +145,7 @@ def private_services() -> Iterator[Settings]:
         embedded_mqtts_port=free_port(),
         database_url=None,
         mqtt_url=None,
-    )  # type: ignore[call-arg]
+    )
     services = EmbeddedServices.from_settings(base)
     urls = services.up()
     try:
