@@ -98,7 +98,7 @@ async def get(
 
 
 async def screen(
-    client: httpx.AsyncClient,
+    base: str,
     key: str,
     patterns: tuple[Pattern, Pattern],
     offset: float,
@@ -106,32 +106,38 @@ async def screen(
 ) -> None:
     """One screen opened at ``offset`` s: its first-screen reads, then the steady pattern
     looped, each request at its moment whatever the answers before it (open loop), with this
-    screen's own ETags; each latency in ms into ``out``."""
+    screen's own ETags and, like a browser, at most six connections to the API; each latency
+    in ms into ``out``."""
     first, steady = patterns
     etags: dict[str, str] = {}
     pending: set[asyncio.Task[None]] = set()
     await asyncio.sleep(offset)
-    await asyncio.gather(*(get(client, path, key, etags, out) for _, path in first))
-    begin = time.monotonic()
-    try:
-        while True:
-            for at, path in steady:
-                wait = begin + at - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                task = asyncio.create_task(get(client, path, key, etags, out))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-            begin += RECORD_S
-            await asyncio.sleep(max(0.0, begin - time.monotonic()))
-    finally:
-        for task in pending:
-            task.cancel()
+    limits = httpx.Limits(max_connections=6, max_keepalive_connections=6)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        await asyncio.gather(*(get(client, path, key, etags, out) for _, path in first))
+        begin = time.monotonic()
+        try:
+            while True:
+                for at, path in steady:
+                    wait = begin + at - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    task = asyncio.create_task(get(client, path, key, etags, out))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                begin += RECORD_S
+                await asyncio.sleep(max(0.0, begin - time.monotonic()))
+        finally:
+            for task in pending:
+                task.cancel()
 
 
-async def stream(client: httpx.AsyncClient, key: str, received: Counter[str]) -> None:
+async def stream(base: str, key: str, received: Counter[str]) -> None:
     headers = {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
-    async with client.stream("GET", f"/api/v1/parks/{PARK}/events", headers=headers) as answer:
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(60, read=None)) as client,
+        client.stream("GET", f"/api/v1/parks/{PARK}/events", headers=headers) as answer,
+    ):
         if answer.status_code != 200:
             received["refused"] += 1
             return
@@ -150,21 +156,19 @@ async def screens(stack: Stack, first: Pattern, steady: Pattern) -> dict[str, An
     # one key may hold open).
     database_url = stack.settings.resolved_database_url()
     keys = [make_key(database_url, "operator", PARK) for _ in range(SCREENS)]
-    limits = httpx.Limits(max_connections=SCREENS * 3, max_keepalive_connections=SCREENS * 3)
-    async with httpx.AsyncClient(base_url=stack.base, limits=limits, timeout=60) as client:
-        tasks = [asyncio.create_task(stream(client, key, received)) for key in keys]
-        tasks += [
-            asyncio.create_task(
-                screen(client, key, (first, steady), i * 10.0 / SCREENS, everything)
-            )
-            for i, key in enumerate(keys)
-        ]
-        await asyncio.sleep(OPENING_S)
-        opened = time.perf_counter()
-        await asyncio.sleep(REPLAY_S)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    tasks = [asyncio.create_task(stream(stack.base, key, received)) for key in keys]
+    tasks += [
+        asyncio.create_task(
+            screen(stack.base, key, (first, steady), i * 10.0 / SCREENS, everything)
+        )
+        for i, key in enumerate(keys)
+    ]
+    await asyncio.sleep(OPENING_S)
+    opened = time.perf_counter()
+    await asyncio.sleep(REPLAY_S)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     steady_latencies = [ms for sent, ms in everything if sent >= opened]
     return {"all": [ms for _, ms in everything], "steady": steady_latencies, "streams": received}
 

@@ -7,7 +7,7 @@ export class Scheduler {
   }
 
   every(name, seconds, run) {
-    const task = { name, seconds, run, timer: null, running: false, again: false };
+    const task = { name, seconds, run, timer: null, running: false, again: false, soon: false };
     this.tasks.set(name, task);
     return task;
   }
@@ -17,8 +17,11 @@ export class Scheduler {
   }
 
   now(name, delayMs = 150) {
+    // At most one early run pending: a burst of events costs one read, and a steady stream of
+    // events cannot keep postponing it.
     const task = this.tasks.get(name);
-    if (!task) return;
+    if (!task || task.soon) return;
+    task.soon = true;
     clearTimeout(task.timer);
     task.timer = setTimeout(() => this.fire(task), delayMs);
   }
@@ -37,6 +40,7 @@ export class Scheduler {
       return;
     }
     clearTimeout(task.timer);
+    task.soon = false;
     task.running = true;
     try {
       await task.run();
