@@ -216,3 +216,23 @@ def test_the_event_stream_resumes_after_a_dropped_connection_without_loss(
     assert failed == []
     with httpx.Client() as client:  # the page came back on the API it lost
         assert client.get(f"{stack.base}/healthz").status_code == 200
+
+
+def test_an_unknown_key_gets_the_sign_in_form_and_a_good_key_signs_in(
+    browser: Any, stack: Stack
+) -> None:
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    page = context.new_page()
+    page.goto(f"{stack.base}/#key=ptk_0000000000000000_unknown&park={PARK}")
+    page.wait_for_selector("#signin:not([hidden])")
+    assert page.text_content("#signin-error") == "密钥无效或已吊销，请重新登录"
+    assert page.evaluate("sessionStorage.getItem('parktwin.key')") is None
+    page.fill("#signin-key", stack.keys["viewer"])
+    page.fill("#signin-park", PARK)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    assert page.text_content("#role") == "只读"
+    page.click("#signout")
+    page.wait_for_selector("#signin:not([hidden])")
+    assert page.evaluate("sessionStorage.getItem('parktwin.key')") is None
+    context.close()

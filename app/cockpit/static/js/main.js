@@ -17,10 +17,10 @@ const $ = (id) => document.getElementById(id);
 const PANELS = ["map", "alarms", "energy", "carbon", "economy", "emergency"];
 
 function signOut(message = "") {
+  // A fresh page stops every timer and stream; the reason survives the reload.
   forget();
-  location.hash = "";
+  if (message) sessionStorage.setItem("parktwin.notice", message);
   location.reload();
-  $("signin-error").textContent = message;
 }
 
 function showSignIn(message = "") {
@@ -86,7 +86,9 @@ function liveBadge(ctx) {
 
 async function start() {
   const session = stored();
-  if (!session) return showSignIn();
+  const notice = sessionStorage.getItem("parktwin.notice") || "";
+  sessionStorage.removeItem("parktwin.notice");
+  if (!session) return showSignIn(notice);
   const api = new Api(session.key, () => signOut(t("unauthorized")));
   let me, parkInfo;
   try {
