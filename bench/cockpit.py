@@ -40,8 +40,8 @@ RUNS = 7
 RECORD_S = 60.0
 REPLAY_S = 60.0
 OPEN_EVERY_S = 2.0  # one screen opened every 2 s, as a wall of screens is switched on
-OPENING_S = SCREENS * OPEN_EVERY_S + 30.0  # then the steady state is measured
 SCREENS = 50
+OPENING_S = SCREENS * OPEN_EVERY_S + 30.0  # then the steady state is measured
 CHROMIUM = "/usr/bin/chromium"
 
 
