@@ -159,9 +159,7 @@ async def screens(stack: Stack, first: Pattern, steady: Pattern) -> dict[str, An
     keys = [make_key(database_url, "operator", PARK) for _ in range(SCREENS)]
     tasks = [asyncio.create_task(stream(stack.base, key, received)) for key in keys]
     tasks += [
-        asyncio.create_task(
-            screen(stack.base, key, (first, steady), i * OPEN_EVERY_S, everything)
-        )
+        asyncio.create_task(screen(stack.base, key, (first, steady), i * OPEN_EVERY_S, everything))
         for i, key in enumerate(keys)
     ]
     await asyncio.sleep(OPENING_S)
