@@ -43,6 +43,8 @@ OPEN_EVERY_S = 2.0  # one screen opened every 2 s, as a wall of screens is switc
 SCREENS = 50
 OPENING_S = SCREENS * OPEN_EVERY_S + 30.0  # then the steady state is measured
 CHROMIUM = "/usr/bin/chromium"
+FAILURES: Counter[str] = Counter()
+"""Requests of the simulated screens that failed, by error or status."""
 
 
 Pattern = list[tuple[float, str]]
@@ -92,8 +94,14 @@ async def get(
     if path in etags:
         headers["If-None-Match"] = etags[path]
     sent = time.perf_counter()
-    answer = await client.get(path, headers=headers)
+    try:
+        answer = await client.get(path, headers=headers)
+    except httpx.HTTPError as error:  # counted, and the screen goes on as a browser would
+        FAILURES[type(error).__name__] += 1
+        return
     out.append((sent, (time.perf_counter() - sent) * 1000))
+    if answer.status_code >= 400:
+        FAILURES[f"HTTP {answer.status_code}"] += 1
     if answer.status_code == 200 and "etag" in answer.headers:
         etags[path] = answer.headers["etag"]
 
@@ -217,7 +225,8 @@ took {len(first)} requests; then it made {len(steady)} in {RECORD_S:.0f} s \
 ({per_screen:.2f} per second; budget: 1). {SCREENS} screens replayed that at {rps:.1f} \
 requests per second against the one API process, each with its own key, ETags (`If-None-Match`) \
 and event stream ({streams.get("open", 0)} streams open, \
-{streams.get("refused", 0)} refused, {streams.get("events", 0)} events received).
+{streams.get("refused", 0)} refused, {streams.get("events", 0)} events received; failed \
+requests: {dict(FAILURES) or "none"}).
 
 | read | first screen | next {RECORD_S:.0f} s |
 |---|---:|---:|
