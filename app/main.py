@@ -15,6 +15,7 @@ from app.cockpit import mount_cockpit
 from app.core.config import Settings, get_settings
 from app.core.cors import install_cors
 from app.core.db import check_timescaledb, create_engine_for
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.limits import limit_bodies
@@ -38,7 +39,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         app.state.engine = engine
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         app.state.broker = broker
-        app.state.events = EventHub(settings)
+        app.state.events.open()
         try:
             yield
         finally:
@@ -97,12 +98,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Digital operations backend for an industrial park (高标准数字园区): "
         "assets, economic operation, green and low-carbon, safety and emergency.",
         lifespan=_lifespan(settings),
+        docs_url=None,  # app/core/docs.py serves them with local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.latest_cache = MicroCache(settings.latest_cache_ttl.total_seconds())
     app.state.registry = CollectorRegistry()
+    app.state.events = EventHub(settings, app.state.registry)
     install_error_handlers(app)
     app.include_router(health_router)
+    install_docs(app)
     for router in api_routers():
         app.include_router(router)
     mount_cockpit(app)  # after every route: the mount at / must shadow none of them

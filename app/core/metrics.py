@@ -33,20 +33,38 @@ class Observe:
             return
         started = time.perf_counter()
         status = 500  # an exception before the response started is answered with a 500
+        timed = False  # an event stream is timed to its start (once open), not to its end
+
+        def observe() -> None:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = method_label(scope["method"])
+            self.latency.labels(method, template).observe(time.perf_counter() - started)
 
         async def send_observed(message: Message) -> None:
-            nonlocal status
+            nonlocal status, timed
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if _is_stream(message):
+                    observe()
+                    timed = True
             await send(message)
 
         try:
             await self.app(scope, receive, send_observed)
         finally:
+            if not timed:
+                observe()
             template = getattr(scope.get("route"), "path", "unmatched")
             method = method_label(scope["method"])
-            self.latency.labels(method, template).observe(time.perf_counter() - started)
             self.requests.labels(method, template, str(status)).inc()
+
+
+def _is_stream(start: Message) -> bool:
+    """A ``text/event-stream`` answer: open for hours, so its duration is no latency."""
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/event-stream")
+        for name, value in start.get("headers", ())
+    )
 
 
 def method_label(method: str) -> str:

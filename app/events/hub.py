@@ -18,6 +18,8 @@ import contextlib
 import logging
 from collections import Counter
 
+from prometheus_client import CollectorRegistry, Gauge
+
 from app.core.config import Settings
 from app.core.errors import AppError
 from app.worker.wakeup import Fanout, listen
@@ -44,14 +46,26 @@ class Admission:
 
 
 class EventHub:
-    def __init__(self, settings: Settings) -> None:
-        self._url = settings.database_url_for("api")
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+        self._settings = settings  # the LISTEN URL is resolved when the first stream opens
         self._max_streams = settings.api_events_max_streams
         self._max_per_key = settings.api_events_max_streams_per_key
         self._open: Counter[str] = Counter()
         self._changed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self.closing = asyncio.Event()
+        if registry is not None:
+            streams = Gauge(
+                "parktwin_api_event_streams",
+                "server-sent event streams open in this API process",
+                registry=registry,
+            )
+            streams.set_function(lambda: self.open_streams)
+
+    def open(self) -> None:
+        """Admit streams again (the app starts, perhaps for a second time, on another event
+        loop: the events and the listener are made anew)."""
+        self.closing, self._changed, self._listener = asyncio.Event(), asyncio.Event(), None
 
     @property
     def open_streams(self) -> int:
@@ -60,7 +74,7 @@ class EventHub:
     def admit(self, key_id: str) -> Admission:
         """A place for one more stream of ``key_id``, or :class:`TooManyStreams`."""
         if self.closing.is_set():
-            raise TooManyStreams("the API is shutting down", retry_after=2)
+            raise TooManyStreams("the API is shutting down")
         if self._open.total() >= self._max_streams:
             raise TooManyStreams(
                 f"this API process already serves {self._max_streams} event streams "
@@ -84,7 +98,8 @@ class EventHub:
         if self._listener is None or self._listener.done():
             fanout = Fanout()
             fanout.subscribe(CHANNEL, self._notified)
-            self._listener = asyncio.create_task(listen(self._url, fanout), name="events-listen")
+            url = self._settings.database_url_for("api")
+            self._listener = asyncio.create_task(listen(url, fanout), name="events-listen")
 
     def _notified(self) -> None:
         woken, self._changed = self._changed, asyncio.Event()

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette import EventSourceResponse
+from sse_starlette.sse import SendTimeoutError
 from starlette.types import Receive, Scope, Send
 
 from app.core.auth import ApiKey, Role, bearer, current_key
 from app.core.db import SessionDep
-from app.core.errors import Unprocessable
+from app.core.errors import Unprocessable, problem
 from app.core.http import PROBLEMS, SettingsDep
-from app.events.hub import Admission, EventHub
+from app.events.hub import Admission, EventHub, TooManyStreams
 from app.events.stream import park_events, ping
 from app.parks.deps import ParkContext, park_access
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/parks/{park_id}", tags=["events"], responses=PROBLEMS)
 
 POSITION = re.compile(r"[0-9]{1,18}")
+RETRY_AFTER_S = 10  # a refused stream: try again this much later
 
 QUERY_KEY_DOC = (
     "the API key, for clients that cannot send headers (a browser's EventSource); accepted on "
@@ -64,6 +69,12 @@ class EventStream(EventSourceResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except SendTimeoutError:  # the client stopped reading: it resumes from its last id
+            logger.warning(
+                "event stream closed: the client took over %.0f s to take a write (key %s)",
+                self.send_timeout or 0,
+                self._admission.key_id,
+            )
         finally:
             self._admission.release()
 
@@ -87,7 +98,7 @@ async def events(
             description="resume after this event id, when the client cannot send Last-Event-ID",
         ),
     ] = None,
-) -> EventStream:
+) -> Response:
     """Each event: ``id`` (its position, increasing in commit order), ``event`` (its type) and
     ``data`` (the webhook body: ``{"id", "type", "created_at", "park_id", "data"}``); a
     ``: ping`` comment every 15 s. Reconnecting with ``Last-Event-ID`` (browsers do it by
@@ -95,7 +106,12 @@ async def events(
     ``Authorization`` header, or with ``?access_token=`` where the client cannot set headers."""
     after = parse_position(last_event_id, last_event_id_query)
     hub: EventHub = request.app.state.events
-    admission = hub.admit(ctx.key.id)
+    try:
+        admission = hub.admit(ctx.key.id)
+    except TooManyStreams as exc:
+        response = problem(exc.status, exc.slug, exc.title, exc.detail)
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
     content = park_events(
         request.app.state.sessionmaker,
         hub,

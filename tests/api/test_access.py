@@ -305,8 +305,11 @@ def _call(
     body: dict[str, str] | None = {} if method in ("POST", "PATCH", "PUT") else None
     if (method, path) == ("POST", "/api/v1/parks"):
         body = {"id": f"p-{uuid.uuid4().hex[:8]}", "name": "matrix"}
+    headers = world.keys[key]
+    if path.endswith("/events"):  # an admitted key gets a stream that never ends: ask for a 422
+        headers = {**headers, "Last-Event-ID": "not-a-position"}
     response = client.request(
-        method, _url(path, world, device_id, webhook), json=body, headers=world.keys[key]
+        method, _url(path, world, device_id, webhook), json=body, headers=headers
     )
     if response.status_code >= 400:
         assert response.headers["content-type"] == "application/problem+json", response.text

@@ -132,6 +132,13 @@ def test_streams_per_key_are_capped_and_given_back_on_disconnect(
         third = http.get(f"/api/v1/parks/{park_id}/events", headers=viewer)
         assert third.status_code == 429
         assert third.json()["type"].endswith("/too-many-streams")
+        assert third.headers["retry-after"] == "10"
+        gauge = [
+            line
+            for line in http.get("/metrics").text.splitlines()
+            if line.startswith("parktwin_api_event_streams ")
+        ]
+        assert float(gauge[0].split()[1]) >= 2  # these two, and any another test left closing
     # both dropped: the server notices the disconnect and gives the places back
     deadline = time.monotonic() + 30
     while True:
@@ -162,3 +169,23 @@ def test_the_access_token_never_reaches_the_log(
     logged = out.getvalue()
     assert "/events?access_token=[hidden]" in logged
     assert token not in logged and token.split("_")[2] not in logged
+
+
+def _stream_timings(http: httpx.Client) -> float:
+    """How many event streams the latency histogram has timed."""
+    route = 'route="/api/v1/parks/{park_id}/events"'
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith("parktwin_http_request_duration_seconds_count") and route in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_stream_is_timed_when_it_opens_not_when_it_ends(
+    http: httpx.Client, park_id: str, viewer: dict[str, str]
+) -> None:
+    """An open stream lasts hours: timed to its end it would swamp the API's latency."""
+    before = _stream_timings(http)
+    with open_stream(http, park_id, viewer) as response:
+        Reader(response).next()
+        assert _stream_timings(http) == before + 1  # still open, already timed
+    assert _stream_timings(http) == before + 1  # and not timed again when it ends

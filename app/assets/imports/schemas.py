@@ -26,6 +26,16 @@ class DeviceCredentials(BaseModel):
     mqtt_password: str | None = Field(description="shown once")
 
 
+class ImportWarning(BaseModel):
+    code: Literal["coordinates_look_shifted"] = Field(
+        description="`coordinates_look_shifted`: the rows fit the park only once taken back from "
+        "GCJ-02 or BD-09 to WGS-84 (app/assets/imports/shift.py)"
+    )
+    crs: Literal["gcj02", "bd09"] = Field(description="the system the coordinates look to be in")
+    rows: list[int] = Field(description="the suspect rows, 1-based")
+    detail: str = Field(description="what to do, in Chinese")
+
+
 class ImportResult(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -53,4 +63,9 @@ class ImportResult(BaseModel):
         default=None,
         description="devices only: the MQTT accounts of the devices created, passwords shown "
         "once (empty in a dry run)",
+    )
+    warnings: list[ImportWarning] = Field(
+        default_factory=list,
+        description="nothing refused, but worth a look: coordinates that look already shifted "
+        "to GCJ-02 or BD-09 (also in a 422's body)",
     )

@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.imports import parse, repository
 from app.assets.imports.kinds import KINDS, Key, Kind
-from app.assets.imports.schemas import DeviceCredentials, ImportResult
+from app.assets.imports.schemas import DeviceCredentials, ImportResult, ImportWarning
+from app.assets.imports.shift import shift_warnings
 from app.broker.dynsec import DynsecClient, DynsecError
 from app.core.config import get_settings
 from app.core.db import Compensation, on_rollback
@@ -199,6 +200,8 @@ async def import_features(
     if spec is None:
         raise Unprocessable(f"kind: one of {', '.join(KINDS)}", field="kind")
     checked = await to_thread.run_sync(check_rows, spec, features)  # seconds of pydantic CPU
+    rows = [(row, data) for row, _, data in checked.rows]
+    warnings = await shift_warnings(session, ctx.park_id, spec.name, spec.geometry, rows)
     make_accounts = spec.name == "devices" and not dry_run and _manages_accounts(broker)
     accounts = DeferredAccounts() if make_accounts else None
     savepoint = await session.begin_nested()
@@ -217,6 +220,7 @@ async def import_features(
             f"{len({e['row'] for e in checked.errors})} of {len(features)} rows are bad: "
             "nothing was imported",
             errors=checked.errors,
+            warnings=warnings,
         )
     if accounts is not None and accounts.accounts:
         made = [device_id for device_id, _ in accounts.accounts]
@@ -229,6 +233,7 @@ async def import_features(
         dry_run=dry_run,
         ignored_fields=sorted(checked.ignored),
         credentials=applied.credentials if spec.name == "devices" else None,
+        warnings=[ImportWarning.model_validate(w) for w in warnings],
     )
 
 
