@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-economy
+.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-economy bench-cockpit cockpit
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -27,12 +27,17 @@ typecheck: venv
 	$(BIN)/mypy
 
 # The PDF tests read the reports back with poppler's pdftotext (installed as root when missing;
-# the output goes to .parktwin/test-tools.log).
+# the output goes to .parktwin/test-tools.log). The cockpit's browser tests drive Debian's
+# headless Chromium (Playwright for Python launches /usr/bin/chromium; no browser download).
 test-tools:
 	@command -v pdftotext >/dev/null || { [ "$$(id -u)" = 0 ] && mkdir -p .parktwin \
 	  && echo "installing poppler-utils for the PDF tests (log: .parktwin/test-tools.log)" \
 	  && { apt-get update && apt-get install -y --no-install-recommends --no-upgrade poppler-utils; } \
 	     > .parktwin/test-tools.log 2>&1; } || echo "pdftotext missing: the PDF text checks will skip"
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && mkdir -p .parktwin \
+	  && echo "installing chromium for the cockpit's browser tests (log: .parktwin/test-tools.log)" \
+	  && { apt-get update && apt-get install -y --no-install-recommends --no-upgrade chromium chromium-driver; } \
+	     >> .parktwin/test-tools.log 2>&1; } || echo "chromium missing: the cockpit's browser tests will skip"
 
 unit: venv install-services test-tools
 	$(BIN)/pytest
@@ -86,3 +91,17 @@ bench-carbon: venv install-services
 # year through the API (first run loads the data, about a minute; writes docs/benchmarks.md).
 bench-economy: venv install-services
 	$(BIN)/python -m bench.economy
+
+# The cockpit's front-end libraries: pinned in cockpit/package.json and package-lock.json, their
+# built files committed under app/cockpit/static/vendor/ (so `make demo` needs no Node). This
+# rebuilds them from the npm registry after a version change.
+cockpit:
+	cd cockpit && npm ci --no-audit --no-fund --ignore-scripts
+	cp cockpit/node_modules/echarts/dist/echarts.esm.min.mjs app/cockpit/static/vendor/echarts.esm.min.js
+	cp cockpit/node_modules/echarts/LICENSE app/cockpit/static/vendor/LICENSE.echarts
+	cp cockpit/node_modules/zrender/LICENSE app/cockpit/static/vendor/LICENSE.zrender
+
+# The cockpit in headless Chromium: time to the first full screen with data, and 50 open
+# screens against one API process (about 2 minutes; writes docs/benchmarks.md).
+bench-cockpit: venv install-services test-tools
+	$(BIN)/python -m bench.cockpit

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.broker.dynsec import DynsecClient
+from app.cockpit import mount_cockpit
 from app.core.appstate import AppState
 from app.core.auth import TtlCache
 from app.core.config import Settings, get_settings
@@ -63,6 +64,7 @@ def api_routers() -> list[APIRouter]:
     from app.alarms.detector_router import router as detectors
     from app.alarms.router import router as alarms
     from app.alarms.router import rules_router as alarm_rules
+    from app.apikeys.router import router as apikeys
     from app.assets.equipment.router import router as equipment
     from app.assets.imports.router import router as imports
     from app.assets.land.router import router as land
@@ -81,6 +83,7 @@ def api_routers() -> list[APIRouter]:
     from app.webhooks.router import router as webhooks
 
     return [
+        apikeys,
         parks,
         device_types,
         devices,
@@ -129,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     for router in api_routers():
         app.include_router(router)
+    mount_cockpit(app)  # after every route: the mount at / must shadow none of them
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
     instrument(app, state.registry)
     install_cors(app, settings)  # outside the body limit: a refused body still carries CORS

@@ -140,6 +140,9 @@ def run_demo(
         print(f"admin API key: {token}")
         print(f"webhook receiver: {receiver.url} (events are logged here)")
         print(f"simulator: park {PARK!r}, {rate:g} msg/s, scenario {scenario or 'none'}")
+        # The key rides in the fragment: never sent to the server, moved by the page into
+        # sessionStorage and cleared from the address bar.
+        print(f"cockpit (signed in): http://{host}:{port}/#key={token}&park={PARK}")
         print(
             f"API: http://{host}:{port}/docs, e.g. curl -H 'Authorization: Bearer {token}' "
             f"http://{host}:{port}/api/v1/parks/{PARK}/latest"

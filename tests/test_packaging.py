@@ -55,6 +55,14 @@ def test_wheel_ships_migrations_and_entry_point(tmp_path: Path) -> None:
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "parktwin = app.cli:main" in text
     assert not any(n.startswith("tests/") for n in names)
+    cockpit = {  # the page works from an installed package, with no Node and no internet
+        "app/cockpit/static/index.html",
+        "app/cockpit/static/cockpit.css",
+        "app/cockpit/static/js/main.js",
+        "app/cockpit/static/js/panels/map.js",
+        "app/cockpit/static/vendor/echarts.esm.min.js",
+    }
+    assert cockpit <= names
 
 
 def test_every_runtime_dependency_is_pinned_at_the_tested_version() -> None:
