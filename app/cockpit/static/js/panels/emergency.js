@@ -1,7 +1,8 @@
 // 安全应急: open incidents (GET .../incidents?status=open), each with its impact zones
 // (GET .../incidents/{id}/impact: drawn on the map), the people and buildings inside them, the
-// nearest resources, and the report clock counting down to the API's report_due_at (ticked
-// locally every second; no request).
+// nearest resources, and its clock (ticked locally every second; no request): for an accident
+// (事故) the regulator's report clock (report_due_at), for a 险情 the park's own response clock
+// (response_due_at) until someone responds.
 import { t } from "../i18n.js";
 import { countdown, formatTime } from "../time.js";
 import { el, emptyRow, num } from "./common.js";
@@ -22,18 +23,30 @@ export function createEmergency(ctx) {
     ctx.ready("emergency");
   }
 
+  function due(label, at) {
+    return el("span", {}, `${t(label)} `, el("span", { class: "countdown", dataset: { due: at } }, "--:--:--"));
+  }
+
   function clock(incident) {
-    if (incident.reported_at) return el("span", { class: "muted" }, `${t("reported")} ${formatTime(incident.reported_at, ctx.tz)}`);
-    if (!incident.report_due_at) return null;
-    return el("span", {}, `${t("reportDue")} `,
-      el("span", { class: "countdown", dataset: { due: incident.report_due_at } }, "--:--:--"));
+    if (incident.category === "accident") {
+      if (incident.reported_at) return el("span", { class: "muted" }, `${t("reported")} ${formatTime(incident.reported_at, ctx.tz)}`);
+      return incident.report_due_at ? due("reportDue", incident.report_due_at) : null;
+    }
+    if (incident.status === "reported" && incident.response_due_at) return due("responseDue", incident.response_due_at);
+    return null;
+  }
+
+  function category(incident) {
+    if (!incident.category) return null;
+    const grade = incident.category === "accident" && incident.grade_zh ? ` ${incident.grade_zh}` : "";
+    return el("span", { class: "muted" }, ` [${t(incident.category)}${grade}]`);
   }
 
   function item({ incident, impact }) {
     const zones = impact?.zones || [];
     return el("li", { dataset: { incident: incident.id, zones: zones.length } },
       el("div", {}, el("span", { class: `sev sev-${{ red: "critical", orange: "major", yellow: "minor", blue: "warning" }[incident.level] || "warning"}` },
-        t(incident.level)), " ", el("b", {}, t(incident.type)), " · ",
+        t(incident.level)), " ", el("b", {}, t(incident.type)), category(incident), " · ",
       t(incident.status === "reported" ? "reportedStatus" : incident.status), " · ",
       formatTime(incident.opened_at, ctx.tz, true), " ", clock(incident)),
       el("div", { class: "muted" }, `${t("zones")}: `, zones.map((z) =>
