@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     for router in api_routers():
         app.include_router(router)
-    mount_cockpit(app)  # after every route: the mount at / must shadow none of them
+    mount_cockpit(app)  # /, /cockpit.css, /js, /vendor: the page and its files only
     limit_bodies(app, settings)  # inside the metrics middleware, so 413s are counted
     instrument(app, state.registry)
     install_cors(app, settings)  # outside the body limit: a refused body still carries CORS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.types import Scope
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -33,7 +33,21 @@ class CockpitFiles(StaticFiles):
         return response
 
 
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC / name, headers=SECURITY_HEADERS)
+
+
 def mount_cockpit(app: FastAPI) -> None:
-    """Mount the cockpit at ``/`` last, so every route added before it (``/api``, ``/docs``,
-    ``/redoc``, ``/metrics``, ``/healthz``) is matched first; ``/`` serves ``index.html``."""
-    app.mount("/", CockpitFiles(directory=STATIC, html=True), name="cockpit")
+    """The cockpit: ``/`` (the page), ``/cockpit.css``, and the ``/js`` and ``/vendor`` folders.
+    Only these paths: a catch-all mount at ``/`` would shadow every route added after it, and
+    turn the API's problem+json 404 for an unknown path into a static one."""
+    for folder in ("js", "vendor"):
+        app.mount(f"/{folder}", CockpitFiles(directory=STATIC / folder), name=f"cockpit-{folder}")
+
+    @app.get("/", include_in_schema=False)
+    async def cockpit_page() -> FileResponse:
+        return _page("index.html")
+
+    @app.get("/cockpit.css", include_in_schema=False)
+    async def cockpit_css() -> FileResponse:
+        return _page("cockpit.css")
