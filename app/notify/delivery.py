@@ -18,7 +18,6 @@ A pump dispatches the moment messages are committed (``NOTIFY parktwin_notify`` 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +26,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.pumps import close_pump
 from app.notify import repository
 from app.notify.send import Channel, Outcome, compose, mail, post
 from app.webhooks.delivery import lease_for, new_client
@@ -149,17 +149,8 @@ class NotifyDispatcher:
         return await post(self._client, channel, rendered, contexts, settings, key)
 
     async def aclose(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
-            self._pump = None
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                await self._client.aclose()
-            self._client = None
+        await close_pump(self._pump, self._tasks, self._client)
+        self._pump, self._client = None, None
 
 
 async def backlog(session: AsyncSession, _settings: Settings) -> int:

@@ -24,7 +24,6 @@ short transactions that commit before a POST), opens the HTTP client and starts 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 import time
@@ -36,6 +35,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
+from app.core.pumps import close_pump
 from app.webhooks import queue
 from app.webhooks.guard import Policy, Resolver, Target, UnsafeUrl, pin, redact, resolve
 from app.webhooks.outbox import event_body
@@ -284,17 +284,8 @@ class WebhookDispatcher:
 
     async def aclose(self) -> None:
         """Let attempts in flight finish (each is bounded by the timeout), then close."""
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
-            self._pump = None
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                await self._client.aclose()
-            self._client = None
+        await close_pump(self._pump, self._tasks, self._client)
+        self._pump, self._client = None, None
 
 
 async def backlog(session: AsyncSession, _settings: Settings) -> int:
