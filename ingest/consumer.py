@@ -39,6 +39,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from app.core.mqtt import MqttTarget
+from ingest.acks import InOrderAcks
 from ingest.fastpaho import BufferedClient
 from ingest.lanes import Lanes
 from ingest.parse import MAX_PAYLOAD_BYTES
@@ -106,6 +107,7 @@ class MqttConsumer:
         # told True when the broker has confirmed the subscription, False when the link drops
         self.on_subscribed: Callable[[bool], None] = lambda _up: None
         self.generation = 0
+        self._acks = InOrderAcks()  # the current connection's, reset on each connect
         self.session_present: bool | None = None  # as the broker said at the last connect
         self.connected = threading.Event()
         self._stopping = threading.Event()
@@ -150,9 +152,10 @@ class MqttConsumer:
 
     def ack(self, messages: Iterable[Inbound]) -> int:
         """Acknowledge the QoS>0 messages of the current connection: the QoS 1 ones (all of
-        them, as we subscribe at QoS 1) in arrival order and one write."""
+        them, as we subscribe at QoS 1) once every older one is committed too, in arrival order
+        and one write (ingest/acks.py)."""
         current = [m for m in messages if m.qos > 0 and m.generation == self.generation]
-        self._client.ack_many([m.mid for m in current if m.qos == 1])
+        self._acks.done((m.mid for m in current if m.qos == 1), self._client.ack_many)
         for message in current:
             if message.qos == 2:
                 self._client.ack(message.mid, message.qos)
@@ -165,6 +168,7 @@ class MqttConsumer:
             logger.error("broker %s refused the ingestor: %s", self.target.redacted(), reason)
             return
         self.generation += 1
+        self._acks.reset()
         self.session_present = bool(flags.session_present)
         # Probing an unused worker id for a leftover session is routine: only news is logged.
         quiet = self.retiring and not self.session_present
@@ -186,8 +190,12 @@ class MqttConsumer:
             logger.warning("lost the broker (%s); paho reconnects", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if message.qos == 1:
+            self._acks.arrived(message.mid)
         if message.retain:  # a retained message replayed on (re)subscribe: stale by then (L12)
-            if message.qos:
+            if message.qos == 1:
+                self._acks.done([message.mid], self._client.ack_many)
+            elif message.qos:
                 self._client.ack(message.mid, message.qos)
             return
         topic = message.topic  # paho decodes it on every access

@@ -84,7 +84,8 @@ def run_single(settings: Settings, index: int = 0, shared: bool = False) -> None
     metrics = IngestMetrics.create()
     if not shared:
         _serve_metrics(settings)
-        retire_stale_sessions(settings, 1, metrics)
+        if settings.ingest_source == "mqtt":  # a queue has no sessions to retire
+            retire_stale_sessions(settings, 1, metrics)
     build_worker(settings, index, metrics, stop, "shared" if shared else "plain").run()
 
 
@@ -122,7 +123,8 @@ def run_ingest(settings: Settings, workers: int) -> None:
 
     processes = {i: start(i) for i in range(workers)}
     retirer = context.Process(target=_retire_child, args=(settings, workers), name="ingest-retire")
-    retirer.start()
+    if settings.ingest_source == "mqtt":  # a queue has no sessions to retire
+        retirer.start()
     while not stop.wait(0.5):
         for index, process in processes.items():
             if not process.is_alive():
@@ -130,9 +132,10 @@ def run_ingest(settings: Settings, workers: int) -> None:
                 if process.pid is not None:
                     multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
                 processes[index] = start(index)
-    for process in [*processes.values(), retirer]:
+    everyone = [*processes.values(), *([retirer] if retirer.pid is not None else [])]
+    for process in everyone:
         process.terminate()
-    for process in [*processes.values(), retirer]:
+    for process in everyone:
         process.join(timeout=30)
         if process.is_alive():
             process.kill()

@@ -11,12 +11,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import psycopg
 from fastapi import Depends, Request
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +30,10 @@ from app.core.appstate import app_state
 logger = logging.getLogger(__name__)
 
 _COMPENSATIONS = "parktwin.on_rollback"
+T = TypeVar("T")
+READ_POOL_RECYCLE_S = 300
+APPLICATION = "parktwin"
+READ_APPLICATION = "parktwin-read"
 
 
 class TimescaleMissing(RuntimeError):
@@ -40,6 +46,19 @@ def sync_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     raise ValueError("PARKTWIN_DATABASE_URL must start with postgresql://")
+
+
+def engine_url(url: str) -> URL:
+    """``url`` as SQLAlchemy's URL. A libpq multi-host URL (``postgresql://u:p@h1:5432,h2:5432/db
+    ?target_session_attrs=read-write``, how clients find a Patroni cluster's primary) becomes
+    SQLAlchemy's form of it, one ``host=h:port`` query parameter per host."""
+    parts = urlsplit(sync_url(url))
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return make_url(sync_url(url))
+    query = [("host", host) for host in hosts.split(",")] + parse_qsl(parts.query)
+    single = parts._replace(netloc=f"{userinfo}@" if userinfo else "", query="")
+    return make_url(urlunsplit(single)).update_query_pairs(query)
 
 
 def libpq_url(url: str) -> str:
@@ -88,7 +107,11 @@ def with_session_limits(url: str, limits: SessionLimits) -> str:
 
 
 def create_engine_for(
-    url: str, pool_size: int, statement_timeout: timedelta | None = None
+    url: str,
+    pool_size: int,
+    statement_timeout: timedelta | None = None,
+    *,
+    read_only: bool = False,
 ) -> AsyncEngine:
     """An engine whose sessions are in UTC (timestamps come back as UTC datetimes and render
     as ``...Z``) and run without JIT; with ``statement_timeout``, PostgreSQL cancels a
@@ -98,21 +121,32 @@ def create_engine_for(
     JIT off, on any server: the planner prices the raw-reading branch of the rollup-backed
     reads (hours still queued for the rollup worker) over every telemetry chunk of the range,
     which crosses the JIT threshold; compiling then took seconds (14 s for a 0.3 s query in
-    bench/economy, a raw 30-day series went from 8.5 s to 0.2 s in bench/api)."""
-    target = make_url(sync_url(url))
+    bench/economy, a raw 30-day series went from 8.5 s to 0.2 s in bench/api).
+
+    ``read_only``: every transaction is READ ONLY, so a route put on the read pool that writes
+    fails on the primary too (in every test), not only on a replica."""
+    target = engine_url(url)
     options = "-c timezone=UTC -c jit=off"
+    if read_only:
+        options += " -c default_transaction_read_only=on"
     extra = target.query.get("options")
     if isinstance(extra, str):  # the URL's own (the process's limits) come after ours
         options += f" {extra}"
     if statement_timeout is not None:
         options += f" -c statement_timeout={_ms(statement_timeout)}"
+    connect_args = {"options": options}
+    if "application_name" not in target.query:  # who is who in pg_stat_activity
+        connect_args["application_name"] = READ_APPLICATION if read_only else APPLICATION
     return create_async_engine(
         target.difference_update_query(["options"]),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # libpq picks a standby at connect time only: after a failover, read connections opened
+        # on the standby that was promoted read from the primary until they are replaced
+        pool_recycle=READ_POOL_RECYCLE_S if read_only else -1,
         hide_parameters=True,
-        connect_args={"options": options},
+        connect_args=connect_args,
     )
 
 
@@ -175,3 +209,43 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 """The request's session; ``scope="function"``: commit before the response, not after it
 (FastAPI runs a request-scoped dependency's exit code after the response is sent)."""
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only session on the read pool (PARKTWIN_DATABASE_READ_URL: a replica; unset: the
+    primary, still READ ONLY). Nothing to commit: the transaction is closed when the request
+    ends. Which routes take it: docs/scale-out.md, "Which reads go to the replica"."""
+    async with app_state(request).read_sessionmaker() as session:
+        yield session
+
+
+async def on_primary_or_replica(
+    request: Request,
+    session: AsyncSession,
+    read: Callable[[AsyncSession, bool], Awaitable[T]],
+) -> T:
+    """``read(session, True)`` on the request's primary session; while the primary cannot be
+    reached (a failover: Patroni promotes a standby within its ttl), ``read(replica, False)`` on
+    the read pool instead, so dashboards keep authenticating. The flag says whether ``read`` may
+    write (auth's ``last_used_at`` touch)."""
+    try:
+        return await read(session, True)
+    except OperationalError as exc:
+        if not _unreachable(exc):
+            raise
+        logger.warning("primary unreachable (%s); reading from the replica", exc.orig)
+        await session.rollback()
+    async with app_state(request).read_sessionmaker() as replica:
+        return await read(replica, False)
+
+
+def _unreachable(exc: OperationalError) -> bool:
+    """A connection that could not be made or was lost; not a timeout or a query's error."""
+    return exc.connection_invalidated or not isinstance(
+        exc.orig, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable
+    )
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+"""For pure reads that may be a replication lag behind (dashboards): never after a write in the
+same request, never for idempotency, auth or a read that confirms the caller's own write."""

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from app.core.statedir import (
+    DB_BI_GROUP,
     DB_GROUPS,
     DB_LOGINS,
     DB_NAME,
@@ -65,21 +66,25 @@ SERVER_SETTINGS = {
 }
 
 
-# The schema's tables (hypertables pass the owner on to their chunks), standalone sequences
-# (identity ones follow their table) and functions, except the extensions' own, to the owner
-# (DB_OWNER, spelt out: this is SQL).
+# The schemas' tables (hypertables pass the owner on to their chunks), views, standalone
+# sequences (identity ones follow their table) and functions, except the extensions' own, to
+# the owner (DB_OWNER, spelt out: this is SQL); ``public`` and the BI views' schema ``bi``.
 ADOPT_OBJECTS = """
 DO $$
 DECLARE
     r record;
 BEGIN
     FOR r IN
+        SELECT format('ALTER SCHEMA %I OWNER TO parktwin_owner', n.nspname) AS ddl
+        FROM pg_namespace n
+        WHERE n.nspname = 'bi' AND n.nspowner <> 'parktwin_owner'::regrole
+        UNION ALL
         SELECT format('ALTER %s %s OWNER TO parktwin_owner',
                       CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
                                      WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
                       c.oid::regclass) AS ddl
         FROM pg_class c
-        WHERE c.relnamespace = 'public'::regnamespace
+        WHERE c.relnamespace IN ('public'::regnamespace, to_regnamespace('bi'))
           AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
           AND c.relowner <> 'parktwin_owner'::regrole
           AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
@@ -211,7 +216,7 @@ class EmbeddedPostgres:
         logins: dict[str, str | None] = {DB_OWNER: None}
         logins.update({DB_LOGINS[p]: group for p, group in DB_GROUPS.items()})
         with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
-            for group in DB_GROUPS.values():
+            for group in (*DB_GROUPS.values(), DB_BI_GROUP):
                 _create_role(conn, group, sql.SQL("NOLOGIN"))
             for role, member_of in logins.items():
                 _create_role(conn, role, sql.SQL("LOGIN"))

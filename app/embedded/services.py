@@ -25,6 +25,8 @@ def _is_external(url: str | None, *embedded_ports: int) -> bool:
     if not url:
         return False
     parts = urlsplit(url)
+    if "," in parts.netloc:  # a multi-host URL (a Patroni cluster): never the embedded one
+        return True
     local = parts.hostname in ("127.0.0.1", "localhost", "::1")
     return not (local and parts.port in embedded_ports)
 
