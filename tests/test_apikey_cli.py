@@ -100,6 +100,40 @@ def test_list_revoke_rotate(env: dict[str, str], api: TestClient) -> None:
     assert again.returncode == 1 and "not found" in again.stderr
 
 
+def test_an_enterprise_key_needs_its_park_and_enterprise(
+    env: dict[str, str], api: TestClient, database_url: str
+) -> None:
+    park = f"p-{os.urandom(4).hex()}"
+    with psycopg.connect(database_url) as conn:
+        conn.execute("INSERT INTO park (id, name) VALUES (%s, 'p')", (park,))
+        conn.execute(
+            "INSERT INTO enterprise (park_id, id, name, credit_code) "
+            "VALUES (%s, 'acme', 'Acme', '91350100M000100Y43')",
+            (park,),
+        )
+    token = new_key(env, "--role", "enterprise", "--park", park, "--enterprise", "acme")
+    answer = api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert (answer["role"], answer["park_id"], answer["enterprise_id"]) == (
+        "enterprise",
+        park,
+        "acme",
+    )
+    [row] = [
+        r.split("\t")
+        for r in parktwin(env, "apikey", "list").stdout.splitlines()
+        if r.startswith(key_id(token))
+    ]
+    assert row[2:5] == ["enterprise", park, "acme"]
+    for args, says in (
+        (["--role", "enterprise", "--park", park], "needs both"),
+        (["--role", "enterprise", "--enterprise", "acme"], "needs both"),
+        (["--role", "viewer", "--park", park, "--enterprise", "acme"], "only it"),
+        (["--role", "enterprise", "--park", park, "--enterprise", "nobody"], "not found"),
+    ):
+        refused = parktwin(env, "apikey", "create", *args, ok=False)
+        assert refused.returncode == 1 and says in refused.stderr, refused.stderr
+
+
 def test_unknown_keys_are_refused(env: dict[str, str]) -> None:
     for action in ("revoke", "rotate"):
         result = parktwin(env, "apikey", action, "0123456789abcdef", ok=False)

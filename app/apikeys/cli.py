@@ -52,6 +52,7 @@ async def create_key(
     name: str | None,
     expires_at: datetime | None = None,
     created_by: str | None = "cli",
+    enterprise_id: str | None = None,
 ) -> str:
     return await in_transaction(
         settings,
@@ -62,6 +63,7 @@ async def create_key(
             name=name,
             expires_at=expires_at,
             created_by=created_by,
+            enterprise_id=enterprise_id,
         ),
     )
 

@@ -18,11 +18,13 @@ async def insert(
     *,
     expires_at: datetime | None = None,
     created_by: str | None = None,
+    enterprise_id: str | None = None,
 ) -> None:
     await session.execute(
         text(
-            "INSERT INTO api_key (id, secret_hash, role, park_id, name, expires_at, created_by) "
-            "VALUES (:id, :hash, :role, :park, :name, :expires_at, :created_by)"
+            "INSERT INTO api_key (id, secret_hash, role, park_id, name, expires_at, created_by, "
+            "enterprise_id) "
+            "VALUES (:id, :hash, :role, :park, :name, :expires_at, :created_by, :enterprise)"
         ),
         {
             "id": key_id,
@@ -32,6 +34,7 @@ async def insert(
             "name": name,
             "expires_at": expires_at,
             "created_by": created_by,
+            "enterprise": enterprise_id,
         },
     )
 
@@ -40,8 +43,8 @@ async def list_(session: AsyncSession) -> list[RowMapping]:
     """Every key without its secret hash, newest first."""
     result = await session.execute(
         text(
-            "SELECT id, role, park_id, name, created_by, created_at, last_used_at, expires_at, "
-            "revoked_at FROM api_key ORDER BY created_at DESC, id"
+            "SELECT id, role, park_id, enterprise_id, name, created_by, created_at, last_used_at, "
+            "expires_at, revoked_at FROM api_key ORDER BY created_at DESC, id"
         )
     )
     return list(result.mappings())

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.apikeys import repository
 from app.core.auth import Role, generate_key
 from app.core.errors import NotFound, Unprocessable
+from app.parks.repository import enterprise_exists
 
 
 async def create(
@@ -20,10 +21,20 @@ async def create(
     name: str | None = None,
     expires_at: datetime | None = None,
     created_by: str | None = None,
+    enterprise_id: str | None = None,
 ) -> str:
-    """Store a new key (hashed) and return its token: the only time it is seen."""
+    """Store a new key (hashed) and return its token: the only time it is seen. An
+    ``enterprise`` key needs its park and enterprise; no other role takes an enterprise."""
+    if (role is Role.enterprise) != (enterprise_id is not None) or (
+        enterprise_id is not None and park_id is None
+    ):
+        raise Unprocessable("the enterprise role needs both a park and an enterprise, and only it")
     if park_id is not None and not await repository.park_exists(session, park_id):
         raise NotFound(f"park {park_id!r} not found: create it first (POST /api/v1/parks)")
+    if enterprise_id is not None and not await enterprise_exists(
+        session, str(park_id), enterprise_id
+    ):
+        raise NotFound(f"enterprise {enterprise_id!r} not found in park {park_id!r}")
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise Unprocessable(f"the expiry {expires_at.isoformat()} is not in the future")
     key = generate_key()
@@ -36,6 +47,7 @@ async def create(
         name,
         expires_at=expires_at,
         created_by=created_by,
+        enterprise_id=enterprise_id,
     )
     return key.token
 

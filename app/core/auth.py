@@ -1,9 +1,14 @@
-"""API keys: ``Authorization: Bearer <key>``, roles viewer < operator < admin, park binding.
+"""API keys: ``Authorization: Bearer <key>``, roles viewer < operator < admin, park binding;
+and the ``enterprise`` role, below viewer, bound to one enterprise of one park.
 
 A key reads ``ptk_<id>_<secret>``: the id finds the row, the secret (256 random bits) is
 stored only as its SHA-256 (a slow hash adds nothing for a random secret of that size).
 Without a key, or with an unknown, revoked or expired one: 401. A role too low: 403. A key bound to
 a park sees only that park: every other park, and everything in it, is 404.
+
+An enterprise key (role ``enterprise``) is refused by every park-wide route (403: its role is
+below viewer) and admitted only by the enterprise-scoped routes (``enterprise_access`` in
+``app/parks/deps.py``), and there only for its own enterprise: any other is 404.
 """
 
 from __future__ import annotations
@@ -23,13 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.appstate import app_state
 from app.core.auth_repository import find_active
-from app.core.db import SessionDep
+from app.core.db import SessionDep, on_primary_or_replica
 from app.core.errors import Forbidden, NotFound, Unauthorized
 
 PREFIX = "ptk"
 
 
 class Role(enum.IntEnum):
+    enterprise = 0  # one enterprise's own data only; no park-wide route admits it
     viewer = 1
     operator = 2
     admin = 3
@@ -37,11 +43,13 @@ class Role(enum.IntEnum):
 
 @dataclass(frozen=True)
 class ApiKey:
-    """The caller: its key id, role and the park it is bound to (None: every park)."""
+    """The caller: its key id, role, the park it is bound to (None: every park) and, for the
+    ``enterprise`` role, its enterprise."""
 
     id: str
     role: Role
     park_id: str | None
+    enterprise_id: str | None = None
 
     def sees(self, park_id: str | None) -> bool:
         return self.park_id is None or self.park_id == park_id
@@ -54,6 +62,15 @@ class ApiKey:
     def check_role(self, role: Role) -> None:
         if self.role < role:
             raise Forbidden(f"this needs the {role.name} role; the key has {self.role.name}")
+
+    def check_enterprise(self, enterprise_id: str, staff_role: Role) -> None:
+        """An enterprise key sees only its own enterprise (any other: 404, as another park);
+        park staff need ``staff_role``."""
+        if self.role is Role.enterprise:
+            if self.enterprise_id != enterprise_id:
+                raise NotFound(f"enterprise {enterprise_id!r} not found")
+            return
+        self.check_role(staff_role)
 
 
 @dataclass(frozen=True)
@@ -132,23 +149,32 @@ async def current_key(
     token_hash = hash_secret(credentials.credentials).hex()
     key = cache.get(token_hash)
     if key is None:
-        key, expires_in = await _lookup(session, credentials.credentials)
+        key, expires_in = await on_primary_or_replica(
+            request,
+            session,
+            lambda s, writable: _lookup(s, credentials.credentials, touch=writable),
+        )
         cache.put(token_hash, key, expires_in)  # an expiring key is not kept past its expiry
     assert isinstance(key, ApiKey)
     return key
 
 
-async def _lookup(session: AsyncSession, token: str) -> tuple[ApiKey, float | None]:
+async def _lookup(
+    session: AsyncSession, token: str, *, touch: bool = True
+) -> tuple[ApiKey, float | None]:
     """The key and the seconds until it expires (None: never)."""
     parsed = parse_token(token)
-    row = await find_active(session, parsed[0]) if parsed else None
+    row = await find_active(session, parsed[0], touch=touch) if parsed else None
     if (
         parsed is None
         or row is None
         or not hmac.compare_digest(row.secret_hash, hash_secret(parsed[1]))
     ):
         raise Unauthorized("unknown, revoked or expired API key")
-    return ApiKey(id=row.id, role=Role[row.role], park_id=row.park_id), row.expires_in
+    key = ApiKey(
+        id=row.id, role=Role[row.role], park_id=row.park_id, enterprise_id=row.enterprise_id
+    )
+    return key, row.expires_in
 
 
 def require_role(role: Role) -> Callable[..., Awaitable[ApiKey]]:

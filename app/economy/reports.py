@@ -101,6 +101,14 @@ async def put(
     return await get(session, ctx=ctx, enterprise_id=enterprise_id, month=month)
 
 
+async def accept(
+    session: AsyncSession, *, ctx: ParkContext, enterprise_id: str, month: date, data: ReportWrite
+) -> None:
+    """Make an enterprise's accepted submission the month's figures (source ``submission``)."""
+    await _write(session, (ctx.park_id, enterprise_id, month), data, ctx.key.id, "submission")
+    await _rescale(session, ctx, [enterprise_id])
+
+
 async def get(
     session: AsyncSession, *, ctx: ParkContext, enterprise_id: str, month: str
 ) -> ReportRead:

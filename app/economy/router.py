@@ -18,7 +18,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep, SessionDep
 from app.core.http import PROBLEMS, SettingsDep, cached_json
 from app.core.limits import TableLimits, large_body, spool_body
 from app.core.pagination import Page, PageDep
@@ -217,7 +217,7 @@ async def report_revisions(
 async def scale_history(
     request: Request,
     enterprise_id: EnterpriseIdPath,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
     format: Format = "json",
     lang: Lang = "zh",
@@ -236,7 +236,7 @@ async def scale_history(
 )
 async def get_overview(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
     month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
     settings: SettingsDep,
@@ -264,7 +264,7 @@ async def get_overview(
 )
 async def get_power_index(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
     first: Annotated[date, Query(alias="from", description="first day")],
     last: Annotated[date, Query(alias="to", description="last day (included)")],
@@ -300,7 +300,7 @@ async def get_power_index(
 )
 async def get_anomalies(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
@@ -322,7 +322,7 @@ async def get_anomalies(
 )
 async def get_per_mu(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
     year: Annotated[int, Query(ge=2000, le=2999)],
     scheme: Annotated[

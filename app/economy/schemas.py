@@ -79,7 +79,7 @@ class Revision(BaseModel):
     field: str
     old_value: Any
     new_value: Any
-    source: Literal["api", "import"]
+    source: Literal["api", "import", "submission"]
     changed_at: UtcDateTime
     changed_by: str | None
 

@@ -37,6 +37,8 @@ EVENT_ZH = {
     "device.offline": "设备离线",
     "device.online": "设备恢复在线",
     "notify.test": "测试消息",
+    "economy.report_due": "月报即将截止",
+    "economy.report_overdue": "月报逾期未报",
 }
 EVENT_EN = {
     "alarm.raised": "Alarm",
@@ -48,6 +50,8 @@ EVENT_EN = {
     "device.offline": "Device offline",
     "device.online": "Device back online",
     "notify.test": "Test message",
+    "economy.report_due": "Monthly report due soon",
+    "economy.report_overdue": "Monthly report overdue",
 }
 DEVICE_TYPE_ZH = {
     "electricity_meter": "电表",
@@ -155,8 +159,24 @@ def device(ctx: Context, lang: str) -> str:
     return f"{name}（{kind_word}）" if lang == "zh" else f"{name} ({kind_word})"
 
 
+EVENT_TODO = {
+    "economy.report_due": (
+        "提醒企业在截止前提交月报",
+        "remind the enterprise to submit before the deadline",
+    ),
+    "economy.report_overdue": (
+        "联系企业尽快补报月报",
+        "ask the enterprise to submit the overdue report",
+    ),
+}
+"""What to do about an event that is no alarm, when its level's advice does not fit."""
+
+
 def todo(ctx: Context, lang: str) -> list[str]:
     """The response plan's tasks when one applies, else advice by level."""
+    if str(ctx.get("type")) in EVENT_TODO:
+        zh_todo, en_todo = EVENT_TODO[str(ctx["type"])]
+        return [zh_todo if lang == "zh" else en_todo]
     tasks = [_task(t) for t in ctx.get("plan_tasks") or []]
     if tasks:
         head = f"{'按' if lang == 'zh' else 'Plan: '}{ctx.get('plan_name') or ''}"
@@ -172,6 +192,20 @@ def _task(task: Any) -> str:
         mark = "（关键）" if task.get("critical") else ""
         return f"{task.get('title', '')}{mark}"
     return str(task)
+
+
+def enterprise_facts(ctx: Context, lang: str) -> list[tuple[str, str]]:
+    """``企业``, ``月份``, ``截止``: what an enterprise's event (a monthly report due) is about."""
+    zh = lang == "zh"
+    facts = []
+    if ctx.get("enterprise_name"):
+        facts.append(("企业" if zh else "Enterprise", str(ctx["enterprise_name"])))
+    if ctx.get("month"):
+        facts.append(("月份" if zh else "Month", str(ctx["month"])))
+    if ctx.get("deadline_at"):
+        due = local_time(str(ctx["deadline_at"]), ctx["timezone"])
+        facts.append(("截止" if zh else "Due", due))
+    return facts
 
 
 def render(ctx: Context, lang: str, public_url: str, ack_url: AckUrl) -> Rendered:
@@ -198,6 +232,7 @@ def render(ctx: Context, lang: str, public_url: str, ack_url: AckUrl) -> Rendere
         else f"{local_time(ctx.get('at'), ctx['timezone'])} ({ctx['timezone']})",
     ]
     facts = [(k, v) for k, v in zip(labels, values, strict=True) if v is not None]
+    facts += enterprise_facts(ctx, lang)
     if ctx.get("escalated_to"):
         step = (
             f"第 {ctx['step']} 级升级：{ctx['escalated_to']} 未确认前持续升级"

@@ -10,8 +10,9 @@ that moment (``context``). Rules:
   time, may span midnight) waits until they end, and goes out then (merged into a digest with
   whatever else waited).
 - **Dedup**: a non-critical notification with the same event type, device, metric, alarm type
-  and severity as one sent to the same channel within ``PARKTWIN_NOTIFY_DEDUP_WINDOW`` is kept
-  as ``duplicate`` and not sent. Critical ones always go.
+  and severity (and enterprise and month, for an event about an enterprise) as one sent to the
+  same channel within ``PARKTWIN_NOTIFY_DEDUP_WINDOW`` is kept as ``duplicate`` and not sent.
+  Critical ones always go.
 - **Escalation**: a critical ``alarm.raised`` or ``alarm.escalated`` starts the alarm's
   escalation timer when the park has an on-call chain (app/notify/escalation.py).
 """
@@ -64,7 +65,10 @@ def dedup_key(type_: str, severity: str | None, data: Mapping[Any, Any]) -> str 
     """Repeats share a key; critical notifications have none (they are never suppressed)."""
     if severity == CRITICAL:
         return None
-    parts = (type_, data.get("device_id"), data.get("metric"), data.get("type"), severity)
+    parts: tuple[Any, ...] = (type_, data.get("device_id"), data.get("metric"), data.get("type"))
+    parts += (severity,)
+    if data.get("enterprise_id"):  # one per enterprise and month (economy reminders, anomalies)
+        parts += (data["enterprise_id"], data.get("month"))
     return "|".join("" if p is None else str(p) for p in parts)
 
 
@@ -92,6 +96,9 @@ def event_context(row: Mapping[Any, Any], facts: Mapping[Any, Any]) -> dict[str,
         "alarm_type": data.get("type"),
         "value": data.get("value"),
         "threshold": data.get("threshold"),
+        "enterprise_name": data.get("enterprise_name") or data.get("enterprise_id"),
+        "month": data.get("month"),
+        "deadline_at": data.get("deadline_at"),
     }
 
 

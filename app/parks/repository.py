@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import bindparam
 
+from app.core.fetch import fetch_all
 from app.core.integrity import integrity_error
 from app.core.sqlcompose import Fixed, assignments, identifiers, statement
 
@@ -38,8 +39,7 @@ async def get(session: AsyncSession, park_id: str) -> RowMapping | None:
 async def list_(
     session: AsyncSession, *, only: str | None, after: str | None, limit: int
 ) -> Sequence[RowMapping]:
-    result = await session.execute(LIST, {"only": only, "after": after, "limit": limit})
-    return result.mappings().all()
+    return await fetch_all(session, LIST, {"only": only, "after": after, "limit": limit})
 
 
 async def update(session: AsyncSession, park_id: str, changes: dict[str, Any]) -> None:
@@ -75,3 +75,12 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
     except IntegrityError as exc:
         raise integrity_error(exc, f"park {values['id']!r}", scope=None) from exc
     return result.mappings().one()
+
+
+async def enterprise_exists(session: AsyncSession, park_id: str, enterprise_id: str) -> bool:
+    """Whether the park has the enterprise (the scope check of the enterprise routes)."""
+    result = await session.execute(
+        text("SELECT 1 FROM enterprise WHERE park_id = :park AND id = :id"),
+        {"park": park_id, "id": enterprise_id},
+    )
+    return result.first() is not None

@@ -1,9 +1,12 @@
 """The role-and-park access matrix, generated from the app's route list.
 
 Every ``/api/v1`` route must declare the role it needs (a dependency built by
-``require_role`` or ``park_access``); each route is then called with no key, a bad key, a
-revoked key, every role, and keys bound to this park or to another one, and the answer is
-checked against the declaration: 401, 403, 404 for another park, or admitted.
+``require_role``, ``park_access`` or ``enterprise_access``); each route is then called with no
+key, a bad key, a revoked key, every role, keys bound to this park or to another one, and
+enterprise keys (the enterprise in the path, and a neighbour in the same park), and the answer
+is checked against the declaration: 401, 403, 404 for another park or another enterprise, or
+admitted. An enterprise key is admitted only by the enterprise-scoped routes, for its own
+enterprise, and by ``/api/v1/me``.
 """
 
 from __future__ import annotations
@@ -25,16 +28,21 @@ from tests.api.conftest import Park, auth, create_device, create_park, make_key
 from tests.routes import app_routes
 
 
-def required_role(dependant: Any) -> Role | None:
-    """The role declared by a route's dependencies, if any."""
+def declared(dependant: Any) -> tuple[Role | None, bool]:
+    """The role declared by a route's dependencies, if any, and whether the route is
+    enterprise-scoped (an enterprise key sees its own enterprise there)."""
     stack: list[Any] = [dependant]
     while stack:
         current = stack.pop()
         role = getattr(current.call, "required_role", None)
         if role is not None:
-            return Role(role)
+            return Role(role), bool(getattr(current.call, "enterprise_scoped", False))
         stack.extend(current.dependencies)
-    return None
+    return None, False
+
+
+def required_role(dependant: Any) -> Role | None:
+    return declared(dependant)[0]
 
 
 def api_routes() -> list[tuple[str, str, Role | None]]:
@@ -47,6 +55,12 @@ def api_routes() -> list[tuple[str, str, Role | None]]:
 
 
 ROUTES = api_routes()
+ENTERPRISE_SCOPED = {
+    (method, path)
+    for method, path, dependant in app_routes()
+    if path.startswith("/api/v1") and declared(dependant)[1]
+}
+ANY_KEY = {("GET", "/api/v1/me")}  # what the calling key is: every role, enterprise included
 MUTATIONS_BY_VIEWERS = {("POST", "/api/v1/parks/{park_id}/latest/query")}  # a read in a body
 MUTATIONS_BY_OPERATORS = {
     ("POST", "/api/v1/parks/{park_id}/alarms/{alarm_id}/ack"),
@@ -70,6 +84,13 @@ def test_every_api_route_declares_a_role() -> None:
     assert ROUTES, "no routes found"
     for method, path, role in ROUTES:
         assert role is not None, f"{method} {path} declares no role"
+        if (method, path) in ANY_KEY:
+            assert role is Role.enterprise, f"{method} {path}: {role.name}, expected enterprise"
+            continue
+        if (method, path) in ENTERPRISE_SCOPED:
+            assert "{enterprise_id}" in path, f"{method} {path}: scoped, without an enterprise"
+            assert role >= Role.viewer, f"{method} {path}: staff need at least viewer"
+            continue
         expected = (
             Role.admin
             if "/webhooks" in path or "/notify" in path  # secrets, URLs, phones: admin only
@@ -86,6 +107,7 @@ def test_every_api_route_declares_a_role() -> None:
 class World:
     park: Park
     other: Park
+    neighbour: str  # an enterprise of the park, whose key must see no other enterprise
     device_id: str
     keys: dict[str, dict[str, str]]
     alarm_id: str
@@ -132,6 +154,7 @@ def make_webhook(database_url: str, park_id: str) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def world(client: TestClient, admin: dict[str, str], database_url: str) -> World:
     park, other = create_park(client, admin), create_park(client, admin)
+    neighbour = make_tenancy(database_url, park.id)["enterprise_id"]
     device = create_device(client, admin, park.id)
     revoked = make_key(database_url, "admin")
     with psycopg.connect(database_url) as conn:
@@ -148,6 +171,7 @@ def world(client: TestClient, admin: dict[str, str], database_url: str) -> World
         "viewer@park": auth(make_key(database_url, "viewer", park.id)),
         "admin@park": auth(make_key(database_url, "admin", park.id)),
         "admin@other": auth(make_key(database_url, "admin", other.id)),
+        "enterprise-neighbour@park": auth(make_key(database_url, "enterprise", park.id, neighbour)),
     }
     alarm_id = str(uuid.uuid4())
     with psycopg.connect(database_url) as conn:
@@ -157,7 +181,17 @@ def world(client: TestClient, admin: dict[str, str], database_url: str) -> World
             (alarm_id, park.id, device["id"]),
         )
     webhook_id, event_id = make_webhook(database_url, park.id)
-    return World(park, other, str(device["id"]), keys, alarm_id, webhook_id, event_id, database_url)
+    return World(
+        park,
+        other,
+        neighbour,
+        str(device["id"]),
+        keys,
+        alarm_id,
+        webhook_id,
+        event_id,
+        database_url,
+    )
 
 
 LAND_PARAMS = {"{parcel_id}", "{building_id}", "{space_id}", "{number}"}
@@ -313,7 +347,7 @@ def make_report(database_url: str, park_id: str, enterprise_id: str, month: str)
         )
 
 
-def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> str:
+def _values(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> dict[str, str]:
     values = {
         "park_id": world.park.id,
         "device_id": device_id,
@@ -344,7 +378,7 @@ def _url(path: str, world: World, device_id: str, webhook: tuple[str, str]) -> s
     }
     if "{month}" in path:  # an economy report of the fresh enterprise, to read or replace
         make_report(world.database_url, world.park.id, values["enterprise_id"], values["month"])
-    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    return values
 
 
 def _call(
@@ -360,12 +394,19 @@ def _call(
     body: dict[str, str] | None = {} if method in ("POST", "PATCH", "PUT") else None
     if (method, path) == ("POST", "/api/v1/parks"):
         body = {"id": f"p-{uuid.uuid4().hex[:8]}", "name": "matrix"}
-    headers = world.keys[key]
+    values = _values(path, world, device_id, webhook)
+    if "{enterprise_id}" in path and "{device_id}" in path:  # the enterprise's own device
+        owned = create_device(client, admin, world.park.id, enterprise_id=values["enterprise_id"])
+        values["device_id"] = str(owned["id"])
+    if key == "enterprise@park":  # the enterprise of the path (a fresh one), or the neighbour
+        own = values.get("enterprise_id", world.neighbour)
+        headers = auth(make_key(world.database_url, "enterprise", world.park.id, own))
+    else:
+        headers = world.keys[key]
     if path.endswith("/events"):  # an admitted key gets a stream that never ends: ask for a 422
         headers = {**headers, "Last-Event-ID": "not-a-position"}
-    response = client.request(
-        method, _url(path, world, device_id, webhook), json=body, headers=headers
-    )
+    url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    response = client.request(method, url, json=body, headers=headers)
     if response.status_code >= 400:
         assert response.headers["content-type"] == "application/problem+json", response.text
     return response.status_code
@@ -378,6 +419,12 @@ def _expected(key: str, role: Role, path: str, method: str) -> set[int] | None:
     name, _, bound = key.partition("@")
     if bound == "other" and "{park_id}" in path:
         return {404}
+    if name.startswith("enterprise"):
+        if (method, path) in ANY_KEY:
+            return None
+        if (method, path) in ENTERPRISE_SCOPED:
+            return None if name == "enterprise" else {404}
+        return {403}  # nothing park-wide, not even the path's own enterprise outside its routes
     if bound and method == "POST" and path == "/api/v1/parks":
         return {403}  # a park-bound key cannot create parks
     return {403} if Role[name] < role else None
@@ -395,6 +442,8 @@ KEYS = [
     "viewer@park",
     "admin@park",
     "admin@other",
+    "enterprise@park",
+    "enterprise-neighbour@park",
 ]
 
 

@@ -115,13 +115,19 @@ def _by(rows: Iterable[Mapping[Any, Any]], key: str) -> list[TargetCollection]:
 
 
 async def collection(
-    session: AsyncSession, *, ctx: ParkContext, first: str, last: str
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    first: str,
+    last: str,
+    enterprise_id: str | None = None,
 ) -> RentCollection:
+    """收缴率 of the park, or of one enterprise's leases (``enterprise_id``)."""
     start, end = month_start(first, "from"), month_start(last, "to")
     months = (end.year - start.year) * 12 + end.month - start.month + 1
     if not 1 <= months <= MAX_MONTHS:
         raise Unprocessable(f"to: the range must hold 1 to {MAX_MONTHS} months", field="to")
-    rows = await rent_repository.collection(session, ctx.park_id, start, end)
+    rows = await rent_repository.collection(session, ctx.park_id, start, end, enterprise_id)
     lease_rows = [
         LeaseCollection(
             lease_id=r["lease_id"],

@@ -84,15 +84,16 @@ LEFT JOIN space s ON s.park_id = l.park_id AND s.id = l.space_id
 LEFT JOIN due d ON d.lease_id = l.id
 LEFT JOIN paid p ON p.lease_id = l.id
 WHERE l.park_id = :park AND (d.due IS NOT NULL OR p.paid IS NOT NULL)
+  AND (CAST(:enterprise AS text) IS NULL OR l.enterprise_id = :enterprise)
 ORDER BY l.id
 """
 
 
 async def collection(
-    session: AsyncSession, park_id: str, first: date, last: date
+    session: AsyncSession, park_id: str, first: date, last: date, enterprise_id: str | None = None
 ) -> Sequence[RowMapping]:
-    """Per lease with rent due or paid in the months ``first``..``last`` (first days)."""
-    result = await session.execute(
-        text(COLLECTION), {"park": park_id, "first": first, "last": last}
-    )
+    """Per lease with rent due or paid in the months ``first``..``last`` (first days);
+    ``enterprise_id``: its leases only."""
+    params = {"park": park_id, "first": first, "last": last, "enterprise": enterprise_id}
+    result = await session.execute(text(COLLECTION), params)
     return result.mappings().all()

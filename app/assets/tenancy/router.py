@@ -32,7 +32,7 @@ from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
 from app.idempotency.route import IDEMPOTENT, IdempotentRoute
-from app.parks.deps import ParkAdmin, ParkViewer
+from app.parks.deps import EnterpriseIdPath, EnterpriseViewer, ParkAdmin, ParkViewer
 
 router = APIRouter(
     prefix="/api/v1/parks/{park_id}",
@@ -41,7 +41,6 @@ router = APIRouter(
     route_class=IdempotentRoute,
 )
 
-EnterpriseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the enterprise's id")]
 LeaseIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the lease's id")]
 NO_CONTENT = status.HTTP_204_NO_CONTENT
 
@@ -71,11 +70,14 @@ async def list_enterprises(
     return cached_json(request, result)
 
 
-@router.get("/enterprises/{enterprise_id}", response_model=EnterpriseRead, summary="An enterprise")
-async def get_enterprise(
-    request: Request, enterprise_id: EnterpriseIdPath, session: SessionDep, ctx: ParkViewer
-) -> Response:
-    result = await enterprises.get(session, ctx=ctx, enterprise_id=enterprise_id)
+@router.get(
+    "/enterprises/{enterprise_id}",
+    response_model=EnterpriseRead,
+    summary="An enterprise",
+    description="Park staff (viewer), and the enterprise's own key (企业自助服务).",
+)
+async def get_enterprise(request: Request, session: SessionDep, ctx: EnterpriseViewer) -> Response:
+    result = await enterprises.get(session, ctx=ctx, enterprise_id=ctx.enterprise_id)
     return cached_json(request, result)
 
 

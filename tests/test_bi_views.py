@@ -1,0 +1,173 @@
+"""The BI views (migration 0027) as the read-only role: every Grafana panel's SQL in
+deploy/grafana/ runs and answers its columns with the seeded rows, and the role can neither
+read the base tables nor write anything.
+
+Grafana's macros are expanded the simple way the Grafana PostgreSQL data source does for a
+fixed dashboard range: ``$__timeFilter(col)`` → ``col BETWEEN 'from' AND 'to'``,
+``$__timeFrom()`` / ``$__timeTo()`` → the quoted bounds, ``$park`` / ``${park}`` → the park id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from app.core.migrate import upgrade_to_head
+from app.core.statedir import DB_LOGINS, DB_OWNER
+from app.embedded import install
+from app.embedded.services import EmbeddedServices
+from tests.conftest import ServiceEnv
+
+GRAFANA = Path(__file__).resolve().parents[1] / "deploy" / "grafana"
+FROM, TO = "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z"
+COLUMNS = {
+    "负荷 Load (kW)": ["time", "负荷 kW"],
+    "活动告警 Active alarms": ["severity", "alarms"],
+    "告警趋势 Alarms raised": ["time", "severity", "alarms"],
+    "最新值 Latest values": ["device_id", "metric", "value", "unit", "time"],
+    "日用电量 Electricity per day (kWh)": ["time", "用电量 kWh"],
+    "碳排放 Carbon, electricity (tCO₂, location-based)": ["time", "tCO₂"],
+}
+
+
+def expand(sql: str, park: str) -> str:
+    """The panel's SQL as Grafana sends it for the range FROM..TO and park ``park``."""
+    sql = re.sub(r"\$__timeFilter\(([^)]+)\)", rf"\1 BETWEEN '{FROM}' AND '{TO}'", sql)
+    sql = sql.replace("$__timeFrom()", f"'{FROM}'").replace("$__timeTo()", f"'{TO}'")
+    return sql.replace("${park}", park).replace("$park", park)
+
+
+def panels() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted(GRAFANA.glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            found += [(panel["title"], t["rawSql"]) for t in panel["targets"]]
+    return found
+
+
+SEED = """
+INSERT INTO park (id, name) VALUES (%(p)s, 'bi park');
+INSERT INTO device (park_id, id, type, name) VALUES (%(p)s, 'm1', 'electricity_meter', 'main');
+INSERT INTO series (park_id, device_id, metric) VALUES (%(p)s, 'm1', 'power_kw'),
+    (%(p)s, 'm1', 'energy_kwh');
+INSERT INTO rollup_hour (series_id, bucket, count, sum, min, max, first_time, first_value,
+                         last_time, last_value, increase)
+SELECT s.id, b, 60, 60 * 12.5, 10, 15, b, 12, b + interval '59 minutes', 13, 0
+FROM series s, (VALUES (timestamptz '2026-11-20 00:00Z'), ('2026-11-20 01:00Z')) v(b)
+WHERE s.park_id = %(p)s AND s.metric = 'power_kw';
+INSERT INTO rollup_day (series_id, bucket, count, sum, min, max, first_time, first_value,
+                        last_time, last_value, increase)
+SELECT s.id, b, 1440, 0, f, f + 100, b, f, b + interval '1439 minutes', f + 100, 100
+FROM series s,
+     (VALUES (timestamptz '2026-11-19 16:00Z', 1000.0), ('2026-11-20 16:00Z', 1101.0)) v(b, f)
+WHERE s.park_id = %(p)s AND s.metric = 'energy_kwh';
+INSERT INTO latest_value (series_id, time, value)
+SELECT id, '2026-11-20 01:59Z', 13 FROM series WHERE park_id = %(p)s;
+INSERT INTO alarm (id, park_id, device_id, metric, type, severity, raised_at)
+VALUES (gen_random_uuid(), %(p)s, 'm1', 'power_kw', 'threshold', 'major', '2026-11-20 01:00Z');
+"""
+
+
+@pytest.fixture(scope="module")
+def bi_login(services: ServiceEnv, database_url: str) -> Iterator[tuple[str, str]]:
+    """A login in the group role parktwin_bi (as docs/bi.md has an operator make one) and a
+    seeded park."""
+    park, name = f"bi-{uuid.uuid4().hex[:8]}", f"bi_test_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}' IN ROLE parktwin_bi")
+        for statement in filter(str.strip, SEED.split(";")):
+            conn.execute(statement, {"p": park})  # type: ignore[call-overload]
+    parts = urlsplit(database_url)
+    host = f"{name}:{password}@{parts.hostname}:{parts.port}"
+    yield urlunsplit(parts._replace(netloc=host)), park
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM park WHERE id = %s", (park,))
+        conn.execute(f"DROP ROLE {name}")
+
+
+def test_every_dashboard_panel_is_checked() -> None:
+    assert sorted(title for title, _sql in panels()) == sorted(COLUMNS)
+
+
+@pytest.mark.parametrize(("title", "sql"), panels(), ids=[t for t, _ in panels()])
+def test_panel_sql_runs_as_the_read_only_role(
+    bi_login: tuple[str, str], title: str, sql: str
+) -> None:
+    url, park = bi_login
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(expand(sql, park))  # type: ignore[arg-type]
+        assert [c.name for c in cur.description or []] == COLUMNS[title]
+        assert cur.fetchall(), f"{title}: no rows for the seeded park"
+
+
+def test_views_answer_the_seeded_figures(bi_login: tuple[str, str]) -> None:
+    url, park = bi_login
+    with psycopg.connect(url) as conn:
+        energy = conn.execute(
+            "SELECT day, consumption, unit FROM bi.energy_day WHERE park_id = %s ORDER BY day",
+            (park,),
+        ).fetchall()
+        assert [(row[1], row[2]) for row in energy] == [(100.0, "kWh"), (101.0, "kWh")]
+        hour = conn.execute(
+            "SELECT avg, consumption FROM bi.rollup_hour WHERE park_id = %s LIMIT 1", (park,)
+        ).fetchone()
+        assert hour == (12.5, None)  # a gauge has no consumption
+
+
+FORBIDDEN = (
+    "SELECT * FROM telemetry LIMIT 1",
+    "SELECT * FROM public.rollup_hour LIMIT 1",
+    "SELECT * FROM api_key",
+    "SELECT * FROM device",
+    "INSERT INTO bi.economy_report (park_id) VALUES ('x')",
+    "DELETE FROM bi.alarm",
+    "UPDATE bi.park SET name = 'x'",
+    "CREATE TABLE bi.evil (x int)",
+    "CREATE VIEW bi.evil AS SELECT 1",
+    "DROP VIEW bi.alarm",
+    "SELECT parktwin_drop_expired('telemetry', interval '1 day')",
+)
+
+
+@pytest.mark.parametrize("statement", FORBIDDEN)
+def test_the_role_cannot_read_base_tables_or_write(
+    bi_login: tuple[str, str], statement: str
+) -> None:
+    with psycopg.connect(bi_login[0]) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement)  # type: ignore[arg-type]
+
+
+def test_the_operators_script_makes_a_bi_login(embedded: EmbeddedServices) -> None:
+    """deploy/db-roles.sql with ``-v bi_password=...`` (docs/bi.md): the login reads the views
+    of a database the owner migrated, with a statement timeout, and nothing else."""
+    name = f"parktwin_bi_{uuid.uuid4().hex[:8]}"
+    embedded.postgres.ensure_database(name)
+    roles = (("owner", DB_OWNER), *((p, DB_LOGINS[p]) for p in ("api", "ingest", "worker")))
+    passwords = {k: urlsplit(embedded.postgres.role_url(r)).password for k, r in roles}
+    passwords["bi"] = uuid.uuid4().hex
+    psql = [str(install.pg_bindir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    psql += [f"-v{kind}_password={password}" for kind, password in passwords.items()]
+    script = str(GRAFANA.parents[1] / "deploy" / "db-roles.sql")
+    try:
+        done = subprocess.run([*psql, "-d", embedded.postgres.admin_url(name), "-f", script],
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        upgrade_to_head(embedded.postgres.url(name))
+        parts = urlsplit(embedded.postgres.url(name))
+        netloc = f"parktwin_bi_login:{passwords['bi']}@{parts.hostname}:{parts.port}"
+        with psycopg.connect(urlunsplit(parts._replace(netloc=netloc))) as conn:
+            assert conn.execute("SELECT count(*) FROM bi.metric").fetchone() != (0,)
+            assert conn.execute("SHOW statement_timeout").fetchone() == ("1min",)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT count(*) FROM device_type_metric")
+    finally:
+        embedded.postgres.drop_database(name)
