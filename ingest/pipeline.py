@@ -20,12 +20,14 @@ import psycopg
 
 from app.core.clock import to_us
 from app.core.config import Settings
-from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
+from app.core.gcpause import freeze_startup_heap
+from ingest.consumer import Inbound, SubscriptionMode
 from ingest.coverage import CoverageBeacon
 from ingest.metrics import IngestMetrics, observe_many
 from ingest.parse import MAX_PAYLOAD_BYTES, parse_status, parse_telemetry
 from ingest.quarantine import Quarantine, message_digest
 from ingest.ratelimit import RejectionLimiter
+from ingest.source import Source, build_source
 from ingest.store import BatchStore, IngestOptions, Parsed, Stopping, failure
 from ingest.writer import Batch, WriteResult
 
@@ -57,7 +59,7 @@ class Lane:
 
     def __init__(
         self,
-        consumer: MqttConsumer,
+        consumer: Source,
         store: BatchStore,
         options: IngestOptions,
         metrics: IngestMetrics,
@@ -161,7 +163,7 @@ class IngestWorker:
 
     def __init__(
         self,
-        consumer: MqttConsumer,
+        consumer: Source,
         database_url: str,
         options: IngestOptions,
         metrics: IngestMetrics,
@@ -202,6 +204,7 @@ class IngestWorker:
             beacon.start()
         self.consumer.start()
         self._prime()
+        freeze_startup_heap("ingest")  # a full GC pass held batches up (app/core/gcpause.py)
         urgent = threading.Thread(target=self.urgent.loop, name="ingest-urgent", daemon=True)
         urgent.start()
         try:
@@ -238,17 +241,7 @@ def build_worker(
     stop: threading.Event,
     mode: SubscriptionMode,
 ) -> IngestWorker:
-    consumer = MqttConsumer(
-        settings.mqtt_target("ingest"),
-        f"{settings.ingest_client_id}-{index}",
-        queue_size=settings.ingest_queue_size,
-        queue_bytes=settings.ingest_queue_bytes,
-        receive_maximum=settings.ingest_receive_maximum,
-        session_expiry=settings.ingest_session_expiry,
-        share_group=settings.ingest_share_group,
-        mode=mode,
-        protocol=settings.ingest_mqtt_protocol,
-    )
+    consumer = build_source(settings, index, mode)
     database_url = settings.database_url_for("ingest")  # its role, timeouts and keepalives
     beacon = None
     if mode != "retire":

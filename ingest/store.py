@@ -144,7 +144,7 @@ class BatchStore:
         except psycopg.Error as exc:  # it keeps its strike: only retried alone again
             logger.info("could not clear a suspect's strike (%s)", exc)
 
-    def _wait_for_database(self, exc: psycopg.OperationalError, delay: float) -> float:
+    def _wait_for_database(self, exc: psycopg.Error, delay: float) -> float:
         self.metrics.write_retries.inc()
         logger.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
         self.close()
@@ -167,7 +167,9 @@ class BatchStore:
                 # A deadlock or serialization failure with another worker: just go again.
                 self.metrics.write_retries.inc()
                 logger.info("batch rolled back (%s); retrying", exc)
-            except psycopg.OperationalError as exc:
+            except (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction) as exc:
+                # Read-only: the node this connection reached is a standby now (a Patroni
+                # switchover demoted it); reconnecting finds the new primary.
                 delay = self._wait_for_database(exc, delay)
             except Exception as exc:  # the content of one message, ours or the database's
                 if not isinstance(exc, psycopg.Error):

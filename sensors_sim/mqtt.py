@@ -99,6 +99,7 @@ class Connection:
     next_id: int = 0
     unacked: int = 0
     acked: int = 0
+    active: bool = False  # sent something since the last keep-alive round
 
     def packet_id(self) -> int:
         self.next_id = self.next_id % 65_535 + 1
@@ -107,6 +108,7 @@ class Connection:
     def queue_publish(self, topic: bytes, payload: bytes, qos: int, retain: bool = False) -> None:
         packet_id = self.packet_id() if qos else 0
         self.out += publish_packet(topic, payload, qos, packet_id, retain)
+        self.active = True
         if qos:
             self.unacked += 1
 
@@ -132,6 +134,12 @@ class Connection:
         return packets
 
 
+# Connections from one source address to one broker address and port are limited by the
+# ephemeral ports (Linux: 32768-60999 by default); on loopback, further source addresses of
+# 127.0.0.0/8 give room for more (a 100,000-device park needs four).
+PER_SOURCE = 25_000
+
+
 class Transport:
     """The selector loop over every connection."""
 
@@ -139,9 +147,20 @@ class Transport:
         self.host, self.port = host, port
         self.selector = selectors.DefaultSelector()
         self.closed = 0  # connections the broker closed on us
+        self.opened = 0
+
+    def _source(self) -> tuple[str, int] | None:
+        """A loopback source address of its own for each ``PER_SOURCE`` connections."""
+        n = self.opened // PER_SOURCE
+        if n == 0 or not self.host.startswith("127."):
+            return None
+        return (f"127.0.{n // 250}.{n % 250 + 2}", 0)
 
     def open(self, conn: Connection, keepalive: int) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=10)
+        sock = socket.create_connection(
+            (self.host, self.port), timeout=10, source_address=self._source()
+        )
+        self.opened += 1
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         conn.sock, conn.connected, conn.refused = sock, False, 0

@@ -24,6 +24,7 @@ from sensors_sim.stream import Faults, Stream
 logger = logging.getLogger(__name__)
 
 FLUSH_S = 0.1  # longest a message waits in its buffer when the publisher runs behind
+CONNECT_BATCH = 500  # connections opened before waiting for their CONNACKs (listen backlog)
 FLUSH_MESSAGES = 50_000
 CONNECT_TIMEOUT_S = 30.0
 ACK_WAIT_S = 10.0
@@ -52,6 +53,14 @@ class SimOptions:
     qos: int = 1
     processes: int = 1
     keepalive: int = 60
+    # At most this many device connections per process (None: every device); the other
+    # devices' messages go through ``gateways`` connections of the account ``gateway``
+    # (username, password), one allowed to publish for the whole park. Only for benchmarks on
+    # a machine whose descriptor limit is below one connection per device: the contract has
+    # each device on its own account.
+    device_connections: int | None = None
+    gateway: tuple[str, str] | None = None
+    gateways: int = 4
 
     def stream(self, start: float, part: int = 0) -> Stream:
         park = generate(self.park_id, self.layout_seed, self.devices)
@@ -90,6 +99,11 @@ class Report:
         return self.sent / self.seconds if self.seconds else 0.0
 
 
+def gateway_username(base: str, part: int, index: int) -> str:
+    """The account of gateway connection ``index`` of simulator process ``part``."""
+    return f"{base}-{part}-{index}"
+
+
 def raise_open_files_limit() -> None:
     """Allow one socket per device, up to the hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -110,41 +124,73 @@ class Publisher:
         self.next_reconnect = time.monotonic() + RECONNECT_S
 
     def connect(self, stream: Stream, stop: StopFlag) -> None:
-        park = stream.park
+        park, cap = stream.park, self.options.device_connections
         for index in stream.order:
             device = park.devices[index]
             password = self.credentials.get(device.id)
             if password is None:
                 continue
-            prefix = f"parks/{park.id}/devices/{device.id}"
+            if cap is not None and len(self.conns) >= cap:
+                break
             username = f"{park.id}:{device.id}"
-            conn = Connection(
-                index,
-                username,  # any client id works: the device listener uses the username anyway
-                username,
-                password,
-                f"{prefix}/status",
-            )
-            self.conns[index] = conn
-            self.transport.open(conn, self.options.keepalive)
-            self.transport.flush(conn)
+            status = f"parks/{park.id}/devices/{device.id}/status"
+            # any client id works: the device listener uses the username anyway
+            self._open(index, Connection(index, username, username, password, status))
         missing = len(stream.order) - len(self.conns)
-        if missing:
+        if missing and self.options.gateway is None:
             logger.warning(
                 "%d devices have no stored credentials: run `parktwin seed demo`", missing
             )
+        elif missing:
+            self._open_gateways(stream, stop)
         self._await_connacks(stop)
+
+    def _open(self, index: int, conn: Connection) -> None:
+        self.conns[index] = conn
+        self.transport.open(conn, self.options.keepalive)
+        self.transport.flush(conn)
+        if self.transport.opened % CONNECT_BATCH == 0:  # let the broker accept and answer
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and any(
+                c.sock and not c.connected for c in self._recent()
+            ):
+                self.transport.poll(0.02)
+
+    def _recent(self) -> list[Connection]:
+        return list(self.conns.values())[-CONNECT_BATCH:]
+
+    def _open_gateways(self, stream: Stream, stop: StopFlag) -> None:
+        """The remaining devices share the gateway connections (round robin)."""
+        assert self.options.gateway is not None
+        username, password = self.options.gateway
+        gateways = []
+        for g in range(max(1, self.options.gateways)):
+            # an account each: the device listener makes the username the client id, so
+            # connections sharing one account would take each other's session over
+            name = gateway_username(username, self.part, g)
+            gateway = Connection(-1 - g, name, name, password, f"bench/{name}/status")
+            self.transport.open(gateway, self.options.keepalive)
+            self.transport.flush(gateway)
+            gateways.append(gateway)
+        rest = [i for i in stream.order if i not in self.conns]
+        for n, index in enumerate(rest):
+            self.conns[index] = gateways[n % len(gateways)]
+
+    def links(self) -> list[Connection]:
+        """Each connection once (gateway connections serve many devices)."""
+        return list({id(c): c for c in self.conns.values()}.values())
 
     def _await_connacks(self, stop: StopFlag) -> None:
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        links = self.links()
         while (
-            any(c.sock and not c.connected for c in self.conns.values())
+            any(c.sock and not c.connected for c in links)
             and time.monotonic() < deadline
             and not stop.is_set()
         ):
             self.transport.poll(0.05)
-        self.report.connected = sum(c.connected for c in self.conns.values())
-        self.report.refused = sum(bool(c.refused) for c in self.conns.values())
+        self.report.connected = sum(c.connected for c in links)
+        self.report.refused = sum(bool(c.refused) for c in links)
         logger.info(
             "%d devices connected, %d refused (part %d)",
             self.report.connected,
@@ -203,20 +249,22 @@ class Publisher:
     def _housekeeping(self, offline: DeviceOffline | None, s: float) -> None:
         if offline is not None and s >= offline.at:
             for index in offline.targets & set(self.conns):
-                self.transport.drop(self.conns.pop(index))  # no DISCONNECT: the will fires
+                if self.conns[index].index == index:  # not a gateway shared with others
+                    self.transport.drop(self.conns.pop(index))  # no DISCONNECT: the will fires
         if time.monotonic() >= self.next_reconnect:
             self.next_reconnect = time.monotonic() + RECONNECT_S
             self._reconnect()
-        if time.monotonic() >= self.next_ping:
+        if time.monotonic() >= self.next_ping:  # only connections that sent nothing since
             self.next_ping = time.monotonic() + max(1, self.options.keepalive // 2)
-            for conn in self.conns.values():
-                if conn.connected:
+            for conn in self.links():
+                if conn.connected and not conn.active:
                     conn.out += PINGREQ
                     self.transport.flush(conn)
+                conn.active = False
 
     def _reconnect(self) -> None:
         """Open again the connections the broker closed (not those it refused)."""
-        for conn in self.conns.values():
+        for conn in self.links():
             if conn.sock is None and not conn.refused:
                 try:
                     self.transport.open(conn, self.options.keepalive)
@@ -227,13 +275,14 @@ class Publisher:
     def _finish(self) -> None:
         """Wait for outstanding QoS 1 acknowledgements, then disconnect cleanly."""
         deadline = time.monotonic() + ACK_WAIT_S
+        links = self.links()
         while time.monotonic() < deadline and any(
-            c.unacked > 0 or c.out for c in self.conns.values() if c.sock is not None
+            c.unacked > 0 or c.out for c in links if c.sock is not None
         ):
-            for conn in self.conns.values():
+            for conn in links:
                 self.transport.flush(conn)
             self.transport.poll(0.05)
-        for conn in self.conns.values():
+        for conn in links:
             self.report.acked += conn.acked
             self.transport.drop(conn, goodbye=True)
         self.report.closed = self.transport.closed
@@ -252,6 +301,8 @@ def run_part(
     stream = options.stream(start, part)
     publisher = Publisher(options, host, port, credentials, part)
     publisher.connect(stream, stop)
+    if options.start is None:  # "now" is when publishing starts, after the connections
+        stream.start = time.time()
     return publisher.run(stream, stop)
 
 

@@ -473,3 +473,39 @@ def test_a_message_the_database_refuses_is_logged_and_the_rest_stored(
     ((reason, topic, detail, payload),) = rejections(ingest_db, park)
     assert reason == "storage_error" and "test_refuse" in detail
     assert topic.endswith("/g1/telemetry") and b"-42" in payload
+
+
+def test_garbage_urgent_and_normal_messages_are_all_acknowledged_in_order(
+    ingest_db: str,
+    services: ServiceEnv,
+    park: str,
+    target: MqttTarget,
+    devices: dict[str, Publisher],
+) -> None:
+    """PUBACKs wait for the older messages' commit (ingest/acks.py), so one message never
+    acknowledged would hold back every later one. A device with valid credentials mixes
+    garbage, a 250 KiB junk payload and deep nesting into gas (urgent) and meter (normal)
+    readings; after a clean restart on the same persistent session the broker redelivers
+    nothing: each rejection is logged once, not twice."""
+    ingestor = Ingestor(ingest_db, services.mqtt_url)
+    ingestor.env["PARKTWIN_INGEST_REJECTION_RATE"] = "1000"
+    ingestor.start()
+    garbage = [b"{not json", b"[" * 5000, b"\xff\xfe", b"x" * (250 * 1024), b'{"values": 1e999}']
+    try:
+        ingestor.wait_subscribed(target, devices["probe"], ingest_db)
+        t0 = now_ms(-timedelta(minutes=3))
+        for i in range(40):
+            devices["g1"].send({"ts": t0 + i, "values": {"gas_lel_pct": 1.0}})
+            devices["m1"].send({"ts": t0 + i, "values": {"energy_kwh": float(i)}})
+            devices["s1"].send(garbage[i % len(garbage)])
+        wait_until(lambda: count_rows(ingest_db, park, "g1") == 40, 60, "the gas readings")
+        wait_until(lambda: count_rows(ingest_db, park, "m1") == 40, 60, "the meter readings")
+        wait_until(lambda: len(rejections(ingest_db, park)) == 40, 60, "the 40 rejections")
+        ingestor.stop()
+        ingestor.start()  # the same client id: the same persistent session
+        devices["m1"].send({"ts": now_ms(), "values": {"energy_kwh": 41.0}})
+        wait_until(lambda: count_rows(ingest_db, park, "m1") == 41, 60, "a reading after")
+        assert "session present: True" in ingestor.output()
+        assert len(rejections(ingest_db, park)) == 40  # nothing came again
+    finally:
+        ingestor.stop()

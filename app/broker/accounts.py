@@ -25,6 +25,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from app.broker.dynsec import ACL_EXISTS, Command, DynsecClient, device_topics
+from app.broker.rabbit import RabbitAccounts
 from app.core.config import Settings
 from app.core.mqtt import MqttTarget, new_client
 
@@ -155,3 +156,16 @@ def setup_broker(settings: Settings) -> list[str]:
     finally:
         client.close()
     return [a.username for a in accounts]
+
+
+AccountBroker = DynsecClient | RabbitAccounts
+"""Who makes device accounts: Mosquitto's dynamic security, or a RabbitMQ cluster's users."""
+
+
+def account_broker(settings: Settings) -> AccountBroker:
+    """The API's account manager for ``PARKTWIN_MQTT_CREDENTIALS`` (``rabbitmq``: the management
+    API of the nodes in ``PARKTWIN_RABBITMQ_API_URL``; otherwise the dynsec control topic)."""
+    if settings.mqtt_credentials == "rabbitmq":
+        urls = [u.strip() for u in (settings.rabbitmq_api_url or "").split(",") if u.strip()]
+        return RabbitAccounts(urls)
+    return DynsecClient(settings.mqtt_target("api"))

@@ -48,6 +48,11 @@ def device_username(park_id: str, device_id: str) -> str:
     return f"{park_id}:{device_id}"
 
 
+def is_device_username(username: str) -> bool:
+    """A device account's name (identifiers never hold ``:``, so a device's has exactly one)."""
+    return username.count(":") == 1
+
+
 def device_role(park_id: str, device_id: str) -> str:
     return f"device:{park_id}:{device_id}"
 
@@ -184,7 +189,7 @@ class DynsecClient:
 
     def upgrade_devices(self) -> int:
         """Bring every existing device account to today's rules: its role's ACLs exactly
-        ``_role_acls``, no client id (the previous version pinned it to the username, which
+        ``role_acls``, no client id (the previous version pinned it to the username, which
         refused devices connecting with any other). Idempotent: only what differs is changed.
         Returns how many commands that took."""
         clients = self._list("listClients", "clients")
@@ -199,7 +204,7 @@ class DynsecClient:
                 commands.append(_unpin(username))
             role = device_role(park_id, device_id)
             if role in roles:
-                commands.extend(_acl_changes(role, roles[role], _role_acls(park_id, device_id)))
+                commands.extend(_acl_changes(role, roles[role], role_acls(park_id, device_id)))
         if commands:
             self.execute(commands)
             logger.info("upgraded device accounts to the current ACLs (%d commands)", len(commands))
@@ -235,7 +240,7 @@ def _unpin(username: str) -> Command:
     return {"command": "setClientId", "username": username}
 
 
-def _role_acls(park_id: str, device_id: str) -> list[Command]:
+def role_acls(park_id: str, device_id: str) -> list[Command]:
     """The device role's ACLs: publish on its telemetry and status topics, subscribe within its
     own subtree, nothing else."""
     publish: list[Command] = [
@@ -258,7 +263,7 @@ def _role_repairs(park_id: str, device_id: str) -> list[Command]:
         {"command": "removeRoleACL", "rolename": role, "acltype": t, "topic": old}
         for t in ("publishClientSend", "subscribePattern")
     ] + [
-        {"command": "addRoleACL", "rolename": role, **acl} for acl in _role_acls(park_id, device_id)
+        {"command": "addRoleACL", "rolename": role, **acl} for acl in role_acls(park_id, device_id)
     ]
 
 
@@ -283,7 +288,7 @@ def _device_commands(park_id: str, device_id: str, password: str) -> list[Comman
     """A device's role (with its ACLs) and account (with that role, any client id)."""
     role, username = device_role(park_id, device_id), device_username(park_id, device_id)
     return [
-        {"command": "createRole", "rolename": role, "acls": _role_acls(park_id, device_id)},
+        {"command": "createRole", "rolename": role, "acls": role_acls(park_id, device_id)},
         {
             "command": "createClient",
             "username": username,

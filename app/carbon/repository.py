@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.carbon.sql import energy_sql, gaps_sql
+from app.core.fetch import fetch_all
 from app.core.sqlcompose import statement
 
 
@@ -54,14 +55,14 @@ async def quantities(
     params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "lo_day": lo_day,
               "hi_day": hi_day, "region": grid_region, "only": only,
               "carrier": carrier}  # fmt: skip
-    return (await session.execute(text(energy_sql(group_by, step)), params)).mappings().all()
+    return await fetch_all(session, text(energy_sql(group_by, step)), params)
 
 
 async def gaps(
     session: AsyncSession, *, park_id: str, tz: str, lo: datetime, hi: datetime
 ) -> Sequence[RowMapping]:
     params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "only": None, "carrier": None}
-    return (await session.execute(text(gaps_sql()), params)).mappings().all()
+    return await fetch_all(session, text(gaps_sql()), params)
 
 
 # One fixed statement per table a manual entry may name.
@@ -77,14 +78,14 @@ async def exists(session: AsyncSession, table: str, park_id: str, row_id: str) -
 
 
 async def carriers(session: AsyncSession) -> Sequence[RowMapping]:
-    result = await session.execute(text("SELECT * FROM carbon_carrier ORDER BY carrier"))
-    return result.mappings().all()
+    return await fetch_all(session, text("SELECT * FROM carbon_carrier ORDER BY carrier"))
 
 
 async def coefficients(
     session: AsyncSession, park_id: str, ids: list[int] | None = None
 ) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT id, park_id, carrier, basis, valid_from, value, source, verify, document, "
             "issuer, issued_on, table_ref FROM carbon_coefficient "
@@ -94,13 +95,13 @@ async def coefficients(
         ),
         {"park": park_id, "ids": ids},
     )
-    return result.mappings().all()
 
 
 async def factors(
     session: AsyncSession, park_id: str, ids: list[int] | None = None
 ) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT id, park_id, carrier, method, region, valid_from, value, ncv, "
             "carbon_content, oxidation, source, verify, document, issuer, issued_on, "
@@ -111,7 +112,6 @@ async def factors(
         ),
         {"park": park_id, "ids": ids},
     )
-    return result.mappings().all()
 
 
 async def insert_coefficient(session: AsyncSession, values: dict[str, Any]) -> int | None:
@@ -168,7 +168,8 @@ async def insert_manual(session: AsyncSession, values: dict[str, Any]) -> RowMap
 async def list_manual(
     session: AsyncSession, park_id: str, after: tuple[date, str] | None, limit: int
 ) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT * FROM carbon_manual_entry WHERE park_id = :park "
             "AND (CAST(:day AS date) IS NULL OR (day, id::text) > (:day, :id)) "
@@ -181,7 +182,6 @@ async def list_manual(
             "limit": limit,
         },
     )
-    return result.mappings().all()
 
 
 async def insert_green(session: AsyncSession, rows: list[dict[str, Any]]) -> bool:
@@ -218,7 +218,8 @@ async def used_certificates(session: AsyncSession, ids: list[str]) -> list[str]:
 async def list_green(
     session: AsyncSession, park_id: str, after: tuple[date, str] | None, limit: int
 ) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT * FROM carbon_green_power WHERE park_id = :park "
             "AND (CAST(:month AS date) IS NULL OR (month, id::text) > (:month, :id)) "
@@ -231,18 +232,17 @@ async def list_green(
             "limit": limit,
         },
     )
-    return result.mappings().all()
 
 
 async def green_by_ids(session: AsyncSession, park_id: str, ids: list[Any]) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT * FROM carbon_green_power WHERE park_id = :park AND id = ANY(:ids) "
             "ORDER BY certificate_id NULLS FIRST"
         ),
         {"park": park_id, "ids": ids},
     )
-    return result.mappings().all()
 
 
 async def green_records(
@@ -254,7 +254,8 @@ async def green_records(
     if group_by == "building":
         return []
     key = Identifier("park_id" if group_by in ("park", "carrier") else "enterprise_id")
-    result = await session.execute(
+    return await fetch_all(
+        session,
         statement(
             "SELECT {key} AS group_key, kind, month, kwh, certificate_id "
             "FROM carbon_green_power WHERE park_id = :park AND month >= :lo AND month < :hi "
@@ -263,21 +264,20 @@ async def green_records(
         ),
         {"park": park_id, "lo": months[0], "hi": months[1]},
     )
-    return result.mappings().all()
 
 
 async def value_added(
     session: AsyncSession, park_id: str, months: tuple[date, date]
 ) -> Sequence[RowMapping]:
     """Value added (10⁴ yuan) per enterprise and month, from the economy module's reports."""
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT enterprise_id, month, value_added FROM economy_report "
             "WHERE park_id = :park AND month >= :lo AND month < :hi"
         ),
         {"park": park_id, "lo": months[0], "hi": months[1]},
     )
-    return result.mappings().all()
 
 
 async def upsert_budget(session: AsyncSession, values: dict[str, Any]) -> RowMapping:
@@ -296,7 +296,8 @@ async def upsert_budget(session: AsyncSession, values: dict[str, Any]) -> RowMap
 async def budgets(
     session: AsyncSession, park_id: str | None, year: int | None
 ) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT b.*, p.timezone, coalesce(array_agg(a.threshold ORDER BY a.threshold) "
             "FILTER (WHERE a.threshold IS NOT NULL), '{}') AS announced "
@@ -309,7 +310,6 @@ async def budgets(
         ),
         {"park": park_id, "year": year},
     )
-    return result.mappings().all()
 
 
 async def announce(session: AsyncSession, budget_id: Any, threshold: int, value: float) -> bool:
@@ -348,7 +348,8 @@ async def process_emissions(
 ) -> Sequence[RowMapping]:
     """Process emissions entered for the park (or one enterprise), by year and enterprise,
     after the (year, enterprise) key ``after``, at most ``limit`` rows."""
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT * FROM carbon_process_emission WHERE park_id = :park "
             "AND (CAST(:year AS integer) IS NULL OR year = :year) "
@@ -365,14 +366,12 @@ async def process_emissions(
             "limit": limit,
         },
     )
-    return result.mappings().all()
 
 
 async def targets(session: AsyncSession) -> Sequence[RowMapping]:
-    result = await session.execute(
-        text("SELECT * FROM carbon_target ORDER BY indicator, min_tce NULLS FIRST")
+    return await fetch_all(
+        session, text("SELECT * FROM carbon_target ORDER BY indicator, min_tce NULLS FIRST")
     )
-    return result.mappings().all()
 
 
 async def constants(session: AsyncSession) -> dict[str, RowMapping]:

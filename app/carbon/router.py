@@ -26,7 +26,7 @@ from app.carbon.schemas import (
     Settings,
     SteamPut,
 )
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep, SessionDep
 from app.core.http import PROBLEMS, SettingsDep, cached_json, cached_response
 from app.core.pagination import Page, PageDep
 from app.core.types import IDENT_PATTERN
@@ -62,7 +62,7 @@ LEDGER = (
     description=LEDGER + " `meter_gaps`: main − Σ sub (损耗/未计量) per meter tree.",
 )
 async def energy(
-    request: Request, session: SessionDep, ctx: ParkViewer, from_: From = None, to: To = None,
+    request: Request, session: ReadSessionDep, ctx: ParkViewer, from_: From = None, to: To = None,
     group_by: GroupByQuery = "park", interval: IntervalQuery = "all",
 ) -> Response:  # fmt: skip
     answer = await service.ledger_answer(
@@ -74,7 +74,7 @@ async def energy(
 @router.get("/emissions", response_model=LedgerAnswer, summary="Scope 1 and 2 emissions",
             description=LEDGER + " Scope 2 both location-based and market-based.")  # fmt: skip
 async def emissions(
-    request: Request, session: SessionDep, ctx: ParkViewer, from_: From = None, to: To = None,
+    request: Request, session: ReadSessionDep, ctx: ParkViewer, from_: From = None, to: To = None,
     group_by: GroupByQuery = "park", interval: IntervalQuery = "all",
 ) -> Response:  # fmt: skip
     answer = await service.ledger_answer(
@@ -194,7 +194,7 @@ async def create_green(
             "against its grid kWh: contracts per month, 绿证 by vintage, consumed whole while "
             "they fit; `certificates` used, `certificates_excess` still available.")  # fmt: skip
 async def green_matching(
-    request: Request, session: SessionDep, ctx: ParkViewer,
+    request: Request, session: ReadSessionDep, ctx: ParkViewer,
     year: Annotated[int, Query(ge=2000, le=2100)],
     enterprise_id: Annotated[str | None, Query(pattern=IDENT_PATTERN)] = None,
 ) -> Response:  # fmt: skip
@@ -249,7 +249,7 @@ def _negotiate(request: Request, fmt: ReportFormat | None) -> tuple[ReportFormat
 
 @router.get("/report", summary="The annual carbon report", description=REPORT)
 async def annual_report(
-    request: Request, session: SessionDep, ctx: ParkViewer, settings: SettingsDep,
+    request: Request, session: ReadSessionDep, ctx: ParkViewer, settings: SettingsDep,
     year: Annotated[int, Query(ge=2000, le=2100)],
     enterprise_id: Annotated[str | None, Query(pattern=IDENT_PATTERN)] = None,
     format: Annotated[ReportFormat | None, Query(description="default: by Accept")] = None,

@@ -59,13 +59,17 @@ async def ledger_answer(
     group_by: str,
     interval: str,
     gaps: bool = False,
+    only: str | None = None,
 ) -> dict[str, Any]:
-    """The rows of ``/carbon/energy`` and ``/carbon/emissions`` (the same ledger)."""
+    """The rows of ``/carbon/energy`` and ``/carbon/emissions`` (the same ledger); ``only``:
+    the one group (an enterprise's own account), nothing of the others."""
     days = _days(ctx, start, end)
     book = await ledger.build(
         session, park_id=ctx.park_id, tz=ctx.timezone, days=days, group_by=group_by,
-        step="day" if interval == "day" else "month",
+        step="day" if interval == "day" else "month", only=only,
     )  # fmt: skip
+    if only is not None:
+        book.lines = [x for x in book.lines if x.group == only]
     rows = summary.rows(book, group_by=group_by, interval=interval, start=days[0])
     answer = {"from": days[0], "to": days[1], "group_by": group_by, "interval": interval,
               "rows": rows, "meter_gaps": []}  # fmt: skip

@@ -17,6 +17,7 @@ Self-consumed PV per group and day = max(generation − export, 0).
 
 from __future__ import annotations
 
+from app.core.sqlcompose import Fixed, compose
 from app.telemetry.consumption import daily_consumption
 
 CARRIER_OF_DEVICE = """coalesce(d.attributes->>'carbon_carrier', CASE d.type
@@ -49,13 +50,16 @@ METERS = """meters AS (
       AND d.type IN ('electricity_meter', 'pv_inverter', 'gas_meter', 'steam_meter', 'water_meter')
 )"""
 
-DAILY = f"""keys AS (
+DAILY = compose(
+    """keys AS (
     SELECT DISTINCT series_id FROM meters
     WHERE group_key IS NOT NULL AND carrier <> 'none'
       AND (CAST(:only AS text) IS NULL OR group_key = :only)
       AND (CAST(:carrier AS text) IS NULL OR carrier = :carrier)
 ),
-{daily_consumption("daily", keys="keys")}"""  # noqa: S608 (fixed SQL; values are bound parameters)
+{daily}""",
+    daily=Fixed(daily_consumption("daily", keys="keys")),
+)
 """Per series and local day of ``[lo, hi)``: the counter's consumption (reset aware), for
 the meters that count in a group (only those of group ``:only`` when given: one
 enterprise's report reads only its own meters; only those of ``:carrier`` when given: the
@@ -102,33 +106,68 @@ FACTOR = """(SELECT f.id FROM carbon_factor f
        AND f.region IN (:region, 'national', '') AND (f.park_id = :park OR f.park_id IS NULL)
      ORDER BY f.park_id NULLS LAST, (f.region = :region) DESC, f.valid_from DESC LIMIT 1)"""
 
-VERSIONS = f"""versions AS (
+
+def _version(basis: str) -> Fixed:
+    return Fixed(compose(VERSION, basis=Fixed(basis)))
+
+
+def _factor(methods: str) -> Fixed:
+    return Fixed(compose(FACTOR, methods=Fixed(methods)))
+
+
+VERSIONS = compose(
+    """versions AS (
     SELECT c.carrier, c.day,
-           {VERSION.format(basis="equivalent")} AS coefficient_equivalent,
-           {VERSION.format(basis="equal_value")} AS coefficient_equal_value,
-           {FACTOR.format(methods="'location', 'combustion', 'heat'")} AS factor_location,
-           {FACTOR.format(methods="'market'")} AS factor_market,
-           {FACTOR.format(methods="'biogenic'")} AS factor_biogenic
+           {equivalent} AS coefficient_equivalent,
+           {equal_value} AS coefficient_equal_value,
+           {location} AS factor_location,
+           {market} AS factor_market,
+           {biogenic} AS factor_biogenic
     FROM (SELECT DISTINCT carrier, day FROM quantities) c
-)"""  # noqa: S608
+)""",
+    equivalent=_version("equivalent"),
+    equal_value=_version("equal_value"),
+    location=_factor("'location', 'combustion', 'heat'"),
+    market=_factor("'market'"),
+    biogenic=_factor("'biogenic'"),
+)
+
+
+def _meters(group_key: str) -> str:
+    """``METERS`` with each meter's group given by the SQL expression ``group_key``."""
+    return compose(
+        METERS,
+        group_key=Fixed(group_key),
+        carrier=Fixed(CARRIER_OF_DEVICE),
+        metric=Fixed(METRIC_OF_DEVICE),
+    )
+
+
+STEPS = {"day": "day", "month": "month"}
+"""The buckets of the accounting query (``date_trunc``'s field), a closed set."""
 
 
 def energy_sql(group_by: str, step: str) -> str:
     """Quantities per (bucket, group, carrier, versions); ``step`` is ``day`` or ``month``."""
-    meters = METERS.format(
-        group_key=GROUP_KEY[group_by], carrier=CARRIER_OF_DEVICE, metric=METRIC_OF_DEVICE
-    )
-    quantities = QUANTITIES.format(manual_key=MANUAL_KEY[group_by])
-    return f"""WITH {meters}, {DAILY}, {quantities}, {VERSIONS}
+    meters = _meters(GROUP_KEY[group_by])
+    quantities = compose(QUANTITIES, manual_key=Fixed(MANUAL_KEY[group_by]))
+    return compose(
+        """WITH {meters}, {daily}, {quantities}, {versions}
 SELECT date_trunc('{step}', q.day)::date AS bucket, q.group_key, q.carrier,
        v.coefficient_equivalent, v.coefficient_equal_value, v.factor_location, v.factor_market,
        v.factor_biogenic, sum(q.qty) AS quantity
 FROM quantities q JOIN versions v ON v.carrier = q.carrier AND v.day = q.day
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-ORDER BY 1, 2, 3"""  # noqa: S608 (group_by and step are checked literals)
+ORDER BY 1, 2, 3""",
+        meters=Fixed(meters),
+        daily=Fixed(DAILY),
+        quantities=Fixed(quantities),
+        versions=Fixed(VERSIONS),
+        step=Fixed(STEPS[step]),
+    )
 
 
-GAPS = f"""WITH {{meters}}, {DAILY},
+GAPS = """WITH {meters}, {daily},
 totals AS (SELECT series_id, sum(qty) AS qty FROM daily GROUP BY 1),
 per_meter AS (
     SELECT m.device_id, m.parent_meter_id, m.carrier, t.qty * m.scale AS qty
@@ -138,12 +177,9 @@ SELECT parent.device_id AS meter_id, parent.carrier, parent.qty AS consumption,
        sum(child.qty) AS children_sum, parent.qty - sum(child.qty) AS unmetered
 FROM per_meter parent JOIN per_meter child ON child.parent_meter_id = parent.device_id
 GROUP BY parent.device_id, parent.carrier, parent.qty
-ORDER BY parent.device_id"""  # noqa: S608
+ORDER BY parent.device_id"""
 """The meter tree's gap (损耗/未计量 = main − Σ sub) over the period, per meter with sub-meters."""
 
 
 def gaps_sql() -> str:
-    meters = METERS.format(
-        group_key="d.park_id", carrier=CARRIER_OF_DEVICE, metric=METRIC_OF_DEVICE
-    )
-    return GAPS.format(meters=meters)
+    return compose(GAPS, meters=Fixed(_meters("d.park_id")), daily=Fixed(DAILY))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from app.broker.dynsec import DynsecClient
+from app.broker.accounts import AccountBroker
 from app.core.appstate import app_state
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
@@ -35,17 +35,17 @@ router = APIRouter(
 DeviceIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the device's id")]
 
 
-def get_broker(request: Request) -> DynsecClient | None:
+def get_broker(request: Request) -> AccountBroker | None:
     """The broker's account manager, or None when accounts are managed elsewhere."""
     state = app_state(request)
-    if state.settings.mqtt_credentials != "dynsec":
+    if state.settings.mqtt_credentials == "none":
         return None
     broker = state.broker
-    assert isinstance(broker, DynsecClient)  # the lifespan's (app/main.py)
+    assert isinstance(broker, AccountBroker)  # the lifespan's (app/main.py)
     return broker
 
 
-BrokerDep = Annotated[DynsecClient | None, Depends(get_broker)]
+BrokerDep = Annotated[AccountBroker | None, Depends(get_broker)]
 
 
 @router.post(

@@ -17,7 +17,8 @@ from anyio import to_thread
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.broker.dynsec import DynsecClient, DynsecError, device_username, new_password
+from app.broker.accounts import AccountBroker
+from app.broker.dynsec import DynsecError, device_username, new_password
 from app.core.db import Compensation, on_rollback
 from app.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
@@ -35,7 +36,7 @@ from app.parks.deps import ParkContext
 
 
 class Accounts(Protocol):
-    """What device creation needs of the broker: the DynsecClient, or a stand-in that
+    """What device creation needs of the broker: the AccountBroker, or a stand-in that
     collects the accounts to make them in one batch (the bulk import)."""
 
     def ensure_device(self, park_id: str, device_id: str, password: str) -> None: ...
@@ -56,10 +57,10 @@ async def load(session: AsyncSession, ctx: ParkContext, device_id: str) -> RowMa
     return row
 
 
-async def _broker_call(broker: DynsecClient | Accounts, method: str, *args: str) -> None:
+async def _broker_call(broker: AccountBroker | Accounts, method: str, *args: str) -> None:
     call = getattr(broker, method)
     try:
-        if isinstance(broker, DynsecClient):  # blocks on the broker's answer
+        if isinstance(broker, AccountBroker):  # blocks on the broker's answer
             await to_thread.run_sync(call, *args)
         else:
             call(*args)
@@ -67,11 +68,11 @@ async def _broker_call(broker: DynsecClient | Accounts, method: str, *args: str)
         raise ServiceUnavailable(f"the MQTT broker did not take the change: {exc}") from exc
 
 
-def _undo(broker: DynsecClient | Accounts, method: str, *args: str) -> Compensation:
+def _undo(broker: AccountBroker | Accounts, method: str, *args: str) -> Compensation:
     """A broker call to run if the request's transaction rolls back (``on_rollback``)."""
 
     async def compensate() -> None:
-        if isinstance(broker, DynsecClient):  # the bulk import's stand-in has nothing to undo
+        if isinstance(broker, AccountBroker):  # the bulk import's stand-in has nothing to undo
             await to_thread.run_sync(getattr(broker, method), *args)
 
     return compensate
@@ -106,8 +107,39 @@ async def create(
     return DeviceCreated.model_validate({**to_read(row), "mqtt_password": password})
 
 
+async def create_many(
+    session: AsyncSession, *, ctx: ParkContext, items: list[DeviceCreate], accounts: bool
+) -> list[tuple[str, str | None]]:
+    """New devices in bulk (the seed of a large park): one INSERT for all, each checked as
+    ``create`` checks it, except that the broker accounts are left to the caller, which makes
+    them in bulk (app/broker/dynsec_file.py or ``DynsecClient.ensure_devices``). Returns each
+    device's id and new MQTT password (None without ``accounts``). 422 if any row is refused."""
+    rows, passwords = [], []
+    for data in items:
+        location = data.location.model_dump() if data.location else {"lon": None, "lat": None}
+        username = device_username(ctx.park_id, data.id) if accounts else None
+        rows.append(
+            {**data.model_dump(exclude={"location", "parent_meter_id"}), **location,
+             "mqtt_username": username}
+        )  # fmt: skip
+        passwords.append(new_password() if accounts else None)
+    inserted = await repository.insert_many(session, ctx.park_id, rows)
+    if inserted != len(rows):
+        raise Unprocessable(
+            f"{len(rows) - inserted} of {len(rows)} devices have an unknown type or space"
+        )
+    parents = [{"id": d.id, "parent": d.parent_meter_id} for d in items if d.parent_meter_id]
+    if parents and (bad := await repository.set_parent_meters(session, ctx.park_id, parents)):
+        raise Unprocessable(
+            f"parent_meter_id: {len(bad)} devices cannot have the main meter given "
+            f"(not energy meters sharing a counter, or a loop): {', '.join(bad[:10])}",
+            field="parent_meter_id",
+        )
+    return [(data.id, password) for data, password in zip(items, passwords, strict=True)]
+
+
 async def rotate_credentials(
-    session: AsyncSession, *, ctx: ParkContext, device_id: str, broker: DynsecClient | None
+    session: AsyncSession, *, ctx: ParkContext, device_id: str, broker: AccountBroker | None
 ) -> MqttCredentials:
     await load(session, ctx, device_id)
     if broker is None:
@@ -162,7 +194,7 @@ async def _check_links(
 
 
 async def delete(
-    session: AsyncSession, *, ctx: ParkContext, device_id: str, broker: DynsecClient | None
+    session: AsyncSession, *, ctx: ParkContext, device_id: str, broker: AccountBroker | None
 ) -> None:
     await load(session, ctx, device_id)
     await repository.delete(session, ctx.park_id, device_id)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from string import Formatter
+from typing import LiteralString
 
+from psycopg.sql import Composed, Identifier
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.sqlcompose import Fixed, compose, fragment
 from app.economy import gb4754
 from app.economy.calc import shift_month
 from app.economy.power_repository import SECTION
@@ -18,50 +22,64 @@ INDICATORS = tuple(f for f in FIELDS if f not in ("digital_transformed", "digita
 """The report's figures that sum up (its two yes/no answers do not)."""
 
 
-def _pivot() -> str:
-    parts = []
-    for x in INDICATORS:
-        parts += [
-            f"sum({x}) FILTER (WHERE month = :t) AS cur_{x}",
-            f"sum({x}) FILTER (WHERE month = :t1) AS mom_{x}",
-            f"sum({x}) FILTER (WHERE month = :t12) AS yoy_{x}",
-        ]
-    return ",\n       ".join(parts)
+def _per_indicator(*templates: LiteralString) -> Composed:
+    """Each template once per indicator, comma-separated. A placeholder ``{x}`` is the
+    indicator's column, ``{cur_x}`` the column named ``cur_`` + the indicator, and so on: every
+    name goes in as a quoted identifier."""
+    parts = [
+        fragment(
+            template,
+            **{
+                name: Identifier(name[:-1] + x)
+                for _, name, _, _ in Formatter().parse(template)
+                if name
+            },
+        )
+        for x in INDICATORS
+        for template in templates
+    ]
+    return Fixed(",\n       ").join(parts)
 
 
-def _sums() -> str:
-    parts = []
-    for x in INDICATORS:
-        parts += [
-            f"sum(cur_{x}) AS {x}",
-            f"sum(cur_{x}) FILTER (WHERE has_t1) AS mom_cur_{x}",
-            f"sum(mom_{x}) FILTER (WHERE has_t) AS mom_base_{x}",
-            f"sum(cur_{x}) FILTER (WHERE has_t12) AS yoy_cur_{x}",
-            f"sum(yoy_{x}) FILTER (WHERE has_t) AS yoy_base_{x}",
-        ]
-    return ",\n       ".join(parts)
+PIVOT = _per_indicator(
+    "sum({x}) FILTER (WHERE month = :t) AS {cur_x}",
+    "sum({x}) FILTER (WHERE month = :t1) AS {mom_x}",
+    "sum({x}) FILTER (WHERE month = :t12) AS {yoy_x}",
+)
 
+SUMS = _per_indicator(
+    "sum({cur_x}) AS {x}",
+    "sum({cur_x}) FILTER (WHERE has_t1) AS {mom_cur_x}",
+    "sum({mom_x}) FILTER (WHERE has_t) AS {mom_base_x}",
+    "sum({cur_x}) FILTER (WHERE has_t12) AS {yoy_cur_x}",
+    "sum({yoy_x}) FILTER (WHERE has_t) AS {yoy_base_x}",
+)
 
-OVERVIEW = f"""
+OVERVIEW = compose(
+    """
 WITH r AS (
-    SELECT r.*, {SECTION} AS section
+    SELECT r.*, {section} AS section
     FROM economy_report r JOIN enterprise e ON e.park_id = r.park_id AND e.id = r.enterprise_id
     WHERE r.park_id = :park AND r.month IN (:t, :t1, :t12)
 ), p AS (
     SELECT enterprise_id, section,
        bool_or(month = :t) AS has_t, bool_or(month = :t1) AS has_t1,
        bool_or(month = :t12) AS has_t12,
-       {_pivot()}
+       {pivot}
     FROM r GROUP BY enterprise_id, section
 )
 SELECT section, grouping(section) = 0 AS by_section,
        count(*) FILTER (WHERE has_t) AS enterprises,
        count(*) FILTER (WHERE has_t AND has_t1) AS mom_comparable,
        count(*) FILTER (WHERE has_t AND has_t12) AS yoy_comparable,
-       {_sums()}
+       {sums}
 FROM p GROUP BY GROUPING SETS ((), (section))
 ORDER BY by_section, section
-"""  # noqa: S608 (column lists generated from INDICATORS)
+""",
+    section=Fixed(SECTION),
+    pivot=PIVOT,
+    sums=SUMS,
+)
 """同比/环比 on a comparable basis: only enterprises that reported in both months count in
 either side, so a firm that joined or skipped a month does not read as growth or decline."""
 
@@ -77,33 +95,32 @@ async def overview(session: AsyncSession, park_id: str, month: date) -> Sequence
     return (await session.execute(text(OVERVIEW), params)).mappings().all()
 
 
-def _ytd_columns() -> str:
-    parts = []
-    for x in INDICATORS:
-        parts += [
-            f"sum(c.{x}) AS ytd_{x}",
-            f"sum(c.{x}) FILTER (WHERE b.month IS NOT NULL) AS ytd_cur_{x}",
-            f"sum(b.{x}) AS ytd_base_{x}",
-        ]
-    return ",\n       ".join(parts)
+YTD_COLUMNS = _per_indicator(
+    "sum(c.{x}) AS {ytd_x}",
+    "sum(c.{x}) FILTER (WHERE b.month IS NOT NULL) AS {ytd_cur_x}",
+    "sum(b.{x}) AS {ytd_base_x}",
+)
 
-
-YTD = f"""
+YTD = compose(
+    """
 WITH c AS (
-    SELECT r.*, {SECTION} AS section
+    SELECT r.*, {section} AS section
     FROM economy_report r JOIN enterprise e ON e.park_id = r.park_id AND e.id = r.enterprise_id
     WHERE r.park_id = :park AND r.month >= :y0 AND r.month <= :t
 )
 SELECT c.section, grouping(c.section) = 0 AS by_section,
        count(DISTINCT c.enterprise_id) AS enterprises,
        count(DISTINCT c.enterprise_id) FILTER (WHERE b.month IS NOT NULL) AS comparable,
-       {_ytd_columns()}
+       {columns}
 FROM c
 LEFT JOIN economy_report b ON b.park_id = c.park_id AND b.enterprise_id = c.enterprise_id
      AND b.month = (c.month - interval '12 months')::date
 GROUP BY GROUPING SETS ((), (c.section))
 ORDER BY by_section, section
-"""  # noqa: S608 (column lists generated from INDICATORS)
+""",
+    section=Fixed(SECTION),
+    columns=YTD_COLUMNS,
+)
 """累计 (January to the month) per indicator, for the park and each section, and its 同比 on
 a comparable basis: the pairs (firm, month) reported in both years, summed on both sides."""
 
@@ -113,17 +130,13 @@ async def ytd(session: AsyncSession, park_id: str, month: date) -> Sequence[RowM
     return (await session.execute(text(YTD), params)).mappings().all()
 
 
-def _split_columns() -> str:
-    parts = []
-    for x in INDICATORS:
-        parts += [
-            f"sum(r.{x}) FILTER (WHERE r.month = :t) AS {x}",
-            f"sum(r.{x}) AS ytd_{x}",
-        ]
-    return ",\n       ".join(parts)
+SPLIT_COLUMNS = _per_indicator(
+    "sum(r.{x}) FILTER (WHERE r.month = :t) AS {x}",
+    "sum(r.{x}) AS {ytd_x}",
+)
 
-
-SPLIT = f"""
+SPLIT = compose(
+    """
 WITH status AS (
     SELECT enterprise_id, above_scale FROM economy_scale_status
     WHERE park_id = :park AND month = :t
@@ -131,13 +144,15 @@ WITH status AS (
 SELECT CASE s.above_scale WHEN true THEN 'above_scale' WHEN false THEN 'below_scale'
             ELSE 'unclassified' END AS scale,
        count(DISTINCT r.enterprise_id) FILTER (WHERE r.month = :t) AS enterprises,
-       {_split_columns()}
+       {columns}
 FROM economy_report r LEFT JOIN status s ON s.enterprise_id = r.enterprise_id
 WHERE r.park_id = :park AND r.month >= :y0 AND r.month <= :t
   AND r.enterprise_id IN (SELECT enterprise_id FROM economy_report
                           WHERE park_id = :park AND month = :t)
 GROUP BY 1 ORDER BY 1
-"""  # noqa: S608 (column lists generated from INDICATORS)
+""",
+    columns=SPLIT_COLUMNS,
+)
 """规上 / 规下 totals of the month and 累计, the firms reporting in the month classed by their
 register status in that month ('unclassified': a sector without a revenue threshold)."""
 

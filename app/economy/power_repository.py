@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.sqlcompose import Fixed, compose
 from app.economy import gb4754
 from app.telemetry.consumption import TZ, daily_consumption
 
@@ -32,12 +33,18 @@ METERS = """meters AS (
 def daily_ctes(tag: str) -> str:
     """CTEs ending in ``{tag}_daily (enterprise_id, day, kwh)`` for ``[:{tag}_lo, :{tag}_hi)``
     (park-local midnights); needs ``meters``."""
-    steps = daily_consumption(f"{tag}_meter_days", keys="meters", lo=f":{tag}_lo", hi=f":{tag}_hi")
-    return f"""{steps}, {tag}_daily AS (
-    SELECT m.enterprise_id, (s.bucket AT TIME ZONE {TZ})::date AS day, sum(s.qty) AS kwh
-    FROM {tag}_meter_days s JOIN meters m ON m.series_id = s.series_id
+    days = tag + "_meter_days"
+    return compose(
+        """{steps}, {tag}_daily AS (
+    SELECT m.enterprise_id, (s.bucket AT TIME ZONE {tz})::date AS day, sum(s.qty) AS kwh
+    FROM {days} s JOIN meters m ON m.series_id = s.series_id
     GROUP BY 1, 2
-)"""  # noqa: S608 (fixed SQL: tag is a literal; values are bound parameters)
+)""",
+        steps=Fixed(daily_consumption(days, keys="meters", lo=f":{tag}_lo", hi=f":{tag}_hi")),
+        tag=Fixed(tag),
+        tz=Fixed(TZ),
+        days=Fixed(days),
+    )
 
 
 SECTION = """CASE
@@ -50,11 +57,12 @@ END"""
 """The GB/T 4754 section of enterprise ``e`` (table in app/economy/gb4754.py)."""
 
 
-POWER_INDEX = f"""
-WITH {METERS}, {daily_ctes("b")}, {daily_ctes("p")},
+POWER_INDEX = compose(
+    """
+WITH {meters}, {base}, {period},
 base AS (SELECT enterprise_id, sum(kwh) / :base_days AS baseline FROM b_daily GROUP BY 1),
 ent AS (
-    SELECT e.id AS enterprise_id, {SECTION} AS section, coalesce(base.baseline, 0) AS baseline
+    SELECT e.id AS enterprise_id, {section} AS section, coalesce(base.baseline, 0) AS baseline
     FROM enterprise e
     JOIN (SELECT DISTINCT enterprise_id FROM meters) m ON m.enterprise_id = e.id
     LEFT JOIN base ON base.enterprise_id = e.id
@@ -81,7 +89,12 @@ SELECT day, section, enterprise_id,
 FROM grid
 GROUP BY GROUPING SETS ((day), (day, section), (day, section, enterprise_id))
 ORDER BY day, by_section, by_enterprise, section, enterprise_id
-"""  # noqa: S608
+""",
+    meters=Fixed(METERS),
+    base=Fixed(daily_ctes("b")),
+    period=Fixed(daily_ctes("p")),
+    section=Fixed(SECTION),
+)
 """Per day: the park (no section, no enterprise), each section, each enterprise: kWh, the
 baseline daily kWh, firms monitored (a positive baseline and data that day), without data
 (an outage: neither operating nor idle), operating, and the 同口径 kWh and baseline (the
@@ -113,13 +126,17 @@ async def power_index(
     return (await session.execute(text(POWER_INDEX), params)).mappings().all()
 
 
-DAILY = f"""
-WITH {METERS}, {daily_ctes("p")}
+DAILY = compose(
+    """
+WITH {meters}, {period}
 SELECT m.enterprise_id, d.day, coalesce(d.kwh, 0) AS kwh
 FROM (SELECT DISTINCT enterprise_id FROM meters) m
 LEFT JOIN p_daily d ON d.enterprise_id = m.enterprise_id
 ORDER BY 1, 2
-"""  # noqa: S608
+""",
+    meters=Fixed(METERS),
+    period=Fixed(daily_ctes("p")),
+)
 
 
 async def daily_kwh(
@@ -130,10 +147,14 @@ async def daily_kwh(
     return (await session.execute(text(DAILY), params)).mappings().all()
 
 
-TOTAL = f"""
-WITH {METERS}, {daily_ctes("p")}
+TOTAL = compose(
+    """
+WITH {meters}, {period}
 SELECT enterprise_id, sum(kwh) AS kwh FROM p_daily GROUP BY 1
-"""  # noqa: S608
+""",
+    meters=Fixed(METERS),
+    period=Fixed(daily_ctes("p")),
+)
 
 
 async def total_kwh(
@@ -144,11 +165,15 @@ async def total_kwh(
     return {str(r["enterprise_id"]): float(r["kwh"]) for r in rows}
 
 
-MONTHLY = f"""
-WITH {METERS}, {daily_ctes("p")}
+MONTHLY = compose(
+    """
+WITH {meters}, {period}
 SELECT enterprise_id, date_trunc('month', day)::date AS month, sum(kwh) AS kwh
 FROM p_daily GROUP BY 1, 2
-"""  # noqa: S608
+""",
+    meters=Fixed(METERS),
+    period=Fixed(daily_ctes("p")),
+)
 
 
 async def monthly_kwh(

@@ -13,12 +13,15 @@ The state directory ``mqtt/`` is 0700 (owned by the broker's system user when we
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.broker.accounts import ServiceAccount, api_account, ingest_account
+from app.broker.dynsec_file import DynsecFile
 from app.core.config import MqttRole, Settings
 from app.core.mqtt import MqttTarget
 from app.core.statedir import (
@@ -42,6 +45,8 @@ from app.embedded.process import (
 )
 
 SYSTEM_USER = "mosquitto"
+# descriptors per allowed connection: three listeners (device, services, TLS) and some slack
+OPEN_FILES_PER_LISTENER = 3
 
 # The contract's largest payload (256 KiB) plus 4 KiB for the fixed header, the topic (at most
 # about 170 bytes) and MQTT 5 properties. A bigger packet closes the connection before the
@@ -50,7 +55,8 @@ MAX_PACKET_SIZE = 256 * 1024 + 4096
 
 # max_queued_messages / max_queued_bytes: the backlog a restarting ingestor's persistent session
 # may build up (the first limit reached drops); see docs/security/broker.md for the arithmetic.
-# max_inflight_messages: with manual acks the ingestor holds a whole batch unacknowledged.
+# max_inflight_messages: with manual acks the ingestor holds a whole batch unacknowledged; its
+# PUBACKs go in arrival order (ingest/acks.py), so the broker finds each at this list's front.
 # persistent_client_expiration: MQTT 3.1.1 sessions (the ingestor's default) expire like the
 # MQTT 5 session expiry would, so an abandoned session does not queue forever.
 # autosave_interval 30: a broker crash (not a clean stop, which saves) loses at most 30 s of
@@ -230,16 +236,59 @@ class EmbeddedMosquitto:
         self.paths.mqtt_pid.unlink(missing_ok=True)
         chown_tree(self.paths.mqtt, SYSTEM_USER)
         check_traversable(self.paths.mqtt, SYSTEM_USER)
-        subprocess.run([str(binary), "-c", str(self.paths.mqtt_conf), "-d"], check=True)
+        limits = self.open_files_limit()
+        subprocess.run(
+            [str(binary), "-c", str(self.paths.mqtt_conf), "-d"],
+            check=True,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limits),
+        )
         try:
             wait_for(
                 lambda: port_open(self.port) and port_open(self.service_port),
-                15,
+                self._start_timeout(),
                 f"Mosquitto on ports {self.port} and {self.service_port}",
             )
         except TimeoutError as exc:
             tail = self.paths.mqtt_log.read_text()[-2000:] if self.paths.mqtt_log.exists() else ""
             raise RuntimeError(f"Mosquitto did not start:\n{tail}") from exc
+
+    def _start_timeout(self) -> float:
+        """Seconds to wait for the listeners: the plugin reads its whole file first (about
+        8 s for 100,000 accounts, a 54 MB file, on the shared 2-core machine)."""
+        size = self.paths.mqtt_dynsec.stat().st_size if self.paths.mqtt_dynsec.exists() else 0
+        return 15 + size / 1e6
+
+    def open_files_limit(self) -> tuple[int, int]:
+        """The broker's (soft, hard) descriptor limit: one per connection, enough for every
+        listener's ``max_connections``. Raised as far as this process may: a hard limit above
+        the inherited one needs CAP_SYS_RESOURCE (root on a normal host, not in every
+        container); ``max_connections`` beyond the result cannot be reached."""
+        limit = self.settings.embedded_mqtt_max_connections
+        wanted = OPEN_FILES_PER_LISTENER * limit if limit > 0 else 1 << 20
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        ceiling = int(Path("/proc/sys/fs/nr_open").read_text())
+        raised = max(hard, min(wanted, ceiling))
+        try:  # probe in this process, then undo: the child gets what worked
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, raised))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            hard = raised
+        except (ValueError, OSError):
+            pass
+        return min(max(soft, wanted), hard), hard
+
+    def edit_accounts(self, edit: Callable[[DynsecFile], object]) -> None:
+        """Change the dynamic-security file in bulk: stop the broker (it saves its queues),
+        ``edit`` the file (app/broker/dynsec_file.py), start it again. Connected clients are
+        dropped and reconnect; the ingestor's session and its queue survive (persistence)."""
+        was_running = self.running()
+        self.stop()
+        self.paths.mqtt.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._init_dynsec()
+        accounts = DynsecFile(self.paths.mqtt_dynsec)
+        edit(accounts)
+        accounts.save()
+        if was_running:
+            self.start()
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         """Stop the broker (SIGTERM saves the persistence file first) and wait until gone."""

@@ -22,12 +22,13 @@ underestimates (the carbon ledger's meters, estimated at one row for hundreds) h
 recomputed once per outer row, quadratic in the meters: a park's annual carbon report took
 minutes instead of about a second (bench/carbon).
 
-The builders return CTEs to compose into the caller's single statement. Their arguments are SQL
-written in the code (CTE names, bound parameters such as ``:lo``), never values.
+The builders compose CTEs (app/core/sqlcompose.py) for the caller's single statement. Their
+arguments are SQL written in the code (CTE names, bound parameters such as ``:lo``), never values.
 """
 
 from __future__ import annotations
 
+from app.core.sqlcompose import Fixed, compose
 from app.telemetry.intervals import Level
 from app.telemetry.sql import DAY_END, RAW_ROLLUP, STEP
 
@@ -36,8 +37,13 @@ TZ = "CAST(:tz AS text)"
 COLUMNS = "count, sum, min, max, first_time, first_value, last_time, last_value, increase"
 """The rollup columns of a bucket row (after ``series_id, bucket``)."""
 
-DELTA = f"increase + {STEP.format(before='before', value='first_value')}"
+DELTA = "increase + " + STEP.format(before="before", value="first_value")
 """A bucket row's consumption: the steps inside it and the one from ``before`` to its first."""
+
+_ROLLUP_BEFORE = (
+    "(SELECT last_value, last_time FROM {rollup} WHERE series_id = {sid} "
+    "AND bucket < {lo} AND last_time < {lo} ORDER BY bucket DESC LIMIT 1)"
+)
 
 
 def last_before(series_id: str, lo: str) -> str:
@@ -48,34 +54,47 @@ def last_before(series_id: str, lo: str) -> str:
     ``lo`` (a bucket straddling ``lo``, e.g. the UTC hour around a half-hour zone's midnight,
     does not count). Both scalar subqueries are index lookups, evaluated only when needed.
     """
-    rollup = (
-        "(SELECT last_value, last_time FROM rollup_{level} WHERE series_id = {sid} "
-        "AND bucket < {lo} AND last_time < {lo} ORDER BY bucket DESC LIMIT 1)"
+    sid, bound = Fixed(series_id), Fixed(lo)
+    hour, day = (
+        Fixed(compose(_ROLLUP_BEFORE, rollup=Fixed(table), sid=sid, lo=bound))
+        for table in ("rollup_hour", "rollup_day")
     )
-    hour = rollup.format(level="hour", sid=series_id, lo=lo)
-    day = rollup.format(level="day", sid=series_id, lo=lo)
-    return f"""coalesce(
-    (SELECT t.value FROM telemetry t WHERE t.series_id = {series_id} AND t.time < {lo}
+    return compose(
+        """coalesce(
+    (SELECT t.value FROM telemetry t WHERE t.series_id = {sid} AND t.time < {lo}
      ORDER BY t.time DESC LIMIT 1),
-    (SELECT c.last_value FROM ({hour} UNION ALL {day}) c ORDER BY c.last_time DESC LIMIT 1))"""  # noqa: S608
+    (SELECT c.last_value FROM ({hour} UNION ALL {day}) c ORDER BY c.last_time DESC LIMIT 1))""",
+        sid=sid,
+        lo=bound,
+        hour=hour,
+        day=day,
+    )
 
 
 def _dirty(keys: str, level: Level, lo: str, hi: str, tz: str) -> str:
     """``(series_id, bucket, bucket_end)`` of the buckets of ``[lo, hi)`` still queued."""
+    parts = {"keys": Fixed(keys), "lo": Fixed(lo), "hi": Fixed(hi)}
     if level == "hour":
-        return f"""SELECT d.series_id, d.bucket, d.bucket + interval '1 hour' AS bucket_end
+        return compose(
+            """SELECT d.series_id, d.bucket, d.bucket + interval '1 hour' AS bucket_end
     FROM telemetry_dirty d JOIN {keys} k ON k.series_id = d.series_id
-    WHERE d.bucket >= {lo} AND d.bucket < {hi}"""  # noqa: S608
+    WHERE d.bucket >= {lo} AND d.bucket < {hi}""",
+            **parts,
+        )
     # A queued hour dirties the local days it touches (two if it straddles a local midnight).
-    end = DAY_END.format(b="v.b", tz=tz)
-    return f"""SELECT DISTINCT d.series_id, v.b AS bucket, {end} AS bucket_end
+    return compose(
+        """SELECT DISTINCT d.series_id, v.b AS bucket, {end} AS bucket_end
     FROM telemetry_dirty d JOIN {keys} k ON k.series_id = d.series_id
     CROSS JOIN LATERAL (VALUES
         (time_bucket('1 day', d.bucket, {tz})),
         (time_bucket('1 day', d.bucket + interval '1 hour' - interval '1 microsecond', {tz}))
     ) v(b)
     WHERE d.bucket >= CAST({lo} AS timestamptz) - interval '1 day' AND d.bucket < {hi}
-      AND v.b >= {lo} AND v.b < {hi}"""  # noqa: S608
+      AND v.b >= {lo} AND v.b < {hi}""",
+        end=Fixed(DAY_END.format(b="v.b", tz=tz)),
+        tz=Fixed(tz),
+        **parts,
+    )
 
 
 def counter_buckets(
@@ -88,24 +107,34 @@ def counter_buckets(
     ``keys`` names a relation with a ``series_id`` column, each series once. ``lo`` and ``hi``
     are bucket starts of ``level`` (local midnights in zone ``tz`` for days).
     """
-    fresh = RAW_ROLLUP.format(keys=f"{name}_dirty", lo=lo, hi=hi)
-    return f"""{name}_dirty AS (
-    {_dirty(keys, level, lo, hi, tz)}
+    return compose(
+        """{name}_dirty AS (
+    {dirty}
 ), {name}_rows AS MATERIALIZED (
-    SELECT r.series_id, r.bucket, {COLUMNS}
-    FROM rollup_{level} r JOIN {keys} k ON k.series_id = r.series_id
+    SELECT r.series_id, r.bucket, {columns}
+    FROM {rollup} r JOIN {keys} k ON k.series_id = r.series_id
     WHERE r.bucket >= {lo} AND r.bucket < {hi}
       AND NOT EXISTS (SELECT 1 FROM {name}_dirty x
                       WHERE x.series_id = r.series_id AND x.bucket = r.bucket)
     UNION ALL
-    SELECT series_id, bucket, {COLUMNS} FROM ({fresh}) fresh
+    SELECT series_id, bucket, {columns} FROM ({fresh}) fresh
 ), {name}_prev AS (
-    SELECT k.series_id, {last_before("k.series_id", lo)} AS value FROM {keys} k
+    SELECT k.series_id, {before} AS value FROM {keys} k
 ), {name} AS MATERIALIZED (
     SELECT x.*, lag(x.last_value, 1, p.value) OVER (PARTITION BY x.series_id ORDER BY x.bucket)
                AS before
     FROM {name}_rows x JOIN {name}_prev p ON p.series_id = x.series_id
-)"""  # noqa: S608 (fixed SQL: names and bounds are literals of the callers; values are bound)
+)""",
+        name=Fixed(name),
+        dirty=Fixed(_dirty(keys, level, lo, hi, tz)),
+        columns=Fixed(COLUMNS),
+        rollup=Fixed("rollup_" + level),
+        keys=Fixed(keys),
+        lo=Fixed(lo),
+        hi=Fixed(hi),
+        fresh=Fixed(RAW_ROLLUP.format(keys=name + "_dirty", lo=lo, hi=hi)),
+        before=Fixed(last_before("k.series_id", lo)),
+    )
 
 
 def daily_consumption(
@@ -114,7 +143,11 @@ def daily_consumption(
     """CTEs ending in ``{name} (series_id, bucket, qty)``: each series of ``keys``' consumption
     per local day (zone ``tz``) of ``[lo, hi)`` that holds readings; ``lo``, ``hi`` are local
     midnights."""
-    days = counter_buckets(f"{name}_days", keys=keys, level="day", lo=lo, hi=hi, tz=tz)
-    return f"""{days}, {name} AS (
-    SELECT series_id, bucket, {DELTA} AS qty FROM {name}_days
-)"""  # noqa: S608
+    return compose(
+        """{days}, {name} AS (
+    SELECT series_id, bucket, {delta} AS qty FROM {name}_days
+)""",
+        days=Fixed(counter_buckets(name + "_days", keys=keys, level="day", lo=lo, hi=hi, tz=tz)),
+        name=Fixed(name),
+        delta=Fixed(DELTA),
+    )

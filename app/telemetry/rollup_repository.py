@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from psycopg.sql import Identifier
+from psycopg.sql import Composable, Identifier
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sqlcompose import Fixed, compose, statement
-from app.telemetry.sql import DAY_END, DAYS_OF_HOURS, RAW_ROLLUP, ROLLUP_COLUMNS
+from app.telemetry.sql import DAY_END, DAYS_OF_HOURS, RAW_ROLLUP, ROLLUP_COLUMNS, STEP
 
 CLAIM = """
 DELETE FROM telemetry_dirty d
@@ -47,6 +47,51 @@ DAYS = compose(
     day_end=Fixed(DAY_END.format(b="bucket", tz="timezone")),
     days_of_hours=Fixed(DAYS_OF_HOURS.format(hours="hours")),
 )
+
+
+WHOLE_HOURS = (
+    "date_trunc('hour', k.bucket, 'UTC') = k.bucket "
+    "AND date_trunc('hour', k.bucket_end, 'UTC') = k.bucket_end"
+)
+"""A local day ``k`` that starts and ends on whole UTC hours (every zone but the half- and
+quarter-hour ones)."""
+
+DAYS_FROM_HOURS = compose(
+    """
+SELECT h.series_id, k.bucket, sum(h.count)::int AS count, sum(h.sum) AS sum, min(h.min) AS min,
+       max(h.max) AS max, min(h.first_time) AS first_time,
+       first(h.first_value, h.first_time) AS first_value, max(h.last_time) AS last_time,
+       last(h.last_value, h.last_time) AS last_value, sum(h.increase + {step}) AS increase
+FROM days k
+CROSS JOIN LATERAL (
+    SELECT r.*, lag(r.last_value) OVER (ORDER BY r.bucket) AS before
+    FROM rollup_hour r
+    WHERE r.series_id = k.series_id AND r.bucket >= k.bucket AND r.bucket < k.bucket_end
+      AND r.bucket >= :tmin AND r.bucket < :tmax
+) h
+WHERE {whole_hours}
+GROUP BY h.series_id, k.bucket
+""",
+    step=Fixed(STEP.format(before="h.before", value="h.first_value")),
+    whole_hours=Fixed(WHOLE_HOURS),
+)
+"""A local day's rollup row from its hourly rows (just recomputed, or clean): 24 rows a
+series instead of every raw reading of the day (5,760 at one reading every 15 s, read again
+each time one of the day's hours is recomputed: the rollup job's cost at 100,000 devices).
+Only for days made of whole UTC hours (``whole_hours``); a day in a half-hour zone (Asia/
+Kolkata) starts inside a UTC hour and is made from raw readings (``RAW_ROLLUP``). The steps
+between hours are the raw rule's: each hour's first reading against the previous hour's last,
+the day's first hour against nothing. A day whose other hours are still queued gets a row
+from their stale hourly rows; the read path makes every day touched by a queued hour from raw
+(app/telemetry/consumption.py), and the worker recomputes the day again with those hours."""
+
+
+DAYS_BY_RAW = RAW_ROLLUP.format(
+    keys=compose("(SELECT * FROM days k WHERE NOT ({whole}))", whole=Fixed(WHOLE_HOURS)),
+    lo=":tmin",
+    hi=":tmax",
+)
+"""The days not made of whole UTC hours, from raw readings."""
 
 
 async def claim_dirty(
@@ -90,12 +135,15 @@ async def recompute(
             ),
             params,
         )
+        fresh: Composable = Fixed(RAW_ROLLUP.format(keys=keys, lo=":tmin", hi=":tmax"))
+        if keys == "days":
+            fresh = Fixed(DAYS_FROM_HOURS) + Fixed(" UNION ALL ") + Fixed(DAYS_BY_RAW)
         await session.execute(
             statement(
                 "INSERT INTO {table} ({columns}) {ctes} SELECT {columns} FROM ({fresh}) fresh",
                 **parts,
                 columns=Fixed(ROLLUP_COLUMNS),
-                fresh=Fixed(RAW_ROLLUP.format(keys=keys, lo=":tmin", hi=":tmax")),
+                fresh=fresh,
             ),
             params,
         )

@@ -1,4 +1,5 @@
-"""Telemetry reads: latest values (one device, many devices), series history, rejections."""
+"""Telemetry reads: latest values (one device, many devices), series history, the park's
+load curve, rejections."""
 
 from __future__ import annotations
 
@@ -8,22 +9,22 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.core.appstate import app_state
 from app.core.auth import ViewerKey
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep
 from app.core.http import PROBLEMS, cached_json, cached_response
-from app.core.pagination import Page, PageDep
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageDep, PageParams
 from app.core.types import IDENT_PATTERN, UtcDateTime
 from app.devices.schemas import DeviceFilters
 from app.parks.deps import ParkViewer
 from app.telemetry import service
-from app.telemetry.intervals import Fill, IntervalName
-from app.telemetry.repository import Agg
 from app.telemetry.schemas import (
     BulkLatest,
     BulkLatestQuery,
     DeviceLatest,
+    ParkLoad,
     RejectionRead,
     SeriesRead,
 )
+from app.telemetry.series_query import SeriesQueryDep, series_response
 from app.telemetry.service import SourceChoice
 
 router = APIRouter(tags=["telemetry"], responses=PROBLEMS)
@@ -41,7 +42,7 @@ PARK = "/api/v1/parks/{park_id}"
     summary="Newest value of each metric of a device",
 )
 async def device_latest(
-    request: Request, device_id: DeviceIdPath, session: SessionDep, ctx: ParkViewer
+    request: Request, device_id: DeviceIdPath, session: ReadSessionDep, ctx: ParkViewer
 ) -> Response:
     return cached_json(request, await service.latest(session, ctx=ctx, device_id=device_id))
 
@@ -52,27 +53,43 @@ async def device_latest(
     summary="Newest values of many devices in one call (a wall of tiles)",
     description="Repeat `device_id` and `metric` to choose (default: every device of the park, "
     "every metric), or filter by `type`, `domain`, `building_id`, `enterprise_id`, `status`. "
-    "One item per matching device, in id order. For lists too long for a URL, "
+    "One item per matching device, in id order. With `limit` (1..1000) or `cursor`, one "
+    "page of devices in id order with `next_cursor` (null on the last page): what a park of "
+    "100,000 devices needs (without them the answer holds every matching device). "
+    "For lists too long for a URL, "
     "`POST .../latest/query` takes the same choice as a JSON body. Identical requests within "
     "`PARKTWIN_LATEST_CACHE_TTL` (default 1 s) share one answer, so a value may be up to that "
     "much older than the newest reading.",
 )
 async def bulk_latest(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
     filters: Annotated[DeviceFilters, Query()],
     device_id: Annotated[list[str] | None, Query(max_length=1000)] = None,
     metric: Annotated[list[str] | None, Query(max_length=100)] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_LIMIT, description="devices per page (paged when set)")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+    ] = None,
 ) -> Response:
-    result = await service.bulk_latest(
-        session,
-        ctx=ctx,
-        device_ids=device_id,
-        metrics=metric,
-        filters=filters,
-        cache=app_state(request).latest_cache,
-    )
+    cache = app_state(request).latest_cache
+    if limit is None and cursor is None:
+        result = await service.bulk_latest(
+            session, ctx=ctx, device_ids=device_id, metrics=metric, filters=filters, cache=cache
+        )
+    else:
+        result = await service.bulk_latest_page(
+            session,
+            ctx=ctx,
+            device_ids=device_id,
+            metrics=metric,
+            filters=filters,
+            page=PageParams(limit=limit or DEFAULT_LIMIT, cursor=cursor),
+            cache=cache,
+        )
     return cached_response(request, result, max_age=1)
 
 
@@ -84,7 +101,7 @@ async def bulk_latest(
     "call it. It sends an ETag but, being a POST, never answers 304.",
 )
 async def bulk_latest_query(
-    request: Request, query: BulkLatestQuery, session: SessionDep, ctx: ParkViewer
+    request: Request, query: BulkLatestQuery, session: ReadSessionDep, ctx: ParkViewer
 ) -> Response:
     result = await service.bulk_latest(
         session,
@@ -127,34 +144,52 @@ async def series(
     request: Request,
     device_id: DeviceIdPath,
     metric: MetricPath,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
-    from_: Annotated[
-        UtcDateTime | None, Query(alias="from", description="default: `to` minus 24 hours")
-    ] = None,
-    to: Annotated[UtcDateTime | None, Query(description="default: now")] = None,
-    interval: Annotated[IntervalName | None, Query(description="bucket size; none: raw")] = None,
-    agg: Annotated[Agg | None, Query(description="default: delta for counters, else avg")] = None,
-    fill: Annotated[Fill, Query(description="empty buckets: left out, null, 0, previous")] = "none",
+    query: SeriesQueryDep,
     source: Annotated[SourceChoice, Query(description="auto, raw, or rollup")] = "auto",
 ) -> Response:
     result = await service.series(
+        session, ctx=ctx, device_id=device_id, metric=metric, source=source, **query.args()
+    )
+    return series_response(request, result)
+
+
+@router.get(
+    PARK + "/energy/load",
+    response_model=ParkLoad,
+    summary="The park's electricity load and PV output per hour (能源: 负荷曲线)",
+    description=(
+        "Per bucket (`1h`, the default, or `1d`: park-local days) of `[from, to)` that holds "
+        "readings: `load_kwh`, the consumption of the park's root electricity meters (those "
+        "without a parent meter, so each kWh counts once; kWh in an hour is the hour's mean "
+        "load in kW), and `pv_kwh`, the PV inverters' generation; and `meters`, each root "
+        "meter's kWh per park-local day of the range. Consumption is the series read's "
+        "`delta` (resets count in full, the reading before each bucket as its baseline). "
+        "The range is widened to whole buckets. Without `from` and `to`: yesterday and "
+        "today, park-local. Identical reads within `PARKTWIN_LATEST_CACHE_TTL` share one "
+        "answer; ETag and `If-None-Match` as every dashboard read."
+    ),
+)
+async def park_load(
+    request: Request,
+    session: ReadSessionDep,
+    ctx: ParkViewer,
+    from_: Annotated[
+        UtcDateTime | None, Query(alias="from", description="default: yesterday's start")
+    ] = None,
+    to: Annotated[UtcDateTime | None, Query(description="default: today's end")] = None,
+    bucket: Annotated[str, Query(pattern="^(1h|1d)$", description="1h or 1d")] = "1h",
+) -> Response:
+    body = await service.park_load(
         session,
         ctx=ctx,
-        device_id=device_id,
-        metric=metric,
         start=from_,
         end=to,
-        interval_name=interval.value if interval else None,
-        agg=agg,
-        fill=fill,
-        source=source,
+        bucket=bucket,
+        cache=app_state(request).latest_cache,
     )
-    if "text/csv" in request.headers.get("accept", ""):
-        return cached_response(
-            request, service.to_csv(result), media_type="text/csv; charset=utf-8"
-        )
-    return cached_json(request, result)
+    return cached_response(request, body)
 
 
 @router.get(
@@ -166,7 +201,7 @@ async def series(
 )
 async def list_rejections(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     key: ViewerKey,
     page: PageDep,
     park_id: Annotated[str | None, Query(pattern=IDENT_PATTERN)] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +34,9 @@ class DeviceLatest(BaseModel):
 
 class BulkLatest(BaseModel):
     items: list[DeviceLatest]
+    next_cursor: str | None = Field(
+        default=None, description="paged asks only (`limit`/`cursor`): the next page's cursor"
+    )
 
 
 class BulkLatestQuery(BaseModel):
@@ -122,3 +126,58 @@ class RejectionRead(BaseModel):
     detail: str
     payload: str = Field(description="the first 64 KiB as UTF-8 text (invalid bytes as U+FFFD)")
     payload_size: int = Field(description="the whole payload's size in bytes")
+
+
+class LoadPoint(BaseModel):
+    ts: UtcDateTime = Field(description="the bucket's start")
+    load_kwh: float | None = Field(
+        description="the root electricity meters' kWh in the bucket (per hour: the mean kW)"
+    )
+    pv_kwh: float | None = Field(description="the PV inverters' generation in the bucket")
+
+
+class MeterDay(BaseModel):
+    device_id: str
+    name: str
+    date: dt.date = Field(description="park-local day")
+    kwh: float
+
+
+class ParkLoad(BaseModel):
+    """The park's electricity load and PV output per bucket, and each root meter's kWh per
+    park-local day: what the cockpit's 能源 panel draws, in one read."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "bucket": "1h",
+                    "from": "2026-11-27T16:00:00Z",
+                    "to": "2026-11-28T16:00:00Z",
+                    "unit": "kWh",
+                    "points": [
+                        {"ts": "2026-11-27T16:00:00Z", "load_kwh": 812.5, "pv_kwh": None},
+                        {"ts": "2026-11-28T02:00:00Z", "load_kwh": 1204.0, "pv_kwh": 96.5},
+                    ],
+                    "meters": [
+                        {
+                            "device_id": "meter-b3-01",
+                            "name": "3号楼 总表",
+                            "date": "2026-11-28",
+                            "kwh": 5120.0,
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+    bucket: str
+    from_: UtcDateTime = Field(alias="from", description="start of the first bucket (inclusive)")
+    to: UtcDateTime = Field(description="end of the last bucket (exclusive)")
+    unit: str = "kWh"
+    points: list[LoadPoint] = Field(description="buckets with readings, in time order")
+    meters: list[MeterDay] = Field(
+        description="each root meter's kWh per park-local day of the range with readings"
+    )

@@ -30,7 +30,8 @@ from app.assets.imports import parse, repository
 from app.assets.imports.kinds import KINDS, Key, Kind
 from app.assets.imports.schemas import DeviceCredentials, ImportResult, ImportWarning
 from app.assets.imports.shift import shift_warnings
-from app.broker.dynsec import DynsecClient, DynsecError
+from app.broker.accounts import AccountBroker, account_broker
+from app.broker.dynsec import DynsecError
 from app.core.config import get_settings
 from app.core.db import Compensation, on_rollback
 from app.core.errors import AppError, ServiceUnavailable, Unprocessable
@@ -188,7 +189,7 @@ async def import_features(
     kind: str,
     features: Sequence[Any],
     dry_run: bool = False,
-    broker: DynsecClient | Literal["settings"] | None = FROM_SETTINGS,
+    broker: AccountBroker | Literal["settings"] | None = FROM_SETTINGS,
 ) -> ImportResult:
     """Import ``features`` (GeoJSON Features, or flat records such as CSV rows) of ``kind``.
 
@@ -238,16 +239,18 @@ async def import_features(
 
 
 async def _make_accounts(
-    broker: DynsecClient | Literal["settings"] | None, park_id: str, accounts: list[tuple[str, str]]
+    broker: AccountBroker | Literal["settings"] | None,
+    park_id: str,
+    accounts: list[tuple[str, str]],
 ) -> None:
     """The devices' broker accounts, in batches; 503 if the broker refuses (the import's
     transaction then rolls back with the request)."""
     own = broker == FROM_SETTINGS
-    client: DynsecClient | None = None
+    client: AccountBroker | None = None
     try:
         if own:
             client = await to_thread.run_sync(_settings_broker)
-        elif isinstance(broker, DynsecClient):
+        elif isinstance(broker, AccountBroker):
             client = broker
         assert client is not None
         for i in range(0, len(accounts), BROKER_BATCH):
@@ -261,7 +264,7 @@ async def _make_accounts(
 
 
 def _forget_accounts(
-    broker: DynsecClient | Literal["settings"] | None, park_id: str, device_ids: list[str]
+    broker: AccountBroker | Literal["settings"] | None, park_id: str, device_ids: list[str]
 ) -> Compensation:
     """Delete the new devices' broker accounts if the import's transaction does not commit
     (registered before they are made, so a half-made batch is cleaned up too)."""
@@ -269,7 +272,7 @@ def _forget_accounts(
     def forget() -> None:
         own = broker == FROM_SETTINGS
         client = _settings_broker() if own else broker
-        if not isinstance(client, DynsecClient):
+        if not isinstance(client, AccountBroker):
             return
         try:
             for device_id in device_ids:
@@ -284,13 +287,13 @@ def _forget_accounts(
     return compensate
 
 
-def _manages_accounts(broker: DynsecClient | Literal["settings"] | None) -> bool:
+def _manages_accounts(broker: AccountBroker | Literal["settings"] | None) -> bool:
     if broker == FROM_SETTINGS:
-        return get_settings().mqtt_credentials == "dynsec"
+        return get_settings().mqtt_credentials != "none"
     return broker is not None
 
 
-def _settings_broker() -> DynsecClient:
-    client = DynsecClient(get_settings().mqtt_target("api"))
+def _settings_broker() -> AccountBroker:
+    client = account_broker(get_settings())
     client.connect()
     return client

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.fetch import fetch_all, fetch_dicts
 from app.core.severity import RANKED
+from app.core.sqlcompose import Fixed, compose
 
 UNDER_MAINTENANCE = ["under_maintenance", "faulty"]
 
 # A device's worst open alarm by severity rank (app/core/severity.py: 4 critical ... 1 warning).
-LEAVES = text("""
+LEAF_CTE = """
 WITH open_alarm AS (
     SELECT device_id, max(array_position(CAST(:ranked AS text[]), severity)) AS rank
     FROM alarm WHERE park_id = :park AND closed_at IS NULL GROUP BY device_id
@@ -51,19 +54,89 @@ WITH open_alarm AS (
     SELECT 'space', id, name, NULL, NULL, NULL, building_id, id, 'maintenance', NULL, NULL
     FROM space WHERE park_id = :park AND status = 'maintenance'
 )
-SELECT * FROM leaf
+"""
+"""Every leaf of the park (``leaf``): devices, unwatched equipment, spaces under maintenance,
+each with its status and building."""
+
+
+def _leaf_query(tail: str) -> TextClause:
+    return text(LEAF_CTE + tail).bindparams(ranked=RANKED, under_maintenance=UNDER_MAINTENANCE)
+
+
+LEAVES = _leaf_query(
+    """SELECT * FROM leaf
 WHERE CAST(:building AS text) IS NULL OR building_id = :building
-ORDER BY kind, id
-""").bindparams(ranked=RANKED, under_maintenance=UNDER_MAINTENANCE)
+ORDER BY kind, id"""
+)
+
+# The roll-up's input without one row per leaf: per building and status, a count; a leaf in
+# no known building (none named, or one that does not exist: device.building_id has no
+# foreign key) keeps its point, for the parcel holding it, so those group by point.
+LEAF_COUNTS = _leaf_query(
+    """SELECT leaf.building_id, CASE WHEN b.id IS NULL THEN leaf.lon END AS lon,
+       CASE WHEN b.id IS NULL THEN leaf.lat END AS lat, leaf.status, count(*) AS n
+FROM leaf LEFT JOIN building b ON b.park_id = :park AND b.id = leaf.building_id
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
+)
+
+IN_BOX = (
+    "kind = 'device' AND lon IS NOT NULL "
+    "AND (CAST(:west AS float8) IS NULL OR lon BETWEEN :west AND :east AND lat BETWEEN :south "
+    "AND :north)"
+)
+
+# Located devices per grid cell of ``:cell`` degrees and status (map clusters at low zoom):
+# the count, the sum of the coordinates (for the mean) and the first device id.
+DEVICE_CELLS = _leaf_query(
+    compose(
+        """SELECT floor(lon / :cell)::bigint AS ix, floor(lat / :cell)::bigint AS iy, status,
+       count(*) AS n, sum(lon) AS sum_lon, sum(lat) AS sum_lat, min(id) AS first_id
+FROM leaf WHERE {in_box} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        in_box=Fixed(IN_BOX),
+    )
+)
+
+DEVICES_IN_BOX = _leaf_query(
+    compose("SELECT * FROM leaf WHERE {in_box} ORDER BY id", in_box=Fixed(IN_BOX))
+)
 
 
 async def leaves(
     session: AsyncSession, park_id: str, building_id: str | None = None
-) -> Sequence[RowMapping]:
+) -> list[dict[str, Any]]:
     """Devices, unwatched equipment and spaces under maintenance, each with its status and
     its building (a device or equipment in a space is in that space's building)."""
-    result = await session.execute(LEAVES, {"park": park_id, "building": building_id})
-    return result.mappings().all()
+    return await fetch_dicts(session, LEAVES, {"park": park_id, "building": building_id})
+
+
+async def leaf_counts(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    """``(building_id, lon, lat, status, n)``: the leaves counted per building and status
+    (per point for those in no building)."""
+    return (await session.execute(LEAF_COUNTS, {"park": park_id})).mappings().all()
+
+
+Box = tuple[float, float, float, float]
+"""west, south, east, north (degrees, WGS-84)."""
+
+
+def _box(box: Box | None) -> dict[str, float | None]:
+    west, south, east, north = box if box is not None else (None, None, None, None)
+    return {"west": west, "south": south, "east": east, "north": north}
+
+
+async def device_cells(
+    session: AsyncSession, park_id: str, cell: float, box: Box | None
+) -> Sequence[RowMapping]:
+    """Located devices (in ``box``) per grid cell of ``cell`` degrees and status."""
+    params = {"park": park_id, "cell": cell, **_box(box)}
+    return (await session.execute(DEVICE_CELLS, params)).mappings().all()
+
+
+async def devices_in_box(
+    session: AsyncSession, park_id: str, box: Box | None
+) -> list[dict[str, Any]]:
+    """The located device leaves in ``box``, in id order."""
+    return await fetch_dicts(session, DEVICES_IN_BOX, {"park": park_id, **_box(box)})
 
 
 async def asset_version(session: AsyncSession, park_id: str) -> int:
@@ -76,53 +149,54 @@ async def asset_version(session: AsyncSession, park_id: str) -> int:
 
 
 async def parcels(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT id, name, land_use, geometry, area_m2 FROM parcel "
             "WHERE park_id = :park ORDER BY id"
         ),
         {"park": park_id},
     )
-    return result.mappings().all()
 
 
 async def buildings(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT id, name, parcel_id, footprint, floors, use, area_m2 FROM building "
             "WHERE park_id = :park ORDER BY id"
         ),
         {"park": park_id},
     )
-    return result.mappings().all()
 
 
 async def spaces(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT id, name, building_id, floor, area_m2, status FROM space "
             "WHERE park_id = :park ORDER BY id"
         ),
         {"park": park_id},
     )
-    return result.mappings().all()
 
 
 async def located_devices(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT id, name, type, building_id, space_id, enterprise_id, lon, lat FROM device "
             "WHERE park_id = :park AND lon IS NOT NULL ORDER BY id"
         ),
         {"park": park_id},
     )
-    return result.mappings().all()
 
 
 async def enterprise_pieces(session: AsyncSession, park_id: str, day: date) -> Sequence[RowMapping]:
     """Per lease in force on ``day``: the enterprise and the geometry it holds (a space's
     building footprint, a building's footprint, or a parcel)."""
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT e.id, e.name, e.credit_code, l.id AS lease_id, "
             "coalesce(sb.footprint, b.footprint, p.geometry) AS geometry "
@@ -136,13 +210,13 @@ async def enterprise_pieces(session: AsyncSession, park_id: str, day: date) -> S
         ),
         {"park": park_id, "day": day},
     )
-    return result.mappings().all()
 
 
 async def latest_values(
     session: AsyncSession, park_id: str, device_ids: list[str]
 ) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT s.device_id, s.metric, lv.time, lv.value FROM series s "
             "JOIN latest_value lv ON lv.series_id = s.id "
@@ -150,15 +224,14 @@ async def latest_values(
         ),
         {"park": park_id, "ids": device_ids},
     )
-    return result.mappings().all()
 
 
 async def floors(session: AsyncSession, park_id: str, building_id: str) -> Sequence[RowMapping]:
-    result = await session.execute(
+    return await fetch_all(
+        session,
         text(
             "SELECT number, name, area_m2 FROM floor "
             "WHERE park_id = :park AND building_id = :building ORDER BY number"
         ),
         {"park": park_id, "building": building_id},
     )
-    return result.mappings().all()

@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.assets.crs import Crs, from_wgs84, to_wgs84
-from app.assets.twin import service, spatial
-from app.assets.twin.index import IndexCache
+from app.assets.crs import Crs, to_wgs84
+from app.assets.twin import mapview, service, spatial
+from app.assets.twin.deps import CacheDep, CrsQuery, brute_force, in_crs
+from app.assets.twin.repository import Box
 from app.assets.twin.schemas import BuildingTwin, Containing, Kind, Nearby, ParkTwin
 from app.core.appstate import app_state
-from app.core.db import SessionDep
-from app.core.http import PROBLEMS, cached_json
+from app.core.db import ReadSessionDep
+from app.core.errors import Unprocessable
+from app.core.http import PROBLEMS, cached_json, cached_response, dump_json
 from app.core.types import IDENT_PATTERN
 from app.parks.deps import ParkViewer
 
@@ -23,31 +24,6 @@ router = APIRouter(prefix="/api/v1/parks/{park_id}", tags=["assets: twin"], resp
 BuildingIdPath = Annotated[str, Path(pattern=IDENT_PATTERN, description="the building's id")]
 Lon = Annotated[float, Query(ge=-180, le=180, description="longitude, in `crs` (WGS-84 default)")]
 Lat = Annotated[float, Query(ge=-90, le=90, description="latitude, in `crs` (WGS-84 default)")]
-CrsQuery = Annotated[
-    Crs,
-    Query(
-        description="coordinates of the answer (and of `lon`/`lat`): `wgs84` (stored, GPS), "
-        "`gcj02` (国测局, for AMap/高德 and Tencent maps) or `bd09` (Baidu/百度 maps)"
-    ),
-]
-
-
-def index_cache(request: Request) -> IndexCache:
-    """The process's spatial indexes, one per park (made on first use)."""
-    return app_state(request).cache(IndexCache)
-
-
-CacheDep = Annotated[IndexCache, Depends(index_cache)]
-
-
-def dumped(result: BaseModel, crs: Crs) -> Any:
-    """The answer as plain data where its coordinates are to be converted, else as it is."""
-    return result if crs == "wgs84" else result.model_dump(mode="python", by_alias=True)
-
-
-def brute_force(request: Request) -> bool:
-    """True only when bench/spatial.py measures its baseline (linear scan, no STRtree)."""
-    return app_state(request).spatial_brute_force
 
 
 @router.get(
@@ -55,12 +31,18 @@ def brute_force(request: Request) -> bool:
     response_model=ParkTwin,
     summary="Status roll-up of the park, its parcels and buildings",
     description="Each asset's `status` is the worst of what it contains (open alarm by "
-    "severity > offline > maintenance > unknown > normal), with `counts` per status.",
+    "severity > offline > maintenance > unknown > normal), with `counts` per status. "
+    "Identical reads within `PARKTWIN_TWIN_CACHE_TTL` (5 s) share one answer; a new event "
+    "(alarm, incident, device status) ends that at once.",
 )
 async def park_twin(
-    request: Request, session: SessionDep, ctx: ParkViewer, cache: CacheDep
+    request: Request, session: ReadSessionDep, ctx: ParkViewer, cache: CacheDep
 ) -> Response:
-    return cached_json(request, await service.park_twin(session, ctx=ctx, cache=cache))
+    async def compute() -> bytes:
+        return dump_json(await service.park_twin(session, ctx=ctx, cache=cache))
+
+    body = await app_state(request).twin_cache.get(("twin", ctx.park_id), compute)
+    return cached_response(request, body)
 
 
 @router.get(
@@ -68,14 +50,64 @@ async def park_twin(
     summary="The dashboard map (GeoJSON FeatureCollection)",
     description="The park's boundary, parcels, buildings, located devices and hazard sources "
     "(`kind` `hazard_source`, `status` `major` or `below_threshold`); each feature "
-    "has `properties.kind` and `properties.status`.",
+    "has `properties.kind` and `properties.status`. For a large park (100,000 devices) ask "
+    "with `zoom` and/or `bbox`: simplified geometry, devices clustered at low zoom, only "
+    "what meets the box. Identical reads within `PARKTWIN_TWIN_CACHE_TTL` (5 s) share one "
+    "answer; a new event (alarm, incident, device status) ends that at once.",
 )
 async def park_map(
-    request: Request, session: SessionDep, ctx: ParkViewer, cache: CacheDep, crs: CrsQuery = "wgs84"
+    request: Request,
+    session: ReadSessionDep,
+    ctx: ParkViewer,
+    cache: CacheDep,
+    crs: CrsQuery = "wgs84",
+    zoom: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=mapview.MAX_ZOOM,
+            description="web-map zoom level: geometry simplified to a pixel, and below "
+            f"{mapview.DEVICE_ZOOM} devices aggregated into `device_cluster` points "
+            f"({mapview.CLUSTER_PX}-pixel grid cells, with `count`, `counts` and the worst "
+            "`status`); default: the full map",
+        ),
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="`west,south,east,north` in `crs`: only parcels and buildings meeting "
+            "the box and devices inside it (the park's boundary always)",
+        ),
+    ] = None,
 ) -> Response:
-    layers = app_state(request).map_layers
-    result = await service.map_(session, ctx=ctx, cache=cache, layers=layers)
-    return cached_json(request, from_wgs84(result, crs))
+    state = app_state(request)
+    box = parse_bbox(bbox, crs) if bbox is not None else None
+
+    async def compute() -> bytes:
+        if zoom is None and box is None:
+            result = await service.map_(session, ctx=ctx, cache=cache, layers=state.map_layers)
+        else:
+            result = await service.map_view(
+                session, ctx=ctx, cache=cache, layers=state.map_layers, zoom=zoom, box=box
+            )
+        return dump_json(in_crs(result, crs))
+
+    key = ("map", ctx.park_id, crs, zoom, box)
+    return cached_response(request, await state.twin_cache.get(key, compute))
+
+
+def parse_bbox(text: str, crs: Crs) -> Box:
+    """``west,south,east,north`` (in ``crs``) as WGS-84 degrees, or 422."""
+    try:
+        west, south, east, north = (float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise Unprocessable("bbox: four numbers west,south,east,north") from exc
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise Unprocessable("bbox: needs -180 <= west < east <= 180 and -90 <= south < north <= 90")
+    low = to_wgs84({"lon": west, "lat": south}, crs)
+    high = to_wgs84({"lon": east, "lat": north}, crs)
+    return (low["lon"], low["lat"], high["lon"], high["lat"])
 
 
 @router.get(
@@ -86,12 +118,12 @@ async def park_map(
 async def building_twin(
     request: Request,
     building_id: BuildingIdPath,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
     crs: CrsQuery = "wgs84",
 ) -> Response:
     result = await service.building_twin(session, ctx=ctx, building_id=building_id)
-    return cached_json(request, from_wgs84(dumped(result, crs), crs))
+    return cached_json(request, in_crs(result, crs))
 
 
 @router.get(
@@ -103,7 +135,7 @@ async def containing(
     request: Request,
     lon: Lon,
     lat: Lat,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
     cache: CacheDep,
     crs: CrsQuery = "wgs84",
@@ -117,7 +149,7 @@ async def containing(
         lat=point["lat"],
         brute_force=brute_force(request),
     )
-    return cached_json(request, from_wgs84(dumped(result, crs), crs))
+    return cached_json(request, in_crs(result, crs))
 
 
 @router.get(
@@ -132,7 +164,7 @@ async def nearby(
     request: Request,
     lon: Lon,
     lat: Lat,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: ParkViewer,
     cache: CacheDep,
     kind: Annotated[Kind, Query(description="what to look for")] = "device",
@@ -152,4 +184,4 @@ async def nearby(
         limit=limit,
         brute_force=brute_force(request),
     )
-    return cached_json(request, from_wgs84(dumped(result, crs), crs))
+    return cached_json(request, in_crs(result, crs))

@@ -10,7 +10,7 @@ building whose point falls inside it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.assets.land import checks
 from app.assets.land import repository as land
 from app.assets.land.repository import SPACE
-from app.assets.twin import repository, spatial
+from app.assets.twin import mapview, repository, spatial
 from app.assets.twin.index import IndexCache, ParkIndex
+from app.assets.twin.repository import Box
 from app.assets.twin.schemas import (
     AssetStatus,
     BuildingTwin,
@@ -33,8 +34,11 @@ from app.assets.twin.status import Rollup, rollup
 from app.core.appstate import MapLayer
 from app.parks.deps import ParkContext
 
+Leaf = Mapping[Any, Any]
+"""A leaf's row: a plain dict (``repository.leaves``) or a ``RowMapping`` (the counted ones)."""
 
-def parcels_of(index: ParkIndex, leaves: Sequence[RowMapping]) -> list[str | None]:
+
+def parcels_of(index: ParkIndex, leaves: Sequence[Leaf]) -> list[str | None]:
     """The parcel each leaf is in: its building's, or else the one holding its point."""
     buildings, parcels = index.layer("building"), index.layer("parcel")
     result: list[str | None] = []
@@ -53,32 +57,43 @@ def parcels_of(index: ParkIndex, leaves: Sequence[RowMapping]) -> list[str | Non
 
 
 def rollups(
-    index: ParkIndex, leaves: Sequence[RowMapping]
+    index: ParkIndex, leaves: Sequence[Leaf]
 ) -> tuple[Rollup, dict[str, Rollup], dict[str, Rollup]]:
-    """The park's, each parcel's and each building's roll-up."""
+    """The park's, each parcel's and each building's roll-up, from leaves or from counted
+    leaves (``repository.leaf_counts``: a row stands for ``n`` leaves)."""
     park = Rollup()
     parcels: dict[str, Rollup] = defaultdict(Rollup)
     buildings: dict[str, Rollup] = defaultdict(Rollup)
     known = index.layer("building").positions
     for leaf, parcel_id in zip(leaves, parcels_of(index, leaves), strict=True):
-        park.add(leaf["status"])
+        status, n = leaf["status"], int(leaf.get("n", 1))
+        park.add(status, n)
         if leaf["building_id"] in known:
-            buildings[leaf["building_id"]].add(leaf["status"])
+            buildings[leaf["building_id"]].add(status, n)
         if parcel_id is not None:
-            parcels[parcel_id].add(leaf["status"])
+            parcels[parcel_id].add(status, n)
     return park, parcels, buildings
 
 
 async def _state(
     session: AsyncSession, ctx: ParkContext, cache: IndexCache
-) -> tuple[ParkIndex, Sequence[RowMapping], Rollup, dict[str, Rollup], dict[str, Rollup]]:
+) -> tuple[ParkIndex, Sequence[Leaf], Rollup, dict[str, Rollup], dict[str, Rollup]]:
     index = await spatial.index_for(session, ctx, cache)
     leaves = await repository.leaves(session, ctx.park_id)
     return index, leaves, *rollups(index, leaves)
 
 
+async def _counted(
+    session: AsyncSession, ctx: ParkContext, cache: IndexCache
+) -> tuple[ParkIndex, Rollup, dict[str, Rollup], dict[str, Rollup]]:
+    """The roll-ups from leaves counted in SQL: one row per building and status, not one per
+    device (100,000 devices: about 1,000 buildings x a few statuses)."""
+    index = await spatial.index_for(session, ctx, cache)
+    return index, *rollups(index, await repository.leaf_counts(session, ctx.park_id))
+
+
 async def park_twin(session: AsyncSession, *, ctx: ParkContext, cache: IndexCache) -> ParkTwin:
-    index, _leaves, park, parcels, buildings = await _state(session, ctx, cache)
+    index, park, parcels, buildings = await _counted(session, ctx, cache)
 
     def statuses(kind: str, rolled: dict[str, Rollup]) -> list[AssetStatus]:
         layer = index.layer(kind)
@@ -123,27 +138,64 @@ async def map_(
             extra = {k: v for k, v in props.items() if k != "geometry"}
             summary = rolled.get(item, Rollup()).as_dict()
             features.append(_feature(props["geometry"], kind=kind, id=item, **extra, **summary))
-    for leaf in leaves:
-        if leaf["kind"] == "device" and leaf["lon"] is not None:
-            point = {"type": "Point", "coordinates": [leaf["lon"], leaf["lat"]]}
-            features.append(
-                _feature(
-                    point,
-                    kind="device",
-                    id=leaf["id"],
-                    name=leaf["name"],
-                    type=leaf["type"],
-                    building_id=leaf["building_id"],
-                    status=leaf["status"],
-                    connectivity=leaf["connectivity"],
-                )
-            )
+    features += [
+        _device_feature(leaf)
+        for leaf in leaves
+        if leaf["kind"] == "device" and leaf["lon"] is not None
+    ]
     for extra_layer in layers:  # e.g. emergency's hazard sources (重大危险源), wired by create_app
         features += await extra_layer(session, ctx.park_id)
     return {"type": "FeatureCollection", "features": features}
 
 
-def _leaf(row: RowMapping, latest: dict[str, dict[str, Any]]) -> TwinLeaf:
+def _device_feature(leaf: Leaf) -> dict[str, Any]:
+    point = {"type": "Point", "coordinates": [leaf["lon"], leaf["lat"]]}
+    return _feature(
+        point,
+        kind="device",
+        id=leaf["id"],
+        name=leaf["name"],
+        type=leaf["type"],
+        building_id=leaf["building_id"],
+        status=leaf["status"],
+        connectivity=leaf["connectivity"],
+    )
+
+
+async def map_view(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    cache: IndexCache,
+    layers: Sequence[MapLayer] = (),
+    zoom: int | None,
+    box: Box | None,
+) -> dict[str, Any]:
+    """The map at ``zoom`` within ``box`` (app/assets/twin/mapview.py): simplified geometry,
+    devices clustered below ``DEVICE_ZOOM``; the roll-ups counted in SQL."""
+    index, park, parcels, buildings = await _counted(session, ctx, cache)
+    boundary = await land.park_boundary(session, ctx.park_id)
+    features = [_feature(boundary, kind="park", id=ctx.park_id, **park.as_dict())]
+    for kind, rolled in (("parcel", parcels), ("building", buildings)):
+        layer = index.layer(kind)
+        for n in mapview.in_box(layer, box):
+            extra = {k: v for k, v in layer.props[n].items() if k != "geometry"}
+            summary = rolled.get(layer.ids[n], Rollup()).as_dict()
+            geometry = mapview.simplified(layer, n, zoom)
+            features.append(_feature(geometry, kind=kind, id=layer.ids[n], **extra, **summary))
+    if zoom is not None and zoom < mapview.DEVICE_ZOOM:
+        cells = await repository.device_cells(session, ctx.park_id, mapview.cell_degrees(zoom), box)
+        features += mapview.clusters(cells, zoom)
+    else:
+        features += [
+            _device_feature(r) for r in await repository.devices_in_box(session, ctx.park_id, box)
+        ]
+    for extra_layer in layers:
+        features += await extra_layer(session, ctx.park_id)
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _leaf(row: Leaf, latest: dict[str, dict[str, Any]]) -> TwinLeaf:
     return TwinLeaf.model_validate(
         {
             **{k: row[k] for k in ("kind", "id", "name", "type", "status", "connectivity")},
@@ -171,7 +223,7 @@ async def building_twin(
     for r in await repository.latest_values(session, ctx.park_id, device_ids):
         latest[r["device_id"]][r["metric"]] = {"ts": r["time"], "value": r["value"]}
 
-    by_space: dict[str | None, list[RowMapping]] = defaultdict(list)
+    by_space: dict[str | None, list[Leaf]] = defaultdict(list)
     for leaf in leaves:
         by_space[leaf["space_id"]].append(leaf)
 

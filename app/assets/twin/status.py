@@ -33,8 +33,8 @@ class Rollup:
 
     counts: Counter[str] = field(default_factory=Counter)
 
-    def add(self, status: str) -> None:
-        self.counts[status] += 1
+    def add(self, status: str, n: int = 1) -> None:
+        self.counts[status] += n
 
     @property
     def status(self) -> Status:
