@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app.broker.dynsec import DynsecClient
+from app.broker.accounts import account_broker
 from app.cockpit import mount_cockpit
 from app.core.appstate import AppState
 from app.core.auth import TtlCache
@@ -19,6 +19,7 @@ from app.core.cors import install_cors
 from app.core.db import check_timescaledb, create_engine_for
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
+from app.core.gcpause import freeze_startup_heap
 from app.core.health import router as health_router
 from app.core.limits import limit_bodies
 from app.core.metrics import instrument
@@ -43,18 +44,25 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         engine = create_engine_for(settings.database_url_for("api"), settings.db_pool_size)
         version = await check_timescaledb(engine)
         logger.info("database ready, timescaledb %s", version)
-        broker = DynsecClient(settings.mqtt_target("api"))
+        broker = account_broker(settings)
         broker.start()
         state = app_state_of(app)
         state.engine = engine
         state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        read = create_engine_for(settings.api_read_url(), settings.db_pool_size, read_only=True)
+        state.read_engine = read
+        state.read_sessionmaker = async_sessionmaker(read, expire_on_commit=False)
         state.broker = broker
         state.events.open()
+        if state.twin_cache.ttl_s > 0:
+            state.events.listen()  # each outbox notification clears the twin and map answers
+        freeze_startup_heap("api")  # full GC passes stalled every request (app/core/gcpause.py)
         try:
             yield
         finally:
             await state.events.aclose()
             broker.close()
+            await read.dispose()
             await engine.dispose()
 
     return lifespan
@@ -73,9 +81,13 @@ def api_routers() -> list[APIRouter]:
     from app.carbon.router import router as carbon
     from app.device_types.router import router as device_types
     from app.devices.router import router as devices
+    from app.economy.flow_router import enterprise_router as economy_enterprise
+    from app.economy.flow_router import park_router as economy_flow
     from app.economy.router import router as economy
     from app.emergency.router import router as emergency
+    from app.enterprise_portal.router import router as enterprise_portal
     from app.events.router import router as events
+    from app.export.router import router as export
     from app.notify.router import ack_router as notify_ack
     from app.notify.router import router as notify
     from app.parks.router import router as parks
@@ -102,6 +114,10 @@ def api_routers() -> list[APIRouter]:
         carbon,
         emergency,
         economy,
+        enterprise_portal,
+        economy_flow,
+        economy_enterprise,
+        export,
         events,
     ]
 
@@ -123,9 +139,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         latest_cache=MicroCache(settings.latest_cache_ttl.total_seconds()),
         api_keys=TtlCache(settings.api_key_cache_ttl.total_seconds()),
         park_timezones=TtlCache(),
+        twin_cache=MicroCache(settings.twin_cache_ttl.total_seconds()),
     )
     app.state = state  # type: ignore[assignment]  # typed: app/core/appstate.py
-    state.events = EventHub(settings, state.registry)
+    events = EventHub(settings, state.registry)
+    events.on_notify(state.twin_cache.invalidate)  # an alarm's colour is not held for the ttl
+    state.events = events
     state.map_layers.append(hazard_map_features)  # 重大危险源 on the park map
     install_error_handlers(app)
     app.include_router(health_router)

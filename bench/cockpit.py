@@ -13,7 +13,11 @@
    the first-screen reads and then the steady pattern, looped, every request at its moment
    (open loop: a slow answer does not slow the screen down), against the one API process.
    Reported: requests per second, per screen, and the latency of each request of the steady
-   state as the client saw it (p50, p99). Target p99 < 100 ms.
+   state as the client saw it (p50, p99), and as the API process timed it (its
+   ``parktwin_http_request_duration_seconds`` histogram, read before and after the steady
+   state: the share of requests within 100 ms and the bucket holding the p99). The client's
+   figure also holds its own waits (50 screens and their streams in one Python process on the
+   same two cores). Target p99 < 100 ms.
 
 Results go to docs/benchmarks.md. ``python -m bench.cockpit`` (``make bench-cockpit``).
 """
@@ -30,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.report import replace_section
 from tests.api.conftest import make_key
@@ -38,7 +43,7 @@ from tests.cockpit.stack import PARK, Stack, private_services, running_stack
 HEADING = "## Cockpit (bench/cockpit)"
 RUNS = 7
 RECORD_S = 60.0
-REPLAY_S = 60.0
+REPLAY_S = 180.0
 OPEN_EVERY_S = 2.0  # one screen opened every 2 s, as a wall of screens is switched on
 SCREENS = 50
 OPENING_S = SCREENS * OPEN_EVERY_S + 30.0  # then the steady state is measured
@@ -49,8 +54,8 @@ FAILURES: Counter[str] = Counter()
 
 Pattern = list[tuple[float, str]]
 """Requests of one screen: (seconds from the start of the window, path)."""
-Latencies = list[tuple[float, float]]
-"""(perf_counter when sent, latency in ms) per request."""
+Latencies = list[tuple[float, float, str]]
+"""(perf_counter when sent, latency in ms, path) per request."""
 
 
 def first_screens(stack: Stack) -> tuple[list[float], Pattern, Pattern]:
@@ -99,7 +104,7 @@ async def get(
     except httpx.HTTPError as error:  # counted, and the screen goes on as a browser would
         FAILURES[type(error).__name__] += 1
         return
-    out.append((sent, (time.perf_counter() - sent) * 1000))
+    out.append((sent, (time.perf_counter() - sent) * 1000, path))
     if answer.status_code >= 400:
         FAILURES[f"HTTP {answer.status_code}"] += 1
     if answer.status_code == 200 and "etag" in answer.headers:
@@ -156,6 +161,42 @@ async def stream(base: str, key: str, received: Counter[str]) -> None:
                 received["events"] += 1
 
 
+Buckets = dict[float, float]
+"""Upper bound (s) → requests of the API's reads at or under it (cumulative, as Prometheus)."""
+
+
+def api_buckets(base: str) -> Buckets:
+    """The API's own request-duration histogram, summed over its GET routes (the event
+    stream left out: it is timed to its start)."""
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    buckets: Buckets = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "parktwin_http_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            labels = sample.labels
+            if not sample.name.endswith("_bucket") or labels.get("method") != "GET":
+                continue
+            if labels.get("route", "").endswith("/events") or labels.get("route") == "/metrics":
+                continue
+            bound = float(labels["le"])
+            buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    return buckets
+
+
+def api_window(before: Buckets, after: Buckets) -> dict[str, float]:
+    """Requests in the window, the share within 100 ms and the bound of the bucket that holds
+    the p99 (the API's view of the steady state)."""
+    window = {bound: after[bound] - before.get(bound, 0.0) for bound in after}
+    total = window.get(float("inf"), 0.0)
+    p99_bound = next(
+        (bound for bound in sorted(window) if total and window[bound] >= 0.99 * total),
+        float("nan"),
+    )
+    within = window.get(0.1, 0.0) / total if total else float("nan")
+    return {"requests": total, "within_100ms": within, "p99_bound_s": p99_bound}
+
+
 async def screens(stack: Stack, first: Pattern, steady: Pattern) -> dict[str, Any]:
     """SCREENS screens opened one every OPEN_EVERY_S; the latencies of the requests sent once
     every screen is open (the steady state) are reported apart from all of them."""
@@ -172,12 +213,26 @@ async def screens(stack: Stack, first: Pattern, steady: Pattern) -> dict[str, An
     ]
     await asyncio.sleep(OPENING_S)
     opened = time.perf_counter()
+    before = await asyncio.to_thread(api_buckets, stack.base)
     await asyncio.sleep(REPLAY_S)
+    after = await asyncio.to_thread(api_buckets, stack.base)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    steady_latencies = [ms for sent, ms in everything if sent >= opened]
-    return {"all": [ms for _, ms in everything], "steady": steady_latencies, "streams": received}
+    steady = [(ms, path) for sent, ms, path in everything if sent >= opened]
+    return {
+        "all": [ms for _, ms, _ in everything],
+        "steady": [ms for ms, _ in steady],
+        "steady_by_path": steady,
+        "streams": received,
+        "api": api_window(before, after),
+    }
+
+
+def kind(path: str) -> str:
+    """A request's route, the park and the queried series left out."""
+    short = path.split("?")[0].replace(f"/api/v1/parks/{PARK}", "")
+    return "/devices/{root}/series/energy_kwh" if "/series/" in short else short or "/"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -194,15 +249,21 @@ def report(
     p99 = pct(lat, 0.99)
     median_first = pct(times, 0.5)
     streams = load["streams"]
-
-    def kind(path: str) -> str:
-        short = path.split("?")[0].replace(f"/api/v1/parks/{PARK}", "")
-        return "/devices/{root}/series/energy_kwh" if "/series/" in short else short or "/"
+    api = load["api"]
+    api_met = api["within_100ms"] >= 0.99
 
     counts = Counter(kind(p) for _, p in steady)
     opening = Counter(kind(p) for _, p in first)
     paths = sorted(set(counts) | set(opening), key=lambda k: (-counts[k], -opening[k], k))
-    rows = "\n".join(f"| `{k}` | {opening[k]} | {counts[k]} |" for k in paths)
+    by_kind: dict[str, list[float]] = {}
+    for ms, path in load["steady_by_path"]:
+        by_kind.setdefault(kind(path), []).append(ms)
+
+    def steady_ms(k: str) -> str:
+        values = by_kind.get(k)
+        return f"{pct(values, 0.5):.0f} / {pct(values, 0.99):.0f}" if values else ""
+
+    rows = "\n".join(f"| `{k}` | {opening[k]} | {counts[k]} | {steady_ms(k)} |" for k in paths)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""{HEADING}
 
@@ -216,11 +277,16 @@ Target: first full screen < 2 s: **{"met" if median_first < 2000 else "missed"}*
 {max(times):.0f} ms; Chromium's `performance.mark("cockpit-ready")`, set when all six panels \
 have drawn their data).
 
-Target: API p99 < 100 ms with {SCREENS} open screens: **{"met" if p99 < 100 else "missed"}** \
-(p50 {pct(lat, 0.5):.0f} ms, p99 {p99:.0f} ms over {len(lat)} requests of the steady state, \
-{REPLAY_S:.0f} s once all were open, as the clients saw them; all requests, the {SCREENS} \
-first screens included, opened one every {OPEN_EVERY_S:.0f} s: p50 \
-{pct(load["all"], 0.5):.0f} ms, p99 {pct(load["all"], 0.99):.0f} ms). A screen's first screen \
+Target: API p99 < 100 ms with {SCREENS} open screens: as the API process timed its reads, \
+**{"met" if api_met else "missed"}** ({api["within_100ms"]:.2%} of {api["requests"]:.0f} \
+requests of the steady state within 100 ms; the p99 is in the bucket up to \
+{api["p99_bound_s"] * 1000:.0f} ms of its `parktwin_http_request_duration_seconds` histogram); \
+as the clients saw them, **{"met" if p99 < 100 else "missed"}** (p50 {pct(lat, 0.5):.0f} ms, \
+p99 {p99:.0f} ms over {len(lat)} requests of the steady state, {REPLAY_S:.0f} s once all were \
+open; this also holds the waits of the client, {SCREENS} screens and their streams in one \
+Python process on the same cores; all requests, the {SCREENS} first screens included, opened \
+one every {OPEN_EVERY_S:.0f} s: p50 {pct(load["all"], 0.5):.0f} ms, p99 \
+{pct(load["all"], 0.99):.0f} ms). A screen's first screen \
 took {len(first)} requests; then it made {len(steady)} in {RECORD_S:.0f} s \
 ({per_screen:.2f} per second; budget: 1). {SCREENS} screens replayed that at {rps:.1f} \
 requests per second against the one API process, each with its own key, ETags (`If-None-Match`) \
@@ -228,8 +294,8 @@ and event stream ({streams.get("open", 0)} streams open, \
 {streams.get("refused", 0)} refused, {streams.get("events", 0)} events received; failed \
 requests: {dict(FAILURES) or "none"}).
 
-| read | first screen | next {RECORD_S:.0f} s |
-|---|---:|---:|
+| read | first screen | next {RECORD_S:.0f} s | 50 screens, steady state, client: p50 / p99 ms |
+|---|---:|---:|---:|
 {rows}
 """
 

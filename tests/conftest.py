@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -56,6 +57,11 @@ class ServiceEnv:
 
     def settings(self, database_url: str, **overrides: object) -> Settings:
         values: dict[str, object] = {"database_url": database_url, "mqtt_url": self.mqtt_url}
+        # Tests write alarms and statuses straight into tables, without the outbox event whose
+        # notification clears the twin and map cache: they read computed answers. The cache
+        # has its own tests (tests/test_microcache.py, tests/assets/test_scale_reads.py) and
+        # the cockpit's browser tests run it at its default, fed by real events.
+        values["twin_cache_ttl"] = timedelta(0)
         if self.embedded is not None:
             values["state_dir"] = self.embedded.settings.state_dir
         values.update(overrides)

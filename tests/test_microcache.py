@@ -21,15 +21,17 @@ class Clock:
 class Source:
     """A computation that counts its calls and can be held until released."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, held: bool = False) -> None:
         self.calls = 0
         self.release = asyncio.Event()
-        self.release.set()
+        if not held:
+            self.release.set()
 
     async def __call__(self) -> bytes:
         self.calls += 1
+        call = self.calls
         await self.release.wait()
-        return f"answer {self.calls}".encode()
+        return f"answer {call}".encode()
 
 
 def test_an_answer_is_shared_until_its_ttl_runs_out() -> None:
@@ -49,8 +51,7 @@ def test_an_answer_is_shared_until_its_ttl_runs_out() -> None:
 
 def test_concurrent_askers_wait_for_one_computation() -> None:
     async def scenario() -> None:
-        source = Source()
-        source.release.clear()
+        source = Source(held=True)
         cache = MicroCache(1.0)
         askers = [asyncio.create_task(cache.get("wall", source)) for _ in range(50)]
         await asyncio.sleep(0)
@@ -80,8 +81,7 @@ def test_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
 
 def test_a_waiter_computes_itself_when_the_computing_request_is_cancelled() -> None:
     async def scenario() -> None:
-        source = Source()
-        source.release.clear()
+        source = Source(held=True)
         cache = MicroCache(1.0)
         first = asyncio.create_task(cache.get("wall", source))
         await asyncio.sleep(0)
@@ -102,6 +102,40 @@ def test_a_zero_ttl_turns_it_off() -> None:
         source, cache = Source(), MicroCache(0)
         await cache.get("wall", source)
         await cache.get("wall", source)
+        assert source.calls == 2
+
+    asyncio.run(scenario())
+
+
+def test_invalidate_forgets_every_answer() -> None:
+    async def scenario() -> None:
+        source, cache = Source(), MicroCache(60.0)
+        assert await cache.get("wall", source) == b"answer 1"
+        assert await cache.get("map", source) == b"answer 2"
+        cache.invalidate()
+        assert await cache.get("wall", source) == b"answer 3"
+        assert await cache.get("map", source) == b"answer 4"
+        assert await cache.get("wall", source) == b"answer 3"  # kept again after that
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_begun_before_an_invalidation_is_given_but_not_kept_nor_joined() -> None:
+    """The map computed while an alarm commits: its askers get it, a screen asking after the
+    alarm's notification does not join it, and nobody gets it later from the cache."""
+
+    async def scenario() -> None:
+        source = Source(held=True)
+        cache = MicroCache(60.0)
+        before = asyncio.create_task(cache.get("map", source))
+        await asyncio.sleep(0)
+        cache.invalidate()  # the alarm's notification
+        after = asyncio.create_task(cache.get("map", source))
+        await asyncio.sleep(0)
+        source.release.set()
+        assert await before == b"answer 1"
+        assert await after == b"answer 2"  # its own computation, begun after the alarm
+        assert await cache.get("map", source) == b"answer 2"
         assert source.calls == 2
 
     asyncio.run(scenario())

@@ -38,15 +38,20 @@ def _page(name: str) -> FileResponse:
 
 
 def mount_cockpit(app: FastAPI) -> None:
-    """The cockpit: ``/`` (the page), ``/cockpit.css``, and the ``/js`` and ``/vendor`` folders.
-    Only these paths: a catch-all mount at ``/`` would shadow every route added after it, and
-    turn the API's problem+json 404 for an unknown path into a static one."""
+    """The cockpit: ``/`` (the page), ``/enterprise`` (an enterprise key's page),
+    ``/cockpit.css``, and the ``/js`` and ``/vendor`` folders. Only these paths: a catch-all
+    mount at ``/`` would shadow every route added after it, and turn the API's problem+json 404
+    for an unknown path into a static one."""
     for folder in ("js", "vendor"):
         app.mount(f"/{folder}", CockpitFiles(directory=STATIC / folder), name=f"cockpit-{folder}")
 
     @app.get("/", include_in_schema=False)
     async def cockpit_page() -> FileResponse:
         return _page("index.html")
+
+    @app.get("/enterprise", include_in_schema=False)
+    async def enterprise_page() -> FileResponse:
+        return _page("enterprise.html")  # an enterprise key's own page (企业服务)
 
     @app.get("/cockpit.css", include_in_schema=False)
     async def cockpit_css() -> FileResponse:

@@ -36,6 +36,8 @@ class EventsLink(Protocol):
 
     def open(self) -> None: ...
 
+    def listen(self) -> None: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -51,10 +53,15 @@ class AppState:
     """Authenticated keys by token hash, for ``PARKTWIN_API_KEY_CACHE_TTL``."""
     park_timezones: TtlCache
     map_layers: list[MapLayer] = field(default_factory=list)
+    twin_cache: MicroCache = field(default_factory=lambda: MicroCache(0))
+    """Twin roll-up and map answers, for ``PARKTWIN_TWIN_CACHE_TTL`` (0: off)."""
     spatial_brute_force: bool = False
     """True only while bench/spatial.py measures its baseline (linear scan, no STRtree)."""
     engine: AsyncEngine = field(init=False)
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+    read_engine: AsyncEngine = field(init=False)
+    read_sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+    """The read-only pool (``ReadSessionDep``): the replica, else the primary in READ ONLY."""
     broker: BrokerLink = field(init=False)
     events: EventsLink = field(init=False)
     _caches: dict[type[Any], Any] = field(default_factory=dict, repr=False)

@@ -6,6 +6,11 @@ inside the ``Cache-Control: max-age`` the API already sends) and makes concurren
 answer being computed wait for that one computation (single flight) instead of starting their
 own. Keys must hold everything the answer depends on (the park, the query); access checks run
 before the cache is consulted. One cache per process, made in ``create_app``.
+
+:meth:`MicroCache.invalidate` forgets every answer at once (the twin and map cache is
+invalidated by each outbox notification: an alarm's colour must not wait out the ``ttl``). An
+answer whose computation began before the invalidation is handed to those who asked for it but
+not kept, and nobody asking after the invalidation joins it.
 """
 
 from __future__ import annotations
@@ -32,7 +37,14 @@ class MicroCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._flights: dict[Hashable, asyncio.Future[bytes]] = {}
+        self._generation = 0
         self.hits = self.misses = 0
+
+    def invalidate(self) -> None:
+        """Forget every answer; computations under way are not kept (see the module)."""
+        self._generation += 1
+        self._entries.clear()
+        self._flights.clear()
 
     async def get(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
         """The cached answer for ``key``, the one being computed, or a new one."""
@@ -58,6 +70,7 @@ class MicroCache:
     async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
         flight: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._flights[key] = flight
+        generation = self._generation
         try:
             body = await compute()
         except asyncio.CancelledError:
@@ -68,9 +81,11 @@ class MicroCache:
             flight.exception()  # retrieved: no "never retrieved" warning when nobody waited
             raise
         finally:
-            del self._flights[key]
+            if self._flights.get(key) is flight:
+                del self._flights[key]
         flight.set_result(body)
-        self._store(key, body)
+        if generation == self._generation:  # else: begun before an invalidation
+            self._store(key, body)
         return body
 
     def _store(self, key: Hashable, body: bytes) -> None:

@@ -69,14 +69,14 @@ async def park_events(
 ) -> AsyncIterator[bytes]:
     """The park's events numbered above ``after`` (None: from now on), until the hub closes."""
     if after is None:
-        async with maker() as session:
+        async with hub.reads, maker() as session:
             after = await repository.head(session, park_id)
     yield opening(after)
     delay = poll_interval
     while not hub.closing.is_set():
         changed = hub.changed()  # before reading: a commit during the read wakes the next wait
         try:
-            async with maker() as session:
+            async with hub.reads, maker() as session:
                 events = await repository.after(session, park_id, after, BATCH)
         except (DBAPIError, PoolTimeout, OSError) as exc:
             logger.warning("event stream of %s: read failed (%s); retrying", park_id, exc)

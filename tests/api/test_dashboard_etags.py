@@ -24,6 +24,8 @@ POLLED = [
     "/economy/overview?month=2026-11",
     "/economy/per-mu?year=2025",
     "/economy/power-index?from=2026-11-01&to=2026-11-30",
+    "/energy/load",
+    "/energy/load?from=2026-11-19T16:00:00Z&to=2026-11-21T16:00:00Z&bucket=1h",
 ]
 
 

@@ -49,10 +49,12 @@ def browser() -> Iterator[Any]:
 
 @dataclass
 class Screen:
-    """One signed-in cockpit tab and every console error and page error it logged."""
+    """One signed-in cockpit tab, every console error and page error it logged, and the URL
+    of every request it sent."""
 
     page: Any
     errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
 
     def shot(self, name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
@@ -69,6 +71,7 @@ def open_screen(browser: Any, stack: Stack, role: str) -> Screen:
     screen = Screen(page)
     page.on("console", lambda m: screen.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: screen.errors.append(str(e)))
+    page.on("request", lambda r: screen.requests.append(r.url))
     page.goto(stack.link(role))
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
     return screen

@@ -86,6 +86,19 @@ def test_the_page_loads_signed_in_with_no_console_error(browser: Any, stack: Sta
     assert screen.page.text_content("#panel-alarms h2") == "Alarms"
 
 
+def test_the_energy_panel_reads_the_park_load_in_one_request(browser: Any, stack: Stack) -> None:
+    screen = open_screen(browser, stack, "viewer")
+    api = [url.split("?")[0] for url in screen.requests if "/api/v1/" in url]
+    assert not [url for url in api if "/series/" in url]  # no read per root meter
+    assert api.count(f"{stack.base}/api/v1/parks/{PARK}/energy/load") == 1
+    series = screen.evaluate(
+        "window.cockpit.panels[2].chart.getOption().series.map(s => [s.name, s.data.length])"
+    )
+    assert series == [["今日", 24], ["昨日", 24], ["今日光伏", 24]]
+    assert screen.page.locator("#energy-figures > *").count() == 4
+    assert screen.errors == []
+
+
 def test_the_map_shows_every_building_of_the_demo_park(browser: Any, stack: Stack) -> None:
     with stack.api("viewer") as api:
         buildings = api.get(f"/api/v1/parks/{PARK}/buildings", params={"limit": 1000}).json()

@@ -93,6 +93,7 @@ async function start() {
   let me, parkInfo;
   try {
     me = await api.get("/api/v1/me");
+    if (me.role === "enterprise") return location.replace("/enterprise"); // its own page
     parkInfo = await api.get(`/api/v1/parks/${encodeURIComponent(session.park)}`);
   } catch (error) {
     forget();

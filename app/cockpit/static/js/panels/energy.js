@@ -1,25 +1,13 @@
-// 能源: the park's electricity today against yesterday, hour by hour (each root meter, i.e.
-// without a parent meter, its hourly consumption as `agg=delta` of energy_kwh, summed: kWh in
-// an hour is the hour's mean load in kW), the load and PV output now (newest power_kw), the
-// root meters that used most today, and the 电力看经济 index (GET .../economy/power-index).
+// 能源: the park's electricity today against yesterday, hour by hour, and PV output, all in one
+// read (GET .../energy/load: the root meters' hourly kWh, i.e. electricity meters without a
+// parent meter, so no kWh counts twice; kWh in an hour is the hour's mean load in kW; each root
+// meter's kWh per day for the top consumers); the load and PV output now (newest power_kw);
+// the 电力看经济 index (GET .../economy/power-index).
 import * as echarts from "../../vendor/echarts.esm.min.js";
 import { query } from "../api.js";
 import { t } from "../i18n.js";
 import { addDays, localDate, localHour, localMidnight } from "../time.js";
 import { chartTheme, el, emptyRow, figure, num, pct, resizeWith } from "./common.js";
-
-async function pool(items, size, fn) {
-  const results = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return results;
-}
 
 function sumPower(latest, ids) {
   let total = 0;
@@ -36,42 +24,41 @@ export function createEnergy(ctx) {
   resizeWith(chart, box);
   const state = { hours: null, now: null, top: [], index: null };
 
-  async function hourly(roots, today) {
-    // Per root meter, and for the park, kWh per park-local hour of yesterday and today.
-    const from = localMidnight(addDays(today, -1), ctx.tz).toISOString();
-    const to = new Date().toISOString();
-    const series = await pool(roots, 6, (root) => ctx.api.get(
-      `${ctx.base}/devices/${encodeURIComponent(root.id)}/series/energy_kwh?${query({ from, to, interval: "1h", agg: "delta" })}`));
-    const days = { [today]: Array(24).fill(null), [addDays(today, -1)]: Array(24).fill(null) };
-    const todayByRoot = new Map();
-    series.forEach((s, i) => {
-      for (const p of s.points) {
-        const day = localDate(ctx.tz, new Date(p.ts));
-        if (!days[day]) continue;
-        const h = localHour(p.ts, ctx.tz);
-        days[day][h] = (days[day][h] ?? 0) + p.value;
-        if (day === today) todayByRoot.set(roots[i], (todayByRoot.get(roots[i]) ?? 0) + p.value);
-      }
-    });
-    return { today: days[today], yesterday: days[addDays(today, -1)], todayByRoot };
+  function byHour(points, key, day) {
+    // One value per park-local hour of `day` (null: no reading in that hour).
+    const hours = Array(24).fill(null);
+    for (const p of points) {
+      if (p[key] === null || localDate(ctx.tz, new Date(p.ts)) !== day) continue;
+      const h = localHour(p.ts, ctx.tz);
+      hours[h] = (hours[h] ?? 0) + p[key];
+    }
+    return hours;
   }
 
   async function loadCurve() {
-    // The root meters (no parent meter): the park's electricity, each kWh counted once.
+    // Yesterday's start to today's end, park-local: the same question on every screen, so
+    // the API answers them all from one computation and polls get 304s.
     const today = localDate(ctx.tz);
-    const meters = await ctx.api.get(`${ctx.base}/devices?type=electricity_meter&limit=1000`);
-    const roots = meters.items.filter((m) => m.parent_meter_id === null);
-    state.roots = new Set(roots.map((r) => r.id));
-    state.hours = await hourly(roots, today);
-    state.top = [...state.hours.todayByRoot.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8)
-      .map(([root, kwh]) => ({ name: root.name, consumption: kwh }));
+    const from = localMidnight(addDays(today, -1), ctx.tz).toISOString();
+    const to = localMidnight(addDays(today, 1), ctx.tz).toISOString();
+    const load = await ctx.api.get(`${ctx.base}/energy/load?${query({ from, to, bucket: "1h" })}`);
+    state.roots = new Set(load.meters.map((m) => m.device_id));
+    state.hours = {
+      today: byHour(load.points, "load_kwh", today),
+      yesterday: byHour(load.points, "load_kwh", addDays(today, -1)),
+      pv: byHour(load.points, "pv_kwh", today),
+    };
+    state.top = load.meters.filter((m) => m.date === today).sort((a, b) => b.kwh - a.kwh).slice(0, 8)
+      .map((m) => ({ name: m.name, consumption: m.kwh }));
     render();
   }
 
   async function loadNow() {
+    // power_kw only: the panel sums it, and the rest of each device's values would make the
+    // answer several times larger for every screen on the wall
     const [meters, pv] = await Promise.all([
-      ctx.api.get(`${ctx.base}/latest?type=electricity_meter`),
-      ctx.api.get(`${ctx.base}/latest?type=pv_inverter`),
+      ctx.api.get(`${ctx.base}/latest?type=electricity_meter&metric=power_kw`),
+      ctx.api.get(`${ctx.base}/latest?type=pv_inverter&metric=power_kw`),
     ]);
     state.now = { meters, pv };
     render();
@@ -109,6 +96,7 @@ export function createEnergy(ctx) {
       series: [
         { name: t("today"), type: "line", smooth: true, data: state.hours.today, areaStyle: { opacity: 0.2 } },
         { name: t("yesterday"), type: "line", smooth: true, data: state.hours.yesterday, lineStyle: { type: "dashed" } },
+        { name: t("pvToday"), type: "line", smooth: true, data: state.hours.pv, lineStyle: { width: 1 } },
       ],
     }, { notMerge: true });
     const top = document.getElementById("energy-top");
@@ -120,5 +108,5 @@ export function createEnergy(ctx) {
   ctx.scheduler.every("energy-curve", 300, loadCurve);
   ctx.scheduler.every("energy-now", 15, loadNow);
   ctx.scheduler.every("energy-index", 600, loadIndex);
-  return { render };
+  return { render, chart, state };
 }
