@@ -34,6 +34,7 @@ from app.alarms.engine import Change, State, due_us, expire, step
 from app.alarms.rules import DeviceReadings, Key, RuleBook, StoredRule
 from app.core.clock import from_us, to_us
 from app.core.severity import SQL_ORDER
+from app.core.sqlcompose import Fixed, compose
 from app.webhooks import outbox
 
 logger = logging.getLogger(__name__)
@@ -82,22 +83,26 @@ CASE WHEN EXISTS (SELECT 1 FROM detector_state s WHERE s.park_id = %(park)s
 END
 """
 
-RAISE = f"""
+RAISE = compose(
+    """
 INSERT INTO alarm AS a (id, park_id, device_id, metric, type, rule_id, severity, latched,
                         raised_at, value, peak_value, threshold, suppressed)
 VALUES (%(id)s, %(park)s, %(device)s, %(metric)s, %(type)s, %(rule)s, %(severity)s, %(latch)s,
-        %(at)s, %(value)s, %(value)s, %(threshold)s, {SUPPRESSED})
+        %(at)s, %(value)s, %(value)s, %(threshold)s, {suppressed})
 ON CONFLICT (park_id, device_id, metric, type) WHERE closed_at IS NULL DO UPDATE SET
     active = true, normal = false, cleared_at = NULL, count = a.count + 1,
-    severity = CASE WHEN array_position({SQL_ORDER}, excluded.severity)
-                       > array_position({SQL_ORDER}, a.severity)
+    severity = CASE WHEN array_position({order}, excluded.severity)
+                       > array_position({order}, a.severity)
                     THEN excluded.severity ELSE a.severity END,
     threshold = excluded.threshold, value = excluded.value,
     peak_value = CASE WHEN %(above)s THEN greatest(a.peak_value, excluded.value)
                       ELSE least(a.peak_value, excluded.value) END,
     updated_at = now()
 RETURNING *
-"""  # noqa: S608 (SQL_ORDER is a constant)
+""",
+    suppressed=Fixed(SUPPRESSED),
+    order=Fixed(SQL_ORDER),
+)
 
 ESCALATE = """
 UPDATE alarm SET severity = %(severity)s, threshold = %(threshold)s, value = %(value)s,

@@ -37,11 +37,15 @@ async def list_(
     device_id: str | None,
     after: list[Any] | None,
     limit: int,
+    enterprise_id: str | None = None,
 ) -> Sequence[RowMapping]:
+    """Alarms of the park, newest first; ``enterprise_id``: only those on its devices."""
     sql = statement(
         "SELECT a.* FROM alarm a WHERE a.park_id = :park AND {status} AND {shelved} "
         "AND (CAST(:severity AS text) IS NULL OR a.severity = :severity) "
         "AND (CAST(:device AS text) IS NULL OR a.device_id = :device) "
+        "AND (CAST(:enterprise AS text) IS NULL OR a.device_id IN (SELECT d.id FROM device d "
+        "     WHERE d.park_id = :park AND d.enterprise_id = :enterprise)) "
         "AND (CAST(:after_at AS timestamptz) IS NULL "
         "     OR (a.raised_at, a.id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))) "
         "ORDER BY a.raised_at DESC, a.id DESC LIMIT :limit",
@@ -52,6 +56,7 @@ async def list_(
         "park": park_id,
         "severity": severity,
         "device": device_id,
+        "enterprise": enterprise_id,
         "limit": limit,
         "after_at": after[0] if after else None,
         "after_id": after[1] if after else None,

@@ -44,10 +44,13 @@ async def list_(
     severity: str | None,
     device_id: str | None,
     page: PageParams,
+    enterprise_id: str | None = None,
 ) -> Page[AlarmRead]:
+    """``enterprise_id``: only the alarms on that enterprise's devices."""
     rows = await repository.list_(
-        session, ctx.park_id, status, shelved, severity, device_id, page.after(2), page.fetch_limit
-    )
+        session, ctx.park_id, status, shelved, severity, device_id, page.after(2),
+        page.fetch_limit, enterprise_id,
+    )  # fmt: skip
     items, cursor = paginate(rows, page, lambda r: [r["raised_at"].isoformat(), str(r["id"])])
     return Page[AlarmRead](items=[_read(r) for r in items], next_cursor=cursor)
 

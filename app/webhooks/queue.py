@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg.sql import Literal
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.severity import CRITICAL, SQL_ORDER
+from app.core.sqlcompose import Fixed, statement
 
 TAKE = text(
     "SELECT id FROM event_outbox WHERE fanned_out_at IS NULL ORDER BY created_at LIMIT :limit"
@@ -36,23 +38,25 @@ TAKE = text(
 # The taken events, less those the alarm policy held back (``held_back`` set), get a delivery
 # for every active subscription of their park that existed when the event was made and whose
 # filters match. A critical event's deliveries are ``urgent``: claimed before any other.
-FAN_OUT = text(
-    "WITH events AS ("  # noqa: S608 (constants of app/core/severity.py)
+FAN_OUT = statement(
+    "WITH events AS ("
     " UPDATE event_outbox o SET fanned_out_at = now() WHERE o.id = ANY (CAST(:ids AS uuid[]))"
     " RETURNING o.id, o.park_id, o.type, o.severity, o.created_at, o.held_back"
     "), queued AS ("
     " INSERT INTO webhook_delivery (webhook_id, event_id, urgent)"
-    f" SELECT w.id, e.id, coalesce(e.severity = '{CRITICAL}', false)"
+    " SELECT w.id, e.id, coalesce(e.severity = {critical}, false)"
     " FROM events e JOIN webhook w ON w.park_id = e.park_id AND w.active"
     " WHERE e.held_back IS NULL AND w.created_at <= e.created_at"
     " AND (e.type = ANY (w.event_types) OR '*' = ANY (w.event_types)"
     "      OR split_part(e.type, '.', 1) || '.*' = ANY (w.event_types))"
     " AND (e.severity IS NULL OR w.min_severity IS NULL"
-    f"      OR array_position({SQL_ORDER}, e.severity)"
-    f"      >= array_position({SQL_ORDER}, w.min_severity))"
+    "      OR array_position({order}, e.severity)"
+    "      >= array_position({order}, w.min_severity))"
     " ORDER BY e.created_at"
     " ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING 1"
-    ") SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM queued) AS queued"
+    ") SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM queued) AS queued",
+    critical=Literal(CRITICAL),
+    order=Fixed(SQL_ORDER),
 )
 
 # Fair claiming. ``hooks``: the active webhooks with due deliveries whose circuit is not open,
@@ -62,6 +66,14 @@ FAN_OUT = text(
 # ``due``: each webhook's next deliveries up to its room, urgent first, numbered per webhook.
 # The batch takes urgent deliveries first, then round-robin: every webhook's first, then every
 # webhook's second, ... so one webhook's backlog never stands in front of another webhook.
+# A fan-out's deliveries share one ``next_attempt_at`` (its statement's now()); their ids, drawn
+# in event order, break the tie, so a webhook gets its routine events in the order they were made
+# (a top-N sort is not stable: without the id, CI saw two neighbours swapped).
+# ``claimed`` repeats ``next_attempt_at <= now()``: a worker whose statement began before another
+# worker's claim committed gets the webhook's lock once that commit released it, but chooses from
+# its older snapshot; PostgreSQL re-checks only the UPDATE's own WHERE on the row's newest
+# version, and the other claim moved next_attempt_at a lease ahead, so the row is not taken twice
+# (tests_cluster/test_workers.py caught two workers delivering the same event).
 CLAIM = text(
     "WITH hooks AS ("
     " SELECT w.id, CASE WHEN w.circuit_open_until IS NULL THEN :per_webhook ELSE 1 END - ("
@@ -75,17 +87,18 @@ CLAIM = text(
     " FOR NO KEY UPDATE OF w SKIP LOCKED"
     "), due AS ("
     " SELECT q.id, q.urgent, q.next_attempt_at,"
-    " row_number() OVER (PARTITION BY h.id ORDER BY q.urgent DESC, q.next_attempt_at) AS turn"
+    " row_number() OVER (PARTITION BY h.id ORDER BY q.urgent DESC, q.next_attempt_at, q.id)"
+    " AS turn"
     " FROM hooks h CROSS JOIN LATERAL ("
     "  SELECT d.id, d.urgent, d.next_attempt_at FROM webhook_delivery d"
     "  WHERE d.webhook_id = h.id AND d.status = 'pending' AND d.next_attempt_at <= now()"
-    "  ORDER BY d.urgent DESC, d.next_attempt_at LIMIT greatest(h.room, 0)) q"
+    "  ORDER BY d.urgent DESC, d.next_attempt_at, d.id LIMIT greatest(h.room, 0)) q"
     "), chosen AS ("
-    " SELECT id FROM due ORDER BY urgent DESC, turn, next_attempt_at LIMIT :limit"
+    " SELECT id FROM due ORDER BY urgent DESC, turn, next_attempt_at, id LIMIT :limit"
     "), claimed AS ("
     " UPDATE webhook_delivery d SET attempts = d.attempts + 1, failures = d.failures + 1,"
     " next_attempt_at = now() + make_interval(secs => :lease_s), updated_at = now()"
-    " FROM chosen WHERE d.id = chosen.id AND d.status = 'pending'"
+    " FROM chosen WHERE d.id = chosen.id AND d.status = 'pending' AND d.next_attempt_at <= now()"
     " RETURNING d.id, d.webhook_id, d.event_id, d.attempts, d.failures"
     "), abandoned AS ("
     " UPDATE webhook_attempt a SET outcome = 'abandoned', error = 'worker_stopped'"

@@ -7,6 +7,7 @@ from app.alarms import policy as alarm_policy
 from app.alarms.detectors import announce_by_design_over, calibration_reminders
 from app.alarms.jobs import AlarmTimers, detect_offline, end_floods, unshelve_expired
 from app.carbon.budgets import check as carbon_budgets
+from app.economy.flow_jobs import report_reminders as economy_report_reminders
 from app.economy.power import detect_anomalies as economy_anomalies
 from app.emergency.jobs import open_from_alarms, report_reminders
 from app.idempotency.jobs import prune as idempotency_retention
@@ -32,6 +33,7 @@ CALIBRATION_EVERY_S = 600.0
 ECONOMY_ANOMALIES_EVERY_S = 3600.0
 CARBON_BUDGETS_EVERY_S = 300.0
 REPORT_REMINDERS_EVERY_S = 5.0
+ECONOMY_REMINDERS_EVERY_S = 600.0
 
 
 def default_jobs() -> list[Job]:
@@ -52,6 +54,11 @@ def default_jobs() -> list[Job]:
         Job("calibration_reminders", calibration_reminders, every=CALIBRATION_EVERY_S),
         Job("carbon_budgets", carbon_budgets, every=CARBON_BUDGETS_EVERY_S),
         Job("economy_anomalies", economy_anomalies, every=ECONOMY_ANOMALIES_EVERY_S),
+        Job(
+            "economy_report_reminders",
+            economy_report_reminders,
+            every=ECONOMY_REMINDERS_EVERY_S,
+        ),
         Job("retention", retention, every=RETENTION_EVERY_S),
         Job("webhook_retention", webhook_retention, every=RETENTION_EVERY_S),
         Job("notify_retention", notify_retention, every=RETENTION_EVERY_S),

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import check_timescaledb, create_engine_for
+from app.core.gcpause import freeze_startup_heap
 from app.worker.jobs import default_jobs
 from app.worker.loop import install_signal_handlers, run_loop
 from app.worker.metrics import WorkerMetrics
@@ -33,6 +34,7 @@ async def serve(settings: Settings) -> None:
         stop = asyncio.Event()
         install_signal_handlers(stop)
         maker = async_sessionmaker(engine, expire_on_commit=False)
+        freeze_startup_heap("worker")  # full GC passes delayed the webhooks (app/core/gcpause.py)
         await run_loop(maker, default_jobs(), settings, stop, metrics)
     finally:
         await engine.dispose()
