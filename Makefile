@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-economy bench-cockpit cockpit
+.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-economy bench-cockpit bench-scale-reads bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -38,6 +38,17 @@ test-tools:
 	  && echo "installing chromium for the cockpit's browser tests (log: .parktwin/test-tools.log)" \
 	  && { apt-get update && apt-get install -y --no-install-recommends --no-upgrade chromium chromium-driver; } \
 	     >> .parktwin/test-tools.log 2>&1; } || echo "chromium missing: the cockpit's browser tests will skip"
+
+# The multi-node tests (tests_cluster/, `pytest tests_cluster`) run Patroni over etcd and
+# haproxy from Debian (installed as root when missing; the output goes to
+# .parktwin/cluster-tools.log).
+cluster-tools:
+	@command -v patroni >/dev/null && command -v etcd >/dev/null && command -v haproxy >/dev/null \
+	  || { [ "$$(id -u)" = 0 ] && mkdir -p .parktwin \
+	  && echo "installing patroni, etcd and haproxy for the cluster tests (log: .parktwin/cluster-tools.log)" \
+	  && { apt-get update && apt-get install -y --no-install-recommends --no-upgrade \
+	       patroni etcd-server etcd-client haproxy; } > .parktwin/cluster-tools.log 2>&1; } \
+	  || echo "patroni/etcd/haproxy missing: the cluster tests will skip"
 
 unit: venv install-services test-tools
 	$(BIN)/pytest
@@ -76,6 +87,10 @@ bench-spatial: venv install-services
 bench-sim: venv install-services
 	$(BIN)/python -m bench.sim_publish
 
+# 100,000 devices: seed, 30 minutes live, a drain; about 45 minutes on a quiet machine
+bench-park100k: venv install-services
+	$(BIN)/python -m bench.park100k
+
 # Incident impact analysis over 5,000 devices through the API, STRtree index against a linear
 # scan (about a minute; writes docs/benchmarks.md).
 bench-emergency: venv install-services
@@ -92,6 +107,12 @@ bench-carbon: venv install-services
 bench-economy: venv install-services
 	$(BIN)/python -m bench.economy
 
+# Streaming exports (CSV, Parquet) of 30 days x 1,000 meters of minute readings through one
+# `parktwin api`, its peak memory against a 1-day export (first run loads 43.2 M rows, about
+# 15 minutes; writes docs/benchmarks.md).
+bench-export: venv install-services
+	$(BIN)/python -m bench.export
+
 # The cockpit's front-end libraries: pinned in cockpit/package.json and package-lock.json, their
 # built files committed under app/cockpit/static/vendor/ (so `make demo` needs no Node). This
 # rebuilds them from the npm registry after a version change.
@@ -105,3 +126,24 @@ cockpit:
 # screens against one API process (about 2 minutes; writes docs/benchmarks.md).
 bench-cockpit: venv install-services test-tools
 	$(BIN)/python -m bench.cockpit
+
+# Every read path and job at 2,000 / 20,000 / 100,000 devices, seeded straight into PostgreSQL
+# (about 35 minutes and 6.4 GB of disk; writes docs/benchmarks.md).
+bench-scale-reads: venv install-services
+	$(BIN)/python -m bench.scale_reads
+
+# The multi-node fault tests (tests_cluster/, outside `make test`'s suite): a three-node
+# RabbitMQ cluster with node kills and restarts, counted against what devices had acknowledged.
+# They start and stop every node themselves (Debian's rabbitmq-server must be installed).
+test-cluster: venv install-services cluster-tools
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m pytest tests_cluster -q
+
+# Ingest throughput with 1, 2 and 4 workers on a three-node RabbitMQ cluster against single-node
+# Mosquitto, with CPU per message of each role (a few minutes; writes docs/benchmarks.md).
+bench-cluster: venv install-services
+	$(BIN)/python -m bench.cluster
+
+# Replicated PostgreSQL (three Patroni nodes over etcd): write rate with a synchronous standby,
+# failover time, bytes per reading (about 3 minutes; writes docs/benchmarks.md).
+bench-pg-cluster: venv install-services cluster-tools
+	$(BIN)/python -m bench.pg_cluster

@@ -36,7 +36,36 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _broker(_args: argparse.Namespace, settings: Settings) -> int:
+def _cluster(args: argparse.Namespace, settings: Settings) -> int:
+    from app.embedded.rabbitmq import cluster_from_settings, cluster_up
+
+    cluster = cluster_from_settings(settings, args.nodes)
+    if args.action == "up":
+        for name, value in cluster_up(cluster, settings.amqp_queue).items():
+            print(f"{name}={value}")
+    elif args.action == "down":
+        cluster.down()
+    else:
+        for name, state in cluster.status().items():
+            print(f"{name}: {state}")
+    return 0
+
+
+def _broker(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "auth":
+        import uvicorn
+
+        from app.broker.rabbit_auth import DEFAULT_PORT, create_auth_app
+
+        uvicorn.run(
+            create_auth_app(),
+            host=args.host,
+            port=args.port or DEFAULT_PORT,
+            log_level="warning",
+            access_log=False,
+            log_config=None,
+        )
+        return 0
     from app.broker.accounts import setup_broker
 
     names = setup_broker(settings)
@@ -69,6 +98,9 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+WORKER_HEALTHCHECK_S = 30
+
+
 def _api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -85,6 +117,10 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's lines go through our handler: PARKTWIN_LOG_FORMAT, request ids
         proxy_headers=True,
+        workers=args.workers,
+        # a worker that does not answer the supervisor's ping in time is killed and replaced:
+        # uvicorn's 5 s killed workers still importing the app on a busy two-core host
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         ssl_certfile=cert,
         ssl_keyfile=key,
     )
@@ -126,10 +162,16 @@ def _apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"parktwin apikey: {exc}", file=sys.stderr)
         return 2
-    token = _run_apikey(create_key(settings, args.role, args.park, args.name, expires_at))
+    token = _run_apikey(
+        create_key(
+            settings, args.role, args.park, args.name, expires_at, enterprise_id=args.enterprise
+        )
+    )
     if token is None:
         return 1
     scope = f"park {args.park}" if args.park else "every park"
+    if args.enterprise:
+        scope = f"enterprise {args.enterprise} of {scope}"
     until = f", expires {expires_at.isoformat()}" if expires_at else ""
     print(f"API key created: role {args.role}, {scope}{until}. It is shown only once:")
     print(token)
@@ -161,8 +203,8 @@ def _apikey_list(_args: argparse.Namespace, settings: Settings) -> int:
     keys = _run_apikey(list_keys(settings))
     if keys is None:
         return 1
-    columns = ("id", "state", "role", "park_id", "name", "created_by", "created_at",
-               "last_used_at", "expires_at", "revoked_at")  # fmt: skip
+    columns = ("id", "state", "role", "park_id", "enterprise_id", "name", "created_by",
+               "created_at", "last_used_at", "expires_at", "revoked_at")  # fmt: skip
     print("\t".join(columns))
     for key in keys:
         print("\t".join("-" if key[c] is None else str(key[c]) for c in columns))
@@ -218,8 +260,13 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
 def _add_apikey_commands(apikey: argparse.ArgumentParser) -> None:
     actions = apikey.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="print a new key (the last line of stdout)")
-    create.add_argument("--role", choices=("viewer", "operator", "admin"), required=True)
+    create.add_argument(
+        "--role", choices=("viewer", "operator", "admin", "enterprise"), required=True
+    )
     create.add_argument("--park", default=None)
+    create.add_argument(
+        "--enterprise", default=None, help="role enterprise: the enterprise (needs --park)"
+    )
     create.add_argument("--name", default=None, help="a label for the key")
     expiry = create.add_mutually_exclusive_group()
     expiry.add_argument("--expires-in", default=None, help="e.g. 90m, 12h, 30d, 8w; default never")
@@ -270,12 +317,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(handler=_migrate)
 
+    cluster = sub.add_parser(
+        "cluster",
+        help="a local N-node RabbitMQ cluster (MQTT plugin, quorum queue) under the state dir; "
+        "`up` prints the settings that switch ingest and device accounts to it",
+    )
+    cluster.add_argument("action", choices=("up", "down", "status"))
+    cluster.add_argument("--nodes", type=int, default=None, help="default 3 (or as last up)")
+    cluster.set_defaults(handler=_cluster)
+
     broker = sub.add_parser(
         "broker",
-        help="as the broker's admin account (PARKTWIN_MQTT_URL): create the accounts of "
-        "PARKTWIN_INGEST_MQTT_URL and PARKTWIN_API_MQTT_URL, upgrade device accounts' ACLs",
+        help="setup: as the broker's admin account (PARKTWIN_MQTT_URL), create the accounts of "
+        "PARKTWIN_INGEST_MQTT_URL and PARKTWIN_API_MQTT_URL, upgrade device accounts' ACLs; "
+        "auth: serve the RabbitMQ cluster's client-id check beside a node (docs/scale-out.md)",
     )
-    broker.add_argument("action", choices=("setup",))
+    broker.add_argument("action", choices=("setup", "auth"))
+    broker.add_argument("--host", default="127.0.0.1", help="auth: listen address")
+    broker.add_argument("--port", type=int, default=None, help="auth: listen port (15680)")
     broker.set_defaults(handler=_broker)
 
     api = sub.add_parser("api", help="serve the REST API (uvicorn)")
@@ -283,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=None, help="default: PARKTWIN_API_PORT (8000)")
     api.add_argument("--tls-cert", default=None, help="HTTPS: default PARKTWIN_API_TLS_CERT")
     api.add_argument("--tls-key", default=None, help="HTTPS: default PARKTWIN_API_TLS_KEY")
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes sharing the port (each with its own pools and caches: "
+        "docs/scale-out.md)",
+    )
     api.set_defaults(handler=_api)
 
     ingest = sub.add_parser("ingest", help="the MQTT ingestor")

@@ -302,13 +302,18 @@ def subscribe(database_url: str, mqtt_url: str, url: str, robot_url: str) -> str
 
 
 @contextmanager
-def worker_process(database_url: str) -> Iterator[Path]:
-    """``parktwin worker`` as a process (private URLs allowed); yields its log file."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKTWIN_")} | {
-        "PARKTWIN_DATABASE_URL": database_url,
-        "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true",
-        "PARKTWIN_LOG_LEVEL": "WARNING",
-    }
+def worker_process(database_url: str, **settings: str) -> Iterator[Path]:
+    """``parktwin worker`` as a process (private URLs allowed, ``settings`` as ``PARKTWIN_``
+    variables); yields its log file."""
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("PARKTWIN_")}
+        | {
+            "PARKTWIN_DATABASE_URL": database_url,
+            "PARKTWIN_WEBHOOK_ALLOW_PRIVATE": "true",
+            "PARKTWIN_LOG_LEVEL": "WARNING",
+        }
+        | {f"PARKTWIN_{name.upper()}": value for name, value in settings.items()}
+    )
     fd, name = tempfile.mkstemp(prefix="parktwin-bench-worker-", suffix=".log")
     with os.fdopen(fd, "wb") as log:
         process = subprocess.Popen(

@@ -399,6 +399,10 @@ class IngestProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> IngestProcess:
+        # a port picked now, not at construction: a port free minutes ago may since be some
+        # connection's ephemeral port (seen: bench/ingest_ab's ingestor died on EADDRINUSE)
+        self.port = free_port()
+        self.env["PARKTWIN_INGEST_METRICS_PORT"] = str(self.port)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "ingest", "--workers", str(self.workers)],
             env=self.env | {"PYTHONPATH": str(self.root)},

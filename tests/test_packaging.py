@@ -59,6 +59,8 @@ def test_wheel_ships_migrations_and_entry_point(tmp_path: Path) -> None:
         "app/cockpit/static/index.html",
         "app/cockpit/static/cockpit.css",
         "app/cockpit/static/js/main.js",
+        "app/cockpit/static/enterprise.html",
+        "app/cockpit/static/js/enterprise.js",
         "app/cockpit/static/js/panels/map.js",
         "app/cockpit/static/vendor/echarts.esm.min.js",
     }

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         default=None,
         description="the worker's own database URL (role parktwin_worker); unset: as above",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="a streaming replica (or a pool of them behind haproxy) that the API's pure "
+        "read routes use (docs/scale-out.md); unset: they read from the primary too",
+    )
     migrate_database_url: str | None = Field(
         default=None,
         description="`parktwin migrate`'s URL (the schema owner); unset: PARKTWIN_DATABASE_URL, "
@@ -99,15 +104,26 @@ class Settings(BaseSettings):
         default=None,
         description="CA bundle that verifies an mqtts:// broker; unset: the system's CAs",
     )
-    mqtt_credentials: Literal["dynsec", "none"] = Field(
+    mqtt_credentials: Literal["dynsec", "rabbitmq", "none"] = Field(
         default="dynsec",
-        description="how device MQTT accounts are managed: Mosquitto dynamic security, or none",
+        description="how device MQTT accounts are managed: Mosquitto dynamic security, "
+        "RabbitMQ users through PARKTWIN_RABBITMQ_API_URL, or none",
+    )
+    rabbitmq_api_url: str | None = Field(
+        default=None,
+        description="RabbitMQ management API as the API's account, comma-separated nodes "
+        "(http://user:pass@host:15672,...); with PARKTWIN_MQTT_CREDENTIALS=rabbitmq",
     )
     state_dir: Path = Field(
         default=Path(".parktwin"), description="where the embedded services keep their state"
     )
     embedded_pg_port: int = Field(
         default=55432, description="port of the embedded PostgreSQL (127.0.0.1 only)"
+    )
+    embedded_rabbitmq_base_port: int = Field(
+        default=27600,
+        description="`parktwin cluster`: node i listens on base+i (AMQP), +100+i (MQTT), "
+        "+200+i (management), +300+i (Erlang distribution); its epmd on base+399",
     )
     embedded_mqtt_port: int = Field(
         default=11883,
@@ -205,6 +221,21 @@ class Settings(BaseSettings):
     ingest_client_id: str = Field(default="parktwin-ingest", description="worker i is '{id}-{i}'")
     ingest_mqtt_protocol: Literal["3.1.1", "5"] = Field(
         default="3.1.1", description="the ingestor's MQTT version (persistent session either way)"
+    )
+    ingest_source: Literal["mqtt", "amqp"] = Field(
+        default="mqtt",
+        description="where ingest reads: the MQTT broker, or a RabbitMQ quorum queue over AMQP",
+    )
+    amqp_url: str | None = Field(
+        default=None,
+        description="amqp://user:pass@host:5672/%2F of the ingest account, comma-separated nodes; "
+        "with PARKTWIN_INGEST_SOURCE=amqp",
+    )
+    amqp_queue: str = Field(
+        default="parktwin.telemetry", description="the quorum queue ingest workers consume"
+    )
+    amqp_prefetch: int = Field(
+        default=2000, ge=1, description="unacknowledged AMQP deliveries per ingest worker"
     )
     ingest_share_group: str = Field(
         default="parktwin", description="the workers' shared subscription: $share/{group}/..."
@@ -386,6 +417,31 @@ class Settings(BaseSettings):
         ge=10,
         description="highest compression ratio of a part (over 1 MiB) of an imported XLSX",
     )
+    economy_report_jump_ratio: float = Field(
+        default=1.5,
+        gt=1,
+        le=100,
+        description="an enterprise's monthly figure more than this many times, or less than "
+        "its inverse, of the same figure of the previous month or of the same month a year "
+        "before (the accepted reports) needs a written explanation to be submitted (1.5: "
+        "+50 % or -33 %, the kind of swing the statistics offices' 核实性审核 asks firms to "
+        "explain; verify against the local 统计局's rules)",
+    )
+    economy_report_deadline_day: int = Field(
+        default=16,
+        ge=1,
+        le=28,
+        description="a month's enterprise report is due at 12:00 park-local time on this day "
+        "of the following month (NBS 联网直报 practice: the monthly 工业企业财务状况 by "
+        "月后16日12时; set the park's own, earlier day here)",
+    )
+    economy_report_remind_days: int = Field(
+        default=3,
+        ge=0,
+        le=27,
+        description="economy.report_due is sent this many days before the report deadline to "
+        "each enterprise that has not yet submitted (0: no reminder)",
+    )
     pdf_font: str = Field(
         default="",
         description="a TrueType font file (.ttf/.ttc) with Chinese glyphs, embedded (subset) in "
@@ -397,6 +453,12 @@ class Settings(BaseSettings):
         default=timedelta(seconds=1),
         description="identical bulk-latest reads within this long share one answer (per API "
         "process); 0 turns it off",
+    )
+    twin_cache_ttl: timedelta = Field(
+        default=timedelta(seconds=5),
+        description="identical twin roll-up and map reads within this long share one answer "
+        "(per API process; the `max-age` the answers carry), and every new event (an outbox "
+        "notification: alarm, incident, device status) clears them at once; 0 computes each",
     )
     api_events_max_streams: int = Field(
         default=200,
@@ -447,6 +509,19 @@ class Settings(BaseSettings):
     idempotency_retention: timedelta = Field(
         default=timedelta(hours=24),
         description="how long an Idempotency-Key and its answer are kept for replay",
+    )
+    export_max_range: timedelta = Field(
+        default=timedelta(days=366),
+        gt=timedelta(0),
+        description="the longest range (from/to) of one export of readings or rollups; split "
+        "longer ones (each export resumes by range)",
+    )
+    export_chunk_rows: int = Field(
+        default=50_000,
+        ge=100,
+        le=1_000_000,
+        description="readings an export reads per query and puts in one Parquet row group: "
+        "the API process holds about one chunk per running export",
     )
     alarm_shelve_max: timedelta = Field(
         default=timedelta(hours=8), description="the longest an operator may shelve an alarm"
@@ -580,6 +655,14 @@ class Settings(BaseSettings):
             self.db_connect_timeout,
         )
         return with_session_limits(url, limits)
+
+    def api_read_url(self) -> str:
+        """The URL of the API's read-only pool: PARKTWIN_DATABASE_READ_URL with the API's limits,
+        else the API's own (primary) URL."""
+        if not self.database_read_url:
+            return self.database_url_for("api")
+        replica = self.model_copy(update={"api_database_url": self.database_read_url})
+        return replica.database_url_for("api")
 
     def for_process(self, process: DbProcess) -> Settings:
         """These settings with ``database_url`` set to :meth:`database_url_for` the process,

@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
 import migrations
-from app.core.db import libpq_url, sync_url
+from app.core.db import engine_url, libpq_url
 
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
@@ -56,18 +56,22 @@ def wait_for_database(
 
 def _host_port(database_url: str) -> str:
     parts = urlsplit(libpq_url(database_url))
+    hosts = parts.netloc.rpartition("@")[2]
+    if "," in hosts:  # a multi-host URL (a Patroni cluster): all of them
+        return hosts
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
-    config.set_main_option("sqlalchemy.url", sync_url(database_url).replace("%", "%%"))
+    url = engine_url(database_url).render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
 def current_revision(database_url: str) -> str | None:
-    engine = create_engine(sync_url(database_url), hide_parameters=True)
+    engine = create_engine(engine_url(database_url), hide_parameters=True)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()

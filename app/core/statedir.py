@@ -37,6 +37,7 @@ DB_OWNER = "parktwin_owner"  # owns the schema, runs the migrations; what `servi
 # Each process's group role (migration 0016 grants to it) and its login on the embedded cluster.
 DB_GROUPS = {"api": "parktwin_api", "ingest": "parktwin_ingest", "worker": "parktwin_worker"}
 DB_LOGINS = {process: f"{group}_login" for process, group in DB_GROUPS.items()}
+DB_BI_GROUP = "parktwin_bi"  # BI tools' read-only role (migration 0027): no login (docs/bi.md)
 MQTT_SERVICE_USER = "parktwin"
 MQTT_USERS: dict[MqttRole, str] = {
     "admin": MQTT_SERVICE_USER,

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from app.assets.twin.router import CacheDep, brute_force
+from app.assets.crs import to_wgs84
+from app.assets.twin.deps import CacheDep, CrsQuery, brute_force, in_crs
 from app.core.db import SessionDep
 from app.core.http import PROBLEMS, cached_json
 from app.core.pagination import Page, PageDep
@@ -62,8 +63,8 @@ router = APIRouter(
 
 IncidentId = Annotated[uuid.UUID, Path(description="the incident's id")]
 ResourceId = Annotated[str, Path(pattern=IDENT_PATTERN, description="the resource's id")]
-Lon = Annotated[float, Query(ge=-180, le=180, description="longitude, WGS84")]
-Lat = Annotated[float, Query(ge=-90, le=90, description="latitude, WGS84")]
+Lon = Annotated[float, Query(ge=-180, le=180, description="longitude, in `crs` (WGS-84 default)")]
+Lat = Annotated[float, Query(ge=-90, le=90, description="latitude, in `crs` (WGS-84 default)")]
 Nearest = Annotated[int, Query(ge=1, le=50, description="how many of each kind")]
 Drill = Annotated[bool, Query(description="drills instead of real incidents (never mixed)")]
 
@@ -79,9 +80,10 @@ async def list_incidents(
         Query(description="`open`: every status but closed; default: all"),
     ] = None,
     drill: Drill = False,
+    crs: CrsQuery = "wgs84",
 ) -> Response:
     result = await service.list_(session, ctx=ctx, status=status, drill=drill, page=page)
-    return cached_json(request, result)
+    return cached_json(request, in_crs(result, crs))
 
 
 @router.post(
@@ -119,9 +121,14 @@ async def incident_stats(
     summary="One incident with its tasks and timeline",
 )
 async def get_incident(
-    request: Request, incident_id: IncidentId, session: SessionDep, ctx: ParkViewer
+    request: Request,
+    incident_id: IncidentId,
+    session: SessionDep,
+    ctx: ParkViewer,
+    crs: CrsQuery = "wgs84",
 ) -> Response:
-    return cached_json(request, await service.get(session, ctx=ctx, incident_id=incident_id))
+    result = await service.get(session, ctx=ctx, incident_id=incident_id)
+    return cached_json(request, in_crs(result, crs))
 
 
 @router.patch(
@@ -203,6 +210,7 @@ async def incident_impact(
     ctx: ParkViewer,
     cache: CacheDep,
     n: Nearest = 3,
+    crs: CrsQuery = "wgs84",
 ) -> Response:
     result = await impact.impact(
         session,
@@ -212,7 +220,7 @@ async def incident_impact(
         n=n,
         brute_force=brute_force(request),
     )
-    return cached_json(request, result)
+    return cached_json(request, in_crs(result, crs))
 
 
 @router.post("/resources", status_code=201, summary="Place a resource on the map (admin)")
@@ -224,9 +232,14 @@ async def create_resource(
 
 @router.get("/resources", response_model=list[ResourceRead], summary="List resources")
 async def list_resources(
-    request: Request, session: SessionDep, ctx: ParkViewer, kind: ResourceKind | None = None
+    request: Request,
+    session: SessionDep,
+    ctx: ParkViewer,
+    kind: ResourceKind | None = None,
+    crs: CrsQuery = "wgs84",
 ) -> Response:
-    return cached_json(request, _dump(await admin.list_resources(session, ctx=ctx, kind=kind)))
+    found = await admin.list_resources(session, ctx=ctx, kind=kind)
+    return cached_json(request, in_crs(_dump(found), crs))
 
 
 @router.get(
@@ -242,16 +255,25 @@ async def nearest_resources(
     lat: Lat,
     kind: ResourceKind | None = None,
     n: Nearest = 3,
+    crs: CrsQuery = "wgs84",
 ) -> Response:
-    result = await admin.nearest(session, ctx=ctx, lon=lon, lat=lat, kind=kind, n=n)
-    return cached_json(request, _dump(result))
+    point = to_wgs84({"lon": lon, "lat": lat}, crs)
+    result = await admin.nearest(
+        session, ctx=ctx, lon=point["lon"], lat=point["lat"], kind=kind, n=n
+    )
+    return cached_json(request, in_crs(_dump(result), crs))
 
 
 @router.get("/resources/{resource_id}", response_model=ResourceRead, summary="One resource")
 async def get_resource(
-    request: Request, resource_id: ResourceId, session: SessionDep, ctx: ParkViewer
+    request: Request,
+    resource_id: ResourceId,
+    session: SessionDep,
+    ctx: ParkViewer,
+    crs: CrsQuery = "wgs84",
 ) -> Response:
-    return cached_json(request, await admin.get_resource(session, ctx=ctx, resource_id=resource_id))
+    found = await admin.get_resource(session, ctx=ctx, resource_id=resource_id)
+    return cached_json(request, in_crs(found, crs))
 
 
 @router.delete("/resources/{resource_id}", status_code=204, summary="Remove a resource (admin)")

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from app.assets.twin.deps import CrsQuery, in_crs
 from app.core.db import SessionDep
 from app.core.errors import Unprocessable
 from app.core.http import SettingsDep, cached_json, cached_response
@@ -154,19 +155,25 @@ async def put_hazard_source(
     response_model=list[HazardSourceRead],
     summary="Hazard sources with Σq/Q, whether major, α, R and level",
 )
-async def list_hazard_sources(request: Request, session: SessionDep, ctx: ParkViewer) -> Response:
+async def list_hazard_sources(
+    request: Request, session: SessionDep, ctx: ParkViewer, crs: CrsQuery = "wgs84"
+) -> Response:
     found = await hazards.list_(session, ctx=ctx)
-    return cached_json(request, [s.model_dump() for s in found])
+    return cached_json(request, in_crs([s.model_dump() for s in found], crs))
 
 
 @router.get(
     "/hazard-sources/{source_id}", response_model=HazardSourceRead, summary="One hazard source"
 )
 async def get_hazard_source(
-    request: Request, source_id: SourceId, session: SessionDep, ctx: ParkViewer
+    request: Request,
+    source_id: SourceId,
+    session: SessionDep,
+    ctx: ParkViewer,
+    crs: CrsQuery = "wgs84",
 ) -> Response:
     found = await hazards.get(session, ctx=ctx, source_id=source_id)
-    return cached_json(request, found.model_dump())
+    return cached_json(request, in_crs(found.model_dump(), crs))
 
 
 @router.delete("/hazard-sources/{source_id}", status_code=204, summary="Remove (admin)")

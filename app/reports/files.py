@@ -54,12 +54,13 @@ def cell(value: Any, lang: Lang, tz: str) -> Any:
     return value
 
 
-def csv_rows_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
-    """Rows as CSV for Excel: UTF-8 with a BOM, CRLF, formula-like text neutralised."""
+def csv_rows_bytes(rows: Sequence[Sequence[Any]], *, bom: bool = True) -> bytes:
+    """Rows as CSV for Excel: UTF-8 with a BOM, CRLF, formula-like text neutralised (without
+    ``bom``: the rows that follow, in a file streamed in parts)."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerows(["" if v is None else neutralise(v) for v in row] for row in rows)
-    return out.getvalue().encode("utf-8-sig")
+    return out.getvalue().encode("utf-8-sig" if bom else "utf-8")
 
 
 def csv_bytes(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:

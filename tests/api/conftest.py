@@ -28,12 +28,15 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def make_key(database_url: str, role: str, park_id: str | None = None) -> str:
+def make_key(
+    database_url: str, role: str, park_id: str | None = None, enterprise_id: str | None = None
+) -> str:
     key = generate_key()
     with psycopg.connect(database_url) as conn:
         conn.execute(
-            "INSERT INTO api_key (id, secret_hash, role, park_id) VALUES (%s, %s, %s, %s)",
-            (key.id, key.secret_hash, role, park_id),
+            "INSERT INTO api_key (id, secret_hash, role, park_id, enterprise_id) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (key.id, key.secret_hash, role, park_id, enterprise_id),
         )
     return key.token
 

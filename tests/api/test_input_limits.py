@@ -211,6 +211,7 @@ def list_ids(client: TestClient, admin: dict[str, str], database_url: str) -> di
         "building_id": building_id,
         "webhook_id": str(row[0]),
         "lease_id": "l-cursor",
+        "enterprise_id": "e-cursor",
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.assets import crs
 from tests.emergency.support import LAT, LON, FixturePark, fixture_park, offset
 from tests.emergency.test_incidents import open_incident
 
@@ -193,3 +194,61 @@ def test_head_count_from_economy_reports_when_no_attribute(
     people = {e["id"]: e["people"] for e in inner["enterprises"]}
     assert people[park.enterprises["E4"]] == 40
     assert inner["people"] == 160  # E1's 120 and E4's 40
+
+
+def where(position: tuple[float, float]) -> dict[str, float]:
+    return {"lon": position[0], "lat": position[1]}
+
+
+def _positions(geometry: dict[str, Any]) -> list[list[float]]:
+    """Every position of a Polygon or MultiPolygon."""
+    rings = geometry["coordinates"]
+    if geometry["type"] == "MultiPolygon":
+        rings = [ring for polygon in rings for ring in polygon]
+    return [position for ring in rings for position in ring]
+
+
+@pytest.mark.parametrize("name", ["gcj02", "bd09"])
+def test_emergency_answers_in_the_crs_asked(
+    client: TestClient,
+    admin: dict[str, str],
+    viewer: dict[str, str],
+    park: FixturePark,
+    name: crs.Crs,
+) -> None:
+    """Impact zones, nearest resources, incidents, resources and hazard sources come back in
+    ``crs``; a point sent in it is taken back to WGS-84 first. Storage stays WGS-84."""
+    move = crs.FROM_WGS84[name]
+    iid = open_incident(client, admin, park.id)["id"]
+    base = f"/api/v1/parks/{park.id}"
+    plain = impact(client, viewer, park, iid)
+    moved = client.get(f"{base}/incidents/{iid}/impact", params={"crs": name}, headers=viewer)
+    assert moved.status_code == 200, moved.text
+    shifted = moved.json()
+    assert shifted["location"] == pytest.approx(where(move(LON, LAT)))
+    for zone, wgs in zip(shifted["zones"], plain["zones"], strict=True):
+        expected = [c for lon, lat, *_ in _positions(wgs["geometry"]) for c in move(lon, lat)]
+        got = [c for position in _positions(zone["geometry"]) for c in position[:2]]
+        assert got == pytest.approx(expected, abs=1e-9)
+    for resource, wgs in zip(shifted["nearest_resources"], plain["nearest_resources"], strict=True):
+        at = wgs["location"]
+        assert resource["location"] == pytest.approx(where(move(at["lon"], at["lat"])))
+        assert resource["distance_m"] == wgs["distance_m"]  # computed in WGS-84, as before
+
+    # Asked in the widget's coordinates: the same resources, their locations in them too.
+    lon, lat = offset(0, -900)
+    asked = where(move(lon, lat))
+    params: dict[str, Any] = {**asked, "kind": "hydrant", "n": 2, "crs": name}
+    found = client.get(f"{base}/resources/nearest", params=params, headers=viewer).json()
+    assert [r["id"] for r in found] == ["h4", "h3"]
+    assert found[0]["distance_m"] == pytest.approx(100, abs=0.01)
+    h4 = where(move(*offset(0, -1000)))
+    assert found[0]["location"] == pytest.approx(h4)
+    one = client.get(f"{base}/resources/h4", params={"crs": name}, headers=viewer).json()
+    assert one["location"] == pytest.approx(h4)
+    listed = client.get(f"{base}/resources", params={"crs": name}, headers=viewer).json()
+    assert {r["id"]: r["location"] for r in listed}["h4"] == pytest.approx(h4)
+    incidents = client.get(f"{base}/incidents", params={"crs": name}, headers=viewer).json()
+    assert incidents["items"][0]["location"] == shifted["location"]
+    detail = client.get(f"{base}/incidents/{iid}", params={"crs": name}, headers=viewer).json()
+    assert detail["location"] == shifted["location"]
