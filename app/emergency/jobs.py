@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from shapely.geometry import shape
@@ -33,13 +34,16 @@ logger = logging.getLogger(__name__)
 BATCH = 200
 
 
-def _point(alarm: RowMapping) -> tuple[float, float] | None:
-    """The detector's point, else its building's centroid."""
+def incident_point(alarm: Mapping[Any, Any]) -> tuple[float, float] | None:
+    """The detector's point, else its building's centroid, else None (no place to group by).
+    A footprint stored empty (written around the API's checks: an SQL import, an old version)
+    has no centroid: that alarm is skipped, not the whole job for every park."""
     if alarm["lon"] is not None:
         return float(alarm["lon"]), float(alarm["lat"])
     if alarm["footprint"] is not None:
         centroid = shape(alarm["footprint"]).centroid
-        return float(centroid.x), float(centroid.y)
+        if not centroid.is_empty:
+            return float(centroid.x), float(centroid.y)
     return None
 
 
@@ -67,7 +71,7 @@ async def _park(session: AsyncSession, park_id: str, alarms: list[RowMapping]) -
     incidents = _open_incidents(await repository.open_alarm_incidents(session, park_id))
     done = 0
     for alarm in alarms:
-        rule, point = rules.get((alarm["device_type"], alarm["metric"])), _point(alarm)
+        rule, point = rules.get((alarm["device_type"], alarm["metric"])), incident_point(alarm)
         if rule is None or point is None:
             continue
         target = calc.pick_incident(
