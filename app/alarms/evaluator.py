@@ -62,10 +62,18 @@ ORDER BY due_at LIMIT %s
 FOR UPDATE SKIP LOCKED
 """
 
-SAVE_STATE = """
-UPDATE alarm_state SET level = %s, pending = %s, pending_since = %s, due_at = %s,
-       last_at = %s, last_value = %s
-WHERE park_id = %s AND device_id = %s AND metric = %s AND rule_id = %s
+# Every evaluated key's state in one statement per batch: a third of a 100,000-device park's
+# messages are watched (smoke, gas and toxic-gas detectors), and an UPDATE per key was a round
+# trip per reading inside the urgent lane's transaction, which a gas reading waits behind.
+SAVE_STATES = """
+UPDATE alarm_state s SET level = v.level, pending = v.pending, pending_since = v.pending_since,
+       due_at = v.due_at, last_at = v.last_at, last_value = v.last_value
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::int8[], %s::int4[], %s::int4[],
+            %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::float8[])
+  AS v(park_id, device_id, metric, rule_id, level, pending, pending_since, due_at, last_at,
+       last_value)
+WHERE s.park_id = v.park_id AND s.device_id = v.device_id AND s.metric = v.metric
+  AND s.rule_id = v.rule_id
 """
 
 # A raise is recorded either way; ``suppressed`` says why it is not announced: the detector is
@@ -146,6 +154,10 @@ SUPPRESSION_NOTE = {
 }
 
 
+Saved = tuple[Key, StoredRule, State]
+"""A key's state to write back, with its rule (for the state's due time)."""
+
+
 def _state_of(row: tuple[Any, ...]) -> tuple[Key, State]:
     key: Key = (row[0], row[1], row[2], row[3])
     state = State(
@@ -179,15 +191,18 @@ class AlarmWriter:
         columns = tuple([k[i] for k in keys] for i in range(4))
         self.conn.execute(ENSURE_STATES, columns)
         transitions = 0
+        saves: list[Saved] = []
         with self.conn.cursor() as cur:
             for row in cur.execute(LOCK_STATES, columns).fetchall():
                 key, state = _state_of(row)
-                transitions += self._evaluate(key, state, sorted(readings[key]))
+                transitions += self._evaluate(key, state, sorted(readings[key]), saves)
+        self._save(saves)
         return transitions
 
     def expire_due(self, now_us: int, limit: int = 500) -> int:
         """Apply the on/off delays that ran out with no newer reading (the timer job)."""
         transitions = 0
+        saves: list[Saved] = []
         with self.conn.cursor() as cur:
             for row in cur.execute(DUE_STATES, (limit,)).fetchall():
                 key, state = _state_of(row)
@@ -195,13 +210,17 @@ class AlarmWriter:
                 if stored is None:
                     continue
                 after, change = expire(stored.rule, state, now_us)
-                self._save(key, stored, after)
+                saves.append((key, stored, after))
                 if change is not None:
                     self._transition(key, stored, change)
                     transitions += 1
+        self._save(saves)
         return transitions
 
-    def _evaluate(self, key: Key, state: State, readings: list[tuple[int, float]]) -> int:
+    def _evaluate(
+        self, key: Key, state: State, readings: list[tuple[int, float]], saves: list[Saved]
+    ) -> int:
+        """Feed one key's readings; its new state joins ``saves`` if it changed."""
         stored = self.rules.by_id.get(key[3])
         if stored is None:
             return 0
@@ -212,25 +231,30 @@ class AlarmWriter:
             if change is not None:
                 changes.append(change)
         if state != before:
-            self._save(key, stored, state)
+            saves.append((key, stored, state))
         for change in changes:
             self._transition(key, stored, change)
         return len(changes)
 
-    def _save(self, key: Key, stored: StoredRule, state: State) -> None:
-        due = due_us(stored.rule, state)
-        self.conn.execute(
-            SAVE_STATE,
-            (
+    def _save(self, saves: Sequence[Saved]) -> None:
+        """Write the states of locked keys, all in one statement."""
+        if not saves:
+            return
+        columns: tuple[list[Any], ...] = tuple([] for _ in range(10))
+        for key, stored, state in saves:
+            due = due_us(stored.rule, state)
+            values = (
+                *key,
                 state.level,
                 state.pending,
                 from_us(state.pending_since_us) if state.pending_since_us else None,
                 from_us(due) if due else None,
                 from_us(state.last_us) if state.last_us else None,
                 state.last_value,
-                *key,
-            ),
-        )
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        self.conn.execute(SAVE_STATES, columns)
 
     def _transition(self, key: Key, stored: StoredRule, change: Change) -> None:
         """Turn a change of level into alarm changes; a swing from one side of a two-sided
