@@ -58,8 +58,19 @@ class Stack:
     def start_api(self) -> None:
         """Start ``parktwin api`` again on the same port and wait until it answers."""
         command = ("api", "--port", str(self.port))
-        self.processes[0] = _spawn(self.settings, self.logs / "api.log", *command)
-        wait_until(lambda: _api_ready(self.base), 60, "the API to be ready")
+        log = self.logs / "api.log"
+        start = log.stat().st_size if log.exists() else 0
+        process = self.processes[0] = _spawn(self.settings, log, *command)
+
+        def ready() -> bool:
+            if process.poll() is not None:  # it exited: say why, do not wait out the timeout
+                said = log.read_bytes()[start:].decode(errors="replace")[-3000:]
+                raise AssertionError(f"the API exited ({process.returncode}): {said}")
+            return _api_ready(self.base)
+
+        # 120 s: it imports the whole app again on a two-core host busy with the browser, the
+        # ingestor, the worker and the simulator (a CI run gave up at 60 s, the API silent)
+        wait_until(ready, 120, f"the API to be ready (its log: {log})")
 
     def api(self, role: str = "admin") -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.keys[role]}"}
