@@ -140,6 +140,21 @@ def test_latest_for_one_and_many(
         headers=viewer,
     ).json()
     assert chosen == {"items": [{"device_id": first, "values": {}}]}
+    elsewhere = create_device(client, admin, create_park(client, admin).id)["id"]
+    asked = [str(d["id"]) for d in reversed(devices)] + [first, elsewhere]  # a repeat, a stranger
+    twice = client.get(
+        f"/api/v1/parks/{park.id}/latest", params={"device_id": asked}, headers=viewer
+    )
+    assert twice.json() == bulk  # each asked device once, in id order; another park's never
+    page = client.get(
+        f"/api/v1/parks/{park.id}/latest", params={"device_id": asked, "limit": 2}, headers=viewer
+    ).json()
+    rest = client.get(
+        f"/api/v1/parks/{park.id}/latest",
+        params={"device_id": asked, "cursor": page["next_cursor"]},
+        headers=viewer,
+    ).json()
+    assert page["items"] + rest["items"] == bulk["items"] and rest["next_cursor"] is None
     posted = client.post(
         f"/api/v1/parks/{park.id}/latest/query",
         json={"device_ids": [str(d["id"]) for d in devices], "metrics": ["power_kw"]},
