@@ -45,7 +45,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -168,6 +168,10 @@ class Receiver:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
+    def set_secret(self, secret: str) -> None:
+        """The secret the webhook's signatures are checked with."""
+        self.secret = secret
+
     def reply(self, ok: bool) -> tuple[int, bytes]:
         return (204 if ok else 401), b""
 
@@ -204,6 +208,109 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class ReceiverProcess(Receiver):
+    """A :class:`Receiver` in a process of its own, its arrivals sent back over a pipe.
+
+    A bench whose own loop is busy (bench/park100k parses each probe's JSON and reads every
+    process's memory every 5 s) holds its process's GIL for tens of milliseconds at a time; an
+    in-process receiver's handler thread waited for it before stamping an arrival, which the
+    report then counted as delivery time. Here the arrival is stamped in a quiet process; the
+    parent's copy (``arrivals``, ``duplicates``, ``bad_signatures``, ``others``) follows it.
+    Set the signing secret with :meth:`set_secret` (it has to reach the child)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._child: Any = None
+        self._url = ""
+        self._secrets: Any = None
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def start(self) -> ReceiverProcess:
+        ctx = multiprocessing.get_context("spawn")
+        urls_in, urls_out = ctx.Pipe(duplex=False)
+        secrets_in, self._secrets = ctx.Pipe(duplex=False)
+        events_in, events_out = ctx.Pipe(duplex=False)
+        self._child = ctx.Process(
+            target=_serve_receiver, args=(urls_out, secrets_in, events_out), daemon=True
+        )
+        self._child.start()
+        urls_out.close()
+        secrets_in.close()
+        events_out.close()
+        self._url = urls_in.recv()
+        threading.Thread(target=self._collect, args=(events_in,), daemon=True).start()
+        return self
+
+    def set_secret(self, secret: str) -> None:
+        self.secret = secret
+        self._secrets.send(secret)
+
+    def _collect(self, events: Any) -> None:
+        while True:
+            try:
+                kind, device, arrived = events.recv()
+            except (EOFError, OSError):
+                return
+            with self.cond:
+                if kind == "arrival":
+                    self.arrivals[device] = arrived
+                elif kind == "duplicate":
+                    self.duplicates += 1
+                elif kind == "bad_signature":
+                    self.bad_signatures += 1
+                else:
+                    self.others.append(device)
+                self.cond.notify_all()
+
+    def stop(self) -> None:
+        if self._child is not None:
+            self._secrets.close()  # the child's end reads EOF and it stops
+            self._child.join(10)
+            if self._child.is_alive():
+                self._child.terminate()
+            self._child = None
+
+
+def _serve_receiver(urls: Any, secrets: Any, events: Any) -> None:
+    """ReceiverProcess's child: a Receiver whose every verdict is also sent to the parent."""
+    sending = threading.Lock()
+
+    class Forwarding(Receiver):
+        def record(
+            self, body: bytes, headers: dict[str, str], arrived: float, _path: str = ""
+        ) -> bool:
+            with self.cond:  # an RLock: record() takes it again; one verdict at a time
+                before = (
+                    len(self.arrivals),
+                    self.duplicates,
+                    self.bad_signatures,
+                    len(self.others),
+                )
+                ok = super().record(body, headers, arrived, _path)
+                after = (len(self.arrivals), self.duplicates, self.bad_signatures, len(self.others))
+                if after[0] > before[0]:
+                    event = ("arrival", next(reversed(self.arrivals)), arrived)
+                elif after[1] > before[1]:
+                    event = ("duplicate", "", arrived)
+                elif after[2] > before[2]:
+                    event = ("bad_signature", "", arrived)
+                else:
+                    event = ("other", self.others[-1] if self.others else "", arrived)
+            with sending:
+                events.send(event)
+            return ok
+
+    receiver = Forwarding().start()
+    urls.send(receiver.url)
+    with suppress(EOFError):
+        receiver.secret = secrets.recv()
+        secrets.recv()  # until the parent closes its end
+    receiver.stop()
 
 
 DEVICE_IN_TEXT = re.compile(r"gas detector (g[0-9]+)")

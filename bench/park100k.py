@@ -63,7 +63,7 @@ from app.core.statedir import state_paths
 from app.embedded.mosquitto import EmbeddedMosquitto
 from app.embedded.process import free_port
 from app.embedded.services import EmbeddedServices
-from bench.alarm_latency import GAS_ALARM, Receiver, Summary, worker_process
+from bench.alarm_latency import GAS_ALARM, Receiver, ReceiverProcess, Summary, worker_process
 from bench.common import bench_database, cpu_by_role
 from bench.ingest import ROOT, IngestProcess, lag_percentiles
 from bench.report import replace_section
@@ -526,8 +526,8 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
         rollup = {"rollup_open_hour_interval": ROLLUP_OPEN_HOUR_INTERVAL}
         with worker_process(db, **rollup), api_process(db, mosquitto.url("api")) as base:
             key = admin_key(db)
-            receiver = Receiver().start()
-            receiver.secret = webhook(base, key, receiver.url)
+            receiver = ReceiverProcess().start()  # its own process: arrivals stamped on time
+            receiver.set_secret(webhook(base, key, receiver.url))
             gas = Gas(receiver, gas_client("127.0.0.1", mosquitto.port, gateway), detectors)
             random.Random(2).shuffle(gas.detectors)
             sim = ctx.Process(target=_simulate, args=(options, "127.0.0.1", mosquitto.port,
