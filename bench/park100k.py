@@ -188,7 +188,6 @@ def admin_key(database_url: str) -> str:
 
 @contextmanager
 def api_process(database_url: str, mqtt_url: str) -> Iterator[str]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARKTWIN_")} | {
         "PARKTWIN_DATABASE_URL": database_url,
         "PARKTWIN_MQTT_URL": mqtt_url,
@@ -198,21 +197,28 @@ def api_process(database_url: str, mqtt_url: str) -> Iterator[str]:
         "PARKTWIN_TWIN_CACHE_TTL": "PT0S",
         "PYTHONPATH": str(ROOT),
     }
-    command = [sys.executable, "-m", "app.cli", "api", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    for _attempt in range(3):  # a free port can be taken before the API binds it (one run lost)
+        port = free_port()
+        command = [sys.executable, "-m", "app.cli", "api", "--port", str(port)]
+        process = subprocess.Popen(command, env=env, cwd=ROOT)
+        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
-        while True:
+        while process.poll() is None and time.monotonic() < deadline:
             with suppress(OSError):
                 if urllib.request.urlopen(base + "/healthz", timeout=2).status == 200:
                     break
-            assert time.monotonic() < deadline and process.poll() is None, "the API did not start"
             time.sleep(0.5)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(30)
+        else:
+            process.terminate()
+            process.wait(30)
+            continue
+        try:
+            yield base
+        finally:
+            process.terminate()
+            process.wait(30)
+        return
+    raise AssertionError("the API did not start")
 
 
 def call(base: str, key: str, method: str, path: str, body: Any = None) -> tuple[int, float, Any]:
