@@ -1,5 +1,6 @@
-"""``python -m bench.scale_reads [SIZES...]``: every read path and every job at 2,000, 20,000
-and 100,000 devices, so the curves are visible.
+"""``python -m bench.scale_reads [SIZES...] [--only TEXT] [--no-jobs]``: every read path and
+every job at 2,000, 20,000 and 100,000 devices, so the curves are visible (a partial run, of
+other sizes, some paths or no jobs, prints its table and leaves docs/benchmarks.md alone).
 
 1. The embedded services (``PARKTWIN_STATE_DIR`` etc. choose them, as ``parktwin services
    up``) and one database per size, ``parktwin_bench_scale_<N>``, migrated to head and seeded
@@ -17,6 +18,7 @@ and 100,000 devices, so the curves are visible.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import random
@@ -24,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -45,6 +47,8 @@ SIZES = (2_000, 20_000, 100_000)
 REQUESTS, WARMUP, BUDGET_S = 40, 2, 20.0
 HEADING = "## Reads and jobs at 100,000 devices (bench/scale_reads)"
 P = f"/api/v1/parks/{PARK}"
+TODAY = datetime.now(UTC).date()
+THIS_MONTH = TODAY.strftime("%Y-%m")
 
 Request = tuple[str, str, dict[str, Any] | None, Any]  # method, url, params, json body
 
@@ -115,6 +119,18 @@ PATHS = [
         "carbon emissions, month by building",
         _get(P + "/carbon/emissions", {"group_by": "building"}),
     ),
+    # the seed's 31 days of daily rollups end today: this month, the last 30 days, this year
+    Path("economy overview, this month", _get(P + "/economy/overview", {"month": THIS_MONTH})),
+    Path(
+        "economy power index, 30 days",
+        _get(
+            P + "/economy/power-index", {"from": str(TODAY - timedelta(days=30)), "to": str(TODAY)}
+        ),
+    ),
+    Path(
+        "economy 亩均 evaluation, this year (no firm reports its energy)",
+        _get(P + "/economy/per-mu", {"year": TODAY.year}),
+    ),
 ]
 
 
@@ -146,7 +162,9 @@ def measure_path(
     return {"times": times, "bytes": size, "status": status}
 
 
-def measure_reads(db_url: str, mqtt_url: str, devices: int) -> dict[str, dict[str, Any]]:
+def measure_reads(
+    db_url: str, mqtt_url: str, devices: int, paths: list[Path]
+) -> dict[str, dict[str, Any]]:
     token = viewer_key(db_url)
     settings = Settings(
         database_url=db_url, mqtt_url=mqtt_url, log_level="WARNING", latest_cache_ttl=0
@@ -154,7 +172,7 @@ def measure_reads(db_url: str, mqtt_url: str, devices: int) -> dict[str, dict[st
     results = {}
     with TestClient(create_app(settings)) as client:
         headers = {"Authorization": f"Bearer {token}"}
-        for path in PATHS:
+        for path in paths:
             results[path.name] = measure_path(client, headers, path, devices)
             r = results[path.name]
             p99 = quantile(r["times"], 0.99) if r["times"] else float("nan")
@@ -209,7 +227,7 @@ def report(
         f"| path | {head} |",
         "|---|" + "---:|" * len(sizes),
     ]
-    for path in PATHS:
+    for path in (p for p in PATHS if any(p.name in reads[n] for n in sizes)):
         cells = [
             f"{_ms(reads[n].get(path.name), 0.5)} / {_ms(reads[n].get(path.name), 0.99)} "
             f"({_kb(reads[n].get(path.name))})"
@@ -233,7 +251,13 @@ def report(
 
 
 def main(argv: list[str]) -> int:
-    sizes = [int(a) for a in argv] or list(SIZES)
+    parser = argparse.ArgumentParser(prog="python -m bench.scale_reads")
+    parser.add_argument("sizes", nargs="*", type=int, default=list(SIZES))
+    parser.add_argument("--only", help="only the read paths whose name holds this text")
+    parser.add_argument("--no-jobs", dest="jobs", action="store_false")
+    args = parser.parse_args(argv)
+    sizes: list[int] = args.sizes
+    paths = [p for p in PATHS if args.only is None or args.only in p.name]
     settings = get_settings()
     services = EmbeddedServices.from_settings(settings)
     urls = services.up()
@@ -249,14 +273,15 @@ def main(argv: list[str]) -> int:
             print(f"seeding {devices} devices...", flush=True)
             seed(db_url, PARK, devices)
         seeds[devices] = recorded(db_url, PARK) or {"total": float("nan")}
-        reads[devices] = measure_reads(db_url, mqtt_url, devices)
-        job_results[devices] = asyncio.run(jobs.measure(db_url, mqtt_url))
-        print(f"  {devices}: jobs {job_results[devices]}", flush=True)
+        reads[devices] = measure_reads(db_url, mqtt_url, devices, paths)
+        if args.jobs:
+            job_results[devices] = asyncio.run(jobs.measure(db_url, mqtt_url))
+            print(f"  {devices}: jobs {job_results[devices]}", flush=True)
     after = os.getloadavg()
     loadavg = f"{before[0]:.1f} / {before[1]:.1f} before, {after[0]:.1f} / {after[1]:.1f} after (1 / 5 min)"
     section = report(sizes, reads, job_results, seeds, loadavg)
     print(section)
-    if sizes == list(SIZES):
+    if sizes == list(SIZES) and paths == PATHS and args.jobs:  # a partial run prints only
         replace_section(HEADING, section)
     return 0
 
