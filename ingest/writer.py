@@ -62,15 +62,17 @@ ON CONFLICT (series_id) DO UPDATE SET time = excluded.time, value = excluded.val
 WHERE l.time < excluded.time
 """
 
-# DO UPDATE rather than DO NOTHING: the no-op update takes the row lock, so a rollup job
-# that is recomputing this hour must wait for our commit (see migration 0002).
-# Sorted, so that concurrent writers lock the rows in the same order.
+# DO UPDATE rather than DO NOTHING: marking an hour a rollup job has taken clears its stamp,
+# so the job's release leaves the mark and the hour is recomputed again with our rows
+# (migration 0032; the job's claim waits for our commit, or skips the hour while we hold it).
+# ``marked_at`` stays as first set (migration 0014). Sorted, so that concurrent writers lock
+# the rows in the same order.
 MARK_DIRTY = """
 INSERT INTO telemetry_dirty (series_id, bucket)
 SELECT u.series_id, TIMESTAMPTZ 'epoch' + u.us * INTERVAL '1 microsecond'
 FROM unnest(%s::int4[], %s::int8[]) AS u(series_id, us)
 ORDER BY 1, 2
-ON CONFLICT (series_id, bucket) DO UPDATE SET bucket = excluded.bucket
+ON CONFLICT (series_id, bucket) DO UPDATE SET claimed_at = NULL
 """
 
 # Both lock the device rows in key order first (``prev``), then update them; they answer

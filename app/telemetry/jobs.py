@@ -4,9 +4,10 @@ of ingest rejections. The SQL is in ``rollup_repository.py`` and ``repository.py
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.core.config import Settings
 from app.telemetry import repository as telemetry
@@ -20,14 +21,42 @@ BACKLOG_CAP = 100_000
 
 async def rollup(session: AsyncSession, settings: Settings) -> int:
     """Recompute the rollups of up to ``PARKTWIN_ROLLUP_BATCH`` dirty hours (an hour still being
-    written at most every ``PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL``)."""
-    hours = await rollups.claim_dirty(
-        session, settings.rollup_batch, settings.rollup_open_hour_interval
-    )
-    if hours:
+    written at most every ``PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL``).
+
+    The hours are claimed in a transaction of their own, committed before the recomputation
+    (migration 0032), so no ingest batch waits for it; the recomputation and the release of the
+    marks are the job's transaction. If it fails, the hours are given back at once."""
+    engine = session.bind
+    if not isinstance(engine, AsyncEngine):  # a session on one connection: all in its transaction
+        claims = await rollups.claim_dirty(
+            session, settings.rollup_batch, settings.rollup_open_hour_interval
+        )
+        await _recompute(session, claims, settings)
+        return len(claims)
+    async with engine.connect() as conn:
+        claims = await rollups.claim_dirty(
+            conn, settings.rollup_batch, settings.rollup_open_hour_interval
+        )
+        await conn.commit()
+    try:
+        await _recompute(session, claims, settings)
+    except Exception:
+        await session.rollback()  # its connection back to the pool (a pool of one: the tests)
+        with suppress(Exception):  # else the lease gives them back (CLAIM_LEASE)
+            async with engine.connect() as conn:
+                await rollups.unclaim(conn, claims)
+                await conn.commit()
+        raise
+    return len(claims)
+
+
+async def _recompute(
+    session: AsyncSession, claims: list[rollups.Claim], settings: Settings
+) -> None:
+    if claims:
         horizon = datetime.now(UTC) - settings.raw_retention
-        await rollups.recompute(session, hours, horizon)
-    return len(hours)
+        await rollups.recompute(session, [(c.series_id, c.bucket) for c in claims], horizon)
+        await rollups.release(session, claims)
 
 
 async def dirty_hours(session: AsyncSession, _settings: Settings) -> int:

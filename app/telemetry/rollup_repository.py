@@ -4,34 +4,64 @@ and drop expired chunks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from psycopg.sql import Composable, Identifier
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.sqlcompose import Fixed, compose, statement
 from app.telemetry.sql import DAY_END, DAYS_OF_HOURS, RAW_ROLLUP, ROLLUP_COLUMNS, STEP
 
-CLAIM = """
-DELETE FROM telemetry_dirty d
-USING (
-    SELECT series_id, bucket FROM telemetry_dirty
-    WHERE bucket + interval '1 hour' <= now() OR marked_at <= now() - :open_hour_interval
-    ORDER BY bucket, series_id LIMIT :limit FOR UPDATE SKIP LOCKED
-) claimed
-WHERE d.series_id = claimed.series_id AND d.bucket = claimed.bucket
-RETURNING d.series_id, d.bucket
-"""
-"""Take up to ``limit`` dirty hours, oldest first, skipping those another worker holds: every
-closed hour, and an open one (still being written) once its mark is ``open_hour_interval``
-old, so a steady stream gets its current hours recomputed now and then, not every round.
+CLAIM_LEASE = timedelta(minutes=10)
+"""A claim whose recomputation has not committed within this is taken again (its worker was
+killed; one that fails in the ordinary way gives its hours back at once: ``unclaim``)."""
 
-The marks are deleted before the hours are recomputed, in the same transaction: a writer
-that marks one of these hours again (``ON CONFLICT ... DO UPDATE`` takes the row lock) waits
-for this commit and then re-inserts the mark, so rows committed after this transaction's
-snapshot are recomputed on the next pass. A crash rolls the delete back: nothing is lost.
+CLAIM = """
+UPDATE telemetry_dirty d SET claimed_at = clock_timestamp()
+FROM (
+    SELECT series_id, bucket FROM telemetry_dirty
+    WHERE (bucket + interval '1 hour' <= now() OR marked_at <= now() - :open_hour_interval)
+      AND (claimed_at IS NULL OR claimed_at <= now() - :lease)
+    ORDER BY bucket, series_id LIMIT :limit FOR UPDATE SKIP LOCKED
+) taken
+WHERE d.series_id = taken.series_id AND d.bucket = taken.bucket
+RETURNING d.series_id, d.bucket, d.claimed_at
 """
+"""Take up to ``limit`` dirty hours, oldest first, skipping those a writer or another worker
+holds: every closed hour, and an open one (still being written) once its mark is
+``open_hour_interval`` old, so a steady stream gets its current hours recomputed now and then,
+not every round. The hours are stamped, not deleted, and the job commits the stamps at once
+(migration 0032): the recomputation then runs without holding any mark's lock, so a writer
+marking one of these hours again never waits for it. It clears the stamp instead, and
+``RELEASE`` leaves such a mark for a later pass (its rows may be newer than the recomputation's
+snapshot)."""
+
+RELEASE = """
+DELETE FROM telemetry_dirty d
+USING unnest(CAST(:sids AS integer[]), CAST(:buckets AS timestamptz[]),
+             CAST(:claimed AS timestamptz[])) AS c(series_id, bucket, claimed_at)
+WHERE d.series_id = c.series_id AND d.bucket = c.bucket AND d.claimed_at = c.claimed_at
+"""
+
+UNCLAIM = """
+UPDATE telemetry_dirty d SET claimed_at = NULL
+FROM unnest(CAST(:sids AS integer[]), CAST(:buckets AS timestamptz[]),
+            CAST(:claimed AS timestamptz[])) AS c(series_id, bucket, claimed_at)
+WHERE d.series_id = c.series_id AND d.bucket = c.bucket AND d.claimed_at = c.claimed_at
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A dirty hour a rollup job took, with its stamp."""
+
+    series_id: int
+    bucket: datetime
+    claimed_at: datetime
+
 
 HOURS = """hours AS (
     SELECT series_id, bucket, bucket + interval '1 hour' AS bucket_end
@@ -95,12 +125,33 @@ DAYS_BY_RAW = RAW_ROLLUP.format(
 
 
 async def claim_dirty(
-    session: AsyncSession, limit: int, open_hour_interval: timedelta
-) -> list[tuple[int, datetime]]:
-    rows = await session.execute(
-        text(CLAIM), {"limit": limit, "open_hour_interval": open_hour_interval}
+    executor: AsyncSession | AsyncConnection, limit: int, open_hour_interval: timedelta
+) -> list[Claim]:
+    """Stamp up to ``limit`` dirty hours as taken (the caller commits: ``rollup`` in a
+    transaction of its own, before the recomputation)."""
+    rows = await executor.execute(
+        text(CLAIM),
+        {"limit": limit, "open_hour_interval": open_hour_interval, "lease": CLAIM_LEASE},
     )
-    return [(int(r[0]), r[1]) for r in rows]
+    return [Claim(int(r[0]), r[1], r[2]) for r in rows]
+
+
+def _claims(claims: list[Claim]) -> dict[str, list[Any]]:
+    return {
+        "sids": [c.series_id for c in claims],
+        "buckets": [c.bucket for c in claims],
+        "claimed": [c.claimed_at for c in claims],
+    }
+
+
+async def release(session: AsyncSession, claims: list[Claim]) -> None:
+    """Delete the marks of recomputed hours that nobody marked again since they were taken."""
+    await session.execute(text(RELEASE), _claims(claims))
+
+
+async def unclaim(executor: AsyncSession | AsyncConnection, claims: list[Claim]) -> None:
+    """Give taken hours back (their recomputation failed): the next pass takes them again."""
+    await executor.execute(text(UNCLAIM), _claims(claims))
 
 
 async def recompute(

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -190,3 +191,51 @@ def test_an_hour_still_being_written_is_rolled_up_only_once_its_mark_is_old(
     mark_current_again()  # a fresh mark: young again
     assert drain(one_minute, Job("rollup", rollup)) == 0
     assert _dirty(database_url, sid) == 1
+
+
+def test_a_batch_marking_an_hour_being_recomputed_neither_waits_nor_loses_its_rows(
+    client: TestClient, admin: dict[str, str], database_url: str, settings: Settings
+) -> None:
+    """The job claims its hours in a transaction of its own (migration 0032). While it
+    recomputes one (held here by a lock on ``rollup_hour``), an ingest batch storing a reading
+    in that hour and marking it again commits at once, within a 2 s lock timeout (it used to
+    wait for the recomputation); the job's release leaves that mark, so the hour is taken again
+    and its rollup counts both readings."""
+    park = create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    write_readings(database_url, sid, [(hour + timedelta(minutes=5), 1.0)])
+    done: list[int] = []
+
+    def claimed() -> bool:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT claimed_at IS NOT NULL FROM telemetry_dirty WHERE series_id = %s", (sid,)
+            ).fetchone()
+            return bool(row and row[0])
+
+    with psycopg.connect(database_url) as holder:
+        holder.execute("LOCK TABLE rollup_hour IN ACCESS EXCLUSIVE MODE")
+        job = threading.Thread(target=lambda: done.append(drain(settings, Job("rollup", rollup))))
+        job.start()
+        deadline = time.monotonic() + 30
+        while not claimed():
+            assert time.monotonic() < deadline, "the job never claimed the hour"
+            time.sleep(0.05)
+        with psycopg.connect(database_url) as batch:
+            batch.execute("SET lock_timeout = '2s'")
+            batch.execute(
+                "INSERT INTO telemetry (time, series_id, value) VALUES (%s, %s, 2.0)",
+                (hour + timedelta(minutes=10), sid),
+            )
+            batch.execute(MARK_DIRTY, ([sid], [int(hour.timestamp()) * 1_000_000]))
+        holder.rollback()
+    job.join(60)
+    assert done == [2]  # the hour twice: once as claimed, once more for the batch's mark
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count, sum FROM rollup_hour WHERE series_id = %s AND bucket = %s", (sid, hour)
+        ).fetchone()
+    assert row == (2, 3.0)
+    assert _dirty(database_url, sid) == 0

@@ -69,8 +69,10 @@ async def _rollups(settings: Settings) -> None:
     try:
         maker = async_sessionmaker(engine, expire_on_commit=False)
         async with maker() as session, session.begin():
-            while hours := await rollups.claim_dirty(session, 10_000, timedelta(0)):
+            while claims := await rollups.claim_dirty(session, 10_000, timedelta(0)):
+                hours = [(c.series_id, c.bucket) for c in claims]
                 await rollups.recompute(session, hours, datetime(2000, 1, 1, tzinfo=UTC))
+                await rollups.release(session, claims)
     finally:
         await engine.dispose()
 
