@@ -674,6 +674,14 @@ CLIFFS = [
     "and every device of the park scanned (EXPLAIN ANALYZE under the live load: 73 ms of the "
     "statement's 95 at 100,000 devices); each id is now looked up by the primary key "
     "(`WANTED`, app/telemetry/repository.py): 35 ms.",
+    "- **Not removed: each 10-minute rollup pass holds ingest back.** The rollup job "
+    "recomputes every series' open hour (162,359 at this size) once per "
+    "`PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL`, back to back at full speed: for the minute or so of "
+    "a pass PostgreSQL needs a core more than the two have, the ingest lag p99 climbs to "
+    "10-30 s and a gas reading's webhook to seconds (the over-time table: the lag column). "
+    "Its lock waits are gone (migration 0032: the hours are claimed in a transaction of "
+    "their own); the CPU burst is not. What removes it: a pass spread over its interval, or "
+    "an open hour merged incrementally instead of recomputed.",
     "- **Not removed: the gas reading's webhook and the wall's p99 under full load.** At this "
     "rate the services use about 1.7 of the 2 cores and 5 processes wait to run; each hop of a "
     "gas reading (ingest, fan-out, the POST) waits its turn for a core. The curve by park size "
