@@ -181,16 +181,23 @@ class Receiver:
         except WebhookVerificationError:
             with self.cond:
                 self.bad_signatures += 1
+                self.noted("bad_signature", "", arrived)
             return False
         with self.cond:
             if event["type"] != "alarm.raised":
                 self.others.append(event["type"])
+                self.noted("other", event["type"], arrived)
             elif (device := event["data"]["device_id"]) in self.arrivals:
                 self.duplicates += 1
+                self.noted("duplicate", device, arrived)
             else:
                 self.arrivals[device] = arrived
+                self.noted("arrival", device, arrived)
             self.cond.notify_all()
         return True
+
+    def noted(self, kind: str, what: str, arrived: float) -> None:
+        """Each verdict as it is recorded (``ReceiverProcess`` sends them to its parent)."""
 
     def wait_for(self, devices: Sequence[str], quiet: float) -> None:
         """Until every device's event arrived, or none arrived for ``quiet`` seconds."""
@@ -278,32 +285,10 @@ class ReceiverProcess(Receiver):
 
 def _serve_receiver(urls: Any, secrets: Any, events: Any) -> None:
     """ReceiverProcess's child: a Receiver whose every verdict is also sent to the parent."""
-    sending = threading.Lock()
 
     class Forwarding(Receiver):
-        def record(
-            self, body: bytes, headers: dict[str, str], arrived: float, _path: str = ""
-        ) -> bool:
-            with self.cond:  # an RLock: record() takes it again; one verdict at a time
-                before = (
-                    len(self.arrivals),
-                    self.duplicates,
-                    self.bad_signatures,
-                    len(self.others),
-                )
-                ok = super().record(body, headers, arrived, _path)
-                after = (len(self.arrivals), self.duplicates, self.bad_signatures, len(self.others))
-                if after[0] > before[0]:
-                    event = ("arrival", next(reversed(self.arrivals)), arrived)
-                elif after[1] > before[1]:
-                    event = ("duplicate", "", arrived)
-                elif after[2] > before[2]:
-                    event = ("bad_signature", "", arrived)
-                else:
-                    event = ("other", self.others[-1] if self.others else "", arrived)
-            with sending:
-                events.send(event)
-            return ok
+        def noted(self, kind: str, what: str, arrived: float) -> None:
+            events.send((kind, what, arrived))  # under ``cond``: one sender at a time
 
     receiver = Forwarding().start()
     urls.send(receiver.url)

@@ -27,19 +27,18 @@ async def rollup(session: AsyncSession, settings: Settings) -> int:
     (migration 0032), so no ingest batch waits for it; the recomputation and the release of the
     marks are the job's transaction. If it fails, the hours are given back at once."""
     engine = session.bind
-    if not isinstance(engine, AsyncEngine):  # a session on one connection: all in its transaction
-        claims = await rollups.claim_dirty(
-            session, settings.rollup_batch, settings.rollup_open_hour_interval
-        )
-        await _recompute(session, claims, settings)
-        return len(claims)
+    assert isinstance(engine, AsyncEngine), "the rollup job needs a session bound to an engine"
     async with engine.connect() as conn:
         claims = await rollups.claim_dirty(
             conn, settings.rollup_batch, settings.rollup_open_hour_interval
         )
         await conn.commit()
+    if not claims:
+        return 0
     try:
-        await _recompute(session, claims, settings)
+        horizon = datetime.now(UTC) - settings.raw_retention
+        await rollups.recompute(session, [(c.series_id, c.bucket) for c in claims], horizon)
+        await rollups.release(session, claims)
     except Exception:
         await session.rollback()  # its connection back to the pool (a pool of one: the tests)
         with suppress(Exception):  # else the lease gives them back (CLAIM_LEASE)
@@ -48,15 +47,6 @@ async def rollup(session: AsyncSession, settings: Settings) -> int:
                 await conn.commit()
         raise
     return len(claims)
-
-
-async def _recompute(
-    session: AsyncSession, claims: list[rollups.Claim], settings: Settings
-) -> None:
-    if claims:
-        horizon = datetime.now(UTC) - settings.raw_retention
-        await rollups.recompute(session, [(c.series_id, c.bucket) for c in claims], horizon)
-        await rollups.release(session, claims)
 
 
 async def dirty_hours(session: AsyncSession, _settings: Settings) -> int:
