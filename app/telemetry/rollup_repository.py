@@ -39,19 +39,35 @@ marking one of these hours again never waits for it. It clears the stamp instead
 ``RELEASE`` leaves such a mark for a later pass (its rows may be newer than the recomputation's
 snapshot)."""
 
-RELEASE = """
-DELETE FROM telemetry_dirty d
-USING unnest(CAST(:sids AS integer[]), CAST(:buckets AS timestamptz[]),
-             CAST(:claimed AS timestamptz[])) AS c(series_id, bucket, claimed_at)
-WHERE d.series_id = c.series_id AND d.bucket = c.bucket AND d.claimed_at = c.claimed_at
-"""
+MINE = """(
+    SELECT t.series_id, t.bucket FROM telemetry_dirty t
+    JOIN unnest(CAST(:sids AS integer[]), CAST(:buckets AS timestamptz[]),
+                CAST(:claimed AS timestamptz[])) AS c(series_id, bucket, claimed_at)
+      ON t.series_id = c.series_id AND t.bucket = c.bucket AND t.claimed_at = c.claimed_at
+    FOR UPDATE OF t SKIP LOCKED
+) mine"""
+"""The job's marks that still carry its stamp, locked, skipping those a writer holds: a writer
+marking one of them again clears its stamp (``DO UPDATE SET claimed_at = NULL``, in key order)
+and keeps its lock until its batch commits, so waiting for it would order the two by nothing
+but chance (deadlocks seen at 100,000 devices, bench/park100k). A skipped mark stays for a
+later pass, which is what the writer's mark asks for anyway (or, if its batch rolled back, the
+stamp's lease hands it out again)."""
 
-UNCLAIM = """
-UPDATE telemetry_dirty d SET claimed_at = NULL
-FROM unnest(CAST(:sids AS integer[]), CAST(:buckets AS timestamptz[]),
-            CAST(:claimed AS timestamptz[])) AS c(series_id, bucket, claimed_at)
-WHERE d.series_id = c.series_id AND d.bucket = c.bucket AND d.claimed_at = c.claimed_at
-"""
+RELEASE = compose(
+    """
+DELETE FROM telemetry_dirty d USING {mine}
+WHERE d.series_id = mine.series_id AND d.bucket = mine.bucket
+""",
+    mine=Fixed(MINE),
+)
+
+UNCLAIM = compose(
+    """
+UPDATE telemetry_dirty d SET claimed_at = NULL FROM {mine}
+WHERE d.series_id = mine.series_id AND d.bucket = mine.bucket
+""",
+    mine=Fixed(MINE),
+)
 
 
 @dataclass(frozen=True)

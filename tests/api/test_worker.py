@@ -239,3 +239,58 @@ def test_a_batch_marking_an_hour_being_recomputed_neither_waits_nor_loses_its_ro
         ).fetchone()
     assert row == (2, 3.0)
     assert _dirty(database_url, sid) == 0
+
+
+def test_the_release_of_recomputed_hours_skips_a_mark_a_writer_holds_instead_of_waiting(
+    client: TestClient, admin: dict[str, str], database_url: str, settings: Settings
+) -> None:
+    """Two closed hours are claimed; while they are recomputed (held here by a lock on
+    ``rollup_hour``), an ingest batch stores a reading in the first and marks it again, and
+    stays open. The job's release deletes the second hour's mark and skips the first (the
+    writer holds it) instead of waiting for the batch: the job finishes while the batch is
+    still open (at 100,000 devices this wait met the writer's own in the other order:
+    deadlocks). Once the batch commits, the first hour is taken again and counts both
+    readings."""
+    park = create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
+    first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+    second = first + timedelta(hours=1)
+    write_readings(database_url, sid, [(first + timedelta(minutes=5), 1.0), (second, 5.0)])
+    done: list[int] = []
+
+    def marks() -> dict[datetime, bool]:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT bucket, claimed_at IS NOT NULL FROM telemetry_dirty WHERE series_id = %s",
+                (sid,),
+            )
+            return {r[0]: r[1] for r in rows}
+
+    with psycopg.connect(database_url) as holder, psycopg.connect(database_url) as batch:
+        holder.execute("LOCK TABLE rollup_hour IN ACCESS EXCLUSIVE MODE")
+        job = threading.Thread(target=lambda: done.append(drain(settings, Job("rollup", rollup))))
+        job.start()
+        deadline = time.monotonic() + 30
+        while marks() != {first: True, second: True}:
+            assert time.monotonic() < deadline, "the job never claimed both hours"
+            time.sleep(0.05)
+        batch.execute("SET lock_timeout = '2s'")
+        batch.execute(
+            "INSERT INTO telemetry (time, series_id, value) VALUES (%s, %s, 2.0)",
+            (first + timedelta(minutes=10), sid),
+        )
+        batch.execute(MARK_DIRTY, ([sid], [int(first.timestamp()) * 1_000_000]))
+        holder.rollback()
+        job.join(60)
+        assert not job.is_alive(), "the release waited for the open batch"
+        assert done == [2]
+        assert marks() == {first: True}  # the batch's clearing of the stamp is not committed
+        batch.commit()
+    assert marks() == {first: False}
+    assert drain(settings, Job("rollup", rollup)) == 1
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT bucket, count, sum FROM rollup_hour WHERE series_id = %s ORDER BY 1", (sid,)
+        ).fetchall()
+    assert rows == [(first, 2, 3.0), (second, 1, 5.0)]
