@@ -287,6 +287,16 @@ class Settings(BaseSettings):
         default=9465, ge=0, le=65535, description="0 disables the worker's metrics endpoint"
     )
     rollup_batch: int = Field(default=2000, description="dirty hours recomputed per transaction")
+    rollup_duty_cycle: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="share of the time the rollup job may work while hours wait: after a "
+        "batch it rests (1 / share - 1) times as long as the batch took (1: back to back), but "
+        "never so long that the hours due could not all be done within "
+        "PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL; a pass of every open hour is spread out instead "
+        "of taking a core from the ingestor",
+    )
     rollup_open_hour_interval: timedelta = Field(
         default=timedelta(seconds=60),
         description="an hour still being written is recomputed at most this often",

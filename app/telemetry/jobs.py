@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 REJECTION_PURGE_BATCH = 10_000
 BACKLOG_CAP = 100_000
+DUE_CAP = 1_000_000
 
 
 async def rollup(session: AsyncSession, settings: Settings) -> int:
@@ -47,6 +48,46 @@ async def rollup(session: AsyncSession, settings: Settings) -> int:
                 await conn.commit()
         raise
     return len(claims)
+
+
+class PacedRollup:
+    """The worker's ``rollup`` job: :func:`rollup`, paced (``app/worker/loop.py``'s ``Paced``):
+    after a batch it rests (:func:`pace`) so that a pass over every open hour of a large park
+    is spread out instead of taking a core from the ingestor back to back."""
+
+    def __init__(self) -> None:
+        self._batch = 0
+        self._waiting = 0
+
+    async def __call__(self, session: AsyncSession, settings: Settings) -> int:
+        done = await rollup(session, settings)
+        if done:
+            due = await rollups.count_due(session, settings.rollup_open_hour_interval, DUE_CAP)
+            self._batch, self._waiting = done, done + due
+        return done
+
+    def rest(self, took: float, settings: Settings) -> float:
+        return pace(
+            took,
+            settings.rollup_duty_cycle,
+            self._batch,
+            self._waiting,
+            settings.rollup_open_hour_interval.total_seconds(),
+        )
+
+
+def pace(took: float, duty: float, batch: int, waiting: int, within: float) -> float:
+    """Seconds to rest after a batch of ``batch`` hours that took ``took`` seconds, with
+    ``waiting`` hours due (the batch's included): long enough that the job works at most
+    ``duty`` of the time (``PARKTWIN_ROLLUP_DUTY_CYCLE``), but never so long that the hours
+    due could not all be done within ``within`` seconds (``PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL``,
+    when the open ones are due again) at this batch's pace: the rollups keep up whatever the
+    duty, as long as the machine can."""
+    if not 0 < duty <= 1:
+        raise ValueError(f"a duty cycle is a share of the time in (0, 1], not {duty}")
+    by_duty = took * (1 / duty - 1)
+    keeping_up = within * batch / max(waiting, batch) - took
+    return max(0.0, min(by_duty, keeping_up))
 
 
 async def dirty_hours(session: AsyncSession, _settings: Settings) -> int:

@@ -19,17 +19,24 @@ CLAIM_LEASE = timedelta(minutes=10)
 """A claim whose recomputation has not committed within this is taken again (its worker was
 killed; one that fails in the ordinary way gives its hours back at once: ``unclaim``)."""
 
-CLAIM = """
+DUE = """(bucket + interval '1 hour' <= now() OR marked_at <= now() - :open_hour_interval)
+      AND (claimed_at IS NULL OR claimed_at <= now() - :lease)"""
+"""A mark the job may take: a closed hour, or an open one whose mark is old enough, not
+claimed (or claimed longer ago than the lease)."""
+
+CLAIM = compose(
+    """
 UPDATE telemetry_dirty d SET claimed_at = clock_timestamp()
 FROM (
     SELECT series_id, bucket FROM telemetry_dirty
-    WHERE (bucket + interval '1 hour' <= now() OR marked_at <= now() - :open_hour_interval)
-      AND (claimed_at IS NULL OR claimed_at <= now() - :lease)
+    WHERE {due}
     ORDER BY bucket, series_id LIMIT :limit FOR UPDATE SKIP LOCKED
 ) taken
 WHERE d.series_id = taken.series_id AND d.bucket = taken.bucket
 RETURNING d.series_id, d.bucket, d.claimed_at
-"""
+""",
+    due=Fixed(DUE),
+)
 """Take up to ``limit`` dirty hours, oldest first, skipping those a writer or another worker
 holds: every closed hour, and an open one (still being written) once its mark is
 ``open_hour_interval`` old, so a steady stream gets its current hours recomputed now and then,
@@ -230,6 +237,22 @@ async def drop_expired(session: AsyncSession, table: str, older_than: timedelta)
 async def forget_dirty_before(session: AsyncSession, horizon: datetime) -> None:
     """Marks of hours whose raw data retention has dropped: nothing left to recompute."""
     await session.execute(text("DELETE FROM telemetry_dirty WHERE bucket < :h"), {"h": horizon})
+
+
+COUNT_DUE = text(
+    compose(
+        "SELECT count(*) FROM (SELECT 1 FROM telemetry_dirty WHERE {due} LIMIT :cap) due",
+        due=Fixed(DUE),
+    )
+)
+
+
+async def count_due(
+    executor: AsyncSession | AsyncConnection, open_hour_interval: timedelta, cap: int
+) -> int:
+    """Marks the job may take now (:data:`DUE`), counted up to ``cap``."""
+    params = {"open_hour_interval": open_hour_interval, "lease": CLAIM_LEASE, "cap": cap}
+    return int((await executor.execute(COUNT_DUE, params)).scalar_one())
 
 
 DIRTY = text("SELECT count(*) FROM (SELECT 1 FROM telemetry_dirty LIMIT :cap) dirty")

@@ -4,7 +4,9 @@ Each job run is one transaction (its session commits when the job returns, rolls
 raises). A job that fails is logged, counted (``parktwin_worker_job_failures_total``) and the
 loop carries on. A job returns how much work it did; the loop sleeps
 ``PARKTWIN_WORKER_INTERVAL`` only when a whole round found nothing to do, so a backlog drains
-at full speed.
+at full speed, except a paced job (:class:`Paced`: the rollup job, whose passes at 100,000
+devices took the core the ingestor needed; docs/benchmarks.md): after a run that did something
+it rests as long as its ``rest`` says, and the loop's idle sleep ends when that rest does.
 
 A job's lifecycle: if its ``run`` has ``start(maker, settings)`` and ``aclose()`` (see
 :class:`Lifecycle`), the loop starts it before its first run (again before the next one if
@@ -24,6 +26,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -58,6 +61,14 @@ class Listener(Protocol):
     def notified(self, channel: str) -> None: ...
 
 
+@runtime_checkable
+class Paced(Protocol):
+    """A job's ``run`` that rests after a run that did something: ``rest(took, settings)``
+    seconds (``took``: that run's), during which the loop does not run it."""
+
+    def rest(self, took: float, settings: Settings) -> float: ...
+
+
 @dataclass
 class Job:
     """A named job, run at most once every ``every`` seconds (0: every round). ``backlog``,
@@ -70,10 +81,11 @@ class Job:
     backlog: BacklogFn | None = None
     last_run: float = field(default=float("-inf"))
     last_backlog: float = field(default=float("-inf"))
+    rest_until: float = field(default=float("-inf"))
     started: bool = False
 
     def due(self, now: float) -> bool:
-        return now - self.last_run >= self.every
+        return now >= self.rest_until and now - self.last_run >= self.every
 
     async def start(self, maker: async_sessionmaker[AsyncSession], settings: Settings) -> bool:
         """Open what the job holds; False (logged) if that failed: it is tried again later."""
@@ -103,7 +115,7 @@ async def run_job(
     metrics: WorkerMetrics | None = None,
 ) -> int:
     """One transaction of ``job``; errors are logged and count as no work."""
-    job.last_run = time.monotonic()
+    job.last_run = monotonic()
     try:
         async with maker() as session, session.begin():
             done = await job.run(session, settings)
@@ -112,16 +124,25 @@ async def run_job(
         _observe(metrics, job, ok=False)
         return 0
     _observe(metrics, job, ok=True)
+    if done and isinstance(job.run, Paced):
+        took = monotonic() - job.last_run
+        job.rest_until = job.last_run + took + job.run.rest(took, settings)
     if done:
         logger.debug("job %s: %d done", job.name, done)
     return done
+
+
+def pause(jobs: Sequence[Job], idle: float, now: float) -> float:
+    """The loop's idle sleep: ``idle``, or less if a resting job's rest ends sooner."""
+    resting = [job.rest_until - now for job in jobs if job.rest_until > now]
+    return min([idle, *resting])
 
 
 def _observe(metrics: WorkerMetrics | None, job: Job, ok: bool) -> None:
     if metrics is None:
         return
     metrics.runs.labels(job.name).inc()
-    metrics.duration.labels(job.name).observe(time.monotonic() - job.last_run)
+    metrics.duration.labels(job.name).observe(monotonic() - job.last_run)
     if ok:
         metrics.last_success.labels(job.name).set(time.time())
     else:
@@ -132,7 +153,7 @@ async def measure_backlog(
     maker: async_sessionmaker[AsyncSession], job: Job, settings: Settings, metrics: WorkerMetrics
 ) -> None:
     """Set the job's backlog gauge, if it has one and it was not measured this interval."""
-    now = time.monotonic()
+    now = monotonic()
     if job.backlog is None or now - job.last_backlog < settings.worker_interval.total_seconds():
         return
     job.last_backlog = now
@@ -153,7 +174,7 @@ async def run_round(
 ) -> int:
     done = 0
     for job in jobs:
-        if job.due(time.monotonic()) and await job.start(maker, settings):
+        if job.due(monotonic()) and await job.start(maker, settings):
             done += await run_job(maker, job, settings, metrics)
             if metrics is not None:
                 await measure_backlog(maker, job, settings, metrics)
@@ -181,7 +202,7 @@ async def run_loop(
         while not stop.is_set():
             wake.clear()  # before the round: a NOTIFY during the round means "go again"
             if await run_round(maker, jobs, settings, metrics) == 0:
-                await _idle(stop, wake, idle)
+                await _idle(stop, wake, pause(jobs, idle, monotonic()))
     finally:
         metrics.up.set(0)
         listener.cancel()

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import create_engine_for
-from app.telemetry.jobs import rollup
+from app.telemetry.jobs import PacedRollup, rollup
 from app.worker.loop import Job, run_loop
 from ingest.writer import MARK_DIRTY
 from tests.api.conftest import create_device, create_park, series_id, write_readings
-from tests.api.worker_util import drain, run_retention
+from tests.api.worker_util import drain, run_once, run_retention
 
 
 def test_the_loop_survives_a_failing_job_and_rolls_it_back(
@@ -294,3 +294,37 @@ def test_the_release_of_recomputed_hours_skips_a_mark_a_writer_holds_instead_of_
             "SELECT bucket, count, sum FROM rollup_hour WHERE series_id = %s ORDER BY 1", (sid,)
         ).fetchall()
     assert rows == [(first, 2, 3.0), (second, 1, 5.0)]
+
+
+def test_the_worker_paces_the_rollup_job_by_the_hours_still_due(
+    client: TestClient, admin: dict[str, str], database_url: str, settings: Settings
+) -> None:
+    """The worker's rollup job (``PacedRollup``) takes a batch (here of one hour) and counts the
+    hours still due in the same transaction; its rest after the batch follows from that
+    count: with a duty cycle of 0.01 (99 s of rest for a batch of 1 s) keeping up binds, at
+    ``within * batch / due - took`` = 60 * 1 / due - 1 s (at most 19 s: three hours due)."""
+    park = create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    write_readings(database_url, sid, [(hour - timedelta(hours=h), float(h)) for h in (3, 4, 5)])
+    paced = settings.model_copy(
+        update={
+            "rollup_batch": 1,
+            "rollup_duty_cycle": 0.01,
+            "rollup_open_hour_interval": timedelta(minutes=1),
+        }
+    )
+    job = PacedRollup()
+    assert run_once(paced, Job("rollup", job)) == 1
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(  # due: closed or marked a minute ago, not claimed (or past the lease)
+            "SELECT count(*) FROM telemetry_dirty "
+            "WHERE (bucket + interval '1 hour' <= now() "
+            "OR marked_at <= now() - interval '1 minute') "
+            "AND (claimed_at IS NULL OR claimed_at <= now() - interval '10 minutes')"
+        ).fetchone()
+    due = 1 + int(row[0])  # type: ignore[index]
+    assert due >= 3  # this series' other two hours, and whatever other tests left
+    assert job.rest(1.0, paced) == pytest.approx(60 * 1 / due - 1)
+    assert _dirty(database_url, sid) == 2

@@ -9,13 +9,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.alarms.jobs import AlarmTimers
 from app.core.config import Settings
 from app.core.db import create_engine_for
-from app.telemetry.jobs import dirty_hours
+from app.telemetry.jobs import dirty_hours, pace
+from app.worker import loop
 from app.worker.loop import Job, run_loop, run_round
 from app.worker.metrics import WorkerMetrics
 from tests.api.conftest import create_device, create_park, series_id, write_readings
@@ -238,3 +240,61 @@ ADD_RULE = (
     "VALUES (%s, 'temperature_sensor', 'temperature_c', 'threshold', "
     '\'[{"severity": "major", "threshold": 60}]\') RETURNING id'
 )
+
+
+def test_a_paced_job_rests_after_working_and_the_idle_sleep_ends_with_its_rest(
+    settings: Settings, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paced job (``rest``, here the rollup job's pace with a duty cycle of 0.25 and nothing
+    else due), on a clock the jobs move by hand: it works 1 s a run and rests 3 s after each
+    run that did something, so over 12 rounds a second apart it runs at seconds 0, 4 and 8;
+    once it finds nothing it does not rest, and runs in the very next round. A job that is
+    not paced runs every round. The loop's idle sleep is cut to the end of the rest (2 s left
+    of a 5 s interval)."""
+    clock = [100.0]
+    monkeypatch.setattr(loop, "monotonic", lambda: clock[0])
+    plain_runs: list[float] = []
+
+    class Batches:
+        def __init__(self) -> None:
+            self.runs: list[float] = []
+            self.work = True
+
+        async def __call__(self, _session: AsyncSession, _s: Settings) -> int:
+            self.runs.append(clock[0] - 100.0)
+            clock[0] += 1.0  # the batch takes a second
+            return 1 if self.work else 0
+
+        def rest(self, took: float, _s: Settings) -> float:
+            return pace(took, duty=0.25, batch=1, waiting=1, within=3600.0)
+
+    async def plain(_session: AsyncSession, _s: Settings) -> int:
+        plain_runs.append(clock[0] - 100.0)
+        return 0
+
+    batches = Batches()
+    paced = Job("rollup", batches)
+    jobs = [paced, Job("other", plain)]
+
+    async def main() -> None:
+        engine = create_engine_for(database_url, pool_size=1)
+        try:
+            maker = async_sessionmaker(engine, expire_on_commit=False)
+            for second in range(12):
+                clock[0] = 100.0 + second
+                await run_round(maker, jobs, settings)
+            assert batches.runs == [0.0, 4.0, 8.0]
+            assert paced.rest_until == 100.0 + 8.0 + 1.0 + 3.0
+            assert loop.pause(jobs, idle=5.0, now=110.0) == 2.0
+            assert loop.pause(jobs, idle=5.0, now=112.0) == 5.0  # rested: the interval again
+            batches.work = False
+            clock[0] = 112.0
+            await run_round(maker, jobs, settings)
+            clock[0] = 113.0
+            await run_round(maker, jobs, settings)
+            assert batches.runs[3:] == [12.0, 13.0]  # nothing found: no rest
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    assert len(plain_runs) == 14  # every round
