@@ -523,7 +523,7 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
     )  # fmt: skip
     live_s, mqtt_url = args.live_minutes * 60, mosquitto.url()
     options = SimOptions(
-        park_id=PARK, devices=args.devices, rate=args.devices / PERIOD_S, faults=False,
+        park_id=PARK, devices=args.devices, rate=args.devices / args.period, faults=False,
         scenario="gas_leak", scenario_at=live_s / 2, scenario_duration=min(300, live_s / 4),
         processes=processes, device_connections=per_process, gateway=gateway,
     )  # fmt: skip
@@ -535,6 +535,8 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
     try:
         # the rollup interval docs/operations.md gives for 100,000 devices
         rollup = {"rollup_open_hour_interval": ROLLUP_OPEN_HOUR_INTERVAL}
+        if args.rollup_duty is not None:
+            rollup["rollup_duty_cycle"] = str(args.rollup_duty)
         with worker_process(db, **rollup), api_process(db, mosquitto.url("api")) as base:
             key = admin_key(db)
             receiver = ReceiverProcess().start()  # its own process: arrivals stamped on time
@@ -674,19 +676,33 @@ CLIFFS = [
     "and every device of the park scanned (EXPLAIN ANALYZE under the live load: 73 ms of the "
     "statement's 95 at 100,000 devices); each id is now looked up by the primary key "
     "(`WANTED`, app/telemetry/repository.py): 35 ms.",
-    "- **Not removed: each 10-minute rollup pass holds ingest back.** The rollup job "
-    "recomputes every series' open hour (162,359 at this size) once per "
-    "`PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL`, back to back at full speed: for the minute or so of "
-    "a pass PostgreSQL needs a core more than the two have, the ingest lag p99 climbs to "
-    "10-30 s and a gas reading's webhook to seconds (the over-time table: the lag column). "
-    "Its lock waits are gone (migration 0032: the hours are claimed in a transaction of "
-    "their own); the CPU burst is not. What removes it: a pass spread over its interval, or "
-    "an open hour merged incrementally instead of recomputed.",
+    "- **Spread, not removed: the rollup passes.** The rollup job recomputes every series' "
+    "open hour (162,359 at this size) once per `PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL` and every "
+    "closed hour once after the hour. Back to back, a pass took PostgreSQL a core more than "
+    "the two have for its 1-3 minutes, and the ingest lag p99 climbed to 30 s. The job is now "
+    "paced (`PARKTWIN_ROLLUP_DUTY_CYCLE`, app/telemetry/jobs.py: at most a quarter of the time, "
+    "or what finishing the hours due within the interval takes), and its release no longer "
+    "deadlocks with ingest batches (SKIP LOCKED). The work itself (about 0.35 ms an hour, 60% "
+    "of it the day's row) is unchanged: where the machine has no room for it, the lag still "
+    "rises during a pass, less and later. What removes it: less work per open hour (merge new "
+    "readings into the hour's row; the day's row only when an hour closes).",
     "- **Not removed: the gas reading's webhook and the wall's p99 under full load.** At this "
     "rate the services use about 1.7 of the 2 cores and 5 processes wait to run; each hop of a "
     "gas reading (ingest, fan-out, the POST) waits its turn for a core. The curve by park size "
     'and what was tried: the section "Park at 100,000 devices: runs and readings".',
 ]
+
+
+def _extra(a: argparse.Namespace) -> str:
+    """The options of this run beyond the ones every report names."""
+    extra = f" --period {a.period:g}" if a.period != PERIOD_S else ""
+    return extra + (f" --rollup-duty {a.rollup_duty:g}" if a.rollup_duty is not None else "")
+
+
+def _duty(a: argparse.Namespace) -> str:
+    if a.rollup_duty is not None:
+        return f"{a.rollup_duty:g}"
+    return f"{Settings.model_fields['rollup_duty_cycle'].default:g} (the default)"
 
 
 def curve_report(result: Result) -> str:
@@ -726,11 +742,13 @@ def report(result: Result) -> str:
     lines = [
         HEADING, "",
         f"Run {when} with `python -m bench.park100k --devices {a.devices} --live-minutes "
-        f"{a.live_minutes:g} --pause {a.pause:g}` on this machine ({os.cpu_count()} cores, shared; "
+        f"{a.live_minutes:g} --pause {a.pause:g}{_extra(a)}` on this machine "
+        f"({os.cpu_count()} cores, shared; "
         f"load average {result.load[0]:.1f} at the start of the live window, "
         f"{result.load[1]:.1f} at the end). The full run is `make bench-park100k` (30 minutes "
         "live) on a quiet machine. The worker runs with `PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL="
-        f"{ROLLUP_OPEN_HOUR_INTERVAL}` (docs/operations.md's setting for this size); the API with "
+        f"{ROLLUP_OPEN_HOUR_INTERVAL}` (docs/operations.md's setting for this size) and "
+        f"`PARKTWIN_ROLLUP_DUTY_CYCLE={_duty(a)}`; the API with "
         "its twin and map cache off, so that every probe computes its answer; the simulator's "
         f"processes at nice {SIMULATOR_NICE} (the devices are other machines in a park).", "",
     ]  # fmt: skip
@@ -743,7 +761,7 @@ def report(result: Result) -> str:
     rate = result.live_rate
     lag = [r["lag_p99"] for r in live_rows if r["lag_n"]]
     lines += [
-        f"Live: {a.devices / PERIOD_S:,.0f} msg/s wanted; {result.connections}; connected and "
+        f"Live: {a.devices / a.period:,.0f} msg/s wanted; {result.connections}; connected and "
         f"flowing after {result.connect_s:.0f} s. Simulator: {sim.sent:,} messages, "
         f"{sim.acked:,} acknowledged, {sim.connected:,} connections, {sim.refused} refused. "
         f"Ingestor received **{rate:,.0f} msg/s** over the live window.", "",
@@ -796,6 +814,18 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--live-minutes", type=float, default=30.0)
     parser.add_argument("--pause", type=float, default=60.0, help="ingestor stop, seconds")
+    parser.add_argument(
+        "--period",
+        type=float,
+        default=PERIOD_S,
+        help="seconds between a device's messages (the issue's load: 15)",
+    )
+    parser.add_argument(
+        "--rollup-duty",
+        type=float,
+        default=None,
+        help="PARKTWIN_ROLLUP_DUTY_CYCLE of the worker (default: the setting's)",
+    )
     parser.add_argument("--gas-every", type=float, default=3.0, help="seconds between gas probes")
     parser.add_argument("--live-samples", type=int, default=2, help="live accounts per curve size")
     parser.add_argument("--no-curve", dest="curve", action="store_false")
