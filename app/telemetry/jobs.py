@@ -61,9 +61,12 @@ class PacedRollup:
 
     async def __call__(self, session: AsyncSession, settings: Settings) -> int:
         done = await rollup(session, settings)
-        if done:
+        due = 0
+        if done and settings.rollup_duty_cycle < 1 and settings.rollup_open_hour_interval:
+            # the count (a scan of the marks) only where a rest can follow (``pace``: none at
+            # a duty of 1 or an interval of 0, whatever is due)
             due = await rollups.count_due(session, settings.rollup_open_hour_interval, DUE_CAP)
-            self._batch, self._waiting = done, done + due
+        self._batch, self._waiting = done, done + due
         return done
 
     def rest(self, took: float, settings: Settings) -> float:

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -193,6 +195,35 @@ def test_an_hour_still_being_written_is_rolled_up_only_once_its_mark_is_old(
     assert _dirty(database_url, sid) == 1
 
 
+def _rollup_held_by(
+    holder: psycopg.Connection[Any], settings: Settings, done: list[int]
+) -> threading.Thread:
+    """The rollup job draining in a thread, its recomputation held by ``holder``'s lock on
+    ``rollup_hour`` (until ``holder`` rolls back); what it did goes to ``done``."""
+    holder.execute("LOCK TABLE rollup_hour IN ACCESS EXCLUSIVE MODE")
+    job = threading.Thread(target=lambda: done.append(drain(settings, Job("rollup", rollup))))
+    job.start()
+    return job
+
+
+def _wait_for(condition: Callable[[], bool], failure: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
+
+
+def _store_and_mark(batch: psycopg.Connection[Any], sid: int, hour: datetime) -> None:
+    """What an ingest batch does with a reading 10 minutes into ``hour``: store it and mark the
+    hour again, in its transaction (not committed here), never waiting longer than 2 s."""
+    batch.execute("SET lock_timeout = '2s'")
+    batch.execute(
+        "INSERT INTO telemetry (time, series_id, value) VALUES (%s, %s, 2.0)",
+        (hour + timedelta(minutes=10), sid),
+    )
+    batch.execute(MARK_DIRTY, ([sid], [int(hour.timestamp()) * 1_000_000]))
+
+
 def test_a_batch_marking_an_hour_being_recomputed_neither_waits_nor_loses_its_rows(
     client: TestClient, admin: dict[str, str], database_url: str, settings: Settings
 ) -> None:
@@ -216,20 +247,10 @@ def test_a_batch_marking_an_hour_being_recomputed_neither_waits_nor_loses_its_ro
             return bool(row and row[0])
 
     with psycopg.connect(database_url) as holder:
-        holder.execute("LOCK TABLE rollup_hour IN ACCESS EXCLUSIVE MODE")
-        job = threading.Thread(target=lambda: done.append(drain(settings, Job("rollup", rollup))))
-        job.start()
-        deadline = time.monotonic() + 30
-        while not claimed():
-            assert time.monotonic() < deadline, "the job never claimed the hour"
-            time.sleep(0.05)
+        job = _rollup_held_by(holder, settings, done)
+        _wait_for(claimed, "the job never claimed the hour")
         with psycopg.connect(database_url) as batch:
-            batch.execute("SET lock_timeout = '2s'")
-            batch.execute(
-                "INSERT INTO telemetry (time, series_id, value) VALUES (%s, %s, 2.0)",
-                (hour + timedelta(minutes=10), sid),
-            )
-            batch.execute(MARK_DIRTY, ([sid], [int(hour.timestamp()) * 1_000_000]))
+            _store_and_mark(batch, sid, hour)
         holder.rollback()
     job.join(60)
     assert done == [2]  # the hour twice: once as claimed, once more for the batch's mark
@@ -268,19 +289,9 @@ def test_the_release_of_recomputed_hours_skips_a_mark_a_writer_holds_instead_of_
             return {r[0]: r[1] for r in rows}
 
     with psycopg.connect(database_url) as holder, psycopg.connect(database_url) as batch:
-        holder.execute("LOCK TABLE rollup_hour IN ACCESS EXCLUSIVE MODE")
-        job = threading.Thread(target=lambda: done.append(drain(settings, Job("rollup", rollup))))
-        job.start()
-        deadline = time.monotonic() + 30
-        while marks() != {first: True, second: True}:
-            assert time.monotonic() < deadline, "the job never claimed both hours"
-            time.sleep(0.05)
-        batch.execute("SET lock_timeout = '2s'")
-        batch.execute(
-            "INSERT INTO telemetry (time, series_id, value) VALUES (%s, %s, 2.0)",
-            (first + timedelta(minutes=10), sid),
-        )
-        batch.execute(MARK_DIRTY, ([sid], [int(first.timestamp()) * 1_000_000]))
+        job = _rollup_held_by(holder, settings, done)
+        _wait_for(lambda: marks() == {first: True, second: True}, "the job never claimed both")
+        _store_and_mark(batch, sid, first)
         holder.rollback()
         job.join(60)
         assert not job.is_alive(), "the release waited for the open batch"
@@ -328,3 +339,7 @@ def test_the_worker_paces_the_rollup_job_by_the_hours_still_due(
     assert due >= 3  # this series' other two hours, and whatever other tests left
     assert job.rest(1.0, paced) == pytest.approx(60 * 1 / due - 1)
     assert _dirty(database_url, sid) == 2
+    back_to_back = paced.model_copy(update={"rollup_duty_cycle": 1.0})  # no count, no rest
+    assert run_once(back_to_back, Job("rollup", job)) == 1
+    assert job.rest(1.0, back_to_back) == 0.0
+    assert _dirty(database_url, sid) == 1
