@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-economy bench-cockpit bench-scale-reads bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
+.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-rollup bench-economy bench-cockpit bench-scale-reads bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
 
 $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -101,6 +101,12 @@ bench-emergency: venv install-services
 # minutes; writes docs/benchmarks.md).
 bench-carbon: venv install-services
 	$(BIN)/python -m bench.carbon
+
+# The rollup job's cost per open hour (hourly row only) against the same hours done in full
+# (hourly and daily rows), at 40, 120 and 240 readings an hour (about 2 minutes; writes
+# docs/benchmarks.md).
+bench-rollup: venv install-services
+	$(BIN)/python -m bench.rollup
 
 # The economy reads (亩均效益评价, 电力看经济, the month's overview) over the demo park's simulated
 # year through the API (first run loads the data, about a minute; writes docs/benchmarks.md).

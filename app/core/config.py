@@ -299,7 +299,9 @@ class Settings(BaseSettings):
     )
     rollup_open_hour_interval: timedelta = Field(
         default=timedelta(seconds=60),
-        description="an hour still being written is recomputed at most this often",
+        description="an hour still being written gets its hourly rollup recomputed at most "
+        "this often, its park-local day's rollup once the hour has closed (reads stay exact: "
+        "they make queued hours and days from raw readings); 0: every hour in full at once",
     )
     webhook_allowed_networks: list[IPvAnyNetwork] = Field(
         default=[],

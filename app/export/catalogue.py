@@ -40,10 +40,11 @@ def _exports(base: str, path: str, extra: str = "") -> dict[str, str]:
 
 
 def _telemetry(base: str, s: Settings) -> list[dict[str, Any]]:
+    days = "its day's row once it has closed" if s.rollup_open_hour_interval else "its day's too"
     rollup = (
         f"recomputed by the worker for hours that received readings, each pass up to "
         f"{s.rollup_batch} hours, an hour still being written at most every "
-        f"{s.rollup_open_hour_interval.total_seconds():g} s, the worker idling "
+        f"{s.rollup_open_hour_interval.total_seconds():g} s ({days}), the worker idling "
         f"{s.worker_interval.total_seconds():g} s between passes and working at most "
         f"{s.rollup_duty_cycle:.0%} of the time while hours wait; exports and the series API "
         "make hours still queued from raw readings"

@@ -47,25 +47,31 @@ marking one of these hours again never waits for it. It clears the stamp instead
 snapshot)."""
 
 MINE = """(
-    SELECT t.series_id, t.bucket FROM telemetry_dirty t
+    SELECT t.series_id, t.bucket, c.claimed_at AS taken FROM telemetry_dirty t
     JOIN unnest(CAST(:sids AS integer[]), CAST(:buckets AS timestamptz[]),
                 CAST(:claimed AS timestamptz[])) AS c(series_id, bucket, claimed_at)
-      ON t.series_id = c.series_id AND t.bucket = c.bucket AND t.claimed_at = c.claimed_at
+      ON t.series_id = c.series_id AND t.bucket = c.bucket AND {stamp}
     FOR UPDATE OF t SKIP LOCKED
 ) mine"""
-"""The job's marks that still carry its stamp, locked, skipping those a writer holds: a writer
-marking one of them again clears its stamp (``DO UPDATE SET claimed_at = NULL``, in key order)
-and keeps its lock until its batch commits, so waiting for it would order the two by nothing
-but chance (deadlocks seen at 100,000 devices, bench/park100k). A skipped mark stays for a
-later pass, which is what the writer's mark asks for anyway (or, if its batch rolled back, the
-stamp's lease hands it out again)."""
+"""The job's marks that still carry its stamp (``stamp``), locked, skipping those a writer
+holds: a writer marking one of them again clears its stamp (``DO UPDATE SET claimed_at =
+NULL``, in key order) and keeps its lock until its batch commits, so waiting for it would order
+the two by nothing but chance (deadlocks seen at 100,000 devices, bench/park100k). A skipped
+mark stays for a later pass, which is what the writer's mark asks for anyway (or, if its batch
+rolled back, the stamp's lease hands it out again)."""
+
+STAMPED = "t.claimed_at = c.claimed_at"
+"""Still the job's stamp: nobody marked the hour again since it was taken."""
+
+STAMPED_OR_MARKED = "(t.claimed_at = c.claimed_at OR t.claimed_at IS NULL)"
+"""Still the job's stamp, or marked again by a writer since (not taken by another job)."""
 
 RELEASE = compose(
     """
 DELETE FROM telemetry_dirty d USING {mine}
 WHERE d.series_id = mine.series_id AND d.bucket = mine.bucket
 """,
-    mine=Fixed(MINE),
+    mine=Fixed(MINE).format(stamp=Fixed(STAMPED)),
 )
 
 UNCLAIM = compose(
@@ -73,8 +79,21 @@ UNCLAIM = compose(
 UPDATE telemetry_dirty d SET claimed_at = NULL FROM {mine}
 WHERE d.series_id = mine.series_id AND d.bucket = mine.bucket
 """,
-    mine=Fixed(MINE),
+    mine=Fixed(MINE).format(stamp=Fixed(STAMPED)),
 )
+
+RESCHEDULE = compose(
+    """
+UPDATE telemetry_dirty d SET claimed_at = NULL, marked_at = mine.taken FROM {mine}
+WHERE d.series_id = mine.series_id AND d.bucket = mine.bucket
+""",
+    mine=Fixed(MINE).format(stamp=Fixed(STAMPED_OR_MARKED)),
+)
+"""Keep the marks of open hours whose hourly rows were just recomputed, due again an
+``open_hour_interval`` after they were taken: the mark stands for the local day too, whose
+row is recomputed once the hour has closed (``rollup`` in app/telemetry/jobs.py), and keeps
+the read path making that day from raw readings until then. A mark a writer made again since
+(its stamp cleared) is kept the same way: its new rows are folded in on that later pass."""
 
 
 @dataclass(frozen=True)
@@ -172,19 +191,40 @@ async def release(session: AsyncSession, claims: list[Claim]) -> None:
     await session.execute(text(RELEASE), _claims(claims))
 
 
+async def reschedule(session: AsyncSession, claims: list[Claim]) -> None:
+    """Keep the marks of recomputed open hours, due again an interval after they were taken
+    (:data:`RESCHEDULE`)."""
+    await session.execute(text(RESCHEDULE), _claims(claims))
+
+
 async def unclaim(executor: AsyncSession | AsyncConnection, claims: list[Claim]) -> None:
     """Give taken hours back (their recomputation failed): the next pass takes them again."""
     await executor.execute(text(UNCLAIM), _claims(claims))
 
 
 async def recompute(
-    session: AsyncSession, hours: list[tuple[int, datetime]], horizon: datetime
+    session: AsyncSession,
+    hours: list[tuple[int, datetime]],
+    horizon: datetime,
+    *,
+    days_of: list[tuple[int, datetime]],
 ) -> None:
-    """Rebuild the hourly rollups of ``hours`` and the daily ones of the days they touch.
+    """Rebuild the hourly rollups of ``hours``, then the daily ones of the days that the
+    hours ``days_of`` touch (some or all of ``hours``).
 
     Hours before ``horizon`` (raw data already dropped by retention) are left as they are.
     A bucket whose readings are all gone loses its rollup row.
     """
+    await _rebuild(session, "rollup_hour", hours, horizon)
+    if days_of:
+        await _rebuild(session, "rollup_day", days_of, horizon)
+
+
+async def _rebuild(
+    session: AsyncSession, table: str, hours: list[tuple[int, datetime]], horizon: datetime
+) -> None:
+    """Delete and insert again the rows of ``table`` (``rollup_hour``: the ``hours``;
+    ``rollup_day``: the local days they touch)."""
     buckets = [h[1] for h in hours]
     params = {
         "sids": [h[0] for h in hours],
@@ -194,33 +234,30 @@ async def recompute(
         "tmin": min(buckets) - timedelta(days=2),
         "tmax": max(buckets) + timedelta(days=2),
     }
-    for table, keys in (("rollup_hour", "hours"), ("rollup_day", "days")):
-        ctes = (
-            Fixed("WITH ")
-            + Fixed(HOURS)
-            + (Fixed(", ") + Fixed(DAYS) if keys == "days" else Fixed(""))
-        )
-        parts = {"ctes": ctes, "table": Identifier(table), "keys": Identifier(keys)}
-        await session.execute(
-            statement(
-                "{ctes} DELETE FROM {table} r USING {keys} k "
-                "WHERE r.series_id = k.series_id AND r.bucket = k.bucket",
-                **parts,
-            ),
-            params,
-        )
-        fresh: Composable = Fixed(RAW_ROLLUP.format(keys=keys, lo=":tmin", hi=":tmax"))
-        if keys == "days":
-            fresh = Fixed(DAYS_FROM_HOURS) + Fixed(" UNION ALL ") + Fixed(DAYS_BY_RAW)
-        await session.execute(
-            statement(
-                "INSERT INTO {table} ({columns}) {ctes} SELECT {columns} FROM ({fresh}) fresh",
-                **parts,
-                columns=Fixed(ROLLUP_COLUMNS),
-                fresh=fresh,
-            ),
-            params,
-        )
+    days = table == "rollup_day"
+    keys = "days" if days else "hours"
+    ctes = Fixed("WITH ") + Fixed(HOURS) + (Fixed(", ") + Fixed(DAYS) if days else Fixed(""))
+    parts = {"ctes": ctes, "table": Identifier(table), "keys": Identifier(keys)}
+    await session.execute(
+        statement(
+            "{ctes} DELETE FROM {table} r USING {keys} k "
+            "WHERE r.series_id = k.series_id AND r.bucket = k.bucket",
+            **parts,
+        ),
+        params,
+    )
+    fresh: Composable = Fixed(RAW_ROLLUP.format(keys=keys, lo=":tmin", hi=":tmax"))
+    if days:
+        fresh = Fixed(DAYS_FROM_HOURS) + Fixed(" UNION ALL ") + Fixed(DAYS_BY_RAW)
+    await session.execute(
+        statement(
+            "INSERT INTO {table} ({columns}) {ctes} SELECT {columns} FROM ({fresh}) fresh",
+            **parts,
+            columns=Fixed(ROLLUP_COLUMNS),
+            fresh=fresh,
+        ),
+        params,
+    )
 
 
 async def drop_expired(session: AsyncSession, table: str, older_than: timedelta) -> int:

@@ -33,6 +33,7 @@ def test_catalogue_lists_datasets_units_rhythm_and_sources(
     assert hour["bi_view"] == "bi.rollup_hour"
     assert f"{settings.rollup_batch} hours" in hour["rhythm"]
     assert "working at most 25% of the time" in hour["rhythm"]  # PARKTWIN_ROLLUP_DUTY_CYCLE
+    assert "at most every 60 s (its day's row once it has closed)" in hour["rhythm"]
     assert hour["export"]["csv"].endswith("/export/rollups?format=csv&level=hour")
     assert datasets["rollup_day"]["retention"] == f"P{settings.daily_rollup_retention.days}D"
     assert datasets["alarms"]["api"] == f"/api/v1/parks/{park.id}/alarms?status=all"

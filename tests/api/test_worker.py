@@ -24,7 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.db import create_engine_for
+from app.telemetry import repository as telemetry_repository
+from app.telemetry import rollup_repository as rollups
+from app.telemetry.intervals import INTERVALS, covered_range
 from app.telemetry.jobs import PacedRollup, rollup
+from app.telemetry.rollup_repository import Claim
 from app.worker.loop import Job, run_loop
 from ingest.writer import MARK_DIRTY
 from tests.api.conftest import create_device, create_park, series_id, write_readings
@@ -152,13 +156,18 @@ def test_retention_drops_old_raw_chunks_and_keeps_rollups(
     assert _dirty(database_url, sid) == 0
 
 
-def test_an_hour_still_being_written_is_rolled_up_only_once_its_mark_is_old(
+def test_an_open_hour_gets_its_hourly_row_now_and_then_and_its_day_once_it_has_closed(
     client: TestClient, admin: dict[str, str], database_url: str, settings: Settings
 ) -> None:
-    """A closed hour is taken at once; an open one (here two hours ahead, so it stays open
-    however long the test takes) waits until its mark is ``rollup_open_hour_interval`` old, and
-    marking it again (as every ingest batch does) does not make the mark younger."""
-    park = create_park(client, admin)
+    """A closed hour is taken at once: its hourly row, its day's row, and its mark is released.
+    An open one (here two hours ahead, so it stays open however long the test takes) waits
+    until its mark is ``rollup_open_hour_interval`` old, and marking it again (as every ingest
+    batch does) does not make the mark younger. Taken, it gets its hourly row only (its day's
+    row is left for the pass after it has closed) and keeps its mark, due again an interval
+    after it was taken: the mark stands for the day, so the read path still makes that day from
+    raw readings and counts both readings."""
+    tz = "Asia/Shanghai"
+    park = create_park(client, admin, tz=tz)
     device = create_device(client, admin, park.id)
     sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -166,12 +175,26 @@ def test_an_hour_still_being_written_is_rolled_up_only_once_its_mark_is_old(
     write_readings(database_url, sid, [(closed + timedelta(minutes=5), 1.0), (current, 2.0)])
     one_minute = settings.model_copy(update={"rollup_open_hour_interval": timedelta(minutes=1)})
 
-    def rolled_up() -> list[datetime]:
+    def rolled_up() -> tuple[list[datetime], int]:
+        """The hours with a rollup row, and the readings the day rows count."""
         with psycopg.connect(database_url) as conn:
-            rows = conn.execute(
+            hours = conn.execute(
                 "SELECT bucket FROM rollup_hour WHERE series_id = %s ORDER BY 1", (sid,)
             )
-            return [r[0] for r in rows]
+            days = conn.execute(
+                "SELECT coalesce(sum(count), 0) FROM rollup_day WHERE series_id = %s", (sid,)
+            )
+            return [r[0] for r in hours], int(days.fetchone()[0])  # type: ignore[index]
+
+    def marks() -> list[tuple[datetime, bool, bool]]:
+        """Each mark's hour, whether it is claimed, whether it is due at a 1-minute interval."""
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT bucket, claimed_at IS NOT NULL, marked_at <= now() - interval '1 minute' "
+                "FROM telemetry_dirty WHERE series_id = %s ORDER BY 1",
+                (sid,),
+            )
+            return [(r[0], r[1], r[2]) for r in rows]
 
     def mark_current_again() -> None:
         us = int(current.timestamp()) * 1_000_000
@@ -179,7 +202,8 @@ def test_an_hour_still_being_written_is_rolled_up_only_once_its_mark_is_old(
             conn.execute(MARK_DIRTY, ([sid], [us]))
 
     assert drain(one_minute, Job("rollup", rollup)) == 1
-    assert rolled_up() == [closed]
+    assert rolled_up() == ([closed], 1)
+    assert marks() == [(current, False, False)]
     with psycopg.connect(database_url) as conn:
         conn.execute(
             "UPDATE telemetry_dirty SET marked_at = marked_at - interval '2 minutes' "
@@ -188,11 +212,90 @@ def test_an_hour_still_being_written_is_rolled_up_only_once_its_mark_is_old(
         )
     mark_current_again()
     assert drain(one_minute, Job("rollup", rollup)) == 1
-    assert rolled_up() == [closed, current]
-    assert _dirty(database_url, sid) == 0
-    mark_current_again()  # a fresh mark: young again
+    assert rolled_up() == ([closed, current], 1)  # the open hour's reading is in no day row
+    assert marks() == [(current, False, False)]  # kept, due a minute after it was taken
+    mark_current_again()
     assert drain(one_minute, Job("rollup", rollup)) == 0
-    assert _dirty(database_url, sid) == 1
+    assert marks() == [(current, False, False)]
+    lo, hi = covered_range(closed, current + timedelta(hours=1), INTERVALS["1d"], tz)
+    raw, rolled = asyncio.run(_daily_counts(one_minute, sid, tz, lo, hi))
+    _forget_marks(database_url, sid)
+    assert sum(n for _, n in raw) == 2
+    assert rolled == raw
+
+
+def _forget_marks(database_url: str, sid: int) -> None:
+    """Delete the marks a test leaves on open hours (kept until they close): another test's
+    drain would take them."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM telemetry_dirty WHERE series_id = %s", (sid,))
+
+
+async def _daily_counts(
+    settings: Settings, sid: int, tz: str, lo: datetime, hi: datetime
+) -> tuple[list[tuple[datetime, float]], list[tuple[datetime, float]]]:
+    """Readings per local day of ``[lo, hi)``, from raw readings and through the daily rollups
+    (the read path: days touched by a queued hour made from raw)."""
+    engine = create_engine_for(settings.resolved_database_url(), pool_size=1)
+    common: dict[str, Any] = {
+        "series_id": sid, "lo": lo, "hi": hi, "interval": INTERVALS["1d"], "tz": tz, "agg": "count"
+    }  # fmt: skip
+    try:
+        async with AsyncSession(engine) as session:
+            raw = await telemetry_repository.bucketed(session, level=None, **common)
+            rolled = await telemetry_repository.bucketed(session, level="day", **common)
+            return [(r[0], r[1]) for r in raw], [(r[0], r[1]) for r in rolled]
+    finally:
+        await engine.dispose()
+
+
+def test_the_open_hours_marks_are_kept_due_an_interval_after_they_were_taken(
+    client: TestClient, admin: dict[str, str], database_url: str, settings: Settings
+) -> None:
+    """``reschedule``, the open hours' release: a mark still carrying the job's stamp, and one a
+    writer marked again after the claim (stamp cleared), are kept with ``marked_at`` set to the
+    claim's time and no stamp; one another job has taken since (its own stamp) is left alone."""
+    park = create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    hours = [hour, hour + timedelta(hours=1), hour + timedelta(hours=2)]
+    write_readings(database_url, sid, [(h, 1.0) for h in hours])
+    taken = datetime(2026, 1, 1, tzinfo=UTC)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE telemetry_dirty SET claimed_at = %s, marked_at = %s - interval '1 hour' "
+            "WHERE series_id = %s",
+            (taken, taken, sid),
+        )
+        conn.execute(MARK_DIRTY, ([sid], [int(hours[1].timestamp()) * 1_000_000]))
+        other = taken + timedelta(minutes=1)
+        conn.execute(
+            "UPDATE telemetry_dirty SET claimed_at = %s WHERE series_id = %s AND bucket = %s",
+            (other, sid, hours[2]),
+        )
+
+    async def reschedule() -> None:
+        engine = create_engine_for(database_url, pool_size=1)
+        try:
+            async with AsyncSession(engine) as session, session.begin():
+                await rollups.reschedule(session, [Claim(sid, h, taken) for h in hours])
+        finally:
+            await engine.dispose()
+
+    asyncio.run(reschedule())
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT bucket, claimed_at, marked_at FROM telemetry_dirty "
+            "WHERE series_id = %s ORDER BY 1",
+            (sid,),
+        ).fetchall()
+    _forget_marks(database_url, sid)
+    assert rows == [
+        (hours[0], None, taken),
+        (hours[1], None, taken),
+        (hours[2], other, taken - timedelta(hours=1)),
+    ]
 
 
 def _rollup_held_by(

@@ -71,7 +71,9 @@ async def _rollups(settings: Settings) -> None:
         async with maker() as session, session.begin():
             while claims := await rollups.claim_dirty(session, 10_000, timedelta(0)):
                 hours = [(c.series_id, c.bucket) for c in claims]
-                await rollups.recompute(session, hours, datetime(2000, 1, 1, tzinfo=UTC))
+                await rollups.recompute(
+                    session, hours, datetime(2000, 1, 1, tzinfo=UTC), days_of=hours
+                )
                 await rollups.release(session, claims)
     finally:
         await engine.dispose()
