@@ -266,6 +266,8 @@ def main() -> int:
     fills = [int(n) for n in args.fill.split(",")]
     if not all(1 <= n <= 240 for n in fills):
         parser.error("--fill: between 1 and 240 readings (one every 15 s)")
+    if args.series < 1 or args.rounds < 1:
+        parser.error("--series and --rounds: at least 1")
     settings = get_settings()
     services = EmbeddedServices.from_settings(settings)
     urls = services.up()

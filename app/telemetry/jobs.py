@@ -54,8 +54,10 @@ async def rollup(session: AsyncSession, settings: Settings) -> int:
             horizon,
             days_of=[(c.series_id, c.bucket) for c in closed],
         )
-        await rollups.release(session, closed)
-        await rollups.reschedule(session, still_open)
+        if closed:
+            await rollups.release(session, closed)
+        if still_open:
+            await rollups.reschedule(session, still_open)
     except Exception:
         await session.rollback()  # its connection back to the pool (a pool of one: the tests)
         with suppress(Exception):  # else the lease gives them back (CLAIM_LEASE)
