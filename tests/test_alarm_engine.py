@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.alarms.engine import Level, Rule, State, expire, step
+from app.alarms.engine import Level, Rule, State, due_us, expire, step
 
 GAS = Rule(levels=(Level("major", 25), Level("critical", 50)), deadband=2.0, latch=True)
 SECOND = 1_000_000
@@ -86,11 +86,45 @@ def test_a_timer_applies_a_pending_level_without_new_readings() -> None:
     assert later.level == 1
 
 
-@given(values)
-def test_old_readings_never_change_the_state(readings: list[float]) -> None:
+@given(values, st.floats(0, 100, allow_nan=False))
+def test_a_late_reading_raises_or_changes_nothing_and_never_moves_the_state_back(
+    readings: list[float], late_value: float
+) -> None:
+    """A reading older than the newest evaluated one (ingest workers draining side by side)
+    raises or escalates when it asks for a worse level, at its own time; it never lowers the
+    level, and the newest reading stays the newest."""
     state, _ = run(GAS, readings)
-    again, change = step(GAS, state, SECOND // 2, 99.0)
-    assert again == state and change is None
+    again, change = step(GAS, state, SECOND // 2, late_value)
+    assert (again.last_us, again.last_value) == (state.last_us, state.last_value)
+    wanted = GAS.raw_level(late_value, state.level)
+    if wanted > state.level:
+        assert change is not None
+        assert (change.before, change.after, change.at_us) == (state.level, wanted, SECOND // 2)
+        assert again.level == wanted
+    else:
+        assert change is None and again == state
+
+
+def test_a_late_gas_reading_raises_at_its_own_time_then_steps_down_from_the_newest_by_hand() -> (
+    None
+):
+    """3 and 4 %LEL at 1 s and 2 s, then 30 %LEL taken at 1.5 s arrives: it raises level 1
+    (25 %LEL, major) at 1.5 s. The newest reading (4 %LEL at 2 s) asks for normal, so normal
+    is pending from 2 s and, with no off-delay, due then (the worker's timer applies it; the
+    alarm latches until acknowledged)."""
+    state, _ = run(GAS, [3.0, 4.0])
+    raised, change = step(GAS, state, 1_500_000, 30.0)
+    assert change is not None
+    assert (change.before, change.after, change.at_us, change.value) == (0, 1, 1_500_000, 30.0)
+    assert (raised.level, raised.pending, raised.pending_since_us) == (1, 0, 2 * SECOND)
+    assert (raised.last_us, raised.last_value) == (2 * SECOND, 4.0)
+    assert due_us(GAS, raised) == 2 * SECOND
+    normal, back = expire(GAS, raised, 2 * SECOND)
+    assert back is not None and (back.before, back.after, back.at_us) == (1, 0, 2 * SECOND)
+    assert normal.level == 0
+    # 51 %LEL late on level 1: escalates to level 2 (50 %LEL, critical)
+    _same, up = step(GAS, raised, 1_700_000, 51.0)
+    assert up is not None and (up.before, up.after) == (1, 2)
 
 
 def test_below_rules_alarm_on_low_values() -> None:
@@ -180,3 +214,17 @@ def test_without_deadband_a_two_sided_level_follows_the_value(readings: list[flo
     state, _changes = run(rule, readings)
     last = readings[-1]
     assert state.level == (1 if last >= 23.5 else -1 if last <= 19.5 else 0)
+
+
+def test_late_readings_change_nothing_on_rate_or_on_delay_rules_or_across_sides() -> None:
+    """A rate needs consecutive readings, and one reading cannot show that a condition held for
+    an on-delay; a late reading on the other side of a two-sided rule (the newest one is on
+    this side) does not swing it."""
+    delayed = Rule(levels=GAS.levels, on_delay_us=30 * SECOND)
+    for rule, readings, late_value in (
+        (delayed, [3.0, 4.0], 99.0),
+        (RISE, [20.0, 20.1], 90.0),
+        (OXYGEN, [20.9, 24.0], 18.0),
+    ):
+        state, _ = run(rule, readings)
+        assert step(rule, state, 1_500_000, late_value) == (state, None), rule

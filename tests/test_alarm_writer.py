@@ -48,9 +48,10 @@ def test_a_batch_saves_the_state_of_every_key_it_evaluated(database_url: str) ->
             ("g5", 0, 0, 4.0),
         ]
         assert {to_us(r[4]) for r in rows} == {now}
-        # one second older: every key saw a newer reading, so none of these counts (g2..g5
-        # would have raised at 60 %LEL had their newest time not been saved)
-        older = [Readings(park, d, [(now - 1_000_000, "gas_lel_pct", 60.0)]) for d in devices]
+        # one second older, back to 1 %LEL: every key saw a newer reading, so none of these
+        # counts (a late reading only ever raises: app/alarms/engine.py ``late``); had their
+        # newest time not been saved, g0 and g1 would have returned to normal
+        older = [Readings(park, d, [(now - 1_000_000, "gas_lel_pct", 1.0)]) for d in devices]
         assert writer.apply(older, types) == 0
         # a newer reading goes on from the saved level: g0 escalates from 1 to 2
         newer = [Readings(park, "g0", [(now + 1_000_000, "gas_lel_pct", 60.0)])]

@@ -14,10 +14,10 @@ A two-sided rule (``low``: the low limits, ``levels`` then the high ones, ``dire
 -1, -2 on the low side. Each side is its own alarm (ISA-18.2: one alarm per setpoint), so a
 swing from one side to the other returns the first to normal and raises the second.
 
-``step()`` feeds one reading (in time order) and returns the new state with the changes that
-took effect; ``expire()`` applies a delay that has run out without a new reading (the worker's
-timer job calls it). Effective level changes become alarm transitions in the service layer:
-0 -> n raises, n -> m > n escalates, n -> 0 returns to normal.
+``step()`` feeds one reading (in time order; a late one goes to ``late()``) and returns the new
+state with the changes that took effect; ``expire()`` applies a delay that has run out without a
+new reading (the worker's timer job calls it). Effective level changes become alarm transitions
+in the service layer: 0 -> n raises, n -> m > n escalates, n -> 0 returns to normal.
 """
 
 from __future__ import annotations
@@ -113,9 +113,10 @@ def measure(rule: Rule, state: State, at_us: int, value: float) -> float | None:
 
 
 def step(rule: Rule, state: State, at_us: int, value: float) -> tuple[State, Change | None]:
-    """Feed one reading. Readings older than the newest evaluated one are ignored."""
+    """Feed one reading. A reading no newer than the newest evaluated one goes to
+    :func:`late`."""
     if state.last_us is not None and at_us <= state.last_us:
-        return state, None
+        return late(rule, state, at_us, value)
     seen = replace(state, last_us=at_us, last_value=value)
     judged = measure(rule, state, at_us, value)
     if judged is None:
@@ -128,6 +129,33 @@ def step(rule: Rule, state: State, at_us: int, value: float) -> tuple[State, Cha
         change = Change(state.level, wanted, at_us, judged)
         return replace(seen, level=wanted, pending=wanted, pending_since_us=None), change
     return replace(seen, pending=wanted, pending_since_us=since), None
+
+
+def late(rule: Rule, state: State, at_us: int, value: float) -> tuple[State, Change | None]:
+    """A reading older than the newest evaluated one. Ingest workers sharing a subscription can
+    evaluate one device's readings out of order (two draining a backlog side by side: a gas
+    detector's 30 %LEL evaluated after its next ordinary reading, bench/park100k), so a reading
+    over a threshold must not be lost for coming late: on a threshold rule without an on-delay,
+    one that asks for a level further out on the same side (or any level from normal) raises or
+    escalates at its own time. It never moves the state back: the newest reading stays the
+    newest, and what that one asks for becomes pending from its time, so the level steps back
+    down after the off-delay as it would have (a latched alarm stays until acknowledged). A rate
+    rule (a rate needs consecutive readings), a rule with an on-delay (one reading cannot show
+    that a condition held) and a reading asking for nothing worse change nothing."""
+    if rule.rate or rule.on_delay_us or state.last_us is None or state.last_value is None:
+        return state, None
+    wanted = rule.raw_level(value, state.level)
+    same_side = state.level == 0 or (wanted > 0) == (state.level > 0)
+    if not (abs(wanted) > abs(state.level) and same_side):
+        return state, None
+    newest = rule.raw_level(state.last_value, wanted)
+    if newest == wanted:
+        raised = replace(state, level=wanted, pending=wanted, pending_since_us=None)
+    else:
+        held = state.pending == newest and state.pending_since_us is not None
+        since = state.pending_since_us if held else state.last_us
+        raised = replace(state, level=wanted, pending=newest, pending_since_us=since)
+    return raised, Change(state.level, wanted, at_us, value)
 
 
 def due_us(rule: Rule, state: State) -> int | None:
