@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from psycopg import sql
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.core.config import Settings, get_settings
@@ -84,10 +85,10 @@ SELECT id, %s, now() - interval '1 day' FROM series WHERE park_id = 'rollup'
 ON CONFLICT (series_id, bucket) DO UPDATE SET marked_at = excluded.marked_at, claimed_at = NULL
 """
 
-CHECKSUM = """
+CHECKSUM = sql.SQL("""
 SELECT count(*), coalesce(sum(count), 0), coalesce(sum(sum), 0), coalesce(sum(increase), 0)
 FROM {table} r JOIN series s ON s.id = r.series_id WHERE s.park_id = 'rollup'
-"""
+""")
 
 
 @dataclass
@@ -162,7 +163,7 @@ def make_due(url: str, hour: datetime) -> int:
 
 def checksum(url: str, table: str) -> tuple[float, ...]:
     with psycopg.connect(url) as conn:
-        row = conn.execute(CHECKSUM.replace("{table}", table)).fetchone()
+        row = conn.execute(CHECKSUM.format(table=sql.Identifier(table))).fetchone()
     assert row is not None
     return tuple(float(v) for v in row)
 
