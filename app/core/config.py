@@ -118,7 +118,9 @@ class Settings(BaseSettings):
         default=Path(".parktwin"), description="where the embedded services keep their state"
     )
     embedded_pg_port: int = Field(
-        default=55432, description="port of the embedded PostgreSQL (127.0.0.1 only)"
+        default=15432,
+        description="port of the embedded PostgreSQL (127.0.0.1 only; below Linux's ephemeral "
+        "range, so no outgoing connection holds it)",
     )
     embedded_rabbitmq_base_port: int = Field(
         default=27600,

@@ -178,12 +178,28 @@ class EmbeddedPostgres:
             == 0
         )
 
+    def serving_port(self) -> int | None:
+        """The port the running postmaster listens on (``postmaster.pid``'s fourth line)."""
+        try:
+            lines = (self.paths.pg_data / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return None
+        return int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+
     def start(self) -> None:
         """Start the cluster (initialising it first when needed); a no-op when it runs."""
         if not self.initialised():
             self.init()
         if self.running():
-            return
+            serving = self.serving_port()
+            if serving in (None, self.port):
+                return
+            # started on another port (PARKTWIN_EMBEDDED_PG_PORT changed, or the default before
+            # 15432): restart it where the URLs `services up` prints point
+            logger.warning(
+                "embedded PostgreSQL runs on port %s; restarting it on %s", serving, self.port
+            )
+            self.stop()
         if port_open(self.port):
             raise RuntimeError(f"port {self.port} is taken: set PARKTWIN_EMBEDDED_PG_PORT")
         self.write_config()
