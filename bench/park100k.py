@@ -52,6 +52,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import sqlalchemy
 
 from app.broker.dynsec import DynsecClient
 from app.broker.dynsec_file import DynsecFile
@@ -63,6 +64,7 @@ from app.core.statedir import state_paths
 from app.embedded.mosquitto import EmbeddedMosquitto
 from app.embedded.process import free_port
 from app.embedded.services import EmbeddedServices
+from app.telemetry.rollup_repository import CLAIM_LEASE, COUNT_DUE
 from bench.alarm_latency import GAS_ALARM, Receiver, ReceiverProcess, Summary, worker_process
 from bench.common import bench_database, cpu_by_role
 from bench.ingest import ROOT, IngestProcess, lag_percentiles
@@ -390,6 +392,17 @@ class Live:
         self.samples = Samples()
         self.rng = random.Random(1)
         self.started = time.monotonic()
+        # the hours the rollup job may take now, as the worker's backlog gauge counts them
+        self.counts = sqlalchemy.create_engine(
+            db.replace("postgresql://", "postgresql+psycopg://"), poolclass=sqlalchemy.NullPool
+        )
+        self.due = {
+            "open_hour_interval": Settings.model_validate(
+                {"rollup_open_hour_interval": ROLLUP_OPEN_HOUR_INTERVAL}
+            ).rollup_open_hour_interval,
+            "lease": CLAIM_LEASE,
+            "cap": 10**9,
+        }
 
     def sample(
         self, phase: str, ingest: IngestProcess, before: dict[str, float]
@@ -399,6 +412,8 @@ class Live:
         _p50, p99, n = lag_percentiles(delta) if delta else (0.0, float("nan"), 0)
         with psycopg.connect(self.db) as conn:
             dirty = conn.execute("SELECT count(*) FROM telemetry_dirty").fetchone()
+        with self.counts.connect() as counting:
+            due = int(counting.execute(COUNT_DUE, self.due).scalar_one())
         for name, method, make in PROBES:
             path, body = make(self.rng, self.devices)
             status, elapsed, _ = call(self.base, self.key, method, path, body)
@@ -417,11 +432,12 @@ class Live:
             "lag_p99": p99,
             "lag_n": n,
             "dirty": int(dirty[0]) if dirty else 0,
+            "due": due,
             "load": os.getloadavg()[0],
         }
         self.samples.rows.append(row)
         print(f"{row['t']:6.0f}s {phase:6} msgs {row['received']:7.0f} lag p99 {p99:6.2f}s "
-              f"dirty {row['dirty']:7d} load {row['load']:.1f}", flush=True)  # fmt: skip
+              f"dirty {row['dirty']:7d} due {due:7d} load {row['load']:.1f}", flush=True)  # fmt: skip
         return metrics or before
 
 
@@ -783,6 +799,10 @@ def report(result: Result) -> str:
     lines += [
         f"| backlog after a {a.pause:g} s ingestor stop: drained in | {result.drain_s:.0f} s |",
         f"| gas_leak scenario alarms delivered | {result.scenario_alarms} |",
+        f"| rollup backlog (live): hours due for the job, median / max; dirty marks, max | "
+        f"{Summary.of([r['due'] for r in live_rows]).p50:,.0f} / "
+        f"{max((r['due'] for r in live_rows), default=0):,} hours; "
+        f"{max((r['dirty'] for r in live_rows), default=0):,} marks |",
         f"| PostgreSQL growth | {result.db_bytes / 1e6:,.0f} MB for {result.readings:,.0f} "
         f"readings = {result.db_bytes / max(result.readings, 1):.0f} B/reading; at 20,000 "
         f"readings/s **{result.db_bytes / max(result.readings, 1) * 20_000 * 86_400 / 1e9:,.0f} "
@@ -806,13 +826,13 @@ def report(result: Result) -> str:
     for role, mb in result.samples.peak_mb.items():
         lines.append(f"| {role} | {mb:,.0f} | {result.cpu.get(role, 0.0):.2f} |")
     lines += ["", "Over time (per sample: messages received since the one before, ingest lag p99, "
-              "`telemetry_dirty` rows, load):", "",
-              "| t s | phase | msgs | lag p99 s | dirty rows | load |",
-              "|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+              "`telemetry_dirty` rows, of them due for the rollup job, load):", "",
+              "| t s | phase | msgs | lag p99 s | dirty rows | due | load |",
+              "|---:|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     step = max(1, len(rows) // 40)
     for r in rows[::step]:
         lines.append(f"| {r['t']:.0f} | {r['phase']} | {r['received']:,.0f} | "
-                     f"{r['lag_p99']:.2f} | {r['dirty']:,} | {r['load']:.1f} |")  # fmt: skip
+                     f"{r['lag_p99']:.2f} | {r['dirty']:,} | {r['due']:,} | {r['load']:.1f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -290,11 +290,3 @@ async def count_due(
     """Marks the job may take now (:data:`DUE`), counted up to ``cap``."""
     params = {"open_hour_interval": open_hour_interval, "lease": CLAIM_LEASE, "cap": cap}
     return int((await executor.execute(COUNT_DUE, params)).scalar_one())
-
-
-DIRTY = text("SELECT count(*) FROM (SELECT 1 FROM telemetry_dirty LIMIT :cap) dirty")
-
-
-async def count_dirty(session: AsyncSession, cap: int) -> int:
-    """Dirty hours waiting for the rollup job (open ones included), counted up to ``cap``."""
-    return int((await session.execute(DIRTY, {"cap": cap})).scalar_one())

@@ -16,7 +16,7 @@ from app.notify import routing as notify_routing
 from app.notify.delivery import NotifyDispatcher
 from app.notify.delivery import backlog as notify_backlog
 from app.notify.delivery import purge as notify_retention
-from app.telemetry.jobs import PacedRollup, dirty_hours, rejection_retention, retention
+from app.telemetry.jobs import PacedRollup, due_hours, rejection_retention, retention
 from app.webhooks.delivery import WebhookDispatcher
 from app.webhooks.delivery import backlog as webhook_backlog
 from app.webhooks.delivery import purge as webhook_retention
@@ -45,7 +45,7 @@ def default_jobs() -> list[Job]:
         Job("notify_escalation", notify_escalation.run, every=TIMERS_EVERY_S),
         Job("incidents", open_from_alarms),  # every round: the alarm's NOTIFY wakes the loop
         Job("incident_reports", report_reminders, every=REPORT_REMINDERS_EVERY_S),
-        Job("rollup", PacedRollup(), backlog=dirty_hours),
+        Job("rollup", PacedRollup(), backlog=due_hours),
         Job("offline", detect_offline, every=OFFLINE_EVERY_S),
         Job("alarm_timers", AlarmTimers(), every=TIMERS_EVERY_S),
         Job("alarm_shelving", unshelve_expired, every=SHELVING_EVERY_S),

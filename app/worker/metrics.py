@@ -65,7 +65,7 @@ class WorkerMetrics:
             ),
             backlog=Gauge(
                 name("job_backlog"),
-                "work waiting for the job (webhooks: deliveries due now; rollup: dirty hours)",
+                "work waiting for the job (webhooks: deliveries due now; rollup: hours due now)",
                 ["job"],
                 registry=registry,
             ),

@@ -4,6 +4,7 @@ whatever the runs did), its per-job metrics, and the one LISTEN fanned out to a 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.alarms.jobs import AlarmTimers
 from app.core.config import Settings
 from app.core.db import create_engine_for
-from app.telemetry.jobs import dirty_hours, pace
+from app.telemetry.jobs import due_hours, pace
 from app.worker import loop
 from app.worker.loop import Job, run_loop, run_round
 from app.worker.metrics import WorkerMetrics
@@ -161,7 +162,7 @@ def test_a_notify_reaches_a_listening_job_through_the_loops_listen(
     assert asyncio.run(main()) == 1
 
 
-def test_the_rollup_backlog_counts_the_dirty_hours_once_per_interval(
+def test_the_rollup_backlog_is_measured_once_per_interval(
     client: TestClient, admin: dict[str, str], settings: Settings, database_url: str
 ) -> None:
     park = create_park(client, admin)
@@ -173,9 +174,11 @@ def test_the_rollup_backlog_counts_the_dirty_hours_once_per_interval(
     async def idle(_session: AsyncSession, _s: Settings) -> int:
         return 0  # the backlog is left as it is: the count is what is tested
 
-    job = Job("rollup", idle, backlog=dirty_hours)
+    job = Job("rollup", idle, backlog=due_hours)
     metrics = WorkerMetrics.create()
-    slow = settings.model_copy(update={"worker_interval": timedelta(hours=1)})
+    slow = settings.model_copy(
+        update={"worker_interval": timedelta(hours=1), "rollup_open_hour_interval": timedelta(0)}
+    )
 
     async def main() -> None:
         engine = create_engine_for(database_url, pool_size=1)
@@ -195,6 +198,37 @@ def test_the_rollup_backlog_counts_the_dirty_hours_once_per_interval(
     assert (
         measured is not None and measured >= 4
     )  # this series' four hours, and whatever other tests left dirty
+
+
+def test_the_rollup_backlog_counts_the_hours_due_not_an_open_hour_kept_for_later(
+    client: TestClient, admin: dict[str, str], settings: Settings, database_url: str
+) -> None:
+    """Four hours of one series marked dirty: the three closed hours are due at once, the open
+    hour (marked just now) only once its interval has passed, or at once with PT0S."""
+    park = create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
+    now = datetime.now(UTC)
+    if now.minute == 59 and now.second > 50:  # keep the open hour open through the test
+        time.sleep(11)
+        now = datetime.now(UTC)
+    write_readings(database_url, sid, [(now - timedelta(hours=h), 1.0 + h) for h in range(4)])
+    hourly = settings.model_copy(update={"rollup_open_hour_interval": timedelta(hours=1)})
+    at_once = settings.model_copy(update={"rollup_open_hour_interval": timedelta(0)})
+
+    async def counts() -> tuple[int, int]:
+        engine = create_engine_for(database_url, pool_size=1)
+        try:
+            async with async_sessionmaker(engine)() as session:
+                return await due_hours(session, hourly), await due_hours(session, at_once)
+        finally:
+            await engine.dispose()
+
+    with_series = asyncio.run(counts())
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM telemetry_dirty WHERE series_id = %s", (sid,))
+    without = asyncio.run(counts())
+    assert (with_series[0] - without[0], with_series[1] - without[1]) == (3, 4)
 
 
 def test_the_alarm_timers_reload_their_rules_when_a_rule_is_added(
