@@ -40,11 +40,17 @@ def _exports(base: str, path: str, extra: str = "") -> dict[str, str]:
 
 
 def _telemetry(base: str, s: Settings) -> list[dict[str, Any]]:
-    days = "its day's row once it has closed" if s.rollup_open_hour_interval else "its day's too"
+    interval = s.rollup_open_hour_interval
+    if interval >= timedelta(hours=1):  # an open hour's mark is never that old (DUE)
+        open_hours = "an hour once it has closed (its day's row with it)"
+    else:
+        days = "its day's row once it has closed" if interval else "its day's too"
+        open_hours = (
+            f"an hour still being written at most every {interval.total_seconds():g} s ({days})"
+        )
     rollup = (
         f"recomputed by the worker for hours that received readings, each pass up to "
-        f"{s.rollup_batch} hours, an hour still being written at most every "
-        f"{s.rollup_open_hour_interval.total_seconds():g} s ({days}), the worker idling "
+        f"{s.rollup_batch} hours, {open_hours}, the worker idling "
         f"{s.worker_interval.total_seconds():g} s between passes and working at most "
         f"{s.rollup_duty_cycle:.0%} of the time while hours wait; exports and the series API "
         "make hours still queued from raw readings"
