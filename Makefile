@@ -9,7 +9,7 @@ STAMP := $(VENV)/.parktwin-installed
 
 .PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-rollup bench-economy bench-cockpit bench-scale-reads bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
 
-$(STAMP): pyproject.toml scripts/bootstrap-venv.sh
+$(STAMP): pyproject.toml constraints.txt scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
 	touch $@
 

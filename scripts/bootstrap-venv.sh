@@ -26,4 +26,6 @@ if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
 fi
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -e '.[dev]'
+# The runtime dependencies at the versions constraints.txt pins (the tested ones, as the image
+# installs them): a release upstream cannot change what a fresh checkout tests.
+"$venv/bin/python" -m pip install --quiet --constraint constraints.txt -e '.[dev]'
