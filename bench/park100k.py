@@ -10,16 +10,19 @@ Everything runs here, in its own embedded PostgreSQL + TimescaleDB and Mosquitto
 1. Account curve: on a scratch broker, what one device account costs at 2k/10k/50k/100k
    accounts: written in bulk into the dynamic-security file (broker stopped), and made live
    through the control topic (two commands; the plugin rewrites its whole file after each).
-2. Seed: ``sensors_sim.seed.seed_park`` for ``--devices`` (assets by the import, devices in
+2. Load curve (``--load-curve``, default 2,000 and 20,000 devices): steps 3-5 for each
+   smaller park, 3 minutes live and a 30-s stop each, so that what the full size misses is
+   reported with its curve by park size (the same code, the same machine, the same hour).
+3. Seed: ``sensors_sim.seed.seed_park`` for ``--devices`` (assets by the import, devices in
    chunks, accounts in one file edit), timed.
-3. Live for ``--live-minutes``: the simulator at one message per device every 15 s, each
+4. Live for ``--live-minutes``: the simulator at one message per device every 15 s, each
    device on its own connection as far as the descriptor limit allows (the rest through
    gateway connections of a bench account, said in the report), ``gas_leak`` in the middle.
    Every 5 s: the ingestor's publish-to-commit lag (its histogram, per window), the
    ``telemetry_dirty`` backlog, the API probes (``PROBES``: add one line to add a probe), the
    machine load and each process's memory. Gas probes the bench/alarm_latency way: a reading of
    30 %LEL on a fresh detector every ``--gas-every`` s, latency = webhook arrival - publish.
-4. Drain: the ingestor stopped for ``--pause`` s while the devices go on, then restarted: how
+5. Drain: the ingestor stopped for ``--pause`` s while the devices go on, then restarted: how
    long it takes to catch up, and the gas probes meanwhile.
 
 Results under "## Park at 100,000 devices" in docs/benchmarks.md (``--no-report``: print only).
@@ -82,6 +85,11 @@ PERIOD_S = 15.0  # one message per device every 15 s
 SAMPLE_S = 5.0
 ROLLUP_OPEN_HOUR_INTERVAL = "PT1H"  # docs/operations.md, for 100,000 devices on two cores
 CURVE = (2_000, 10_000, 50_000, 100_000)
+# The load curve: smaller parks run live for a few minutes with the same code before the main
+# run, so that what the full size still misses is reported with its curve by park size.
+LOAD_CURVE = "2000,20000"
+LOAD_CURVE_MINUTES = 3.0
+LOAD_CURVE_PAUSE = 30.0
 
 
 def _settings(state: Path, **more: Any) -> Settings:
@@ -243,6 +251,7 @@ def call(base: str, key: str, method: str, path: str, body: Any = None) -> tuple
 # -- 3. probes and samples ------------------------------------------------------------------
 
 P = f"/api/v1/parks/{PARK}"
+WALL, TWIN = "bulk latest, 1,000 tiles", "twin roll-up"
 
 
 def _view(rng: random.Random) -> str:
@@ -256,9 +265,9 @@ def _view(rng: random.Random) -> str:
 Probe = tuple[str, str, Callable[[random.Random, list[str]], tuple[str, Any]]]
 # (name, method, request maker): the scale-reads endpoints go here as they appear
 PROBES: list[Probe] = [
-    ("bulk latest, 1,000 tiles", "POST",
+    (WALL, "POST",
      lambda rng, ids: (P + "/latest/query", {"device_ids": rng.sample(ids, 1000)})),
-    ("twin roll-up", "GET", lambda _r, _i: (P + "/twin", None)),
+    (TWIN, "GET", lambda _r, _i: (P + "/twin", None)),
     # what a map widget asks at this size (docs/operations.md): the park clustered at zoom 12,
     # and a 600 m view at zoom 17 with its devices; the full 25-MB FeatureCollection no browser
     # draws (bench/scale_reads measures it)
@@ -487,9 +496,24 @@ def device_connections(devices: int) -> tuple[int | None, int]:
 
 
 @dataclass
+class Point:
+    """One park size's row of the load curve."""
+
+    devices: int
+    rate: float  # msg/s the ingestor received over the live window
+    load: float  # load average at the end of the live window
+    gas: Summary  # gas reading -> webhook, live
+    hops: dict[str, Summary]  # live, by hop
+    wall: Summary  # bulk latest, 1,000 tiles
+    twin: Summary
+    cores: float  # the services' CPU: every role but the simulator and the bench
+
+
+@dataclass
 class Result:
     args: argparse.Namespace
     curve: list[dict[str, float]] = field(default_factory=list)
+    load_curve: list[Point] = field(default_factory=list)
     seed_s: float = 0.0
     connections: str = ""
     connect_s: float = 0.0
@@ -640,10 +664,35 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
             process.stop()
 
 
+def point(result: Result) -> Point:
+    """``result``'s row of the load curve (a run that went live)."""
+    probes = result.samples.probes
+    return Point(
+        devices=result.args.devices, rate=result.live_rate, load=result.load[1],
+        gas=result.gas.get("live", (Summary.of([]), 0))[0], hops=result.hops.get("live", {}),
+        wall=Summary.of(probes.get(WALL, [])), twin=Summary.of(probes.get(TWIN, [])),
+        cores=sum(c for role, c in result.cpu.items() if role not in ("simulator", "bench")),
+    )  # fmt: skip
+
+
+def load_curve_sizes(args: argparse.Namespace) -> list[int]:
+    """The smaller parks of the load curve (``--load-curve``), below ``--devices``."""
+    sizes = {int(n) for n in args.load_curve.replace("_", "").split(",") if n.strip()}
+    return sorted(n for n in sizes if 0 < n < args.devices)
+
+
 def run(args: argparse.Namespace) -> Result:
     result = Result(args)
     if args.curve:
         result.curve = account_curve(CURVE, args.live_samples)
+    if args.live_minutes > 0:
+        for n in load_curve_sizes(args):
+            smaller = argparse.Namespace(**{
+                **vars(args), "devices": n, "live_minutes": LOAD_CURVE_MINUTES,
+                "pause": LOAD_CURVE_PAUSE, "curve": False, "load_curve": "",
+            })  # fmt: skip
+            print(f"load curve: {n:,} devices, {LOAD_CURVE_MINUTES:g} minutes live", flush=True)
+            result.load_curve.append(point(run(smaller)))
     with state_dir("run") as state:
         settings = _settings(state, webhook_allow_private=True)
         services = EmbeddedServices.from_settings(settings)
@@ -657,6 +706,7 @@ def run(args: argparse.Namespace) -> Result:
             print(f"seeded {args.devices:,} devices in {result.seed_s:.0f} s", flush=True)
             if args.live_minutes > 0:
                 live(result, services, db, gateway)
+                result.load_curve.append(point(result))
         finally:
             services.down()
     return result
@@ -722,9 +772,37 @@ CLIFFS = [
     "pglz, 0.75 s with lz4 (app/embedded/postgres.py).",
     "- **Not removed: the gas reading's webhook and the wall's p99 under full load.** At this "
     "rate the services use about 1.7 of the 2 cores and 5 processes wait to run; each hop of a "
-    "gas reading (ingest, fan-out, the POST) waits its turn for a core. The curve by park size "
-    'and what was tried: the section "Park at 100,000 devices: runs and readings".',
+    "gas reading (ingest, fan-out, the POST) waits its turn for a core. Their curve by park "
+    "size: the load curve below (this command's runs); what was tried: the section "
+    '"Park at 100,000 devices: runs and readings".',
 ]
+
+
+def _pair(s: Summary) -> str:
+    return f"{s.p50 * 1000:,.0f} / {s.p99 * 1000:,.0f}" if s.n else "-"
+
+
+def _triple(s: Summary | None) -> str:
+    return " / ".join(f"{v * 1000:,.0f}" for v in (s.p50, s.p90, s.p99)) if s and s.n else "-"
+
+
+def load_curve_report(points: list[Point]) -> list[str]:
+    """The load curve's table: what the missed targets do as the park grows (same code)."""
+    if not points:
+        return []
+    return [
+        f"Load curve: the same command at smaller parks first ({LOAD_CURVE_MINUTES:g} minutes "
+        f"live, a {LOAD_CURVE_PAUSE:g}-s stop each, `--load-curve`), then this run; latency "
+        "live, ms (targets at 100,000 devices: gas p99 under 100, wall p99 under 50):", "",
+        "| devices | msg/s | load (end) | gas to webhook p50 / p90 / p99 | ingest hop | "
+        "fan-out hop | wall of 1,000 tiles p50 / p99 | twin roll-up p50 / p99 | "
+        "services' CPU (cores) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *(f"| {p.devices:,} | {p.rate:,.0f} | {p.load:.1f} | {_triple(p.gas)} | "
+          f"{_triple(p.hops.get('ingest'))} | {_triple(p.hops.get('fan-out'))} | "
+          f"{_pair(p.wall)} | {_pair(p.twin)} | {p.cores:.2f} |" for p in points),
+        "",
+    ]  # fmt: skip
 
 
 def _extra(a: argparse.Namespace) -> str:
@@ -795,7 +873,8 @@ def report(result: Result) -> str:
         f"processes at nice {SIMULATOR_NICE} (the devices are other machines in a park).", "",
     ]  # fmt: skip
     lines += [f"Seed of {a.devices:,} devices (assets, devices, accounts): **{result.seed_s:.0f} s** "
-              f"(target under 300 s).", "", *CLIFFS, ""]  # fmt: skip
+              f"(target under 300 s).", "", *CLIFFS, "",
+              *load_curve_report(result.load_curve)]  # fmt: skip
     if result.sim is None:
         return "\n".join(lines)
     sim, rows = result.sim, result.samples.rows
@@ -881,6 +960,13 @@ def main() -> None:
     parser.add_argument("--gas-every", type=float, default=3.0, help="seconds between gas probes")
     parser.add_argument("--live-samples", type=int, default=2, help="live accounts per curve size")
     parser.add_argument("--no-curve", dest="curve", action="store_false")
+    parser.add_argument(
+        "--load-curve",
+        default=LOAD_CURVE,
+        help=f"smaller parks run {LOAD_CURVE_MINUTES:g} minutes live first, for the load curve "
+        f"(comma-separated device counts; default {LOAD_CURVE})",
+    )
+    parser.add_argument("--no-load-curve", dest="load_curve", action="store_const", const="")
     parser.add_argument("--no-report", dest="report", action="store_false")
     args = parser.parse_args()
     result = run(args)
