@@ -1,8 +1,9 @@
 """The one-click acknowledge pages: GET shows what would be acknowledged and a button (a
 link preview or a mail scanner fetching the link changes nothing); POST acknowledges the
-alarm as the link's person, once. Refused: a forged or malformed token (403), an expired one
-(410), a used one (409), an alarm gone (404): a page for a browser, problem+json for anything
-that does not ask for HTML. Chinese first, English below."""
+alarm as the link's person, once. Refused: a forged or malformed token (403), one whose
+person an admin has removed (403), an expired one (410), a used one (409), an alarm gone
+(404): a page for a browser, problem+json for anything that does not ask for HTML. Chinese
+first, English below."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ REFUSED = {
     "expired": (410, "链接已过期，请在驾驶舱中确认告警", "This link has expired."),
     "used": (409, "链接已使用过，不能重复确认", "This link has been used already."),
     "gone": (404, "告警不存在", "The alarm no longer exists."),
+    "revoked": (
+        403,
+        "链接已失效（此人已从通知名单中移除）",
+        "This link was revoked with its person.",
+    ),
     "disabled": (404, "未启用一键确认", "One-click acknowledgement is not enabled."),
 }
 
@@ -60,6 +66,8 @@ async def page(session: AsyncSession, token: str, settings: Settings, html_: boo
     claim = _verify(token, settings)
     if isinstance(claim, str):
         return refused(claim, html_)
+    if await repository.subject_removed(session, claim.park_id, claim.subject):
+        return refused("revoked", html_)
     if await repository.nonce_used(session, claim.nonce):
         return refused("used", html_)
     row = await alarms.get(session, claim.park_id, claim.alarm_id)
@@ -82,6 +90,8 @@ async def confirm(session: AsyncSession, token: str, settings: Settings, html_: 
     claim = _verify(token, settings)
     if isinstance(claim, str):
         return refused(claim, html_)
+    if await repository.subject_removed(session, claim.park_id, claim.subject):
+        return refused("revoked", html_)
     if await alarms.get(session, claim.park_id, claim.alarm_id) is None:
         return refused("gone", html_)
     if not await repository.use_nonce(session, claim.nonce, claim.alarm_id, claim.actor):

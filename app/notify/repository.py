@@ -353,6 +353,20 @@ async def use_nonce(session: AsyncSession, nonce: uuid.UUID, alarm: uuid.UUID, a
     return (await session.execute(USE_NONCE, params)).first() is not None
 
 
+async def subject_removed(session: AsyncSession, park_id: str, subject: str) -> bool:
+    """True when a link's subject is a person no longer of the park (removed by an admin):
+    their links stop working with them."""
+    kind, _, ident = subject.partition(":")
+    if kind != "person":
+        return False
+    try:
+        person = uuid.UUID(ident)
+    except ValueError:
+        return True
+    sql = text("SELECT 1 FROM notify_person WHERE park_id = :park AND id = :id")
+    return (await session.execute(sql, {"park": park_id, "id": person})).first() is None
+
+
 async def nonce_used(session: AsyncSession, nonce: uuid.UUID) -> bool:
     sql = text("SELECT 1 FROM notify_ack_use WHERE nonce = :nonce")
     return (await session.execute(sql, {"nonce": nonce})).first() is not None

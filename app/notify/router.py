@@ -17,10 +17,13 @@ from app.notify import ack, service
 from app.notify.schemas import (
     ChannelCreate,
     ChannelRead,
+    ChannelUpdate,
     EscalationChain,
     MessageRead,
     PersonCreate,
     PersonRead,
+    Requeued,
+    Resend,
     RouteCreate,
     RouteRead,
 )
@@ -30,6 +33,8 @@ router = APIRouter(prefix="/api/v1/parks/{park_id}/notify", tags=["notify"], res
 ack_router = APIRouter(prefix="/notify/ack", tags=["notify"])
 
 ChannelIdPath = Annotated[uuid.UUID, Path(description="the channel's id")]
+PersonIdPath = Annotated[uuid.UUID, Path(description="the person's id")]
+MessageIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="the message's id")]
 TokenPath = Annotated[str, Path(max_length=1024, description="the signed token of the link")]
 
 
@@ -58,6 +63,39 @@ async def delete_channel(channel_id: ChannelIdPath, session: SessionDep, ctx: Pa
     await service.delete_channel(session, ctx=ctx, channel_id=channel_id)
 
 
+@router.patch(
+    "/channels/{channel_id}",
+    summary="Change a channel: a robot's new URL or secret, its name, pause it (admin)",
+    description="Only the fields sent change; the result is checked as a new channel is. A new "
+    "URL or secret, or `active: true`, closes the channel's circuit breaker. Its routes, chain "
+    "steps and queued messages stay with it.",
+)
+async def update_channel(
+    channel_id: ChannelIdPath,
+    data: ChannelUpdate,
+    session: SessionDep,
+    ctx: ParkAdmin,
+    settings: SettingsDep,
+) -> ChannelRead:
+    return await service.update_channel(
+        session, ctx=ctx, channel_id=channel_id, data=data, settings=settings
+    )
+
+
+@router.post(
+    "/channels/{channel_id}/resend",
+    summary="Send the channel's dead messages again (admin)",
+    description="Every dead letter of the channel (`since`: created at or after it) is due "
+    "again now with a fresh retry schedule, as composed (what it says is what was true then).",
+)
+async def resend_channel(
+    channel_id: ChannelIdPath, session: SessionDep, ctx: ParkAdmin, data: Resend | None = None
+) -> Requeued:
+    return await service.resend_channel(
+        session, ctx=ctx, channel_id=channel_id, data=data or Resend()
+    )
+
+
 @router.post(
     "/channels/{channel_id}/test",
     status_code=status.HTTP_202_ACCEPTED,
@@ -78,6 +116,26 @@ async def create_person(data: PersonCreate, session: SessionDep, ctx: ParkAdmin)
 @router.get("/people", summary="The people notifications reach (admin)")
 async def list_people(session: SessionDep, ctx: ParkAdmin) -> list[PersonRead]:
     return await service.list_people(session, ctx=ctx)
+
+
+@router.put("/people/{person_id}", summary="Replace a person's name and contacts (admin)")
+async def update_person(
+    person_id: PersonIdPath, data: PersonCreate, session: SessionDep, ctx: ParkAdmin
+) -> PersonRead:
+    return await service.update_person(session, ctx=ctx, person_id=person_id, data=data)
+
+
+@router.delete(
+    "/people/{person_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a person (admin)",
+    description="Refused (409) while the person holds a step of the on-call chain. Otherwise "
+    "they leave every route's @-list, their mobile, email and WeCom id leave the message log "
+    "(the name stays), an escalation message still waiting for them is not sent (dead, "
+    "`person removed`), and their one-click acknowledge links stop working.",
+)
+async def delete_person(person_id: PersonIdPath, session: SessionDep, ctx: ParkAdmin) -> None:
+    await service.delete_person(session, ctx=ctx, person_id=person_id)
 
 
 @router.put("/routes", summary="Replace the park's routing table (admin)")
@@ -116,6 +174,17 @@ async def list_messages(
     status: Annotated[Literal["pending", "sent", "dead", "duplicate"] | None, Query()] = None,
 ) -> Page[MessageRead]:
     return await service.list_messages(session, ctx=ctx, status=status, page=page)
+
+
+@router.post(
+    "/messages/{message_id}/resend",
+    summary="Send a dead message again (admin)",
+    description="Due again now with a fresh retry schedule; a message that is not dead: 409.",
+)
+async def resend_message(
+    message_id: MessageIdPath, session: SessionDep, ctx: ParkAdmin
+) -> Requeued:
+    return await service.resend_message(session, ctx=ctx, message_id=message_id)
 
 
 def _wants_html(request: Request) -> bool:

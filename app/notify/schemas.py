@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.core.severity import Severity
+from app.core.types import UtcDateTime
 
 Kind = Literal["dingtalk", "wecom", "feishu", "email", "webhook"]
 EMAIL_RE = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}$")
@@ -59,6 +60,34 @@ class ChannelCreate(BaseModel):
         if self.kind == "webhook" and not (self.secret or "").startswith("whsec_"):
             raise ValueError("secret: a webhook channel needs a whsec_ secret")
         return self
+
+
+class ChannelUpdate(BaseModel):
+    """A channel's fields to change (``PATCH``); the rest stay. The kind cannot change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    url: str | None = Field(default=None, max_length=2048, description="a robot's new URL")
+    secret: str | None = Field(
+        default=None, min_length=1, max_length=200, description="null removes it; write-only"
+    )
+    recipients: list[str] | None = Field(default=None, max_length=50)
+    language: Literal["zh", "en"] | None = None
+    rate_per_min: int | None = Field(default=None, ge=1, le=6000)
+    active: bool | None = Field(default=None, description="false: pause the channel")
+
+
+class Resend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: UtcDateTime | None = Field(
+        default=None, description="only dead messages created at or after this"
+    )
+
+
+class Requeued(BaseModel):
+    requeued: int
 
 
 class ChannelRead(BaseModel):

@@ -8,21 +8,25 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alarms.document import rfc3339
 from app.core.config import Settings
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.pagination import Page, PageParams, paginate
 from app.notify import admin_repository as repository
 from app.notify import routing, vendors
 from app.notify.schemas import (
     ChannelCreate,
     ChannelRead,
+    ChannelUpdate,
     EscalationChain,
     MessageRead,
     PersonCreate,
     PersonRead,
+    Requeued,
+    Resend,
     RouteCreate,
     RouteRead,
 )
@@ -31,6 +35,17 @@ from app.webhooks.guard import Policy, UnsafeUrl, check_url, redact
 
 MAX_CHANNELS = 100
 MAX_ROUTES = 200
+
+
+async def _check_url(kind: str, url: str, settings: Settings) -> None:
+    """The vendor's URL shape, then the same SSRF checks as a webhook's."""
+    problem = vendors.url_problem(kind, url)
+    if problem:
+        raise Unprocessable(f"url: {problem}", field="url")
+    try:
+        await check_url(url, Policy.of(settings))
+    except UnsafeUrl as exc:
+        raise Unprocessable(f"url: {exc}", reason=exc.reason) from exc
 
 
 def _channel(row: Any) -> ChannelRead:
@@ -42,13 +57,7 @@ async def create_channel(
     session: AsyncSession, *, ctx: ParkContext, data: ChannelCreate, settings: Settings
 ) -> ChannelRead:
     if data.url is not None:
-        problem = vendors.url_problem(data.kind, data.url)
-        if problem:
-            raise Unprocessable(f"url: {problem}", field="url")
-        try:
-            await check_url(data.url, Policy.of(settings))
-        except UnsafeUrl as exc:
-            raise Unprocessable(f"url: {exc}", reason=exc.reason) from exc
+        await _check_url(data.kind, data.url, settings)
     if len(await repository.channels(session, ctx.park_id)) >= MAX_CHANNELS:
         raise Unprocessable(f"the park has {MAX_CHANNELS} channels already, the most it may have")
     values = data.model_dump()
@@ -58,6 +67,39 @@ async def create_channel(
 
 async def list_channels(session: AsyncSession, *, ctx: ParkContext) -> list[ChannelRead]:
     return [_channel(r) for r in await repository.channels(session, ctx.park_id)]
+
+
+async def update_channel(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    channel_id: uuid.UUID,
+    data: ChannelUpdate,
+    settings: Settings,
+) -> ChannelRead:
+    """Change some of a channel's fields (a robot's new token, a paused channel), checked as a
+    new channel would be; its routes, chain steps and queued messages stay with it."""
+    row = await repository.channel(session, ctx.park_id, channel_id)
+    if row is None:
+        raise NotFound(f"no notification channel {channel_id} in park {ctx.park_id!r}")
+    changes = data.model_dump(exclude_unset=True)
+    for name in ("name", "recipients", "language", "rate_per_min", "active"):
+        if name in changes and changes[name] is None:
+            raise Unprocessable(f"{name}: may not be null", field=name)
+    fields = tuple(ChannelCreate.model_fields)  # all but ``active``
+    merged = {**{k: row[k] for k in fields}, **{k: changes[k] for k in fields if k in changes}}
+    try:  # the whole channel as it would be, through the same checks as a new one
+        ChannelCreate.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise Unprocessable(f"{field or 'channel'}: {first['msg']}", field=field) from exc
+    if changes.get("url") is not None:
+        await _check_url(str(row["kind"]), changes["url"], settings)
+    reset = "url" in changes or "secret" in changes or changes.get("active") is True
+    values = {**merged, "active": changes.get("active", row["active"])}
+    del values["kind"]
+    return _channel(await repository.update_channel(session, channel_id, values, reset))
 
 
 async def delete_channel(session: AsyncSession, *, ctx: ParkContext, channel_id: uuid.UUID) -> None:
@@ -76,6 +118,33 @@ async def list_people(session: AsyncSession, *, ctx: ParkContext) -> list[Person
     return [
         PersonRead.model_validate(dict(r)) for r in await repository.people(session, ctx.park_id)
     ]
+
+
+async def update_person(
+    session: AsyncSession, *, ctx: ParkContext, person_id: uuid.UUID, data: PersonCreate
+) -> PersonRead:
+    """New details for a person; routes, the chain and messages not yet composed use them."""
+    row = await repository.update_person(session, ctx.park_id, person_id, data.model_dump())
+    if row is None:
+        raise NotFound(f"no person {person_id} in park {ctx.park_id!r}")
+    return PersonRead.model_validate(dict(row))
+
+
+async def delete_person(session: AsyncSession, *, ctx: ParkContext, person_id: uuid.UUID) -> None:
+    """Remove a person (someone who left): refused while they hold a step of the on-call chain
+    (the chain must not lose a step unseen); otherwise out of every route's @-list, their
+    contact details out of the message log, their acknowledge links void."""
+    if not await repository.lock_person(session, ctx.park_id, person_id):
+        raise NotFound(f"no person {person_id} in park {ctx.park_id!r}")
+    positions = await repository.chain_positions(session, ctx.park_id, person_id)
+    if positions:
+        steps = ", ".join(map(str, positions))
+        raise Conflict(
+            f"person {person_id} holds step {steps} of the on-call chain: replace the chain "
+            "without them first (PUT .../notify/escalation)",
+            steps=positions,
+        )
+    await repository.delete_person(session, ctx.park_id, person_id)
 
 
 async def _owned(
@@ -158,3 +227,27 @@ async def test_channel(
     }
     row = await repository.insert_test(session, ctx.park_id, channel_id, context)
     return MessageRead.model_validate(dict(row))
+
+
+async def resend_channel(
+    session: AsyncSession, *, ctx: ParkContext, channel_id: uuid.UUID, data: Resend
+) -> Requeued:
+    """Every dead message of the channel due again now (after its URL or secret was mended)."""
+    if await repository.channel(session, ctx.park_id, channel_id) is None:
+        raise NotFound(f"no notification channel {channel_id} in park {ctx.park_id!r}")
+    count = await repository.resend_dead(
+        session, ctx.park_id, channel_id=channel_id, since=data.since
+    )
+    return Requeued(requeued=count)
+
+
+async def resend_message(session: AsyncSession, *, ctx: ParkContext, message_id: int) -> Requeued:
+    """One dead message due again now; a message that is not dead is refused (409)."""
+    status = await repository.message_status(session, ctx.park_id, message_id)
+    if status is None:
+        raise NotFound(f"no notification message {message_id} in park {ctx.park_id!r}")
+    if status != "dead":
+        raise Conflict(f"message {message_id} is {status}: only a dead message is sent again")
+    return Requeued(
+        requeued=await repository.resend_dead(session, ctx.park_id, message_id=message_id)
+    )

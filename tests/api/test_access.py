@@ -337,6 +337,30 @@ def make_channel(database_url: str, park_id: str) -> str:
     return str(row[0])
 
 
+def make_person(database_url: str, park_id: str) -> str:
+    """A person notifications reach, straight into the table, to be changed or removed."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "INSERT INTO notify_person (park_id, name) VALUES (%s, '值班员') RETURNING id",
+            (park_id,),
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def make_dead_message(database_url: str, park_id: str) -> str:
+    """A dead notification of a fresh channel, to be sent again."""
+    channel = make_channel(database_url, park_id)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "INSERT INTO notify_message (park_id, channel_id, kind, type, status, context)"
+            " VALUES (%s, %s, 'test', 'notify.test', 'dead', '{}') RETURNING id",
+            (park_id, channel),
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 def make_report(database_url: str, park_id: str, enterprise_id: str, month: str) -> None:
     with psycopg.connect(database_url) as conn:
         conn.execute(
@@ -358,6 +382,12 @@ def _values(path: str, world: World, device_id: str, webhook: tuple[str, str]) -
         "rule_id": make_rule(world.database_url, world.park.id) if "{rule_id}" in path else "",
         "channel_id": make_channel(world.database_url, world.park.id)
         if "{channel_id}" in path
+        else "",
+        "person_id": make_person(world.database_url, world.park.id)
+        if "{person_id}" in path
+        else "",
+        "message_id": make_dead_message(world.database_url, world.park.id)
+        if "{message_id}" in path
         else "",
         "kind": "enterprises",  # bulk import
         "month": "2026-01",  # economy reports

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +53,7 @@ from app.embedded.process import free_port
 from app.main import create_app
 from app.notify import routing
 from app.notify.delivery import NotifyDispatcher
+from app.notify.escalation import escalate_due
 from app.webhooks import outbox
 from app.webhooks.delivery import WebhookDispatcher
 from tests.api.conftest import auth, make_key
@@ -404,6 +406,21 @@ def worker_round(settings: Settings) -> None:
             await engine.dispose()
 
     asyncio.run(run())
+
+
+def escalate(settings: Settings, now: datetime) -> int:
+    """The escalation job once, at ``now`` (a controlled clock)."""
+
+    async def run() -> int:
+        engine = create_engine_for(settings.resolved_database_url(), pool_size=1)
+        try:
+            maker = async_sessionmaker(engine, expire_on_commit=False)
+            async with maker() as session, session.begin():
+                return await escalate_due(session, settings, now)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -4,19 +4,14 @@ holding back nothing else."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.core.config import Settings
-from app.core.db import create_engine_for
 from app.notify import acklink
-from app.notify.escalation import escalate_due
 from tests.notify.conftest import (
     ACK_SECRET,
     DING_SECRET,
@@ -24,6 +19,7 @@ from tests.notify.conftest import (
     Robot,
     add_channel,
     add_person,
+    escalate,
     query,
     raise_alarm,
     set_routes,
@@ -134,19 +130,6 @@ def test_repeats_are_deduplicated_and_quiet_hours_defer(
     assert "一级（红色）" in robot.requests[0][1]["markdown"]["content"]
 
 
-def _escalate(settings: Settings, now: datetime) -> int:
-    async def run() -> int:
-        engine = create_engine_for(settings.resolved_database_url(), pool_size=1)
-        try:
-            maker = async_sessionmaker(engine, expire_on_commit=False)
-            async with maker() as session, session.begin():
-                return await escalate_due(session, settings, now)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 def test_escalation_through_three_people_until_acknowledged(
     n_client: TestClient, n_admin: dict[str, str], n_settings: Settings, world: ParkWorld
 ) -> None:
@@ -179,9 +162,9 @@ def test_escalation_through_three_people_until_acknowledged(
         t0 = datetime.now(UTC)
         seen: list[str] = []
         for step, minutes in enumerate((0, 5, 10), start=1):
-            assert _escalate(n_settings, t0 + timedelta(minutes=minutes, seconds=1)) == 1
+            assert escalate(n_settings, t0 + timedelta(minutes=minutes, seconds=1)) == 1
             # nothing more is due until that person's 5 minutes have run out
-            assert _escalate(n_settings, t0 + timedelta(minutes=minutes + 4)) == 0
+            assert escalate(n_settings, t0 + timedelta(minutes=minutes + 4)) == 0
             worker_round(n_settings)
             body = robot.requests[-1][1]
             seen.append(body["at"]["atMobiles"][0])
@@ -196,7 +179,7 @@ def test_escalation_through_three_people_until_acknowledged(
         assert link is not None
         token = link.group(1).rsplit("/", 1)[1]
         assert n_client.post(f"/notify/ack/{token}").status_code == 200
-        assert _escalate(n_settings, t0 + timedelta(minutes=15, seconds=1)) == 0
+        assert escalate(n_settings, t0 + timedelta(minutes=15, seconds=1)) == 0
     finally:
         robot.stop()
     trail = query(
@@ -216,11 +199,17 @@ def test_escalation_through_three_people_until_acknowledged(
 
 
 def _token(world: ParkWorld, alarm_id: str, ttl_s: float, now: float | None = None) -> str:
+    """A link for 赵工, a person of the park (links are only ever made for one)."""
+    (person,) = query(
+        world.database_url,
+        "INSERT INTO notify_person (park_id, name) VALUES (%s, '赵工') RETURNING id",
+        world.park_id,
+    )
     return acklink.issue(
         ACK_SECRET,
         alarm_id=alarm_id,
         park_id=world.park_id,
-        subject=f"person:{uuid.uuid4()}",
+        subject=f"person:{person[0]}",
         name="赵工",
         ttl_s=ttl_s,
         now=now,
