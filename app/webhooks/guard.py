@@ -122,7 +122,13 @@ def check_shape(url: str, policy: Policy) -> tuple[httpx.URL, int]:
 
 
 async def resolve(host: str, port: int) -> list[str]:
-    """Every address of ``host`` (an IP literal is its own answer)."""
+    """Every address of ``host``. An IP literal in its usual form is its own answer without a
+    lookup (getaddrinfo runs in the loop's thread pool: a queue under load, for nothing);
+    other forms (``127.1``, ``0x7f000001``) go through getaddrinfo, which normalises them."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -20,7 +20,7 @@ import pytest
 
 from app.core.config import Settings
 from app.webhooks.delivery import new_client, post
-from app.webhooks.guard import Policy, UnsafeUrl, pin, redact
+from app.webhooks.guard import Policy, UnsafeUrl, pin, redact, resolve
 from app.webhooks.queue import Claimed, Result
 from app.webhooks.signing import new_secret
 from tests.webhooks.conftest import Receiver
@@ -253,3 +253,25 @@ def test_the_worker_client_follows_no_redirect() -> None:
         assert client.follow_redirects is False
     finally:
         asyncio.run(client.aclose())
+
+
+def test_an_ip_literal_is_its_own_address_and_other_forms_are_looked_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    looked_up: list[str] = []
+    real = asyncio.BaseEventLoop.getaddrinfo
+
+    async def spy(self: Any, host: Any, *args: Any, **kw: Any) -> Any:
+        looked_up.append(host)
+        return await real(self, host, *args, **kw)
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", spy)
+    assert asyncio.run(resolve("203.0.113.7", 443)) == ["203.0.113.7"]
+    assert asyncio.run(resolve("2001:db8::1", 443)) == ["2001:db8::1"]
+    assert looked_up == []  # no thread-pool lookup for a literal
+    # 127.1 is 127.0.0.1 to getaddrinfo (and to a browser): normalised, then checked as such
+    assert asyncio.run(resolve("127.1", 80)) == ["127.0.0.1"]
+    assert looked_up == ["127.1"]
+    with pytest.raises(UnsafeUrl) as refused:
+        asyncio.run(pin("http://127.1/hook", Policy.of(SETTINGS)))
+    assert refused.value.reason == "refused_address"
