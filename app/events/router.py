@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -17,7 +18,7 @@ from app.core.db import SessionDep
 from app.core.errors import Unprocessable, problem
 from app.core.http import PROBLEMS, SettingsDep
 from app.events.hub import Admission, EventHub, TooManyStreams
-from app.events.stream import park_events, ping
+from app.events.stream import heartbeat, park_events, ping
 from app.parks.deps import ParkContext, park_access
 
 logger = logging.getLogger(__name__)
@@ -98,12 +99,22 @@ async def events(
             description="resume after this event id, when the client cannot send Last-Event-ID",
         ),
     ] = None,
+    heartbeat_events: Annotated[
+        bool,
+        Query(
+            alias="heartbeat",
+            description='send the heartbeat as `event: heartbeat` (`data: {"every_s": 15}`) '
+            "instead of a `: ping` comment, for a client that must see it to tell a silent "
+            "stream from a dead one (a browser's EventSource never sees comments)",
+        ),
+    ] = False,
 ) -> Response:
     """Each event: ``id`` (its position, increasing in commit order), ``event`` (its type) and
     ``data`` (the webhook body: ``{"id", "type", "created_at", "park_id", "data"}``); a
-    ``: ping`` comment every 15 s. Reconnecting with ``Last-Event-ID`` (browsers do it by
-    themselves) sends exactly the events committed since that one. Authenticate with the
-    ``Authorization`` header, or with ``?access_token=`` where the client cannot set headers."""
+    ``: ping`` comment every 15 s (``?heartbeat=true``: an ``event: heartbeat`` instead).
+    Reconnecting with ``Last-Event-ID`` (browsers do it by themselves) sends exactly the events
+    committed since that one. Authenticate with the ``Authorization`` header, or with
+    ``?access_token=`` where the client cannot set headers."""
     after = parse_position(last_event_id, last_event_id_query)
     hub: EventHub = request.app.state.events
     try:
@@ -112,6 +123,7 @@ async def events(
         response = problem(exc.status, exc.slug, exc.title, exc.detail)
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
+    every_s = settings.api_events_heartbeat.total_seconds()
     content = park_events(
         request.app.state.sessionmaker,
         hub,
@@ -122,8 +134,8 @@ async def events(
     return EventStream(
         admission,
         content=content,
-        ping=settings.api_events_heartbeat.total_seconds(),
-        ping_message_factory=ping,
+        ping=every_s,
+        ping_message_factory=partial(heartbeat, every_s) if heartbeat_events else ping,
         sep="\n",
         send_timeout=settings.api_events_send_timeout.total_seconds(),
     )

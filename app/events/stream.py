@@ -8,7 +8,11 @@ Wire format (what the cockpit and other ``EventSource`` clients rely on):
 - then per event ``id: <event_outbox.seq>`` (commit order, increasing), ``event: <type>``
   (``alarm.raised``, ``device.offline``, ``incident.opened``, ...) and ``data: <the webhook
   body>`` (``{"id", "type", "created_at", "park_id", "data"}``);
-- ``: ping`` every ``PARKTWIN_API_EVENTS_HEARTBEAT`` (sent by the response, not here).
+- ``: ping`` every ``PARKTWIN_API_EVENTS_HEARTBEAT`` (sent by the response, not here); with
+  ``?heartbeat=true`` an ``event: heartbeat`` instead (``data: {"every_s": 15}``, no ``id``,
+  so the resume position stays), which a browser's ``EventSource`` can see (it never sees a
+  comment): the cockpit reopens a stream that has been silent for three of them, which is how
+  it finds a connection that died without a reset (a host gone, a NAT's state dropped).
 
 Memory is bounded: events are read ``BATCH`` at a time and the next batch is read only once the
 previous one was handed to the client (a slow client holds back its own reads, and is closed
@@ -58,6 +62,11 @@ def opening(position: int) -> bytes:
 
 def ping() -> ServerSentEvent:
     return ServerSentEvent(comment="ping", sep=SEP)
+
+
+def heartbeat(every_s: float) -> ServerSentEvent:
+    """The ping as an event a browser's ``EventSource`` dispatches (``?heartbeat=true``)."""
+    return ServerSentEvent(f'{{"every_s": {every_s:g}}}', event="heartbeat", sep=SEP)
 
 
 async def park_events(

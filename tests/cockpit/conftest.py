@@ -27,7 +27,9 @@ def stack(services: ServiceEnv) -> Iterator[Stack]:
     database_url = services.create_database("parktwin_cockpit")
     try:
         upgrade_to_head(database_url)
-        with running_stack(services.settings(database_url), devices=120) as running:
+        # heartbeats every 2 s (15 by default), so that a stream gone silent is found in 6 s
+        beats = {"PARKTWIN_API_EVENTS_HEARTBEAT": "PT2S"}
+        with running_stack(services.settings(database_url), devices=120, env=beats) as running:
             yield running
     finally:
         services.drop_database(database_url)

@@ -42,6 +42,7 @@ class Stack:
     keys: dict[str, str]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: Path = ROOT / ".pytest_cache"
+    env: dict[str, str] = field(default_factory=dict)  # more PARKTWIN_* for the processes
 
     def link(self, role: str) -> str:
         """The cockpit, signed in with the key of ``role`` (the key rides in the fragment)."""
@@ -60,7 +61,7 @@ class Stack:
         command = ("api", "--port", str(self.port))
         log = self.logs / "api.log"
         start = log.stat().st_size if log.exists() else 0
-        process = self.processes[0] = _spawn(self.settings, log, *command)
+        process = self.processes[0] = _spawn(self.settings, log, *command, env=self.env)
 
         def ready() -> bool:
             if process.poll() is not None:  # it exited: say why, do not wait out the timeout
@@ -91,12 +92,14 @@ def child_env(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
-def _spawn(settings: Settings, log: Path, *command: str) -> subprocess.Popen[bytes]:
+def _spawn(
+    settings: Settings, log: Path, *command: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "app.cli", *command],
-            env=child_env(settings),
+            env=child_env(settings, **(env or {})),
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -111,9 +114,12 @@ def _api_ready(base: str) -> bool:
 
 
 @contextmanager
-def running_stack(settings: Settings, devices: int = 120, sim_rate: float = 0) -> Iterator[Stack]:
+def running_stack(
+    settings: Settings, devices: int = 120, sim_rate: float = 0, env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     """The demo park seeded with ``devices`` devices, the three processes (and the simulator at
-    ``sim_rate`` msg/s when > 0) started; everything stopped at the end."""
+    ``sim_rate`` msg/s when > 0) started, with ``env`` added to their environment; everything
+    stopped at the end."""
     # In a thread of its own: Playwright's sync API may already run an event loop in this one.
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, seed_park(settings, PARK, device_count=devices)).result()
@@ -121,7 +127,7 @@ def running_stack(settings: Settings, devices: int = 120, sim_rate: float = 0) -
     keys = {role: make_key(database_url, role, PARK) for role in ROLES}
     port = free_port()
     logs = ROOT / ".pytest_cache" / f"cockpit-{port}"
-    stack = Stack(f"http://127.0.0.1:{port}", settings, keys, logs=logs)
+    stack = Stack(f"http://127.0.0.1:{port}", settings, keys, logs=logs, env=dict(env or {}))
     commands = [
         ("api", "--port", str(port)),
         ("ingest",),
@@ -131,7 +137,8 @@ def running_stack(settings: Settings, devices: int = 120, sim_rate: float = 0) -
         commands.append(("sim", "--park", PARK, "--rate", str(sim_rate)))
     try:
         for command in commands:
-            stack.processes.append(_spawn(settings, logs / f"{command[0]}.log", *command))
+            log = logs / f"{command[0]}.log"
+            stack.processes.append(_spawn(settings, log, *command, env=stack.env))
         wait_until(lambda: _api_ready(stack.base), 60, "the API to be ready")
         yield stack
     finally:

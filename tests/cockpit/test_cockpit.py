@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -17,8 +18,10 @@ import pytest
 from app.broker.dynsec import DynsecClient
 from app.core.mqtt import MqttTarget
 from tests.cockpit.conftest import open_screen
+from tests.cockpit.silent import SilentProxy
 from tests.cockpit.stack import PARK, Stack
 from tests.conftest import ServiceEnv
+from tests.events.conftest import emit
 from tests.ingest_support import Publisher, wait_until
 
 LEAK_LEL = 63.0  # %LEL: above the 50 %LEL of the critical level (GB/T 50493-2019)
@@ -229,6 +232,38 @@ def test_the_event_stream_resumes_after_a_dropped_connection_without_loss(
     assert failed == []
     with httpx.Client() as client:  # the page came back on the API it lost
         assert client.get(f"{stack.base}/healthz").status_code == 200
+
+
+def test_a_stream_that_dies_silently_is_opened_again_without_loss(
+    browser: Any, stack: Stack, detectors: list[str]
+) -> None:
+    """The stream's connection stays open but carries nothing (the API's host gone, a NAT's
+    state dropped: no reset). The page notices the missing heartbeats, opens a new stream
+    after the last event it saw, and gets the events of the silence."""
+    proxy = SilentProxy(stack.port).start()
+    try:
+        screen = open_screen(browser, replace(stack, base=proxy.base), "operator")
+        live = "window.cockpit.live"
+        # open, and a heartbeat heard (it carries the stream's position); a function, not an
+        # expression: Playwright polls an expression with eval, which the page's CSP refuses
+        screen.page.wait_for_function(
+            f"() => {live}.source?.readyState === 1 && {live}.lastId !== null", timeout=30_000
+        )
+        assert proxy.silence_streams() == 1
+        database_url = stack.settings.resolved_database_url()
+        missed = [
+            emit(database_url, PARK, "device.online", {"device_id": device, "status": "online"})
+            for device in detectors[:2]
+        ]
+        screen.page.wait_for_function(
+            f"ids => ids.every(id => {live}.ids.includes(id))", arg=missed, timeout=60_000
+        )
+        assert screen.evaluate(f"{live}.reopened") == 1
+        assert screen.evaluate(f"{live}.source.readyState") == 1
+        screen.shot("stream-reopened-after-silence")
+        assert screen.errors == []
+    finally:
+        proxy.stop()
 
 
 def test_an_unknown_key_gets_the_sign_in_form_and_a_good_key_signs_in(

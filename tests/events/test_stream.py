@@ -122,6 +122,24 @@ def test_heartbeat_comments(http: httpx.Client, park_id: str, viewer: dict[str, 
     assert ping.comments == ["ping"] and ping.data == [] and ping.id is None
 
 
+def test_heartbeat_events_on_request_keep_the_resume_position(
+    http: httpx.Client, database_url: str, park_id: str, viewer: dict[str, str]
+) -> None:
+    """``?heartbeat=true``: the ping as an event a browser sees, with no id (the browser's
+    Last-Event-ID stays the last real event's)."""
+    with open_stream(http, park_id, viewer, heartbeat="true") as response:
+        reader = Reader(response)
+        opening = reader.next()
+        beat = reader.next()
+        raised = emit(database_url, park_id, "alarm.raised", RAISED)
+        event = reader.next_event()
+        while event.event == "heartbeat":
+            event = reader.next_event()
+    assert (beat.event, beat.id, beat.comments) == ("heartbeat", None, [])
+    assert beat.body == {"every_s": 1}
+    assert event.body["id"] == raised and int(event.id or 0) > int(opening.id or 0)
+
+
 def test_streams_per_key_are_capped_and_given_back_on_disconnect(
     http: httpx.Client, park_id: str, viewer: dict[str, str]
 ) -> None:
