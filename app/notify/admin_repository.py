@@ -54,11 +54,12 @@ async def update_channel(
 # Dead messages due again now with a fresh retry schedule (as webhook redelivery does); the
 # worker's delivery loop wakes on the notification.
 RESEND_DEAD = text(
-    "UPDATE notify_message SET status = 'pending', failures = 0, next_attempt_at = now(),"
-    " attempt_id = NULL WHERE park_id = :park AND status = 'dead'"
+    "WITH requeued AS (UPDATE notify_message SET status = 'pending', failures = 0,"
+    " next_attempt_at = now(), attempt_id = NULL WHERE park_id = :park AND status = 'dead'"
     " AND (CAST(:channel AS uuid) IS NULL OR channel_id = :channel)"
     " AND (CAST(:message AS bigint) IS NULL OR id = :message)"
-    " AND (CAST(:since AS timestamptz) IS NULL OR created_at >= :since) RETURNING id"
+    " AND (CAST(:since AS timestamptz) IS NULL OR created_at >= :since) RETURNING 1)"
+    " SELECT count(*) FROM requeued"
 )
 WAKE = text("SELECT pg_notify('parktwin_notify', '')")
 
@@ -72,7 +73,7 @@ async def resend_dead(
     since: datetime | None = None,
 ) -> int:
     params = {"park": park_id, "channel": channel_id, "message": message_id, "since": since}
-    count = len((await session.execute(RESEND_DEAD, params)).all())
+    count = int((await session.execute(RESEND_DEAD, params)).scalar_one())
     if count:
         await session.execute(WAKE)
     return count
