@@ -22,12 +22,12 @@ from app.notify.schemas import (
     MessageRead,
     PersonCreate,
     PersonRead,
-    Requeued,
     Resend,
     RouteCreate,
     RouteRead,
 )
 from app.parks.deps import ParkAdmin
+from app.webhooks.schemas import Requeued  # the same answer as webhook redelivery
 
 router = APIRouter(prefix="/api/v1/parks/{park_id}/notify", tags=["notify"], responses=PROBLEMS)
 ack_router = APIRouter(prefix="/notify/ack", tags=["notify"])

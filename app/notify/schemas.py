@@ -86,10 +86,6 @@ class Resend(BaseModel):
     )
 
 
-class Requeued(BaseModel):
-    requeued: int
-
-
 class ChannelRead(BaseModel):
     id: uuid.UUID
     name: str

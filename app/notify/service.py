@@ -25,13 +25,13 @@ from app.notify.schemas import (
     MessageRead,
     PersonCreate,
     PersonRead,
-    Requeued,
     Resend,
     RouteCreate,
     RouteRead,
 )
 from app.parks.deps import ParkContext
 from app.webhooks.guard import Policy, UnsafeUrl, check_url, redact
+from app.webhooks.schemas import Requeued  # the same answer as webhook redelivery
 
 MAX_CHANNELS = 100
 MAX_ROUTES = 200
