@@ -16,6 +16,7 @@ from app.core.db import engine_url, get_read_session
 from tests.routes import app_routes
 
 PARK = "/api/v1/parks/{park_id}"
+ENTERPRISE = PARK + "/enterprises/{enterprise_id}"
 
 REPLICA_ROUTES = {
     ("GET", f"{PARK}/devices/{{device_id}}/latest"),
@@ -38,6 +39,14 @@ REPLICA_ROUTES = {
     ("GET", f"{PARK}/economy/power-index"),
     ("GET", f"{PARK}/economy/anomalies"),
     ("GET", f"{PARK}/economy/per-mu"),
+    ("GET", f"{PARK}/export/readings"),
+    ("GET", f"{PARK}/export/rollups"),
+    ("GET", f"{ENTERPRISE}/devices/{{device_id}}/latest"),
+    ("GET", f"{ENTERPRISE}/latest"),
+    ("GET", f"{ENTERPRISE}/devices/{{device_id}}/series/{{metric}}"),
+    ("GET", f"{ENTERPRISE}/energy"),
+    ("GET", f"{ENTERPRISE}/carbon"),
+    ("GET", f"{ENTERPRISE}/per-mu"),
 }
 
 

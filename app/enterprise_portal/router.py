@@ -1,6 +1,9 @@
 """``/api/v1/parks/{park_id}/enterprises/{enterprise_id}/...``: the enterprise's own view,
 read-only. Each route takes ``EnterpriseViewer``: park staff with the viewer role, or the
-enterprise's own key (any other enterprise: 404)."""
+enterprise's own key (any other enterprise: 404). The reads of measurements and what is computed
+from them (latest values, series, energy, carbon, 亩均) go to the read pool, as the park-wide
+routes do (docs/scale-out.md); its records (premises, leases, rent, alarms, the overview that
+shows them) stay on the primary."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from app.assets.tenancy.rent_schemas import MONTH, RentCollection, RentPaymentRe
 from app.assets.tenancy.schemas import LeaseRead
 from app.carbon.schemas import Interval, LedgerAnswer
 from app.core.appstate import app_state
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep, SessionDep
 from app.core.http import PROBLEMS, cached_json, cached_response
 from app.core.pagination import Page, PageDep
 from app.core.severity import Severity
@@ -134,7 +137,7 @@ async def get_device(
     description=OWN,
 )
 async def device_latest(
-    request: Request, device_id: DeviceIdPath, session: SessionDep, ctx: EnterpriseViewer
+    request: Request, device_id: DeviceIdPath, session: ReadSessionDep, ctx: EnterpriseViewer
 ) -> Response:
     return cached_json(request, await service.latest(session, ctx=ctx, device_id=device_id))
 
@@ -149,7 +152,7 @@ async def device_latest(
 )
 async def bulk_latest(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: EnterpriseViewer,
     filters: Annotated[DeviceFilters, Query()],
     device_id: Annotated[list[str] | None, Query(max_length=1000)] = None,
@@ -177,7 +180,7 @@ async def series(
     request: Request,
     device_id: DeviceIdPath,
     metric: MetricPath,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: EnterpriseViewer,
     query: SeriesQueryDep,
 ) -> Response:
@@ -218,7 +221,7 @@ async def list_alarms(
 )
 async def energy(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: EnterpriseViewer,
     from_: Annotated[date | None, Query(alias="from", description="first local day")] = None,
     to: Annotated[date | None, Query(description="last local day, inclusive")] = None,
@@ -236,7 +239,7 @@ async def energy(
 )
 async def carbon_account(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: EnterpriseViewer,
     year: Annotated[int | None, Query(ge=2000, le=2999)] = None,
 ) -> Response:
@@ -254,7 +257,7 @@ async def carbon_account(
 )
 async def per_mu(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     ctx: EnterpriseViewer,
     year: Annotated[int | None, Query(ge=2000, le=2999)] = None,
 ) -> Response:

@@ -1,5 +1,7 @@
 """Bulk data out: ``GET .../export/readings``, ``GET .../export/rollups`` (CSV or Parquet,
-streamed) and ``GET .../catalogue`` (what the park's datasets hold and where to get them)."""
+streamed; planned and read on the read pool: a replica where there is one, so a year's export
+does not load the primary) and ``GET .../catalogue`` (what the park's datasets hold and where to
+get them)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.core.appstate import app_state
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep, SessionDep
 from app.core.http import PROBLEMS, SettingsDep, cached_json
 from app.core.types import UtcDateTime
 from app.export import catalogue, service
@@ -61,7 +63,7 @@ After = Annotated[
 def _stream(request: Request, plan: service.Plan, name: str) -> Response:
     filename = f"{plan.park_id}-{name}.{plan.fmt}"
     return StreamingResponse(
-        service.stream(app_state(request).sessionmaker, plan),
+        service.stream(app_state(request).read_sessionmaker, plan),
         media_type=MEDIA[plan.fmt],
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -78,7 +80,7 @@ def _stream(request: Request, plan: service.Plan, name: str) -> Response:
     response_class=Response,
 )
 async def export_readings(
-    request: Request, session: SessionDep, ctx: ParkViewer, settings: SettingsDep,
+    request: Request, session: ReadSessionDep, ctx: ParkViewer, settings: SettingsDep,
     from_: From = None, to: To = None, device_id: DeviceIds = None, metric: Metrics = None,
     format: FormatQ = "csv", lang: LangQ = "zh", after: After = None,
 ) -> Response:  # fmt: skip
@@ -101,7 +103,7 @@ async def export_readings(
     response_class=Response,
 )
 async def export_rollups(
-    request: Request, session: SessionDep, ctx: ParkViewer, settings: SettingsDep,
+    request: Request, session: ReadSessionDep, ctx: ParkViewer, settings: SettingsDep,
     level: Annotated[Level, Query(description="hour or day")] = "hour",
     from_: From = None, to: To = None, device_id: DeviceIds = None, metric: Metrics = None,
     format: FormatQ = "csv", lang: LangQ = "zh", after: After = None,
