@@ -266,7 +266,7 @@ Probe = tuple[str, str, Callable[[random.Random, list[str]], tuple[str, Any]]]
 # (name, method, request maker): the scale-reads endpoints go here as they appear
 PROBES: list[Probe] = [
     (WALL, "POST",
-     lambda rng, ids: (P + "/latest/query", {"device_ids": rng.sample(ids, 1000)})),
+     lambda rng, ids: (P + "/latest/query", {"device_ids": rng.sample(ids, min(1000, len(ids)))})),
     (TWIN, "GET", lambda _r, _i: (P + "/twin", None)),
     # what a map widget asks at this size (docs/operations.md): the park clustered at zoom 12,
     # and a 600 m view at zoom 17 with its devices; the full 25-MB FeatureCollection no browser
@@ -692,7 +692,7 @@ def run(args: argparse.Namespace) -> Result:
                 "pause": LOAD_CURVE_PAUSE, "curve": False, "load_curve": "",
             })  # fmt: skip
             print(f"load curve: {n:,} devices, {LOAD_CURVE_MINUTES:g} minutes live", flush=True)
-            result.load_curve.append(point(run(smaller)))
+            result.load_curve += run(smaller).load_curve  # the row its run made
     with state_dir("run") as state:
         settings = _settings(state, webhook_allow_private=True)
         services = EmbeddedServices.from_settings(settings)
