@@ -27,7 +27,9 @@ class SilentProxy:
     port: int = 0
     links: list[_Link] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: threading.Event = field(default_factory=threading.Event)
     _server: socket.socket | None = None
+    _acceptor: threading.Thread | None = None
 
     @property
     def base(self) -> str:
@@ -35,8 +37,10 @@ class SilentProxy:
 
     def start(self) -> SilentProxy:
         self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)  # closing a socket does not wake a blocked accept()
         self.port = self._server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
         return self
 
     def silence_streams(self) -> int:
@@ -48,6 +52,11 @@ class SilentProxy:
         return len(streams)
 
     def stop(self) -> None:
+        """Stop accepting, then close every socket this proxy opened (none is left to the
+        garbage collector, whose warnings would land in another test)."""
+        self.stopped.set()
+        if self._acceptor is not None:
+            self._acceptor.join(5)
         if self._server is not None:
             self._server.close()
         with self.lock:
@@ -57,19 +66,27 @@ class SilentProxy:
 
     def _accept(self) -> None:
         assert self._server is not None
-        while True:
+        while not self.stopped.is_set():
             try:
                 client, _ = self._server.accept()
+            except TimeoutError:
+                continue
             except OSError:
-                return  # stopped
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+                upstream.settimeout(None)
+            except OSError:  # the API is away: the client sees its connection closed
+                client.close()
+                continue
+            client.settimeout(None)
             link = _Link(client, upstream)
             with self.lock:
-                self.links.append(link)
-                if self._server.fileno() == -1:  # stopped meanwhile
+                if self.stopped.is_set():
                     client.close()
                     upstream.close()
                     return
+                self.links.append(link)
             threading.Thread(target=self._pump, args=(link, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(link, False), daemon=True).start()
 

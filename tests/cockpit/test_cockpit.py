@@ -240,7 +240,7 @@ def test_a_stream_that_dies_silently_is_opened_again_without_loss(
     """The stream's connection stays open but carries nothing (the API's host gone, a NAT's
     state dropped: no reset). The page notices the missing heartbeats, opens a new stream
     after the last event it saw, and gets the events of the silence."""
-    proxy = SilentProxy(stack.port).start()
+    proxy, screen = SilentProxy(stack.port).start(), None
     try:
         screen = open_screen(browser, replace(stack, base=proxy.base), "operator")
         live = "window.cockpit.live"
@@ -263,6 +263,8 @@ def test_a_stream_that_dies_silently_is_opened_again_without_loss(
         screen.shot("stream-reopened-after-silence")
         assert screen.errors == []
     finally:
+        if screen is not None:  # its page would go on reconnecting to the proxy's port
+            screen.page.context.close()
         proxy.stop()
 
 
