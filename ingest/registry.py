@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 
 import psycopg
 
+from app.core.pgarray import Texts
 from ingest.parse import Rejection, Telemetry
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,9 @@ class Registry:
         missing = sorted({k for k in keys if k not in self._devices})
         if not missing:
             return
-        rows = conn.execute(DEVICES_SQL, ([k[0] for k in missing], [k[1] for k in missing]))
+        rows = conn.execute(
+            DEVICES_SQL, (Texts([k[0] for k in missing]), Texts([k[1] for k in missing]))
+        )
         for park_id, device_id, metrics, device_type in rows:
             self._devices[(park_id, device_id)] = frozenset(metrics)
             self._types[(park_id, device_id)] = device_type
@@ -71,7 +74,7 @@ class Registry:
         absent = [k for k in missing if k not in self._devices]
         parks = sorted({k[0] for k in absent if k[0] not in self._parks})
         if parks:
-            found = {r[0] for r in conn.execute(PARKS_SQL, (parks,))}
+            found = {r[0] for r in conn.execute(PARKS_SQL, (Texts(parks),))}
             self._parks.update({p: p in found for p in parks})
         for key in absent:
             self._devices[key] = None
@@ -115,7 +118,7 @@ class Registry:
             for metric in metrics - self._series.get((park, device), {}).keys()
         )
         if missing:
-            columns = ([k[0] for k in missing], [k[1] for k in missing], [k[2] for k in missing])
+            columns = tuple(Texts([k[i] for k in missing]) for i in range(3))
             with conn.transaction():
                 conn.execute(CREATE_SERIES_SQL, columns)
             for park_id, device_id, metric, series_id in conn.execute(SERIES_SQL, columns):

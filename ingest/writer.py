@@ -32,6 +32,7 @@ import psycopg
 
 from app.alarms.evaluator import AlarmWriter
 from app.alarms.rules import RuleBook
+from app.core.pgarray import Float8s, Int4s, Int8s, Texts, Timestamptzs
 from ingest.parse import Telemetry
 from ingest.rows import Row
 
@@ -219,15 +220,23 @@ class TelemetryWriter:
                 inserted = cur.rowcount
             series = sorted(batch.latest)
             newest = [batch.latest[s] for s in series]
-            cur.execute(UPSERT_LATEST, (series, [n[0] for n in newest], [n[1] for n in newest]))
+            cur.execute(
+                UPSERT_LATEST,
+                (Int4s(series), Int8s([n[0] for n in newest]), Float8s([n[1] for n in newest])),
+            )
             hours = sorted(batch.hours)
-            cur.execute(MARK_DIRTY, ([h[0] for h in hours], [h[1] for h in hours]))
+            cur.execute(MARK_DIRTY, (Int4s([h[0] for h in hours]), Int8s([h[1] for h in hours])))
         return inserted
 
     def _touch_devices(self, seen: dict[tuple[str, str], datetime]) -> None:
         keys = sorted(seen)
         changed = self.conn.execute(
-            TOUCH_DEVICES, ([k[0] for k in keys], [k[1] for k in keys], [seen[k] for k in keys])
+            TOUCH_DEVICES,
+            (
+                Texts([k[0] for k in keys]),
+                Texts([k[1] for k in keys]),
+                Timestamptzs([seen[k] for k in keys]),
+            ),
         ).fetchall()
         self.alarms.status_changes(changed)
 
@@ -236,10 +245,10 @@ class TelemetryWriter:
         changed = self.conn.execute(
             SET_STATUS,
             (
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [statuses[k][0] for k in keys],
-                [statuses[k][1] for k in keys],
+                Texts([k[0] for k in keys]),
+                Texts([k[1] for k in keys]),
+                Texts([statuses[k][0] for k in keys]),
+                Timestamptzs([statuses[k][1] for k in keys]),
             ),
         ).fetchall()
         self.alarms.status_changes(changed)

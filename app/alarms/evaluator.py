@@ -33,6 +33,7 @@ from app.alarms.document import alarm_document
 from app.alarms.engine import Change, State, due_us, expire, step
 from app.alarms.rules import DeviceReadings, Key, RuleBook, StoredRule
 from app.core.clock import from_us, to_us
+from app.core.pgarray import Float8s, Int4s, Int8s, Texts, Timestamptzs
 from app.core.severity import SQL_ORDER
 from app.core.sqlcompose import Fixed, compose
 from app.webhooks import outbox
@@ -188,7 +189,7 @@ class AlarmWriter:
         if not readings:
             return 0
         keys = sorted(readings)
-        columns = tuple([k[i] for k in keys] for i in range(4))
+        columns = (*(Texts([k[i] for k in keys]) for i in range(3)), Int8s([k[3] for k in keys]))
         self.conn.execute(ENSURE_STATES, columns)
         transitions = 0
         saves: list[Saved] = []
@@ -240,7 +241,8 @@ class AlarmWriter:
         """Write the states of locked keys, all in one statement."""
         if not saves:
             return
-        columns: tuple[list[Any], ...] = tuple([] for _ in range(10))
+        columns = (Texts(), Texts(), Texts(), Int8s(), Int4s(), Int4s(), Timestamptzs(),
+                   Timestamptzs(), Timestamptzs(), Float8s())  # fmt: skip
         for key, stored, state in saves:
             due = due_us(stored.rule, state)
             values = (
