@@ -66,14 +66,18 @@ WHERE l.time < excluded.time
 # DO UPDATE rather than DO NOTHING: marking an hour a rollup job has taken clears its stamp,
 # so the job's release leaves the mark and the hour is recomputed again with our rows
 # (migration 0032; the job's claim waits for our commit, or skips the hour while we hold it).
+# Only a stamped mark is rewritten: an unclaimed one (nearly all: each batch marks the open
+# hour of every series it holds) is locked by the ON CONFLICT all the same, which is what the
+# job's claim waits for, without a new row version and its WAL at every batch.
 # ``marked_at`` stays as first set (migration 0014). Sorted, so that concurrent writers lock
 # the rows in the same order.
 MARK_DIRTY = """
-INSERT INTO telemetry_dirty (series_id, bucket)
+INSERT INTO telemetry_dirty AS t (series_id, bucket)
 SELECT u.series_id, TIMESTAMPTZ 'epoch' + u.us * INTERVAL '1 microsecond'
 FROM unnest(%s::int4[], %s::int8[]) AS u(series_id, us)
 ORDER BY 1, 2
 ON CONFLICT (series_id, bucket) DO UPDATE SET claimed_at = NULL
+WHERE t.claimed_at IS NOT NULL
 """
 
 # Both lock the device rows in key order first (``prev``), then update them; they answer

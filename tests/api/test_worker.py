@@ -327,6 +327,39 @@ def _store_and_mark(batch: psycopg.Connection[Any], sid: int, hour: datetime) ->
     batch.execute(MARK_DIRTY, ([sid], [int(hour.timestamp()) * 1_000_000]))
 
 
+def test_marking_an_hour_again_rewrites_only_a_taken_mark(
+    client: TestClient, admin: dict[str, str], database_url: str
+) -> None:
+    """Each ingest batch marks the hours it wrote. An hour marked and not yet taken keeps its
+    row version (locked by the batch, not rewritten: no new version and WAL at every batch); an
+    hour the job has taken loses the job's stamp, so its release keeps the mark."""
+    park = create_park(client, admin)
+    device = create_device(client, admin, park.id)
+    sid = series_id(database_url, park.id, str(device["id"]), "energy_kwh")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    taken_hour = hour + timedelta(hours=1)
+    write_readings(database_url, sid, [(hour, 1.0), (taken_hour, 1.0)])
+    version = "SELECT bucket, xmin::text, ctid::text, claimed_at FROM telemetry_dirty "
+    version += "WHERE series_id = %s ORDER BY 1"
+    taken = datetime(2026, 1, 1, tzinfo=UTC)
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE telemetry_dirty SET claimed_at = %s WHERE series_id = %s AND bucket = %s",
+            (taken, sid, taken_hour),
+        )
+        conn.commit()
+        before = conn.execute(version, (sid,)).fetchall()
+        hours_us = [int(h.timestamp()) * 1_000_000 for h in (hour, taken_hour)]
+        conn.execute(MARK_DIRTY, ([sid, sid], hours_us))
+        conn.commit()
+        after = conn.execute(version, (sid,)).fetchall()
+    _forget_marks(database_url, sid)
+    assert before[0][3] is None and before[1][3] == taken
+    assert after[0] == before[0]  # the same version: same xmin, same place
+    assert after[1][0] == taken_hour and after[1][3] is None  # the stamp cleared
+    assert after[1][1] != before[1][1]  # by a new version
+
+
 def test_a_batch_marking_an_hour_being_recomputed_neither_waits_nor_loses_its_rows(
     client: TestClient, admin: dict[str, str], database_url: str, settings: Settings
 ) -> None:
