@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from alembic import command
 
 from app.core.db import TimescaleMissing, check_timescaledb, create_engine_for
-from app.core.migrate import current_revision, upgrade_to_head
+from app.core.migrate import alembic_config, current_revision, upgrade_to_head
 from tests.conftest import ServiceEnv
 
 
@@ -92,3 +93,68 @@ def test_startup_refuses_a_database_without_timescaledb(services: ServiceEnv) ->
             asyncio.run(check())
     finally:
         services.drop_database(url)
+
+
+IDENT_CHECKS = """
+SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated
+FROM pg_constraint WHERE contype = 'c' AND pg_get_constraintdef(oid) LIKE '%A-Za-z0-9_.-%'
+ORDER BY 1, 2
+"""
+
+
+def test_identifier_checks_have_no_bounded_repetition(db: psycopg.Connection) -> None:
+    """0034: every identifier check is the cheap form, validated, none of the regex ones left."""
+    checks = db.execute(IDENT_CHECKS).fetchall()
+    assert {(t, n) for t, n, _d, _v in checks} >= {
+        ("device", "device_id_check"), ("park", "park_id_check"),
+        ("device_type_metric", "device_type_metric_name_check"),
+        ("alarm_rule", "alarm_rule_gas_check"),
+    }  # fmt: skip
+    for _table, _name, definition, validated in checks:
+        assert "{1," not in definition and "length(" in definition and validated, definition
+
+
+@pytest.mark.parametrize(
+    ("device_id", "allowed"),
+    [
+        ("b04-gd0230", True),
+        ("A.b_c-9", True),
+        ("x" * 64, True),
+        ("x" * 65, False),
+        ("", False),
+        ("a b", False),
+        ("a/b", False),
+        ("设备1", False),
+        ("a\nb", False),
+        ("ab\n", False),  # no newline at the end either (the old `$` did not allow it)
+    ],
+)
+def test_device_id_check_allows_what_it_allowed(
+    db: psycopg.Connection, device_id: str, allowed: bool
+) -> None:
+    db.execute("INSERT INTO park (id, name) VALUES ('mig-ident', 'p') ON CONFLICT DO NOTHING")
+    insert = (
+        "INSERT INTO device (park_id, id, type, name) "
+        "VALUES ('mig-ident', %s, 'smoke_detector', 'd')"
+    )
+    old_rule = db.execute("SELECT %s ~ '^[A-Za-z0-9_.-]{1,64}$'", (device_id,)).fetchone()
+    assert old_rule == (allowed,)  # the cases are the old check's own answers
+    if allowed:
+        db.execute(insert, (device_id,))
+    else:
+        with pytest.raises(psycopg.errors.CheckViolation), db.transaction():
+            db.execute(insert, (device_id,))
+
+
+def test_identifier_checks_downgrade_to_the_regex_and_back(fresh_url: str) -> None:
+    upgrade_to_head(fresh_url)
+    with psycopg.connect(fresh_url) as conn:
+        head = conn.execute(IDENT_CHECKS).fetchall()
+    command.downgrade(alembic_config(fresh_url), "0033")
+    with psycopg.connect(fresh_url) as conn:
+        old = conn.execute(IDENT_CHECKS).fetchall()
+    assert [(t, n) for t, n, _d, _v in old] == [(t, n) for t, n, _d, _v in head]
+    assert all("{1," in d and "length(" not in d for _t, _n, d, _v in old)
+    upgrade_to_head(fresh_url)
+    with psycopg.connect(fresh_url) as conn:
+        assert conn.execute(IDENT_CHECKS).fetchall() == head
