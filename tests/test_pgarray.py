@@ -1,4 +1,4 @@
-"""app.core.pgarray: batch arrays read back by PostgreSQL as psycopg's own list dumper sends them."""
+"""app.core.pgarray: batch arrays as PostgreSQL reads them back, and wrong elements refused."""
 
 from __future__ import annotations
 

@@ -189,7 +189,12 @@ class AlarmWriter:
         if not readings:
             return 0
         keys = sorted(readings)
-        columns = (*(Texts([k[i] for k in keys]) for i in range(3)), Int8s([k[3] for k in keys]))
+        columns = (
+            Texts([k[0] for k in keys]),
+            Texts([k[1] for k in keys]),
+            Texts([k[2] for k in keys]),
+            Int8s([k[3] for k in keys]),
+        )
         self.conn.execute(ENSURE_STATES, columns)
         transitions = 0
         saves: list[Saved] = []
@@ -241,8 +246,11 @@ class AlarmWriter:
         """Write the states of locked keys, all in one statement."""
         if not saves:
             return
-        columns = (Texts(), Texts(), Texts(), Int8s(), Int4s(), Int4s(), Timestamptzs(),
-                   Timestamptzs(), Timestamptzs(), Float8s())  # fmt: skip
+        # key (park, device, metric, rule), level, pending, pending since, due, last at, value
+        columns: tuple[list[Any], ...] = (
+            *(Texts(), Texts(), Texts(), Int8s()),
+            *(Int4s(), Int4s(), Timestamptzs(), Timestamptzs(), Timestamptzs(), Float8s()),
+        )
         for key, stored, state in saves:
             due = due_us(stored.rule, state)
             values = (
