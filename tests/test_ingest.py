@@ -290,6 +290,43 @@ def test_a_device_registered_later_is_accepted_at_once(
         late.close()
 
 
+def test_a_device_called_null_is_stored_seen_and_alarmed(
+    ingest_db: str,
+    park: str,
+    target: MqttTarget,
+    dynsec: DynsecClient,
+    devices: dict[str, Publisher],
+    ingestor: Ingestor,
+) -> None:
+    """Device ids travel to the database as text arrays (app/core/pgarray.py): a device called
+    NULL is a string there, not SQL NULL, in the readings, its last-seen time and its status,
+    and in the alarm states of the rule that watches it."""
+    with psycopg.connect(ingest_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO device (park_id, id, type, name) "
+            "VALUES (%s, 'NULL', 'gas_detector', 'Null')",
+            (park,),
+        )
+    null = Publisher(target, dynsec, park, "NULL")
+    try:
+        null.send({"values": {"gas_lel_pct": 2.5}})
+        wait_until(
+            lambda: count_rows(ingest_db, park, "NULL") == 1, 30, "the NULL device's reading"
+        )
+        seen = (
+            "SELECT status, last_seen_at IS NOT NULL FROM device WHERE park_id = %s AND id = 'NULL'"
+        )
+        with psycopg.connect(ingest_db) as conn:
+            assert conn.execute(seen, (park,)).fetchone() == ("online", True)
+            states = conn.execute(
+                "SELECT count(*) FROM alarm_state WHERE park_id = %s AND device_id = 'NULL'",
+                (park,),
+            ).fetchone()
+        assert states is not None and states[0] >= 1  # the gas rule's state, keyed by 'NULL'
+    finally:
+        null.close()
+
+
 def _stream_through(
     fault: Callable[[], None],
     ingest_db: str,
