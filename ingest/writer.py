@@ -32,7 +32,7 @@ import psycopg
 
 from app.alarms.evaluator import AlarmWriter
 from app.alarms.rules import RuleBook
-from app.core.pgarray import Float8s, Int4s, Int8s, Texts, Timestamptzs
+from app.core.pgarray import PG_EPOCH_US, Float8s, Int4s, Int8s, Texts, Timestamptzs
 from ingest.parse import Telemetry
 from ingest.rows import Row
 
@@ -130,7 +130,6 @@ REJECTION_TYPES = ["timestamptz", "text", "text", "text", "text", "text", "bytea
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 COPY_TRAILER = struct.pack(">h", -1)
 COPY_ROW = struct.Struct(">hiqiiid")
-PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
 
 
 def encode_copy(rows: list[Row]) -> bytes:

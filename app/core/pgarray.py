@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +28,8 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg.postgres import types as pg_types
 from psycopg.pq import Format
+
+from app.core.clock import to_us
 
 
 class Int4s(list[int]):
@@ -78,17 +80,13 @@ def _binary_with_nulls(values: list[Any], code: str, size: int, element_oid: int
     return b"".join(parts)
 
 
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+PG_EPOCH_US = 946_684_800_000_000
+"""2000-01-01 UTC in Unix microseconds: the origin of PostgreSQL's binary timestamps."""
 
 
 def _micros(value: datetime | None) -> int | None:
-    """Microseconds since 2000-01-01 UTC, timestamptz's binary value."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise TypeError(f"a timestamptz array element must be an aware datetime, not {value!r}")
-    return (value - _PG_EPOCH) // _MICROSECOND
+    """timestamptz's binary value; ``to_us`` raises TypeError on a naive datetime or a date."""
+    return None if value is None else to_us(value) - PG_EPOCH_US
 
 
 def _texts(values: list[Any]) -> bytes:
