@@ -8,7 +8,12 @@ Each test prints ``acknowledged N, of them stored N, rows R`` (``pytest -s`` sho
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import select
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -21,6 +26,7 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from app.core.config import Settings
+from app.embedded.process import port_open
 from app.embedded.rabbitmq import API_USER
 from app.main import create_app
 from tests.api.conftest import auth, create_park, make_key
@@ -52,6 +58,7 @@ def park(database_url: str) -> str:
 
 @pytest.fixture
 def devices(cluster: Cluster, park: str) -> Iterator[list[Device]]:
+    cluster.nodes.up()  # nothing if every node runs: a test that left one down stays its own
     made = [Device(cluster.admin, cluster.mqtt_ports(), park, f"m.{i}") for i in range(DEVICES)]
     yield made
     for device in made:
@@ -133,6 +140,58 @@ def test_whole_broker_restarted_with_n_workers(
         _through(restart_all, devices, database_url, "whole cluster restarted, 3 workers")
     finally:
         _stop_all(ingestors)
+
+
+def test_whole_broker_restarted_with_a_node_failing_its_first_boot(
+    cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After every node stopped, the others wait at boot for the tables of the node that
+    stopped last; that node fails its first boot (its AMQP port held by another process, as
+    a port still taken would) and ``up()`` starts it again while they wait, so the whole
+    cluster comes back (a clean-clone CI run waited 300 s on the first node instead)."""
+    nodes = cluster.nodes
+    last = nodes.nodes[-1]  # down() stops the nodes in order: the last one stops last
+    nodes.down()
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", last.amqp_port))
+    holder.listen()
+    launches: list[int] = []
+
+    def release_after_first_launch_ends() -> None:
+        """Close the held port as soon as the node's first launch has ended (a pidfd wakes
+        this thread at its exit; the next launch binds its ports seconds later)."""
+        launcher = last.dir / "launcher.pid"
+        before = launcher.read_text() if launcher.exists() else ""
+        wait_until(
+            lambda: launcher.exists() and launcher.read_text() not in ("", before),
+            60,
+            "the node's first launch",
+        )
+        launches.append(int(launcher.read_text()))
+        with contextlib.suppress(ProcessLookupError):
+            pidfd = os.pidfd_open(launches[0])
+            select.select([pidfd], [], [], 300)
+            os.close(pidfd)
+        holder.close()
+
+    releaser = threading.Thread(target=release_after_first_launch_ends, daemon=True)
+    releaser.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.embedded.rabbitmq"):
+            nodes.up()
+    finally:
+        releaser.join(timeout=60)
+        holder.close()
+    assert "eaddrinuse" in (last.dir / "stdout.log").read_text() + "".join(
+        p.read_text(errors="replace") for p in (last.dir / "log").glob("*.log")
+    )
+    assert [r.getMessage() for r in caplog.records if r.name == "app.embedded.rabbitmq"] == [
+        f"{last.name} stopped while booting; starting it again"
+    ]
+    assert launches and last.pid() is not None
+    cluster.wait_queue_members()
+    assert all(port_open(n.amqp_port) for n in nodes.nodes)
 
 
 def test_devices_publish_only_their_own_topics(cluster: Cluster, devices: list[Device]) -> None:

@@ -25,8 +25,11 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 from app.broker.rabbit import RabbitAccounts
 from app.broker.rabbit_auth import advanced_config
@@ -197,7 +200,7 @@ class RabbitCluster:
         (node.dir / "rabbitmq-env.conf").write_text("")
 
     def start_node(self, node: RabbitNode) -> None:
-        """Start one node in the background (returns at once; ``wait_node`` waits); nothing if
+        """Start one node in the background (returns at once; ``ensure_nodes`` waits); nothing if
         it runs or is booting."""
         previous = self._launched.get(node.index)
         if previous is not None and previous.poll() is None:
@@ -222,50 +225,94 @@ class RabbitCluster:
         node.dir.joinpath("launcher.pid").write_text(str(process.pid))
         self._launched[node.index] = process
 
-    def wait_node(self, node: RabbitNode, timeout: float = 300) -> None:
-        def ready() -> bool:
-            launcher = read_pid(node.dir / "launcher.pid")
-            if (
-                launcher is not None
-                and not pid_alive(launcher)
-                and node.pid() is None
-                and not port_open(node.dist_port)
-            ):
-                raise NodeExited(f"{node.name} did not start: see {node.dir}/stdout.log")
-            return port_open(node.mqtt_port) and port_open(node.http_port)
+    def _answers(self, node: RabbitNode) -> bool:
+        """Booted: the node's own management API says its AMQP and MQTT listeners run. An open
+        port is not enough: the AMQP listener opens last, and a node whose AMQP listener fails
+        (its port taken by another process, which then answers on it) has its MQTT and HTTP
+        ports open for a few seconds before it stops."""
+        if not port_open(node.http_port):
+            return False
+        try:
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{node.http_port}",
+                auth=(self.admin, self.password),
+                timeout=5,
+            ) as client:
+                for port in (node.amqp_port, node.mqtt_port):
+                    status = client.get(f"/api/health/checks/port-listener/{port}").status_code
+                    if status == 401:
+                        raise RuntimeError(
+                            f"{node.name} refuses the cluster's admin account {self.admin!r} "
+                            f"(its password is in {self.root}/admin.password): changed or "
+                            "deleted through the management API?"
+                        )
+                    if status != 200:
+                        return False
+                return True
+        except httpx.HTTPError:
+            return False
+
+    def _exited(self, node: RabbitNode) -> bool:
+        """The node's launch has ended without a VM left running or booting."""
+        launcher = read_pid(node.dir / "launcher.pid")
+        return (
+            launcher is not None
+            and not pid_alive(launcher)
+            and node.pid() is None
+            and not port_open(node.dist_port)
+        )
+
+    def ensure_nodes(
+        self, nodes: list[RabbitNode], timeout: float = 300, attempts: int = 3
+    ) -> None:
+        """Start ``nodes`` together and wait until every one answers, starting again any that
+        exits while booting, as a service manager's ``Restart=on-failure`` would, while the
+        others go on booting. After the whole cluster stopped, each node but the last one to
+        stop waits at boot for its peers' Mnesia tables: a peer that stops at boot (a transient
+        Mnesia disagreement, a port still taken) must be started again while they wait, not
+        after (a clean-clone CI run waited 300 s on the first node while the third, whose
+        tables it waited for, had exited). ``timeout`` is per launch of a node."""
+        for node in nodes:
+            self.start_node(node)
+        launches = {node.index: (1, time.monotonic()) for node in nodes}
+        booting = list(nodes)
+
+        def all_answer() -> bool:
+            for node in list(booting):
+                attempt, since = launches[node.index]
+                if self._answers(node):
+                    booting.remove(node)
+                elif self._exited(node):
+                    launched = self._launched.pop(node.index, None)
+                    if launched is not None:
+                        launched.wait(timeout=30)
+                    if attempt == attempts:
+                        raise NodeExited(
+                            f"{node.name} did not start ({attempts} launches): "
+                            f"see {node.dir}/stdout.log"
+                        )
+                    logger.warning("%s stopped while booting; starting it again", node.name)
+                    self.start_node(node)
+                    launches[node.index] = (attempt + 1, time.monotonic())
+                elif time.monotonic() - since > timeout:
+                    raise TimeoutError(
+                        f"timed out after {timeout:.0f} s waiting for RabbitMQ node {node.name}"
+                    )
+            return not booting
 
         wait_for(
-            ready,
-            timeout,
-            f"RabbitMQ node {node.name}",
+            all_answer, timeout * attempts, "RabbitMQ nodes " + ", ".join(n.name for n in nodes)
         )
 
     def ensure_node(self, node: RabbitNode, timeout: float = 300, attempts: int = 3) -> None:
-        """Start ``node`` and wait for it, starting it again if it exits while booting, as a
-        service manager's ``Restart=on-failure`` would: a node started together with its peers
-        after the whole cluster stopped may stop at boot on a transient Mnesia disagreement
-        (seen once in CI after a whole-cluster restart) and comes up on the next try."""
-        for attempt in range(1, attempts + 1):
-            self.start_node(node)
-            try:
-                self.wait_node(node, timeout)
-                return
-            except NodeExited:
-                launched = self._launched.pop(node.index, None)
-                if launched is not None:
-                    launched.wait(timeout=30)
-                if attempt == attempts:
-                    raise
-                logger.warning("%s stopped while booting; starting it again", node.name)
+        """Start one node and wait for it (``ensure_nodes``)."""
+        self.ensure_nodes([node], timeout, attempts)
 
     def up(self, timeout: float = 300) -> None:
-        """Start the auth service and every node (together: classic peer discovery needs the
-        others answering)."""
+        """Start the auth service and every node, together (classic peer discovery needs the
+        others answering; a restarted cluster's nodes wait for each other's tables)."""
         self.start_auth()
-        for node in self.nodes:
-            self.start_node(node)
-        for node in self.nodes:
-            self.ensure_node(node, timeout)
+        self.ensure_nodes(self.nodes, timeout)
 
     def start_auth(self) -> None:
         """The client-id auth service the nodes ask (``parktwin broker auth``)."""
