@@ -54,3 +54,18 @@ def test_a_runs_row_takes_its_live_figures_and_the_services_cpu() -> None:
     )
     assert row_text in table
     assert load_curve_report([]) == []
+
+
+def test_the_wall_column_says_when_a_park_has_fewer_than_1000_tiles() -> None:
+    """The wall probe asks for at most the park's devices: a 500-device row is 500 tiles."""
+    rows = []
+    for devices in (500, 2_000):
+        result = Result(_args(devices=devices))
+        result.live_rate, result.load = 33.3, (0.2, 0.4)
+        result.gas, result.hops, result.cpu = {}, {}, {}
+        result.samples = Samples()
+        rows.append(point(result))
+    (header,) = [line for line in load_curve_report(rows) if line.startswith("| devices")]
+    assert "| wall of 1,000 tiles (every device below 1,000) p50 / p99 |" in header
+    (header,) = [line for line in load_curve_report(rows[1:]) if line.startswith("| devices")]
+    assert "| wall of 1,000 tiles p50 / p99 |" in header
