@@ -332,7 +332,9 @@ class ParkWorld:
 SETUP = [
     "INSERT INTO park (id, name, timezone) VALUES (%(park)s, '苏州智造园', 'Asia/Shanghai')",
     "INSERT INTO building (park_id, id, name, footprint, floors, area_m2) VALUES (%(park)s, 'b3',"
-    ' \'3号厂房\', \'{"type": "Polygon", "coordinates": []}\', 4, 1000)',
+    ' \'3号厂房\', \'{"type": "Polygon", "coordinates": [[[120.7400, 31.3100],'
+    " [120.7404, 31.3100], [120.7404, 31.3103], [120.7400, 31.3103], [120.7400, 31.3100]]]}',"
+    " 4, 1000)",
     "INSERT INTO floor (park_id, building_id, number, name) VALUES (%(park)s, 'b3', 2, '二层')",
     "INSERT INTO space (park_id, id, building_id, floor, name, area_m2) VALUES (%(park)s, 's1',"
     " 'b3', 2, '涂装车间', 300)",
