@@ -771,8 +771,8 @@ CLIFFS = [
     "15 minutes) and `wal_compression=lz4`: a checkpoint forced under the full load, 2.4 s with "
     "pglz, 0.75 s with lz4 (app/embedded/postgres.py).",
     "- **Not removed: the gas reading's webhook and the wall's p99 under full load.** At this "
-    "rate the services use about 1.7 of the 2 cores and 5 processes wait to run; each hop of a "
-    "gas reading (ingest, fan-out, the POST) waits its turn for a core. Their curve by park "
+    "rate the services use most of the 2 cores (the load curve's last column) and several "
+    "processes wait to run (its load column); each hop of a gas reading (ingest, fan-out, the POST) waits its turn for a core. Their curve by park "
     "size: the load curve below (this command's runs); what was tried: the section "
     '"Park at 100,000 devices: runs and readings".',
 ]
