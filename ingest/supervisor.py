@@ -13,6 +13,7 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -108,34 +109,39 @@ def run_ingest(settings: Settings, workers: int) -> None:
         run_single(settings)
         return
     metrics_dir = tempfile.mkdtemp(prefix="parktwin-ingest-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    registry = CollectorRegistry()
-    WorkersCollector(registry, metrics_dir)
-    _serve_metrics(settings, registry)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    context = multiprocessing.get_context("spawn")
+    try:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        registry = CollectorRegistry()
+        WorkersCollector(registry, metrics_dir)
+        _serve_metrics(settings, registry)
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        context = multiprocessing.get_context("spawn")
 
-    def start(index: int) -> BaseProcess:
-        process = context.Process(target=_child, args=(settings, index), name=f"ingest-{index}")
-        process.start()
-        return process
+        def start(index: int) -> BaseProcess:
+            process = context.Process(target=_child, args=(settings, index), name=f"ingest-{index}")
+            process.start()
+            return process
 
-    processes = {i: start(i) for i in range(workers)}
-    retirer = context.Process(target=_retire_child, args=(settings, workers), name="ingest-retire")
-    if settings.ingest_source == "mqtt":  # a queue has no sessions to retire
-        retirer.start()
-    while not stop.wait(0.5):
-        for index, process in processes.items():
-            if not process.is_alive():
-                logger.error("worker %d exited with %s; restarting", index, process.exitcode)
-                if process.pid is not None:
-                    multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
-                processes[index] = start(index)
-    everyone = [*processes.values(), *([retirer] if retirer.pid is not None else [])]
-    for process in everyone:
-        process.terminate()
-    for process in everyone:
-        process.join(timeout=30)
-        if process.is_alive():
-            process.kill()
+        processes = {i: start(i) for i in range(workers)}
+        retirer = context.Process(
+            target=_retire_child, args=(settings, workers), name="ingest-retire"
+        )
+        if settings.ingest_source == "mqtt":  # a queue has no sessions to retire
+            retirer.start()
+        while not stop.wait(0.5):
+            for index, process in processes.items():
+                if not process.is_alive():
+                    logger.error("worker %d exited with %s; restarting", index, process.exitcode)
+                    if process.pid is not None:
+                        multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
+                    processes[index] = start(index)
+        everyone = [*processes.values(), *([retirer] if retirer.pid is not None else [])]
+        for process in everyone:
+            process.terminate()
+        for process in everyone:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+    finally:  # the workers' metric files: a stopped supervisor leaves nothing in the temp dir
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -7,6 +7,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -429,12 +430,15 @@ def test_readings_an_alarm_rule_watches_take_the_urgent_lane_on_every_worker(
     park: str,
     target: MqttTarget,
     devices: dict[str, Publisher],
+    tmp_path: Path,
 ) -> None:
     """Gas and smoke detectors (watched by the default rules) are urgent from their first
-    message on, whichever of two workers gets it; meters are not."""
+    message on, whichever of two workers gets it; meters are not. The workers' metric files
+    live in a temporary directory of the supervisor's, gone when it stops."""
     port = free_port()
     process = Ingestor(ingest_db, services.mqtt_url, workers=2)
     process.env["PARKTWIN_INGEST_METRICS_PORT"] = str(port)
+    process.env["TMPDIR"] = str(tmp_path)
     process.start()
     try:
         wait_until(lambda: process.output().count("connected to") == 2, 60, "both workers")
@@ -459,8 +463,12 @@ def test_readings_an_alarm_rule_watches_take_the_urgent_lane_on_every_worker(
         assert metric("parktwin_ingest_urgent_messages_total") == 60
         assert metric("parktwin_ingest_subscribed") == 2  # both workers' subscriptions
         assert metric("parktwin_ingest_messages_stored_total") >= 90
+        (metrics_dir,) = tmp_path.glob("parktwin-ingest-metrics-*")
+        assert any(metrics_dir.glob("*.db"))
     finally:
         process.stop()
+    assert process.process is not None and process.process.returncode == 0
+    assert not any(tmp_path.glob("parktwin-ingest-metrics-*"))
 
 
 def test_scaling_down_drains_and_retires_the_removed_workers_sessions(
