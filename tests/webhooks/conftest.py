@@ -30,7 +30,7 @@ from app.main import create_app
 from app.webhooks import outbox
 from tests.api.conftest import auth, create_park, make_key
 from tests.conftest import ServiceEnv, wait_ready
-from tests.ingest_support import stop_process
+from tests.ingest_support import ROOT, stop_process
 from tests.ingest_support import wait_until as poll_until
 
 WAIT_S = 45.0
@@ -226,6 +226,7 @@ class Worker:
         self.process.wait()
 
 
+WORKER_LOGS = ROOT / ".pytest_cache" / "worker-logs"
 FAST_SCHEDULE = "[0.2, 0.5, 1, 1, 1, 1, 1, 1, 1, 1]"
 
 
@@ -243,7 +244,10 @@ def start_worker(database_url: str, **settings: str) -> Worker:
         "PARKTWIN_WORKER_METRICS_PORT": "0",  # workers run side by side: see test_worker_metrics
         **{f"PARKTWIN_{k.upper()}": v for k, v in settings.items()},
     }
-    fd, name = tempfile.mkstemp(prefix="parktwin-worker-", suffix=".log")
+    # beside the ingestors' logs (tests/ingest_support.py): kept for a failure's post-mortem,
+    # in the checkout's cache rather than the machine's /tmp
+    WORKER_LOGS.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="worker-", suffix=".log", dir=WORKER_LOGS)
     with os.fdopen(fd, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "worker"], env=env, stdout=log, stderr=log
