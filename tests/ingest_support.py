@@ -54,6 +54,12 @@ def add_park(database_url: str, park_id: str, devices: dict[str, str]) -> None:
     """A park with devices {device_id: type}, straight into the registry tables."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("INSERT INTO park (id, name) VALUES (%s, %s)", (park_id, park_id))
+    add_devices(database_url, park_id, devices)
+
+
+def add_devices(database_url: str, park_id: str, devices: dict[str, str]) -> None:
+    """Devices {device_id: type} of an existing park, straight into the registry (named by id)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
         for device_id, device_type in devices.items():
             conn.execute(
                 "INSERT INTO device (park_id, id, type, name) VALUES (%s, %s, %s, %s)",

@@ -20,7 +20,15 @@ from app.core.mqtt import MqttTarget
 from app.embedded.process import free_port
 from app.embedded.services import EmbeddedServices
 from tests.conftest import ServiceEnv
-from tests.ingest_support import Ingestor, Publisher, StreamPublisher, add_park, scalar, wait_until
+from tests.ingest_support import (
+    Ingestor,
+    Publisher,
+    StreamPublisher,
+    add_devices,
+    add_park,
+    scalar,
+    wait_until,
+)
 
 DEVICES = {
     "m1": "electricity_meter",
@@ -277,12 +285,7 @@ def test_a_device_registered_later_is_accepted_at_once(
         wait_until(
             lambda: any("late" in r[1] for r in rejections(ingest_db, park)), 30, "the rejection"
         )
-        with psycopg.connect(ingest_db, autocommit=True) as conn:
-            conn.execute(
-                "INSERT INTO device (park_id, id, type, name) "
-                "VALUES (%s, 'late', 'gas_detector', 'Late')",
-                (park,),
-            )
+        add_devices(ingest_db, park, {"late": "gas_detector"})
         late.send({"values": {"gas_lel_pct": 2}})
         wait_until(
             lambda: count_rows(ingest_db, park, "late") == 1, 30, "the late device's reading"
@@ -302,12 +305,7 @@ def test_a_device_called_null_is_stored_seen_and_alarmed(
     """Device ids travel to the database as text arrays (app/core/pgarray.py): a device called
     NULL is a string there, not SQL NULL, in the readings, its last-seen time and its status,
     and in the alarm states of the rule that watches it."""
-    with psycopg.connect(ingest_db, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO device (park_id, id, type, name) "
-            "VALUES (%s, 'NULL', 'gas_detector', 'Null')",
-            (park,),
-        )
+    add_devices(ingest_db, park, {"NULL": "gas_detector"})
     null = Publisher(target, dynsec, park, "NULL")
     try:
         null.send({"values": {"gas_lel_pct": 2.5}})
@@ -319,11 +317,9 @@ def test_a_device_called_null_is_stored_seen_and_alarmed(
         )
         with psycopg.connect(ingest_db) as conn:
             assert conn.execute(seen, (park,)).fetchone() == ("online", True)
-            states = conn.execute(
-                "SELECT count(*) FROM alarm_state WHERE park_id = %s AND device_id = 'NULL'",
-                (park,),
-            ).fetchone()
-        assert states is not None and states[0] >= 1  # the gas rule's state, keyed by 'NULL'
+        query = "SELECT count(*) FROM alarm_state WHERE park_id = %s AND device_id = 'NULL'"
+        states = scalar(ingest_db, query, park)
+        assert isinstance(states, int) and states >= 1  # the gas rule's state, keyed by 'NULL'
     finally:
         null.close()
 

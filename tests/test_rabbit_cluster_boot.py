@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.embedded.rabbitmq import RabbitCluster
+from app.embedded.rabbitmq import RabbitCluster, RabbitNode
 
 
 class ManagementApi(ThreadingHTTPServer):
@@ -50,27 +50,29 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+Booting = tuple[RabbitCluster, RabbitNode, ManagementApi]
+
+
 @pytest.fixture
-def node_api(tmp_path: Path) -> Iterator[tuple[RabbitCluster, ManagementApi]]:
+def node_api(tmp_path: Path) -> Iterator[Booting]:
+    """A one-node cluster whose node's management API says both listeners run."""
     cluster = RabbitCluster(tmp_path, size=1)
     token = base64.b64encode(f"{cluster.admin}:{cluster.password}".encode()).decode()
     api = ManagementApi(f"Basic {token}")
     # node 1's management port is base + 201: put the base where the fake API listens
     cluster = RabbitCluster(tmp_path, size=1, base_port=api.server_address[1] - 201)
+    (node,) = cluster.nodes
+    api.statuses = {node.amqp_port: 200, node.mqtt_port: 200}
     thread = threading.Thread(target=api.serve_forever, daemon=True)
     thread.start()
-    yield cluster, api
+    yield cluster, node, api
     api.shutdown()
     api.server_close()
     thread.join(timeout=10)
 
 
-def test_a_node_is_booted_when_its_amqp_and_mqtt_listeners_run(
-    node_api: tuple[RabbitCluster, ManagementApi],
-) -> None:
-    cluster, api = node_api
-    (node,) = cluster.nodes
-    api.statuses = {node.amqp_port: 200, node.mqtt_port: 200}
+def test_a_node_is_booted_when_its_amqp_and_mqtt_listeners_run(node_api: Booting) -> None:
+    cluster, node, api = node_api
     assert cluster._answers(node)
     assert api.asked == [
         f"/api/health/checks/port-listener/{node.amqp_port}",
@@ -78,12 +80,9 @@ def test_a_node_is_booted_when_its_amqp_and_mqtt_listeners_run(
     ]
 
 
-def test_a_node_whose_amqp_listener_failed_is_not_booted(
-    node_api: tuple[RabbitCluster, ManagementApi],
-) -> None:
+def test_a_node_whose_amqp_listener_failed_is_not_booted(node_api: Booting) -> None:
     """Its port may still be open (taken by another process): the node's own word counts."""
-    cluster, api = node_api
-    (node,) = cluster.nodes
+    cluster, node, api = node_api
     api.statuses = {node.mqtt_port: 200}  # the AMQP port: 503, as RabbitMQ answers
     assert not cluster._answers(node)
     api.statuses = {node.amqp_port: 200}
@@ -91,11 +90,9 @@ def test_a_node_whose_amqp_listener_failed_is_not_booted(
 
 
 def test_a_refused_admin_account_is_a_clear_error_not_a_five_minute_wait(
-    node_api: tuple[RabbitCluster, ManagementApi],
+    node_api: Booting,
 ) -> None:
-    cluster, api = node_api
-    (node,) = cluster.nodes
-    api.statuses = {node.amqp_port: 200, node.mqtt_port: 200}
+    cluster, node, api = node_api
     api.expected_auth = "Basic " + base64.b64encode(b"parktwin:another").decode()
     with pytest.raises(RuntimeError, match="refuses the cluster's admin account 'parktwin'"):
         cluster._answers(node)
