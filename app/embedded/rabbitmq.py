@@ -225,32 +225,37 @@ class RabbitCluster:
         node.dir.joinpath("launcher.pid").write_text(str(process.pid))
         self._launched[node.index] = process
 
-    def _answers(self, node: RabbitNode) -> bool:
-        """Booted: the node's own management API says its AMQP and MQTT listeners run. An open
-        port is not enough: the AMQP listener opens last, and a node whose AMQP listener fails
-        (its port taken by another process, which then answers on it) has its MQTT and HTTP
-        ports open for a few seconds before it stops."""
+    def _not_booted(self, node: RabbitNode) -> str | None:
+        """Why ``node`` does not count as booted yet, or None once its own management API says
+        its AMQP and MQTT listeners run. An open port is not enough: the AMQP listener opens
+        last, and a node whose AMQP listener fails (its port taken by another process, which
+        then answers on it) has its MQTT and HTTP ports open for a few seconds before it stops.
+
+        A refused admin account is a reason to go on waiting, not an error: while the cluster
+        restarts, a node's internal user lookups fail for a while ("authentication failed with
+        internal error" in its log) and its management API answers 401 to the right password.
+        ``ensure_nodes`` names the refusal if it lasts until its timeout."""
         if not port_open(node.http_port):
-            return False
+            return "its management port is closed"
         try:
             with httpx.Client(
                 base_url=f"http://127.0.0.1:{node.http_port}",
                 auth=(self.admin, self.password),
                 timeout=5,
             ) as client:
-                for port in (node.amqp_port, node.mqtt_port):
+                for name, port in (("AMQP", node.amqp_port), ("MQTT", node.mqtt_port)):
                     status = client.get(f"/api/health/checks/port-listener/{port}").status_code
                     if status == 401:
-                        raise RuntimeError(
-                            f"{node.name} refuses the cluster's admin account {self.admin!r} "
-                            f"(its password is in {self.root}/admin.password): changed or "
-                            "deleted through the management API?"
+                        return (
+                            f"its management API refuses the cluster's admin account "
+                            f"{self.admin!r} (its password is in {self.root}/admin.password; "
+                            "changed or deleted through the management API?)"
                         )
                     if status != 200:
-                        return False
-                return True
-        except httpx.HTTPError:
-            return False
+                        return f"its {name} listener does not run (health check: {status})"
+                return None
+        except httpx.HTTPError as error:
+            return f"its management API does not answer ({type(error).__name__})"
 
     def _exited(self, node: RabbitNode) -> bool:
         """The node's launch has ended without a VM left running or booting."""
@@ -280,9 +285,11 @@ class RabbitCluster:
         def all_answer() -> bool:
             for node in list(booting):
                 attempt, since = launches[node.index]
-                if self._answers(node):
+                reason = self._not_booted(node)
+                if reason is None:
                     booting.remove(node)
-                elif self._exited(node):
+                    continue
+                if self._exited(node):
                     launched = self._launched.pop(node.index, None)
                     if launched is not None:
                         launched.wait(timeout=30)
@@ -296,7 +303,8 @@ class RabbitCluster:
                     launches[node.index] = (attempt + 1, time.monotonic())
                 elif time.monotonic() - since > timeout:
                     raise TimeoutError(
-                        f"timed out after {timeout:.0f} s waiting for RabbitMQ node {node.name}"
+                        f"timed out after {timeout:.0f} s waiting for RabbitMQ node {node.name}: "
+                        f"{reason}"
                     )
             return not booting
 
