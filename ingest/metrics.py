@@ -43,6 +43,7 @@ class IngestMetrics:
     queue_bytes: Gauge
     subscribed: Gauge
     write_retries: Counter
+    fast_path: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry = REGISTRY) -> IngestMetrics:
@@ -50,7 +51,9 @@ class IngestMetrics:
             return Counter(f"parktwin_ingest_{name}", doc, labels, registry=registry)
 
         return cls(
-            received=counter("messages_received_total", "MQTT messages taken off the broker"),
+            received=counter(
+                "messages_received_total", "MQTT messages taken off the broker (its sessions)"
+            ),
             urgent=counter(
                 "urgent_messages_total",
                 "messages written through the urgent lane (devices an alarm rule watches)",
@@ -107,6 +110,11 @@ class IngestMetrics:
                 multiprocess_mode="livesum",
             ),
             write_retries=counter("write_retries_total", "batch writes retried after a DB error"),
+            fast_path=counter(
+                "fast_path_messages_total",
+                "copies of watched readings taken through the fast path while behind "
+                "(ingest/fastpath.py; not in messages_received_total)",
+            ),
         )
 
 

@@ -21,8 +21,9 @@ import psycopg
 from app.core.clock import to_us
 from app.core.config import Settings
 from app.core.gcpause import freeze_startup_heap
-from ingest.consumer import Inbound, SubscriptionMode
+from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
 from ingest.coverage import CoverageBeacon
+from ingest.fastpath import FAST_GENERATION, FastPath
 from ingest.metrics import IngestMetrics, observe_many
 from ingest.parse import MAX_PAYLOAD_BYTES, parse_status, parse_telemetry
 from ingest.quarantine import Quarantine, message_digest
@@ -72,6 +73,7 @@ class Lane:
         self.metrics = metrics
         self.stop = stop
         self.received = 0
+        self.fast_path: FastPath | None = None  # told of every take (the normal lane's)
 
     def _take(self) -> list[Inbound]:
         """Up to a batch, blocking up to 0.25 s for the first message (a stop is noticed soon)."""
@@ -88,12 +90,16 @@ class Lane:
         try:
             while not self.stop.is_set():
                 messages = self._take()
+                if self.fast_path is not None:
+                    self.fast_path.observe(len(messages), self.options.batch_max)
                 if messages:
                     self.process(messages)
             self.store.unmark()
         except Stopping:
             logger.info("stopping with an uncommitted batch; the broker will redeliver it")
         finally:
+            if self.fast_path is not None:
+                self.fast_path.close()
             self.store.close()
 
     def process(self, messages: Sequence[Inbound]) -> None:
@@ -153,8 +159,14 @@ class UrgentLane(Lane):
         return self.consumer.queue.take(self.options.batch_max, 0.25, 0.0, urgent=True)
 
     def _count(self, messages: Sequence[Inbound]) -> None:
-        super()._count(messages)
+        """The fast path's copies (ingest/fastpath.py) are not counted as received: the same
+        readings come through the persistent session too."""
+        copies = sum(1 for m in messages if m.generation == FAST_GENERATION)
+        self.metrics.received.inc(len(messages) - copies)
+        self.received += len(messages) - copies
         self.metrics.urgent.inc(len(messages))
+        if copies:
+            self.metrics.fast_path.inc(copies)
 
 
 class IngestWorker:
@@ -169,6 +181,7 @@ class IngestWorker:
         metrics: IngestMetrics,
         stop: threading.Event,
         beacon: CoverageBeacon | None = None,
+        fast_path: FastPath | None = None,
     ) -> None:
         self.consumer = consumer
         self.stop = stop
@@ -183,6 +196,7 @@ class IngestWorker:
         name = consumer.client_id
         self.normal = Lane(consumer, store(name, True), options, metrics, stop)
         self.urgent = UrgentLane(consumer, store(f"{name}/urgent", False), options, metrics, stop)
+        self.normal.fast_path = fast_path
 
     def _publish_watched(self, topics: frozenset[str]) -> None:
         """The set is swapped whole; paho's thread only tests membership."""
@@ -258,6 +272,13 @@ def build_worker(
             beacon.subscribed(up)
 
         consumer.on_subscribed = subscribed
-    return IngestWorker(
-        consumer, database_url, IngestOptions.from_settings(settings), metrics, stop, beacon
-    )
+    fast_path = None
+    if settings.ingest_fast_path and index == 0 and isinstance(consumer, MqttConsumer):
+        fast_path = FastPath(
+            consumer.target,
+            f"{consumer.client_id}-fast",
+            consumer.queue,
+            lambda: consumer.urgent_topics,
+        )
+    options = IngestOptions.from_settings(settings)
+    return IngestWorker(consumer, database_url, options, metrics, stop, beacon, fast_path)

@@ -467,6 +467,62 @@ def test_readings_an_alarm_rule_watches_take_the_urgent_lane_on_every_worker(
     assert not any(tmp_path.glob("parktwin-ingest-metrics-*"))
 
 
+def test_while_behind_a_watched_reading_overtakes_the_backlog(
+    ingest_db: str,
+    services: ServiceEnv,
+    park: str,
+    target: MqttTarget,
+    devices: dict[str, Publisher],
+) -> None:
+    """After a restart the broker sends the persistent session's backlog in order, at most a
+    Receive Maximum unacknowledged, so a gas reading published then waits behind every meter
+    reading queued before it. Here the backlog cannot move at all (a lock on the meter's
+    latest value holds the normal lane's first batch): the gas reading still comes in, through
+    worker 0's fast path (ingest/fastpath.py), stored and alarmed while the 600 meter readings
+    wait. Then everything is stored once, the alarm raised once, and the fast path goes off."""
+    process = Ingestor(ingest_db, services.mqtt_url)
+    process.env |= {
+        "PARKTWIN_INGEST_MQTT_PROTOCOL": "5",
+        "PARKTWIN_INGEST_RECEIVE_MAXIMUM": "100",
+        "PARKTWIN_INGEST_BATCH_MAX": "50",
+    }
+    alarms = "SELECT count(*) FROM alarm WHERE park_id = %s AND device_id = 'g1'"
+    process.start()
+    blocker: psycopg.Connection[tuple[object, ...]] | None = None
+    try:
+        process.wait_subscribed(target, devices["probe"], ingest_db)
+        t0 = now_ms(-timedelta(minutes=2))
+        devices["m1"].send({"ts": t0, "values": {"energy_kwh": 0.0}})
+        devices["g1"].send({"ts": t0, "values": {"gas_lel_pct": 1.0}})
+        wait_until(lambda: count_rows(ingest_db, park, "m1") == 1, 30, "the meter's first")
+        wait_until(lambda: count_rows(ingest_db, park, "g1") == 1, 30, "the detector's first")
+        process.stop()
+        for i in range(1, 601):
+            devices["m1"].send({"ts": t0 + i, "values": {"energy_kwh": float(i)}})
+        wait_until(lambda: devices["m1"].acked >= 601, 30, "the broker to queue the backlog")
+        blocker = psycopg.connect(ingest_db)
+        blocker.execute(
+            "SELECT 1 FROM latest_value lv JOIN series s ON s.id = lv.series_id "
+            "WHERE s.park_id = %s AND s.device_id = 'm1' FOR UPDATE OF lv",
+            (park,),
+        )
+        process.start()
+        wait_until(lambda: "fast path ready" in process.output(), 60, "the fast path")
+        devices["g1"].send({"ts": now_ms(), "values": {"gas_lel_pct": 60.0}})
+        wait_until(lambda: count_rows(ingest_db, park, "g1") == 2, 30, "the gas reading")
+        assert scalar(ingest_db, alarms, park) == 1
+        assert count_rows(ingest_db, park, "m1") == 1  # the backlog still waits
+        blocker.rollback()
+        wait_until(lambda: count_rows(ingest_db, park, "m1") == 601, 60, "the backlog")
+        wait_until(lambda: "fast path off" in process.output(), 60, "the fast path to end")
+        assert count_rows(ingest_db, park, "g1") == 2  # its second copy dropped by the key
+        assert scalar(ingest_db, alarms, park) == 1
+    finally:
+        if blocker is not None:
+            blocker.close()
+        process.stop()
+
+
 def test_scaling_down_drains_and_retires_the_removed_workers_sessions(
     ingest_db: str,
     services: ServiceEnv,

@@ -221,6 +221,11 @@ class Settings(BaseSettings):
         default=timedelta(days=7), description="how long the broker keeps an absent worker's queue"
     )
     ingest_client_id: str = Field(default="parktwin-ingest", description="worker i is '{id}-{i}'")
+    ingest_fast_path: bool = Field(
+        default=True,
+        description="while behind, worker 0 also subscribes the watched devices' telemetry in a "
+        "clean session ('{id}-0-fast') so that their readings overtake the backlog (MQTT only)",
+    )
     ingest_mqtt_protocol: Literal["3.1.1", "5"] = Field(
         default="3.1.1", description="the ingestor's MQTT version (persistent session either way)"
     )

@@ -1,0 +1,176 @@
+"""The fast path: while an ingest worker is behind, watched readings overtake the backlog.
+
+After an ingestor restart (or any stretch it falls behind) the broker holds a backlog in the
+worker's persistent session and delivers it in order, with at most a Receive Maximum (or the
+broker's ``max_inflight_messages``) unacknowledged: a gas reading published during the drain
+waits behind every meter reading queued before it, a minute and more at 100,000 devices
+(docs/benchmarks.md). MQTT gives a session no priorities, and the contract has one telemetry
+topic for every kind of device, so the broker cannot put a detector's reading first by itself.
+
+So while worker 0 is behind it also holds a second, clean session (``{client id}-fast``,
+nothing queued while away, QoS 0) subscribed to the telemetry topic of every device an alarm
+rule watches (the set the urgent lane uses), and puts what arrives there at the head of the
+urgent lane (``Lanes.put_first``). Each such reading then arrives twice: first through here,
+stored and evaluated at once; later through the persistent session, where the (series, time)
+key drops the copy and alarm evaluation ignores a reading no newer than the last it evaluated
+(app/alarms/engine.py). A copy lost here (the lane full, the connection down) costs nothing:
+the persistent session still delivers the reading.
+
+Behind: the normal lane took a full batch (``PARKTWIN_INGEST_BATCH_MAX``), so more is waiting
+than a batch holds; caught up: no full batch for ``hold`` seconds. Only worker 0 does it (the
+broker spreads a shared subscription's backlog over all workers, so worker 0 is behind when
+they are), and only over MQTT: a RabbitMQ quorum queue (``PARKTWIN_INGEST_SOURCE=amqp``) has
+no such second way in here. While on, the watched devices' readings cost about twice their
+parsing and a duplicate-key retry each; they are a third of the messages at 100,000 devices.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from app.core.mqtt import MqttTarget
+from ingest.consumer import Inbound
+from ingest.fastpaho import BufferedClient
+from ingest.lanes import Lanes
+from ingest.parse import MAX_PAYLOAD_BYTES
+
+logger = logging.getLogger(__name__)
+
+FAST_GENERATION = -1
+"""The ``generation`` of a fast-path copy: no connection of the consumer has it, so the copy is
+never acknowledged (it came at QoS 0 anyway)."""
+
+TOPICS_PER_SUBSCRIBE = 1000
+
+
+class FastPath:
+    def __init__(
+        self,
+        target: MqttTarget,
+        client_id: str,
+        queue: Lanes[Inbound],
+        watched: Callable[[], frozenset[str]],
+        hold: float = 5.0,
+    ) -> None:
+        self.target = target
+        self.client_id = client_id
+        self.queue = queue
+        self.watched = watched
+        self.hold = hold
+        self.copies = 0  # put in the urgent lane since the last start
+        self.dropped = 0  # found the urgent lane full
+        self._client: BufferedClient | None = None
+        self._subscribed: frozenset[str] = frozenset()
+        self._lock = threading.Lock()  # _subscribed, _pending: the lane's thread and paho's
+        self._pending = 0  # SUBSCRIBEs not yet acknowledged
+        self._last_full = 0.0
+
+    @property
+    def on(self) -> bool:
+        return self._client is not None
+
+    def observe(self, taken: int, batch_max: int) -> None:
+        """After each take of the normal lane (in its thread): on at a full batch, off once
+        none has come for ``hold`` seconds."""
+        now = time.monotonic()
+        if taken >= batch_max:
+            self._last_full = now
+            if self._client is None:
+                self._start()
+            else:
+                self._subscribe_new(self._client)
+        elif self._client is not None and now - self._last_full > self.hold:
+            self.close()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        client.disconnect()
+        client.loop_stop()
+        logger.info(
+            "caught up: fast path off after %d copies of watched readings (%d dropped: the "
+            "urgent lane was full)",
+            self.copies,
+            self.dropped,
+        )
+
+    def _start(self) -> None:
+        watched = self.watched()
+        if not watched:
+            return  # no rule watches any device: nothing to put first
+        self.copies = self.dropped = 0
+        with self._lock:
+            self._subscribed = frozenset()
+        client = BufferedClient(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        self.target.configure(client)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.connect_async(self.target.host, self.target.port, keepalive=60)
+        client.loop_start()
+        self._client = client
+        logger.info(
+            "behind: fast path on, subscribing the telemetry of %d watched devices so that "
+            "their readings overtake the backlog",
+            len(watched),
+        )
+
+    def _subscribe_new(self, client: mqtt.Client) -> None:
+        """Subscribe what is watched and not yet subscribed on this connection."""
+        watched = self.watched()
+        with self._lock:
+            new = sorted(watched - self._subscribed)
+            self._subscribed = self._subscribed | watched
+            step = TOPICS_PER_SUBSCRIBE
+            chunks = [new[i : i + step] for i in range(0, len(new), step)]
+            self._pending += len(chunks)
+        for chunk in chunks:
+            client.subscribe([(topic, 0) for topic in chunk])
+
+    # -- paho callbacks (network thread): never raise ----------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            logger.error("broker %s refused the fast path: %s", self.target.redacted(), reason)
+            return
+        with self._lock:
+            self._subscribed = frozenset()  # a clean session: subscribe everything again
+            self._pending = 0
+        self._subscribe_new(client)
+
+    def _on_subscribe(self, *_args: Any) -> None:
+        with self._lock:
+            self._pending -= 1
+            ready, count = self._pending == 0, len(self._subscribed)
+        if ready:
+            logger.info("fast path ready: %d watched devices' telemetry subscribed", count)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if message.retain:  # replayed because we subscribed: stale, as in ingest/consumer.py
+            return
+        payload = message.payload
+        size = len(payload)
+        if size > MAX_PAYLOAD_BYTES:
+            return  # the persistent session's copy gets the rejection
+        item = Inbound(
+            message.topic, bytes(payload), 0, 0, FAST_GENERATION, datetime.now(UTC), size
+        )
+        if self.queue.put_first(item):
+            self.copies += 1
+        else:
+            self.dropped += 1
