@@ -344,6 +344,12 @@ class Gas:
 SIMULATOR_NICE = 10
 
 HOPS = ("ingest", "fan-out", "dispatch", "POST")
+PHASES = ("live", "stopped", "drain")  # when a gas probe was published
+PHASE_NAMES = {
+    "live": "live",
+    "stopped": "published while the ingestor was stopped",
+    "drain": "published while it drained the backlog after its restart",
+}
 HOP_NOTES = {
     "ingest": "publish to the alarm's outbox event (`event_outbox.created_at`: the ingest "
     "transaction's start)",
@@ -384,6 +390,7 @@ def gas_hops(db: str, gas: Gas) -> dict[str, dict[str, Summary]]:
 
 
 RECEIVED = "parktwin_ingest_messages_received_total"
+FAST = "parktwin_ingest_fast_path_messages_total"  # ingest/fastpath.py's copies
 READINGS = "parktwin_ingest_readings_stored_total"
 
 
@@ -440,6 +447,7 @@ class Live:
             "t": time.monotonic() - self.started,
             "phase": phase,
             "received": delta.get(RECEIVED, 0.0),
+            "fast": delta.get(FAST, 0.0),
             "readings": delta.get(READINGS, 0.0),
             "lag_p99": p99,
             "lag_n": n,
@@ -451,6 +459,14 @@ class Live:
         print(f"{row['t']:6.0f}s {phase:6} msgs {row['received']:7.0f} lag p99 {p99:6.2f}s "
               f"dirty {row['dirty']:7d} due {due:7d} load {row['load']:.1f}", flush=True)  # fmt: skip
         return metrics or before
+
+
+def ingest_process(db: str, mqtt_url: str, args: argparse.Namespace) -> IngestProcess:
+    """Two workers; ``--no-fast-path``: without ingest/fastpath.py (the drain's baseline)."""
+    process = IngestProcess(db, mqtt_url, 2, "park100k")
+    if not args.fast_path:
+        process.env["PARKTWIN_INGEST_FAST_PATH"] = "false"
+    return process
 
 
 def _simulate(options: SimOptions, host: str, port: int, passwords: dict[str, str],
@@ -570,7 +586,7 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
         scenario="gas_leak", scenario_at=live_s / 2, scenario_duration=min(300, live_s / 4),
         processes=processes, device_connections=per_process, gateway=gateway,
     )  # fmt: skip
-    ingest = IngestProcess(db, mqtt_url, 2, "park100k").start()
+    ingest = ingest_process(db, mqtt_url, args).start()
     ingest.wait_connected()
     ctx = multiprocessing.get_context("spawn")
     stop, results = ctx.Event(), ctx.Queue()
@@ -624,22 +640,23 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
             ingest.stop()
             paused = time.monotonic()
             while time.monotonic() - paused < args.pause:
-                gas.fire("drain")
+                gas.fire("stopped")  # waits for the ingestor's return whatever it does
                 time.sleep(args.gas_every)
-            ingest = IngestProcess(db, mqtt_url, 2, "park100k").start()
+            ingest = ingest_process(db, mqtt_url, args).start()
             ingests.append(ingest)
             back, before = time.monotonic(), {}
             backlog = options.rate * (back - paused)
             while time.monotonic() - back < 900:  # drained: the backlog and what came since
-                time.sleep(SAMPLE_S)
-                gas.fire("drain")
+                for _ in range(2):  # a probe every 2.5 s: the drain lasts a minute or so
+                    gas.fire("drain")
+                    time.sleep(SAMPLE_S / 2)
                 before = loop.sample("drain", ingest, before)
                 due = backlog + 0.95 * options.rate * (time.monotonic() - back)
                 if before.get(RECEIVED, 0) >= due:
                     result.drain_s = time.monotonic() - back
                     break
             readings += before.get(READINGS, 0)
-            receiver.wait_for(list(gas.published.get("drain", {})), 60)
+            receiver.wait_for([d for ph in PHASES[1:] for d in gas.published.get(ph, {})], 60)
             stop.set()
             try:  # 19,000 connections to close at nice 10 on a machine still draining
                 result.sim = results.get(timeout=600)
@@ -649,7 +666,7 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
             sim.join(60)
             ingest.stop()
             result.db_bytes, result.readings = db_size(db) - size0, readings
-            result.gas = {phase: gas.summary(phase) for phase in ("live", "drain")}
+            result.gas = {phase: gas.summary(phase) for phase in PHASES}
             result.hops = gas_hops(db, gas)
             probes = {d for phase in gas.published.values() for d in phase}
             result.scenario_alarms = sum(d not in probes for d in receiver.arrivals)
@@ -814,7 +831,8 @@ def _extra(a: argparse.Namespace) -> str:
     extra = f" --period {a.period:g}" if a.period != PERIOD_S else ""
     if a.open_hour_interval != ROLLUP_OPEN_HOUR_INTERVAL:
         extra += f" --open-hour-interval {a.open_hour_interval}"
-    return extra + (f" --rollup-duty {a.rollup_duty:g}" if a.rollup_duty is not None else "")
+    extra += f" --rollup-duty {a.rollup_duty:g}" if a.rollup_duty is not None else ""
+    return extra + ("" if getattr(a, "fast_path", True) else " --no-fast-path")
 
 
 def _interval_source(a: argparse.Namespace) -> str:
@@ -894,10 +912,14 @@ def report(result: Result) -> str:
         f"| ingest lag p99 per sample window, median / worst | "
         f"{Summary.of(lag).p50:.2f} s / {max(lag, default=float('nan')):.2f} s |",
     ]  # fmt: skip
-    for phase in ("live", "drain"):
+    for phase in PHASES:
         summary, lost = result.gas.get(phase, (Summary.of([]), 0))
-        lines.append(f"| gas reading -> webhook ({phase}), p50 / p90 / p99 / max ms (n={summary.n}, "
-                     f"lost {lost}) | {summary.ms()} |")  # fmt: skip
+        lines.append(f"| gas reading -> webhook, {PHASE_NAMES[phase]}, p50 / p90 / p99 / max ms "
+                     f"(n={summary.n}, lost {lost}) | {summary.ms()} |")  # fmt: skip
+    drain_rows = [r for r in rows if r["phase"] == "drain"]
+    lines.append(f"| fast-path copies of watched readings (ingest/fastpath.py), live / drain | "
+                 f"{sum(r.get('fast', 0) for r in live_rows):,.0f} / "
+                 f"{sum(r.get('fast', 0) for r in drain_rows):,.0f} |")  # fmt: skip
     lines += [
         f"| backlog after a {a.pause:g} s ingestor stop: drained in | {result.drain_s:.0f} s |",
         f"| gas_leak scenario alarms delivered | {result.scenario_alarms} |",
@@ -912,9 +934,9 @@ def report(result: Result) -> str:
     ]  # fmt: skip
     if result.hops:
         lines += ["", "Where the gas probes' time went, per hop (p50 / p90 / p99 / max ms):", "",
-                  "| hop | live | drain |", "|---|---:|---:|"]  # fmt: skip
+                  "| hop | live | stopped | drain |", "|---|---:|---:|---:|"]  # fmt: skip
         for hop in HOPS:
-            cells = [result.hops.get(ph, {}).get(hop) for ph in ("live", "drain")]
+            cells = [result.hops.get(ph, {}).get(hop) for ph in PHASES]
             lines.append(f"| {hop}: {HOP_NOTES[hop]} | "
                          + " | ".join(c.ms() if c else "-" for c in cells) + " |")  # fmt: skip
     lines += ["", "API probes (one call of each per sample, samples 5 s apart plus the probes' own time):", "",
@@ -971,6 +993,12 @@ def main() -> None:
         f"(comma-separated device counts; default {LOAD_CURVE})",
     )
     parser.add_argument("--no-load-curve", dest="load_curve", action="store_const", const="")
+    parser.add_argument(
+        "--no-fast-path",
+        dest="fast_path",
+        action="store_false",
+        help="ingest with PARKTWIN_INGEST_FAST_PATH=false (the baseline of the drain's gas probes)",
+    )
     parser.add_argument("--no-report", dest="report", action="store_false")
     args = parser.parse_args()
     result = run(args)
