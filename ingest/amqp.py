@@ -34,7 +34,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
-from ingest.consumer import OVERSIZE_KEPT_BYTES, Inbound
+from ingest.consumer import OVERSIZE_KEPT_BYTES, Inbound, payload_bytes
 from ingest.lanes import Lanes
 from ingest.parse import MAX_PAYLOAD_BYTES
 
@@ -50,10 +50,6 @@ def to_topic(routing_key: str) -> str:
     if not (sep and dot):
         return routing_key.replace(".", "/")
     return f"parks/{park}/devices/{device}/{kind}"
-
-
-def _payload_bytes(message: Inbound) -> int:
-    return len(message.payload)
 
 
 class AmqpConsumer:
@@ -74,7 +70,7 @@ class AmqpConsumer:
         if not urls:
             raise ValueError("PARKTWIN_AMQP_URL names no node")
         self.client_id = client_id
-        self.queue: Lanes[Inbound] = Lanes(queue_size, queue_bytes // 2, _payload_bytes)
+        self.queue: Lanes[Inbound] = Lanes(queue_size, queue_bytes // 2, payload_bytes)
         self.urgent_topics: frozenset[str] = frozenset()
         self.on_subscribed: Callable[[bool], None] = lambda _up: None
         self.generation = 0

@@ -79,7 +79,7 @@ class Inbound:
     size: int  # the payload's length as received (``payload`` may be cut short when oversize)
 
 
-def _payload_bytes(message: Inbound) -> int:
+def payload_bytes(message: Inbound) -> int:
     return len(message.payload)
 
 
@@ -101,7 +101,7 @@ class MqttConsumer:
         self.client_id = client_id
         self.topics, self.stale_topics = subscriptions(share_group, mode)
         self.retiring = mode == "retire"
-        self.queue: Lanes[Inbound] = Lanes(queue_size, queue_bytes // 2, _payload_bytes)
+        self.queue: Lanes[Inbound] = Lanes(queue_size, queue_bytes // 2, payload_bytes)
         # telemetry topics of the devices an alarm rule watches, kept by the ingest worker
         self.urgent_topics: frozenset[str] = frozenset()
         # told True when the broker has confirmed the subscription, False when the link drops

@@ -9,19 +9,22 @@ topic for every kind of device, so the broker cannot put a detector's reading fi
 
 So while worker 0 is behind it also holds a second, clean session (``{client id}-fast``,
 nothing queued while away, QoS 0) subscribed to the telemetry topic of every device an alarm
-rule watches (the set the urgent lane uses), and puts what arrives there at the head of the
-urgent lane (``Lanes.put_first``). Each such reading then arrives twice: first through here,
-stored and evaluated at once; later through the persistent session, where the (series, time)
-key drops the copy and alarm evaluation ignores a reading no newer than the last it evaluated
-(app/alarms/engine.py). A copy lost here (the lane full, the connection down) costs nothing:
-the persistent session still delivers the reading.
+rule watches (the set the urgent lane uses), and queues what arrives there for a writer thread
+of its own (``FastLane``, ingest/pipeline.py, with its own connection): not in the urgent lane,
+which the backlog keeps full during a drain (a copy put there first was dropped or waited for
+the urgent writer's big backlog transaction, seconds, in bench/park100k). Each such reading
+then arrives twice: first through here, stored and evaluated at once; later through the
+persistent session, where the (series, time) key drops the copy and alarm evaluation ignores a
+reading no newer than the last it evaluated (app/alarms/engine.py). A copy lost here (its
+queue full, the connection down) costs nothing: the persistent session still delivers it.
 
 Behind: the normal lane took a full batch (``PARKTWIN_INGEST_BATCH_MAX``), so more is waiting
 than a batch holds; caught up: no full batch for ``hold`` seconds. Only worker 0 does it (the
 broker spreads a shared subscription's backlog over all workers, so worker 0 is behind when
 they are), and only over MQTT: a RabbitMQ quorum queue (``PARKTWIN_INGEST_SOURCE=amqp``) has
-no such second way in here. While on, the watched devices' readings cost about twice their
-parsing and a duplicate-key retry each; they are a third of the messages at 100,000 devices.
+no such second way in here. While on, the watched devices' readings are parsed and written
+twice (the second time through the duplicate-key path); they are a third of the messages at
+100,000 devices.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from app.core.mqtt import MqttTarget
-from ingest.consumer import Inbound
+from ingest.consumer import Inbound, payload_bytes
 from ingest.fastpaho import BufferedClient
 from ingest.lanes import Lanes
 from ingest.parse import MAX_PAYLOAD_BYTES
@@ -49,6 +52,8 @@ FAST_GENERATION = -1
 never acknowledged (it came at QoS 0 anyway)."""
 
 TOPICS_PER_SUBSCRIBE = 1000
+QUEUE_SIZE = 10_000  # copies waiting for the fast lane's writer; more are dropped
+QUEUE_BYTES = 64 * 1024 * 1024
 
 
 class FastPath:
@@ -56,19 +61,20 @@ class FastPath:
         self,
         target: MqttTarget,
         client_id: str,
-        queue: Lanes[Inbound],
         watched: Callable[[], frozenset[str]],
         hold: float = 5.0,
     ) -> None:
         self.target = target
         self.client_id = client_id
-        self.queue = queue
+        # the fast lane's own queue (its urgent side: taken at once, no collect window)
+        self.queue: Lanes[Inbound] = Lanes(QUEUE_SIZE, QUEUE_BYTES, payload_bytes)
         self.watched = watched
         self.hold = hold
-        self.copies = 0  # put in the urgent lane since the last start
-        self.dropped = 0  # found the urgent lane full
+        self.copies = 0  # queued for the fast lane since the last start
+        self.dropped = 0  # found the queue full
         self._client: BufferedClient | None = None
         self._subscribed: frozenset[str] = frozenset()
+        self._seen: frozenset[str] | None = None  # the watched set last subscribed from
         self._lock = threading.Lock()  # _subscribed, _pending: the lane's thread and paho's
         self._pending = 0  # SUBSCRIBEs not yet acknowledged
         self._last_full = 0.0
@@ -97,8 +103,8 @@ class FastPath:
         client.disconnect()
         client.loop_stop()
         logger.info(
-            "caught up: fast path off after %d copies of watched readings (%d dropped: the "
-            "urgent lane was full)",
+            "caught up: fast path off after %d copies of watched readings (%d dropped: its "
+            "queue was full)",
             self.copies,
             self.dropped,
         )
@@ -109,7 +115,7 @@ class FastPath:
             return  # no rule watches any device: nothing to put first
         self.copies = self.dropped = 0
         with self._lock:
-            self._subscribed = frozenset()
+            self._subscribed, self._seen = frozenset(), None
         client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -131,9 +137,13 @@ class FastPath:
         )
 
     def _subscribe_new(self, client: mqtt.Client) -> None:
-        """Subscribe what is watched and not yet subscribed on this connection."""
+        """Subscribe what is watched and not yet subscribed on this connection (the watched set
+        is swapped whole when it changes: the same object, nothing to do)."""
         watched = self.watched()
         with self._lock:
+            if watched is self._seen:
+                return
+            self._seen = watched
             new = sorted(watched - self._subscribed)
             self._subscribed = self._subscribed | watched
             step = TOPICS_PER_SUBSCRIBE
@@ -149,7 +159,7 @@ class FastPath:
             logger.error("broker %s refused the fast path: %s", self.target.redacted(), reason)
             return
         with self._lock:
-            self._subscribed = frozenset()  # a clean session: subscribe everything again
+            self._subscribed, self._seen = frozenset(), None  # a clean session: all again
             self._pending = 0
         self._subscribe_new(client)
 
@@ -170,7 +180,7 @@ class FastPath:
         item = Inbound(
             message.topic, bytes(payload), 0, 0, FAST_GENERATION, datetime.now(UTC), size
         )
-        if self.queue.put_first(item):
+        if self.queue.put(item, urgent=True, timeout=0):
             self.copies += 1
         else:
             self.dropped += 1

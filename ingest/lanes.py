@@ -15,10 +15,9 @@ is full, :meth:`Lanes.put` blocks paho's thread, the socket is no longer read an
 holds the rest (back-pressure without loss). The lanes are bounded apart, bytes included, so
 that a backlog of meter readings (or of one device's 256 KiB junk) never blocks a gas reading.
 
-Order: within a lane, arrival order, except the fast path's copies, put first (``put_first``).
-A device's urgent and normal messages never mix (a device is urgent or not), except while it
-becomes urgent; alarm evaluation ignores a reading older than the newest one it has evaluated,
-and storage does not depend on order.
+Order: within a lane, arrival order. A device's urgent and normal messages never mix (a device
+is urgent or not), except while it becomes urgent; alarm evaluation ignores a reading older
+than the newest one it has evaluated, and storage does not depend on order.
 """
 
 from __future__ import annotations
@@ -70,21 +69,6 @@ class Lanes(Generic[T]):
                 return False
             items.append(item)
             self._bytes[urgent] += size
-            changed.notify_all()
-            return True
-
-    def put_first(self, item: T) -> bool:
-        """Put ``item`` at the head of the urgent lane, not waiting: False (dropped) when the
-        lane is full. For the fast path's copies of watched readings (ingest/fastpath.py),
-        which must not queue behind the urgent backlog the broker is still sending, and whose
-        loss costs nothing (the persistent session delivers the same reading later)."""
-        items, changed = self._lanes[True]
-        size = self._weigh(item)
-        with changed:
-            if not self._room(True, size):
-                return False
-            items.appendleft(item)
-            self._bytes[True] += size
             changed.notify_all()
             return True
 

@@ -23,7 +23,7 @@ from app.core.config import Settings
 from app.core.gcpause import freeze_startup_heap
 from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
 from ingest.coverage import CoverageBeacon
-from ingest.fastpath import FAST_GENERATION, FastPath
+from ingest.fastpath import FastPath
 from ingest.metrics import IngestMetrics, observe_many
 from ingest.parse import MAX_PAYLOAD_BYTES, parse_status, parse_telemetry
 from ingest.quarantine import Quarantine, message_digest
@@ -159,14 +159,32 @@ class UrgentLane(Lane):
         return self.consumer.queue.take(self.options.batch_max, 0.25, 0.0, urgent=True)
 
     def _count(self, messages: Sequence[Inbound]) -> None:
-        """The fast path's copies (ingest/fastpath.py) are not counted as received: the same
-        readings come through the persistent session too."""
-        copies = sum(1 for m in messages if m.generation == FAST_GENERATION)
-        self.metrics.received.inc(len(messages) - copies)
-        self.received += len(messages) - copies
+        super()._count(messages)
         self.metrics.urgent.inc(len(messages))
-        if copies:
-            self.metrics.fast_path.inc(copies)
+
+
+class FastLane(Lane):
+    """Worker 0's third writer: the fast path's copies of watched readings (ingest/fastpath.py),
+    taken at once in small transactions of their own, never behind the urgent lane's backlog.
+    Counted apart: the same readings come through the persistent session too."""
+
+    def __init__(
+        self,
+        consumer: Source,
+        store: BatchStore,
+        options: IngestOptions,
+        metrics: IngestMetrics,
+        stop: threading.Event,
+        fast_path: FastPath,
+    ) -> None:
+        super().__init__(consumer, store, options, metrics, stop)
+        self.copies = fast_path.queue
+
+    def _take(self) -> list[Inbound]:
+        return self.copies.take(self.options.batch_max, 0.25, 0.0, urgent=True)
+
+    def _count(self, messages: Sequence[Inbound]) -> None:
+        self.metrics.fast_path.inc(len(messages))
 
 
 class IngestWorker:
@@ -197,6 +215,10 @@ class IngestWorker:
         self.normal = Lane(consumer, store(name, True), options, metrics, stop)
         self.urgent = UrgentLane(consumer, store(f"{name}/urgent", False), options, metrics, stop)
         self.normal.fast_path = fast_path
+        self.fast: FastLane | None = None
+        if fast_path is not None:
+            fast_store = store(f"{name}/fast", False)
+            self.fast = FastLane(consumer, fast_store, options, metrics, stop, fast_path)
 
     def _publish_watched(self, topics: frozenset[str]) -> None:
         """The set is swapped whole; paho's thread only tests membership."""
@@ -219,13 +241,17 @@ class IngestWorker:
         self.consumer.start()
         self._prime()
         freeze_startup_heap("ingest")  # a full GC pass held batches up (app/core/gcpause.py)
-        urgent = threading.Thread(target=self.urgent.loop, name="ingest-urgent", daemon=True)
-        urgent.start()
+        writers = [threading.Thread(target=self.urgent.loop, name="ingest-urgent", daemon=True)]
+        if self.fast is not None:
+            writers.append(threading.Thread(target=self.fast.loop, name="ingest-fast", daemon=True))
+        for writer in writers:
+            writer.start()
         try:
             self.normal.loop()
         finally:
             self.stop.set()
-            urgent.join()
+            for writer in writers:
+                writer.join()
             if self.beacon is not None and beacon is not None:
                 self.beacon.wake()
                 beacon.join()
@@ -246,6 +272,8 @@ class IngestWorker:
     def _close(self) -> None:
         self.normal.store.close()
         self.urgent.store.close()
+        if self.fast is not None:
+            self.fast.store.close()
 
 
 def build_worker(
@@ -275,10 +303,7 @@ def build_worker(
     fast_path = None
     if settings.ingest_fast_path and index == 0 and isinstance(consumer, MqttConsumer):
         fast_path = FastPath(
-            consumer.target,
-            f"{consumer.client_id}-fast",
-            consumer.queue,
-            lambda: consumer.urgent_topics,
+            consumer.target, f"{consumer.client_id}-fast", lambda: consumer.urgent_topics
         )
     options = IngestOptions.from_settings(settings)
     return IngestWorker(consumer, database_url, options, metrics, stop, beacon, fast_path)

@@ -82,19 +82,3 @@ def test_an_item_larger_than_the_byte_bound_still_enters_an_empty_lane() -> None
     assert not lanes.put(b"z", timeout=0.01)
     assert lanes.take(10, 1.0, 0.0) == [b"z" * 50] and lanes.qbytes() == 0
 
-
-def test_a_fast_path_copy_goes_first_and_is_dropped_not_waited_for_when_full() -> None:
-    """The fast path's copies (ingest/fastpath.py) go ahead of the urgent backlog; a full lane
-    drops them at once (paho's thread must not wait: the persistent session has the reading)."""
-    lanes: Lanes[str] = Lanes(3)
-    lanes.put("gas-old-1", urgent=True)
-    lanes.put("gas-old-2", urgent=True)
-    assert lanes.put_first("gas-new")
-    assert lanes.take(10, 0.1, 0.0, urgent=True) == ["gas-new", "gas-old-1", "gas-old-2"]
-    for i in range(3):
-        lanes.put(f"gas-old-{i}", urgent=True)
-    assert not lanes.put_first("gas-newer")  # full: dropped
-    assert lanes.take(10, 0.1, 0.0, urgent=True) == [f"gas-old-{i}" for i in range(3)]
-    lanes.put("meter-1")
-    assert lanes.put_first("gas-newest")
-    assert lanes.take(10, 0.1, 0.0) == ["meter-1"]  # the normal lane is not touched
