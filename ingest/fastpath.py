@@ -10,21 +10,21 @@ topic for every kind of device, so the broker cannot put a detector's reading fi
 So while worker 0 is behind it also holds a second, clean session (``{client id}-fast``,
 nothing queued while away, QoS 0) subscribed to the telemetry topic of every device an alarm
 rule watches (the set the urgent lane uses), and queues what arrives there for a writer thread
-of its own (``FastLane``, ingest/pipeline.py, with its own connection): not in the urgent lane,
-which the backlog keeps full during a drain (a copy put there first was dropped or waited for
-the urgent writer's big backlog transaction, seconds, in bench/park100k). Each such reading
-then arrives twice: first through here, stored and evaluated at once; later through the
-persistent session, where the (series, time) key drops the copy and alarm evaluation ignores a
-reading no newer than the last it evaluated (app/alarms/engine.py). A copy lost here (its
-queue full, the connection down) costs nothing: the persistent session still delivers it.
+of its own (``FastLane``, ingest/pipeline.py, its own connection), not for the urgent lane,
+which the backlog keeps busy during a drain. That writer only evaluates the readings for
+alarms (``BatchStore(alarms_only=True)``): the alarm is raised and its webhook event queued at
+once, and the reading's row is written when the drain reaches its persistent copy, whose
+evaluation then changes nothing (the engine ignores a reading no newer than the last it
+evaluated, app/alarms/engine.py). No reading is written twice, so nothing meets the
+duplicate-key path. A copy lost here (its queue full, the connection down) costs nothing: the
+persistent session still delivers it.
 
 Behind: the normal lane took a full batch (``PARKTWIN_INGEST_BATCH_MAX``), so more is waiting
 than a batch holds; caught up: no full batch for ``hold`` seconds. Only worker 0 does it (the
 broker spreads a shared subscription's backlog over all workers, so worker 0 is behind when
 they are), and only over MQTT: a RabbitMQ quorum queue (``PARKTWIN_INGEST_SOURCE=amqp``) has
-no such second way in here. While on, the watched devices' readings are parsed and written
-twice (the second time through the duplicate-key path); they are a third of the messages at
-100,000 devices.
+no such second way in here. While on, the watched devices' readings are parsed twice and
+evaluated twice; they are a third of the messages at 100,000 devices.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ class IngestMetrics:
             write_retries=counter("write_retries_total", "batch writes retried after a DB error"),
             fast_path=counter(
                 "fast_path_messages_total",
-                "copies of watched readings taken through the fast path while behind "
+                "copies of watched readings evaluated through the fast path while behind "
                 "(ingest/fastpath.py; not in messages_received_total)",
             ),
         )

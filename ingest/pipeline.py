@@ -165,8 +165,9 @@ class UrgentLane(Lane):
 
 class FastLane(Lane):
     """Worker 0's third writer: the fast path's copies of watched readings (ingest/fastpath.py),
-    taken at once in small transactions of their own, never behind the urgent lane's backlog.
-    Counted apart: the same readings come through the persistent session too."""
+    taken at once in small transactions of their own, never behind the urgent lane's backlog,
+    and only evaluated for alarms (its store is ``alarms_only``): the persistent session's copy
+    stores the reading when the drain reaches it, with no duplicate to meet. Counted apart."""
 
     def __init__(
         self,
@@ -183,8 +184,12 @@ class FastLane(Lane):
     def _take(self) -> list[Inbound]:
         return self.copies.take(self.options.batch_max, 0.25, 0.0, urgent=True)
 
-    def _count(self, messages: Sequence[Inbound]) -> None:
+    def process(self, messages: Sequence[Inbound]) -> None:
+        """Parse and evaluate; no in-flight marks (a message that crashes the worker is
+        quarantined through its persistent copy), nothing to acknowledge (QoS 0), nothing
+        stored to count."""
         self.metrics.fast_path.inc(len(messages))
+        self.store.store(messages, [parse(m, self.options.max_age) for m in messages])
 
 
 class IngestWorker:
@@ -206,10 +211,12 @@ class IngestWorker:
         self.beacon = beacon
         limiter = RejectionLimiter(options.rejection_rate, options.rejection_bytes)
 
-        def store(lane: str, publish: bool) -> BatchStore:
+        def store(lane: str, publish: bool, alarms_only: bool = False) -> BatchStore:
             quarantine = Quarantine(lane, options.quarantine_after, options.session_expiry)
             watched = self._publish_watched if publish else None
-            return BatchStore(database_url, options, metrics, stop, quarantine, limiter, watched)
+            return BatchStore(
+                database_url, options, metrics, stop, quarantine, limiter, watched, alarms_only
+            )
 
         name = consumer.client_id
         self.normal = Lane(consumer, store(name, True), options, metrics, stop)
@@ -217,7 +224,7 @@ class IngestWorker:
         self.normal.fast_path = fast_path
         self.fast: FastLane | None = None
         if fast_path is not None:
-            fast_store = store(f"{name}/fast", False)
+            fast_store = store(f"{name}/fast", False, alarms_only=True)
             self.fast = FastLane(consumer, fast_store, options, metrics, stop, fast_path)
 
     def _publish_watched(self, topics: frozenset[str]) -> None:

@@ -92,7 +92,9 @@ def _failed_on(message: Inbound, exc: Exception) -> Rejection:
 class BatchStore:
     """Stores one lane's batches through a connection of its own. ``publish_watched``, when
     given, receives the topics the rule book watches whenever the rules are (re)loaded (the
-    normal lane's store hands them to the consumer: they take the urgent lane)."""
+    normal lane's store hands them to the consumer: they take the urgent lane). With
+    ``alarms_only`` (the fast lane's store) a batch's readings only go to the alarm evaluation:
+    rows, last-seen times, statuses and rejections are the persistent session's copy's."""
 
     def __init__(
         self,
@@ -103,8 +105,10 @@ class BatchStore:
         quarantine: Quarantine,
         limiter: RejectionLimiter,
         publish_watched: Callable[[frozenset[str]], None] | None = None,
+        alarms_only: bool = False,
     ) -> None:
         self.database_url = libpq_url(database_url)
+        self.alarms_only = alarms_only
         self.options = options
         self.metrics = metrics
         self.stop = stop
@@ -267,6 +271,10 @@ class BatchStore:
     ) -> None:
         """The rows of the accepted readings; the readings themselves, with their devices'
         types, go to the alarm evaluation (which picks those some rule watches)."""
+        if self.alarms_only:  # evaluated only: no rows, no last-seen (ingest/fastpath.py)
+            batch.telemetry = [t for _m, t in accepted]
+            batch.device_types = self.registry.device_types
+            return
         needed: dict[tuple[str, str], set[str]] = {}
         for _m, t in accepted:
             needed.setdefault((t.park_id, t.device_id), set()).update(m for _u, m, _v in t.readings)
@@ -324,7 +332,7 @@ class BatchStore:
         conn.execute(f"LISTEN {REGISTRY_CHANNEL}")
         self.registry.clear()  # changes may have been missed while disconnected
         self.rules.clear()
-        self._writer = TelemetryWriter(conn, self.rules)
+        self._writer = TelemetryWriter(conn, self.rules, self.alarms_only)
         self._load_rules(conn)
         if not self.quarantine.recovered:
             self.quarantine.recover(conn)
