@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import math
 import multiprocessing
 import os
 import queue
@@ -347,8 +348,8 @@ HOPS = ("ingest", "fan-out", "dispatch", "POST")
 PHASES = ("live", "stopped", "drain")  # when a gas probe was published
 PHASE_NAMES = {
     "live": "live",
-    "stopped": "published while the ingestor was stopped",
-    "drain": "published while it drained the backlog after its restart",
+    "stopped": "published while the ingestor was stopped or starting again",
+    "drain": "published while it drained the backlog (its workers subscribed again)",
 }
 HOP_NOTES = {
     "ingest": "publish to the alarm's outbox event (`event_outbox.created_at`: the ingest "
@@ -391,6 +392,7 @@ def gas_hops(db: str, gas: Gas) -> dict[str, dict[str, Summary]]:
 
 RECEIVED = "parktwin_ingest_messages_received_total"
 FAST = "parktwin_ingest_fast_path_messages_total"  # ingest/fastpath.py's copies
+SUBSCRIBED = "parktwin_ingest_subscribed"  # workers whose subscription is confirmed
 READINGS = "parktwin_ingest_readings_stored_total"
 
 
@@ -534,6 +536,7 @@ class Result:
     connections: str = ""
     connect_s: float = 0.0
     drain_s: float = float("nan")
+    restart_s: float = float("nan")  # the restarted ingestor's workers subscribed after
     sim: Any = None
     samples: Samples = field(default_factory=Samples)
     gas: dict[str, tuple[Summary, int]] = field(default_factory=dict)
@@ -648,7 +651,11 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
             backlog = options.rate * (back - paused)
             while time.monotonic() - back < 900:  # drained: the backlog and what came since
                 for _ in range(2):  # a probe every 2.5 s: the drain lasts a minute or so
-                    gas.fire("drain")
+                    starting = math.isnan(result.restart_s)
+                    if starting and ingest.metrics().get(SUBSCRIBED, 0) >= 2:
+                        result.restart_s, starting = time.monotonic() - back, False
+                    # until its workers have subscribed again the ingestor is still away
+                    gas.fire("stopped" if starting else "drain")
                     time.sleep(SAMPLE_S / 2)
                 before = loop.sample("drain", ingest, before)
                 due = backlog + 0.95 * options.rate * (time.monotonic() - back)
@@ -921,7 +928,8 @@ def report(result: Result) -> str:
                  f"{sum(r.get('fast', 0) for r in live_rows):,.0f} / "
                  f"{sum(r.get('fast', 0) for r in drain_rows):,.0f} |")  # fmt: skip
     lines += [
-        f"| backlog after a {a.pause:g} s ingestor stop: drained in | {result.drain_s:.0f} s |",
+        f"| backlog after a {a.pause:g} s ingestor stop: drained in (its workers subscribed "
+        f"again after {result.restart_s:.1f} s) | {result.drain_s:.0f} s |",
         f"| gas_leak scenario alarms delivered | {result.scenario_alarms} |",
         f"| rollup backlog (live): hours due for the job, median / max; dirty marks, max | "
         f"{Summary.of([r['due'] for r in live_rows]).p50:,.0f} / "

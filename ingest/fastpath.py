@@ -12,19 +12,23 @@ nothing queued while away, QoS 0) subscribed to the telemetry topic of every dev
 rule watches (the set the urgent lane uses), and queues what arrives there for a writer thread
 of its own (``FastLane``, ingest/pipeline.py, its own connection), not for the urgent lane,
 which the backlog keeps busy during a drain. That writer only evaluates the readings for
-alarms (``BatchStore(alarms_only=True)``): the alarm is raised and its webhook event queued at
-once, and the reading's row is written when the drain reaches its persistent copy, whose
+alarms (``BatchStore(alarms_only=True)``), and only those that could raise one
+(``RuleBook.could_raise``: past some rule's level, or judged by a rate rule; a quiet detector's
+reading, nearly all of them, is dropped there and waits for the drain like any other). The
+alarm is raised and its webhook event queued at once, and the reading's row is written when the drain reaches its persistent copy, whose
 evaluation then changes nothing (the engine ignores a reading no newer than the last it
 evaluated, app/alarms/engine.py). No reading is written twice, so nothing meets the
 duplicate-key path. A copy lost here (its queue full, the connection down) costs nothing: the
 persistent session still delivers it.
 
-Behind: the normal lane took a full batch (``PARKTWIN_INGEST_BATCH_MAX``), so more is waiting
-than a batch holds; caught up: no full batch for ``hold`` seconds. Only worker 0 does it (the
+Behind: from the worker's start (after a restart the backlog is there before the first batch
+is taken, and a gas reading published then must not wait for it), and whenever the normal
+lane takes a full batch (``PARKTWIN_INGEST_BATCH_MAX``: more is waiting than a batch holds);
+caught up: no full batch for ``hold`` seconds. Only worker 0 does it (the
 broker spreads a shared subscription's backlog over all workers, so worker 0 is behind when
 they are), and only over MQTT: a RabbitMQ quorum queue (``PARKTWIN_INGEST_SOURCE=amqp``) has
-no such second way in here. While on, the watched devices' readings are parsed twice and
-evaluated twice; they are a third of the messages at 100,000 devices.
+no such second way in here. While on, the watched devices' readings (a third of the messages
+at 100,000 devices) are parsed twice; only the alarming ones are evaluated twice.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class FastPath:
         self.watched = watched
         self.hold = hold
         self.copies = 0  # queued for the fast lane since the last start
+        self.evaluated = 0  # of them, could raise an alarm: evaluated (by the fast lane)
         self.dropped = 0  # found the queue full
         self._client: BufferedClient | None = None
         self._subscribed: frozenset[str] = frozenset()
@@ -86,15 +91,19 @@ class FastPath:
     def observe(self, taken: int, batch_max: int) -> None:
         """After each take of the normal lane (in its thread): on at a full batch, off once
         none has come for ``hold`` seconds."""
-        now = time.monotonic()
         if taken >= batch_max:
-            self._last_full = now
-            if self._client is None:
-                self._start()
-            else:
-                self._subscribe_new(self._client)
-        elif self._client is not None and now - self._last_full > self.hold:
+            self.behind()
+        elif self._client is not None and time.monotonic() - self._last_full > self.hold:
             self.close()
+
+    def behind(self) -> None:
+        """On (or kept on) from now: a full batch, or the worker's start (a restart is when a
+        backlog is likely; ``hold`` seconds later it goes off if there was none)."""
+        self._last_full = time.monotonic()
+        if self._client is None:
+            self._start()
+        else:
+            self._subscribe_new(self._client)
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -103,9 +112,10 @@ class FastPath:
         client.disconnect()
         client.loop_stop()
         logger.info(
-            "caught up: fast path off after %d copies of watched readings (%d dropped: its "
-            "queue was full)",
+            "caught up: fast path off after %d copies of watched readings, %d evaluated (%d "
+            "dropped: its queue was full)",
             self.copies,
+            self.evaluated,
             self.dropped,
         )
 
@@ -113,7 +123,7 @@ class FastPath:
         watched = self.watched()
         if not watched:
             return  # no rule watches any device: nothing to put first
-        self.copies = self.dropped = 0
+        self.copies = self.evaluated = self.dropped = 0
         with self._lock:
             self._subscribed, self._seen = frozenset(), None
         client = BufferedClient(

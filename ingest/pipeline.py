@@ -25,7 +25,7 @@ from ingest.consumer import Inbound, MqttConsumer, SubscriptionMode
 from ingest.coverage import CoverageBeacon
 from ingest.fastpath import FastPath
 from ingest.metrics import IngestMetrics, observe_many
-from ingest.parse import MAX_PAYLOAD_BYTES, parse_status, parse_telemetry
+from ingest.parse import MAX_PAYLOAD_BYTES, Telemetry, parse_status, parse_telemetry
 from ingest.quarantine import Quarantine, message_digest
 from ingest.ratelimit import RejectionLimiter
 from ingest.source import Source, build_source
@@ -88,6 +88,8 @@ class Lane:
 
     def loop(self) -> None:
         try:
+            if self.fast_path is not None:
+                self.fast_path.behind()  # a start: the broker may hold a backlog
             while not self.stop.is_set():
                 messages = self._take()
                 if self.fast_path is not None:
@@ -179,17 +181,32 @@ class FastLane(Lane):
         fast_path: FastPath,
     ) -> None:
         super().__init__(consumer, store, options, metrics, stop)
-        self.copies = fast_path.queue
+        self.path = fast_path  # not ``fast_path``: this lane does not say when it is behind
 
     def _take(self) -> list[Inbound]:
-        return self.copies.take(self.options.batch_max, 0.25, 0.0, urgent=True)
+        return self.path.queue.take(self.options.batch_max, 0.25, 0.0, urgent=True)
 
     def process(self, messages: Sequence[Inbound]) -> None:
-        """Parse and evaluate; no in-flight marks (a message that crashes the worker is
-        quarantined through its persistent copy), nothing to acknowledge (QoS 0), nothing
-        stored to count."""
+        """Parse, keep the readings that could raise an alarm (``RuleBook.could_raise``: a
+        quiet detector's reading, nearly all of them, waits for the drain like any other), and
+        evaluate those. No in-flight marks (a message that crashes the worker is quarantined
+        through its persistent copy), nothing to acknowledge (QoS 0), nothing stored to count."""
         self.metrics.fast_path.inc(len(messages))
-        self.store.store(messages, [parse(m, self.options.max_age) for m in messages])
+        try:
+            rules = self.store.current_rules()
+        except psycopg.Error as exc:  # the copies are expendable: their twins come later
+            logger.info("fast path: %d copies not evaluated (%s)", len(messages), exc)
+            return
+        kept: list[tuple[Inbound, Parsed]] = []
+        for message in messages:
+            item = parse(message, self.options.max_age)
+            if isinstance(item, Telemetry) and any(
+                rules.could_raise(metric, value) for _us, metric, value in item.readings
+            ):
+                kept.append((message, item))
+        if kept:
+            self.path.evaluated += len(kept)
+            self.store.store([m for m, _p in kept], [p for _m, p in kept])
 
 
 class IngestWorker:

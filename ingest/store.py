@@ -209,6 +209,14 @@ class BatchStore:
             inserted, duplicates = inserted + result.inserted, duplicates + result.duplicates
         return merged, WriteResult(inserted, duplicates)
 
+    def current_rules(self) -> RuleBook:
+        """The rule book as the database has it now (reloaded after a registry or rule change
+        was announced); raises psycopg.Error when the database is away."""
+        conn = self.connect().conn
+        self._poll_registry_changes(conn)
+        self._load_rules(conn)
+        return self.rules
+
     def committed(self, batch: Batch) -> None:
         """The batch is stored: its devices' ``last_seen_at`` is written."""
         self._last_seen_written.update(batch.seen)

@@ -142,3 +142,33 @@ def test_a_change_of_a_devices_attributes_tells_the_rule_books(
             (park,),
         )
         assert [n.channel for n in conn.notifies(timeout=10, stop_after=1)] == ["parktwin_registry"]
+
+
+def test_could_raise_names_the_readings_some_rule_asks_a_level_for(
+    db: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """The fast path's filter (ingest/fastpath.py): any rule of any park, device type or device
+    on the metric; rolled back with the test, like the rules switched off here."""
+    park = a_park(db)
+    db.execute("UPDATE alarm_rule SET enabled = false")
+    insert = (
+        "INSERT INTO alarm_rule (park_id, device_type, device_id, metric, type, direction, "
+        "levels, deadband) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    )
+    high = '[{"severity": "major", "threshold": 25}, {"severity": "critical", "threshold": 50}]'
+    low = '[{"severity": "minor", "threshold": 5}]'
+    rate = '[{"severity": "warning", "threshold": 100}]'
+    db.execute(insert, (park, "gas_detector", None, "gas_lel_pct", "threshold", "above", high, 2))
+    db.execute(insert, (park, "gas_detector", "g1", "gas_lel_pct", "threshold", "below", low, 0))
+    db.execute(
+        insert, (None, "electricity_meter", None, "power_kw", "rate_of_change", "above", rate, 0)
+    )
+    book = RuleBook()
+    book.load(db)
+    assert book.could_raise("gas_lel_pct", 25.0)  # level 1 from quiet (no deadband from 0)
+    assert book.could_raise("gas_lel_pct", 60.0)
+    assert not book.could_raise("gas_lel_pct", 24.9)  # 23-25 is only the clearing band
+    assert book.could_raise("gas_lel_pct", 5.0)  # g1's own rule, below
+    assert not book.could_raise("gas_lel_pct", 5.1)
+    assert book.could_raise("power_kw", 0.0)  # a rate: one reading cannot tell
+    assert not book.could_raise("energy_kwh", 1e12)  # no rule on the metric

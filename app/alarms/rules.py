@@ -119,6 +119,7 @@ class RuleBook:
         self._rules: dict[Scope, list[StoredRule]] | None = None
         self.by_id: dict[int, StoredRule] = {}
         self._gases: dict[tuple[str, str], str] = {}
+        self._by_metric: dict[str, tuple[Rule, ...]] = {}  # every loaded rule, by its metric
 
     def clear(self) -> None:
         self._rules = None
@@ -144,6 +145,10 @@ class RuleBook:
             for park, device, gas in conn.execute(GASES_SQL, (gas_types,)):
                 self._gases[(park, device)] = gas
         self._rules = dict(rules)
+        by_metric: dict[str, list[Rule]] = defaultdict(list)
+        for scope, stored_rules in self._rules.items():
+            by_metric[scope[3]] += [stored.rule for stored in stored_rules]
+        self._by_metric = {metric: tuple(found) for metric, found in by_metric.items()}
 
     def for_reading(
         self, park: str, device: str, device_type: str, metric: str
@@ -183,6 +188,17 @@ class RuleBook:
                     for rule in self.for_reading(*key, device_type, metric):
                         found.setdefault((*key, metric, rule.id), []).append((us, value))
         return found
+
+    def could_raise(self, metric: str, value: float) -> bool:
+        """Could a reading of ``value`` raise or escalate an alarm under some loaded rule on
+        ``metric``, of any park, device type or device? True when a rule asks for a level at
+        that value from quiet, and for any value a rate rule judges (one reading cannot tell
+        its rate). An over-approximation for ingest's fast path (ingest/fastpath.py), which
+        evaluates only such readings ahead of a backlog; the evaluation itself decides."""
+        assert self._rules is not None
+        return any(
+            rule.rate or rule.raw_level(value, 0) != 0 for rule in self._by_metric.get(metric, ())
+        )
 
     def watched_types(self) -> frozenset[str]:
         """The device types some rule watches (of any park or device)."""
