@@ -6,6 +6,8 @@ The normal lane takes big batches (up to the batch window) for throughput; the u
 takes whatever is waiting, in a thread and with a connection of its own, so a watched reading
 (one some alarm rule watches: ingest/lanes.py) is written as soon as it arrives, never behind
 a big meter batch. The normal lane's store tells the consumer which topics are watched.
+Worker 0 has a third writer while it is behind, the fast lane: the fast path's copies of
+watched readings (ingest/fastpath.py), evaluated for alarms ahead of the broker's backlog.
 """
 
 from __future__ import annotations
@@ -210,8 +212,9 @@ class FastLane(Lane):
 
 
 class IngestWorker:
-    """One consumer and its two lanes, each with its own store (connection, registry, rule book
-    and quarantine); they share the per-device rejection rate."""
+    """One consumer and its two lanes (three with a fast path), each with its own store
+    (connection, registry, rule book and quarantine); they share the per-device rejection
+    rate."""
 
     def __init__(
         self,
