@@ -11,24 +11,26 @@ So while worker 0 is behind it also holds a second, clean session (``{client id}
 nothing queued while away, QoS 0) subscribed to the telemetry topic of every device an alarm
 rule watches (the set the urgent lane uses), and queues what arrives there for a writer thread
 of its own (``FastLane``, ingest/pipeline.py, its own connection), not for the urgent lane,
-which the backlog keeps busy during a drain. That writer only evaluates the readings for
-alarms (``BatchStore(alarms_only=True)``), and only those that could raise one
-(``RuleBook.could_raise``: past some rule's level, or judged by a rate rule; a quiet detector's
-reading, nearly all of them, is dropped there and waits for the drain like any other). The
-alarm is raised and its webhook event queued at once, and the reading's row is written when the drain reaches its persistent copy, whose
-evaluation then changes nothing (the engine ignores a reading no newer than the last it
-evaluated, app/alarms/engine.py). No reading is written twice, so nothing meets the
-duplicate-key path. A copy lost here (its queue full, the connection down) costs nothing: the
-persistent session still delivers it.
+which the backlog keeps busy during a drain. That writer only evaluates readings for alarms
+(``BatchStore(alarms_only=True)``), only those that could raise one at once
+(``RuleBook.could_raise``: past the level of some rule without an on-delay, or judged by a rate
+rule; a quiet detector's reading, nearly all of them, is dropped there and waits for the drain
+like any other), and only against rules without an on-delay (``ahead_of_backlog``,
+app/alarms/rules.py: such a delay runs from the first reading past the level, which may still
+be in the backlog). The alarm is raised and its webhook event queued at once; the reading's row
+is written when the drain reaches its persistent copy, whose evaluation then changes nothing
+(the engine ignores a reading no newer than the last it evaluated, app/alarms/engine.py). No
+reading is written twice, so nothing meets the duplicate-key path. A copy lost here (its queue
+full, the connection down) costs nothing: the persistent session still delivers it.
 
-Behind: from the worker's start (after a restart the backlog is there before the first batch
-is taken, and a gas reading published then must not wait for it), and whenever the normal
-lane takes a full batch (``PARKTWIN_INGEST_BATCH_MAX``: more is waiting than a batch holds);
-caught up: no full batch for ``hold`` seconds. Only worker 0 does it (the
-broker spreads a shared subscription's backlog over all workers, so worker 0 is behind when
-they are), and only over MQTT: a RabbitMQ quorum queue (``PARKTWIN_INGEST_SOURCE=amqp``) has
-no such second way in here. While on, the watched devices' readings (a third of the messages
-at 100,000 devices) are parsed twice; only the alarming ones are evaluated twice.
+Behind: from the worker's start (after a restart the backlog is there before the first batch is
+taken, and a gas reading published then must not wait for it), and whenever the normal lane
+takes a full batch (``PARKTWIN_INGEST_BATCH_MAX``: more is waiting than a batch holds); caught
+up: no full batch for ``hold`` seconds. Only worker 0 does it (the broker spreads a shared
+subscription's backlog over all workers, so worker 0 is behind when they are), and only over
+MQTT: a RabbitMQ quorum queue (``PARKTWIN_INGEST_SOURCE=amqp``) has no such second way in here.
+While on, the watched devices' readings (a third of the messages at 100,000 devices) are parsed
+twice; only the alarming ones are evaluated twice.
 """
 
 from __future__ import annotations

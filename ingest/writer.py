@@ -31,7 +31,7 @@ from datetime import datetime
 import psycopg
 
 from app.alarms.evaluator import AlarmWriter
-from app.alarms.rules import RuleBook
+from app.alarms.rules import RuleBook, ahead_of_backlog
 from app.core.pgarray import PG_EPOCH_US, Float8s, Int4s, Int8s, Texts, Timestamptzs
 from ingest.parse import Telemetry
 from ingest.rows import Row
@@ -201,7 +201,7 @@ class TelemetryWriter:
         inserted = 0
         if self.alarms_only:  # the fast path's copies (ingest/fastpath.py): the rest comes later
             with self.conn.transaction():
-                self.alarms.apply(batch.telemetry, batch.device_types)
+                self.alarms.apply(batch.telemetry, batch.device_types, ahead_of_backlog)
             return WriteResult(0, 0)
         with self.conn.transaction():
             if batch.rows:

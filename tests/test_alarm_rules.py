@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import orjson
 import psycopg
 
-from app.alarms.rules import RuleBook
+from app.alarms.rules import RuleBook, ahead_of_backlog
 from app.core.severity import COLORS, SEVERITIES, SQL_ORDER, rank
 
 LEVELS = '[{"severity": "minor", "threshold": 10}]'
@@ -163,6 +163,11 @@ def test_could_raise_names_the_readings_some_rule_asks_a_level_for(
     db.execute(
         insert, (None, "electricity_meter", None, "power_kw", "rate_of_change", "above", rate, 0)
     )
+    smoke = '[{"severity": "critical", "threshold": 0.5}]'
+    db.execute(insert, (park, "smoke_detector", None, "smoke", "state", "above", smoke, 0))
+    db.execute(
+        "UPDATE alarm_rule SET on_delay_s = 10 WHERE park_id = %s AND metric = 'smoke'", (park,)
+    )
     book = RuleBook()
     book.load(db)
     assert book.could_raise("gas_lel_pct", 25.0)  # level 1 from quiet (no deadband from 0)
@@ -172,3 +177,13 @@ def test_could_raise_names_the_readings_some_rule_asks_a_level_for(
     assert not book.could_raise("gas_lel_pct", 5.1)
     assert book.could_raise("power_kw", 0.0)  # a rate: one reading cannot tell
     assert not book.could_raise("energy_kwh", 1e12)  # no rule on the metric
+    # a rule with an on-delay raises from the first reading past its level, which may still be
+    # in the backlog: the fast path leaves it to the readings in order
+    assert not book.could_raise("smoke", 1.0)
+    types = {(park, "g1"): "gas_detector", (park, "s1"): "smoke_detector"}
+    batch = [
+        Readings(park, "g1", [(1, "gas_lel_pct", 30.0)]),
+        Readings(park, "s1", [(1, "smoke", 1.0)]),
+    ]
+    assert [key[2] for key in book.resolve(batch, types)] == ["gas_lel_pct", "smoke"]
+    assert [key[2] for key in book.resolve(batch, types, ahead_of_backlog)] == ["gas_lel_pct"]

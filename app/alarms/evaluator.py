@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -179,13 +179,16 @@ class AlarmWriter:
         self.rules = rules
 
     def apply(
-        self, batch: Sequence[DeviceReadings], device_types: Mapping[tuple[str, str], str]
+        self,
+        batch: Sequence[DeviceReadings],
+        device_types: Mapping[tuple[str, str], str],
+        only: Callable[[StoredRule], bool] | None = None,
     ) -> int:
         """Evaluate a batch's accepted readings (``device_types``: each device's type) against
-        the rules that watch them; return how many alarm transitions happened. No statement
-        runs when no rule watches any of them."""
+        the rules that watch them (those ``only`` admits, when given); return how many alarm
+        transitions happened. No statement runs when no rule watches any of them."""
         self.rules.load(self.conn)
-        readings = self.rules.resolve(batch, device_types)
+        readings = self.rules.resolve(batch, device_types, only)
         if not readings:
             return 0
         keys = sorted(readings)

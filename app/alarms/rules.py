@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -112,6 +112,14 @@ def build_rule(row: dict[str, Any]) -> StoredRule:
     )
 
 
+def ahead_of_backlog(stored: StoredRule) -> bool:
+    """May ingest's fast path evaluate this rule with a reading ahead of the older ones still in
+    the broker's backlog? Not with an on-delay: the delay runs from the first reading past the
+    level, which may be in the backlog (evaluated later, it would be a late reading and change
+    nothing, so the alarm would come later than in order)."""
+    return stored.rule.on_delay_us == 0
+
+
 class RuleBook:
     """The enabled rules, most specific first: a device's, then its park's, then the default."""
 
@@ -119,7 +127,7 @@ class RuleBook:
         self._rules: dict[Scope, list[StoredRule]] | None = None
         self.by_id: dict[int, StoredRule] = {}
         self._gases: dict[tuple[str, str], str] = {}
-        self._by_metric: dict[str, tuple[Rule, ...]] = {}  # every loaded rule, by its metric
+        self._by_metric: dict[str, tuple[StoredRule, ...]] = {}  # every loaded rule, by metric
 
     def clear(self) -> None:
         self._rules = None
@@ -145,9 +153,9 @@ class RuleBook:
             for park, device, gas in conn.execute(GASES_SQL, (gas_types,)):
                 self._gases[(park, device)] = gas
         self._rules = dict(rules)
-        by_metric: dict[str, list[Rule]] = defaultdict(list)
+        by_metric: dict[str, list[StoredRule]] = defaultdict(list)
         for scope, stored_rules in self._rules.items():
-            by_metric[scope[3]] += [stored.rule for stored in stored_rules]
+            by_metric[scope[3]] += stored_rules
         self._by_metric = {metric: tuple(found) for metric, found in by_metric.items()}
 
     def for_reading(
@@ -168,10 +176,14 @@ class RuleBook:
         return list(chosen.values())
 
     def resolve(
-        self, batch: Sequence[DeviceReadings], device_types: Mapping[tuple[str, str], str]
+        self,
+        batch: Sequence[DeviceReadings],
+        device_types: Mapping[tuple[str, str], str],
+        only: Callable[[StoredRule], bool] | None = None,
     ) -> Readings:
         """The readings some rule watches, per (device, metric, rule); ``device_types`` gives
-        each device's type. Only the metrics some rule of the type watches are looked at."""
+        each device's type. Only the metrics some rule of the type watches are looked at, and
+        with ``only`` only the rules it admits."""
         assert self._rules is not None
         watched_by_type: dict[str, frozenset[str]] = {}
         found: Readings = {}
@@ -186,18 +198,20 @@ class RuleBook:
             for us, metric, value in item.readings:
                 if metric in watched:
                     for rule in self.for_reading(*key, device_type, metric):
-                        found.setdefault((*key, metric, rule.id), []).append((us, value))
+                        if only is None or only(rule):
+                            found.setdefault((*key, metric, rule.id), []).append((us, value))
         return found
 
     def could_raise(self, metric: str, value: float) -> bool:
-        """Could a reading of ``value`` raise or escalate an alarm under some loaded rule on
-        ``metric``, of any park, device type or device? True when a rule asks for a level at
-        that value from quiet, and for any value a rate rule judges (one reading cannot tell
-        its rate). An over-approximation for ingest's fast path (ingest/fastpath.py), which
-        evaluates only such readings ahead of a backlog; the evaluation itself decides."""
+        """Could a reading of ``value`` raise or escalate an alarm at once under some loaded
+        rule on ``metric`` (of any park, device type or device) that ``ahead_of_backlog``
+        admits? True when such a rule asks for a level at that value from quiet, and for any
+        value a rate rule judges (one reading cannot tell its rate). An over-approximation for
+        ingest's fast path (ingest/fastpath.py); the evaluation itself decides."""
         assert self._rules is not None
         return any(
-            rule.rate or rule.raw_level(value, 0) != 0 for rule in self._by_metric.get(metric, ())
+            ahead_of_backlog(stored) and (stored.rule.rate or stored.rule.raw_level(value, 0) != 0)
+            for stored in self._by_metric.get(metric, ())
         )
 
     def watched_types(self) -> frozenset[str]:
