@@ -81,4 +81,3 @@ def test_an_item_larger_than_the_byte_bound_still_enters_an_empty_lane() -> None
     assert lanes.put(b"z" * 50, timeout=0.01)  # alone: nothing could ever make room for it
     assert not lanes.put(b"z", timeout=0.01)
     assert lanes.take(10, 1.0, 0.0) == [b"z" * 50] and lanes.qbytes() == 0
-
