@@ -86,10 +86,6 @@ class FastPath:
         self._pending = 0  # SUBSCRIBEs not yet acknowledged
         self._last_full = 0.0
 
-    @property
-    def on(self) -> bool:
-        return self._client is not None
-
     def observe(self, taken: int, batch_max: int) -> None:
         """After each take of the normal lane (in its thread): on at a full batch, off once
         none has come for ``hold`` seconds."""

@@ -112,8 +112,9 @@ class IngestMetrics:
             write_retries=counter("write_retries_total", "batch writes retried after a DB error"),
             fast_path=counter(
                 "fast_path_messages_total",
-                "copies of watched readings evaluated through the fast path while behind "
-                "(ingest/fastpath.py; not in messages_received_total)",
+                "copies of watched readings the fast path took while behind (those that "
+                "could raise an alarm are evaluated; ingest/fastpath.py; not in "
+                "messages_received_total)",
             ),
         )
 
