@@ -22,12 +22,20 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 
 from app.core.config import Settings
 from app.core.migrate import upgrade_to_head
 from app.embedded.process import free_port
 from app.embedded.services import EmbeddedServices
+
+# The suite is deterministic: hypothesis draws the same examples on every run (a case a random
+# run found stays as an ``@example``). HYPOTHESIS_PROFILE=explore draws new ones each run, to
+# look for bugs by hand (docs/development.md).
+hypothesis_settings.register_profile("deterministic", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @dataclass

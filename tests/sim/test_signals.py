@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sensors_sim.calendar import day_kind, is_workday
@@ -46,14 +46,18 @@ def test_pv_follows_the_sun_over_a_summer_day() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), start=EPOCHS, rate=st.sampled_from([50.0, 400.0, 5000.0]))
+# A CI run drew this one: the reset at 1.43 s, then two fault messages without the counter (an
+# unknown metric), so the first reading after the reset came 1.8 s later (3.244 s)
+@example(seed=2549, start=1790766000.0, rate=400.0)
 def test_counters_never_decrease_except_at_a_reset(seed: int, start: float, rate: float) -> None:
     """Over a stream with every fault and a meter_reset scenario, a counter reading below the
-    one before it coincides with a reset its device recorded."""
+    one before it follows a reset its device recorded between the two readings' times (each
+    time jittered by up to ``stream.jitter_ms``, one of the faults)."""
     stream = Stream(
         PARK, seed=seed, start=start, rate=rate, scenario="meter_reset", scenario_at=1.0
     )
     last: dict[int, tuple[int, float]] = {}
-    drops: list[tuple[int, int]] = []
+    drops: list[tuple[int, int, int]] = []  # (device, the reading before, the lower one)
     for n, message in enumerate(stream):
         if n >= 3000:
             break
@@ -68,12 +72,18 @@ def test_counters_never_decrease_except_at_a_reset(seed: int, start: float, rate
                 continue
             before = last.get(message.device)
             if before is not None and ts > before[0] and value < before[1]:
-                drops.append((message.device, ts))
+                drops.append((message.device, before[0], ts))
             if before is None or ts > before[0]:
                 last[message.device] = (ts, value)
-    for index, ts in drops:
+    slack = stream.jitter_ms + 1  # and the millisecond the times are rounded to
+    for index, previous, ts in drops:
         resets = stream.signals[index].resets
-        assert any(abs(ts - r * 1000) <= 1000 for r in resets), (PARK.devices[index].id, ts)
+        assert any(previous - slack <= r * 1000 <= ts + slack for r in resets), (
+            PARK.devices[index].id,
+            previous,
+            ts,
+            resets,
+        )
 
 
 def _readings(payload: bytes) -> list[dict[str, object]]:
