@@ -861,8 +861,8 @@ def report_lines(
         _row(idle),
         _row(loaded),
         "",
-        "The same readings as DingTalk messages (`app/notify`: routed in the webhook job's "
-        "transaction, rendered, signed with the robot's 加签 secret, POSTed to a local fake "
+        "The same readings as DingTalk messages (`app/notify`: routed by the webhook job "
+        "after the webhooks' fan-out, in a transaction of its own, rendered, signed with the robot's 加签 secret, POSTed to a local fake "
         "robot that checks the signature and the `markdown` shape; the channel's rate set to "
         f"{ROBOT_RATE}/min so that the bench measures latency, not DingTalk's 20 a minute; "
         "alarms due together go as one digest, each counted at its arrival):",

@@ -158,3 +158,24 @@ def test_identifier_checks_downgrade_to_the_regex_and_back(fresh_url: str) -> No
     upgrade_to_head(fresh_url)
     with psycopg.connect(fresh_url) as conn:
         assert conn.execute(IDENT_CHECKS).fetchall() == head
+
+
+def test_events_fanned_out_before_0035_count_as_routed(fresh_url: str) -> None:
+    """Migration 0035: the old worker routed an event in its fan-out's transaction, so an event
+    fanned out then was routed; one not fanned out yet is routed after its fan-out."""
+    upgrade_to_head(fresh_url)
+    command.downgrade(alembic_config(fresh_url), "0034")
+    with psycopg.connect(fresh_url) as conn:
+        conn.execute("INSERT INTO park (id, name, timezone) VALUES ('p1', 'p', 'Asia/Shanghai')")
+        conn.execute(
+            "INSERT INTO event_outbox (park_id, type, data, fanned_out_at) VALUES"
+            " ('p1', 'alarm.raised', '{}', '2026-12-05T08:00:00Z'),"
+            " ('p1', 'alarm.cleared', '{}', NULL)"
+        )
+    upgrade_to_head(fresh_url)
+    with psycopg.connect(fresh_url) as conn:
+        rows = conn.execute("SELECT type, routed_at FROM event_outbox ORDER BY type").fetchall()
+    assert rows == [
+        ("alarm.cleared", None),
+        ("alarm.raised", datetime(2026, 12, 5, 8, 0, tzinfo=UTC)),
+    ]

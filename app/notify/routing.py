@@ -1,6 +1,7 @@
-"""Routing: which outbox events become which notifications, decided when the webhook worker
-takes a batch of events, in its transaction, after the alarm policy (app/alarms/policy.py)
-marked what it holds back: notifications follow the same who-is-told decision as webhooks.
+"""Routing: which outbox events become which notifications, decided by the webhook worker
+after the alarm policy (app/alarms/policy.py) marked what it holds back and the events were
+fanned out to webhooks, in a second transaction that takes the events not yet routed
+(``event_outbox.routed_at``): notifications follow the same who-is-told decision as webhooks.
 
 Per event and matching route (event type, lowest severity, building, device type) one message
 to the route's channel, @-mentioning the route's people, with the facts it names frozen at

@@ -1,7 +1,9 @@
 """The webhook job of ``parktwin worker``: fan out, claim, POST, record.
 
 Each run fans new outbox events out to the matching subscriptions and claims due deliveries in
-one short transaction of its own, which commits before any HTTP request is made. The claim is
+one short transaction of its own, which commits before any HTTP request is made; the other
+deliverers (``also``: notifications to people) get the events fanned out in a second
+transaction, once the POSTs have started, so a webhook never waits for their work. The claim is
 fair (per webhook, round-robin, critical events first; see ``queue.CLAIM``), at most
 ``PARKTWIN_WEBHOOK_CONCURRENCY`` attempts per webhook are in flight, and a webhook whose
 circuit is open gets none. Each claimed
@@ -182,9 +184,11 @@ def new_client(settings: Settings) -> httpx.AsyncClient:
 
 HoldBack = Callable[[AsyncSession, Sequence[uuid.UUID], Settings], Awaitable[None]]
 Also = HoldBack
-"""Called with each batch of taken events after ``hold_back``, in the same transaction, before
-the fan-out: other deliverers queue their own work from the same events (app/notify/routing.py
-queues notifications to people)."""
+"""Called with each batch of events fanned out (``held_back`` already marked) and not yet
+routed, in a transaction of its own that marks them routed: other deliverers queue their own
+work from the same events (app/notify/routing.py queues notifications to people). It runs after
+the fan-out's transaction has committed and its POSTs have started; a worker stopped in between
+leaves the events unrouted, and the next run routes them."""
 
 
 async def _send_everything(
@@ -225,9 +229,10 @@ class WebhookDispatcher:
     async def __call__(self, _session: AsyncSession, settings: Settings) -> int:
         """Fan out and claim (in a transaction that commits now), then POST in the background.
 
-        Returns the events fanned out plus the attempts started: nonzero keeps the loop busy.
+        Returns the events fanned out and routed plus the attempts started: nonzero keeps the
+        loop busy. The loop's turn also routes what a stopped worker left unrouted.
         """
-        return await self._dispatch(settings)
+        return await self._dispatch(settings, sweep=True)
 
     async def _run_pump(self, settings: Settings) -> None:
         """Dispatch on every NOTIFY from the outbox, until cancelled."""
@@ -240,7 +245,7 @@ class WebhookDispatcher:
             except Exception:
                 logger.exception("webhook dispatch failed; the worker's loop carries on")
 
-    async def _dispatch(self, settings: Settings) -> int:
+    async def _dispatch(self, settings: Settings, sweep: bool = False) -> int:
         if self._maker is None:
             raise RuntimeError("the webhook dispatcher runs only after start()")
         maker = self._maker
@@ -250,15 +255,28 @@ class WebhookDispatcher:
             taken = await queue.take(own, FAN_OUT_BATCH)
             if taken:
                 await self._hold_back(own, taken, settings)
-                for also in self._also:
-                    await also(own, taken, settings)
             events, _queued = await queue.fan_out(own, taken) if taken else (0, 0)
             claimed = await queue.claim(own, limits) if room > 0 else []
         for item in claimed:
             task = asyncio.create_task(self._deliver(item, settings))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return events + len(claimed)
+        if claimed:
+            await asyncio.sleep(0)  # each POST gets as far as its first wait before the routing
+        routed = await self._route(maker, settings) if events or sweep else 0
+        return events + len(claimed) + routed
+
+    async def _route(self, maker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
+        """Hand the events fanned out and not yet routed to the other deliverers (``also``)."""
+        if not self._also:
+            return 0
+        async with maker() as own, own.begin():
+            unrouted = await queue.take_unrouted(own, FAN_OUT_BATCH)
+            if unrouted:
+                for also in self._also:
+                    await also(own, unrouted, settings)
+                await queue.mark_routed(own, unrouted)
+        return len(unrouted)
 
     async def _deliver(self, claimed: Claimed, settings: Settings) -> None:
         assert self._client is not None  # set by start(), before any claim

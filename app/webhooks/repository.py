@@ -130,13 +130,14 @@ async def rotate_secret(
 
 
 async def queue_test_event(session: AsyncSession, park_id: str, webhook_id: uuid.UUID) -> uuid.UUID:
-    """A ``webhook.test`` event for this webhook alone (already fanned out), due now."""
+    """A ``webhook.test`` event for this webhook alone (already fanned out, and for no one
+    else: no notification routing), due now."""
     result = await session.execute(
         text(
-            "WITH event AS (INSERT INTO event_outbox (park_id, type, data, fanned_out_at) "
-            "VALUES (:park_id, 'webhook.test', "
+            "WITH event AS (INSERT INTO event_outbox (park_id, type, data, fanned_out_at, "
+            "routed_at) VALUES (:park_id, 'webhook.test', "
             "jsonb_build_object('webhook_id', CAST(:webhook_id AS text), "
-            "'message', 'a test event from parktwin'), now()) RETURNING id) "
+            "'message', 'a test event from parktwin'), now(), now()) RETURNING id) "
             "INSERT INTO webhook_delivery (webhook_id, event_id) "
             "SELECT :webhook_id, id FROM event RETURNING event_id"
         ),

@@ -1,5 +1,5 @@
 """``parktwin worker`` as a real process delivers a gas alarm to a DingTalk robot: the job list,
-the LISTEN wake-up and the routing inside the webhook job's transaction, wired as in
+the LISTEN wake-up and the routing after the webhooks' fan-out, wired as in
 production."""
 
 from __future__ import annotations
