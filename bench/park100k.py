@@ -356,8 +356,9 @@ HOP_NOTES = {
     "transaction's start)",
     "fan-out": "outbox event to the worker's transaction that fans it out and claims its "
     "delivery (`fanned_out_at` = `webhook_attempt.started_at`: that transaction's start)",
-    "dispatch": "that transaction (notification policy, routing to people, fan-out, claim, "
-    "commit) to the POST's start (`webhook_attempt.finished_at` - `duration_ms`)",
+    "dispatch": "that transaction (notification policy, fan-out, claim, commit; the routing to "
+    "people follows in one of its own) to the POST's start (`webhook_attempt.finished_at` - "
+    "`duration_ms`)",
     "POST": "the POST's start to the receiver's arrival (address check, connection, signing; "
     "the receiver in a process of its own)",
 }
@@ -803,8 +804,8 @@ CLIFFS = [
     "broker sends the backlog in order, so a gas reading published during the drain waited "
     "behind it (p50 14 s, p99 33 s after a 60-s stop). Worker 0's fast path (ingest/fastpath.py)"
     " subscribes the watched devices' telemetry in a clean session from its start and while it "
-    "is behind, and evaluates the copies that could raise an alarm at once (p50 0.2 s, p99 1.5 s"
-    " in a pair of 6-minute runs on 2026-12-05); the reading's row still comes with the drain.",
+    "is behind, and evaluates the copies that could raise an alarm at once (this run: the "
+    "drain's row below); the reading's row still comes with the drain.",
 ]
 
 
