@@ -162,7 +162,8 @@ def test_identifier_checks_downgrade_to_the_regex_and_back(fresh_url: str) -> No
 
 def test_events_fanned_out_before_0035_count_as_routed(fresh_url: str) -> None:
     """Migration 0035: the old worker routed an event in its fan-out's transaction, so an event
-    fanned out then was routed; one not fanned out yet is routed after its fan-out."""
+    fanned out then was routed (at the migration's time, without rewriting the table); one not
+    fanned out yet is routed after its fan-out, and so is every event inserted later."""
     upgrade_to_head(fresh_url)
     command.downgrade(alembic_config(fresh_url), "0034")
     with psycopg.connect(fresh_url) as conn:
@@ -172,10 +173,21 @@ def test_events_fanned_out_before_0035_count_as_routed(fresh_url: str) -> None:
             " ('p1', 'alarm.raised', '{}', '2026-12-05T08:00:00Z'),"
             " ('p1', 'alarm.cleared', '{}', NULL)"
         )
+        before = conn.execute(
+            "SELECT now(), xmin::text FROM event_outbox WHERE type = 'alarm.raised'"
+        ).fetchone()
+        assert before is not None
     upgrade_to_head(fresh_url)
     with psycopg.connect(fresh_url) as conn:
-        rows = conn.execute("SELECT type, routed_at FROM event_outbox ORDER BY type").fetchall()
-    assert rows == [
+        conn.execute(
+            "INSERT INTO event_outbox (park_id, type, data) VALUES ('p1', 'device.offline', '{}')"
+        )
+        rows = conn.execute(
+            "SELECT type, routed_at > %s, xmin::text FROM event_outbox ORDER BY type", (before[0],)
+        ).fetchall()
+    assert [(t, later) for t, later, _x in rows] == [
         ("alarm.cleared", None),
-        ("alarm.raised", datetime(2026, 12, 5, 8, 0, tzinfo=UTC)),
+        ("alarm.raised", True),
+        ("device.offline", None),
     ]
+    assert rows[1][2] == before[1]  # the fanned-out event's row was not written again

@@ -7,8 +7,12 @@ claims their deliveries, so a gas alarm's POST waited for every statement of the
 that transaction commits first and the POSTs start; a second transaction takes the events fanned
 out and not yet routed (``FOR UPDATE SKIP LOCKED``), routes them and sets ``routed_at``. A worker
 killed between the two leaves the events unrouted, and the next run routes them: nothing is
-lost. Events already fanned out count as routed (they were, in the old transaction); a test
-event (``webhook.test``) is inserted routed, as it was never routed before.
+lost. Events already fanned out count as routed (they were, in the old transaction), at the
+migration's time: the column is added with ``now()`` as its default, which PostgreSQL evaluates
+once and keeps in the catalogue for the rows already there, so the outbox (30 days of events by
+default, millions of rows in a large park) is not rewritten; the default is then dropped, and
+only the few events not yet fanned out are set back to unrouted. A test event
+(``webhook.test``) is inserted routed, as it was never routed before.
 
 Revision ID: 0035
 Revises: 0034
@@ -25,10 +29,11 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = """
-ALTER TABLE event_outbox ADD COLUMN routed_at timestamptz NULL;
+ALTER TABLE event_outbox ADD COLUMN routed_at timestamptz NULL DEFAULT now();
+ALTER TABLE event_outbox ALTER COLUMN routed_at DROP DEFAULT;
 COMMENT ON COLUMN event_outbox.routed_at IS
     'when the worker routed the event to people (app/notify/routing.py), after its fan-out';
-UPDATE event_outbox SET routed_at = fanned_out_at WHERE fanned_out_at IS NOT NULL;
+UPDATE event_outbox SET routed_at = NULL WHERE fanned_out_at IS NULL;
 CREATE INDEX event_outbox_unrouted ON event_outbox (created_at) WHERE routed_at IS NULL;
 """
 
