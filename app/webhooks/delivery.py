@@ -275,7 +275,6 @@ class WebhookDispatcher:
             if unrouted:
                 for also in self._also:
                     await also(own, unrouted, settings)
-                await queue.mark_routed(own, unrouted)
         return len(unrouted)
 
     async def _deliver(self, claimed: Claimed, settings: Settings) -> None:

@@ -5,9 +5,9 @@
   :func:`fan_out` adds a ``webhook_delivery`` for every active subscription of the event's
   park that existed when the event was made and whose filters match, and marks the events
   fanned out, all in one transaction.
-- :func:`take_unrouted` locks events fanned out but not yet routed to people, for the
-  transaction that routes them after the fan-out's has committed; :func:`mark_routed` sets
-  their ``routed_at`` (migration 0035).
+- :func:`take_unrouted` takes events fanned out but not yet routed to people (locks them and
+  sets their ``routed_at``, migration 0035) for the transaction that routes them after the
+  fan-out's has committed: if that transaction does not commit, they stay unrouted.
 - :func:`claim` takes due pending deliveries fairly (see ``CLAIM``), pushes their
   ``next_attempt_at`` forward by the lease, counts the attempt and logs it as ``in_flight``, and
   commits at once: the POST happens outside any transaction. If the worker dies, the lease runs
@@ -39,12 +39,9 @@ TAKE = text(
 )
 
 TAKE_UNROUTED = text(
-    "SELECT id FROM event_outbox WHERE routed_at IS NULL AND fanned_out_at IS NOT NULL"
-    " ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED"
-)
-
-MARK_ROUTED = text(
-    "UPDATE event_outbox SET routed_at = now() WHERE id = ANY (CAST(:ids AS uuid[]))"
+    "UPDATE event_outbox SET routed_at = now() WHERE id IN ("
+    " SELECT id FROM event_outbox WHERE routed_at IS NULL AND fanned_out_at IS NOT NULL"
+    " ORDER BY created_at LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING id"
 )
 
 # The taken events, less those the alarm policy held back (``held_back`` set), get a delivery
@@ -226,12 +223,9 @@ async def take(session: AsyncSession, limit: int) -> list[uuid.UUID]:
 
 
 async def take_unrouted(session: AsyncSession, limit: int) -> list[uuid.UUID]:
-    """Lock up to ``limit`` fanned-out events not routed to people yet (one worker each)."""
+    """Take up to ``limit`` fanned-out events not routed to people yet (one worker each),
+    marked routed as of this transaction."""
     return list((await session.execute(TAKE_UNROUTED, {"limit": limit})).scalars().all())
-
-
-async def mark_routed(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> None:
-    await session.execute(MARK_ROUTED, {"ids": list(event_ids)})
 
 
 async def fan_out(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> tuple[int, int]:
