@@ -213,9 +213,10 @@ def report(
         HEADING,
         "",
         f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC with `.venv/bin/python -m "
-        f"bench.scale_reads` on this machine ({os.cpu_count()} cores, **shared with the other "
-        f"helpers' builds, tests and benches until 16:00 UTC**; load average {loadavg}), so "
-        "absolute figures are noisy; the curves across sizes are the point. Park `scale` "
+        f"bench.scale_reads` on this machine ({os.cpu_count()} cores; load average "
+        f"{loadavg}: a load near the core count or above it means other work shared the "
+        "machine and the absolute figures are noisy; the curves across sizes are the point). "
+        "Park `scale` "
         "seeded straight into PostgreSQL by bench/scale_reads/seed.py: N/100 buildings of "
         "100 located devices, 10 buildings per parcel, 4 spaces per building, an enterprise "
         "per two buildings, every series with a latest value, 20 minutes of 15-s readings, "
