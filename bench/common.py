@@ -58,19 +58,29 @@ def _processes() -> dict[int, tuple[int, str, float]]:
     return table
 
 
+def _role_of(pid: int, table: dict[int, tuple[int, str, float]], roles: list[Role]) -> str:
+    """The first role that matches the process or its nearest matching ancestor (a PostgreSQL
+    backend is its postmaster's, a multiprocessing child its parent's), else "other"."""
+    label, walk = "other", pid
+    while walk in table and label == "other":
+        label = next((name for name, test in roles if test(walk, table[walk][1])), "other")
+        walk = table[walk][0]
+    return label
+
+
+def process_roles(roles: list[Role]) -> dict[int, str]:
+    """pid -> role (``_role_of``) of every running process."""
+    table = _processes()
+    return {pid: _role_of(pid, table, roles) for pid in table}
+
+
 def cpu_by_role(roles: list[Role]) -> dict[str, float]:
-    """CPU seconds used so far per role. A process counts for the first role that matches it
-    or its nearest matching ancestor (a PostgreSQL backend for its postmaster, a
-    multiprocessing child for its parent); the rest is "other". Processes that have exited
-    are not counted, so compare two readings of processes that live through both."""
+    """CPU seconds used so far per role (``_role_of``); the rest is "other". Processes that
+    have exited are not counted, so compare two readings of processes that live through both."""
     table = _processes()
     totals: dict[str, float] = {label: 0.0 for label, _test in roles} | {"other": 0.0}
     for pid, (_parent, _cmdline, seconds) in table.items():
-        label, walk = "other", pid
-        while walk in table and label == "other":
-            label = next((name for name, test in roles if test(walk, table[walk][1])), "other")
-            walk = table[walk][0]
-        totals[label] += seconds
+        totals[_role_of(pid, table, roles)] += seconds
     return totals
 
 

@@ -26,6 +26,8 @@ Everything runs here, in its own embedded PostgreSQL + TimescaleDB and Mosquitto
    long it takes to catch up, and the gas probes meanwhile.
 
 Results under "## Park at 100,000 devices" in docs/benchmarks.md (``--no-report``: print only).
+``--cpu-groups [WEIGHTS]``: the services in CPU groups of their own as systemd units would run
+them (bench/cpugroups.py) instead of in the bench's session; said in the report's first line.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ from app.embedded.services import EmbeddedServices
 from app.telemetry.rollup_repository import CLAIM_LEASE, COUNT_DUE
 from bench.alarm_latency import GAS_ALARM, Receiver, ReceiverProcess, Summary, worker_process
 from bench.common import bench_database, cpu_by_role
+from bench.cpugroups import CpuGroups, parse_weights
 from bench.ingest import ROOT, IngestProcess, lag_percentiles
 from bench.report import replace_section
 from sensors_sim import credentials, layout
@@ -535,6 +538,7 @@ class Result:
     load_curve: list[Point] = field(default_factory=list)
     seed_s: float = 0.0
     connections: str = ""
+    cpu_groups: str = ""
     connect_s: float = 0.0
     drain_s: float = float("nan")
     restart_s: float = float("nan")  # the restarted ingestor's workers subscribed after
@@ -595,6 +599,7 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
     ctx = multiprocessing.get_context("spawn")
     stop, results = ctx.Event(), ctx.Queue()
     ingests = [ingest]
+    groups: CpuGroups | None = None
     try:
         # the rollup interval docs/operations.md gives for 100,000 devices
         rollup = {"rollup_open_hour_interval": args.open_hour_interval}
@@ -611,6 +616,9 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
             started = time.monotonic()
             sim.start()
             loop = Live(db, base, key, ids, roles(state, [sim.pid or -1]), args.open_hour_interval)
+            groups = CpuGroups.open(loop.roles, parse_weights(args.cpu_groups))
+            result.cpu_groups = groups.describe()
+            groups.place()
             before = ingest.metrics()
             flowing = None  # live once the ingestor gets most of the rate, or a minute after
             while True:  # the first messages (the ingestor may not keep up with the rate)
@@ -624,6 +632,7 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
                 ):
                     break
                 before = now
+                groups.place()  # the simulator's processes, started by now
                 assert time.monotonic() - started < 900 and sim.is_alive(), "no traffic"
             result.connect_s = time.monotonic() - started
             size0, readings0, cpu0 = db_size(db), now.get(READINGS, 0), cpu_by_role(loop.roles)
@@ -648,6 +657,7 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
                 time.sleep(args.gas_every)
             ingest = ingest_process(db, mqtt_url, args).start()
             ingests.append(ingest)
+            groups.place()  # its workers, forked later, follow it
             back, before = time.monotonic(), {}
             backlog = options.rate * (back - paused)
             while time.monotonic() - back < 900:  # drained: the backlog and what came since
@@ -687,6 +697,8 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
         stop.set()
         for process in ingests:
             process.stop()
+        if groups is not None:
+            groups.close()
 
 
 def point(result: Result) -> Point:
@@ -846,6 +858,7 @@ def _extra(a: argparse.Namespace) -> str:
     if a.open_hour_interval != ROLLUP_OPEN_HOUR_INTERVAL:
         extra += f" --open-hour-interval {a.open_hour_interval}"
     extra += f" --rollup-duty {a.rollup_duty:g}" if a.rollup_duty is not None else ""
+    extra += f" --cpu-groups {a.cpu_groups}" if getattr(a, "cpu_groups", None) else ""
     return extra + ("" if getattr(a, "fast_path", True) else " --no-fast-path")
 
 
@@ -906,7 +919,8 @@ def report(result: Result) -> str:
         f"{a.open_hour_interval}` ({_interval_source(a)}) and "
         f"`PARKTWIN_ROLLUP_DUTY_CYCLE={_duty(a)}`; the API with "
         "its twin and map cache off, so that every probe computes its answer; the simulator's "
-        f"processes at nice {SIMULATOR_NICE} (the devices are other machines in a park).", "",
+        f"processes at nice {SIMULATOR_NICE} (the devices are other machines in a park); "
+        f"{result.cpu_groups or 'no live window'}.", "",
     ]  # fmt: skip
     lines += [f"Seed of {a.devices:,} devices (assets, devices, accounts): **{result.seed_s:.0f} s** "
               f"(target under 300 s).", "", *CLIFFS, "",
@@ -1013,6 +1027,13 @@ def main() -> None:
         dest="fast_path",
         action="store_false",
         help="ingest with PARKTWIN_INGEST_FAST_PATH=false (the baseline of the drain's gas probes)",
+    )
+    parser.add_argument(
+        "--cpu-groups",
+        metavar="WEIGHTS",
+        help="each service in a CPU group of its own, as its systemd unit would run it "
+        "(bench/cpugroups.py); WEIGHTS: role=CPUWeight pairs beyond the default 100, e.g. "
+        "'database=400', or 'equal'",
     )
     parser.add_argument("--no-report", dest="report", action="store_false")
     args = parser.parse_args()
