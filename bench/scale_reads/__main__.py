@@ -6,8 +6,9 @@ other sizes, some paths or no jobs, prints its table and leaves docs/benchmarks.
    up``) and one database per size, ``parktwin_bench_scale_<N>``, migrated to head and seeded
    once by ``bench.scale_reads.seed`` (park ``scale``; reused by later runs).
 2. The app in this process under Starlette's TestClient (the whole API path: key, park
-   check, query, JSON), one request at a time, with the bulk-latest micro-cache off
-   (``latest_cache_ttl=0``: every request reaches PostgreSQL). Each path is asked until
+   check, query, JSON), one request at a time, with the bulk-latest and the twin-and-map
+   micro-caches off (``latest_cache_ttl=0``, ``twin_cache_ttl=0``: every request reaches
+   PostgreSQL). Each path is asked until
    ``REQUESTS`` answers or ``BUDGET_S`` seconds, after ``WARMUP`` unmeasured ones.
 3. The worker's jobs called directly on a session: offline detection (one pass, rolled back),
    the rollup job draining every series' dirty hours (marked as the ingestor marks them), and
@@ -167,7 +168,11 @@ def measure_reads(
 ) -> dict[str, dict[str, Any]]:
     token = viewer_key(db_url)
     settings = Settings(
-        database_url=db_url, mqtt_url=mqtt_url, log_level="WARNING", latest_cache_ttl=0
+        database_url=db_url,
+        mqtt_url=mqtt_url,
+        log_level="WARNING",
+        latest_cache_ttl=0,
+        twin_cache_ttl=0,
     )  # type: ignore[call-arg]
     results = {}
     with TestClient(create_app(settings)) as client:
@@ -223,7 +228,7 @@ def report(
         "31 days of daily rollups for the counters, 0.5 % of devices with an open alarm.",
         "",
         "Through the whole API path (TestClient, one request at a time), the bulk-latest "
-        f"micro-cache off; up to {REQUESTS} requests or {BUDGET_S:.0f} s per path. Times in ms.",
+        "and the twin-and-map micro-caches off (every request reaches PostgreSQL); up to {REQUESTS} requests or {BUDGET_S:.0f} s per path. Times in ms.",
         "",
         f"| path | {head} |",
         "|---|" + "---:|" * len(sizes),
