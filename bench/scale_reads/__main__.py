@@ -228,7 +228,8 @@ def report(
         "31 days of daily rollups for the counters, 0.5 % of devices with an open alarm.",
         "",
         "Through the whole API path (TestClient, one request at a time), the bulk-latest "
-        "and the twin-and-map micro-caches off (every request reaches PostgreSQL); up to {REQUESTS} requests or {BUDGET_S:.0f} s per path. Times in ms.",
+        "and the twin-and-map micro-caches off (every request reaches PostgreSQL); up to "
+        f"{REQUESTS} requests or {BUDGET_S:.0f} s per path. Times in ms.",
         "",
         f"| path | {head} |",
         "|---|" + "---:|" * len(sizes),
