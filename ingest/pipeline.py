@@ -330,7 +330,10 @@ def build_worker(
     fast_path = None
     if settings.ingest_fast_path and index == 0 and isinstance(consumer, MqttConsumer):
         fast_path = FastPath(
-            consumer.target, f"{consumer.client_id}-fast", lambda: consumer.urgent_topics
+            consumer.target,
+            f"{consumer.client_id}-fast",
+            lambda: consumer.urgent_topics,
+            live=settings.ingest_fast_path_live,
         )
     options = IngestOptions.from_settings(settings)
     return IngestWorker(consumer, database_url, options, metrics, stop, beacon, fast_path)

@@ -527,6 +527,58 @@ def test_while_behind_a_watched_reading_overtakes_the_backlog(
         process.stop()
 
 
+def test_live_the_fast_path_stays_on_and_an_alarm_does_not_wait_for_the_lanes(
+    ingest_db: str,
+    services: ServiceEnv,
+    park: str,
+    target: MqttTarget,
+    devices: dict[str, Publisher],
+) -> None:
+    """``PARKTWIN_INGEST_FAST_PATH_LIVE``: the fast path is on from the start and still on once
+    the ingestor has kept up for longer than its hold (5 s), so a gas reading raises its alarm
+    through it even while the urgent lane cannot store anything (a lock on the detector's
+    latest value holds the urgent lane's batch; without the setting the fast path is off by
+    then and the alarm waits for the lock). The reading is stored once the lock goes, the alarm
+    raised once."""
+    process = Ingestor(ingest_db, services.mqtt_url)
+    process.env["PARKTWIN_INGEST_FAST_PATH_LIVE"] = "true"
+    alarms = "SELECT count(*) FROM alarm WHERE park_id = %s AND device_id = 'g1'"
+    process.start()
+    blocker: psycopg.Connection[tuple[object, ...]] | None = None
+    try:
+        process.wait_subscribed(target, devices["probe"], ingest_db)
+        wait_until(lambda: "fast path on" in process.output(), 30, "on at start")
+        wait_until(lambda: "fast path ready" in process.output(), 30, "its subscriptions")
+        t0 = now_ms(-timedelta(minutes=2))
+        devices["g1"].send({"ts": t0, "values": {"gas_lel_pct": 1.0}})
+        devices["m1"].send({"ts": t0, "values": {"energy_kwh": 0.0}})
+        wait_until(lambda: count_rows(ingest_db, park, "g1") == 1, 30, "the detector's first")
+        time.sleep(6)  # longer than the hold: without the setting it goes off at the next take
+        devices["m1"].send({"ts": t0 + 1, "values": {"energy_kwh": 1.0}})
+        wait_until(lambda: count_rows(ingest_db, park, "m1") == 2, 30, "a take after the hold")
+        assert "fast path off" not in process.output()
+        blocker = psycopg.connect(ingest_db)
+        blocker.execute(
+            "SELECT 1 FROM latest_value lv JOIN series s ON s.id = lv.series_id "
+            "WHERE s.park_id = %s AND s.device_id = 'g1' FOR UPDATE OF lv",
+            (park,),
+        )
+        devices["g1"].send({"ts": now_ms(), "values": {"gas_lel_pct": 60.0}})
+        wait_until(lambda: scalar(ingest_db, alarms, park) == 1, 30, "the gas alarm")
+        assert count_rows(ingest_db, park, "g1") == 1  # the urgent lane still waits
+        blocker.rollback()
+        wait_until(lambda: count_rows(ingest_db, park, "g1") == 2, 60, "the gas reading's row")
+        assert scalar(ingest_db, alarms, park) == 1  # its persistent copy changed nothing
+        assert "live: fast path on" in process.output()
+    finally:
+        if blocker is not None:
+            blocker.close()
+        process.stop()
+    assert "stopping: fast path off after 2 copies of watched readings, 1 evaluated" in (
+        process.output()
+    )
+
+
 def test_scaling_down_drains_and_retires_the_removed_workers_sessions(
     ingest_db: str,
     services: ServiceEnv,

@@ -226,6 +226,13 @@ class Settings(BaseSettings):
         description="while behind, worker 0 also subscribes the watched devices' telemetry in a "
         "clean session ('{id}-0-fast') so that their readings overtake the backlog (MQTT only)",
     )
+    ingest_fast_path_live: bool = Field(
+        default=False,
+        description="keep that fast path on while the ingestor keeps up too: a watched reading "
+        "that could raise an alarm is evaluated at once instead of waiting for its batch in the "
+        "urgent lane (where the watched devices send many messages: docs/operations.md, 100,000 "
+        "devices); worker 0 parses those devices' readings twice",
+    )
     ingest_mqtt_protocol: Literal["3.1.1", "5"] = Field(
         default="3.1.1", description="the ingestor's MQTT version (persistent session either way)"
     )
