@@ -468,10 +468,13 @@ class Live:
 
 
 def ingest_process(db: str, mqtt_url: str, args: argparse.Namespace) -> IngestProcess:
-    """Two workers; ``--no-fast-path``: without ingest/fastpath.py (the drain's baseline)."""
+    """Two workers; ``--no-fast-path``: without ingest/fastpath.py (the drain's baseline);
+    ``--fast-path-live``: the fast path on all along (``PARKTWIN_INGEST_FAST_PATH_LIVE``)."""
     process = IngestProcess(db, mqtt_url, 2, "park100k")
     if not args.fast_path:
         process.env["PARKTWIN_INGEST_FAST_PATH"] = "false"
+    elif getattr(args, "fast_path_live", False):
+        process.env["PARKTWIN_INGEST_FAST_PATH_LIVE"] = "true"
     return process
 
 
@@ -859,7 +862,16 @@ def _extra(a: argparse.Namespace) -> str:
         extra += f" --open-hour-interval {a.open_hour_interval}"
     extra += f" --rollup-duty {a.rollup_duty:g}" if a.rollup_duty is not None else ""
     extra += f" --cpu-groups {a.cpu_groups}" if getattr(a, "cpu_groups", None) else ""
+    extra += " --fast-path-live" if getattr(a, "fast_path_live", False) else ""
     return extra + ("" if getattr(a, "fast_path", True) else " --no-fast-path")
+
+
+def _fast_path(a: argparse.Namespace) -> str:
+    if not getattr(a, "fast_path", True):
+        return "without the fast path (`PARKTWIN_INGEST_FAST_PATH=false`)"
+    if getattr(a, "fast_path_live", False):
+        return "with the fast path on all along (`PARKTWIN_INGEST_FAST_PATH_LIVE=true`)"
+    return "with the fast path while behind (the default)"
 
 
 def _interval_source(a: argparse.Namespace) -> str:
@@ -917,7 +929,7 @@ def report(result: Result) -> str:
         f"{result.load[1]:.1f} at the end). The full run is `make bench-park100k` (30 minutes "
         "live) on a quiet machine. The worker runs with `PARKTWIN_ROLLUP_OPEN_HOUR_INTERVAL="
         f"{a.open_hour_interval}` ({_interval_source(a)}) and "
-        f"`PARKTWIN_ROLLUP_DUTY_CYCLE={_duty(a)}`; the API with "
+        f"`PARKTWIN_ROLLUP_DUTY_CYCLE={_duty(a)}`; the ingestor {_fast_path(a)}; the API with "
         "its twin and map cache off, so that every probe computes its answer; the simulator's "
         f"processes at nice {SIMULATOR_NICE} (the devices are other machines in a park); "
         f"{result.cpu_groups or 'no live window'}.", "",
@@ -1027,6 +1039,12 @@ def main() -> None:
         dest="fast_path",
         action="store_false",
         help="ingest with PARKTWIN_INGEST_FAST_PATH=false (the baseline of the drain's gas probes)",
+    )
+    parser.add_argument(
+        "--fast-path-live",
+        action="store_true",
+        help="ingest with PARKTWIN_INGEST_FAST_PATH_LIVE=true (the fast path on all along, not "
+        "only while behind)",
     )
     parser.add_argument(
         "--cpu-groups",
