@@ -467,6 +467,18 @@ def test_readings_an_alarm_rule_watches_take_the_urgent_lane_on_every_worker(
     assert not any(tmp_path.glob("parktwin-ingest-metrics-*"))
 
 
+def hold_latest_values(db: str, park: str, device: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A transaction holding ``device``'s latest values (``FOR UPDATE``): a lane whose batch
+    holds one of its readings cannot commit until the caller rolls it back."""
+    blocker = psycopg.connect(db)
+    blocker.execute(
+        "SELECT 1 FROM latest_value lv JOIN series s ON s.id = lv.series_id "
+        "WHERE s.park_id = %s AND s.device_id = %s FOR UPDATE OF lv",
+        (park, device),
+    )
+    return blocker
+
+
 def test_while_behind_a_watched_reading_overtakes_the_backlog(
     ingest_db: str,
     services: ServiceEnv,
@@ -502,12 +514,7 @@ def test_while_behind_a_watched_reading_overtakes_the_backlog(
         for i in range(1, 601):
             devices["m1"].send({"ts": t0 + i, "values": {"energy_kwh": float(i)}})
         wait_until(lambda: devices["m1"].acked >= 601, 30, "the broker to queue the backlog")
-        blocker = psycopg.connect(ingest_db)
-        blocker.execute(
-            "SELECT 1 FROM latest_value lv JOIN series s ON s.id = lv.series_id "
-            "WHERE s.park_id = %s AND s.device_id = 'm1' FOR UPDATE OF lv",
-            (park,),
-        )
+        blocker = hold_latest_values(ingest_db, park, "m1")
         process.start()
         wait_until(lambda: process.output().count("fast path ready") == 2, 60, "the fast path")
         devices["s1"].send({"ts": now_ms(), "values": {"smoke": False}})  # quiet: not evaluated
@@ -557,12 +564,7 @@ def test_live_the_fast_path_stays_on_and_an_alarm_does_not_wait_for_the_lanes(
         devices["m1"].send({"ts": t0 + 1, "values": {"energy_kwh": 1.0}})
         wait_until(lambda: count_rows(ingest_db, park, "m1") == 2, 30, "a take after the hold")
         assert "fast path off" not in process.output()
-        blocker = psycopg.connect(ingest_db)
-        blocker.execute(
-            "SELECT 1 FROM latest_value lv JOIN series s ON s.id = lv.series_id "
-            "WHERE s.park_id = %s AND s.device_id = 'g1' FOR UPDATE OF lv",
-            (park,),
-        )
+        blocker = hold_latest_values(ingest_db, park, "g1")
         devices["g1"].send({"ts": now_ms(), "values": {"gas_lel_pct": 60.0}})
         wait_until(lambda: scalar(ingest_db, alarms, park) == 1, 30, "the gas alarm")
         assert count_rows(ingest_db, park, "g1") == 1  # the urgent lane still waits
