@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.cpugroups import CPU_V1, CpuGroups, parse_weights
+from tests.ingest_support import wait_until
 
 
 def test_weights_are_role_weight_pairs_on_systemds_scale() -> None:
@@ -50,6 +52,7 @@ def test_each_role_and_its_children_get_a_group_at_their_weight_and_leave_it_aft
         ("simulator", lambda pid, _cmd: pid == devices.pid),
     ]
     groups = CpuGroups.open(roles, {"database": 400})
+    child = 0
     try:
         assert groups.place() == {"database": 1, "simulator": 1}
         base = groups.base
@@ -62,10 +65,7 @@ def test_each_role_and_its_children_get_a_group_at_their_weight_and_leave_it_aft
         parent.stdin.write("\n")
         parent.stdin.flush()
         children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
-        for _ in range(200):
-            if children.read_text().split():
-                break
-            subprocess.run(["sleep", "0.05"], check=True)
+        wait_until(lambda: bool(children.read_text().split()), 10, "the late child")
         (child,) = (int(p) for p in children.read_text().split())
         assert _cpu_group(child) == f"/{base.name}/database"  # forked later: inherited
         assert "database 400" in groups.describe()
@@ -74,6 +74,8 @@ def test_each_role_and_its_children_get_a_group_at_their_weight_and_leave_it_aft
         assert not base.exists()
     finally:
         groups.close()  # again: a no-op
+        if child:
+            os.kill(child, signal.SIGKILL)  # an orphan once its parent is gone
         parent.kill()
         devices.kill()
         parent.wait()
