@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-spatial bench-sim bench-emergency bench-carbon bench-rollup bench-economy bench-cockpit bench-scale-reads bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
+.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-webhook-connections bench-spatial bench-sim bench-emergency bench-carbon bench-rollup bench-economy bench-cockpit bench-scale-reads bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
 
 $(STAMP): pyproject.toml constraints.txt scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -76,6 +76,11 @@ bench-ingest: venv install-services
 # readings (about 2 minutes; writes docs/benchmarks.md).
 bench-alarm: venv install-services
 	$(BIN)/python -m bench.alarm_latency
+
+# A webhook POST on a kept-alive connection against a new connection each, to a local HTTPS
+# receiver behind an emulated round-trip time (about a minute; writes docs/benchmarks.md).
+bench-webhook-connections: venv
+	$(BIN)/python -m bench.webhook_connections
 
 # Spatial queries over 5,000 devices and 500 buildings through the API, STRtree index against
 # a linear scan (about a minute; writes docs/benchmarks.md).

@@ -1,20 +1,22 @@
 """Shutting down a pump: a background task that claims work and starts sends as tasks, with
-an HTTP client of its own (the webhook and the notification deliveries)."""
+HTTP clients of its own (the webhook and the notification deliveries)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
-import httpx
+
+class Closable(Protocol):
+    async def aclose(self) -> None: ...
 
 
 async def close_pump(
     pump: asyncio.Task[Any] | None,
     tasks: Iterable[asyncio.Task[Any]],
-    client: httpx.AsyncClient | None,
+    client: Closable | None,
 ) -> None:
     """Stop claiming, let the sends in flight finish (each is bounded by its timeout), then
     close the client."""

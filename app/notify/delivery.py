@@ -22,13 +22,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
 from app.core.pumps import close_pump
 from app.notify import repository
 from app.notify.send import Channel, Outcome, compose, mail, post
+from app.webhooks.clients import Clients
 from app.webhooks.delivery import lease_for, new_client
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class NotifyDispatcher:
 
     def __init__(self) -> None:
         self._maker: async_sessionmaker[AsyncSession] | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: Clients | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._pump: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()

@@ -25,6 +25,7 @@ from app.core.config import Settings
 from app.core.http import JSON_OPTIONS
 from app.notify import acklink, formats, vendors
 from app.notify.render import Context, Rendered, digest, render
+from app.webhooks.clients import Clients
 from app.webhooks.delivery import error_class, excerpt, send_pinned
 from app.webhooks.guard import Policy, Resolver, pin, resolve
 from app.webhooks.signing import headers as webhook_headers
@@ -139,7 +140,7 @@ def http_request(
 
 
 async def post(
-    client: httpx.AsyncClient,
+    clients: Clients,
     channel: Channel,
     r: Rendered,
     contexts: Sequence[Context],
@@ -152,7 +153,7 @@ async def post(
         url, body, sent = http_request(channel, r, contexts, key)
         async with asyncio.timeout(settings.webhook_timeout.total_seconds()):
             target = await pin(url, Policy.of(settings), resolver)
-            response = await send_pinned(client, target, body, sent)
+            response = await send_pinned(clients, target, body, sent)
             try:
                 status = response.status_code
                 answer = await _read(response)

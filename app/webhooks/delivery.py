@@ -19,13 +19,14 @@ loop's LISTEN tells it of every ``NOTIFY parktwin_outbox`` through :meth:`notifi
 safety event never waits behind a long rollup round.
 
 Lifecycle (called by the worker's loop): :meth:`start` takes the loop's sessionmaker (for the
-short transactions that commit before a POST), opens the HTTP client and starts the pump;
-:meth:`aclose` stops the pump, lets attempts in flight finish and closes the client.
+short transactions that commit before a POST), opens the HTTP clients and starts the pump;
+:meth:`aclose` stops the pump, lets attempts in flight finish and closes the clients.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -39,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.core.pumps import close_pump
 from app.webhooks import queue
+from app.webhooks.clients import Clients, send
 from app.webhooks.guard import Policy, Resolver, Target, UnsafeUrl, pin, redact, resolve
 from app.webhooks.outbox import event_body
 from app.webhooks.queue import Claimed, Result
@@ -46,7 +48,9 @@ from app.webhooks.signing import headers
 
 logger = logging.getLogger(__name__)
 
-RESPONSE_KEEP = 1024  # bytes of a failed answer read, at most
+RESPONSE_KEEP = 1024  # bytes of an answer read, at most
+DRAIN_S = 1.0  # longest wait for a 2xx answer's body (its connection is then kept)
+DRAIN_MARGIN_S = 0.05  # the drain ends this long before the attempt's timeout
 EXCERPT = 256  # printable characters of a failed answer kept in the attempt log
 LEASE_MARGIN = timedelta(seconds=5)
 FAN_OUT_BATCH = 500
@@ -69,7 +73,7 @@ def lease_for(settings: Settings) -> timedelta:
 
 
 async def post(
-    client: httpx.AsyncClient, claimed: Claimed, settings: Settings, resolver: Resolver = resolve
+    clients: Clients, claimed: Claimed, settings: Settings, resolver: Resolver = resolve
 ) -> Result:
     """One signed POST to the checked address; any error is returned as a Result, never raised.
 
@@ -83,13 +87,15 @@ async def post(
     try:
         body = body_of(claimed)
         sent = headers(claimed.secrets, str(claimed.event_id), int(time.time()), body)
-        async with asyncio.timeout(settings.webhook_timeout.total_seconds()):
+        async with asyncio.timeout(settings.webhook_timeout.total_seconds()) as budget:
             target = await pin(claimed.url, Policy.of(settings), resolver)
-            response = await send_pinned(client, target, body, sent)
+            response = await send_pinned(clients, target, body, sent)
             try:
                 status = response.status_code
                 if not 200 <= status < 300:
                     answer = excerpt(await _head(response))
+                else:
+                    await drain(response, budget.when())
             finally:
                 await response.aclose()
     except Exception as exc:  # any failure of this attempt is the receiver's: log it, retry
@@ -99,11 +105,13 @@ async def post(
 
 
 async def send_pinned(
-    client: httpx.AsyncClient, target: Target, body: bytes, sent: dict[str, str]
+    clients: Clients, target: Target, body: bytes, sent: dict[str, str]
 ) -> httpx.Response:
     """POST to the checked addresses in turn until one takes the connection (a dual-stack
-    name whose IPv6 address is unreachable from here still gets its webhooks over IPv4)."""
+    name whose IPv6 address is unreachable from here still gets its webhooks over IPv4), each
+    on its origin's kept-alive connections (app/webhooks/clients.py)."""
     for n, address in enumerate(target.addresses, start=1):
+        client = clients.client(target, address)
         request = client.build_request(
             "POST",
             target.request_url(address),
@@ -112,7 +120,7 @@ async def send_pinned(
             extensions=target.extensions(),
         )
         try:
-            return await client.send(request, stream=True)
+            return await send(client, request)
         except httpx.ConnectError as exc:
             if n == len(target.addresses) or error_class(exc) != "connect_failed":
                 raise
@@ -170,16 +178,23 @@ async def _head(response: httpx.Response) -> bytes:
     return kept[:RESPONSE_KEEP]
 
 
-def new_client(settings: Settings) -> httpx.AsyncClient:
-    """The worker's HTTP client: no redirects, no proxies from the environment, and no
-    connection kept alive (a pooled TLS connection is keyed by address, so it could be reused
-    for another host name at that address than the one its certificate was checked for)."""
-    return httpx.AsyncClient(
-        timeout=settings.webhook_timeout.total_seconds(),
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(max_keepalive_connections=0),
-    )
+async def drain(response: httpx.Response, deadline: float | None) -> None:
+    """Read a 2xx answer's body, so that its connection can carry the next request: at most
+    :data:`RESPONSE_KEEP` bytes and :data:`DRAIN_S` seconds, and ending before the attempt's
+    ``deadline`` (the loop's clock), else the connection is closed. The status stands either
+    way."""
+    until = asyncio.get_running_loop().time() + DRAIN_S
+    if deadline is not None:
+        until = min(until, deadline - DRAIN_MARGIN_S)
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout_at(until):
+            await _head(response)
+
+
+def new_client(settings: Settings) -> Clients:
+    """The worker's HTTP connections: a client per pinned origin (app/webhooks/clients.py),
+    no redirects, no proxies from the environment."""
+    return Clients(settings.webhook_timeout.total_seconds())
 
 
 HoldBack = Callable[[AsyncSession, Sequence[uuid.UUID], Settings], Awaitable[None]]
@@ -210,7 +225,7 @@ class WebhookDispatcher:
     def __init__(self, hold_back: HoldBack | None = None, also: Sequence[Also] = ()) -> None:
         self._hold_back = hold_back or _send_everything
         self._also = tuple(also)
-        self._client: httpx.AsyncClient | None = None
+        self._client: Clients | None = None
         self._maker: async_sessionmaker[AsyncSession] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._pump: asyncio.Task[None] | None = None

@@ -71,6 +71,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: int = 0  # the sender's port: one per connection
 
     @property
     def id(self) -> str:
@@ -84,7 +85,10 @@ class Received:
 class Receiver:
     """A webhook receiver: records every POST, answers from ``responses`` (then 200) with
     ``answer`` as the body (and ``location``, if set), and holds the requests for the ids in
-    ``hold`` (every request if ``tarpit``) until ``release`` is set."""
+    ``hold`` (every request if ``tarpit``) until ``release`` is set. With ``keep_alive`` it
+    speaks HTTP/1.1 and keeps connections open. A status of 0 in ``responses`` reads and
+    records the request, then closes the connection without an answer (as a receiver whose
+    idle timeout ran out while the request was on its way)."""
 
     port: int = 0
     host: str = "127.0.0.1"
@@ -92,6 +96,8 @@ class Receiver:
     location: str | None = None
     tarpit: bool = False
     tls: ssl.SSLContext | None = None
+    keep_alive: bool = False
+    short_body: bool = False  # announce one byte more than the answer and hold the connection
     requests: list[Received] = field(default_factory=list)
     responses: deque[int] = field(default_factory=deque)
     hold: set[str] = field(default_factory=set)
@@ -107,23 +113,30 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if self.keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
                 if len(body) < length:
                     return  # the sender died mid-request: a real receiver sees no request
-                item = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                item = Received(self.path, headers, body, self.client_address[1])
                 with receiver.cond:
                     receiver.requests.append(item)
                     status = receiver.responses.popleft() if receiver.responses else 200
                     receiver.cond.notify_all()
+                if status == 0:
+                    self.close_connection = True
+                    return
                 if receiver.tarpit or item.headers.get("webhook-id") in receiver.hold:
                     receiver.release.wait(WAIT_S)
                 with contextlib.suppress(OSError):
                     self.send_response(status)
                     if receiver.location is not None:
                         self.send_header("location", receiver.location)
-                    self.send_header("content-length", str(len(receiver.answer)))
+                    announced = len(receiver.answer) + int(receiver.short_body)
+                    self.send_header("content-length", str(announced))
                     self.end_headers()
                     self.wfile.write(receiver.answer)
 

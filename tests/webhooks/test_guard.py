@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from app.core.config import Settings
+from app.webhooks.clients import Clients
 from app.webhooks.delivery import new_client, post
-from app.webhooks.guard import Policy, UnsafeUrl, pin, redact, resolve
+from app.webhooks.guard import Policy, Target, UnsafeUrl, pin, redact, resolve
 from app.webhooks.queue import Claimed, Result
 from app.webhooks.signing import new_secret
 from tests.webhooks.conftest import Receiver
@@ -61,10 +62,13 @@ def claimed(url: str) -> Claimed:
 
 def send(url: str, settings: Settings, dns: Dns | None = None, **client: Any) -> Result:
     async def run() -> Result:
-        async with httpx.AsyncClient(follow_redirects=False, trust_env=False, **client) as http:
+        clients = Clients(settings.webhook_timeout.total_seconds(), **client)
+        try:
             if dns is None:
-                return await post(http, claimed(url), settings)
-            return await post(http, claimed(url), settings, dns)
+                return await post(clients, claimed(url), settings)
+            return await post(clients, claimed(url), settings, dns)
+        finally:
+            await clients.aclose()
 
     return asyncio.run(run())
 
@@ -247,12 +251,17 @@ def test_userinfo_never_reaches_the_log() -> None:
     )
 
 
-def test_the_worker_client_follows_no_redirect() -> None:
-    client = new_client(SETTINGS)
-    try:
-        assert client.follow_redirects is False
-    finally:
-        asyncio.run(client.aclose())
+def test_the_worker_clients_follow_no_redirect_and_take_no_proxy_from_the_environment() -> None:
+    async def run() -> None:
+        clients = new_client(SETTINGS)
+        target = Target(httpx.URL("http://hooks.example:8080/hook"), ("203.0.113.7",))
+        try:
+            client = clients.client(target, "203.0.113.7")
+            assert client.follow_redirects is False and client.trust_env is False
+        finally:
+            await clients.aclose()
+
+    asyncio.run(run())
 
 
 def test_an_ip_literal_is_its_own_address_and_other_forms_are_looked_up(
