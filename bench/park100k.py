@@ -316,6 +316,7 @@ class Samples:
     probes: dict[str, list[float]] = field(default_factory=dict)
     probe_errors: dict[str, int] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)
+    calls: list[tuple[str, float, float]] = field(default_factory=list)  # name, start epoch, s
 
 
 @dataclass
@@ -369,6 +370,16 @@ HOP_NOTES = {
 
 def gas_hops(db: str, gas: Gas) -> dict[str, dict[str, Summary]]:
     """Where each gas probe's latency went, per phase and hop (one clock: this machine's)."""
+    spans: dict[str, dict[str, list[float]]] = {}
+    for _device, phase, marks in gas_marks(db, gas):
+        for hop, (a, b) in zip(HOPS, itertools.pairwise(marks), strict=True):
+            spans.setdefault(phase, {}).setdefault(hop, []).append(b - a)
+    return {ph: {hop: Summary.of(v) for hop, v in hops.items()} for ph, hops in spans.items()}
+
+
+def gas_marks(db: str, gas: Gas) -> list[tuple[str, str, list[float]]]:
+    """Each gas probe's device, phase and marks (epoch s): published, outbox event, fan-out,
+    POST, arrival."""
     probes = {d: (phase, t) for phase, sent in gas.published.items() for d, t in sent.items()}
     with psycopg.connect(db) as conn:
         rows = conn.execute(
@@ -382,16 +393,33 @@ def gas_hops(db: str, gas: Gas) -> dict[str, dict[str, Summary]]:
             " ORDER BY e.data->>'device_id', e.created_at",  # the probe's raise, not a later one
             (list(probes),),
         ).fetchall()
-    spans: dict[str, dict[str, list[float]]] = {}
+    marked = []
     for device, created, fanned, posted in rows:
         phase, published = probes[device]
         arrived = gas.receiver.arrivals.get(device)
         if arrived is None or fanned is None or posted is None:
             continue
-        marks = [published, float(created), float(fanned), float(posted), arrived]
-        for hop, (a, b) in zip(HOPS, itertools.pairwise(marks), strict=True):
-            spans.setdefault(phase, {}).setdefault(hop, []).append(b - a)
-    return {ph: {hop: Summary.of(v) for hop, v in hops.items()} for ph, hops in spans.items()}
+        marked.append(
+            (device, phase, [published, float(created), float(fanned), float(posted), arrived])
+        )
+    return marked
+
+
+def write_probe_log(path: Path, db: str, gas: Gas, samples: Samples) -> None:
+    """``--probe-log``: one JSON line per gas probe (its marks), API call and sample, on one
+    clock (epoch s), to line a slow probe up with what else ran then."""
+    with path.open("wb") as log:
+        for device, phase, marks in gas_marks(db, gas):
+            log.write(
+                orjson.dumps({"kind": "gas", "device": device, "phase": phase, "marks": marks})
+                + b"\n"
+            )
+        for name, start, elapsed in samples.calls:
+            log.write(
+                orjson.dumps({"kind": "api", "name": name, "start": start, "s": elapsed}) + b"\n"
+            )
+        for row in samples.rows:
+            log.write(orjson.dumps({"kind": "sample", **row}) + b"\n")
 
 
 RECEIVED = "parktwin_ingest_messages_received_total"
@@ -441,7 +469,9 @@ class Live:
             due = int(counting.execute(COUNT_DUE, self.due).scalar_one())
         for name, method, make in PROBES:
             path, body = make(self.rng, self.devices)
+            start = time.time()
             status, elapsed, _ = call(self.base, self.key, method, path, body)
+            self.samples.calls.append((name, start, elapsed))
             if status == 200:
                 self.samples.probes.setdefault(name, []).append(elapsed)
             else:
@@ -451,6 +481,7 @@ class Live:
             self.samples.peak_mb[role] = max(self.samples.peak_mb.get(role, 0.0), mb)
         row = {
             "t": time.monotonic() - self.started,
+            "at": time.time(),
             "phase": phase,
             "received": delta.get(RECEIVED, 0.0),
             "fast": delta.get(FAST, 0.0),
@@ -689,6 +720,8 @@ def live(result: Result, services: EmbeddedServices, db: str, gateway: tuple[str
             result.db_bytes, result.readings = db_size(db) - size0, readings
             result.gas = {phase: gas.summary(phase) for phase in PHASES}
             result.hops = gas_hops(db, gas)
+            if args.probe_log is not None:
+                write_probe_log(args.probe_log, db, gas, loop.samples)
             probes = {d for phase in gas.published.values() for d in phase}
             result.scenario_alarms = sum(d not in probes for d in receiver.arrivals)
             result.samples = loop.samples
@@ -1052,6 +1085,12 @@ def main() -> None:
         help="each service in a CPU group of its own, as its systemd unit would run it "
         "(bench/cpugroups.py); WEIGHTS: role=CPUWeight pairs beyond the default 100, e.g. "
         "'database=400', or 'equal'",
+    )
+    parser.add_argument(
+        "--probe-log",
+        type=Path,
+        default=None,
+        help="write every gas probe's marks, API call and sample as JSON lines (epoch s) here",
     )
     parser.add_argument("--no-report", dest="report", action="store_false")
     args = parser.parse_args()
