@@ -15,9 +15,13 @@ certificate check, most of a POST's time. A receiver may still close a kept conn
 request leaves on it; :func:`send` then sends the request once more on a new connection (at least
 once, as every retry: the ``webhook-id`` is the same).
 
-Bounded: at most :data:`ORIGINS` clients (the least recently used is closed after
-``PARKTWIN_WEBHOOK_TIMEOUT``, when any request still on it has ended), each keeping at most
-:data:`KEEP` idle connections.
+Bounded, since a park admin chooses the receivers: at most :data:`ORIGINS` clients, each
+keeping at most :data:`KEEP` idle connections, and a client unused for longer than
+:data:`KEEPALIVE_S` is retired at the next delivery (httpx closes an expired connection only
+when its own client is used again). A retired client (also the least recently used one past
+:data:`ORIGINS`) is closed after ``PARKTWIN_WEBHOOK_TIMEOUT``, when any request still on it has
+ended. So the worker holds at most 256 idle sockets, and only for receivers it used within
+the last few seconds.
 """
 
 from __future__ import annotations
@@ -25,13 +29,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 import httpx
 
 from app.webhooks.guard import Target
 
-ORIGINS = 256  # clients kept, one per (scheme, host name, port, address)
+ORIGINS = 64  # clients kept, one per (scheme, host name, port, address)
 KEEP = 4  # idle connections kept per client
 KEEPALIVE_S = 4.0  # how long an idle connection is kept
 
@@ -53,14 +59,18 @@ class Clients:
         keep: int = KEEP,
         keepalive_s: float = KEEPALIVE_S,
         verify: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._timeout = timeout
+        self._keepalive_s = keepalive_s
+        self._clock = clock
         self._origins = origins
         self._limits = httpx.Limits(max_keepalive_connections=keep, keepalive_expiry=keepalive_s)
         # One TLS context for every client: each of its own would load the CA bundle again
         # (about 20 ms of CPU and 1 MB for each new receiver).
         self._verify = verify or httpx.create_ssl_context(trust_env=False)
-        self._clients: OrderedDict[Origin, httpx.AsyncClient] = OrderedDict()
+        # least recently used first, with the time of its last use
+        self._clients: OrderedDict[Origin, tuple[httpx.AsyncClient, float]] = OrderedDict()
         self._retired: dict[httpx.AsyncClient, asyncio.Task[None]] = {}
 
     def __len__(self) -> int:
@@ -70,22 +80,26 @@ class Clients:
         """The client of ``target``'s origin at ``address`` (created on first use)."""
         url = target.url
         key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80), address)
-        found = self._clients.get(key)
-        if found is not None:
-            self._clients.move_to_end(key)
-            return found
-        client = httpx.AsyncClient(
+        now = self._clock()
+        found = self._clients.pop(key, None)
+        client = found[0] if found is not None else self._new()
+        self._clients[key] = (client, now)  # the most recently used, last
+        while self._clients:
+            oldest, (idle, used) = next(iter(self._clients.items()))
+            if len(self._clients) <= self._origins and now - used <= self._keepalive_s:
+                break
+            del self._clients[oldest]
+            self._retire(idle)
+        return client
+
+    def _new(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             timeout=self._timeout,
             follow_redirects=False,
             trust_env=False,
             limits=self._limits,
             verify=self._verify,
         )
-        self._clients[key] = client
-        while len(self._clients) > self._origins:
-            _, oldest = self._clients.popitem(last=False)
-            self._retire(oldest)
-        return client
 
     def _retire(self, client: httpx.AsyncClient) -> None:
         async def close() -> None:
@@ -100,7 +114,7 @@ class Clients:
         """Close every client and its connections (requests in flight end with an error)."""
         for task in self._retired.values():
             task.cancel()
-        clients = [*self._clients.values(), *self._retired]
+        clients = [client for client, _used in self._clients.values()] + [*self._retired]
         self._clients.clear()
         self._retired.clear()
         for client in clients:

@@ -200,6 +200,30 @@ def test_the_clients_are_bounded_and_the_oldest_is_closed() -> None:
     asyncio.run(run())
 
 
+def test_a_client_unused_for_the_keepalive_is_retired_at_the_next_delivery() -> None:
+    """Its expired connections would otherwise stay open until its own next use (httpx closes
+    them lazily): a park admin's many receivers must not pile up idle sockets in the worker."""
+    now = [0.0]
+
+    async def run() -> None:
+        clients = Clients(0.0, origins=10, keepalive_s=4.0, clock=lambda: now[0])
+        targets = [Target(httpx.URL(f"http://h{n}.test:8080/x"), ("127.0.0.1",)) for n in range(3)]
+        first = clients.client(targets[0], "127.0.0.1")
+        now[0] = 3.0
+        second = clients.client(targets[1], "127.0.0.1")
+        assert len(clients) == 2  # the first used 3 s ago: kept
+        now[0] = 6.0
+        clients.client(targets[2], "127.0.0.1")
+        assert len(clients) == 2  # the first, unused for 6 s, retired; the second kept
+        assert clients.client(targets[1], "127.0.0.1") is second
+        assert clients.client(targets[0], "127.0.0.1") is not first  # a new one
+        await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not asyncio.current_task()))
+        assert first.is_closed and not second.is_closed
+        await clients.aclose()
+
+    asyncio.run(run())
+
+
 def test_new_receivers_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CA bundle is loaded once for all the clients, not once per new receiver (about
     20 ms of CPU and 1 MB each)."""
