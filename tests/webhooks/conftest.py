@@ -14,9 +14,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.main import create_app
 from app.webhooks import outbox
+from app.webhooks.queue import Claimed
+from app.webhooks.signing import new_secret
 from tests.api.conftest import auth, create_park, make_key
 from tests.conftest import ServiceEnv, wait_ready
 from tests.ingest_support import ROOT, stop_process
@@ -266,3 +270,20 @@ def start_worker(database_url: str, **settings: str) -> Worker:
             [sys.executable, "-m", "app.cli", "worker"], env=env, stdout=log, stderr=log
         )
     return Worker(process, Path(name))
+
+
+def claimed(url: str, type_: str = "webhook.test") -> Claimed:
+    """A delivery as the worker's claim hands it to ``post()``: one attempt of a new event."""
+    return Claimed(
+        id=1,
+        webhook_id=uuid.uuid4(),
+        attempt=1,
+        attempt_id=1,
+        url=url,
+        secrets=(new_secret(),),
+        event_id=uuid.uuid4(),
+        type=type_,
+        created_at=datetime.now(UTC),
+        park_id="p",
+        data={"n": 1},
+    )

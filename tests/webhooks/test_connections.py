@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import subprocess
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,9 +21,8 @@ from app.core.config import Settings
 from app.webhooks.clients import Clients
 from app.webhooks.delivery import post
 from app.webhooks.guard import Target
-from app.webhooks.queue import Claimed, Result
-from app.webhooks.signing import new_secret
-from tests.webhooks.conftest import Receiver
+from app.webhooks.queue import Result
+from tests.webhooks.conftest import Receiver, claimed
 
 SETTINGS = Settings(webhook_allowed_networks=["127.0.0.0/8"], webhook_allowed_ports="1-65535")
 NAMES = ("receiver.test", "also.test")  # the certificate's names; other.test is not one
@@ -32,22 +30,6 @@ NAMES = ("receiver.test", "also.test")  # the certificate's names; other.test is
 
 async def loopback(_host: str, _port: int) -> list[str]:
     return ["127.0.0.1"]
-
-
-def claimed(url: str) -> Claimed:
-    return Claimed(
-        id=1,
-        webhook_id=uuid.uuid4(),
-        attempt=1,
-        attempt_id=1,
-        url=url,
-        secrets=(new_secret(),),
-        event_id=uuid.uuid4(),
-        type="alarm.raised",
-        created_at=datetime.now(UTC),
-        park_id="p",
-        data={"n": 1},
-    )
 
 
 def post_all(clients: Clients, urls: list[str]) -> list[Result]:

@@ -9,9 +9,7 @@ import asyncio
 import ipaddress
 import ssl
 import subprocess
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,8 @@ from app.core.config import Settings
 from app.webhooks.clients import Clients
 from app.webhooks.delivery import new_client, post
 from app.webhooks.guard import Policy, Target, UnsafeUrl, pin, redact, resolve
-from app.webhooks.queue import Claimed, Result
-from app.webhooks.signing import new_secret
-from tests.webhooks.conftest import Receiver
+from app.webhooks.queue import Result
+from tests.webhooks.conftest import Receiver, claimed
 
 SETTINGS = Settings(webhook_allowed_networks=[], webhook_allowed_ports="1-65535")
 
@@ -42,22 +39,6 @@ class Dns:
         if not self.answers:
             return []
         return self.answers[min(len(self.lookups), len(self.answers)) - 1].split(",")
-
-
-def claimed(url: str) -> Claimed:
-    return Claimed(
-        id=1,
-        webhook_id=uuid.uuid4(),
-        attempt=1,
-        attempt_id=1,
-        url=url,
-        secrets=(new_secret(),),
-        event_id=uuid.uuid4(),
-        type="webhook.test",
-        created_at=datetime.now(UTC),
-        park_id="p",
-        data={"n": 1},
-    )
 
 
 def send(url: str, settings: Settings, dns: Dns | None = None, **client: Any) -> Result:
