@@ -20,8 +20,8 @@ keeping at most :data:`KEEP` idle connections, and a client unused for longer th
 :data:`KEEPALIVE_S` is retired at the next delivery (httpx closes an expired connection only
 when its own client is used again). A retired client (also the least recently used one past
 :data:`ORIGINS`) is closed after ``PARKTWIN_WEBHOOK_TIMEOUT``, when any request still on it has
-ended. So the worker holds at most 256 idle sockets, and only for receivers it used within
-the last few seconds.
+ended. So the worker holds at most 256 idle sockets, and after any delivery only for
+receivers it used within the last few seconds.
 """
 
 from __future__ import annotations
