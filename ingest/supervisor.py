@@ -104,11 +104,37 @@ def _retire_child(settings: Settings, first_unused: int) -> None:
     retire_stale_sessions(settings, first_unused, IngestMetrics.create())
 
 
+METRICS_PREFIX = "parktwin-ingest-metrics-"
+
+
+def sweep_metrics_dirs(folder: Path) -> list[Path]:
+    """Remove the metrics directories that supervisors killed with SIGKILL (or by the OOM
+    killer) left in ``folder``: each is named after its supervisor's pid, and is removed when
+    no process has that pid any more and it belongs to this user. Returns what was removed."""
+    removed = []
+    for path in folder.glob(f"{METRICS_PREFIX}*-*"):
+        pid = path.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or not path.is_dir() or path.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its supervisor (or a process that took its pid) is alive: keep it
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # alive, another user's
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 def run_ingest(settings: Settings, workers: int) -> None:
     if workers <= 1:
         run_single(settings)
         return
-    metrics_dir = tempfile.mkdtemp(prefix="parktwin-ingest-metrics-")
+    for left in sweep_metrics_dirs(Path(tempfile.gettempdir())):
+        logger.info("removed %s, left by a supervisor that was killed", left)
+    metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     try:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         registry = CollectorRegistry()
