@@ -78,7 +78,7 @@ bench-alarm: venv install-services
 	$(BIN)/python -m bench.alarm_latency
 
 # A webhook POST on a kept-alive connection against a new connection each, to a local HTTPS
-# receiver behind an emulated round-trip time (about a minute; writes docs/benchmarks.md).
+# receiver behind an emulated round-trip time (about 2 minutes; writes docs/benchmarks.md).
 bench-webhook-connections: venv
 	$(BIN)/python -m bench.webhook_connections
 
