@@ -17,7 +17,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
-import httpx
 import orjson
 
 from app.alarms.document import rfc3339
@@ -26,7 +25,7 @@ from app.core.http import JSON_OPTIONS
 from app.notify import acklink, formats, vendors
 from app.notify.render import Context, Rendered, digest, render
 from app.webhooks.clients import Clients
-from app.webhooks.delivery import error_class, excerpt, send_pinned
+from app.webhooks.delivery import error_class, excerpt, head, send_pinned
 from app.webhooks.guard import Policy, Resolver, pin, resolve
 from app.webhooks.signing import headers as webhook_headers
 
@@ -156,22 +155,13 @@ async def post(
             response = await send_pinned(clients, target, body, sent)
             try:
                 status = response.status_code
-                answer = await _read(response)
+                answer = await head(response, RESPONSE_KEEP)
             finally:
                 await response.aclose()
     except Exception as exc:  # any failure of this send is the channel's: record, retry
         return Outcome(status, error_class(exc), None)
     error = vendors.verdict(channel.kind, status, answer)
     return Outcome(status, error, excerpt(answer) if error else None)
-
-
-async def _read(response: httpx.Response) -> bytes:
-    kept = b""
-    async for chunk in response.aiter_bytes():
-        kept += chunk
-        if len(kept) >= RESPONSE_KEEP:
-            break
-    return kept[:RESPONSE_KEEP]
 
 
 def email_message(channel: Channel, r: Rendered, to: Sequence[str], sender: str) -> EmailMessage:

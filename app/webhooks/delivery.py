@@ -93,7 +93,7 @@ async def post(
             try:
                 status = response.status_code
                 if not 200 <= status < 300:
-                    answer = excerpt(await _head(response))
+                    answer = excerpt(await head(response))
                 else:
                     await drain(response, budget.when())
             finally:
@@ -169,13 +169,14 @@ def excerpt(raw: bytes) -> str:
     return "".join(ch for ch in text if ch.isprintable())[:EXCERPT]
 
 
-async def _head(response: httpx.Response) -> bytes:
+async def head(response: httpx.Response, keep: int = RESPONSE_KEEP) -> bytes:
+    """At most ``keep`` bytes of an answer's body (the rest is never read)."""
     kept = b""
     async for chunk in response.aiter_bytes():
         kept += chunk
-        if len(kept) >= RESPONSE_KEEP:
+        if len(kept) >= keep:
             break
-    return kept[:RESPONSE_KEEP]
+    return kept[:keep]
 
 
 async def drain(response: httpx.Response, deadline: float | None) -> None:
@@ -188,7 +189,7 @@ async def drain(response: httpx.Response, deadline: float | None) -> None:
         until = min(until, deadline - DRAIN_MARGIN_S)
     with contextlib.suppress(Exception):
         async with asyncio.timeout_at(until):
-            await _head(response)
+            await head(response)
 
 
 def new_client(settings: Settings) -> Clients:

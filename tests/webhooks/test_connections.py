@@ -32,12 +32,12 @@ async def loopback(_host: str, _port: int) -> list[str]:
     return ["127.0.0.1"]
 
 
-def post_all(clients: Clients, urls: list[str]) -> list[Result]:
+def post_all(clients: Clients, urls: list[str], settings: Settings = SETTINGS) -> list[Result]:
     """POST one event to each URL in turn on the same clients (as the worker does)."""
 
     async def run() -> list[Result]:
         try:
-            return [await post(clients, claimed(url), SETTINGS, loopback) for url in urls]
+            return [await post(clients, claimed(url), settings, loopback) for url in urls]
         finally:
             await clients.aclose()
 
@@ -152,14 +152,7 @@ def test_a_big_or_slow_answer_keeps_its_status_and_closes_its_connection(
     timeout = 10.0 if answer == "big" else 0.5
     settings = SETTINGS.model_copy(update={"webhook_timeout": timedelta(seconds=timeout)})
 
-    async def run() -> list[Result]:
-        clients = Clients(timeout)
-        try:
-            return [await post(clients, claimed(kept.url), settings, loopback) for _ in range(2)]
-        finally:
-            await clients.aclose()
-
-    results = asyncio.run(run())
+    results = post_all(Clients(timeout), [kept.url, kept.url], settings)
     assert [(r.status_code, r.error) for r in results] == [(200, None)] * 2
     assert kept.requests[0].peer != kept.requests[1].peer
 
