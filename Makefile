@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-webhook-connections bench-spatial bench-sim bench-emergency bench-carbon bench-rollup bench-economy bench-cockpit bench-scale-reads bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
+.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-webhook-connections bench-writer-rtt bench-spatial bench-sim bench-emergency bench-carbon bench-rollup bench-economy bench-cockpit bench-scale-reads bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
 
 $(STAMP): pyproject.toml constraints.txt scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -81,6 +81,12 @@ bench-alarm: venv install-services
 # receiver behind an emulated round-trip time (about 2 minutes; writes docs/benchmarks.md).
 bench-webhook-connections: venv
 	$(BIN)/python -m bench.webhook_connections
+
+# The ingest writer's small batches, pipelined against a statement at a time, with PostgreSQL
+# direct and behind an emulated round trip of 0 and 1 ms (about 3 minutes; writes
+# docs/benchmarks.md).
+bench-writer-rtt: venv install-services
+	$(BIN)/python -m bench.writer_rtt
 
 # Spatial queries over 5,000 devices and 500 buildings through the API, STRtree index against
 # a linear scan (about a minute; writes docs/benchmarks.md).

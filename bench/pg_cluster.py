@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from app.core.migrate import upgrade_to_head
-from ingest.writer import COPY_DIRECT, encode_copy
+from ingest.writer import INSERT_ROWS, row_arrays
 from tests.ingest_support import add_park
 from tests_cluster.patroni import PatroniCluster
 
@@ -39,7 +39,8 @@ def _series(conn: psycopg.Connection, park: str, devices: int) -> list[int]:
 
 
 def commit_rate(url: str, series: list[int], sync: str) -> float:
-    """Batches of BATCH_ROWS readings by binary COPY, one commit each: batches per second."""
+    """Batches of BATCH_ROWS readings by the ingest writer's insert, one commit each: batches
+    per second."""
     start_us = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1e6)
     offset = {"on": 0, "local": 10**12}[sync]
     with psycopg.connect(url, autocommit=True) as conn:
@@ -50,8 +51,8 @@ def commit_rate(url: str, series: list[int], sync: str) -> float:
                 (start_us + offset + (b * BATCH_ROWS + i) * 1000, series[i % len(series)], 1.0)
                 for i in range(BATCH_ROWS)
             ]
-            with conn.transaction(), conn.cursor() as cur, cur.copy(COPY_DIRECT) as copy:
-                copy.write(encode_copy(rows))
+            with conn.transaction():
+                conn.execute(INSERT_ROWS, row_arrays(rows))
         return BATCHES / (time.perf_counter() - began)
 
 

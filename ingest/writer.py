@@ -2,20 +2,31 @@
 
 Per batch, in one transaction:
 
-1. the readings, encoded here in PostgreSQL's binary COPY format, are copied straight into the
-   hypertable inside a savepoint. When that hits the unique key (a reading already stored:
-   a redelivery, a device resending) the savepoint is rolled back and the same bytes go
-   through a session-local staging table and ``INSERT ... ON CONFLICT DO NOTHING``, so the first
-   value stored for a (series, time) wins. The batch itself was deduplicated in arrival order
-   beforehand. Direct COPY is the common case and several times cheaper than the
-   ``ON CONFLICT`` path (docs/benchmarks.md);
+1. the readings, passed as three binary arrays (time, series, value), inserted into the
+   hypertable by a plain ``INSERT ... SELECT FROM unnest(...)``. When that hits the unique key
+   (a reading already stored: a redelivery, a device resending) the transaction is rolled back
+   and the batch written again with ``ON CONFLICT DO NOTHING``, so the first value stored for
+   a (series, time) wins. The batch itself was deduplicated in arrival order beforehand. The
+   plain insert is the common case; for a batch of thousands it costs PostgreSQL about two
+   thirds of the ``ON CONFLICT`` path's CPU (docs/benchmarks.md);
 2. ``latest_value`` upserted with the newest reading per series, only when newer;
 3. the touched UTC hours queued in ``telemetry_dirty`` for the rollup job;
 4. the accepted readings handed to the alarm evaluation (``AlarmWriter.apply``: it finds the
    rules that watch them, raises and clears alarms and queues their webhook events);
 5. devices' ``last_seen_at`` and ``status`` (telemetry means online; status messages say which);
-6. rejected messages copied into ``ingest_rejection`` (as many as the per-device rate limit
+6. rejected messages inserted into ``ingest_rejection`` (as many as the per-device rate limit
    lets through: ingest/ratelimit.py).
+
+The transaction runs in psycopg's pipeline mode: its statements go to PostgreSQL together and
+the writer waits for an answer only where it needs one (the alarm states it locks, the devices
+whose status changed) and where psycopg's transaction block checks for errors (its end, the
+commit), so a batch waits for PostgreSQL four or five times instead of eleven (libpq trace,
+bench/writer_rtt.py). Each wait is a round trip: across a network (PostgreSQL on a host of its
+own) it is what a small batch's time is made of, and on a busy machine it is a wait for the
+database backend and then for this thread to be scheduled again. COPY cannot run in pipeline
+mode, hence the arrays: for small batches they cost PostgreSQL about what a binary COPY costs,
+for batches of thousands about a third more CPU per row (docs/benchmarks.md, "Ingest writer
+across a network").
 
 The caller acknowledges the batch's MQTT messages only after ``write()`` returns.
 """
@@ -23,7 +34,6 @@ The caller acknowledges the batch's MQTT messages only after ``write()`` returns
 from __future__ import annotations
 
 import logging
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,28 +42,22 @@ import psycopg
 
 from app.alarms.evaluator import AlarmWriter
 from app.alarms.rules import RuleBook, ahead_of_backlog
-from app.core.pgarray import PG_EPOCH_US, Float8s, Int4s, Int8s, Texts, Timestamptzs
+from app.core.pgarray import Float8s, Int4s, Int8s, Texts, Timestamptzs
 from ingest.parse import Telemetry
 from ingest.rows import Row
 
 logger = logging.getLogger(__name__)
 
-STAGE_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS telemetry_stage (
-    time timestamptz NOT NULL, series_id integer NOT NULL, value double precision NOT NULL
-) ON COMMIT DELETE ROWS
-"""
-
-COPY_DIRECT = "COPY telemetry (time, series_id, value) FROM STDIN (FORMAT BINARY)"
-COPY_STAGE = "COPY telemetry_stage (time, series_id, value) FROM STDIN (FORMAT BINARY)"
-
-INSERT_TELEMETRY = """
-INSERT INTO telemetry (time, series_id, value)
-SELECT time, series_id, value FROM telemetry_stage
-ON CONFLICT (series_id, time) DO NOTHING
-"""
-
 # Times travel as int8 microseconds since the Unix epoch (see ingest.parse.Reading).
+INSERT_ROWS = """
+INSERT INTO telemetry (time, series_id, value)
+SELECT TIMESTAMPTZ 'epoch' + u.us * INTERVAL '1 microsecond', u.series_id, u.value
+FROM unnest(%s::int8[], %s::int4[], %s::float8[]) AS u(us, series_id, value)
+"""
+INSERT_NEW_ROWS = INSERT_ROWS + "ON CONFLICT (series_id, time) DO NOTHING\n"
+"""The batch again after a unique violation: only the readings not stored yet."""
+TELEMETRY_KEY = "telemetry_series_time_key"  # the unique key (chunks' copies end with it)
+
 UPSERT_LATEST = """
 INSERT INTO latest_value AS l (series_id, time, value)
 SELECT u.series_id, TIMESTAMPTZ 'epoch' + u.us * INTERVAL '1 microsecond', u.value
@@ -119,23 +123,18 @@ SELECT prev.park_id, prev.id, prev.status, u.status FROM prev JOIN u USING (park
 WHERE prev.status IS DISTINCT FROM u.status
 """
 
-COPY_REJECTIONS = (
-    "COPY ingest_rejection (received_at, park_id, device_id, topic, reason, detail, payload, "
-    "payload_size) FROM STDIN (FORMAT BINARY)"
+INSERT_REJECTION = (
+    "INSERT INTO ingest_rejection (received_at, park_id, device_id, topic, reason, detail, "
+    "payload, payload_size) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 )
-REJECTION_TYPES = ["timestamptz", "text", "text", "text", "text", "text", "bytea", "int4"]
-
-# Binary COPY: a header, then per row a field count and (length, bytes) per field:
-# timestamptz as int64 microseconds since 2000-01-01, int4, float8; then a -1 trailer.
-COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-COPY_TRAILER = struct.pack(">h", -1)
-COPY_ROW = struct.Struct(">hiqiiid")
 
 
-def encode_copy(rows: list[Row]) -> bytes:
-    pack = COPY_ROW.pack
-    body = b"".join([pack(3, 8, us - PG_EPOCH_US, 4, sid, 8, value) for us, sid, value in rows])
-    return COPY_HEADER + body + COPY_TRAILER
+def row_arrays(rows: list[Row]) -> tuple[Int8s, Int4s, Float8s]:
+    """The rows as ``INSERT_ROWS``' three arrays: times, series ids, values."""
+    if not rows:
+        return Int8s(), Int4s(), Float8s()
+    times, series, values = zip(*rows, strict=True)
+    return Int8s(times), Int4s(series), Float8s(values)
 
 
 @dataclass
@@ -149,7 +148,7 @@ class RejectedRow:
     payload: bytes  # the part kept (PARKTWIN_INGEST_REJECTION_PAYLOAD_MAX at most)
     payload_size: int  # the whole payload's length
 
-    def as_copy_row(self) -> tuple[object, ...]:
+    def as_row(self) -> tuple[object, ...]:
         return (
             self.received_at,
             self.park_id,
@@ -195,48 +194,47 @@ class TelemetryWriter:
         self.conn = conn
         self.alarms = AlarmWriter(conn, rules)
         self.alarms_only = alarms_only
-        conn.execute(STAGE_DDL)
 
     def write(self, batch: Batch) -> WriteResult:
-        inserted = 0
         if self.alarms_only:  # the fast path's copies (ingest/fastpath.py): the rest comes later
-            with self.conn.transaction():
+            with self.conn.pipeline(), self.conn.transaction():
                 self.alarms.apply(batch.telemetry, batch.device_types, ahead_of_backlog)
             return WriteResult(0, 0)
-        with self.conn.transaction():
-            if batch.rows:
-                inserted = self._write_rows(batch)
-            if batch.telemetry:
-                self.alarms.apply(batch.telemetry, batch.device_types)
-            if batch.seen:
-                self._touch_devices(batch.seen)
-            if batch.statuses:
-                self._set_statuses(batch.statuses)
-            if batch.rejections:
-                self._write_rejections(batch.rejections)
+        try:
+            inserted = self._write(batch, INSERT_ROWS)
+        except psycopg.errors.UniqueViolation as exc:
+            if not (exc.diag.constraint_name or "").endswith(TELEMETRY_KEY):
+                raise
+            inserted = self._write(batch, INSERT_NEW_ROWS)  # rolled back: once more, skipping
         return WriteResult(inserted, len(batch.rows) - inserted + batch.repeated)
 
-    def _write_rows(self, batch: Batch) -> int:
-        data = encode_copy(batch.rows)
-        with self.conn.cursor() as cur:
-            try:
-                with self.conn.transaction(), cur.copy(COPY_DIRECT) as copy:
-                    copy.write(data)
-                inserted = len(batch.rows)
-            except psycopg.errors.UniqueViolation:
-                with cur.copy(COPY_STAGE) as copy:
-                    copy.write(data)
-                cur.execute(INSERT_TELEMETRY)
-                inserted = cur.rowcount
-            series = sorted(batch.latest)
-            newest = [batch.latest[s] for s in series]
-            cur.execute(
-                UPSERT_LATEST,
-                (Int4s(series), Int8s([n[0] for n in newest]), Float8s([n[1] for n in newest])),
-            )
-            hours = sorted(batch.hours)
-            cur.execute(MARK_DIRTY, (Int4s([h[0] for h in hours]), Int8s([h[1] for h in hours])))
-        return inserted
+    def _write(self, batch: Batch, insert_rows: str) -> int:
+        """The batch in one transaction, its statements pipelined; the readings inserted."""
+        with self.conn.pipeline(), self.conn.cursor() as rows:
+            with self.conn.transaction():
+                if batch.rows:
+                    rows.execute(insert_rows, row_arrays(batch.rows))
+                    self._write_latest(batch)
+                if batch.telemetry:
+                    self.alarms.apply(batch.telemetry, batch.device_types)
+                if batch.seen:
+                    self._touch_devices(batch.seen)
+                if batch.statuses:
+                    self._set_statuses(batch.statuses)
+                if batch.rejections:
+                    self._write_rejections(batch.rejections)
+            # in the pipeline, leaving the transaction waits for every statement's result
+            return rows.rowcount if batch.rows else 0
+
+    def _write_latest(self, batch: Batch) -> None:
+        series = sorted(batch.latest)
+        newest = [batch.latest[s] for s in series]
+        self.conn.execute(
+            UPSERT_LATEST,
+            (Int4s(series), Int8s([n[0] for n in newest]), Float8s([n[1] for n in newest])),
+        )
+        hours = sorted(batch.hours)
+        self.conn.execute(MARK_DIRTY, (Int4s([h[0] for h in hours]), Int8s([h[1] for h in hours])))
 
     def _touch_devices(self, seen: dict[tuple[str, str], datetime]) -> None:
         keys = sorted(seen)
@@ -264,7 +262,5 @@ class TelemetryWriter:
         self.alarms.status_changes(changed)
 
     def _write_rejections(self, rejections: list[RejectedRow]) -> None:
-        with self.conn.cursor() as cur, cur.copy(COPY_REJECTIONS) as copy:
-            copy.set_types(REJECTION_TYPES)
-            for rejection in rejections:
-                copy.write_row(rejection.as_copy_row())
+        with self.conn.cursor() as cur:  # pipelined: one round trip for them all
+            cur.executemany(INSERT_REJECTION, [r.as_row() for r in rejections])

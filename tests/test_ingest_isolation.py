@@ -129,7 +129,7 @@ def test_a_row_building_failure_rejects_only_its_message(
 def test_a_failure_inside_the_write_rejects_only_its_message(
     db: str, park: str, worker: IngestWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writer, "encode_copy", fail_on_bad(writer.encode_copy))
+    monkeypatch.setattr(writer, "row_arrays", fail_on_bad(writer.row_arrays))
     worker.process(batch(park))
     worker.process([message(park, "m1", 4.0, 5)])  # the worker goes on, its connection too
     values, rejected = outcome(db, park)
