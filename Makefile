@@ -83,7 +83,7 @@ bench-webhook-connections: venv
 	$(BIN)/python -m bench.webhook_connections
 
 # The ingest writer's small batches, pipelined against a statement at a time, with PostgreSQL
-# direct and behind an emulated round trip of 0 and 1 ms (about 3 minutes; writes
+# direct and behind an emulated round trip of 0 and 1 ms (about 2 minutes; writes
 # docs/benchmarks.md).
 bench-writer-rtt: venv install-services
 	$(BIN)/python -m bench.writer_rtt
