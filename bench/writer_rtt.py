@@ -26,7 +26,6 @@ import multiprocessing
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -36,16 +35,14 @@ from types import ModuleType
 
 import orjson
 import psycopg
-from prometheus_client import CollectorRegistry
 
-from app.core.mqtt import MqttTarget
 from bench.ingest import PARK, ROOT, embedded_services, make_database
 from bench.report import replace_section
 from bench.webhook_connections import relays
 from ingest import store
-from ingest.consumer import Inbound, MqttConsumer
-from ingest.metrics import IngestMetrics
-from ingest.pipeline import IngestOptions, IngestWorker
+from ingest.consumer import Inbound
+from ingest.pipeline import IngestWorker
+from tests.ingest_support import hand_fed_worker
 
 HEADING = "## Ingest writer across a network (bench/writer_rtt)"
 BASELINE = "93e263f"  # the writer before its transaction was pipelined
@@ -99,21 +96,6 @@ class Feeder:
         return messages
 
 
-def worker(database_url: str, mqtt_url: str) -> IngestWorker:
-    consumer = MqttConsumer(  # never started: nothing to acknowledge to
-        MqttTarget.from_url(mqtt_url),
-        f"writer-rtt-{uuid.uuid4().hex[:6]}",
-        queue_size=10,
-        receive_maximum=10,
-        session_expiry=timedelta(minutes=1),
-        share_group="writer-rtt",
-        mode="plain",
-    )
-    options = IngestOptions(100, 0.0, timedelta(days=7), timedelta(seconds=10))
-    metrics = IngestMetrics.create(CollectorRegistry())
-    return IngestWorker(consumer, database_url, options, metrics, threading.Event())
-
-
 def timed_batches(made: IngestWorker, feeder: Feeder, batches: int) -> list[float]:
     for _ in range(-(-DETECTORS // feeder.size)):  # connection, registry, rules: not timed
         made.process(feeder.batch())
@@ -148,7 +130,7 @@ def run(before: str, size: int, batches: int, rounds: int, rtt_ms: list[float]) 
                     order = ("before", "after") if r % 2 == 0 else ("after", "before")
                     for version in order:
                         store.TelemetryWriter = versions[version]  # type: ignore[misc]
-                        made = worker(url, services.mosquitto.url())
+                        made = hand_fed_worker(url, services.mosquitto.url(), "writer-rtt")
                         try:
                             got = timed_batches(made, feeder, batches)
                         finally:

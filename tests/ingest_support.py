@@ -11,15 +11,20 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import CollectorRegistry
 
 from app.broker.dynsec import DynsecClient
 from app.core.mqtt import MqttTarget
+from ingest.consumer import MqttConsumer
+from ingest.metrics import IngestMetrics
+from ingest.pipeline import IngestOptions, IngestWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -205,3 +210,23 @@ class Ingestor:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def hand_fed_worker(
+    database_url: str, mqtt_url: str, name: str, registry: CollectorRegistry | None = None
+) -> IngestWorker:
+    """An ingest worker in this process, fed by hand (``process(messages)``, as a lane feeds
+    it); its MQTT consumer is never started, so nothing is acknowledged to a broker. Its
+    metrics go to ``registry`` (a fresh one by default)."""
+    consumer = MqttConsumer(
+        MqttTarget.from_url(mqtt_url),
+        f"{name}-{uuid.uuid4().hex[:6]}",
+        queue_size=10,
+        receive_maximum=10,
+        session_expiry=timedelta(minutes=1),
+        share_group=name,
+        mode="plain",
+    )
+    options = IngestOptions(100, 0.0, timedelta(days=7), timedelta(seconds=10))
+    metrics = IngestMetrics.create(registry or CollectorRegistry())
+    return IngestWorker(consumer, database_url, options, metrics, threading.Event())

@@ -7,25 +7,21 @@ marked value: a stand-in for a bug no payload known today triggers."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import psycopg
 import pytest
-from prometheus_client import CollectorRegistry
 
 from app.core.migrate import upgrade_to_head
-from app.core.mqtt import MqttTarget
 from ingest import pipeline, rows, writer
-from ingest.consumer import Inbound, MqttConsumer
-from ingest.metrics import IngestMetrics
-from ingest.pipeline import IngestOptions, IngestWorker
+from ingest.consumer import Inbound
+from ingest.pipeline import IngestWorker
 from tests.conftest import ServiceEnv
-from tests.ingest_support import add_park
+from tests.ingest_support import add_park, hand_fed_worker
 
 BAD = 13.25  # the value the injected fault fails on
 
@@ -47,18 +43,7 @@ def park(db: str) -> str:
 
 @pytest.fixture
 def worker(db: str, services: ServiceEnv) -> Iterator[IngestWorker]:
-    consumer = MqttConsumer(
-        MqttTarget.from_url(services.mqtt_url),
-        f"isolation-{uuid.uuid4().hex[:6]}",
-        queue_size=10,
-        receive_maximum=10,
-        session_expiry=timedelta(minutes=1),
-        share_group="isolation",
-        mode="plain",
-    )
-    options = IngestOptions(100, 0.0, timedelta(days=7), timedelta(seconds=10))
-    metrics = IngestMetrics.create(CollectorRegistry())
-    made = IngestWorker(consumer, db, options, metrics, threading.Event())
+    made = hand_fed_worker(db, services.mqtt_url, "isolation")
     yield made
     made._close()
 

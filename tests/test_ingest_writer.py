@@ -5,7 +5,6 @@ runs in this process against the real database, fed by hand as in test_ingest_is
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,12 +15,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from app.core.migrate import upgrade_to_head
-from app.core.mqtt import MqttTarget
-from ingest.consumer import Inbound, MqttConsumer
-from ingest.metrics import IngestMetrics
-from ingest.pipeline import IngestOptions, IngestWorker
+from ingest.consumer import Inbound
+from ingest.pipeline import IngestWorker
 from tests.conftest import ServiceEnv
-from tests.ingest_support import add_park
+from tests.ingest_support import add_park, hand_fed_worker
 
 MINUTE_AGO = datetime.now(UTC) - timedelta(minutes=1)
 
@@ -48,17 +45,7 @@ def registry() -> CollectorRegistry:
 
 @pytest.fixture
 def worker(db: str, services: ServiceEnv, registry: CollectorRegistry) -> Iterator[IngestWorker]:
-    consumer = MqttConsumer(
-        MqttTarget.from_url(services.mqtt_url),
-        f"writer-{uuid.uuid4().hex[:6]}",
-        queue_size=10,
-        receive_maximum=10,
-        session_expiry=timedelta(minutes=1),
-        share_group="writer",
-        mode="plain",
-    )
-    options = IngestOptions(100, 0.0, timedelta(days=7), timedelta(seconds=10))
-    made = IngestWorker(consumer, db, options, IngestMetrics.create(registry), threading.Event())
+    made = hand_fed_worker(db, services.mqtt_url, "writer", registry)
     yield made
     made._close()
 
