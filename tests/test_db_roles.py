@@ -99,7 +99,8 @@ def test_a_process_role_cannot_escalate(logins: dict[str, str], process: str) ->
         for statement in (*FORBIDDEN, *FORBIDDEN_TO[process]):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
-        # A session-local temporary table stays allowed: the ingest writer's staging table.
+        # A session-local temporary table stays allowed (PUBLIC's TEMP on the database, as
+        # PostgreSQL grants it; no process uses one since the ingest writer stopped staging).
         conn.execute("CREATE TEMP TABLE scratch (x int)")
 
 
