@@ -27,7 +27,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
@@ -37,13 +36,13 @@ from typing import Any
 from app.core.config import Settings
 from app.webhooks.clients import Clients
 from app.webhooks.delivery import post
-from app.webhooks.queue import Claimed
-from app.webhooks.signing import new_secret
 from bench.report import replace_section
+from tests.webhooks.conftest import claimed
 
 HEADING = "## Webhook connections kept alive (bench/webhook_connections)"
 NAME = "receiver.test"
 SETTINGS = Settings(webhook_allowed_networks=["127.0.0.0/8"], webhook_allowed_ports="1-65535")
+GAS_ALARM = {"device_id": "gas-1", "value": 62.0}  # each event's payload
 
 
 def certificate(folder: Path) -> tuple[Path, Path]:
@@ -126,22 +125,6 @@ async def relays(port: int, rtt_ms: list[float], ready: Connection) -> None:
     await asyncio.Event().wait()
 
 
-def claimed(url: str) -> Claimed:
-    return Claimed(
-        id=1,
-        webhook_id=uuid.uuid4(),
-        attempt=1,
-        attempt_id=1,
-        url=url,
-        secrets=(new_secret(),),
-        event_id=uuid.uuid4(),
-        type="alarm.raised",
-        created_at=datetime.now(UTC),
-        park_id="bench",
-        data={"device_id": "gas-1", "value": 62.0},
-    )
-
-
 async def loopback(_host: str, _port: int) -> list[str]:
     return ["127.0.0.1"]
 
@@ -152,7 +135,7 @@ async def round_of(clients: Clients, url: str, events: int) -> tuple[list[float]
     cpu = time.process_time()
     for _ in range(events):
         started = time.perf_counter()
-        result = await post(clients, claimed(url), SETTINGS, loopback)
+        result = await post(clients, claimed(url, "alarm.raised", GAS_ALARM), SETTINGS, loopback)
         times.append((time.perf_counter() - started) * 1000)
         if not result.ok:
             raise RuntimeError(f"the receiver refused an event: {result}")

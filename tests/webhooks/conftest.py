@@ -272,8 +272,9 @@ def start_worker(database_url: str, **settings: str) -> Worker:
     return Worker(process, Path(name))
 
 
-def claimed(url: str, type_: str = "webhook.test") -> Claimed:
-    """A delivery as the worker's claim hands it to ``post()``: one attempt of a new event."""
+def claimed(url: str, type_: str = "webhook.test", data: dict[str, Any] | None = None) -> Claimed:
+    """A delivery as the worker's claim hands it to ``post()``: one attempt of a new event
+    (``data``: its payload, ``{"n": 1}`` by default)."""
     return Claimed(
         id=1,
         webhook_id=uuid.uuid4(),
@@ -285,5 +286,5 @@ def claimed(url: str, type_: str = "webhook.test") -> Claimed:
         type=type_,
         created_at=datetime.now(UTC),
         park_id="p",
-        data={"n": 1},
+        data={"n": 1} if data is None else data,
     )
