@@ -82,9 +82,13 @@ search radius until it holds N of a kind spread thinly over the park."""
 
 
 def resource_layer(kind: str, rows: list[RowMapping]) -> Layer:
-    geometries = np.empty(len(rows), dtype=object)
-    geometries[:] = list(shapely.points([r["lon"] for r in rows], [r["lat"] for r in rows]))
-    return Layer(kind, [r["id"] for r in rows], [{} for _ in rows], geometries, bool(rows))
+    return Layer.at_points(
+        kind,
+        [r["id"] for r in rows],
+        [{} for _ in rows],
+        [r["lon"] for r in rows],
+        [r["lat"] for r in rows],
+    )
 
 
 def nearest_resources(

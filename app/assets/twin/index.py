@@ -15,14 +15,22 @@ whole layer: the N nearest within a radius holding at least N items are the N ne
 triggers bump on any insert, update or delete of a parcel, building, space, enterprise or
 lease, and on a device added, removed, moved or relinked; migration 0009) and the day: a
 change by this process or another, through the API, an import or plain SQL, is seen by the
-next query, for one primary-key lookup per query.
+next query, for one primary-key lookup per query. One request of a park builds a new index;
+the others asking for it meanwhile wait for that build instead of making their own.
+
+At 100,000 devices a build took 1.2-1.6 s (bench/scale_reads), nearly all of it one shapely
+``Point`` and one dict of properties made per device; the device layer now makes its points
+in one vectorised call (``Layer.at_points``) and a device's properties only when an answer
+names it (``RowProps``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, overload
 
 import numpy as np
 import shapely
@@ -34,22 +42,48 @@ from app.core import geodesy as geo
 MAX_CACHED_PARKS = 64
 
 
+class RowProps(Sequence[dict[str, Any]]):
+    """An item's properties made from its row when asked for: a layer of 100,000 devices keeps
+    their rows, not 100,000 dicts made for the few items an answer names."""
+
+    def __init__(self, rows: Sequence[Any], make: Callable[[Any], dict[str, Any]]) -> None:
+        self._rows, self._make = rows, make
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._make(row) for row in self._rows[i]]
+        return self._make(self._rows[i])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(self._make, self._rows)
+
+
 @dataclass
 class Layer:
     kind: str
-    ids: list[str]
-    props: list[dict[str, Any]]
+    ids: Sequence[str]
+    props: Sequence[dict[str, Any]]
     geometries: NDArray[np.object_]
     points: bool = False
     tree: shapely.STRtree = field(init=False)
     bounds: shapely.Geometry = field(init=False)
-    positions: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.tree = shapely.STRtree(self.geometries)
         empty = len(self.geometries) == 0
         self.bounds = None if empty else shapely.box(*shapely.total_bounds(self.geometries))
-        self.positions = {item: i for i, item in enumerate(self.ids)}
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Item id -> position (made on first use)."""
+        return {item: i for i, item in enumerate(self.ids)}
 
     @classmethod
     def build(
@@ -59,6 +93,20 @@ class Layer:
         geometries[:] = [g for _, _, g in items]
         points = bool(items) and all(isinstance(g, Point) for _, _, g in items)
         return cls(kind, [i for i, _, _ in items], [p for _, p, _ in items], geometries, points)
+
+    @classmethod
+    def at_points(
+        cls,
+        kind: str,
+        ids: Sequence[str],
+        props: Sequence[dict[str, Any]],
+        lons: Sequence[float],
+        lats: Sequence[float],
+    ) -> Layer:
+        """A layer of points made in one vectorised call (``shapely.points``), not one
+        ``Point`` per item: 100,000 devices in about 40 ms instead of about 0.8 s."""
+        geometries = shapely.points(np.asarray(lons, float), np.asarray(lats, float))
+        return cls(kind, ids, props, geometries, bool(ids))
 
     def _candidates(self, box: shapely.Geometry | None, brute_force: bool) -> NDArray[np.intp]:
         if brute_force or box is None:
@@ -138,6 +186,13 @@ class IndexCache:
 
     entries: dict[str, tuple[str, ParkIndex]] = field(default_factory=dict)
     builds: int = 0
+    _building: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def building(self, park_id: str) -> asyncio.Lock:
+        """The lock a park's build holds: the requests that find no index for the current
+        fingerprint wait on it, and the first one builds (one build, not one per request
+        arriving meanwhile)."""
+        return self._building.setdefault(park_id, asyncio.Lock())
 
     def get(self, park_id: str, fingerprint: str) -> ParkIndex | None:
         entry = self.entries.get(park_id)

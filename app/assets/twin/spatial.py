@@ -12,11 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import shapely
-from shapely.geometry import Point, shape
+from shapely.geometry import shape
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets.twin import repository
-from app.assets.twin.index import IndexCache, Layer, ParkIndex
+from app.assets.twin.index import IndexCache, Layer, ParkIndex, RowProps
 from app.assets.twin.schemas import Containing, Found, Kind, Nearby
 from app.core import geodesy as geo
 from app.parks.deps import ParkContext
@@ -32,8 +33,11 @@ async def index_for(session: AsyncSession, ctx: ParkContext, cache: IndexCache) 
     fingerprint = f"{await repository.asset_version(session, ctx.park_id)}|{day.isoformat()}"
     index = cache.get(ctx.park_id, fingerprint)
     if index is None:
-        index = await build(session, ctx.park_id, day)
-        cache.put(ctx.park_id, fingerprint, index)
+        async with cache.building(ctx.park_id):
+            index = cache.get(ctx.park_id, fingerprint)  # built while this one waited
+            if index is None:
+                index = await build(session, ctx.park_id, day)
+                cache.put(ctx.park_id, fingerprint, index)
     return index
 
 
@@ -77,17 +81,14 @@ async def build(session: AsyncSession, park_id: str, day: date) -> ParkIndex:
         for r in await repository.spaces(session, park_id)
         if r["building_id"] in footprints
     ]
-    devices = [
-        (
-            r["id"],
-            {
-                **{k: r[k] for k in ("name", "type", "building_id", "space_id", "enterprise_id")},
-                "location": {"lon": r["lon"], "lat": r["lat"]},
-            },
-            Point(r["lon"], r["lat"]),
-        )
-        for r in await repository.located_devices(session, park_id)
-    ]
+    rows = await repository.located_devices(session, park_id)
+    devices = Layer.at_points(
+        "device",
+        [r.id for r in rows],
+        RowProps(rows, _device_props),
+        [r.lon for r in rows],
+        [r.lat for r in rows],
+    )
     enterprises = [
         (r["id"], {"name": r["name"], "credit_code": r["credit_code"]}, shape(r["geometry"]))
         for r in await repository.enterprise_pieces(session, park_id, day)
@@ -97,10 +98,21 @@ async def build(session: AsyncSession, park_id: str, day: date) -> ParkIndex:
         "parcel": Layer.build("parcel", parcels),
         "building": Layer.build("building", buildings),
         "space": Layer.build("space", spaces),
-        "device": Layer.build("device", devices),
+        "device": devices,
         "enterprise": Layer.build("enterprise", enterprises),
     }
     return ParkIndex(layers)
+
+
+def _device_props(r: Row[Any]) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "type": r.type,
+        "building_id": r.building_id,
+        "space_id": r.space_id,
+        "enterprise_id": r.enterprise_id,
+        "location": {"lon": r.lon, "lat": r.lat},
+    }
 
 
 def found(layer: Layer, i: int, distance_m: float | None = None) -> Found:
