@@ -204,6 +204,53 @@ def test_the_map_has_every_kind_with_a_status_and_an_etag(
     assert found[0]["properties"]["status"] == "warning"
 
 
+def test_the_cockpits_map_holds_only_the_devices_in_alarm(
+    client: TestClient, admin: dict[str, str], database_url: str, site: Site
+) -> None:
+    """``devices=alarmed``: the parcels and buildings as in the full map, statuses counting
+    every device, and only the located devices with an open alarm (the cockpit's map marks
+    those; every device was 24 MB at 100,000)."""
+    url = f"/api/v1/parks/{site.park}/map"
+
+    def split(params: dict[str, str]) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
+        response = client.get(url, params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        features = response.json()["features"]
+        shapes = {
+            (f["properties"]["kind"], f["properties"]["id"]): f
+            for f in features
+            if f["properties"]["kind"] != "device"
+        }
+        devices = [
+            (f["properties"]["id"], f["properties"]["status"])
+            for f in features
+            if f["properties"]["kind"] == "device"
+        ]
+        return shapes, devices
+
+    shapes, devices = split({})
+    assert len(devices) == 3  # all three devices are located
+    assert split({"devices": "alarmed"}) == (shapes, [])
+
+    open_alarm(database_url, site.park, site.outside, "major")
+    sql(database_url, "UPDATE device SET status = 'offline' WHERE id = %s", site.in_building)
+    shapes, devices = split({})
+    assert sorted(devices) == sorted(
+        [(site.outside, "major"), (site.in_building, "offline"), (site.in_space, "normal")]
+    )
+    alarmed_shapes, alarmed = split({"devices": "alarmed"})
+    assert alarmed == [(site.outside, "major")]
+    assert alarmed_shapes == shapes
+    assert alarmed_shapes[("park", site.park)]["properties"]["status"] == "major"
+    assert alarmed_shapes[("building", site.building["id"])]["properties"]["status"] == "offline"
+
+    inside = f"{WEST + 0.004},{SOUTH + 0.004},{WEST + 0.008},{SOUTH + 0.008}"  # the parcel
+    assert split({"devices": "alarmed", "bbox": inside})[1] == []
+    assert split({"devices": "alarmed", "zoom": "12"})[1] == [(site.outside, "major")]
+    wrong = client.get(url, params={"devices": "some"}, headers=admin)
+    assert wrong.status_code == 422
+
+
 def test_the_building_view_in_one_call(
     client: TestClient, admin: dict[str, str], database_url: str, site: Site
 ) -> None:

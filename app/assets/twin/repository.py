@@ -100,6 +100,14 @@ DEVICES_IN_BOX = _leaf_query(
     compose("SELECT * FROM leaf WHERE {in_box} ORDER BY id", in_box=Fixed(IN_BOX))
 )
 
+ALARMED_IN_BOX = _leaf_query(
+    compose(
+        "SELECT * FROM leaf WHERE {in_box} AND status = ANY(CAST(:ranked AS text[])) ORDER BY id",
+        in_box=Fixed(IN_BOX),
+    )
+)
+"""The located devices in the box whose status is an open alarm's severity."""
+
 
 async def leaves(
     session: AsyncSession, park_id: str, building_id: str | None = None
@@ -133,10 +141,12 @@ async def device_cells(
 
 
 async def devices_in_box(
-    session: AsyncSession, park_id: str, box: Box | None
+    session: AsyncSession, park_id: str, box: Box | None, *, alarmed: bool = False
 ) -> list[dict[str, Any]]:
-    """The located device leaves in ``box``, in id order."""
-    return await fetch_dicts(session, DEVICES_IN_BOX, {"park": park_id, **_box(box)})
+    """The located device leaves in ``box`` (only those with an open alarm if ``alarmed``),
+    in id order."""
+    query = ALARMED_IN_BOX if alarmed else DEVICES_IN_BOX
+    return await fetch_dicts(session, query, {"park": park_id, **_box(box)})
 
 
 async def asset_version(session: AsyncSession, park_id: str) -> int:

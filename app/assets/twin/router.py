@@ -11,7 +11,14 @@ from app.assets.crs import Crs, to_wgs84
 from app.assets.twin import mapview, service, spatial
 from app.assets.twin.deps import CacheDep, CrsQuery, brute_force, in_crs
 from app.assets.twin.repository import Box
-from app.assets.twin.schemas import BuildingTwin, Containing, Kind, Nearby, ParkTwin
+from app.assets.twin.schemas import (
+    BuildingTwin,
+    Containing,
+    Kind,
+    MapDevices,
+    Nearby,
+    ParkTwin,
+)
 from app.core.appstate import app_state
 from app.core.db import ReadSessionDep
 from app.core.errors import Unprocessable
@@ -52,8 +59,10 @@ async def park_twin(
     "(`kind` `hazard_source`, `status` `major` or `below_threshold`); each feature "
     "has `properties.kind` and `properties.status`. For a large park (100,000 devices) ask "
     "with `zoom` and/or `bbox`: simplified geometry, devices clustered at low zoom, only "
-    "what meets the box. Identical reads within `PARKTWIN_TWIN_CACHE_TTL` (5 s) share one "
-    "answer; a new event (alarm, incident, device status) ends that at once.",
+    "what meets the box; or with `devices=alarmed` (the cockpit's map): only the devices with "
+    "an open alarm, while the parcels' and buildings' statuses still count every device. "
+    "Identical reads within `PARKTWIN_TWIN_CACHE_TTL` (5 s) share one answer; a new event "
+    "(alarm, incident, device status) ends that at once.",
 )
 async def park_map(
     request: Request,
@@ -80,20 +89,33 @@ async def park_map(
             "the box and devices inside it (the park's boundary always)",
         ),
     ] = None,
+    devices: Annotated[
+        MapDevices,
+        Query(
+            description="`all` (default): every located device (clustered below zoom "
+            f"{mapview.DEVICE_ZOOM}); `alarmed`: only those with an open alarm, one by one"
+        ),
+    ] = "all",
 ) -> Response:
     state = app_state(request)
     box = parse_bbox(bbox, crs) if bbox is not None else None
 
     async def compute() -> bytes:
-        if zoom is None and box is None:
+        if zoom is None and box is None and devices == "all":
             result = await service.map_(session, ctx=ctx, cache=cache, layers=state.map_layers)
         else:
             result = await service.map_view(
-                session, ctx=ctx, cache=cache, layers=state.map_layers, zoom=zoom, box=box
+                session,
+                ctx=ctx,
+                cache=cache,
+                layers=state.map_layers,
+                zoom=zoom,
+                box=box,
+                devices=devices,
             )
         return dump_json(in_crs(result, crs))
 
-    key = ("map", ctx.park_id, crs, zoom, box)
+    key = ("map", ctx.park_id, crs, zoom, box, devices)
     return cached_response(request, await state.twin_cache.get(key, compute))
 
 

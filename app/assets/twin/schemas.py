@@ -10,6 +10,8 @@ from app.assets.twin.status import STATUSES, Status
 from app.core.types import UtcDateTime
 
 Kind = Literal["device", "building", "parcel", "space", "enterprise"]
+MapDevices = Literal["all", "alarmed"]
+"""The devices a map holds: every located one, or those with an open alarm."""
 
 # One device with a major alarm, two offline, one never heard from, 36 normal.
 COUNTS_EXAMPLE: dict[str, Any] = dict(zip(STATUSES, (0, 1, 0, 0, 2, 0, 1, 36), strict=True))

@@ -25,6 +25,7 @@ from app.assets.twin.repository import Box
 from app.assets.twin.schemas import (
     AssetStatus,
     BuildingTwin,
+    MapDevices,
     ParkTwin,
     TwinFloor,
     TwinLeaf,
@@ -170,9 +171,11 @@ async def map_view(
     layers: Sequence[MapLayer] = (),
     zoom: int | None,
     box: Box | None,
+    devices: MapDevices = "all",
 ) -> dict[str, Any]:
     """The map at ``zoom`` within ``box`` (app/assets/twin/mapview.py): simplified geometry,
-    devices clustered below ``DEVICE_ZOOM``; the roll-ups counted in SQL."""
+    devices clustered below ``DEVICE_ZOOM``, or with ``devices="alarmed"`` only the devices
+    with an open alarm, one by one at any zoom; the roll-ups counted in SQL (every device)."""
     index, park, parcels, buildings = await _counted(session, ctx, cache)
     boundary = await land.park_boundary(session, ctx.park_id)
     features = [_feature(boundary, kind="park", id=ctx.park_id, **park.as_dict())]
@@ -183,13 +186,13 @@ async def map_view(
             summary = rolled.get(layer.ids[n], Rollup()).as_dict()
             geometry = mapview.simplified(layer, n, zoom)
             features.append(_feature(geometry, kind=kind, id=layer.ids[n], **extra, **summary))
-    if zoom is not None and zoom < mapview.DEVICE_ZOOM:
+    if devices == "all" and zoom is not None and zoom < mapview.DEVICE_ZOOM:
         cells = await repository.device_cells(session, ctx.park_id, mapview.cell_degrees(zoom), box)
         features += mapview.clusters(cells, zoom)
     else:
-        features += [
-            _device_feature(r) for r in await repository.devices_in_box(session, ctx.park_id, box)
-        ]
+        alarmed = devices == "alarmed"
+        rows = await repository.devices_in_box(session, ctx.park_id, box, alarmed=alarmed)
+        features += [_device_feature(r) for r in rows]
     for extra_layer in layers:
         features += await extra_layer(session, ctx.park_id)
     return {"type": "FeatureCollection", "features": features}
