@@ -23,6 +23,7 @@ REPLICA_ROUTES = {
     ("GET", f"{PARK}/latest"),
     ("POST", f"{PARK}/latest/query"),  # a read with its device list in a body
     ("GET", f"{PARK}/energy/load"),
+    ("GET", f"{PARK}/energy/now"),
     ("GET", f"{PARK}/devices/{{device_id}}/series/{{metric}}"),
     ("GET", "/api/v1/ingest/rejections"),
     ("GET", f"{PARK}/twin"),

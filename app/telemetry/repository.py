@@ -301,15 +301,21 @@ async def purge_rejections(session: AsyncSession, *, older_than: timedelta, limi
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-PARK_LOAD_KEYS = """keys AS (
+LOAD_DEVICES = (
+    "(d.type = 'pv_inverter' OR (d.type = 'electricity_meter' AND d.parent_meter_id IS NULL))"
+)
+"""The devices (``d``) of the park's load, its root electricity meters (no parent meter, so
+each kWh counts once), and of its PV output, every inverter."""
+
+PARK_LOAD_KEYS = Fixed(
+    """keys AS (
     SELECT s.id AS series_id, d.id AS device_id, d.name, d.type = 'pv_inverter' AS pv
     FROM device d
     JOIN series s ON s.park_id = d.park_id AND s.device_id = d.id AND s.metric = 'energy_kwh'
-    WHERE d.park_id = :park
-      AND (d.type = 'pv_inverter' OR (d.type = 'electricity_meter' AND d.parent_meter_id IS NULL))
+    WHERE d.park_id = :park AND {devices}
 )"""
-"""The park's load: its root electricity meters (no parent meter, so each kWh counts once);
-its PV output: every inverter's generation counter."""
+).format(devices=Fixed(LOAD_DEVICES))
+"""The park's load and PV output: those devices' energy counters."""
 
 
 def _park_load_sql(level: Level) -> str:
@@ -327,11 +333,33 @@ FROM per p JOIN keys k ON k.series_id = p.series_id
 WHERE NOT k.pv
 GROUP BY 1, 2, 3
 ORDER BY 1 NULLS FIRST, 3""",
-        keys=Fixed(PARK_LOAD_KEYS),
+        keys=PARK_LOAD_KEYS,
         buckets=Fixed(counter_buckets("load", keys="keys", level=level)),
         delta=Fixed(DELTA),
         day=Fixed("time_bucket('1 day', p.bucket, CAST(:tz AS text))"),
     )
+
+
+PARK_POWER = statement(
+    """SELECT d.type = 'pv_inverter' AS pv,
+       sum(lv.value) FILTER (WHERE d.status <> 'offline') AS kw,
+       count(*) FILTER (WHERE d.status <> 'offline') AS devices,
+       count(*) FILTER (WHERE d.status = 'offline') AS offline,
+       max(lv.time) FILTER (WHERE d.status <> 'offline') AS newest
+FROM device d
+JOIN series s ON s.park_id = d.park_id AND s.device_id = d.id AND s.metric = 'power_kw'
+JOIN latest_value lv ON lv.series_id = s.id
+WHERE d.park_id = :park AND {devices}
+GROUP BY 1""",
+    devices=Fixed(LOAD_DEVICES),
+)
+
+
+async def park_power(session: AsyncSession, park_id: str) -> Sequence[RowMapping]:
+    """Per side (``pv`` false: the load, true: PV output) the newest ``power_kw`` summed over
+    the devices not offline, their count, the offline ones' count and the newest reading's
+    time; a side with no device reporting power has no row."""
+    return await fetch_all(session, PARK_POWER, {"park": park_id})
 
 
 async def park_load(

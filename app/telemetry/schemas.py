@@ -181,3 +181,48 @@ class ParkLoad(BaseModel):
     meters: list[MeterDay] = Field(
         description="each root meter's kWh per park-local day of the range with readings"
     )
+
+
+class PowerSide(BaseModel):
+    """One side of the park's power now: the newest ``power_kw`` of its devices, summed."""
+
+    kw: float = Field(description="the newest power_kw of the devices not offline, summed")
+    devices: int = Field(description="devices summed (their newest power_kw counted)")
+    offline: int = Field(
+        description="devices offline (no reading within their offline threshold): their last "
+        "power_kw is not now, so it is not summed"
+    )
+    newest: UtcDateTime | None = Field(description="the newest reading summed")
+
+
+class ParkPower(BaseModel):
+    """The park's electricity load and PV output now (能源: 实时负荷): one small answer
+    however many meters the park has, instead of every meter's newest value."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "unit": "kW",
+                    "load": {
+                        "kw": 4812.5,
+                        "devices": 118,
+                        "offline": 2,
+                        "newest": "2026-11-28T02:14:45Z",
+                    },
+                    "pv": {
+                        "kw": 96.5,
+                        "devices": 6,
+                        "offline": 0,
+                        "newest": "2026-11-28T02:14:40Z",
+                    },
+                }
+            ]
+        },
+    )
+
+    unit: str = "kW"
+    load: PowerSide = Field(
+        description="the root electricity meters (no parent meter: each kW counts once)"
+    )
+    pv: PowerSide = Field(description="the PV inverters")

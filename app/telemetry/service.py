@@ -3,6 +3,8 @@ the rejection log."""
 
 from __future__ import annotations
 
+import heapq
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -302,9 +304,11 @@ async def park_load(
     end: datetime | None,
     bucket: str,
     cache: MicroCache,
+    top: int | None = None,
 ) -> bytes:
-    """The ``ParkLoad`` answer as JSON. The range is widened to whole buckets, so every screen
-    asking for today and yesterday asks the same question and shares one answer."""
+    """The ``ParkLoad`` answer as JSON (``meters``: with ``top``, only each day's ``top`` by
+    kWh). The range is widened to whole buckets, so every screen asking for today and
+    yesterday asks the same question and shares one answer."""
     if start is None and end is None:
         start, end = _today_and_yesterday(ctx.timezone)
     start, end = check_range(start, end)
@@ -317,15 +321,54 @@ async def park_load(
         rows = await repository.park_load(
             session, park_id=ctx.park_id, lo=lo, hi=hi, tz=ctx.timezone, level=LOAD_BUCKETS[bucket]
         )
-        return dump_json(_load_answer(rows, bucket, lo, hi, ctx.timezone))
+        return dump_json(_load_answer(rows, bucket, lo, hi, ctx.timezone, top))
 
-    return await cache.get(("park_load", ctx.park_id, bucket, lo, hi), compute)
+    return await cache.get(("park_load", ctx.park_id, bucket, lo, hi, top), compute)
+
+
+async def park_power(session: AsyncSession, *, ctx: ParkContext, cache: MicroCache) -> bytes:
+    """The ``ParkPower`` answer as JSON: the same for every screen, so shared as the load's."""
+
+    async def compute() -> bytes:
+        sides = {r["pv"]: r for r in await repository.park_power(session, ctx.park_id)}
+
+        def side(pv: bool) -> dict[str, Any]:
+            row = sides.get(pv)
+            if row is None:
+                return {"kw": 0.0, "devices": 0, "offline": 0, "newest": None}
+            return {
+                "kw": float(row["kw"] or 0.0),
+                "devices": int(row["devices"]),
+                "offline": int(row["offline"]),
+                "newest": row["newest"],
+            }
+
+        return dump_json({"unit": "kW", "load": side(False), "pv": side(True)})
+
+    return await cache.get(("park_power", ctx.park_id), compute)
 
 
 def _load_answer(
-    rows: Sequence[RowMapping], bucket: str, lo: datetime, hi: datetime, tz: str
+    rows: Sequence[RowMapping],
+    bucket: str,
+    lo: datetime,
+    hi: datetime,
+    tz: str,
+    top: int | None = None,
 ) -> dict[str, Any]:
     zone = ZoneInfo(tz)
+    meters = [
+        {
+            "device_id": r["device_id"],
+            "name": r["name"],
+            "date": r["ts"].astimezone(zone).date(),
+            "kwh": r["load_kwh"],
+        }
+        for r in rows
+        if r["device_id"] is not None
+    ]
+    if top is not None:
+        meters = _top_per_day(meters, top)
     return {
         "bucket": bucket,
         "from": lo,
@@ -336,14 +379,19 @@ def _load_answer(
             for r in rows
             if r["device_id"] is None
         ],
-        "meters": [
-            {
-                "device_id": r["device_id"],
-                "name": r["name"],
-                "date": r["ts"].astimezone(zone).date(),
-                "kwh": r["load_kwh"],
-            }
-            for r in rows
-            if r["device_id"] is not None
-        ],
+        "meters": meters,
     }
+
+
+def _top_per_day(meters: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    """Each day's ``top`` meters by kWh (ties by device id), in the answer's order (device
+    id, then day)."""
+    by_day: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for meter in meters:
+        by_day[meter["date"]].append(meter)
+    kept = {
+        id(meter)
+        for day in by_day.values()
+        for meter in heapq.nsmallest(top, day, key=lambda m: (-(m["kwh"] or 0.0), m["device_id"]))
+    }
+    return [meter for meter in meters if id(meter) in kept]

@@ -127,3 +127,18 @@ def test_etag_and_bad_bucket(
     assert again.status_code == 304
     refused = client.get(park["url"], params={**HOURS, "bucket": "5m"}, headers=viewer)
     assert refused.status_code == 422
+
+
+def test_top_keeps_each_days_biggest_root_meters(
+    client: TestClient, viewer: dict[str, str], park: dict[str, str]
+) -> None:
+    """``top=1``: of 20 Nov, A (27 kWh) over C (8); of 19 Nov, A's 0 (the only one); the points
+    are unchanged. The cockpit asks for its 8 top consumers so (40,000 meters a day at
+    100,000 devices)."""
+    daily = read(client, viewer, park["url"], **DAYS, top="1")
+    assert daily["points"] == DAILY
+    assert meters(daily, park) == {("a", "2026-11-19", 0.0), ("a", "2026-11-20", 27.0)}
+    both = read(client, viewer, park["url"], **DAYS, top="2")
+    assert len(both["meters"]) == 3
+    refused = client.get(park["url"], params={**DAYS, "top": "0"}, headers=viewer)
+    assert refused.status_code == 422

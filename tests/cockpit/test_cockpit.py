@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 
 from app.broker.dynsec import DynsecClient
 from app.core.mqtt import MqttTarget
+from tests.api.conftest import series_id, write_readings
 from tests.cockpit.conftest import open_screen
 from tests.cockpit.silent import SilentProxy
 from tests.cockpit.stack import PARK, Stack
@@ -89,11 +91,42 @@ def test_the_page_loads_signed_in_with_no_console_error(browser: Any, stack: Sta
     assert screen.page.text_content("#panel-alarms h2") == "Alarms"
 
 
+def meters_reading(stack: Stack) -> None:
+    """Two root meters of the demo park read 120.5 and 80.25 kW and a third 55 kW but is
+    offline (the seed writes no readings): the load now is 200.75 kW, one meter left out."""
+    database_url = stack.settings.resolved_database_url()
+    with psycopg.connect(database_url) as conn:
+        roots = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM device WHERE park_id = %s AND type = 'electricity_meter' "
+                "AND parent_meter_id IS NULL ORDER BY id LIMIT 3",
+                (PARK,),
+            )
+        ]
+        conn.execute(
+            "UPDATE device SET status = 'offline' WHERE park_id = %s AND id = %s", (PARK, roots[2])
+        )
+    now = datetime.now(UTC)
+    for device, kw in zip(roots, (120.5, 80.25, 55.0), strict=True):
+        write_readings(database_url, series_id(database_url, PARK, device, "power_kw"), [(now, kw)])
+
+
 def test_the_energy_panel_reads_the_park_load_in_one_request(browser: Any, stack: Stack) -> None:
+    meters_reading(stack)
     screen = open_screen(browser, stack, "viewer")
     api = [url.split("?")[0] for url in screen.requests if "/api/v1/" in url]
     assert not [url for url in api if "/series/" in url]  # no read per root meter
     assert api.count(f"{stack.base}/api/v1/parks/{PARK}/energy/load") == 1
+    # the load now summed by the API, not every meter's newest value summed in the page
+    assert f"{stack.base}/api/v1/parks/{PARK}/energy/now" in api
+    assert f"{stack.base}/api/v1/parks/{PARK}/latest" not in api
+    loads = [url for url in screen.requests if "/energy/load?" in url]
+    assert loads and all("top=8" in url for url in loads)  # its 8 top consumers, not all
+    now = screen.evaluate("window.cockpit.panels[2].state.now")
+    assert (now["load"]["kw"], now["load"]["devices"], now["load"]["offline"]) == (200.75, 2, 1)
+    shown = screen.page.locator("#energy-figures > *").first.text_content()
+    assert shown == "当前负荷201 kW1 台离线，未计入"  # label, the sum, the meter left out
     series = screen.evaluate(
         "window.cockpit.panels[2].chart.getOption().series.map(s => [s.name, s.data.length])"
     )
@@ -126,6 +159,13 @@ def test_a_gas_leak_shows_a_critical_alarm_that_an_operator_acknowledges(
     assert alarm is not None and alarm["color"] == "red"
     row = alarm_row(alarm["id"])
     screen.page.wait_for_selector(f'{row}[data-severity="critical"]', timeout=30_000)
+    marked = (
+        "id => window.cockpit.ctx.map.chart.getOption().series"
+        ".find(s => s.id === 'alarmed').data.some(d => d.id === id)"
+    )
+    screen.page.wait_for_function(marked, arg=detectors[0], timeout=30_000)
+    maps = [url for url in screen.requests if f"/parks/{PARK}/map" in url]
+    assert maps and all(url.endswith("/map?devices=alarmed") for url in maps)
     screen.shot("critical-alarm")
     screen.page.click(f"{row} button.ack")
     with stack.api("viewer") as api:
