@@ -181,6 +181,11 @@ PATHS = [
         _get(P + "/energy/load", {"top": 8}),
         queued=True,
     ),
+    Path(
+        "enterprise portal: one firm's energy this month (its own meters)",
+        _get(P + "/enterprises/e1/energy"),
+    ),
+    Path("enterprise portal: one firm's overview", _get(P + "/enterprises/e1/overview")),
     # the seed's 31 days of daily rollups end today: this month, the last 30 days, this year
     Path("economy overview, this month", _get(P + "/economy/overview", {"month": THIS_MONTH})),
     Path(
