@@ -389,9 +389,11 @@ def _top_per_day(meters: list[dict[str, Any]], top: int) -> list[dict[str, Any]]
     by_day: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for meter in meters:
         by_day[meter["date"]].append(meter)
-    kept = {
-        id(meter)
-        for day in by_day.values()
-        for meter in heapq.nsmallest(top, day, key=lambda m: (-(m["kwh"] or 0.0), m["device_id"]))
+    biggest = {
+        (meter["device_id"], day)
+        for day, day_meters in by_day.items()
+        for meter in heapq.nsmallest(
+            top, day_meters, key=lambda m: (-(m["kwh"] or 0.0), m["device_id"])
+        )
     }
-    return [meter for meter in meters if id(meter) in kept]
+    return [meter for meter in meters if (meter["device_id"], meter["date"]) in biggest]
