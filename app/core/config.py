@@ -315,7 +315,8 @@ class Settings(BaseSettings):
         default=timedelta(seconds=60),
         description="an hour still being written gets its hourly rollup recomputed at most "
         "this often, its park-local day's rollup once the hour has closed (reads stay exact: "
-        "they make queued hours and days from raw readings); 0: every hour in full at once; "
+        "they make queued hours from raw readings, the days they touch from their hours); 0: "
+        "every hour in full at once; "
         "PT1H or more: closed hours only (100,000 devices on two cores)",
     )
     webhook_allowed_networks: list[IPvAnyNetwork] = Field(

@@ -13,7 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.sqlcompose import Fixed, compose, statement
-from app.telemetry.sql import DAY_END, DAYS_OF_HOURS, RAW_ROLLUP, ROLLUP_COLUMNS, STEP
+from app.telemetry.sql import (
+    DAY_END,
+    DAYS_OF_HOURS,
+    HOURS_INTO_DAY,
+    RAW_ROLLUP,
+    ROLLUP_COLUMNS,
+    WHOLE_HOURS,
+)
 
 CLAIM_LEASE = timedelta(minutes=10)
 """A claim whose recomputation has not committed within this is taken again (its worker was
@@ -121,19 +128,9 @@ DAYS = compose(
 )
 
 
-WHOLE_HOURS = (
-    "date_trunc('hour', k.bucket, 'UTC') = k.bucket "
-    "AND date_trunc('hour', k.bucket_end, 'UTC') = k.bucket_end"
-)
-"""A local day ``k`` that starts and ends on whole UTC hours (every zone but the half- and
-quarter-hour ones)."""
-
 DAYS_FROM_HOURS = compose(
     """
-SELECT h.series_id, k.bucket, sum(h.count)::int AS count, sum(h.sum) AS sum, min(h.min) AS min,
-       max(h.max) AS max, min(h.first_time) AS first_time,
-       first(h.first_value, h.first_time) AS first_value, max(h.last_time) AS last_time,
-       last(h.last_value, h.last_time) AS last_value, sum(h.increase + {step}) AS increase
+SELECT h.series_id, k.bucket, {into_day}
 FROM days k
 CROSS JOIN LATERAL (
     SELECT r.*, lag(r.last_value) OVER (ORDER BY r.bucket) AS before
@@ -144,18 +141,18 @@ CROSS JOIN LATERAL (
 WHERE {whole_hours}
 GROUP BY h.series_id, k.bucket
 """,
-    step=Fixed(STEP.format(before="h.before", value="h.first_value")),
+    into_day=Fixed(HOURS_INTO_DAY),
     whole_hours=Fixed(WHOLE_HOURS),
 )
 """A local day's rollup row from its hourly rows (just recomputed, or clean): 24 rows a
 series instead of every raw reading of the day (5,760 at one reading every 15 s, read again
 each time one of the day's hours is recomputed: the rollup job's cost at 100,000 devices).
 Only for days made of whole UTC hours (``whole_hours``); a day in a half-hour zone (Asia/
-Kolkata) starts inside a UTC hour and is made from raw readings (``RAW_ROLLUP``). The steps
-between hours are the raw rule's: each hour's first reading against the previous hour's last,
-the day's first hour against nothing. A day whose other hours are still queued gets a row
-from their stale hourly rows; the read path makes every day touched by a queued hour from raw
-(app/telemetry/consumption.py), and the worker recomputes the day again with those hours."""
+Kolkata) starts inside a UTC hour and is made from raw readings (``RAW_ROLLUP``). The
+columns are ``HOURS_INTO_DAY`` (app/telemetry/sql.py). A day whose other hours are still
+queued gets a row from their stale hourly rows; the read path makes a day touched by a queued
+hour from its clean hourly rows and its queued hours' raw readings (app/telemetry/
+consumption.py), and the worker recomputes the day again with those hours."""
 
 
 DAYS_BY_RAW = RAW_ROLLUP.format(

@@ -58,3 +58,26 @@ CROSS JOIN LATERAL (
 ) v(h)
 """
 """The park-local days ``(series_id, bucket, timezone)`` that the UTC hours ``{hours}`` touch."""
+
+
+WHOLE_HOURS = (
+    "date_trunc('hour', k.bucket, 'UTC') = k.bucket "
+    "AND date_trunc('hour', k.bucket_end, 'UTC') = k.bucket_end"
+)
+"""A local day ``k`` (``bucket``, ``bucket_end``) that starts and ends on whole UTC hours (every
+zone but the half- and quarter-hour ones): its rollup row can be made from its hourly rows."""
+
+HOURS_INTO_DAY = compose(
+    "sum(h.count)::int AS count, sum(h.sum) AS sum, min(h.min) AS min, max(h.max) AS max, "
+    "min(h.first_time) AS first_time, first(h.first_value, h.first_time) AS first_value, "
+    "max(h.last_time) AS last_time, last(h.last_value, h.last_time) AS last_value, "
+    "sum(h.increase + {step}) AS increase",
+    step=Fixed(STEP.format(before="h.before", value="h.first_value")),
+)
+"""A day's rollup columns (``count`` to ``increase``) from its hourly rows ``h``, grouped by
+the day, each with ``before``: the previous hour's ``last_value`` within the day (NULL for the
+day's first hour). The steps between hours are the raw rule's: each hour's first reading
+against the previous hour's last, the day's first hour against nothing, as ``RAW_ROLLUP``
+counts a day's first reading. One rule for the worker's daily rows (``DAYS_FROM_HOURS`` in
+app/telemetry/rollup_repository.py) and the read path's queued days
+(app/telemetry/consumption.py)."""

@@ -300,6 +300,45 @@ def test_after_retention_a_half_hour_zone_takes_the_baseline_from_the_last_rollu
     check(read(settings, site, first, first + timedelta(days=1)), site, expected)
 
 
+def test_a_queued_day_takes_its_clean_hours_from_their_rollups(
+    sites: dict[str, Site], database_url: str, settings: Settings
+) -> None:
+    """Today in a live park: its hours rolled up, its open hour queued. The day is made from
+    the clean hours' rollup rows and the queued hour's raw readings, not from every reading
+    since midnight. Shanghai, 2026-03-06: 10 at 00:10, 15 at 01:10, 21 at 01:50 (rolled up),
+    then 4 at 02:10 (the meter restarted: counts in full) and 6 at 02:40, left queued.
+    The consumption is (15 - 10) + (21 - 15) + 4 + (6 - 4) = 17. Once the rolled-up hours'
+    raw readings are gone, the day still counts them: it is made from their rollups."""
+    site = sites["Asia/Shanghai"]
+    first = date(2026, 3, 6)
+    lo = _local_midnight(first, site.zone)
+    _clear(database_url, site.sids)
+    sid = site.sids[0]
+    minutes = [(10, 10.0), (70, 15.0), (110, 21.0)]
+    write_readings(database_url, sid, [(lo + timedelta(minutes=m), v) for m, v in minutes])
+    drain_rollups(_keep_all(settings))
+    write_readings(database_url, sid, [(lo + timedelta(minutes=130), 4.0),
+                                       (lo + timedelta(minutes=160), 6.0)])  # fmt: skip
+    with psycopg.connect(database_url) as conn:
+        queued = conn.execute(
+            "SELECT bucket FROM telemetry_dirty WHERE series_id = %s", (sid,)
+        ).fetchall()
+    assert queued == [(lo + timedelta(hours=2),)]
+    expected: dict[int, PerDay] = {s: {} for s in site.sids}
+    expected[sid] = {first: (15.0 - 10.0) + (21.0 - 15.0) + 4.0 + (6.0 - 4.0)}
+    assert expected[sid][first] == 17.0
+    day = (first, first + timedelta(days=1))
+    check(read(settings, site, *day), site, expected)
+    # Only the rollups know the first two hours now: every read made from daily buckets
+    # (not the read API's raw path, level None) still counts them.
+    _drop_raw_before(database_url, [sid], lo + timedelta(hours=2))
+    answers = read(settings, site, *day)
+    enterprise = site.enterprises[0]
+    for got in (answers.owner[sid], answers.read_api[("day", sid)],
+                answers.economy_days[enterprise], answers.carbon_days[enterprise]):  # fmt: skip
+        _same(got, expected[sid], "after the clean hours' raw readings are gone")
+
+
 @pytest.fixture(autouse=True)
 def _no_leftovers(sites: dict[str, Site], database_url: str) -> Iterator[None]:
     yield
