@@ -48,6 +48,13 @@ GroupByQuery = Annotated[GroupBy, Query()]
 IntervalQuery = Annotated[
     Interval, Query(description="periods in the park's calendar; all: one row per group")
 ]
+TotalQuery = Annotated[
+    bool,
+    Query(
+        description="also `total`: the rows of the whole range, as `interval=all` gives "
+        "them, from the same ledger (one computation for a chart by period and its sum)"
+    ),
+]
 LEDGER = (
     "Metered quantities (counter deltas from the daily rollups, resets counted) plus manual "
     "entries, per group and period; a sub-meter counts only when its parent meter is not in "
@@ -63,11 +70,12 @@ LEDGER = (
 )
 async def energy(
     request: Request, session: ReadSessionDep, ctx: ParkViewer, from_: From = None, to: To = None,
-    group_by: GroupByQuery = "park", interval: IntervalQuery = "all",
+    group_by: GroupByQuery = "park", interval: IntervalQuery = "all", total: TotalQuery = False,
 ) -> Response:  # fmt: skip
     answer = await service.ledger_answer(
-        session, ctx=ctx, start=from_, end=to, group_by=group_by, interval=interval, gaps=True
-    )
+        session, ctx=ctx, start=from_, end=to, group_by=group_by, interval=interval, gaps=True,
+        total=total,
+    )  # fmt: skip
     return cached_json(request, answer)
 
 
@@ -75,10 +83,10 @@ async def energy(
             description=LEDGER + " Scope 2 both location-based and market-based.")  # fmt: skip
 async def emissions(
     request: Request, session: ReadSessionDep, ctx: ParkViewer, from_: From = None, to: To = None,
-    group_by: GroupByQuery = "park", interval: IntervalQuery = "all",
+    group_by: GroupByQuery = "park", interval: IntervalQuery = "all", total: TotalQuery = False,
 ) -> Response:  # fmt: skip
     answer = await service.ledger_answer(
-        session, ctx=ctx, start=from_, end=to, group_by=group_by, interval=interval
+        session, ctx=ctx, start=from_, end=to, group_by=group_by, interval=interval, total=total
     )
     return cached_json(request, answer)
 

@@ -97,6 +97,9 @@ class LedgerAnswer(BaseModel):
     interval: Interval
     rows: list[LedgerRow]
     meter_gaps: list[MeterGap] = []
+    total: list[LedgerRow] | None = Field(
+        default=None, description="with `total=true`: the whole range's rows (as `interval=all`)"
+    )
 
 
 class CoefficientCreate(Strict):

@@ -60,9 +60,11 @@ async def ledger_answer(
     interval: str,
     gaps: bool = False,
     only: str | None = None,
+    total: bool = False,
 ) -> dict[str, Any]:
     """The rows of ``/carbon/energy`` and ``/carbon/emissions`` (the same ledger); ``only``:
-    the one group (an enterprise's own account), nothing of the others."""
+    the one group (an enterprise's own account), nothing of the others; ``total``: also the
+    whole range's rows (``interval=all``'s) from the same ledger."""
     days = _days(ctx, start, end)
     book = await ledger.build(
         session, park_id=ctx.park_id, tz=ctx.timezone, days=days, group_by=group_by,
@@ -73,6 +75,8 @@ async def ledger_answer(
     rows = summary.rows(book, group_by=group_by, interval=interval, start=days[0])
     answer = {"from": days[0], "to": days[1], "group_by": group_by, "interval": interval,
               "rows": rows, "meter_gaps": []}  # fmt: skip
+    if total:
+        answer["total"] = summary.rows(book, group_by=group_by, interval="all", start=days[0])
     if gaps:
         lo, hi, _, _ = ledger.span(ctx.timezone, *days)
         found = await repository.gaps(session, park_id=ctx.park_id, tz=ctx.timezone, lo=lo, hi=hi)

@@ -206,8 +206,19 @@ def test_a_factor_change_applies_from_its_date(
     assert client.post(url, json=factor, headers=admin).status_code == 201
     assert client.post(url, json=factor, headers=admin).status_code == 409
     q = {"from": "2026-06-01", "to": "2026-07-31", "interval": "month"}
-    rows = carbon(client, viewer, park.id, "emissions", **q)["rows"]
+    plain = carbon(client, viewer, park.id, "emissions", **q)
+    rows = plain["rows"]
     assert [r["scope2_location_t"] for r in rows] == pytest.approx([0.05306, 0.1], abs=1e-9)
+    # The months and their sum from one ledger (the cockpit's carbon panel): the sum is
+    # interval=all's answer, June at the old factor plus July at the new, 0.05306 + 0.1.
+    assert "total" not in plain
+    both = carbon(client, viewer, park.id, "emissions", **q, total="true")
+    assert both["rows"] == rows
+    assert (
+        both["total"]
+        == carbon(client, viewer, park.id, "emissions", **{**q, "interval": "all"})["rows"]
+    )
+    assert [r["scope2_location_t"] for r in both["total"]] == pytest.approx([0.15306], abs=1e-9)
     tables = carbon(client, viewer, park.id, "factors")
     ours = [f for f in tables["factors"] if f["park_id"] == park.id]
     assert ours[0]["value"] == 0.5 and ours[0]["source"].startswith("test")

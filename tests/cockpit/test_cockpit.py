@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -132,6 +133,43 @@ def test_the_energy_panel_reads_the_park_load_in_one_request(browser: Any, stack
     )
     assert series == [["今日", 24], ["昨日", 24], ["今日光伏", 24]]
     assert screen.page.locator("#energy-figures > *").count() == 4
+    assert screen.errors == []
+
+
+def test_the_carbon_panel_reads_the_year_from_one_ledger(browser: Any, stack: Stack) -> None:
+    """The year to date and the months come from one read (``interval=month&total=true``),
+    not two reads of the same ledger; the figures are the API's ``interval=all`` answer. A root
+    meter counts 1,000 then 1,500 kWh: 500 kWh this year, whatever else the park holds."""
+    database_url = stack.settings.resolved_database_url()
+    with psycopg.connect(database_url) as conn:
+        (meter,) = conn.execute(
+            "SELECT id FROM device WHERE park_id = %s AND type = 'electricity_meter' "
+            "AND parent_meter_id IS NULL ORDER BY id LIMIT 1",
+            (PARK,),
+        ).fetchone() or (None,)
+    now = datetime.now(UTC).replace(microsecond=0)
+    kwh = series_id(database_url, PARK, meter, "energy_kwh")
+    write_readings(database_url, kwh, [(now - timedelta(seconds=60), 1000.0),
+                                       (now - timedelta(seconds=30), 1500.0)])  # fmt: skip
+    screen = open_screen(browser, stack, "viewer")
+    ledgers = [url for url in screen.requests if "/carbon/emissions?" in url]
+    assert len(ledgers) == 1, ledgers
+    assert "interval=month" in ledgers[0] and "total=true" in ledgers[0]
+    shown = screen.evaluate("window.cockpit.panels[3].state.ytd")
+    with stack.api("viewer") as api:
+        tz = api.get(f"/api/v1/parks/{PARK}").json()["timezone"]
+        today = datetime.now(ZoneInfo(tz)).date()
+        answer = api.get(
+            f"/api/v1/parks/{PARK}/carbon/emissions",
+            params={"from": f"{today.year}-01-01", "to": str(today), "group_by": "park",
+                    "interval": "all"},
+        ).json()  # fmt: skip
+    assert shown == answer["rows"][0]
+    grid = next(c for c in shown["carriers"] if c["carrier"] == "electricity_grid")
+    assert grid["quantity"] >= 500.0
+    figure = f"{shown['total_location_t']:.1f}".rstrip("0").rstrip(".")
+    assert screen.page.locator("#carbon-figures > * b").nth(1).text_content() == f"{figure} tCO₂"
+    screen.shot("carbon-year-to-date")
     assert screen.errors == []
 
 

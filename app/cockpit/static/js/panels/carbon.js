@@ -20,12 +20,12 @@ export function createCarbon(ctx) {
     const today = localDate(ctx.tz);
     const year = today.slice(0, 4);
     const range = { from: `${year}-01-01`, to: today, group_by: "park" };
-    const [ytd, months, budgets] = await Promise.all([
-      ctx.api.get(`${ctx.base}/carbon/emissions?${query({ ...range, interval: "all" })}`),
-      ctx.api.get(`${ctx.base}/carbon/emissions?${query({ ...range, interval: "month" })}`),
+    // One ledger for the months and the year's total (total=true): it was computed twice.
+    const [months, budgets] = await Promise.all([
+      ctx.api.get(`${ctx.base}/carbon/emissions?${query({ ...range, interval: "month", total: true })}`),
       ctx.api.get(`${ctx.base}/carbon/budgets?${query({ year })}`),
     ]);
-    Object.assign(state, { ytd: ytd.rows[0] || null, months: months.rows, budgets });
+    Object.assign(state, { ytd: months.total[0] || null, months: months.rows, budgets });
     render();
     ctx.ready("carbon");
   }
@@ -54,5 +54,5 @@ export function createCarbon(ctx) {
   }
 
   ctx.scheduler.every("carbon", 300, load);
-  return { render };
+  return { render, state };
 }
