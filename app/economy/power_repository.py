@@ -36,11 +36,15 @@ def daily_ctes(tag: str) -> str:
     days = tag + "_meter_days"
     return compose(
         """{steps}, {tag}_daily AS (
-    SELECT m.enterprise_id, (s.bucket AT TIME ZONE {tz})::date AS day, sum(s.qty) AS kwh
-    FROM {days} s JOIN meters m ON m.series_id = s.series_id
+    SELECT s.enterprise_id, (s.bucket AT TIME ZONE {tz})::date AS day, sum(s.qty) AS kwh
+    FROM {days} s
     GROUP BY 1, 2
 )""",
-        steps=Fixed(daily_consumption(days, keys="meters", lo=f":{tag}_lo", hi=f":{tag}_hi")),
+        steps=Fixed(
+            daily_consumption(
+                days, keys="meters", lo=f":{tag}_lo", hi=f":{tag}_hi", carry=("enterprise_id",)
+            )
+        ),
         tag=Fixed(tag),
         tz=Fixed(TZ),
         days=Fixed(days),

@@ -35,7 +35,9 @@ arguments are SQL written in the code (CTE names, bound parameters such as ``:lo
 
 from __future__ import annotations
 
-from app.core.sqlcompose import Fixed, compose
+from psycopg.sql import Composable
+
+from app.core.sqlcompose import Fixed, compose, identifiers
 from app.telemetry.intervals import Level
 from app.telemetry.sql import DAY_END, HOURS_INTO_DAY, RAW_ROLLUP, STEP, WHOLE_HOURS
 
@@ -176,14 +178,26 @@ def fresh_days(name: str, lo: str, hi: str) -> str:
 
 
 def counter_buckets(
-    name: str, *, keys: str, level: Level, lo: str = ":lo", hi: str = ":hi", tz: str = TZ
+    name: str,
+    *,
+    keys: str,
+    level: Level,
+    lo: str = ":lo",
+    hi: str = ":hi",
+    tz: str = TZ,
+    carry: tuple[str, ...] = (),
 ) -> str:
     """CTEs ending in ``{name}``: one row per series of ``keys`` and bucket of ``level`` in
-    ``[lo, hi)`` holding readings, with ``series_id, bucket``, the rollup ``COLUMNS`` and
-    ``before`` (the last reading before the bucket); ``DELTA`` of a row is its consumption.
+    ``[lo, hi)`` holding readings, with ``series_id, bucket``, the rollup ``COLUMNS``, the
+    columns ``carry`` of ``keys`` and ``before`` (the last reading before the bucket);
+    ``DELTA`` of a row is its consumption.
 
     ``keys`` names a relation with a ``series_id`` column, each series once. ``lo`` and ``hi``
-    are bucket starts of ``level`` (local midnights in zone ``tz`` for days).
+    are bucket starts of ``level`` (local midnights in zone ``tz`` for days). A caller that
+    needs a key's columns beside each bucket (its group, its carrier) names them in ``carry``
+    rather than joining ``keys`` again: PostgreSQL cannot estimate the rows of these CTEs,
+    and for one group it guessed a row or two a side and looped over every bucket row once
+    per key (a park's annual carbon report: 18 s at 2,000 devices, 0.9 s joined here).
     """
     fresh = fresh_from_raw(name, lo, hi) if level == "hour" else fresh_days(name, lo, hi)
     return compose(
@@ -198,9 +212,10 @@ def counter_buckets(
     UNION ALL
     SELECT series_id, bucket, {columns} FROM {name}_fresh
 ), {name}_prev AS (
-    SELECT k.series_id, {before} AS value FROM {keys} k
+    SELECT k.series_id{carry_k}, {before} AS value FROM {keys} k
 ), {name} AS MATERIALIZED (
-    SELECT x.*, lag(x.last_value, 1, p.value) OVER (PARTITION BY x.series_id ORDER BY x.bucket)
+    SELECT x.*{carry_p},
+           lag(x.last_value, 1, p.value) OVER (PARTITION BY x.series_id ORDER BY x.bucket)
                AS before
     FROM {name}_rows x JOIN {name}_prev p ON p.series_id = x.series_id
 )""",
@@ -213,20 +228,35 @@ def counter_buckets(
         hi=Fixed(hi),
         fresh=Fixed(fresh),
         before=Fixed(last_before("k.series_id", lo)),
+        carry_k=_carried(carry, "k"),
+        carry_p=_carried(carry, "p"),
     )
 
 
+def _carried(columns: tuple[str, ...], qualifier: str) -> Composable:
+    """``, q."a", q."b"`` for ``columns`` (nothing for none)."""
+    return Fixed(", ") + identifiers(columns, qualifier) if columns else Fixed("")
+
+
 def daily_consumption(
-    name: str, *, keys: str, lo: str = ":lo", hi: str = ":hi", tz: str = TZ
+    name: str,
+    *,
+    keys: str,
+    lo: str = ":lo",
+    hi: str = ":hi",
+    tz: str = TZ,
+    carry: tuple[str, ...] = (),
 ) -> str:
-    """CTEs ending in ``{name} (series_id, bucket, qty)``: each series of ``keys``' consumption
-    per local day (zone ``tz``) of ``[lo, hi)`` that holds readings; ``lo``, ``hi`` are local
-    midnights."""
+    """CTEs ending in ``{name} (series_id, bucket, {carry}, qty)``: each series of ``keys``'
+    consumption per local day (zone ``tz``) of ``[lo, hi)`` that holds readings, with the
+    columns ``carry`` of ``keys`` (``counter_buckets``); ``lo``, ``hi`` are local midnights."""
+    days = counter_buckets(name + "_days", keys=keys, level="day", lo=lo, hi=hi, tz=tz, carry=carry)
     return compose(
         """{days}, {name} AS (
-    SELECT series_id, bucket, {delta} AS qty FROM {name}_days
+    SELECT series_id, bucket{carried}, {delta} AS qty FROM {name}_days
 )""",
-        days=Fixed(counter_buckets(name + "_days", keys=keys, level="day", lo=lo, hi=hi, tz=tz)),
+        days=Fixed(days),
         name=Fixed(name),
+        carried=_carried(carry, ""),
         delta=Fixed(DELTA),
     )
