@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parktwin-installed
 
-.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-webhook-connections bench-writer-rtt bench-spatial bench-sim bench-emergency bench-carbon bench-rollup bench-economy bench-cockpit bench-scale-reads bench-today bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
+.PHONY: venv install-services test-tools lint typecheck unit test demo services-up services-down clean bench-ingest bench-alarm bench-webhook-connections bench-writer-rtt bench-spatial bench-sim bench-emergency bench-carbon bench-rollup bench-economy bench-cockpit bench-scale-reads bench-today bench-ledger-year bench-export bench-park100k bench-cluster bench-pg-cluster test-cluster cluster-tools cockpit
 
 $(STAMP): pyproject.toml constraints.txt scripts/bootstrap-venv.sh
 	scripts/bootstrap-venv.sh $(PYTHON) $(VENV)
@@ -154,6 +154,13 @@ bench-scale-reads: venv install-services
 # (2,000 devices; about 5 minutes; writes docs/benchmarks.md).
 bench-today: venv install-services
 	$(BIN)/python -m bench.today
+
+# The carbon ledger (the cockpit's year to date, the annual report, energy by enterprise) and the
+# 亩均 evaluation over a year of daily rollups at 2,000 / 20,000 / 100,000 devices, against the
+# same reads over this month (first run seeds, about 3 minutes; then about 10; writes
+# docs/benchmarks.md).
+bench-ledger-year: venv install-services
+	$(BIN)/python -m bench.ledger_year
 
 # The multi-node fault tests (tests_cluster/, outside `make test`'s suite): a three-node
 # RabbitMQ cluster with node kills and restarts, counted against what devices had acknowledged.
