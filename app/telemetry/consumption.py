@@ -125,7 +125,9 @@ def fresh_days(name: str, lo: str, hi: str) -> str:
     """CTEs ``{name}_queued`` (the queued hours of the queued days ``{name}_dirty`` made of
     whole UTC hours) and ``{name}_hours`` (those days' hourly rows: the queued hours from raw
     readings, the others from ``rollup_hour``), then ``{name}_fresh``: the queued days' rows,
-    from their hours where whole, else from raw readings."""
+    from their hours where whole, else from raw readings. A clean hour is told from a queued
+    one by ``telemetry_dirty``'s key, not by ``{name}_queued``: PostgreSQL, guessing that CTE
+    at one row, scanned it for every hourly row (2.2 s of 2.7 at 2,000 devices, bench/today)."""
     parts = {"name": Fixed(name), "lo": Fixed(lo), "hi": Fixed(hi), "whole": Fixed(WHOLE_HOURS)}
     return compose(
         """{name}_queued AS MATERIALIZED (
