@@ -293,7 +293,8 @@ def report(
         "Park `scale` "
         "seeded straight into PostgreSQL by bench/scale_reads/seed.py: N/100 buildings of "
         "100 located devices, 10 buildings per parcel, 4 spaces per building, an enterprise "
-        "per two buildings, every series with a latest value, 20 minutes of 15-s readings, "
+        "per two buildings, every series with a latest value, 20 minutes of 15-s readings "
+        "(their hours rolled up by the worker's statements), "
         "31 days of daily rollups for the counters, 0.5 % of devices with an open alarm.",
         "",
         "Through the whole API path (TestClient, one request at a time), the bulk-latest "
