@@ -26,7 +26,6 @@ same run (``fresh_from_raw`` put in for the day level while the statement is com
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -41,18 +40,16 @@ from zoneinfo import ZoneInfo
 import psycopg
 from fastapi.testclient import TestClient
 from sqlalchemy import TextClause, create_engine, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
-from app.core.db import create_engine_for, sync_url
+from app.core.db import sync_url
 from app.core.migrate import upgrade_to_head
 from app.embedded.services import EmbeddedServices
 from app.main import create_app
 from app.telemetry import consumption
-from app.telemetry.rollup_repository import recompute
 from bench.common import bench_database, run_bulk, viewer_key
 from bench.report import replace_section
-from bench.scale_reads.seed import seed
+from bench.scale_reads.seed import roll_up, seed
 
 PARK = "scale"
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -108,17 +105,6 @@ def timed(run: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
     return times, answer
 
 
-async def _roll_up(url: str, sids: list[int], hours: list[datetime]) -> None:
-    engine = create_engine_for(url, pool_size=1)
-    try:
-        async with AsyncSession(engine) as session:
-            pairs = [(sid, hour) for sid in sids for hour in hours]
-            await recompute(session, pairs, hours[0] - timedelta(days=90), days_of=pairs)
-            await session.commit()
-    finally:
-        await engine.dispose()
-
-
 def measure(url: str, mqtt_url: str, devices: int) -> list[dict[str, Any]]:
     today = datetime.now(ZONE).date()
     lo, hi = midnight(today.replace(day=1)), midnight(today + timedelta(days=1))
@@ -157,7 +143,7 @@ def measure(url: str, mqtt_url: str, devices: int) -> list[dict[str, Any]]:
             run_bulk(url, READINGS, {"park": PARK, "midnight": midnight(today), "start": start,
                                      "end": end})  # fmt: skip
             hours = [midnight(today) + timedelta(hours=h) for h in range(max(0, written - 1), upto)]
-            asyncio.run(_roll_up(url, sids, hours))
+            roll_up(url, sids, hours)
             written = upto
             db.execute(text("TRUNCATE telemetry_dirty"))
             db.commit()

@@ -46,10 +46,6 @@ TZ = "CAST(:tz AS text)"
 COLUMNS = "count, sum, min, max, first_time, first_value, last_time, last_value, increase"
 """The rollup columns of a bucket row (after ``series_id, bucket``)."""
 
-COLUMNS_X = (
-    "x.count, x.sum, x.min, x.max, x.first_time, x.first_value, x.last_time, x.last_value, "
-    "x.increase"
-)
 
 DELTA = "increase + " + STEP.format(before="before", value="first_value")
 """A bucket row's consumption: the steps inside it and the one from ``before`` to its first."""
@@ -161,7 +157,7 @@ def fresh_days(name: str, lo: str, hi: str) -> str:
     SELECT series_id, bucket, {columns} FROM ({raw_days}) raw
 )""",
         columns=Fixed(COLUMNS),
-        columns_x=Fixed(COLUMNS_X),
+        columns_x=identifiers(COLUMNS.split(", "), "x"),
         into_day=Fixed(HOURS_INTO_DAY),
         raw_hours=Fixed(RAW_ROLLUP.format(keys=name + "_queued", lo=lo, hi=hi)),
         raw_days=Fixed(

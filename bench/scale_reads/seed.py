@@ -219,7 +219,7 @@ def seed(
     timings["daily rollups"] = time.perf_counter() - step
     step = time.perf_counter()
     if readings_minutes:
-        asyncio.run(_roll_up(url, park, start, end))
+        _roll_up_readings(url, park, start, end)
     timings["hourly rollups"] = time.perf_counter() - step
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
@@ -229,10 +229,9 @@ def seed(
     return timings
 
 
-async def _roll_up(url: str, park: str, start: datetime, end: datetime) -> None:
-    """The raw readings' hours rolled up with the worker's own statements (their hourly rows
-    and the local days they touch), as in a park whose rollup job has caught up: the reads
-    then find every hour where the job would have put it."""
+def _roll_up_readings(url: str, park: str, start: datetime, end: datetime) -> None:
+    """The raw readings' hours rolled up (``roll_up``), as in a park whose rollup job has
+    caught up: the reads then find every hour where the job would have put it."""
     with psycopg.connect(url) as conn:
         sids = [r[0] for r in conn.execute("SELECT id FROM series WHERE park_id = %s", (park,))]
     hour = start.replace(minute=0, second=0, microsecond=0)
@@ -240,16 +239,27 @@ async def _roll_up(url: str, park: str, start: datetime, end: datetime) -> None:
     while hour < end:
         hours.append(hour)
         hour += timedelta(hours=1)
-    pairs = [(sid, h) for sid in sids for h in hours]
-    engine = create_engine_for(url, pool_size=1)
-    try:
-        for first in range(0, len(pairs), ROLLUP_BATCH):
-            batch = pairs[first : first + ROLLUP_BATCH]
-            async with AsyncSession(engine) as session:
-                await recompute(session, batch, start - timedelta(days=1), days_of=batch)
-                await session.commit()
-    finally:
-        await engine.dispose()
+    roll_up(url, sids, hours)
+
+
+def roll_up(url: str, sids: list[int], hours: list[datetime]) -> None:
+    """Every hour of ``hours`` of every series of ``sids`` rolled up with the worker's own
+    statements (``recompute``: the hourly rows and the local days they touch), in
+    transactions of ``ROLLUP_BATCH`` pairs."""
+    pairs = [(sid, hour) for sid in sids for hour in hours]
+
+    async def run() -> None:
+        engine = create_engine_for(url, pool_size=1)
+        try:
+            for first in range(0, len(pairs), ROLLUP_BATCH):
+                batch = pairs[first : first + ROLLUP_BATCH]
+                async with AsyncSession(engine) as session:
+                    await recompute(session, batch, min(hours) - timedelta(days=1), days_of=batch)
+                    await session.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def record(url: str, park: str, timings: dict[str, float]) -> None:
