@@ -191,3 +191,52 @@ def test_events_fanned_out_before_0035_count_as_routed(fresh_url: str) -> None:
         ("device.offline", None),
     ]
     assert rows[1][2] == before[1]  # the fanned-out event's row was not written again
+
+
+def test_daily_rollups_before_0036_are_rolled_up_into_months(fresh_url: str) -> None:
+    """Migration 0036 makes each month's row from the daily rows already there, by the rule a
+    day is made from its hours. Shanghai days (UTC+8): 1 Feb: 100 → 160 (increase 60),
+    2 Feb: 150 → 170 after a restart from zero (increase 20), 1 Mar: 180 → 190 (10). February:
+    its first day's increase, the step from 1 Feb's last to 2 Feb's first (150 − 160 is a drop:
+    the restart counts 150 in full) and 2 Feb's: 60 + 150 + 20 = 230."""
+    upgrade_to_head(fresh_url)
+    command.downgrade(alembic_config(fresh_url), "0035")
+    with psycopg.connect(fresh_url) as conn:
+        conn.execute("INSERT INTO park (id, name, timezone) VALUES ('p1', 'p', 'Asia/Shanghai')")
+        conn.execute(
+            "INSERT INTO device (park_id, id, type, name) "
+            "VALUES ('p1', 'm1', 'electricity_meter', 'M1')"
+        )
+        row = conn.execute(
+            "INSERT INTO series (park_id, device_id, metric) "
+            "VALUES ('p1', 'm1', 'energy_kwh') RETURNING id"
+        ).fetchone()
+        assert row is not None
+        days = [  # (local midnight as UTC, count, sum, min, max, first, last, increase)
+            ("2026-01-31T16:00Z", 2, 260, 100, 160, 100, 160, 60),
+            ("2026-02-01T16:00Z", 2, 320, 150, 170, 150, 170, 20),
+            ("2026-02-28T16:00Z", 2, 370, 180, 190, 180, 190, 10),
+        ]
+        for bucket, count, total, low, high, first, last, increase in days:
+            conn.execute(
+                "INSERT INTO rollup_day (series_id, bucket, count, sum, min, max, first_time, "
+                "first_value, last_time, last_value, increase) VALUES (%s, %s, %s, %s, %s, %s, "
+                "%s::timestamptz + interval '1 hour', %s, "
+                "%s::timestamptz + interval '20 hours', %s, %s)",
+                (row[0], bucket, count, total, low, high, bucket, first, bucket, last, increase),
+            )
+    upgrade_to_head(fresh_url)
+    with psycopg.connect(fresh_url) as conn:
+        months = conn.execute(
+            "SELECT bucket AT TIME ZONE 'Asia/Shanghai', count, sum, min, max, first_value, "
+            "last_value, increase FROM rollup_month WHERE series_id = %s ORDER BY bucket",
+            (row[0],),
+        ).fetchall()
+        dropped = conn.execute(
+            "SELECT parktwin_drop_expired('rollup_month', interval '100 years')"
+        ).fetchone()
+    assert months == [
+        (datetime(2026, 2, 1), 4, 580, 100, 170, 100, 170, 230),
+        (datetime(2026, 3, 1), 2, 370, 180, 190, 180, 190, 10),
+    ]
+    assert dropped == (0,)  # retention may drop its chunks

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.carbon.sql import energy_sql, gaps_sql
 from app.core.fetch import fetch_all
 from app.core.sqlcompose import statement
+from app.telemetry.consumption import holds_a_month
 
 
 async def region(session: AsyncSession, park_id: str) -> str:
@@ -55,14 +56,15 @@ async def quantities(
     params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "lo_day": lo_day,
               "hi_day": hi_day, "region": grid_region, "only": only,
               "carrier": carrier}  # fmt: skip
-    return await fetch_all(session, text(energy_sql(group_by, step)), params)
+    whole_months = step == "month" and holds_a_month(lo, hi, tz)
+    return await fetch_all(session, text(energy_sql(group_by, step, whole_months)), params)
 
 
 async def gaps(
     session: AsyncSession, *, park_id: str, tz: str, lo: datetime, hi: datetime
 ) -> Sequence[RowMapping]:
     params = {"park": park_id, "tz": tz, "lo": lo, "hi": hi, "only": None, "carrier": None}
-    return await fetch_all(session, text(gaps_sql()), params)
+    return await fetch_all(session, text(gaps_sql(holds_a_month(lo, hi, tz))), params)
 
 
 # One fixed statement per table a manual entry may name.

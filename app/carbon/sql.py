@@ -50,23 +50,59 @@ METERS = """meters AS (
       AND d.type IN ('electricity_meter', 'pv_inverter', 'gas_meter', 'steam_meter', 'water_meter')
 )"""
 
-DAILY = compose(
-    """counted AS (
+COUNTED = """counted AS (
     SELECT * FROM meters
     WHERE group_key IS NOT NULL AND carrier <> 'none'
       AND (CAST(:only AS text) IS NULL OR group_key = :only)
       AND (CAST(:carrier AS text) IS NULL OR carrier = :carrier)
-),
-{daily}""",
-    daily=Fixed(
-        daily_consumption("daily", keys="counted", carry=("group_key", "carrier", "scale"))
-    ),
-)
+)"""
+
+
+def _daily(months: str | None) -> str:
+    return compose(
+        "{counted},\n{daily}",
+        counted=Fixed(COUNTED),
+        daily=Fixed(
+            daily_consumption(
+                "daily", keys="counted", carry=("group_key", "carrier", "scale"), months=months
+            )
+        ),
+    )
+
+
+DAILY = _daily(None)
 """``counted``: the meters that count in a group (only those of group ``:only`` when given:
 one enterprise's report reads only its own meters; only those of ``:carrier`` when given: the
 year's grid kWh that green power is matched against); ``daily``: per series of theirs and
 local day of ``[lo, hi)``, the counter's consumption (reset aware), with the meter's group,
 carrier and scale carried (a meter has one series, so ``counted`` holds each series once)."""
+
+SPLIT_MONTHS = """split_months AS (
+    SELECT DISTINCT v.carrier,
+           date_trunc('month', v.valid_from::timestamp) AT TIME ZONE CAST(:tz AS text) AS month
+    FROM (SELECT carrier, valid_from FROM carbon_coefficient
+          UNION ALL SELECT carrier, valid_from FROM carbon_factor) v
+    WHERE extract(day FROM v.valid_from) <> 1
+      AND v.valid_from >= CAST(:lo_day AS date) - 31 AND v.valid_from < :hi_day
+)"""
+"""The local months in which a version of some coefficient or factor of a carrier comes into
+force after their first day (any park's, any region's: a month too many only costs its days)."""
+
+WHOLE_MONTHS = """k.carrier NOT IN ('pv_generation', 'pv_export')
+       AND NOT EXISTS (SELECT 1 FROM split_months s
+                       WHERE s.carrier = k.carrier AND s.month = r.bucket)"""
+"""When the ledger may count a meter's whole month as one quantity (``months`` of
+``daily_consumption``): the versions in force on its first day hold all month (no coefficient
+or factor of its carrier starts inside it), and it is not PV, whose self-consumption is
+max(generation − export, 0) per day. A ledger by month sums the same quantities under the same
+versions either way; at 100,000 devices the year to date reads about 550,000 monthly rows
+instead of 17 million daily ones (bench/ledger_year)."""
+
+DAILY_BY_MONTH = compose(
+    "{split},\n{daily}", split=Fixed(SPLIT_MONTHS), daily=Fixed(_daily(WHOLE_MONTHS))
+)
+"""``DAILY`` for a ledger by month: a meter's whole months may come as one row each, dated on
+their first day (``WHOLE_MONTHS``)."""
 
 # ``daily`` carries each meter's group, carrier and scale instead of joining ``counted`` again:
 # PostgreSQL guesses a row or two on both sides of such a join and, with one group asked for
@@ -153,8 +189,12 @@ STEPS = {"day": "day", "month": "month"}
 """The buckets of the accounting query (``date_trunc``'s field), a closed set."""
 
 
-def energy_sql(group_by: str, step: str) -> str:
-    """Quantities per (bucket, group, carrier, versions); ``step`` is ``day`` or ``month``."""
+def energy_sql(group_by: str, step: str, whole_months: bool = False) -> str:
+    """Quantities per (bucket, group, carrier, versions); ``step`` is ``day`` or ``month``.
+    With ``whole_months`` (by month, over a range holding a whole month), a meter's whole
+    months are read from the monthly rollups where they can (``WHOLE_MONTHS``)."""
+    if whole_months and step != "month":
+        raise ValueError("a ledger by day reads days")
     meters = _meters(GROUP_KEY[group_by])
     quantities = compose(QUANTITIES, manual_key=Fixed(MANUAL_KEY[group_by]))
     return compose(
@@ -166,7 +206,7 @@ FROM quantities q JOIN versions v ON v.carrier = q.carrier AND v.day = q.day
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 ORDER BY 1, 2, 3""",
         meters=Fixed(meters),
-        daily=Fixed(DAILY),
+        daily=Fixed(DAILY_BY_MONTH if whole_months else DAILY),
         quantities=Fixed(quantities),
         versions=Fixed(VERSIONS),
         step=Fixed(STEPS[step]),
@@ -187,5 +227,8 @@ ORDER BY parent.device_id"""
 """The meter tree's gap (损耗/未计量 = main − Σ sub) over the period, per meter with sub-meters."""
 
 
-def gaps_sql() -> str:
-    return compose(GAPS, meters=Fixed(_meters("d.park_id")), daily=Fixed(DAILY))
+def gaps_sql(whole_months: bool = False) -> str:
+    """``GAPS``; totals over the period, so with ``whole_months`` (a period holding a whole
+    month) any meter's whole months may count as one row each."""
+    daily = _daily("true") if whole_months else DAILY
+    return compose(GAPS, meters=Fixed(_meters("d.park_id")), daily=Fixed(daily))

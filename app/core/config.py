@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.mqtt import MqttTarget
@@ -52,6 +52,10 @@ def _origin(parts: SplitResult) -> str:
 
 # who connects: the dynsec admin (`services up`, `broker setup`), the ingestor, the API
 MqttRole = Literal["admin", "ingest", "api"]
+
+
+def _days(span: timedelta) -> str:
+    return f"{span / timedelta(days=1):g} days"
 
 
 class Settings(BaseSettings):
@@ -289,7 +293,8 @@ class Settings(BaseSettings):
         default=timedelta(days=730), description="hourly rollups kept this long (worker)"
     )
     daily_rollup_retention: timedelta = Field(
-        default=timedelta(days=3650), description="daily rollups kept this long (worker)"
+        default=timedelta(days=3650),
+        description="daily and monthly rollups kept this long (worker)",
     )
     worker_interval: timedelta = Field(
         default=timedelta(seconds=5), description="pause of the worker loop when idle"
@@ -641,6 +646,24 @@ class Settings(BaseSettings):
         if not parse_ports(value):
             raise ValueError("at least one port")
         return value
+
+    @model_validator(mode="after")
+    def _retentions(self) -> Settings:
+        """The rollups outlive the raw readings they are made from: a day still queued for the
+        rollup job is made from its clean hours' rows (app/telemetry/consumption.py), and a
+        month from its daily rows, the first of which is up to a month older than the newest."""
+        if self.hourly_rollup_retention < self.raw_retention:
+            raise ValueError(
+                "PARKTWIN_HOURLY_ROLLUP_RETENTION must be at least PARKTWIN_RAW_RETENTION "
+                f"({_days(self.hourly_rollup_retention)} < {_days(self.raw_retention)})"
+            )
+        if self.daily_rollup_retention < self.raw_retention + timedelta(days=31):
+            raise ValueError(
+                "PARKTWIN_DAILY_ROLLUP_RETENTION must be at least PARKTWIN_RAW_RETENTION and "
+                f"a month ({_days(self.daily_rollup_retention)} < {_days(self.raw_retention)} "
+                "+ 31 days)"
+            )
+        return self
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, else the embedded cluster's."""

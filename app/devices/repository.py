@@ -212,7 +212,7 @@ async def delete(session: AsyncSession, park_id: str, device_id: str) -> None:
         .scalars()
         .all()
     )
-    for table in ("telemetry", "rollup_hour", "rollup_day", "telemetry_dirty"):
+    for table in ("telemetry", "rollup_hour", "rollup_day", "rollup_month", "telemetry_dirty"):
         await session.execute(
             statement("DELETE FROM {table} WHERE series_id = ANY(:ids)", table=Identifier(table)),
             {"ids": list(ids)},

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.sqlcompose import Fixed, compose
 from app.economy import gb4754
-from app.telemetry.consumption import TZ, daily_consumption
+from app.telemetry.consumption import TZ, daily_consumption, holds_a_month
 
 METERS = """meters AS (
     SELECT d.enterprise_id, s.id AS series_id
@@ -30,9 +30,11 @@ METERS = """meters AS (
 )"""
 
 
-def daily_ctes(tag: str) -> str:
+def daily_ctes(tag: str, *, months: bool = False) -> str:
     """CTEs ending in ``{tag}_daily (enterprise_id, day, kwh)`` for ``[:{tag}_lo, :{tag}_hi)``
-    (park-local midnights); needs ``meters``."""
+    (park-local midnights); needs ``meters``. With ``months``, for a caller that sums by month
+    or over the range: a meter's whole month may come as one row dated on its first day, from
+    the monthly rollups (``daily_consumption``)."""
     days = tag + "_meter_days"
     return compose(
         """{steps}, {tag}_daily AS (
@@ -42,7 +44,12 @@ def daily_ctes(tag: str) -> str:
 )""",
         steps=Fixed(
             daily_consumption(
-                days, keys="meters", lo=f":{tag}_lo", hi=f":{tag}_hi", carry=("enterprise_id",)
+                days,
+                keys="meters",
+                lo=f":{tag}_lo",
+                hi=f":{tag}_hi",
+                carry=("enterprise_id",),
+                months="true" if months else None,
             )
         ),
         tag=Fixed(tag),
@@ -61,8 +68,7 @@ END"""
 """The GB/T 4754 section of enterprise ``e`` (table in app/economy/gb4754.py)."""
 
 
-POWER_INDEX = compose(
-    """
+POWER_INDEX_SQL = """
 WITH {meters}, {base}, {period},
 base AS (SELECT enterprise_id, sum(kwh) / :base_days AS baseline FROM b_daily GROUP BY 1),
 ent AS (
@@ -93,16 +99,24 @@ SELECT day, section, enterprise_id,
 FROM grid
 GROUP BY GROUPING SETS ((day), (day, section), (day, section, enterprise_id))
 ORDER BY day, by_section, by_enterprise, section, enterprise_id
-""",
-    meters=Fixed(METERS),
-    base=Fixed(daily_ctes("b")),
-    period=Fixed(daily_ctes("p")),
-    section=Fixed(SECTION),
-)
+"""
 """Per day: the park (no section, no enterprise), each section, each enterprise: kWh, the
 baseline daily kWh, firms monitored (a positive baseline and data that day), without data
 (an outage: neither operating nor idle), operating, and the 同口径 kWh and baseline (the
 firms with a baseline and data that day, on both sides of the index)."""
+
+POWER_INDEX = {
+    whole: compose(
+        POWER_INDEX_SQL,
+        meters=Fixed(METERS),
+        base=Fixed(daily_ctes("b", months=whole)),
+        period=Fixed(daily_ctes("p")),
+        section=Fixed(SECTION),
+    )
+    for whole in (False, True)
+}
+"""``POWER_INDEX_SQL`` by whether the base period holds a whole month (its whole months then
+read from the monthly rollups: ``daily_ctes``)."""
 
 
 async def power_index(
@@ -127,7 +141,8 @@ async def power_index(
         "ratio": ratio,
         **gb4754.sql_ranges(),
     }
-    return (await session.execute(text(POWER_INDEX), params)).mappings().all()
+    statement = POWER_INDEX[holds_a_month(base[0], base[1], tz)]
+    return (await session.execute(text(statement), params)).mappings().all()
 
 
 DAILY = compose(
@@ -151,33 +166,38 @@ async def daily_kwh(
     return (await session.execute(text(DAILY), params)).mappings().all()
 
 
-TOTAL = compose(
-    """
-WITH {meters}, {period}
-SELECT enterprise_id, sum(kwh) AS kwh FROM p_daily GROUP BY 1
-""",
-    meters=Fixed(METERS),
-    period=Fixed(daily_ctes("p")),
-)
+TOTAL = {
+    whole: compose(
+        "WITH {meters}, {period} SELECT enterprise_id, sum(kwh) AS kwh FROM p_daily GROUP BY 1",
+        meters=Fixed(METERS),
+        period=Fixed(daily_ctes("p", months=whole)),
+    )
+    for whole in (False, True)
+}
+"""Each enterprise's kWh over ``[p_lo, p_hi)``, by whether it holds a whole month."""
 
 
 async def total_kwh(
     session: AsyncSession, *, park_id: str, tz: str, lo: datetime, hi: datetime
 ) -> dict[str, float]:
     params = {"park": park_id, "tz": tz, "p_lo": lo, "p_hi": hi}
-    rows = (await session.execute(text(TOTAL), params)).mappings()
+    rows = (await session.execute(text(TOTAL[holds_a_month(lo, hi, tz)]), params)).mappings()
     return {str(r["enterprise_id"]): float(r["kwh"]) for r in rows}
 
 
-MONTHLY = compose(
-    """
+MONTHLY = {
+    whole: compose(
+        """
 WITH {meters}, {period}
 SELECT enterprise_id, date_trunc('month', day)::date AS month, sum(kwh) AS kwh
 FROM p_daily GROUP BY 1, 2
 """,
-    meters=Fixed(METERS),
-    period=Fixed(daily_ctes("p")),
-)
+        meters=Fixed(METERS),
+        period=Fixed(daily_ctes("p", months=whole)),
+    )
+    for whole in (False, True)
+}
+"""Each enterprise's kWh per month of ``[p_lo, p_hi)``, by whether it holds a whole month."""
 
 
 async def monthly_kwh(
@@ -185,7 +205,8 @@ async def monthly_kwh(
 ) -> dict[tuple[str, date], float]:
     """kWh per (enterprise, park-local month) of ``[lo, hi)``, months with readings only."""
     params = {"park": park_id, "tz": tz, "p_lo": lo, "p_hi": hi}
-    rows = (await session.execute(text(MONTHLY), params)).mappings()
+    statement = MONTHLY[holds_a_month(lo, hi, tz)]
+    rows = (await session.execute(text(statement), params)).mappings()
     return {(str(r["enterprise_id"]), r["month"]): float(r["kwh"]) for r in rows}
 
 

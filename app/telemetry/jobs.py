@@ -129,6 +129,7 @@ async def retention(session: AsyncSession, settings: Settings) -> int:
         ("telemetry", settings.raw_retention),
         ("rollup_hour", settings.hourly_rollup_retention),
         ("rollup_day", settings.daily_rollup_retention),
+        ("rollup_month", settings.daily_rollup_retention),  # kept with the days they sum
     ):
         count = await rollups.drop_expired(session, table, age)
         if count:

@@ -1,5 +1,5 @@
-"""SQL of the rollup worker: claim dirty hours, recompute their hourly and daily rollups,
-and drop expired chunks.
+"""SQL of the rollup worker: claim dirty hours, recompute their hourly, daily and monthly
+rollups, and drop expired chunks.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from app.core.sqlcompose import Fixed, compose, statement
 from app.telemetry.sql import (
     DAY_END,
     DAYS_OF_HOURS,
-    HOURS_INTO_DAY,
+    INTO_BUCKET,
+    MONTH_END,
     RAW_ROLLUP,
     ROLLUP_COLUMNS,
     WHOLE_HOURS,
@@ -128,31 +129,66 @@ DAYS = compose(
 )
 
 
-DAYS_FROM_HOURS = compose(
-    """
-SELECT h.series_id, k.bucket, {into_day}
-FROM days k
+FROM_PARTS = """
+SELECT h.series_id, k.bucket, {into_bucket}
+FROM {keys} k
 CROSS JOIN LATERAL (
     SELECT r.*, lag(r.last_value) OVER (ORDER BY r.bucket) AS before
-    FROM rollup_hour r
+    FROM {parts} r
     WHERE r.series_id = k.series_id AND r.bucket >= k.bucket AND r.bucket < k.bucket_end
-      AND r.bucket >= :tmin AND r.bucket < :tmax
+      {bounds}
 ) h
-WHERE {whole_hours}
+WHERE {where}
 GROUP BY h.series_id, k.bucket
-""",
-    into_day=Fixed(HOURS_INTO_DAY),
-    whole_hours=Fixed(WHOLE_HOURS),
+"""
+"""The rows of the buckets ``keys`` from the rows of their parts in ``parts`` (``INTO_BUCKET``)."""
+
+
+def _from_parts(keys: str, parts: str, bounds: str = "", where: str = "true") -> str:
+    return compose(
+        FROM_PARTS,
+        into_bucket=Fixed(INTO_BUCKET),
+        keys=Fixed(keys),
+        parts=Fixed(parts),
+        bounds=Fixed(bounds),
+        where=Fixed(where),
+    )
+
+
+DAYS_FROM_HOURS = _from_parts(
+    "days", "rollup_hour", "AND r.bucket >= :tmin AND r.bucket < :tmax", WHOLE_HOURS
 )
 """A local day's rollup row from its hourly rows (just recomputed, or clean): 24 rows a
 series instead of every raw reading of the day (5,760 at one reading every 15 s, read again
 each time one of the day's hours is recomputed: the rollup job's cost at 100,000 devices).
-Only for days made of whole UTC hours (``whole_hours``); a day in a half-hour zone (Asia/
+Only for days made of whole UTC hours (``WHOLE_HOURS``); a day in a half-hour zone (Asia/
 Kolkata) starts inside a UTC hour and is made from raw readings (``RAW_ROLLUP``). The
-columns are ``HOURS_INTO_DAY`` (app/telemetry/sql.py). A day whose other hours are still
+columns are ``INTO_BUCKET`` (app/telemetry/sql.py). A day whose other hours are still
 queued gets a row from their stale hourly rows; the read path makes a day touched by a queued
 hour from its clean hourly rows and its queued hours' raw readings (app/telemetry/
 consumption.py), and the worker recomputes the day again with those hours."""
+
+
+MONTHS = compose(
+    """months AS (
+    SELECT series_id, bucket, {month_end} AS bucket_end
+    FROM (
+        SELECT DISTINCT d.series_id, date_trunc('month', d.bucket, d.timezone) AS bucket,
+               d.timezone
+        FROM ({days_of_hours}) d
+    ) m
+)""",
+    month_end=Fixed(MONTH_END.format(b="bucket", tz="timezone")),
+    days_of_hours=Fixed(DAYS_OF_HOURS.format(hours="hours")),
+)
+"""The park-local months ``(series_id, bucket, bucket_end)`` that the days of ``hours`` lie in."""
+
+MONTHS_FROM_DAYS = _from_parts("months", "rollup_day")
+"""A local month's rollup row from its daily rows (just recomputed, or clean), by the rule that
+makes a day from its hours (``INTO_BUCKET``); a local day lies whole in its local month, in
+every zone. Recomputed with the days, so a month none of whose hours is queued any more has a
+current row; a month with a queued hour is read from its days (app/telemetry/consumption.py).
+Up to 31 rows a series, against the 24 hourly rows a day is made of."""
 
 
 DAYS_BY_RAW = RAW_ROLLUP.format(
@@ -207,7 +243,7 @@ async def recompute(
     days_of: list[tuple[int, datetime]],
 ) -> None:
     """Rebuild the hourly rollups of ``hours``, then the daily ones of the days that the
-    hours ``days_of`` touch (some or all of ``hours``).
+    hours ``days_of`` touch (some or all of ``hours``) and the monthly ones of their months.
 
     Hours before ``horizon`` (raw data already dropped by retention) are left as they are.
     A bucket whose readings are all gone loses its rollup row.
@@ -215,13 +251,22 @@ async def recompute(
     await _rebuild(session, "rollup_hour", hours, horizon)
     if days_of:
         await _rebuild(session, "rollup_day", days_of, horizon)
+        await _rebuild(session, "rollup_month", days_of, horizon)
+
+
+async def recompute_months(
+    session: AsyncSession, hours: list[tuple[int, datetime]], horizon: datetime
+) -> None:
+    """Rebuild only the monthly rollups of the months that ``hours`` lie in, from their daily
+    rows (a data set whose daily rows were written without the worker: bench/scale_reads)."""
+    await _rebuild(session, "rollup_month", hours, horizon)
 
 
 async def _rebuild(
     session: AsyncSession, table: str, hours: list[tuple[int, datetime]], horizon: datetime
 ) -> None:
     """Delete and insert again the rows of ``table`` (``rollup_hour``: the ``hours``;
-    ``rollup_day``: the local days they touch)."""
+    ``rollup_day``: the local days they touch; ``rollup_month``: those days' months)."""
     buckets = [h[1] for h in hours]
     params = {
         "sids": [h[0] for h in hours],
@@ -231,9 +276,10 @@ async def _rebuild(
         "tmin": min(buckets) - timedelta(days=2),
         "tmax": max(buckets) + timedelta(days=2),
     }
-    days = table == "rollup_day"
-    keys = "days" if days else "hours"
-    ctes = Fixed("WITH ") + Fixed(HOURS) + (Fixed(", ") + Fixed(DAYS) if days else Fixed(""))
+    keys = {"rollup_hour": "hours", "rollup_day": "days", "rollup_month": "months"}[table]
+    ctes = Fixed("WITH ") + Fixed(HOURS)
+    if keys != "hours":
+        ctes += Fixed(", ") + Fixed(DAYS if keys == "days" else MONTHS)
     parts = {"ctes": ctes, "table": Identifier(table), "keys": Identifier(keys)}
     await session.execute(
         statement(
@@ -244,8 +290,10 @@ async def _rebuild(
         params,
     )
     fresh: Composable = Fixed(RAW_ROLLUP.format(keys=keys, lo=":tmin", hi=":tmax"))
-    if days:
+    if keys == "days":
         fresh = Fixed(DAYS_FROM_HOURS) + Fixed(" UNION ALL ") + Fixed(DAYS_BY_RAW)
+    elif keys == "months":
+        fresh = Fixed(MONTHS_FROM_DAYS)
     await session.execute(
         statement(
             "INSERT INTO {table} ({columns}) {ctes} SELECT {columns} FROM ({fresh}) fresh",

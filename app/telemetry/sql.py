@@ -1,7 +1,8 @@
 """SQL shared by the read path (repository.py) and the rollup worker (rollup_repository.py).
 
 Every aggregate of the read API is composed from per-bucket rows of the same shape, made
-either from raw readings (``RAW_ROLLUP``) or read back from ``rollup_hour``/``rollup_day``:
+either from raw readings (``RAW_ROLLUP``) or read back from ``rollup_hour``/``rollup_day``/
+``rollup_month``:
 count, sum, min, max, first and last reading, and ``increase``, the counter consumption
 between consecutive readings inside the bucket. A reading below the one before it means
 the meter restarted from zero, so it counts in full.
@@ -48,6 +49,9 @@ then skip the chunks outside them, which it cannot do from the join's bounds alo
 DAY_END = "((({b}) AT TIME ZONE {tz}) + interval '1 day') AT TIME ZONE {tz}"
 """The end of the local day starting at ``b`` (23 or 25 hours on DST change days)."""
 
+MONTH_END = "((({b}) AT TIME ZONE {tz}) + interval '1 month') AT TIME ZONE {tz}"
+"""The end of the local month starting at ``b`` (a local midnight, the first of a month)."""
+
 DAYS_OF_HOURS = """
 SELECT DISTINCT k.series_id, time_bucket('1 day', v.h, p.timezone) AS bucket, p.timezone
 FROM {hours} k
@@ -67,17 +71,18 @@ WHOLE_HOURS = (
 """A local day ``k`` (``bucket``, ``bucket_end``) that starts and ends on whole UTC hours (every
 zone but the half- and quarter-hour ones): its rollup row can be made from its hourly rows."""
 
-HOURS_INTO_DAY = compose(
+INTO_BUCKET = compose(
     "sum(h.count)::int AS count, sum(h.sum) AS sum, min(h.min) AS min, max(h.max) AS max, "
     "min(h.first_time) AS first_time, first(h.first_value, h.first_time) AS first_value, "
     "max(h.last_time) AS last_time, last(h.last_value, h.last_time) AS last_value, "
     "sum(h.increase + {step}) AS increase",
     step=Fixed(STEP.format(before="h.before", value="h.first_value")),
 )
-"""A day's rollup columns (``count`` to ``increase``) from its hourly rows ``h``, grouped by
-the day, each with ``before``: the previous hour's ``last_value`` within the day (NULL for the
-day's first hour). The steps between hours are the raw rule's: each hour's first reading
-against the previous hour's last, the day's first hour against nothing, as ``RAW_ROLLUP``
-counts a day's first reading. One rule for the worker's daily rows (``DAYS_FROM_HOURS`` in
+"""A bucket's rollup columns (``count`` to ``increase``) from the rollup rows ``h`` of the
+consecutive buckets it is made of (a day's hours, a month's days), grouped by the bucket, each
+with ``before``: the previous row's ``last_value`` within the bucket (NULL for its first). The
+steps between rows are the raw rule's: each row's first reading against the previous row's
+last, the bucket's first row against nothing, as ``RAW_ROLLUP`` counts a bucket's first reading.
+One rule for the worker's daily and monthly rows (``DAYS_FROM_HOURS``, ``MONTHS_FROM_DAYS`` in
 app/telemetry/rollup_repository.py) and the read path's queued days
 (app/telemetry/consumption.py)."""

@@ -92,7 +92,14 @@ def _keep_all(settings_: Settings) -> Settings:
 
 def _clear(database_url: str, sids: list[int]) -> None:
     with psycopg.connect(database_url) as conn:
-        for table in ("telemetry", "rollup_hour", "rollup_day", "telemetry_dirty", "latest_value"):
+        for table in (
+            "telemetry",
+            "rollup_hour",
+            "rollup_day",
+            "rollup_month",
+            "telemetry_dirty",
+            "latest_value",
+        ):
             conn.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", (sids,))
 
 
@@ -337,6 +344,129 @@ def test_a_queued_day_takes_its_clean_hours_from_their_rollups(
     for got in (answers.owner[sid], answers.read_api[("day", sid)],
                 answers.economy_days[enterprise], answers.carbon_days[enterprise]):  # fmt: skip
         _same(got, expected[sid], "after the clean hours' raw readings are gone")
+
+
+# ---------------------------------------------------------------- whole months (migration 0036)
+
+MONTHS_BASE = datetime(2026, 1, 20, tzinfo=UTC)  # to mid-April: New York moves on 8 March
+MONTHS_SPAN = 85 * 24 * 60  # minutes
+
+month_counter = st.tuples(
+    st.integers(0, 7200),  # first reading, minutes after MONTHS_BASE
+    st.lists(
+        st.tuples(
+            st.integers(60, 5000),  # gap to the next reading: an hour to three and a half days
+            st.integers(0, 50),
+            st.sampled_from([False] * 5 + [True]),  # the meter restarts from zero
+        ),
+        min_size=40,
+        max_size=60,
+    ),
+)
+
+
+def _month_readings(start: int, steps: list[tuple[int, int, bool]]) -> Readings:
+    minute, value = start, 100.0
+    readings = {MONTHS_BASE + timedelta(minutes=minute): value}
+    for gap, increase, reset in steps:
+        minute += gap
+        value = float(increase) if reset else value + increase
+        if minute < MONTHS_SPAN:
+            readings[MONTHS_BASE + timedelta(minutes=minute)] = value
+    return readings
+
+
+async def _by_month(
+    settings_: Settings, site: Site, first: date, end: date
+) -> tuple[dict[tuple[str, date], float], dict[str, float], dict[tuple[str, date], float]]:
+    """电力看经济's monthly and total kWh and the carbon ledger by month, per enterprise."""
+    lo, hi = _local_midnight(first, site.zone), _local_midnight(end, site.zone)
+    engine = create_engine_for(settings_.resolved_database_url(), pool_size=1)
+    try:
+        async with AsyncSession(engine) as session:
+            q = {"park_id": site.park_id, "tz": site.zone, "lo": lo, "hi": hi}
+            monthly = await economy.monthly_kwh(session, **q)
+            total = await economy.total_kwh(session, **q)
+            ledger = {
+                (str(r["group_key"]), r["bucket"]): float(r["quantity"])
+                for r in await carbon.quantities(
+                    session,
+                    park_id=site.park_id,
+                    tz=site.zone,
+                    span=(lo, hi, first, end),
+                    group_by="enterprise",
+                    step="month",
+                    grid_region="national",
+                )
+            }
+            return monthly, total, ledger
+    finally:
+        await engine.dispose()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    zone=st.sampled_from(ZONES),
+    counters=st.lists(month_counter, min_size=METERS, max_size=METERS),
+    lates=st.lists(
+        st.lists(
+            st.tuples(st.integers(0, MONTHS_SPAN - 1), st.integers(0, 400).map(float)), max_size=4
+        ),
+        min_size=METERS,
+        max_size=METERS,
+    ),
+    drain_late=st.booleans(),
+    window=st.tuples(st.integers(0, 12), st.integers(30, 70)),  # February at least
+)
+def test_whole_months_equal_their_days(
+    sites: dict[str, Site],
+    database_url: str,
+    settings: Settings,
+    zone: str,
+    counters: list[tuple[int, list[tuple[int, int, bool]]]],
+    lates: list[list[tuple[int, float]]],
+    drain_late: bool,
+    window: tuple[int, int],
+) -> None:
+    """Reads that take a whole month from ``rollup_month`` (电力看经济's monthly and total kWh,
+    the carbon ledger by month) answer each month's sum of the definition's days, with the
+    month's hours rolled up or some left queued by late readings, in every zone."""
+    site = sites[zone]
+    first = MONTHS_BASE.astimezone(ZoneInfo(zone)).date() + timedelta(days=window[0])
+    end = first + timedelta(days=window[1])
+    _clear(database_url, site.sids)
+    written: dict[int, Readings] = {}
+    for sid, (start, steps) in zip(site.sids, counters, strict=True):
+        written[sid] = _month_readings(start, steps)
+        write_readings(database_url, sid, sorted(written[sid].items()))
+    drain_rollups(_keep_all(settings))
+    for sid, extra in zip(site.sids, lates, strict=True):
+        kept = [(MONTHS_BASE + timedelta(minutes=m), v) for m, v in extra]
+        write_readings(database_url, sid, kept)  # a time already written keeps its value
+        for t, v in kept:
+            written[sid].setdefault(t, v)
+    if drain_late:
+        drain_rollups(_keep_all(settings))
+    monthly, total, ledger = asyncio.run(_by_month(settings, site, first, end))
+    for sid, enterprise in zip(site.sids, site.enterprises, strict=True):
+        expected: dict[date, float] = {}
+        for day, qty in consumption_by_day(written[sid], zone, first, end).items():
+            month = day.replace(day=1)
+            expected[month] = expected.get(month, 0.0) + qty
+        for got in (monthly, ledger):
+            mine = {m: v for (e, m), v in got.items() if e == enterprise}
+            assert sorted(mine) == sorted(expected), (sid, mine, expected)
+            for month, value in expected.items():
+                assert math.isclose(mine[month], value, rel_tol=1e-9, abs_tol=1e-9), month
+        if expected:
+            assert math.isclose(total[enterprise], sum(expected.values()), abs_tol=1e-9)
+        else:
+            assert enterprise not in total
 
 
 @pytest.fixture(autouse=True)

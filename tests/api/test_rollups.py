@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
@@ -58,7 +59,14 @@ def _keep_all(settings_: Settings) -> Settings:
 
 def _clear(database_url: str, sid: int) -> None:
     with psycopg.connect(database_url) as conn:
-        for table in ("telemetry", "rollup_hour", "rollup_day", "telemetry_dirty", "latest_value"):
+        for table in (
+            "telemetry",
+            "rollup_hour",
+            "rollup_day",
+            "rollup_month",
+            "telemetry_dirty",
+            "latest_value",
+        ):
             conn.execute(f"DELETE FROM {table} WHERE series_id = %s", (sid,))
 
 
@@ -85,8 +93,8 @@ async def _both_ways(
                         "tz": zone,
                         "agg": agg,
                     }
-                    raw = await repository.bucketed(session, level=None, **common)  # type: ignore[arg-type]
-                    rolled = await repository.bucketed(session, level=interval.level, **common)  # type: ignore[arg-type]
+                    raw = await repository.bucketed(session, level=None, **common)
+                    rolled = await repository.bucketed(session, level=interval.level, **common)
                     answers.append((name, agg, [tuple(r) for r in raw], [tuple(r) for r in rolled]))
     finally:
         await engine.dispose()
@@ -153,3 +161,28 @@ def test_the_worker_empties_the_queue_and_fills_both_rollups(
     assert [(h[0], h[1]) for h in hours] == [(_at(0), 1), (_at(60), 1), (_at(16 * 60), 1)]
     # Shanghai days start at 16:00 UTC: 00:00 and 01:30 on the 4th/5th local day, 16:00 next.
     assert days == [(_at(-8 * 60), 2), (_at(16 * 60), 1)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "hourly", "daily", "error"),
+    [
+        (800, 730, 3650, "PARKTWIN_HOURLY_ROLLUP_RETENTION must be at least"),  # 730 < 800 days
+        (90, 730, 100, "PARKTWIN_DAILY_ROLLUP_RETENTION must be at least"),  # 100 < 90 + 31
+        (90, 90, 121, None),  # the shortest the rollups may be kept with 90 days of raw data
+    ],
+)
+def test_rollups_are_kept_longer_than_the_readings_they_are_made_of(
+    raw: int, hourly: int, daily: int, error: str | None
+) -> None:
+    """A queued day is made from its clean hours' rows and a month from its days: a setting
+    that drops them before the raw readings they stand for is refused at start."""
+    retentions = {
+        "raw_retention": timedelta(days=raw),
+        "hourly_rollup_retention": timedelta(days=hourly),
+        "daily_rollup_retention": timedelta(days=daily),
+    }
+    if error is None:
+        assert Settings(**retentions).daily_rollup_retention == timedelta(days=daily)
+    else:
+        with pytest.raises(ValidationError, match=error):
+            Settings(**retentions)
