@@ -146,7 +146,7 @@ def load(url: str) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("DELETE FROM park WHERE id = 'carbon'")
         conn.execute("DROP TABLE IF EXISTS bench_rate")
-        conn.execute("TRUNCATE telemetry, rollup_hour, rollup_day, telemetry_dirty")
+        conn.execute("TRUNCATE telemetry, rollup_hour, rollup_day, rollup_month, telemetry_dirty")
         conn.execute("DROP TABLE IF EXISTS bench_carbon_demo_done")  # its readings are gone
         conn.execute("INSERT INTO park (id, name) VALUES ('carbon', 'carbon bench')")
         conn.execute(DEVICE_ROWS)

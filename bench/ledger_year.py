@@ -8,8 +8,9 @@ baseline, same data, same run).
 
 1. The embedded services and a database ``parktwin_bench_year_N`` per size, seeded once by
    bench/scale_reads/seed.py with 340 days of daily rollups for every counter (40 % of the
-   devices are electricity meters, 10 % water meters, every one a root meter) and 20 minutes of
-   raw readings; every hour rolled up (no queued hour).
+   devices are electricity meters, 10 % water meters, every one a root meter), their months'
+   rows (``rollup_month``, made with the worker's statement) and 20 minutes of raw readings;
+   every hour rolled up (no queued hour).
 2. Through the app (TestClient, one request at a time, the API's statement timeout as shipped:
    30 s), after a warm-up, ``RUNS`` times each: the carbon panel's read (this month, then the
    year to date, ``interval=month&total=true``), the park's carbon report for this year, energy
@@ -72,7 +73,15 @@ def seeded(url: str, devices: int) -> bool:
             "WHERE s.park_id = %s",
             (PARK,),
         ).fetchone()
-    return bool(row and row[0] == devices and rows and rows[0] >= DAYS)
+        months = conn.execute(
+            "SELECT count(DISTINCT bucket) FROM rollup_month r "
+            "JOIN series s ON s.id = r.series_id WHERE s.park_id = %s",
+            (PARK,),
+        ).fetchone()
+    whole = DAYS // 31  # a month row of every month the days cover (migration 0036)
+    return bool(
+        row and row[0] == devices and rows and rows[0] >= DAYS and months and months[0] >= whole
+    )
 
 
 def measure(url: str, mqtt_url: str) -> dict[str, tuple[list[float], int]]:
@@ -120,7 +129,8 @@ def report(
         f"bench.ledger_year` on this machine ({os.cpu_count()} cores; load average {loadavg}). "
         f"Park `scale` seeded by bench/scale_reads/seed.py with {DAYS} days of daily rollups "
         "for every counter (40 % of the devices are electricity meters, 10 % water meters, all "
-        "root meters, an enterprise per 200 devices), every hour rolled up. Through the app "
+        "root meters, an enterprise per 200 devices) and the monthly rows the worker makes "
+        "from them, every hour rolled up. Through the app "
         f"(TestClient), the median of {RUNS} requests after a warm-up, ms; the API's statement "
         "timeout as shipped (30 s: a longer read is answered 503). This month is the "
         "baseline (the same reads over a month).",

@@ -120,7 +120,7 @@ def load(url: str, series: int) -> datetime:
     started = time.monotonic()
     hour = open_hour()
     with psycopg.connect(url) as conn:
-        conn.execute("TRUNCATE telemetry, rollup_hour, rollup_day, telemetry_dirty")
+        conn.execute("TRUNCATE telemetry, rollup_hour, rollup_day, rollup_month, telemetry_dirty")
         conn.execute("DELETE FROM park WHERE id = %s", (PARK,))
         conn.execute("INSERT INTO park (id, name) VALUES (%s, 'rollup bench')", (PARK,))
         conn.execute(

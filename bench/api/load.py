@@ -100,7 +100,9 @@ def _registry(conn: psycopg.Connection[tuple[object, ...]], end: datetime) -> No
         "FROM device d JOIN device_type_metric m ON m.device_type = d.type "
         "WHERE d.park_id = 'bench' ORDER BY d.id, m.name"
     )
-    conn.execute("TRUNCATE telemetry, rollup_hour, rollup_day, latest_value, telemetry_dirty")
+    conn.execute(
+        "TRUNCATE telemetry, rollup_hour, rollup_day, rollup_month, latest_value, telemetry_dirty"
+    )
     conn.execute("DROP TABLE IF EXISTS bench_meta")
     conn.execute("CREATE TABLE bench_meta (key text PRIMARY KEY, value text)")
     conn.execute("INSERT INTO bench_meta VALUES ('end', %s)", (end.isoformat(),))
@@ -139,7 +141,7 @@ def load(url: str, log: object = print) -> datetime:
     run_bulk_parallel(url, READINGS, [{"day": d, "start": start, "reset": reset} for d in todo])
     log(f"  readings ({len(todo)} days): {time.monotonic() - started:.0f} s")  # type: ignore[operator]
     with psycopg.connect(url) as conn:
-        conn.execute("TRUNCATE rollup_hour, rollup_day")
+        conn.execute("TRUNCATE rollup_hour, rollup_day, rollup_month")
     run_bulk_parallel(url, HOUR_ROLLUPS, [{"lo": d, "hi": d + timedelta(days=1)} for d in days])
     run_bulk(url, DAY_ROLLUPS, {})
     log(f"  rollups: {time.monotonic() - started:.0f} s")  # type: ignore[operator]

@@ -11,14 +11,15 @@ smoke detectors, 5 % equipment monitors); 3 % offline, 2 % never heard from (unk
 rest online; 0.5 % with an open alarm (the alarm summary and the twin's worst-of), 2 % with a
 closed one. Every series has a latest value; ``readings_minutes`` minutes of readings every
 15 s for every series end now, their hours rolled up by the worker's own statements (hourly
-rows and the days they touch); counter series get ``rollup_days`` days of daily rollups.
+rows and the days they touch); counter series get ``rollup_days`` days of daily rollups, and
+their months the monthly rows the worker makes from them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -26,7 +27,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import create_engine_for
-from app.telemetry.rollup_repository import recompute
+from app.telemetry.rollup_repository import recompute, recompute_months
 from bench.common import run_bulk
 
 ORIGIN_LON, ORIGIN_LAT, CELL = 120.6, 31.2, 0.01
@@ -218,6 +219,9 @@ def seed(
     run_bulk(url, DAILY, {"park": park, "first": first, "last": today - timedelta(days=1)})
     timings["daily rollups"] = time.perf_counter() - step
     step = time.perf_counter()
+    _roll_up_months(url, park, first, today)
+    timings["monthly rollups"] = time.perf_counter() - step
+    step = time.perf_counter()
     if readings_minutes:
         _roll_up_readings(url, park, start, end)
     timings["hourly rollups"] = time.perf_counter() - step
@@ -242,19 +246,49 @@ def _roll_up_readings(url: str, park: str, start: datetime, end: datetime) -> No
     roll_up(url, sids, hours)
 
 
+def _roll_up_months(url: str, park: str, first: datetime, last: datetime) -> None:
+    """The months of the counters' daily rows ``[first, last)`` rolled up with the worker's
+    statement (``recompute_months``). The months are stepped in local time: a month added to
+    a UTC instant clamps at a short month's end and drifts (30 January + 1 month = 28
+    February 16:00 UTC, already 1 March in Shanghai), skipping months."""
+    with psycopg.connect(url) as conn:
+        pairs = conn.execute(
+            "SELECT s.id, m AT TIME ZONE 'Asia/Shanghai' FROM series s "
+            "JOIN device_type_metric t ON t.name = s.metric "
+            "JOIN device d ON d.park_id = s.park_id AND d.id = s.device_id "
+            "AND d.type = t.device_type, generate_series("
+            "date_trunc('month', %(first)s::timestamptz AT TIME ZONE 'Asia/Shanghai'), "
+            "%(last)s::timestamptz AT TIME ZONE 'Asia/Shanghai', interval '1 month') m "
+            "WHERE s.park_id = %(park)s AND t.kind = 'counter' ORDER BY 1, 2",
+            {"park": park, "first": first, "last": last},
+        ).fetchall()
+    horizon = first - timedelta(days=31)
+    _in_batches(url, [(int(sid), m) for sid, m in pairs],
+                lambda session, batch: recompute_months(session, batch, horizon))  # fmt: skip
+
+
 def roll_up(url: str, sids: list[int], hours: list[datetime]) -> None:
     """Every hour of ``hours`` of every series of ``sids`` rolled up with the worker's own
-    statements (``recompute``: the hourly rows and the local days they touch), in
-    transactions of ``ROLLUP_BATCH`` pairs."""
-    pairs = [(sid, hour) for sid in sids for hour in hours]
+    statements (``recompute``: the hourly rows, the local days they touch and their months)."""
+    horizon = min(hours) - timedelta(days=1)
+    _in_batches(url, [(sid, hour) for sid in sids for hour in hours],
+                lambda session, batch: recompute(session, batch, horizon, days_of=batch))  # fmt: skip
+
+
+Pairs = list[tuple[int, datetime]]
+
+
+def _in_batches(
+    url: str, pairs: Pairs, rebuild: Callable[[AsyncSession, Pairs], Awaitable[None]]
+) -> None:
+    """``rebuild`` over ``pairs`` (series, hour) in transactions of ``ROLLUP_BATCH`` pairs."""
 
     async def run() -> None:
         engine = create_engine_for(url, pool_size=1)
         try:
             for first in range(0, len(pairs), ROLLUP_BATCH):
-                batch = pairs[first : first + ROLLUP_BATCH]
                 async with AsyncSession(engine) as session:
-                    await recompute(session, batch, min(hours) - timedelta(days=1), days_of=batch)
+                    await rebuild(session, pairs[first : first + ROLLUP_BATCH])
                     await session.commit()
         finally:
             await engine.dispose()
