@@ -95,6 +95,19 @@ def series_id(database_url: str, park_id: str, device_id: str, metric: str) -> i
     return int(row[0])
 
 
+SERIES_TABLES = ("telemetry", "rollup_hour", "rollup_day", "rollup_month", "telemetry_dirty",
+                 "latest_value")  # fmt: skip
+"""Every table holding rows of a series' readings (what ``write_readings`` and the worker
+write)."""
+
+
+def clear_series(database_url: str, sids: list[int]) -> None:
+    """Delete the readings of ``sids`` and everything made from them."""
+    with psycopg.connect(database_url) as conn:
+        for table in SERIES_TABLES:
+            conn.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", (sids,))
+
+
 def write_readings(
     database_url: str, sid: int, readings: list[tuple[datetime, float]], mark: bool = True
 ) -> None:

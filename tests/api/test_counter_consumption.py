@@ -34,7 +34,13 @@ from app.economy import power_repository as economy
 from app.telemetry import repository as telemetry
 from app.telemetry.consumption import daily_consumption
 from app.telemetry.intervals import INTERVALS
-from tests.api.conftest import create_device, create_park, series_id, write_readings
+from tests.api.conftest import (
+    clear_series,
+    create_device,
+    create_park,
+    series_id,
+    write_readings,
+)
 from tests.api.worker_util import drain_rollups
 from tests.economy.support import make_enterprise
 
@@ -88,19 +94,6 @@ def sites(client: TestClient, admin: dict[str, str], database_url: str) -> dict[
 def _keep_all(settings_: Settings) -> Settings:
     """The fixed dates here are older than the default raw retention: keep them all."""
     return settings_.model_copy(update={"raw_retention": timedelta(days=36500)})
-
-
-def _clear(database_url: str, sids: list[int]) -> None:
-    with psycopg.connect(database_url) as conn:
-        for table in (
-            "telemetry",
-            "rollup_hour",
-            "rollup_day",
-            "rollup_month",
-            "telemetry_dirty",
-            "latest_value",
-        ):
-            conn.execute(f"DELETE FROM {table} WHERE series_id = ANY(%s)", (sids,))
 
 
 def _drop_raw_before(database_url: str, sids: list[int], cutoff: datetime) -> None:
@@ -257,7 +250,7 @@ def test_consumption_equals_the_raw_definition(
     first = BASE.astimezone(ZoneInfo(zone)).date() + timedelta(days=window[0])
     end = first + timedelta(days=min(window[1], DAYS - 1 - window[0]))
     cutoff = _local_midnight(first, zone) - timedelta(hours=keep_hours)
-    _clear(database_url, site.sids)
+    clear_series(database_url, site.sids)
     written: dict[int, Readings] = {}
     for sid, (start, steps) in zip(site.sids, counters, strict=True):
         readings = _counter(start, steps)
@@ -292,7 +285,7 @@ def test_after_retention_a_half_hour_zone_takes_the_baseline_from_the_last_rollu
     site = sites["Asia/Kolkata"]
     first = date(2026, 3, 6)
     lo = _local_midnight(first, site.zone)
-    _clear(database_url, site.sids)
+    clear_series(database_url, site.sids)
     sid = site.sids[0]
     readings = [(lo - timedelta(minutes=50), 10.0), (lo - timedelta(minutes=20), 15.0),
                 (lo + timedelta(minutes=10), 18.0), (lo + timedelta(hours=5), 20.0)]  # fmt: skip
@@ -319,7 +312,7 @@ def test_a_queued_day_takes_its_clean_hours_from_their_rollups(
     site = sites["Asia/Shanghai"]
     first = date(2026, 3, 6)
     lo = _local_midnight(first, site.zone)
-    _clear(database_url, site.sids)
+    clear_series(database_url, site.sids)
     sid = site.sids[0]
     minutes = [(10, 10.0), (70, 15.0), (110, 21.0)]
     write_readings(database_url, sid, [(lo + timedelta(minutes=m), v) for m, v in minutes])
@@ -439,7 +432,7 @@ def test_whole_months_equal_their_days(
     site = sites[zone]
     first = MONTHS_BASE.astimezone(ZoneInfo(zone)).date() + timedelta(days=window[0])
     end = first + timedelta(days=window[1])
-    _clear(database_url, site.sids)
+    clear_series(database_url, site.sids)
     written: dict[int, Readings] = {}
     for sid, (start, steps) in zip(site.sids, counters, strict=True):
         written[sid] = _month_readings(start, steps)
@@ -473,4 +466,4 @@ def test_whole_months_equal_their_days(
 def _no_leftovers(sites: dict[str, Site], database_url: str) -> Iterator[None]:
     yield
     for site in sites.values():
-        _clear(database_url, site.sids)
+        clear_series(database_url, site.sids)

@@ -24,7 +24,13 @@ from app.core.config import Settings
 from app.core.db import create_engine_for
 from app.telemetry import repository
 from app.telemetry.intervals import INTERVALS, covered_range
-from tests.api.conftest import create_device, create_park, series_id, write_readings
+from tests.api.conftest import (
+    clear_series,
+    create_device,
+    create_park,
+    series_id,
+    write_readings,
+)
 from tests.api.worker_util import drain_rollups
 
 BASE = datetime(2026, 3, 5, 0, 0, tzinfo=UTC)  # New York moves its clocks on 8 March
@@ -55,19 +61,6 @@ readings = st.lists(
 def _keep_all(settings_: Settings) -> Settings:
     """The fixed dates here are older than the default raw retention: keep them all."""
     return settings_.model_copy(update={"raw_retention": timedelta(days=36500)})
-
-
-def _clear(database_url: str, sid: int) -> None:
-    with psycopg.connect(database_url) as conn:
-        for table in (
-            "telemetry",
-            "rollup_hour",
-            "rollup_day",
-            "rollup_month",
-            "telemetry_dirty",
-            "latest_value",
-        ):
-            conn.execute(f"DELETE FROM {table} WHERE series_id = %s", (sid,))
 
 
 def _at(minute: int) -> datetime:
@@ -124,7 +117,7 @@ def test_rollups_equal_raw(
     window: tuple[int, int],
 ) -> None:
     sid = series_by_zone[zone]
-    _clear(database_url, sid)
+    clear_series(database_url, [sid])
     write_readings(database_url, sid, [(_at(m), v) for m, v in first])
     drain_rollups(_keep_all(settings))
     write_readings(database_url, sid, [(_at(m), v) for m, v in late])  # first value wins
@@ -142,7 +135,7 @@ def test_the_worker_empties_the_queue_and_fills_both_rollups(
     series_by_zone: dict[str, int], database_url: str, settings: Settings
 ) -> None:
     sid = series_by_zone["Asia/Shanghai"]
-    _clear(database_url, sid)
+    clear_series(database_url, [sid])
     write_readings(database_url, sid, [(_at(0), 1.0), (_at(90), 2.0), (_at(16 * 60), 3.0)])
     assert drain_rollups(_keep_all(settings)) >= 3
     with psycopg.connect(database_url) as conn:
