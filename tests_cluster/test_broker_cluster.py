@@ -148,7 +148,8 @@ def test_whole_broker_restarted_with_a_node_failing_its_first_boot(
     """After every node stopped, the others wait at boot for the tables of the node that
     stopped last; that node fails its first boot (its AMQP port held by another process, as
     a port still taken would) and ``up()`` starts it again while they wait, so the whole
-    cluster comes back (a clean-clone CI run waited 300 s on the first node instead)."""
+    cluster comes back (a clean-clone CI run waited 300 s on the first node instead). Any
+    other node that stops while booting is started again too."""
     nodes = cluster.nodes
     last = nodes.nodes[-1]  # down() stops the nodes in order: the last one stops last
     # The listener's eaddrinuse is in the node's log file; its stdout has it too, unless the VM
@@ -193,9 +194,13 @@ def test_whole_broker_restarted_with_a_node_failing_its_first_boot(
             log.seek(offset)
             logged += log.read()
     assert b"eaddrinuse" in logged
-    assert [r.getMessage() for r in caplog.records if r.name == "app.embedded.rabbitmq"] == [
-        f"{last.name} stopped while booting; starting it again"
-    ]
+    # The last node was started again; a node waiting for its tables may itself stop at boot
+    # when the last node's failed launch goes away (a clean-clone CI run: the second node did)
+    # and is started again the same way.
+    restarted = [r.getMessage() for r in caplog.records if r.name == "app.embedded.rabbitmq"]
+    started_again = {f"{n.name} stopped while booting; starting it again" for n in nodes.nodes}
+    assert f"{last.name} stopped while booting; starting it again" in restarted
+    assert set(restarted) <= started_again, restarted
     assert launches and last.pid() is not None
     cluster.wait_queue_members()
     assert all(port_open(n.amqp_port) for n in nodes.nodes)
