@@ -7,7 +7,9 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
-from app.core.config import Settings, get_settings
+from pydantic import ValidationError
+
+from app.core.config import Settings, get_settings, settings_problems
 from app.core.logging import configure_logging
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -383,7 +385,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # what an operator set wrong, one line a setting, not pydantic's traceback
+        problems = settings_problems(exc)
+        print(f"parktwin: {len(problems)} invalid setting(s), nothing started:", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level, settings.log_format)
     handler: Handler = args.handler
     return handler(args, settings)

@@ -13,12 +13,21 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.mqtt import MqttTarget
 
 DbProcess = Literal["api", "ingest", "worker", "migrate"]
+
+ENV_PREFIX = "PARKTWIN_"
 
 
 def parse_ports(spec: str) -> list[tuple[int, int]]:
@@ -26,7 +35,10 @@ def parse_ports(spec: str) -> list[tuple[int, int]]:
     ranges = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
         low, _, high = item.partition("-")
-        first, last = int(low), int(high or low)
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            first, last = 0, -1
         if not 1 <= first <= last <= 65535:
             raise ValueError(f"{item!r} is not a port or a range of ports (1-65535)")
         ranges.append((first, last))
@@ -60,7 +72,7 @@ def _days(span: timedelta) -> str:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="PARKTWIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
     database_url: str | None = Field(
@@ -749,3 +761,16 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per invalid setting, named as it is set (``PARKTWIN_RAW_RETENTION: ...``),
+    for a process that refuses to start. Pydantic's copy of the value is left out (a setting
+    may hold a password); the lists' own checks name their malformed item (a port, an
+    origin)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        lines.append(f"{ENV_PREFIX}{field.upper()}: {message}" if field else message)
+    return lines
