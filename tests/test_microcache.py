@@ -139,3 +139,20 @@ def test_an_answer_begun_before_an_invalidation_is_given_but_not_kept_nor_joined
         assert source.calls == 2
 
     asyncio.run(scenario())
+
+
+def test_flights_only_shares_a_computation_under_way_and_keeps_nothing() -> None:
+    """A domain's builds under way (the carbon ledger): askers meanwhile share the one being
+    made; one asking after it is made starts another, whatever the ttl."""
+
+    async def scenario() -> None:
+        source = Source(held=True)
+        cache = MicroCache(60.0, flights_only=True)
+        askers = [asyncio.create_task(cache.get("ledger", source)) for _ in range(3)]
+        await asyncio.sleep(0)
+        source.release.set()
+        assert await asyncio.gather(*askers) == [b"answer 1"] * 3
+        assert await cache.get("ledger", source) == b"answer 2"
+        assert (source.calls, cache.hits, cache.misses) == (2, 2, 2)
+
+    asyncio.run(scenario())

@@ -42,13 +42,23 @@ async def put(session: AsyncSession, *, ctx: ParkContext, data: BudgetPut) -> Bu
     return BudgetRead.model_validate(position)  # only this budget's ledger is built
 
 
-async def list_(session: AsyncSession, *, ctx: ParkContext, year: int | None) -> list[BudgetRead]:
+async def list_(
+    session: AsyncSession,
+    *,
+    ctx: ParkContext,
+    year: int | None,
+    flights: ledger.Flights | None = None,
+) -> list[BudgetRead]:
     rows = await repository.budgets(session, ctx.park_id, year)
-    return [BudgetRead.model_validate(p) for p in await positions(session, rows)]
+    return [BudgetRead.model_validate(p) for p in await positions(session, rows, flights)]
 
 
-async def positions(session: AsyncSession, rows: list[RowMapping] | Any) -> list[dict[str, Any]]:
-    """Each budget with its year-to-date value, share of the cap and forecast."""
+async def positions(
+    session: AsyncSession, rows: list[RowMapping] | Any, flights: ledger.Flights | None = None
+) -> list[dict[str, Any]]:
+    """Each budget with its year-to-date value, share of the cap and forecast; ``flights``:
+    the API process's ledgers under way (the carbon panel asks the same year to date's
+    emissions at the same time)."""
     books: dict[tuple[str, int, str], dict[str, dict[str, Any]]] = {}
     out = []
     for row in rows:
@@ -56,7 +66,7 @@ async def positions(session: AsyncSession, rows: list[RowMapping] | Any) -> list
         group_by = "park" if row["enterprise_id"] is None else "enterprise"
         key = (row["park_id"], row["year"], group_by)
         if key not in books:
-            books[key] = await _year_to_date(session, row, group_by, as_of)
+            books[key] = await _year_to_date(session, row, group_by, as_of, flights)
         group = row["park_id"] if group_by == "park" else row["enterprise_id"]
         value = books[key].get(group, {}).get(FIELD[row["metric"]])
         if (
@@ -73,14 +83,18 @@ async def positions(session: AsyncSession, rows: list[RowMapping] | Any) -> list
 
 
 async def _year_to_date(
-    session: AsyncSession, row: RowMapping, group_by: str, as_of: date
+    session: AsyncSession,
+    row: RowMapping,
+    group_by: str,
+    as_of: date,
+    flights: ledger.Flights | None,
 ) -> dict[str, dict[str, Any]]:
     start = date(row["year"], 1, 1)
     if as_of < start:
         return {}
     book = await ledger.build(
         session, park_id=row["park_id"], tz=row["timezone"], days=(start, as_of),
-        group_by=group_by, step="month",
+        group_by=group_by, step="month", flights=flights,
     )  # fmt: skip
     return {r["group"]: r for r in summary.rows(book, group_by=group_by, interval="all",
                                                  start=start)}  # fmt: skip

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.carbon import factors as calc
 from app.carbon import green, repository
+from app.core.microcache import MicroCache
 
 GRID = "electricity_grid"
 
@@ -73,6 +74,18 @@ def _months(start: date, end: date) -> tuple[date, date]:
     return start.replace(day=1), after
 
 
+class Flights(MicroCache[Ledger]):
+    """An API process's ledgers under way (``app_state(request).cache(Flights)``): reads that
+    need the same ledger at the same time build it once. The cockpit's carbon panel asks the
+    year to date's emissions and the budgets' year-to-date positions together, the same
+    park ledger (8.5 s at 100,000 devices, docs/benchmarks.md). Nothing is kept: a ledger
+    asked for after one is built is built again, so a write is seen by the next read. A
+    ledger so shared is read, never changed."""
+
+    def __init__(self) -> None:
+        super().__init__(0, flights_only=True)
+
+
 async def build(
     session: AsyncSession,
     *,
@@ -83,9 +96,17 @@ async def build(
     step: str,
     only: str | None = None,
     green_power: bool = True,
+    flights: Flights | None = None,
 ) -> Ledger:
     """The ledger of every group (or of the group ``only``) over the local ``days``;
-    ``green_power=False`` skips the matching (energy figures only)."""
+    ``green_power=False`` skips the matching (energy figures only); ``flights``: joins the
+    same ledger's build under way, if any (:class:`Flights`)."""
+    if flights is not None:
+        key = (park_id, tz, days, group_by, step, only, green_power)
+        return await flights.get(key, lambda: build(
+            session, park_id=park_id, tz=tz, days=days, group_by=group_by, step=step,
+            only=only, green_power=green_power,
+        ))  # fmt: skip
     grid_region = await repository.region(session, park_id)
     rows = await repository.quantities(
         session, park_id=park_id, tz=tz, span=span(tz, *days), group_by=group_by, step=step,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from app.carbon import budgets, exports, report, service
+from app.carbon import budgets, exports, ledger, report, service
 from app.carbon.schemas import (
     BudgetPut,
     BudgetRead,
@@ -26,6 +26,7 @@ from app.carbon.schemas import (
     Settings,
     SteamPut,
 )
+from app.core.appstate import app_state
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.http import PROBLEMS, SettingsDep, cached_json, cached_response
 from app.core.pagination import Page, PageDep
@@ -74,7 +75,7 @@ async def energy(
 ) -> Response:  # fmt: skip
     answer = await service.ledger_answer(
         session, ctx=ctx, start=from_, end=to, group_by=group_by, interval=interval, gaps=True,
-        total=total,
+        total=total, flights=app_state(request).cache(ledger.Flights),
     )  # fmt: skip
     return cached_json(request, answer)
 
@@ -86,8 +87,9 @@ async def emissions(
     group_by: GroupByQuery = "park", interval: IntervalQuery = "all", total: TotalQuery = False,
 ) -> Response:  # fmt: skip
     answer = await service.ledger_answer(
-        session, ctx=ctx, start=from_, end=to, group_by=group_by, interval=interval, total=total
-    )
+        session, ctx=ctx, start=from_, end=to, group_by=group_by, interval=interval, total=total,
+        flights=app_state(request).cache(ledger.Flights),
+    )  # fmt: skip
     return cached_json(request, answer)
 
 
@@ -228,7 +230,9 @@ async def list_budgets(
     request: Request, session: SessionDep, ctx: ParkViewer,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Response:  # fmt: skip
-    found = await budgets.list_(session, ctx=ctx, year=year)
+    found = await budgets.list_(
+        session, ctx=ctx, year=year, flights=app_state(request).cache(ledger.Flights)
+    )
     return cached_json(request, [b.model_dump() for b in found])
 
 

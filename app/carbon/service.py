@@ -4,6 +4,7 @@ entries, green power, budgets."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,17 +62,19 @@ async def ledger_answer(
     gaps: bool = False,
     only: str | None = None,
     total: bool = False,
+    flights: ledger.Flights | None = None,
 ) -> dict[str, Any]:
     """The rows of ``/carbon/energy`` and ``/carbon/emissions`` (the same ledger); ``only``:
     the one group (an enterprise's own account), nothing of the others; ``total``: also the
-    whole range's rows (``interval=all``'s) from the same ledger."""
+    whole range's rows (``interval=all``'s) from the same ledger; ``flights``: the API
+    process's ledgers under way (a ledger so shared is not changed)."""
     days = _days(ctx, start, end)
     book = await ledger.build(
         session, park_id=ctx.park_id, tz=ctx.timezone, days=days, group_by=group_by,
-        step="day" if interval == "day" else "month", only=only,
+        step="day" if interval == "day" else "month", only=only, flights=flights,
     )  # fmt: skip
     if only is not None:
-        book.lines = [x for x in book.lines if x.group == only]
+        book = replace(book, lines=[x for x in book.lines if x.group == only])
     rows = summary.rows(book, group_by=group_by, interval=interval, start=days[0])
     answer = {"from": days[0], "to": days[1], "group_by": group_by, "interval": interval,
               "rows": rows, "meter_gaps": []}  # fmt: skip

@@ -48,12 +48,12 @@ class AppState:
 
     settings: Settings
     registry: CollectorRegistry
-    latest_cache: MicroCache
+    latest_cache: MicroCache[bytes]
     api_keys: TtlCache
     """Authenticated keys by token hash, for ``PARKTWIN_API_KEY_CACHE_TTL``."""
     park_timezones: TtlCache
     map_layers: list[MapLayer] = field(default_factory=list)
-    twin_cache: MicroCache = field(default_factory=lambda: MicroCache(0))
+    twin_cache: MicroCache[bytes] = field(default_factory=lambda: MicroCache(0))
     """Twin roll-up and map answers, for ``PARKTWIN_TWIN_CACHE_TTL`` (0: off)."""
     spatial_brute_force: bool = False
     """True only while bench/spatial.py measures its baseline (linear scan, no STRtree)."""

@@ -20,23 +20,36 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class _Entry:
+class _Entry(Generic[T]):
     expires: float
-    body: bytes
+    body: T
 
 
-class MicroCache:
+class MicroCache(Generic[T]):
+    """Answers (``T``: the response bytes, or a domain's object) shared for ``ttl_s``;
+    ``flights_only``: none kept, only a computation under way shared by those who ask for it
+    meanwhile (an answer at most as old as the asker's wait), whatever ``ttl_s``."""
+
     def __init__(
-        self, ttl_s: float, max_entries: int = 512, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl_s: float,
+        max_entries: int = 512,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        flights_only: bool = False,
     ) -> None:
-        self.ttl_s = ttl_s
+        self.ttl_s = 0.0 if flights_only else ttl_s
+        self.flights_only = flights_only
         self.clock = clock
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._flights: dict[Hashable, asyncio.Future[bytes]] = {}
+        self._entries: OrderedDict[Hashable, _Entry[T]] = OrderedDict()
+        self._flights: dict[Hashable, asyncio.Future[T]] = {}
         self._generation = 0
         self.hits = self.misses = 0
 
@@ -46,9 +59,9 @@ class MicroCache:
         self._entries.clear()
         self._flights.clear()
 
-    async def get(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
         """The cached answer for ``key``, the one being computed, or a new one."""
-        if self.ttl_s <= 0:
+        if self.ttl_s <= 0 and not self.flights_only:
             return await compute()
         entry = self._entries.get(key)
         if entry is not None and entry.expires > self.clock():
@@ -67,8 +80,8 @@ class MicroCache:
                 raise
         return await self.get(key, compute)  # the request computing it went away: our turn
 
-    async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
-        flight: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        flight: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._flights[key] = flight
         generation = self._generation
         try:
@@ -84,11 +97,11 @@ class MicroCache:
             if self._flights.get(key) is flight:
                 del self._flights[key]
         flight.set_result(body)
-        if generation == self._generation:  # else: begun before an invalidation
-            self._store(key, body)
+        if self.ttl_s > 0 and generation == self._generation:  # else: nothing is kept, or
+            self._store(key, body)  # it was begun before an invalidation
         return body
 
-    def _store(self, key: Hashable, body: bytes) -> None:
+    def _store(self, key: Hashable, body: T) -> None:
         self._entries[key] = _Entry(self.clock() + self.ttl_s, body)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:

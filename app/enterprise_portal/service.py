@@ -114,7 +114,7 @@ async def latest(
 
 async def bulk_latest(
     session: AsyncSession, *, ctx: EnterpriseContext, device_ids: list[str] | None,
-    metrics: list[str] | None, filters: DeviceFilters, cache: MicroCache,
+    metrics: list[str] | None, filters: DeviceFilters, cache: MicroCache[bytes],
 ) -> bytes:  # fmt: skip
     """Newest values of its devices: telemetry's bulk read with the enterprise as a filter, so
     a device id of another enterprise in ``device_ids`` matches nothing."""

@@ -79,7 +79,7 @@ async def bulk_latest(
     device_ids: list[str] | None,
     metrics: list[str] | None,
     filters: DeviceFilters,
-    cache: MicroCache,
+    cache: MicroCache[bytes],
 ) -> bytes:
     """``{"items": [...]}`` as JSON: one item per matching device (in id order), with its
     newest value per metric. Identical asks share an answer for the cache's TTL."""
@@ -107,7 +107,7 @@ async def bulk_latest_page(
     metrics: list[str] | None,
     filters: DeviceFilters,
     page: PageParams,
-    cache: MicroCache,
+    cache: MicroCache[bytes],
 ) -> bytes:
     """One page of ``bulk_latest``: ``{"items": [...], "next_cursor": ...}``, keyset on the
     device id. The items stay JSON text from PostgreSQL (no objects made per value)."""
@@ -303,7 +303,7 @@ async def park_load(
     start: datetime | None,
     end: datetime | None,
     bucket: str,
-    cache: MicroCache,
+    cache: MicroCache[bytes],
     top: int | None = None,
 ) -> bytes:
     """The ``ParkLoad`` answer as JSON (``meters``: with ``top``, only each day's ``top`` by
@@ -326,7 +326,7 @@ async def park_load(
     return await cache.get(("park_load", ctx.park_id, bucket, lo, hi, top), compute)
 
 
-async def park_power(session: AsyncSession, *, ctx: ParkContext, cache: MicroCache) -> bytes:
+async def park_power(session: AsyncSession, *, ctx: ParkContext, cache: MicroCache[bytes]) -> bytes:
     """The ``ParkPower`` answer as JSON: the same for every screen, so shared as the load's."""
 
     async def compute() -> bytes:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from app.carbon import ledger, repository
 from app.carbon.service import today
+from app.core.appstate import app_state
 from app.core.config import Settings
 from tests.api.conftest import create_park
 from tests.assets.support import make_enterprise
@@ -96,3 +103,61 @@ def test_an_enterprise_intensity_target(
         ("carbon.budget_warning", enterprise),
         ("carbon.budget_exceeded", enterprise),
     ]
+
+
+def test_the_panel_s_two_reads_of_the_year_to_date_build_one_ledger(
+    client: TestClient,
+    admin: dict[str, str],
+    viewer: dict[str, str],
+    database_url: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cockpit's carbon panel asks the year to date's emissions and the budgets together;
+    the park's ledger for them is built once in the API process, and again for a later read
+    (nothing kept). The first build is held until the budgets' read has joined it."""
+    year = today("Asia/Shanghai").year
+    if today("Asia/Shanghai") < date(year, 1, 5):
+        pytest.skip("the readings of 1-4 January must lie in the past")
+    park = create_park(client, admin)
+    # 1000 kWh on 2 January: 1000 x 0.5306 kg/kWh (national 2023 factor) = 0.5306 t
+    meter(client, admin, database_url, park.id, [(f"{year}-01-01 12:00", 0),
+                                                 (f"{year}-01-02 12:00", 1000)])  # fmt: skip
+    build_rollups(settings)
+    base = f"/api/v1/parks/{park.id}/carbon"
+    put = client.put(base + "/budgets", json={"year": year, "metric": "carbon_t", "cap": 2.0},
+                     headers=admin)  # fmt: skip
+    assert put.status_code == 200, put.text
+
+    builds: list[str] = []
+    gate = threading.Event()
+    region = repository.region
+
+    async def held_region(session: Any, park_id: str) -> Any:  # the first step of a build
+        builds.append(park_id)
+        await asyncio.to_thread(gate.wait, 60)
+        return await region(session, park_id)
+
+    monkeypatch.setattr(repository, "region", held_region)
+    flights = app_state(client).cache(ledger.Flights)  # type: ignore[arg-type]  # client.app
+    joined = flights.hits
+    emissions = {"from": f"{year}-01-01", "to": today("Asia/Shanghai").isoformat(),
+                 "group_by": "park", "interval": "month", "total": "true"}  # fmt: skip
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(client.get, base + "/emissions", params=emissions, headers=viewer)
+        second = pool.submit(client.get, base + "/budgets", params={"year": year}, headers=viewer)
+        for _ in range(600):  # until the budgets' read waits for the emissions' ledger
+            if flights.hits > joined or second.done():
+                break
+            time.sleep(0.05)
+        gate.set()
+        answers = first.result(60), second.result(60)
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert builds == [park.id]
+    total = answers[0].json()["total"][0]["total_location_t"]
+    assert total == pytest.approx(0.5306)
+    assert answers[1].json()[0]["to_date"] == pytest.approx(0.5306)
+
+    again = client.get(base + "/budgets", params={"year": year}, headers=viewer)
+    assert again.json()[0]["to_date"] == pytest.approx(0.5306)
+    assert builds == [park.id, park.id]
