@@ -259,6 +259,7 @@ def call(base: str, key: str, method: str, path: str, body: Any = None) -> tuple
 
 P = f"/api/v1/parks/{PARK}"
 WALL, TWIN = "bulk latest, 1,000 tiles", "twin roll-up"
+FLOOR = "floor: GET /healthz (no key, no database)"
 
 
 def _view(rng: random.Random) -> str:
@@ -286,6 +287,10 @@ PROBES: list[Probe] = [
     ("devices nearby 200 m", "GET", lambda rng, _i: (
         P + f"/spatial/nearby?lon={120.74 + rng.random() * 0.03:.5f}"
         f"&lat={31.31 + rng.random() * 0.02:.5f}&radius_m=200&kind=device", None)),
+    # the floor under every probe above: an answer that reads no database and checks no key,
+    # asked the same way (a new connection per call from this process), so the loaded
+    # machine's scheduling alone
+    (FLOOR, "GET", lambda _r, _i: ("/healthz", None)),
 ]  # fmt: skip
 
 
