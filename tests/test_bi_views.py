@@ -69,6 +69,13 @@ SELECT s.id, b, 1440, 0, f, f + 100, b, f, b + interval '1439 minutes', f + 100,
 FROM series s,
      (VALUES (timestamptz '2026-11-19 16:00Z', 1000.0), ('2026-11-20 16:00Z', 1101.0)) v(b, f)
 WHERE s.park_id = %(p)s AND s.metric = 'energy_kwh';
+INSERT INTO rollup_month (series_id, bucket, count, sum, min, max, first_time, first_value,
+                          last_time, last_value, increase)
+SELECT s.id, b, 2880, 0, f, l, b, f, b + interval '20 days', l, i
+FROM series s,
+     (VALUES (timestamptz '2026-09-30 16:00Z', 900.0, 1000.0, 100.0),
+             ('2026-10-31 16:00Z', 1010.0, 1101.0, 91.0)) v(b, f, l, i)
+WHERE s.park_id = %(p)s AND s.metric = 'energy_kwh';
 INSERT INTO latest_value (series_id, time, value)
 SELECT id, '2026-11-20 01:59Z', 13 FROM series WHERE park_id = %(p)s;
 INSERT INTO alarm (id, park_id, device_id, metric, type, severity, raised_at)
@@ -123,10 +130,18 @@ def test_views_answer_the_seeded_figures(bi_login: tuple[str, str]) -> None:
             "SELECT avg, consumption FROM bi.rollup_hour WHERE park_id = %s LIMIT 1", (park,)
         ).fetchone()
         assert hour == (12.5, None)  # a gauge has no consumption
+        months = conn.execute(
+            "SELECT to_char(bucket AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), consumption, unit"
+            " FROM bi.rollup_month WHERE park_id = %s ORDER BY bucket",
+            (park,),
+        ).fetchall()
+        # October: its increase, 100 kWh; November: 91 inside it + 1010 - 1000 from October's
+        # last reading to its first = 101 kWh
+        assert months == [("2026-10", 100.0, "kWh"), ("2026-11", 101.0, "kWh")]
 
 
-PARK_VIEWS = ("park", "device", "latest_value", "rollup_hour", "rollup_day", "alarm",
-              "energy_day")  # fmt: skip
+PARK_VIEWS = ("park", "device", "latest_value", "rollup_hour", "rollup_day", "rollup_month",
+              "alarm", "energy_day")  # fmt: skip
 """The views with rows of the seeded park (SEED): each must show a limited login its own."""
 
 
