@@ -74,6 +74,12 @@ def _telemetry(base: str, s: Settings) -> list[dict[str, Any]]:
          "retention": _iso(s.daily_rollup_retention),
          "api": "/devices/{device_id}/series/{metric}?interval=1d",
          "export": _exports(base, "rollups", "&level=day"), "bi_view": "bi.rollup_day"},
+        {"id": "rollup_month", "title": "月汇总 monthly rollups",
+         "description": "as the daily rollups, per month in the park's timezone, made from "
+         "its days", "fields": _fields(ROLLUPS), "rhythm": rollup,
+         "retention": _iso(s.daily_rollup_retention),
+         "api": "/devices/{device_id}/series/{metric}?interval=1mo", "export": {},
+         "bi_view": "bi.rollup_month"},
     ]  # fmt: skip
 
 

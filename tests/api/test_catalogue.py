@@ -36,6 +36,9 @@ def test_catalogue_lists_datasets_units_rhythm_and_sources(
     assert "at most every 60 s (its day's row once it has closed)" in hour["rhythm"]
     assert hour["export"]["csv"].endswith("/export/rollups?format=csv&level=hour")
     assert datasets["rollup_day"]["retention"] == f"P{settings.daily_rollup_retention.days}D"
+    month = datasets["rollup_month"]
+    assert (month["bi_view"], month["export"]) == ("bi.rollup_month", {})
+    assert month["retention"] == f"P{settings.daily_rollup_retention.days}D"
     assert datasets["alarms"]["api"] == f"/api/v1/parks/{park.id}/alarms?status=all"
     metrics = {(m["device_type"], m["metric"]): m for m in body["metrics"]}
     assert metrics[("electricity_meter", "energy_kwh")] == {
