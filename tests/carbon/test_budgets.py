@@ -161,3 +161,53 @@ def test_the_panel_s_two_reads_of_the_year_to_date_build_one_ledger(
     again = client.get(base + "/budgets", params={"year": year}, headers=viewer)
     assert again.json()[0]["to_date"] == pytest.approx(0.5306)
     assert builds == [park.id, park.id]
+
+
+def test_another_park_s_read_at_the_same_time_builds_its_own_ledger(
+    client: TestClient,
+    admin: dict[str, str],
+    viewer: dict[str, str],
+    database_url: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A build under way is shared only by reads of the same park and range: the second park's
+    budgets, asked while the first park's emissions are being built, get their own figures."""
+    year = today("Asia/Shanghai").year
+    if today("Asia/Shanghai") < date(year, 1, 5):
+        pytest.skip("the readings of 1-4 January must lie in the past")
+    parks = [create_park(client, admin) for _ in range(2)]
+    for park, kwh in zip(parks, (1000, 2000), strict=True):
+        meter(client, admin, database_url, park.id, [(f"{year}-01-01 12:00", 0),
+                                                     (f"{year}-01-02 12:00", kwh)])  # fmt: skip
+        put = client.put(f"/api/v1/parks/{park.id}/carbon/budgets", headers=admin,
+                         json={"year": year, "metric": "carbon_t", "cap": 5.0})  # fmt: skip
+        assert put.status_code == 200, put.text
+    build_rollups(settings)
+    builds: list[str] = []
+    gate = threading.Event()
+    region = repository.region
+
+    async def held_region(session: Any, park_id: str) -> Any:
+        builds.append(park_id)
+        await asyncio.to_thread(gate.wait, 60)
+        return await region(session, park_id)
+
+    monkeypatch.setattr(repository, "region", held_region)
+    emissions = {"from": f"{year}-01-01", "to": today("Asia/Shanghai").isoformat(),
+                 "group_by": "park", "interval": "month", "total": "true"}  # fmt: skip
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(client.get, f"/api/v1/parks/{parks[0].id}/carbon/emissions",
+                            params=emissions, headers=viewer)  # fmt: skip
+        second = pool.submit(client.get, f"/api/v1/parks/{parks[1].id}/carbon/budgets",
+                             params={"year": year}, headers=viewer)  # fmt: skip
+        for _ in range(600):  # until both builds have begun (each waits at the gate)
+            if len(builds) == 2:
+                break
+            time.sleep(0.05)
+        gate.set()
+        answers = first.result(60), second.result(60)
+    assert sorted(builds) == sorted(p.id for p in parks)
+    # 1000 kWh x 0.5306 kg/kWh = 0.5306 t; 2000 kWh = 1.0612 t
+    assert answers[0].json()["total"][0]["total_location_t"] == pytest.approx(0.5306)
+    assert answers[1].json()[0]["to_date"] == pytest.approx(1.0612)
