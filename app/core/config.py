@@ -50,8 +50,17 @@ def parse_origins(spec: str) -> list[str]:
     anything that is not ``scheme://host[:port]`` (no path, no wildcard)."""
     origins = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
-        parts = urlsplit(item)
-        if parts.scheme not in ("http", "https") or not parts.hostname or item != _origin(parts):
+        try:
+            parts = urlsplit(item)
+            origin = _origin(parts)
+        except ValueError:  # urlsplit's own ("Invalid IPv6 URL"), or a port out of range
+            origin = None
+        if (
+            origin is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or (item != origin)
+        ):
             raise ValueError(f"{item!r} is not an origin such as https://screen.example.cn")
         origins.append(item)
     return origins
