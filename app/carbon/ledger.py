@@ -78,9 +78,10 @@ class Flights(MicroCache[Ledger]):
     """An API process's ledgers under way (``app_state(request).cache(Flights)``): reads that
     need the same ledger at the same time build it once. The cockpit's carbon panel asks the
     year to date's emissions and the budgets' year-to-date positions together, the same
-    park ledger (8.5 s at 100,000 devices, docs/benchmarks.md). Nothing is kept: a ledger
-    asked for after one is built is built again, so a write is seen by the next read. A
-    ledger so shared is read, never changed."""
+    park ledger (8.5 s at 100,000 devices, docs/benchmarks.md). Nothing is kept: a read that
+    begins after a build has finished builds again, and sees every write before it; a read
+    that joins a build under way gets that build's figures (from the session of the read
+    that began it). A ledger so shared is read, never changed."""
 
     def __init__(self) -> None:
         super().__init__(0, flights_only=True)

@@ -55,12 +55,7 @@ def parse_origins(spec: str) -> list[str]:
             origin = _origin(parts)
         except ValueError:  # urlsplit's own ("Invalid IPv6 URL"), or a port out of range
             origin = None
-        if (
-            origin is None
-            or parts.scheme not in ("http", "https")
-            or not parts.hostname
-            or (item != origin)
-        ):
+        if origin != item or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{item!r} is not an origin such as https://screen.example.cn")
         origins.append(item)
     return origins
