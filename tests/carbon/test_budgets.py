@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
@@ -105,6 +106,37 @@ def test_an_enterprise_intensity_target(
     ]
 
 
+def year_to_date() -> dict[str, str]:
+    """The carbon panel's emissions query (app/cockpit/static/js/panels/carbon.js)."""
+    year = today("Asia/Shanghai").year
+    return {"from": f"{year}-01-01", "to": today("Asia/Shanghai").isoformat(),
+            "group_by": "park", "interval": "month", "total": "true"}  # fmt: skip
+
+
+def hold_builds(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], threading.Event]:
+    """Every ledger build from now on waits at its first step (the park's grid region) until
+    the event is set; the parks of the builds begun, in order."""
+    builds: list[str] = []
+    gate = threading.Event()
+    region = repository.region
+
+    async def held_region(session: Any, park_id: str) -> Any:
+        builds.append(park_id)
+        await asyncio.to_thread(gate.wait, 60)
+        return await region(session, park_id)
+
+    monkeypatch.setattr(repository, "region", held_region)
+    return builds, gate
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    """Poll until ``condition`` holds, for at most 30 s (the asserts after it say what failed)."""
+    for _ in range(600):
+        if condition():
+            return
+        time.sleep(0.05)
+
+
 def test_the_panel_s_two_reads_of_the_year_to_date_build_one_ledger(
     client: TestClient,
     admin: dict[str, str],
@@ -129,27 +161,14 @@ def test_the_panel_s_two_reads_of_the_year_to_date_build_one_ledger(
                      headers=admin)  # fmt: skip
     assert put.status_code == 200, put.text
 
-    builds: list[str] = []
-    gate = threading.Event()
-    region = repository.region
-
-    async def held_region(session: Any, park_id: str) -> Any:  # the first step of a build
-        builds.append(park_id)
-        await asyncio.to_thread(gate.wait, 60)
-        return await region(session, park_id)
-
-    monkeypatch.setattr(repository, "region", held_region)
+    builds, gate = hold_builds(monkeypatch)
     flights = app_state(client).cache(ledger.Flights)  # type: ignore[arg-type]  # client.app
     joined = flights.hits
-    emissions = {"from": f"{year}-01-01", "to": today("Asia/Shanghai").isoformat(),
-                 "group_by": "park", "interval": "month", "total": "true"}  # fmt: skip
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(client.get, base + "/emissions", params=emissions, headers=viewer)
+        first = pool.submit(client.get, base + "/emissions", params=year_to_date(),
+                            headers=viewer)  # fmt: skip
         second = pool.submit(client.get, base + "/budgets", params={"year": year}, headers=viewer)
-        for _ in range(600):  # until the budgets' read waits for the emissions' ledger
-            if flights.hits > joined or second.done():
-                break
-            time.sleep(0.05)
+        wait_for(lambda: flights.hits > joined or second.done())  # one waits for the other
         gate.set()
         answers = first.result(60), second.result(60)
     assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
@@ -184,27 +203,13 @@ def test_another_park_s_read_at_the_same_time_builds_its_own_ledger(
                          json={"year": year, "metric": "carbon_t", "cap": 5.0})  # fmt: skip
         assert put.status_code == 200, put.text
     build_rollups(settings)
-    builds: list[str] = []
-    gate = threading.Event()
-    region = repository.region
-
-    async def held_region(session: Any, park_id: str) -> Any:
-        builds.append(park_id)
-        await asyncio.to_thread(gate.wait, 60)
-        return await region(session, park_id)
-
-    monkeypatch.setattr(repository, "region", held_region)
-    emissions = {"from": f"{year}-01-01", "to": today("Asia/Shanghai").isoformat(),
-                 "group_by": "park", "interval": "month", "total": "true"}  # fmt: skip
+    builds, gate = hold_builds(monkeypatch)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(client.get, f"/api/v1/parks/{parks[0].id}/carbon/emissions",
-                            params=emissions, headers=viewer)  # fmt: skip
+                            params=year_to_date(), headers=viewer)  # fmt: skip
         second = pool.submit(client.get, f"/api/v1/parks/{parks[1].id}/carbon/budgets",
                              params={"year": year}, headers=viewer)  # fmt: skip
-        for _ in range(600):  # until both builds have begun (each waits at the gate)
-            if len(builds) == 2:
-                break
-            time.sleep(0.05)
+        wait_for(lambda: len(builds) == 2)  # both begun, each held at the gate
         gate.set()
         answers = first.result(60), second.result(60)
     assert sorted(builds) == sorted(p.id for p in parks)
