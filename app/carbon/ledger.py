@@ -137,21 +137,34 @@ async def build(
     return ledger
 
 
+def outside(days: tuple[date, date]) -> list[tuple[date, date]]:
+    """The days of the calendar years ``days`` touch that ``days`` leaves out, as inclusive
+    ranges: before its first day in the first year, after its last in the last year."""
+    first, last = date(days[0].year, 1, 1), date(days[1].year, 12, 31)
+    pieces = []
+    if days[0] > first:
+        pieces.append((first, days[0] - timedelta(days=1)))
+    if days[1] < last:
+        pieces.append((days[1] + timedelta(days=1), last))
+    return pieces
+
+
 async def _year_grid(
     session: AsyncSession, ledger: Ledger, *, park_id: str, tz: str, days: tuple[date, date],
     group_by: str, grid_region: str, only: str | None,
 ) -> dict[str, dict[date, float]]:  # fmt: skip
-    """Grid kWh per group and month over the whole calendar years ``days`` touch: from the
-    ledger's own lines when it spans whole years, else read for the years."""
-    years = (date(days[0].year, 1, 1), date(days[1].year, 12, 31))
-    if days == years:
-        rows = [(x.group, x.bucket, x.quantity) for x in ledger.lines if x.carrier == GRID]
-    else:
+    """Grid kWh per group and month over the whole calendar years ``days`` touch: the
+    ledger's own lines for ``days``, and the rest of those years read (``outside``). A day's
+    quantity is its own (readings against the last one before the day; manual entries by
+    day), so the pieces add up to the years: the year to date reads only the rest of the
+    year, where it read the whole year again."""
+    rows = [(x.group, x.bucket, x.quantity) for x in ledger.lines if x.carrier == GRID]
+    for piece in outside(days):
         found = await repository.quantities(
-            session, park_id=park_id, tz=tz, span=span(tz, *years), group_by=group_by,
+            session, park_id=park_id, tz=tz, span=span(tz, *piece), group_by=group_by,
             step="month", grid_region=grid_region, only=only, carrier=GRID,
         )  # fmt: skip
-        rows = [(str(r["group_key"]), r["bucket"], float(r["quantity"] or 0)) for r in found]
+        rows += [(str(r["group_key"]), r["bucket"], float(r["quantity"] or 0)) for r in found]
     grid: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
     for group, bucket, quantity in rows:
         grid[group][bucket.replace(day=1)] += quantity

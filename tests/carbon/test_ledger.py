@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import date
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from app.carbon.ledger import outside
 from app.core.config import Settings
 from tests.api.conftest import create_park
 from tests.assets.support import make_enterprise
@@ -376,3 +378,52 @@ def test_periods_are_bounded(
     ):
         response = client.get(url, params=q, headers=viewer)
         assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize(
+    ("days", "pieces"),
+    [
+        ((date(2026, 1, 1), date(2026, 12, 31)), []),  # the annual report: nothing more to read
+        ((date(2026, 1, 1), date(2026, 12, 6)), [(date(2026, 12, 7), date(2026, 12, 31))]),
+        ((date(2026, 5, 1), date(2026, 5, 31)),  # the hand-computed May above
+         [(date(2026, 1, 1), date(2026, 4, 30)), (date(2026, 6, 1), date(2026, 12, 31))]),
+        ((date(2028, 3, 1), date(2029, 2, 10)),  # across a year's end, after a 29 February
+         [(date(2028, 1, 1), date(2028, 2, 29)), (date(2029, 2, 11), date(2029, 12, 31))]),
+    ],
+)  # fmt: skip
+def test_green_power_matching_reads_only_the_rest_of_the_years(
+    days: tuple[date, date], pieces: list[tuple[date, date]]
+) -> None:
+    """绿证 are matched against the whole year's grid kWh; the ledger's own lines give its
+    days and only the rest of the years is read (the May test above checks the sum: 4700 kWh
+    of May from the lines and 200 of June read, 4900)."""
+    assert outside(days) == pieces
+
+
+def test_a_month_s_green_share_counts_the_year_s_grid_before_and_after_it(
+    client: TestClient,
+    admin: dict[str, str],
+    viewer: dict[str, str],
+    database_url: str,
+    settings: Settings,
+) -> None:
+    """May 2026 asked alone: the year's grid kWh around it are read for the 绿证 match.
+
+    grid meter: 0 (1 March) → 1500 (31 March) → 2500 (31 May): 1500 kWh in March, 1000 in May,
+    none after; the year's grid kWh 2500. One 绿证 of vintage May (1000 kWh) fits, spread pro
+    rata: May covered 1000 x 1000 / 2500 = 400 kWh, so May's market-based Scope 2 is
+    (1000 - 400) x 0.6096 = 365.76 kg; location-based 1000 x 0.5306 = 530.6 kg. Without
+    March (the days before the asked ones) the year would be 1000 kWh and May fully covered."""
+    park = create_park(client, admin)
+    grid = [("2026-03-01 00:30", 0), ("2026-03-31 23:30", 1500), ("2026-05-31 23:30", 2500)]
+    meter(client, admin, database_url, park.id, grid)
+    green = {"kind": "certificate", "month": "2026-05-01", "certificate_ids": [
+        f"GEC-{uuid.uuid4().hex}"]}  # fmt: skip
+    url = f"/api/v1/parks/{park.id}/carbon/green-power"
+    assert client.post(url, json=green, headers=admin).status_code == 201
+    build_rollups(settings)
+    may_only = {"from": "2026-05-01", "to": "2026-05-31"}
+    [may] = carbon(client, viewer, park.id, "emissions", **may_only)["rows"]
+    assert may["green_kwh"] == pytest.approx(400)
+    assert may["scope2_market_t"] == pytest.approx(0.36576, abs=KG)
+    assert may["scope2_location_t"] == pytest.approx(0.5306, abs=KG)
