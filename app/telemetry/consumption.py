@@ -282,11 +282,11 @@ def _next_month(day: date) -> date:
 
 def _month_rows(name: str, keys: str, lo: str, hi: str, tz: str, months: str) -> tuple[str, str]:
     """CTEs ``{name}_months`` (the monthly rows a read of days may take instead: the local
-    months whole in ``[lo, hi)`` for which ``months`` holds and no hour touching them is
-    queued) and ``{name}_spans`` (per key, the stretches of ``[lo, hi)`` between them), and the
-    daily rows of those stretches, each looked up by its own index range (a join on the series
-    alone could scan every daily row of the range, the cost the monthly rows are there to
-    save)."""
+    months whole in ``[lo, hi)`` for which ``months`` holds and none of whose days is queued,
+    by ``{name}_dirty``, the queued days the read makes anyway) and ``{name}_spans`` (per key,
+    the stretches of ``[lo, hi)`` between them), and the daily rows of those stretches, each
+    looked up by its own index range (a join on the series alone could scan every daily row
+    of the range, the cost the monthly rows are there to save)."""
     end = Fixed(MONTH_END.format(b="r.bucket", tz=tz))
     parts = {"name": Fixed(name), "keys": Fixed(keys), "lo": Fixed(lo), "hi": Fixed(hi)}
     ctes = compose(
@@ -297,9 +297,9 @@ def _month_rows(name: str, keys: str, lo: str, hi: str, tz: str, months: str) ->
         WHERE r.series_id = k.series_id AND r.bucket >= {lo} AND r.bucket < {hi}
     ) r
     WHERE {end} <= {hi} AND ({months})
-      AND NOT EXISTS (SELECT 1 FROM telemetry_dirty q
+      AND NOT EXISTS (SELECT 1 FROM {name}_dirty q
                       WHERE q.series_id = r.series_id
-                        AND q.bucket > r.bucket - interval '1 hour' AND q.bucket < {end})
+                        AND q.bucket >= r.bucket AND q.bucket < {end})
 ), {name}_spans AS MATERIALIZED (
     SELECT series_id,
            coalesce(lag(bucket_end) OVER (PARTITION BY series_id ORDER BY bucket),
