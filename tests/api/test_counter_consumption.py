@@ -49,6 +49,13 @@ DAYS = 6
 SPAN_MIN = DAYS * 24 * 60
 ZONES = ["Asia/Shanghai", "Asia/Kolkata", "America/New_York"]
 METERS = 3
+EXAMPLES = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+"""The property tests' examples: the same 25 each run, each against a real database."""
 
 Readings = dict[datetime, float]
 PerDay = dict[date, float]
@@ -221,12 +228,7 @@ def _counter(start: int, steps: list[tuple[int, int, bool]]) -> list[tuple[datet
     return readings
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@EXAMPLES
 @given(
     zone=st.sampled_from(ZONES),
     counters=st.lists(counter, min_size=METERS, max_size=METERS),
@@ -397,12 +399,7 @@ async def _by_month(
         await engine.dispose()
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@EXAMPLES
 @given(
     zone=st.sampled_from(ZONES),
     counters=st.lists(month_counter, min_size=METERS, max_size=METERS),

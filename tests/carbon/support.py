@@ -97,3 +97,10 @@ def events(database_url: str, park_id: str) -> list[tuple[str, dict[str, Any]]]:
             (park_id,),
         ).fetchall()
     return [(str(r[0]), dict(r[1])) for r in rows]
+
+
+def grid_factor(valid_from: str, value: float, source: str) -> dict[str, Any]:
+    """The body of a park's own location-based national grid factor (kgCO2/kWh) in force from
+    ``valid_from``, for ``POST .../carbon/factors``."""
+    return {"carrier": "electricity_grid", "method": "location", "region": "national",
+            "valid_from": valid_from, "value": value, "source": source}  # fmt: skip

@@ -17,7 +17,7 @@ from app.carbon.ledger import outside
 from app.core.config import Settings
 from tests.api.conftest import create_park
 from tests.assets.support import make_enterprise
-from tests.carbon.support import build_rollups, meter
+from tests.carbon.support import build_rollups, grid_factor, meter
 
 KG = 0.0005  # tonnes: equal to the kilogram
 
@@ -196,14 +196,7 @@ def test_a_factor_change_applies_from_its_date(
     readings = [("2026-06-29 23:00", 0), ("2026-06-30 12:00", 100), ("2026-07-01 12:00", 300)]
     meter(client, admin, database_url, park.id, readings)
     build_rollups(settings)
-    factor = {
-        "carrier": "electricity_grid",
-        "method": "location",
-        "region": "national",
-        "valid_from": "2026-07-01",
-        "value": 0.5,
-        "source": "test: a mid-year update",
-    }
+    factor = grid_factor("2026-07-01", 0.5, "test: a mid-year update")
     url = f"/api/v1/parks/{park.id}/carbon/factors"
     assert client.post(url, json=factor, headers=admin).status_code == 201
     assert client.post(url, json=factor, headers=admin).status_code == 409

@@ -21,7 +21,7 @@ from app.economy import power_repository
 from app.telemetry.consumption import holds_a_month
 from tests.api.conftest import create_park, series_id, write_readings
 from tests.assets.support import make_enterprise
-from tests.carbon.support import build_rollups, local, meter
+from tests.carbon.support import build_rollups, grid_factor, local, meter
 
 # One grid meter, Shanghai wall-clock. February's consumption by hand: the step from January's
 # last reading (100 − 50), 400 − 100, the restart from zero at 30 (counts in full), 130 − 30:
@@ -128,14 +128,7 @@ def test_a_factor_starting_inside_a_month_splits_it_into_days(
 ) -> None:
     park, sid = grid
     _add_to_month(database_url, sid, FEBRUARY, 1000)  # read only if February came whole
-    factor = {
-        "carrier": "electricity_grid",
-        "method": "location",
-        "region": "national",
-        "valid_from": "2026-02-15",
-        "value": 0.5,
-        "source": "test: a factor from the middle of a month",
-    }
+    factor = grid_factor("2026-02-15", 0.5, "test: a factor from the middle of a month")
     url = f"/api/v1/parks/{park}/carbon/factors"
     assert client.post(url, json=factor, headers=admin).status_code == 201
     q = {"from": "2026-02-01", "to": "2026-02-28", "interval": "month"}
